@@ -1,0 +1,3 @@
+//! The `discovery` module (work in progress).
+mod node_id;
+mod wire;

@@ -1,0 +1,81 @@
+//! The commands of the binary, each a thin call into the kernel.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use node_kernel::{plan, registered_modules, registered_strategies, Profile, ProfileSource};
+
+/// The profile used when `--profile` is not given: every module a user needs to follow
+/// the `dev` chain, with a wallet and RPC, and no miner.
+const DEFAULT_PROFILE: &str = include_str!("../../../configs/default.toml");
+
+pub(crate) fn profile_source(file: Option<PathBuf>) -> ProfileSource {
+    match file {
+        Some(path) => ProfileSource::File(path),
+        None => ProfileSource::Embedded {
+            name: "configs/default.toml",
+            text: DEFAULT_PROFILE,
+        },
+    }
+}
+
+fn load(
+    source: ProfileSource,
+    sets: &[String],
+    datadir: Option<PathBuf>,
+) -> anyhow::Result<node_kernel::Plan> {
+    let profile = Profile::load(&source, std::env::vars(), sets, datadir)?;
+    Ok(plan(profile)?)
+}
+
+pub(crate) fn run(
+    source: ProfileSource,
+    sets: &[String],
+    datadir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let plan = load(source, sets, datadir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("node")
+        .build()
+        .context("cannot start the tokio runtime")?;
+    runtime.block_on(node_kernel::run(plan))?;
+    Ok(())
+}
+
+pub(crate) fn check(
+    source: ProfileSource,
+    sets: &[String],
+    datadir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let plan = load(source, sets, datadir)?;
+    let names: Vec<&str> = plan.modules.iter().map(|m| m.factory.name).collect();
+    println!(
+        "{}: ok; modules in start order: {}",
+        plan.profile.node.profile,
+        names.join(", ")
+    );
+    Ok(())
+}
+
+pub(crate) fn list_modules() {
+    println!("modules:");
+    for (name, factory) in registered_modules() {
+        let mut line = format!("  {name:<14} {}", factory.description);
+        if !factory.provides.is_empty() {
+            line.push_str(&format!(" [provides: {}]", factory.provides.join(", ")));
+        }
+        if !factory.needs.is_empty() {
+            line.push_str(&format!(" [needs: {}]", factory.needs.join(", ")));
+        }
+        println!("{line}");
+    }
+    let mut behaviour = "";
+    for strategy in registered_strategies() {
+        if strategy.behaviour != behaviour {
+            behaviour = strategy.behaviour;
+            println!("{behaviour}:");
+        }
+        println!("  {:<14} {}", strategy.name, strategy.description);
+    }
+}

@@ -1,0 +1,83 @@
+//! The `node` binary: runs a node from a profile, checks profiles, lists the registry,
+//! and talks to a running node over JSON-RPC.
+//!
+//! It links every module and plugin crate (see the `use ... as _` lines) so that their
+//! `inventory` registrations are kept by the linker.
+
+mod commands;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+// Linked for their registry entries only: a crate nobody references is dropped by the
+// linker and its modules would silently vanish.
+use node_blocknotify as _;
+use node_discovery as _;
+use node_mempool as _;
+use node_miner as _;
+use node_peers as _;
+use node_relay as _;
+use node_rpc as _;
+use node_sync as _;
+use node_wallet as _;
+
+/// A modular proof-of-work full node.
+#[derive(Parser, Debug)]
+#[command(name = "node", version, about)]
+struct Cli {
+    /// Profile to run or check (TOML). Without it, the embedded default profile is used.
+    #[arg(long, global = true, value_name = "FILE")]
+    profile: Option<PathBuf>,
+    /// Data directory; overrides `[node] datadir`.
+    #[arg(long, global = true, value_name = "DIR")]
+    datadir: Option<PathBuf>,
+    /// Override a profile value: `section.key=value`, value read as TOML (a bare word is a
+    /// string). Applied after the file and `NODE_SECTION__KEY` variables. Repeatable.
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the node (the default when no command is given).
+    Run,
+    /// Check a profile without starting anything; exits non-zero with the first error.
+    Check,
+    /// List every registered module and strategy.
+    Modules,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let source = commands::profile_source(cli.profile.clone());
+    let result = match cli.command.unwrap_or(Command::Run) {
+        Command::Run => commands::run(source, &cli.sets, cli.datadir),
+        Command::Check => commands::check(source, &cli.sets, cli.datadir),
+        Command::Modules => {
+            commands::list_modules();
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Quiet by default (info: a line at start and stop, found blocks, sync progress);
+/// `RUST_LOG` widens or narrows it.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

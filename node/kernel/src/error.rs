@@ -1,0 +1,162 @@
+//! Errors of the kernel: profile errors name the file, the key path, the bad value and the
+//! valid choices; start errors name the module.
+
+use std::path::PathBuf;
+
+/// What a module's config parser or factory reports; the kernel adds the file and table.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The table did not deserialize into the module's config struct (unknown key, wrong
+    /// type...). The message comes from serde and already names the key.
+    #[error("{0}")]
+    Deserialize(String),
+    /// A value is not one of the accepted choices (e.g. an unregistered strategy name).
+    #[error("{key} = {value:?} is not valid; valid choices: {}", choices.join(", "))]
+    InvalidValue {
+        /// Key path inside the module's table, e.g. `strategy`.
+        key: String,
+        /// The value found.
+        value: String,
+        /// What would have been accepted.
+        choices: Vec<String>,
+    },
+    /// Any other reason the configuration cannot work.
+    #[error("{key}: {reason}")]
+    Invalid {
+        /// Key path inside the module's table.
+        key: String,
+        /// Why the value cannot be used.
+        reason: String,
+    },
+}
+
+/// An error in a profile, found before anything starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// The file could not be read or is not valid TOML.
+    #[error("cannot load profile {file}: {reason}")]
+    Load {
+        /// The profile file.
+        file: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A `--set` or environment override could not be read.
+    #[error("bad override {origin}: {reason}")]
+    Override {
+        /// Where the override came from (`--set x` or `NODE_X`).
+        origin: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// `[node] modules` names a module nobody registered.
+    #[error("unknown module {name:?} in {file} at node.modules; registered: {}", registered.join(", "))]
+    UnknownModule {
+        /// The profile file.
+        file: String,
+        /// The name found.
+        name: String,
+        /// Every registered module.
+        registered: Vec<String>,
+    },
+    /// A table names neither `node` nor a registered module.
+    #[error("unknown table [{name}] in {file}; valid tables: {}", valid.join(", "))]
+    UnknownTable {
+        /// The profile file.
+        file: String,
+        /// The table name found.
+        name: String,
+        /// `node` and every registered module.
+        valid: Vec<String>,
+    },
+    /// A module appears twice in `[node] modules`.
+    #[error("module {name:?} is listed twice in {file} at node.modules")]
+    DuplicateModule {
+        /// The profile file.
+        file: String,
+        /// The repeated name.
+        name: String,
+    },
+    /// A table's content is wrong.
+    #[error("in {file}, [{table}]: {error}")]
+    Table {
+        /// The profile file.
+        file: String,
+        /// The table (`node` or a module name).
+        table: String,
+        /// What is wrong, with the key and the valid choices.
+        error: ConfigError,
+    },
+    /// A module needs a service that no listed module provides.
+    #[error("module {module:?} in {file} needs service {service:?}, which no listed module provides; modules that provide it: {}", if providers.is_empty() { "none registered".to_string() } else { providers.join(", ") })]
+    MissingService {
+        /// The profile file.
+        file: String,
+        /// The module with the need.
+        module: String,
+        /// The service it needs.
+        service: String,
+        /// Registered modules that provide it, to add to `node.modules`.
+        providers: Vec<String>,
+    },
+    /// Two listed modules provide the same service.
+    #[error("modules {first:?} and {second:?} in {file} both provide service {service:?}; list only one")]
+    DuplicateService {
+        /// The profile file.
+        file: String,
+        /// The service.
+        service: String,
+        /// The first provider listed.
+        first: String,
+        /// The second provider listed.
+        second: String,
+    },
+    /// Modules need each other in a circle.
+    #[error("modules in {file} need each other in a cycle: {}", modules.join(" -> "))]
+    Cycle {
+        /// The profile file.
+        file: String,
+        /// The modules that could not be ordered.
+        modules: Vec<String>,
+    },
+}
+
+/// An error of the kernel at run time.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    /// The profile is wrong; nothing was started.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// The data directory cannot be used.
+    #[error("data directory {path}: {reason}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A module failed to start; the modules started before it were stopped.
+    #[error("module {module:?} failed to start: {reason}")]
+    Start {
+        /// The module.
+        module: String,
+        /// Its reason.
+        reason: String,
+    },
+    /// A module reported an error while stopping.
+    #[error("module {module:?} failed to stop cleanly: {reason}")]
+    Stop {
+        /// The module.
+        module: String,
+        /// Its reason.
+        reason: String,
+    },
+    /// A critical task of a module ended with an error and stopped the node.
+    #[error("module {module:?} failed: {reason}")]
+    Failed {
+        /// The module.
+        module: String,
+        /// Its reason.
+        reason: String,
+    },
+}

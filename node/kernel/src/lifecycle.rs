@@ -1,0 +1,407 @@
+//! Checking a profile against the registry (`plan`) and running the planned modules
+//! (`run`): start in dependency order, wait for a signal or a shutdown request, stop in
+//! reverse, joining every task.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use config::{Value, ValueKind};
+use serde_json::json;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::error::{KernelError, ProfileError};
+use crate::events::EventBus;
+use crate::module::{registered_modules, Module, ModuleConfig, ModuleFactory, StartContext};
+use crate::profile::Profile;
+use crate::rpc::{Param, RpcError, RpcParams, RpcRegistry};
+use crate::services::Services;
+use crate::DataDir;
+
+/// How long a module's tasks get to end after its token fires before the kernel reports
+/// them and moves on, so one stuck task cannot hold the node forever.
+const STOP_GRACE: Duration = Duration::from_secs(15);
+
+/// A module ready to start.
+pub struct PlannedModule {
+    /// Its registry entry.
+    pub factory: &'static ModuleFactory,
+    /// The built module.
+    pub module: Box<dyn Module>,
+    /// Its effective config (defaults included).
+    pub config: serde_json::Value,
+    /// Strategies it chose, by behaviour.
+    pub strategies: BTreeMap<String, String>,
+}
+
+/// A checked profile: the modules in start order.
+pub struct Plan {
+    /// The profile.
+    pub profile: Profile,
+    /// Modules in start order (needs first, then profile order).
+    pub modules: Vec<PlannedModule>,
+}
+
+/// Checks a profile against the registries and builds its modules, without starting
+/// anything. The first error is returned.
+pub fn plan(mut profile: Profile) -> Result<Plan, ProfileError> {
+    let registry = registered_modules();
+    let file = profile.node.profile.clone();
+    let registered: Vec<String> = registry.keys().map(|s| s.to_string()).collect();
+
+    for table in profile.tables.keys() {
+        if !registry.contains_key(table.as_str()) {
+            let mut valid = vec!["node".to_string()];
+            valid.extend(registered.iter().cloned());
+            return Err(ProfileError::UnknownTable {
+                file,
+                name: table.clone(),
+                valid,
+            });
+        }
+    }
+
+    let mut seen = BTreeSet::new();
+    let mut built = Vec::new();
+    for name in &profile.node.modules {
+        let factory = *registry
+            .get(name.as_str())
+            .ok_or_else(|| ProfileError::UnknownModule {
+                file: file.clone(),
+                name: name.clone(),
+                registered: registered.clone(),
+            })?;
+        if !seen.insert(name.clone()) {
+            return Err(ProfileError::DuplicateModule {
+                file,
+                name: name.clone(),
+            });
+        }
+        let table = profile
+            .tables
+            .remove(name)
+            .unwrap_or_else(|| Value::new(None, ValueKind::Table(Default::default())));
+        let config = ModuleConfig::new(table, profile.node.clone());
+        let module = (factory.build)(&config).map_err(|error| ProfileError::Table {
+            file: file.clone(),
+            table: name.clone(),
+            error,
+        })?;
+        built.push(PlannedModule {
+            factory,
+            module,
+            config: config.effective(),
+            strategies: config.strategies(),
+        });
+    }
+
+    let mut providers: BTreeMap<&str, &str> = BTreeMap::new();
+    for m in &built {
+        for service in m.factory.provides {
+            if let Some(first) = providers.insert(service, m.factory.name) {
+                return Err(ProfileError::DuplicateService {
+                    file,
+                    service: service.to_string(),
+                    first: first.to_string(),
+                    second: m.factory.name.to_string(),
+                });
+            }
+        }
+    }
+    for m in &built {
+        for service in m.factory.needs {
+            if !providers.contains_key(service) {
+                return Err(ProfileError::MissingService {
+                    file,
+                    module: m.factory.name.to_string(),
+                    service: service.to_string(),
+                    providers: registry
+                        .values()
+                        .filter(|f| f.provides.contains(service))
+                        .map(|f| f.name.to_string())
+                        .collect(),
+                });
+            }
+        }
+    }
+
+    let modules = start_order(built, &providers, &file)?;
+    Ok(Plan { profile, modules })
+}
+
+/// Orders modules so each starts after the providers of what it needs or uses; among
+/// modules free to start, profile order decides.
+fn start_order(
+    mut pending: Vec<PlannedModule>,
+    providers: &BTreeMap<&str, &str>,
+    file: &str,
+) -> Result<Vec<PlannedModule>, ProfileError> {
+    let mut started: BTreeSet<&str> = BTreeSet::new();
+    let mut order = Vec::new();
+    while !pending.is_empty() {
+        let ready = pending.iter().position(|m| {
+            m.factory
+                .needs
+                .iter()
+                .chain(m.factory.uses)
+                .filter_map(|s| providers.get(s))
+                .all(|p| *p == m.factory.name || started.contains(p))
+        });
+        match ready {
+            Some(i) => {
+                let m = pending.remove(i);
+                started.insert(m.factory.name);
+                order.push(m);
+            }
+            None => {
+                return Err(ProfileError::Cycle {
+                    file: file.to_string(),
+                    modules: pending.iter().map(|m| m.factory.name.to_string()).collect(),
+                })
+            }
+        }
+    }
+    Ok(order)
+}
+
+struct Running {
+    name: &'static str,
+    module: Box<dyn Module>,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+}
+
+/// Runs a plan until SIGINT, SIGTERM, a shutdown request (the `stop` RPC) or a failed
+/// critical task, then stops every module in reverse order.
+pub async fn run(plan: Plan) -> Result<(), KernelError> {
+    let mut sigint = signal(SignalKind::interrupt()).map_err(signal_error)?;
+    let mut sigterm = signal(SignalKind::terminate()).map_err(signal_error)?;
+
+    let Plan { profile, modules } = plan;
+    let datadir = DataDir::open(&profile.node.datadir)?;
+    let services = Services::default();
+    let events = EventBus::default();
+    let rpc = Arc::new(RpcRegistry::default());
+    let shutdown = CancellationToken::new();
+    let (fail_tx, mut fail_rx) = mpsc::unbounded_channel();
+
+    let summary: Vec<serde_json::Value> = modules
+        .iter()
+        .map(|m| {
+            json!({
+                "name": m.factory.name,
+                "description": m.factory.description,
+                "strategies": m.strategies,
+                "config": m.config,
+            })
+        })
+        .collect();
+    register_kernel_methods(&rpc, &shutdown, summary, &profile)
+        .map_err(|reason| KernelError::Start {
+            module: "kernel".to_string(),
+            reason,
+        })?;
+
+    let names: Vec<&str> = modules.iter().map(|m| m.factory.name).collect();
+    tracing::info!(
+        profile = %profile.node.profile,
+        chain = %profile.node.chain,
+        datadir = %profile.node.datadir.display(),
+        modules = %names.join(", "),
+        "starting node"
+    );
+
+    let mut running: Vec<Running> = Vec::new();
+    for planned in modules {
+        let mut module = planned.module;
+        let name = planned.factory.name;
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let ctx = StartContext {
+            module: name,
+            node: &profile.node,
+            datadir: &datadir,
+            services: &services,
+            events: &events,
+            rpc: &rpc,
+            cancel: cancel.clone(),
+            tasks: tasks.clone(),
+            shutdown: shutdown.clone(),
+            failures: fail_tx.clone(),
+        };
+        tracing::debug!(module = name, "starting");
+        if let Err(e) = module.start(&ctx) {
+            tracing::error!(module = name, "failed to start: {e}");
+            running.push(Running {
+                name,
+                module,
+                cancel,
+                tasks,
+            });
+            // The failed module may have spawned tasks before failing: stop it too.
+            stop_all(running, &rpc).await;
+            return Err(KernelError::Start {
+                module: name.to_string(),
+                reason: e.to_string(),
+            });
+        }
+        running.push(Running {
+            name,
+            module,
+            cancel,
+            tasks,
+        });
+    }
+    tracing::info!("node running");
+
+    let failure = tokio::select! {
+        _ = sigint.recv() => { tracing::info!("SIGINT received, stopping"); None }
+        _ = sigterm.recv() => { tracing::info!("SIGTERM received, stopping"); None }
+        _ = shutdown.cancelled() => { tracing::info!("shutdown requested, stopping"); None }
+        failed = fail_rx.recv() => failed,
+    };
+    let stop_error = stop_all(running, &rpc).await;
+    tracing::info!("node stopped");
+    if let Some((module, reason)) = failure {
+        return Err(KernelError::Failed { module, reason });
+    }
+    match stop_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Stops modules in reverse start order: cancel, wait for the tasks, then `stop`.
+async fn stop_all(running: Vec<Running>, rpc: &RpcRegistry) -> Option<KernelError> {
+    let mut first_error = None;
+    for mut m in running.into_iter().rev() {
+        tracing::debug!(module = m.name, "stopping");
+        rpc.unregister_module(m.name);
+        m.cancel.cancel();
+        m.tasks.close();
+        if tokio::time::timeout(STOP_GRACE, m.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                module = m.name,
+                tasks = m.tasks.len(),
+                "tasks did not end within {STOP_GRACE:?}"
+            );
+        }
+        if let Err(e) = m.module.stop() {
+            tracing::error!(module = m.name, "failed to stop: {e}");
+            first_error.get_or_insert(KernelError::Stop {
+                module: m.name.to_string(),
+                reason: e.to_string(),
+            });
+        }
+        tracing::debug!(module = m.name, "stopped");
+    }
+    first_error
+}
+
+fn signal_error(e: std::io::Error) -> KernelError {
+    KernelError::Start {
+        module: "kernel".to_string(),
+        reason: format!("cannot install signal handlers: {e}"),
+    }
+}
+
+const NO_PARAMS: &[Param] = &[];
+const HELP_PARAMS: &[Param] = &[Param::optional("command")];
+
+/// Methods about the node itself, answered by the kernel.
+fn register_kernel_methods(
+    rpc: &Arc<RpcRegistry>,
+    shutdown: &CancellationToken,
+    modules: Vec<serde_json::Value>,
+    profile: &Profile,
+) -> Result<(), String> {
+    let started = Instant::now();
+    let stop = shutdown.clone();
+    rpc.register("kernel", "stop", NO_PARAMS, "Stops the node.", move |_| {
+        let stop = stop.clone();
+        async move {
+            stop.cancel();
+            Ok(json!("node stopping"))
+        }
+    })?;
+    rpc.register(
+        "kernel",
+        "uptime",
+        NO_PARAMS,
+        "Seconds since the node started.",
+        move |_| async move { Ok(json!(started.elapsed().as_secs())) },
+    )?;
+    let modules = Arc::new(modules);
+    rpc.register(
+        "kernel",
+        "listmodules",
+        NO_PARAMS,
+        "The modules running, in start order, with their strategies and effective config.",
+        move |_| {
+            let modules = modules.clone();
+            async move { Ok(json!(*modules)) }
+        },
+    )?;
+    let merged = Arc::new(json!({
+        "file": profile.node.profile,
+        "chain": profile.node.chain,
+        "datadir": profile.node.datadir,
+        "profile": profile.merged,
+    }));
+    rpc.register(
+        "kernel",
+        "getprofile",
+        NO_PARAMS,
+        "The profile in use after layering the file, NODE_ variables and --set.",
+        move |_| {
+            let merged = merged.clone();
+            async move { Ok((*merged).clone()) }
+        },
+    )?;
+    let weak: Weak<RpcRegistry> = Arc::downgrade(rpc);
+    rpc.register(
+        "kernel",
+        "help",
+        HELP_PARAMS,
+        "Lists every method, or explains one.",
+        move |p: RpcParams| {
+            let weak = weak.clone();
+            async move { help(&weak, p) }
+        },
+    )?;
+    Ok(())
+}
+
+fn help(registry: &Weak<RpcRegistry>, params: RpcParams) -> Result<serde_json::Value, RpcError> {
+    let registry = registry
+        .upgrade()
+        .ok_or_else(|| RpcError::misc("node is stopping"))?;
+    match params.optional::<String>(0)? {
+        Some(name) => {
+            let method = registry
+                .method(&name)
+                .ok_or_else(|| RpcError::misc(format!("help: unknown command: {name}")))?;
+            Ok(json!(format!("{}\n\n{}", method.signature(&name), method.help)))
+        }
+        None => {
+            let mut by_module: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (name, method) in registry.methods() {
+                by_module
+                    .entry(method.module.clone())
+                    .or_default()
+                    .push(method.signature(&name));
+            }
+            let text: Vec<String> = by_module
+                .into_iter()
+                .map(|(module, lines)| format!("== {module} ==\n{}", lines.join("\n")))
+                .collect();
+            Ok(json!(text.join("\n\n")))
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Loading a profile: the TOML file, then `NODE_` environment variables, then `--set`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use config::{Config, File, FileFormat, Map, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ConfigError, ProfileError};
+use crate::overrides::Overrides;
+
+/// Where the profile text comes from.
+#[derive(Debug, Clone)]
+pub enum ProfileSource {
+    /// A file given with `--profile`.
+    File(PathBuf),
+    /// A profile compiled into the binary, used when no `--profile` is given.
+    Embedded {
+        /// The name shown in messages.
+        name: &'static str,
+        /// The TOML text.
+        text: &'static str,
+    },
+}
+
+impl ProfileSource {
+    fn display(&self) -> String {
+        match self {
+            ProfileSource::File(path) => path.display().to_string(),
+            ProfileSource::Embedded { name, .. } => format!("{name} (embedded)"),
+        }
+    }
+}
+
+/// The `[node]` table.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct NodeSection {
+    /// Modules to run, by registered name.
+    modules: Vec<String>,
+    /// Chain spec name; the chain module checks it.
+    #[serde(default = "default_chain")]
+    chain: String,
+    /// Data directory; `--datadir` wins over it.
+    #[serde(default)]
+    datadir: Option<PathBuf>,
+}
+
+fn default_chain() -> String {
+    "dev".to_string()
+}
+
+/// Settings every module may read.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeSettings {
+    /// The modules listed, in profile order.
+    pub modules: Vec<String>,
+    /// The chain spec name (`regtest`, `dev`, `testnet`).
+    pub chain: String,
+    /// The data directory.
+    pub datadir: PathBuf,
+    /// The profile, as shown in messages.
+    pub profile: String,
+}
+
+/// A loaded profile: node settings and each module's table, not yet checked against the
+/// registry (see [`crate::plan`]).
+#[derive(Debug)]
+pub struct Profile {
+    /// Node-wide settings.
+    pub node: NodeSettings,
+    pub(crate) tables: BTreeMap<String, Value>,
+    /// The merged profile (file, environment, `--set`), for `getprofile`.
+    pub merged: serde_json::Value,
+}
+
+impl Profile {
+    /// Loads and layers a profile. `env` is the process environment (passed in so tests
+    /// can give their own); `datadir` is `--datadir`.
+    pub fn load(
+        source: &ProfileSource,
+        env: impl IntoIterator<Item = (String, String)>,
+        sets: &[String],
+        datadir: Option<PathBuf>,
+    ) -> Result<Profile, ProfileError> {
+        let file = source.display();
+        let load_err = |reason: String| ProfileError::Load {
+            file: file.clone(),
+            reason,
+        };
+        let builder = match source {
+            ProfileSource::File(path) => {
+                if !path.is_file() {
+                    return Err(load_err("no such file".to_string()));
+                }
+                Config::builder().add_source(File::from(path.as_path()).format(FileFormat::Toml))
+            }
+            ProfileSource::Embedded { text, .. } => {
+                Config::builder().add_source(File::from_str(text, FileFormat::Toml))
+            }
+        };
+        let merged = builder
+            .add_source(Overrides::from_env(env)?)
+            .add_source(Overrides::from_sets(sets)?)
+            .build()
+            .map_err(|e| load_err(e.to_string()))?;
+        let json: serde_json::Value = merged
+            .clone()
+            .try_deserialize()
+            .map_err(|e| load_err(e.to_string()))?;
+        let mut tables: Map<String, Value> = merged
+            .try_deserialize()
+            .map_err(|e| load_err(e.to_string()))?;
+
+        let node_table = tables.remove("node").ok_or_else(|| ProfileError::Table {
+            file: file.clone(),
+            table: "node".to_string(),
+            error: ConfigError::Invalid {
+                key: "modules".to_string(),
+                reason: "missing: a profile needs a [node] table with modules = [...]".to_string(),
+            },
+        })?;
+        let section: NodeSection =
+            node_table
+                .try_deserialize()
+                .map_err(|e| ProfileError::Table {
+                    file: file.clone(),
+                    table: "node".to_string(),
+                    error: ConfigError::Deserialize(e.to_string()),
+                })?;
+        let datadir = datadir
+            .or(section.datadir)
+            .unwrap_or_else(|| default_datadir(&section.chain));
+        Ok(Profile {
+            node: NodeSettings {
+                modules: section.modules,
+                chain: section.chain,
+                datadir,
+                profile: file,
+            },
+            tables: tables.into_iter().collect(),
+            merged: json,
+        })
+    }
+}
+
+/// `$HOME/.node/<chain>`, like bitcoind's `~/.bitcoin/<chain>`.
+fn default_datadir(chain: &str) -> PathBuf {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    home.join(".node").join(chain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn embedded(text: &'static str) -> ProfileSource {
+        ProfileSource::Embedded { name: "t", text }
+    }
+
+    #[test]
+    fn layers_file_then_env_then_set() {
+        let src = embedded("[node]\nmodules = []\nchain = \"regtest\"\n[x]\na = 1\nb = 1\nc = 1\n");
+        let env = [
+            ("NODE_X__B".to_string(), "2".to_string()),
+            ("NODE_X__C".to_string(), "2".to_string()),
+        ];
+        let p = Profile::load(&src, env, &["x.c=3".to_string()], None).unwrap();
+        assert_eq!(p.merged["x"]["a"], 1);
+        assert_eq!(p.merged["x"]["b"], 2);
+        assert_eq!(p.merged["x"]["c"], 3);
+        assert_eq!(p.node.chain, "regtest");
+    }
+
+    #[test]
+    fn datadir_flag_wins_over_profile() {
+        let src = embedded("[node]\nmodules = []\ndatadir = \"/a\"\n");
+        let p = Profile::load(&src, [], &[], None).unwrap();
+        assert_eq!(p.node.datadir, PathBuf::from("/a"));
+        let p = Profile::load(&src, [], &[], Some("/b".into())).unwrap();
+        assert_eq!(p.node.datadir, PathBuf::from("/b"));
+    }
+
+    #[test]
+    fn unknown_node_key_names_file_key_and_choices() {
+        let src = embedded("[node]\nmodules = []\nmodulez = 1\n");
+        let err = Profile::load(&src, [], &[], None).unwrap_err().to_string();
+        assert!(err.contains("t (embedded)"), "{err}");
+        assert!(err.contains("[node]"), "{err}");
+        assert!(err.contains("modulez"), "{err}");
+        assert!(err.contains("modules"), "{err}");
+    }
+
+    #[test]
+    fn missing_file_is_named() {
+        let src = ProfileSource::File("/nonexistent/x.toml".into());
+        let err = Profile::load(&src, [], &[], None).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/x.toml"), "{err}");
+    }
+}

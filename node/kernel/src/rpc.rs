@@ -1,0 +1,399 @@
+//! The registry of JSON-RPC methods. Modules and plugins register their methods here when
+//! they start; the rpc module serves whatever is registered. Codes follow Bitcoin Core.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// Error codes, JSON-RPC's and Bitcoin Core's.
+pub mod codes {
+    /// Invalid JSON was received.
+    pub const PARSE_ERROR: i32 = -32700;
+    /// The JSON sent is not a valid request object.
+    pub const INVALID_REQUEST: i32 = -32600;
+    /// The method does not exist.
+    pub const METHOD_NOT_FOUND: i32 = -32601;
+    /// Invalid method parameters (count or names).
+    pub const INVALID_PARAMS: i32 = -32602;
+    /// Internal error.
+    pub const INTERNAL_ERROR: i32 = -32603;
+    /// Any other error.
+    pub const MISC_ERROR: i32 = -1;
+    /// Unexpected type was passed as parameter.
+    pub const TYPE_ERROR: i32 = -3;
+    /// Wallet error.
+    pub const WALLET_ERROR: i32 = -4;
+    /// Invalid address or key.
+    pub const INVALID_ADDRESS_OR_KEY: i32 = -5;
+    /// Not enough funds in wallet or account.
+    pub const WALLET_INSUFFICIENT_FUNDS: i32 = -6;
+    /// Invalid, missing or duplicate parameter.
+    pub const INVALID_PARAMETER: i32 = -8;
+    /// No peers are connected.
+    pub const CLIENT_NOT_CONNECTED: i32 = -9;
+    /// Error parsing or validating structure in raw format.
+    pub const DESERIALIZATION_ERROR: i32 = -22;
+    /// Node is already added.
+    pub const CLIENT_NODE_ALREADY_ADDED: i32 = -23;
+    /// Node has not been added before.
+    pub const CLIENT_NODE_NOT_ADDED: i32 = -24;
+    /// General error during transaction or block submission.
+    pub const VERIFY_ERROR: i32 = -25;
+    /// Transaction or block was rejected by network rules.
+    pub const VERIFY_REJECTED: i32 = -26;
+    /// Transaction already in chain.
+    pub const VERIFY_ALREADY_IN_CHAIN: i32 = -27;
+    /// Client still warming up.
+    pub const IN_WARMUP: i32 = -28;
+    /// Node to disconnect not found in connected nodes.
+    pub const CLIENT_NODE_NOT_CONNECTED: i32 = -29;
+    /// Invalid IP or subnet.
+    pub const CLIENT_INVALID_IP_OR_SUBNET: i32 = -30;
+    /// Feature not available on this chain or node.
+    pub const METHOD_DEPRECATED_OR_UNAVAILABLE: i32 = -32;
+}
+
+/// An error answered to an RPC client: a code and a message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message} (code {code})")]
+pub struct RpcError {
+    /// JSON-RPC or Bitcoin Core error code.
+    pub code: i32,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
+impl RpcError {
+    /// An error with any code.
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        RpcError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// -8: invalid, missing or duplicate parameter.
+    pub fn invalid_parameter(message: impl Into<String>) -> Self {
+        Self::new(codes::INVALID_PARAMETER, message)
+    }
+
+    /// -32602: wrong parameter count or names.
+    pub fn invalid_params(message: impl Into<String>) -> Self {
+        Self::new(codes::INVALID_PARAMS, message)
+    }
+
+    /// -1: any other failure.
+    pub fn misc(message: impl Into<String>) -> Self {
+        Self::new(codes::MISC_ERROR, message)
+    }
+}
+
+/// The future a handler returns.
+pub type RpcFuture = Pin<Box<dyn Future<Output = Result<Value, RpcError>> + Send>>;
+
+/// A method's handler.
+pub type RpcHandler = Arc<dyn Fn(RpcParams) -> RpcFuture + Send + Sync>;
+
+/// One parameter of a method: its name, and whether it may be left out.
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    /// The name, for named calls and `help`.
+    pub name: &'static str,
+    /// Whether the call fails without it.
+    pub required: bool,
+}
+
+impl Param {
+    /// A parameter that must be given.
+    pub const fn required(name: &'static str) -> Param {
+        Param {
+            name,
+            required: true,
+        }
+    }
+
+    /// A parameter that may be left out.
+    pub const fn optional(name: &'static str) -> Param {
+        Param {
+            name,
+            required: false,
+        }
+    }
+}
+
+/// A registered method.
+#[derive(Clone)]
+pub struct RpcMethod {
+    /// The module that registered it.
+    pub module: String,
+    /// Its parameters, in positional order.
+    pub params: &'static [Param],
+    /// One paragraph for `help METHOD`.
+    pub help: &'static str,
+    handler: RpcHandler,
+}
+
+/// Parameters of a call, positional, after named ones were mapped by the method's
+/// parameter names.
+#[derive(Debug, Clone, Default)]
+pub struct RpcParams {
+    values: Vec<Value>,
+    names: Vec<&'static str>,
+}
+
+impl RpcParams {
+    /// The raw value at `index`, `None` when absent or null.
+    pub fn get(&self, index: usize) -> Option<&Value> {
+        self.values.get(index).filter(|v| !v.is_null())
+    }
+
+    fn name(&self, index: usize) -> String {
+        self.names
+            .get(index)
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| format!("#{}", index + 1))
+    }
+
+    /// The parameter at `index` as `T`; -8 when missing, -3 when of the wrong type.
+    pub fn required<T: DeserializeOwned>(&self, index: usize) -> Result<T, RpcError> {
+        let value = self.get(index).ok_or_else(|| {
+            RpcError::invalid_parameter(format!("missing parameter {}", self.name(index)))
+        })?;
+        self.convert(index, value)
+    }
+
+    /// The parameter at `index` as `T`, or `None` when absent or null.
+    pub fn optional<T: DeserializeOwned>(&self, index: usize) -> Result<Option<T>, RpcError> {
+        self.get(index)
+            .map(|value| self.convert(index, value))
+            .transpose()
+    }
+
+    fn convert<T: DeserializeOwned>(&self, index: usize, value: &Value) -> Result<T, RpcError> {
+        serde_json::from_value(value.clone()).map_err(|e| {
+            RpcError::new(
+                codes::TYPE_ERROR,
+                format!("parameter {} has the wrong type: {e}", self.name(index)),
+            )
+        })
+    }
+
+    /// How many positions were given (trailing nulls included).
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether no parameter was given.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Builds positional parameters directly (for tests and in-process callers).
+    pub fn positional(values: Vec<Value>) -> Self {
+        RpcParams {
+            values,
+            names: Vec::new(),
+        }
+    }
+}
+
+/// Every method the node answers.
+#[derive(Default)]
+pub struct RpcRegistry {
+    methods: RwLock<BTreeMap<String, RpcMethod>>,
+}
+
+impl RpcRegistry {
+    /// Registers a method. A name already taken is refused, naming the module that has it.
+    pub fn register<F, Fut>(
+        &self,
+        module: &str,
+        name: &str,
+        params: &'static [Param],
+        help: &'static str,
+        handler: F,
+    ) -> Result<(), String>
+    where
+        F: Fn(RpcParams) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Value, RpcError>> + Send + 'static,
+    {
+        let mut methods = self.methods.write().expect("rpc registry poisoned");
+        if let Some(existing) = methods.get(name) {
+            return Err(format!(
+                "RPC method {name:?} is already registered by module {:?}",
+                existing.module
+            ));
+        }
+        let handler: RpcHandler = Arc::new(move |p| Box::pin(handler(p)));
+        methods.insert(
+            name.to_string(),
+            RpcMethod {
+                module: module.to_string(),
+                params,
+                help,
+                handler,
+            },
+        );
+        Ok(())
+    }
+
+    /// Removes every method of a module (when it stops).
+    pub fn unregister_module(&self, module: &str) {
+        self.methods
+            .write()
+            .expect("rpc registry poisoned")
+            .retain(|_, m| m.module != module);
+    }
+
+    /// The method registered under `name`.
+    pub fn method(&self, name: &str) -> Option<RpcMethod> {
+        self.methods
+            .read()
+            .expect("rpc registry poisoned")
+            .get(name)
+            .cloned()
+    }
+
+    /// Every method, sorted by name.
+    pub fn methods(&self) -> Vec<(String, RpcMethod)> {
+        self.methods
+            .read()
+            .expect("rpc registry poisoned")
+            .iter()
+            .map(|(n, m)| (n.clone(), m.clone()))
+            .collect()
+    }
+
+    /// Calls a method with positional (`Value::Array`) or named (`Value::Object`)
+    /// parameters; `Value::Null` is a call without arguments.
+    pub async fn call(&self, name: &str, params: Value) -> Result<Value, RpcError> {
+        let method = self.method(name).ok_or_else(|| {
+            RpcError::new(codes::METHOD_NOT_FOUND, format!("Method not found: {name}"))
+        })?;
+        let params = method.bind(params)?;
+        (method.handler)(params).await
+    }
+}
+
+impl RpcMethod {
+    /// The signature line for `help`: `name required [optional]`.
+    pub fn signature(&self, name: &str) -> String {
+        let mut line = name.to_string();
+        for p in self.params {
+            if p.required {
+                line.push_str(&format!(" {}", p.name));
+            } else {
+                line.push_str(&format!(" [{}]", p.name));
+            }
+        }
+        line
+    }
+
+    /// Maps a JSON params value to positions, checking counts, names and requiredness.
+    fn bind(&self, params: Value) -> Result<RpcParams, RpcError> {
+        let names: Vec<&'static str> = self.params.iter().map(|p| p.name).collect();
+        let values = match params {
+            Value::Null => Vec::new(),
+            Value::Array(values) => {
+                if values.len() > self.params.len() {
+                    return Err(RpcError::invalid_params(format!(
+                        "too many parameters: {} given, at most {} accepted",
+                        values.len(),
+                        self.params.len()
+                    )));
+                }
+                values
+            }
+            Value::Object(map) => {
+                let mut values = vec![Value::Null; self.params.len()];
+                for (key, value) in map {
+                    let index = names.iter().position(|n| *n == key).ok_or_else(|| {
+                        RpcError::invalid_parameter(format!("Unknown named parameter {key}"))
+                    })?;
+                    values[index] = value;
+                }
+                while values.last().is_some_and(Value::is_null) {
+                    values.pop();
+                }
+                values
+            }
+            _ => {
+                return Err(RpcError::new(
+                    codes::INVALID_REQUEST,
+                    "params must be an array or an object",
+                ))
+            }
+        };
+        for (i, p) in self.params.iter().enumerate() {
+            if p.required && values.get(i).is_none_or(Value::is_null) {
+                return Err(RpcError::invalid_params(format!(
+                    "missing required parameter {}; usage: {}",
+                    p.name,
+                    self.signature("")
+                        .trim_start()
+                )));
+            }
+        }
+        Ok(RpcParams { values, names })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const PARAMS: &[Param] = &[Param::required("height"), Param::optional("verbose")];
+
+    fn registry() -> RpcRegistry {
+        let r = RpcRegistry::default();
+        r.register("t", "echo", PARAMS, "echoes", |p: RpcParams| async move {
+            let h: u64 = p.required(0)?;
+            let v: Option<bool> = p.optional(1)?;
+            Ok(json!([h, v]))
+        })
+        .unwrap();
+        r
+    }
+
+    #[tokio::test]
+    async fn positional_and_named_calls_agree() {
+        let r = registry();
+        assert_eq!(r.call("echo", json!([5])).await.unwrap(), json!([5, null]));
+        assert_eq!(
+            r.call("echo", json!({"verbose": true, "height": 5}))
+                .await
+                .unwrap(),
+            json!([5, true])
+        );
+    }
+
+    #[tokio::test]
+    async fn errors_carry_bitcoin_core_codes() {
+        let r = registry();
+        assert_eq!(r.call("nope", Value::Null).await.unwrap_err().code, -32601);
+        assert_eq!(r.call("echo", json!([])).await.unwrap_err().code, -32602);
+        assert_eq!(r.call("echo", json!({})).await.unwrap_err().code, -32602);
+        assert_eq!(
+            r.call("echo", json!([1, true, 3])).await.unwrap_err().code,
+            -32602
+        );
+        assert_eq!(r.call("echo", json!({"x": 1})).await.unwrap_err().code, -8);
+        assert_eq!(r.call("echo", json!(["a"])).await.unwrap_err().code, -3);
+    }
+
+    #[test]
+    fn a_name_is_registered_once() {
+        let r = registry();
+        let err = r
+            .register("other", "echo", PARAMS, "", |_p: RpcParams| async {
+                Ok(Value::Null)
+            })
+            .unwrap_err();
+        assert!(err.contains("\"t\""), "{err}");
+    }
+}
