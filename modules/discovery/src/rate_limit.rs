@@ -33,7 +33,10 @@ impl RateLimiter {
         if !self.sources.contains_key(&ip) && self.sources.len() >= self.max_sources {
             self.make_room(now);
         }
-        let tokens = self.sources.entry(ip).or_insert(Tokens { left: self.burst, last: now });
+        let tokens = self.sources.entry(ip).or_insert(Tokens {
+            left: self.burst,
+            last: now,
+        });
         let refill = now.saturating_duration_since(tokens.last).as_secs_f64() * self.per_second;
         tokens.left = (tokens.left + refill).min(self.burst);
         tokens.last = now;
@@ -53,7 +56,11 @@ impl RateLimiter {
             t.left + now.saturating_duration_since(t.last).as_secs_f64() * per_second < burst
         });
         if self.sources.len() >= self.max_sources {
-            let idle = self.sources.iter().min_by_key(|(_, t)| t.last).map(|(ip, _)| *ip);
+            let idle = self
+                .sources
+                .iter()
+                .min_by_key(|(_, t)| t.last)
+                .map(|(ip, _)| *ip);
             if let Some(ip) = idle {
                 self.sources.remove(&ip);
             }

@@ -68,21 +68,35 @@ pub(crate) struct RoutingTable {
 
 impl RoutingTable {
     pub(crate) fn new(own: NodeId, k: usize, per_subnet: usize, now: Instant) -> Self {
-        let buckets = (0..ID_BITS).map(|_| Bucket { entries: Vec::new(), touched: now }).collect();
-        RoutingTable { own, k, per_subnet, buckets }
+        let buckets = (0..ID_BITS)
+            .map(|_| Bucket {
+                entries: Vec::new(),
+                touched: now,
+            })
+            .collect();
+        RoutingTable {
+            own,
+            k,
+            per_subnet,
+            buckets,
+        }
     }
 
     /// Adds a contact. Call only with an (id, address) pair that has just answered a ping
     /// from that address with that id.
     pub(crate) fn insert(&mut self, contact: Contact, now: Instant) -> Insert {
-        let Some(index) = self.own.bucket_index(&contact.id) else { return Insert::Own };
+        let Some(index) = self.own.bucket_index(&contact.id) else {
+            return Insert::Own;
+        };
         // The address now answers with this id, so an entry giving it another id is stale.
         self.remove_where(|c| c.addr == contact.addr && c.id != contact.id);
         let bucket = &mut self.buckets[index];
         if let Some(pos) = bucket.entries.iter().position(|c| c.id == contact.id) {
             let existing = bucket.entries[pos];
             if existing.addr != contact.addr {
-                return Insert::Contested { incumbent: existing };
+                return Insert::Contested {
+                    incumbent: existing,
+                };
             }
             bucket.entries.remove(pos);
             bucket.entries.push(contact);
@@ -90,14 +104,19 @@ impl RoutingTable {
             return Insert::Refreshed;
         }
         if let Some(group) = subnet(contact.addr.ip()) {
-            let same = self.iter().filter(|c| subnet(c.addr.ip()) == Some(group)).count();
+            let same = self
+                .iter()
+                .filter(|c| subnet(c.addr.ip()) == Some(group))
+                .count();
             if same >= self.per_subnet {
                 return Insert::SubnetFull;
             }
         }
         let bucket = &mut self.buckets[index];
         if bucket.entries.len() >= self.k {
-            return Insert::Contested { incumbent: bucket.entries[0] };
+            return Insert::Contested {
+                incumbent: bucket.entries[0],
+            };
         }
         bucket.entries.push(contact);
         bucket.touched = now;
@@ -124,6 +143,7 @@ impl RoutingTable {
         removed
     }
 
+    #[cfg(test)]
     pub(crate) fn contains(&self, contact: &Contact) -> bool {
         self.own
             .bucket_index(&contact.id)
@@ -132,7 +152,9 @@ impl RoutingTable {
 
     /// Moves a present contact to most recently seen; returns whether it was present.
     pub(crate) fn mark_seen(&mut self, contact: &Contact) -> bool {
-        let Some(index) = self.own.bucket_index(&contact.id) else { return false };
+        let Some(index) = self.own.bucket_index(&contact.id) else {
+            return false;
+        };
         let entries = &mut self.buckets[index].entries;
         match entries.iter().position(|c| c == contact) {
             Some(pos) => {
@@ -197,7 +219,10 @@ mod tests {
         let mut id = [0u8; 20];
         id[0] = first;
         id[19] = last;
-        Contact { id: NodeId(id), addr: addr.parse().expect("addr") }
+        Contact {
+            id: NodeId(id),
+            addr: addr.parse().expect("addr"),
+        }
     }
 
     fn table(k: usize) -> (RoutingTable, Instant) {
@@ -210,17 +235,32 @@ mod tests {
         let (mut t, now) = table(20);
         assert_eq!(t.insert(contact(0x80, 1, "10.0.0.1:1"), now), Insert::Added);
         assert_eq!(t.insert(contact(0x40, 2, "10.0.0.2:1"), now), Insert::Added);
-        assert_eq!(t.insert(contact(0x20, 3, "10.0.0.3:1"), now), Insert::SubnetFull);
+        assert_eq!(
+            t.insert(contact(0x20, 3, "10.0.0.3:1"), now),
+            Insert::SubnetFull
+        );
         assert_eq!(t.insert(contact(0x20, 4, "10.0.1.3:1"), now), Insert::Added);
         for n in 0..10 {
             let c = contact(0x80, 10 + n, &format!("127.0.0.1:{}", 1000 + u16::from(n)));
             assert_eq!(t.insert(c, now), Insert::Added);
         }
         // IPv4-mapped IPv6 counts against the IPv4 /24.
-        assert_eq!(t.insert(contact(0x10, 5, "[::ffff:10.0.0.9]:1"), now), Insert::SubnetFull);
-        assert_eq!(t.insert(contact(0x10, 6, "[2001:db8::1]:1"), now), Insert::Added);
-        assert_eq!(t.insert(contact(0x10, 7, "[2001:db8:0:1::1]:1"), now), Insert::Added);
-        assert_eq!(t.insert(contact(0x10, 8, "[2001:db8:0:2::1]:1"), now), Insert::SubnetFull);
+        assert_eq!(
+            t.insert(contact(0x10, 5, "[::ffff:10.0.0.9]:1"), now),
+            Insert::SubnetFull
+        );
+        assert_eq!(
+            t.insert(contact(0x10, 6, "[2001:db8::1]:1"), now),
+            Insert::Added
+        );
+        assert_eq!(
+            t.insert(contact(0x10, 7, "[2001:db8:0:1::1]:1"), now),
+            Insert::Added
+        );
+        assert_eq!(
+            t.insert(contact(0x10, 8, "[2001:db8:0:2::1]:1"), now),
+            Insert::SubnetFull
+        );
         assert_eq!(t.len(), 15);
     }
 
@@ -238,7 +278,10 @@ mod tests {
         assert!(t.remove(&b));
         assert_eq!(t.insert(c, now), Insert::Added);
         // Another bucket is unaffected.
-        assert_eq!(t.insert(contact(0x01, 1, "127.0.0.1:9"), now), Insert::Added);
+        assert_eq!(
+            t.insert(contact(0x01, 1, "127.0.0.1:9"), now),
+            Insert::Added
+        );
     }
 
     #[test]
@@ -247,12 +290,24 @@ mod tests {
         let a = contact(0x80, 1, "127.0.0.1:1");
         assert_eq!(t.insert(a, now), Insert::Added);
         assert_eq!(t.insert(a, now), Insert::Refreshed);
-        let moved = Contact { addr: "127.0.0.1:2".parse().expect("addr"), ..a };
+        let moved = Contact {
+            addr: "127.0.0.1:2".parse().expect("addr"),
+            ..a
+        };
         assert_eq!(t.insert(moved, now), Insert::Contested { incumbent: a });
         let renamed = contact(0x40, 9, "127.0.0.1:1");
         assert_eq!(t.insert(renamed, now), Insert::Added);
         assert_eq!(t.contacts(), vec![renamed]);
-        assert_eq!(t.insert(Contact { id: NodeId([0; 20]), ..a }, now), Insert::Own);
+        assert_eq!(
+            t.insert(
+                Contact {
+                    id: NodeId([0; 20]),
+                    ..a
+                },
+                now
+            ),
+            Insert::Own
+        );
     }
 
     #[test]

@@ -47,13 +47,22 @@ impl ValueStore {
             self.order.remove(&old.seq);
         }
         while self.entries.len() >= self.max_values {
-            let Some((_, oldest)) = self.order.pop_first() else { break };
+            let Some((_, oldest)) = self.order.pop_first() else {
+                break;
+            };
             self.entries.remove(&oldest);
         }
         let seq = self.next_seq;
         self.next_seq += 1;
         self.order.insert(seq, key);
-        self.entries.insert(key, Entry { seq, stored: now, value });
+        self.entries.insert(
+            key,
+            Entry {
+                seq,
+                stored: now,
+                value,
+            },
+        );
         true
     }
 
@@ -62,6 +71,7 @@ impl ValueStore {
         self.entries.get(key).map(|e| e.value.clone())
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }

@@ -117,7 +117,13 @@ pub(crate) enum Rpc {
 }
 
 impl Rpc {
-    const ALL: [Rpc; 5] = [Rpc::Ping, Rpc::Stun, Rpc::FindNode, Rpc::FindValue, Rpc::Store];
+    const ALL: [Rpc; 5] = [
+        Rpc::Ping,
+        Rpc::Stun,
+        Rpc::FindNode,
+        Rpc::FindValue,
+        Rpc::Store,
+    ];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -168,11 +174,23 @@ impl StoredValue {
 /// A decoded request. `sender` is the caller's claimed node id.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Request {
-    Ping { sender: NodeId },
+    Ping {
+        sender: NodeId,
+    },
     Stun,
-    FindNode { sender: NodeId, key: NodeId },
-    FindValue { sender: NodeId, key: NodeId },
-    Store { sender: NodeId, key: NodeId, value: StoredValue },
+    FindNode {
+        sender: NodeId,
+        key: NodeId,
+    },
+    FindValue {
+        sender: NodeId,
+        key: NodeId,
+    },
+    Store {
+        sender: NodeId,
+        key: NodeId,
+        value: StoredValue,
+    },
 }
 
 /// An answer, typed by the request it answers.
@@ -197,7 +215,10 @@ pub(crate) fn split(datagram: &[u8]) -> Result<Frame<'_>, WireError> {
         return Err(WireError::TooShort { len });
     }
     if len > MAX_DATAGRAM {
-        return Err(WireError::TooLarge { len, max: MAX_DATAGRAM });
+        return Err(WireError::TooLarge {
+            len,
+            max: MAX_DATAGRAM,
+        });
     }
     let kind = match datagram[0] {
         0 => Kind::Request,
@@ -206,7 +227,11 @@ pub(crate) fn split(datagram: &[u8]) -> Result<Frame<'_>, WireError> {
     };
     let mut id = [0u8; 20];
     id.copy_from_slice(&datagram[1..HEADER_LEN]);
-    Ok(Frame { kind, id, payload: &datagram[HEADER_LEN..] })
+    Ok(Frame {
+        kind,
+        id,
+        payload: &datagram[HEADER_LEN..],
+    })
 }
 
 /// Parses one msgpack value that must fill `payload` exactly.
@@ -232,7 +257,10 @@ pub(crate) fn encode(kind: Kind, id: &MsgId, payload: &Value) -> Result<Vec<u8>,
     // Writing into a Vec cannot fail.
     let _ = rmpv::encode::write_value(&mut out, payload);
     if out.len() > MAX_DATAGRAM {
-        return Err(WireError::TooLarge { len: out.len(), max: MAX_DATAGRAM });
+        return Err(WireError::TooLarge {
+            len: out.len(),
+            max: MAX_DATAGRAM,
+        });
     }
     Ok(out)
 }
@@ -251,7 +279,10 @@ fn id_value(id: &NodeId) -> Value {
 }
 
 fn addr_values(addr: &SocketAddr) -> [Value; 2] {
-    [Value::from(addr.ip().to_canonical().to_string()), Value::from(addr.port())]
+    [
+        Value::from(addr.ip().to_canonical().to_string()),
+        Value::from(addr.port()),
+    ]
 }
 
 impl Request {
@@ -281,12 +312,13 @@ impl Request {
     }
 
     pub(crate) fn from_value(value: Value) -> Result<Self, WireError> {
-        let Value::Array(mut pair) = value else { return Err(WireError::NotAPair) };
+        let Value::Array(mut pair) = value else {
+            return Err(WireError::NotAPair);
+        };
         if pair.len() != 2 {
             return Err(WireError::NotAPair);
         }
-        let (Some(Value::Array(args)), Some(Value::String(name))) = (pair.pop(), pair.pop())
-        else {
+        let (Some(Value::Array(args)), Some(Value::String(name))) = (pair.pop(), pair.pop()) else {
             return Err(WireError::NotAPair);
         };
         let name = name.into_str().unwrap_or_default();
@@ -310,8 +342,14 @@ impl Request {
         Ok(match rpc {
             Rpc::Ping => Request::Ping { sender: id_at(0)? },
             Rpc::Stun => Request::Stun,
-            Rpc::FindNode => Request::FindNode { sender: id_at(0)?, key: id_at(1)? },
-            Rpc::FindValue => Request::FindValue { sender: id_at(0)?, key: id_at(1)? },
+            Rpc::FindNode => Request::FindNode {
+                sender: id_at(0)?,
+                key: id_at(1)?,
+            },
+            Rpc::FindValue => Request::FindValue {
+                sender: id_at(0)?,
+                key: id_at(1)?,
+            },
             Rpc::Store => {
                 let (sender, key) = (id_at(0)?, id_at(1)?);
                 let value = StoredValue::new(args[2].clone()).ok_or(WireError::BadArgument {
@@ -347,7 +385,10 @@ impl Response {
     /// Reads the answer to `rpc`. Contact lists keep at most `max_contacts` well-formed
     /// entries; malformed entries are skipped rather than failing the whole answer.
     pub(crate) fn parse(rpc: Rpc, body: Value, max_contacts: usize) -> Result<Self, WireError> {
-        let bad = |expected| WireError::BadResponse { rpc: rpc.name(), expected };
+        let bad = |expected| WireError::BadResponse {
+            rpc: rpc.name(),
+            expected,
+        };
         match rpc {
             Rpc::Ping => binary_id(&body)
                 .map(Response::Id)
@@ -374,12 +415,16 @@ impl Response {
 }
 
 fn parse_contacts(body: Value, max: usize) -> Option<Response> {
-    let Value::Array(entries) = body else { return None };
+    let Value::Array(entries) = body else {
+        return None;
+    };
     let contacts = entries
         .iter()
         .filter_map(|entry| {
             let parts = entry.as_array()?;
-            let [id, ip, port] = parts.as_slice() else { return None };
+            let [id, ip, port] = parts.as_slice() else {
+                return None;
+            };
             let id = binary_id(id)?;
             let addr = parse_addr(&[ip.clone(), port.clone()])?;
             Some(Contact { id, addr })

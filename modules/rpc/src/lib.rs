@@ -1,1 +1,50 @@
-//! The `rpc` module.
+//! The `rpc` module: an HTTP JSON-RPC server for every method registered with the kernel,
+//! compatible with clients written for bitcoind, and the client behind `node rpc`.
+//!
+//! What it does: listens on `[rpc] listen` (default 127.0.0.1 on the chain's RPC port),
+//! accepts HTTP/1.1 POSTs with keep-alive, checks HTTP Basic credentials (a random cookie
+//! in `DATADIR/.cookie`, plus an optional user and password from the profile), and
+//! answers JSON-RPC 2.0 (batches, notifications) as well as the 1.0-style requests of
+//! bitcoind's clients, with Bitcoin Core's reply shapes, HTTP statuses and error codes
+//! (see [`jsonrpc`](crate#protocol)).
+//!
+//! What it needs: the kernel's [`node_kernel::RpcRegistry`]; it serves whatever methods
+//! modules and plugins registered there, at call time (`help` is the kernel's).
+//!
+//! What it provides: no service. Other modules use [`amount`] to write amounts as Core
+//! does (8 decimals) and [`amount_from_value`] to read amount parameters; the binary
+//! uses [`cli_call`] and [`format_cli_output`] for `node rpc`.
+//!
+//! Invariants: the cookie file is mode 0600 and exists only while the server runs; a
+//! wrong or missing credential is answered 401 only after `auth_failure_delay_ms`; a
+//! body over `max_body_bytes` is refused with 413 without being read whole; every
+//! connection task is tracked and ends when the module is cancelled.
+//!
+//! Costs: one task per connection (at most `max_connections`), a request body in memory
+//! up to `max_body_bytes`, and the time of the methods called; batches run their calls
+//! one after the other.
+//!
+//! # Protocol
+//!
+//! `"jsonrpc": "2.0"` requests get `{"jsonrpc","result"|"error","id"}` with HTTP 200
+//! (204 for notifications); 1.0 or versionless requests get `{"result","error","id"}`
+//! with 200, or on error 404 (unknown method), 400 (invalid request) or 500. Batches are
+//! always 200. Responses carry `Content-Type: application/json`.
+
+mod amount;
+mod auth;
+mod client;
+mod config;
+mod cookie;
+mod error;
+mod jsonrpc;
+mod module;
+mod server;
+
+pub use amount::{amount, amount_from_value, COIN, MAX_EXACT_SATS};
+pub use auth::{basic_authorization, Auth};
+pub use client::{call, cli_call, format_cli_output, parse_cli_args, ClientSettings, Credentials};
+pub use config::{default_rpc_port, RpcConfig};
+pub use cookie::{read_cookie, Cookie, COOKIE_FILE, COOKIE_USER};
+pub use error::{ClientError, StartError};
+pub use server::{serve, Limits, RpcService};

@@ -103,7 +103,10 @@ impl Encode for Block {
 impl Decode for Block {
     const MIN_ENCODED_SIZE: usize = HEADER_SIZE + 1;
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Block { header: BlockHeader::decode(r)?, txs: r.read_vec("block transactions")? })
+        Ok(Block {
+            header: BlockHeader::decode(r)?,
+            txs: r.read_vec("block transactions")?,
+        })
     }
 }
 
@@ -126,7 +129,10 @@ mod tests {
             bits: 0x1d00ffff,
             nonce: 2_083_236_893,
         };
-        Block { header, txs: vec![coinbase] }
+        Block {
+            header,
+            txs: vec![coinbase],
+        }
     }
 
     #[test]
@@ -146,7 +152,10 @@ mod tests {
         let block = bitcoin_genesis();
         let mut bytes = serialize(&block);
         assert_eq!(deserialize::<Block>(&bytes).unwrap(), block);
-        assert_eq!(deserialize::<BlockHeader>(&bytes[..80]).unwrap(), block.header);
+        assert_eq!(
+            deserialize::<BlockHeader>(&bytes[..80]).unwrap(),
+            block.header
+        );
         bytes.push(0);
         let err = deserialize::<Block>(&bytes).unwrap_err();
         assert_eq!(err.kind, DecodeErrorKind::TrailingBytes { count: 1 });

@@ -56,7 +56,9 @@ pub enum DecodeErrorKind {
         limit: u64,
     },
     /// A count claims more items than the remaining bytes could hold.
-    #[error("claims {count} items of at least {min_size} bytes each but only {remaining} bytes remain")]
+    #[error(
+        "claims {count} items of at least {min_size} bytes each but only {remaining} bytes remain"
+    )]
     CountExceedsInput {
         /// The claimed count.
         count: u64,
@@ -115,7 +117,11 @@ impl<'a> Reader<'a> {
 
     /// An error of `kind` while decoding `what` at the current offset.
     pub fn error(&self, what: &'static str, kind: DecodeErrorKind) -> DecodeError {
-        DecodeError { what, offset: self.offset, kind }
+        DecodeError {
+            what,
+            offset: self.offset,
+            kind,
+        }
     }
 
     /// Fails with [`DecodeErrorKind::TrailingBytes`] unless every byte was consumed.
@@ -130,7 +136,13 @@ impl<'a> Reader<'a> {
     pub fn read_bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
         let available = self.remaining();
         if n > available {
-            return Err(self.error(what, DecodeErrorKind::UnexpectedEnd { needed: n, available }));
+            return Err(self.error(
+                what,
+                DecodeErrorKind::UnexpectedEnd {
+                    needed: n,
+                    available,
+                },
+            ));
         }
         let bytes = &self.data[self.offset..self.offset + n];
         self.offset += n;
@@ -138,7 +150,10 @@ impl<'a> Reader<'a> {
     }
 
     /// The next `N` bytes as an array.
-    pub fn read_array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DecodeError> {
+    pub fn read_array<const N: usize>(
+        &mut self,
+        what: &'static str,
+    ) -> Result<[u8; N], DecodeError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.read_bytes(N, what)?);
         Ok(out)
@@ -186,13 +201,20 @@ impl<'a> Reader<'a> {
 
     /// A CompactSize count of items that take at least `min_item_size` bytes each, checked
     /// against [`MAX_COMPACT_SIZE`] and against the bytes that remain.
-    pub fn read_count(&mut self, what: &'static str, min_item_size: usize) -> Result<usize, DecodeError> {
+    pub fn read_count(
+        &mut self,
+        what: &'static str,
+        min_item_size: usize,
+    ) -> Result<usize, DecodeError> {
         let start = self.clone();
         let count = self.read_compact_size(what)?;
         if count > MAX_COMPACT_SIZE {
             return Err(start.error(
                 what,
-                DecodeErrorKind::TooLarge { claimed: count, limit: MAX_COMPACT_SIZE },
+                DecodeErrorKind::TooLarge {
+                    claimed: count,
+                    limit: MAX_COMPACT_SIZE,
+                },
             ));
         }
         let remaining = self.remaining();
@@ -200,7 +222,11 @@ impl<'a> Reader<'a> {
         if count * min_item_size as u64 > remaining as u64 {
             return Err(start.error(
                 what,
-                DecodeErrorKind::CountExceedsInput { count, min_size: min_item_size, remaining },
+                DecodeErrorKind::CountExceedsInput {
+                    count,
+                    min_size: min_item_size,
+                    remaining,
+                },
             ));
         }
         Ok(count as usize)
@@ -351,7 +377,17 @@ mod tests {
 
     #[test]
     fn compact_size_round_trips_at_every_boundary() {
-        for n in [0, 1, 0xfc, 0xfd, 0xffff, 0x1_0000, 0xffff_ffff, 0x1_0000_0000, u64::MAX] {
+        for n in [
+            0,
+            1,
+            0xfc,
+            0xfd,
+            0xffff,
+            0x1_0000,
+            0xffff_ffff,
+            0x1_0000_0000,
+            u64::MAX,
+        ] {
             let mut out = Vec::new();
             write_compact_size(&mut out, n);
             assert_eq!(out.len(), compact_size_len(n));
@@ -367,7 +403,10 @@ mod tests {
             &[0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0],
         ] {
             let err = compact(bytes).unwrap_err();
-            assert!(matches!(err.kind, DecodeErrorKind::NonCanonicalCompactSize { .. }), "{err}");
+            assert!(
+                matches!(err.kind, DecodeErrorKind::NonCanonicalCompactSize { .. }),
+                "{err}"
+            );
             assert_eq!(err.offset, 0);
         }
     }
@@ -378,8 +417,17 @@ mod tests {
         r.read_u8("a").unwrap();
         let err = r.read_u32("version").unwrap_err();
         assert_eq!(err.offset, 1);
-        assert_eq!(err.kind, DecodeErrorKind::UnexpectedEnd { needed: 4, available: 2 });
-        assert_eq!(err.to_string(), "cannot decode version at byte 1: needs 4 bytes but only 2 remain");
+        assert_eq!(
+            err.kind,
+            DecodeErrorKind::UnexpectedEnd {
+                needed: 4,
+                available: 2
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "cannot decode version at byte 1: needs 4 bytes but only 2 remain"
+        );
     }
 
     #[test]
@@ -387,7 +435,13 @@ mod tests {
         // Claims 2^25 hashes with 4 bytes of input: must fail on the count alone.
         let bytes = [0xfe, 0x00, 0x00, 0x00, 0x02, 1, 2, 3, 4];
         let err = deserialize::<Vec<Hash256>>(&bytes).unwrap_err();
-        assert!(matches!(err.kind, DecodeErrorKind::CountExceedsInput { count: 0x0200_0000, .. }));
+        assert!(matches!(
+            err.kind,
+            DecodeErrorKind::CountExceedsInput {
+                count: 0x0200_0000,
+                ..
+            }
+        ));
         let bytes = [0xff, 0, 0, 0, 0, 0, 0, 0, 0x80];
         let err = deserialize::<Vec<u8>>(&bytes).unwrap_err();
         assert!(matches!(err.kind, DecodeErrorKind::TooLarge { .. }));
@@ -396,7 +450,10 @@ mod tests {
     #[test]
     fn vectors_and_var_bytes_round_trip() {
         let hashes = vec![Hash256([1; 32]), Hash256([2; 32])];
-        assert_eq!(deserialize::<Vec<Hash256>>(&serialize(&hashes)).unwrap(), hashes);
+        assert_eq!(
+            deserialize::<Vec<Hash256>>(&serialize(&hashes)).unwrap(),
+            hashes
+        );
         let mut out = Vec::new();
         write_var_bytes(&mut out, b"abc");
         assert_eq!(out, b"\x03abc");

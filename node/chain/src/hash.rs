@@ -57,7 +57,7 @@ impl fmt::Debug for Hash256 {
 }
 
 /// Why a string is not a hash in Bitcoin's reversed-hex form.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum HashParseError {
     /// The string does not have the 64 characters of 32 hex bytes.
     #[error("a hash is 64 hex characters; got {0}")]
@@ -109,7 +109,10 @@ mod tests {
 
     #[test]
     fn hash160_of_empty_input() {
-        assert_eq!(hex::encode(hash160(b"")), "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb");
+        assert_eq!(
+            hex::encode(hash160(b"")),
+            "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb"
+        );
     }
 
     #[test]
@@ -129,7 +132,10 @@ mod tests {
     fn parse_rejects_bad_strings() {
         assert_eq!("00".parse::<Hash256>(), Err(HashParseError::Length(2)));
         let bad = "g".repeat(64);
-        assert!(matches!(bad.parse::<Hash256>(), Err(HashParseError::Hex(_))));
+        assert!(matches!(
+            bad.parse::<Hash256>(),
+            Err(HashParseError::Hex(_))
+        ));
     }
 
     #[test]

@@ -1,1 +1,65 @@
-//! chain
+//! The chain's formats and rule arithmetic: Bitcoin's legacy formats, P2PKH only.
+//!
+//! What it does: encodes and decodes headers, blocks and transactions byte for byte as
+//! Bitcoin does (legacy, non-segwit serialization), computes ids, merkle roots, compact
+//! targets, chain work and retargets, builds and checks P2PKH scripts, addresses and
+//! signatures (legacy SIGHASH_ALL, BIP66 strict DER), and names the chain specs (`regtest`,
+//! `dev`, `testnet`) with their genesis blocks.
+//!
+//! What it needs: nothing at run time. This layer is pure: no I/O, no database, no kernel.
+//!
+//! Invariants: every format matches Bitcoin Core (the tests compare with the `bitcoin`
+//! crate); decoding untrusted bytes never allocates more than the input could hold (see
+//! [`encode`]); verifying one input ([`verify_p2pkh_input`]) is a pure function safe to
+//! run on many threads at once; [`PrivateKey`] never prints its secret.
+//!
+//! Costs: a txid or header hash is one serialization and two SHA-256 passes; a legacy
+//! signature hash serializes the whole transaction once per input (quadratic in inputs, as
+//! in Bitcoin); a signature check is one secp256k1 verification (tens of microseconds).
+
+pub mod address;
+pub mod block;
+pub mod coin;
+pub mod encode;
+pub mod events;
+pub mod genesis;
+pub mod hash;
+pub mod json;
+pub mod keys;
+pub mod merkle;
+mod module;
+pub mod pow;
+pub mod rpc;
+pub mod script;
+pub mod sighash;
+pub mod signature;
+pub mod spec;
+pub mod state;
+pub mod transaction;
+pub mod validation;
+pub mod verify;
+
+#[cfg(test)]
+mod test_vectors;
+
+pub use address::{Address, AddressError};
+pub use block::{Block, BlockHeader, HEADER_SIZE};
+pub use coin::Coin;
+pub use encode::{deserialize, serialize, Decode, DecodeError, DecodeErrorKind, Encode, Reader};
+pub use events::ChainEvent;
+pub use genesis::GenesisParams;
+pub use hash::{hash160, sha256d, Hash256, HashParseError};
+pub use keys::{KeyError, PrivateKey, PublicKey};
+pub use merkle::merkle_root;
+pub use module::ChainConfig;
+pub use pow::{
+    block_work, check_proof_of_work, target_from_compact, target_to_compact, PowError, U256,
+};
+pub use sighash::legacy_sighash_all;
+pub use signature::{is_low_s, is_strict_der, SIGHASH_ALL};
+pub use spec::{ChainSpec, UnknownSpec};
+pub use state::{
+    BlockIndexEntry, BlockOutcome, ChainError, ChainOptions, ChainState, NextBlock, Tip,
+};
+pub use transaction::{OutPoint, Transaction, TxIn, TxOut, COIN, MAX_MONEY};
+pub use verify::{sign_p2pkh_input, verify_p2pkh_input, ScriptError};

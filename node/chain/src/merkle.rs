@@ -18,13 +18,19 @@ pub fn merkle_root(txids: &[Hash256]) -> (Hash256, bool) {
         if level.len() % 2 == 1 {
             level.push(level[level.len() - 1]);
         }
-        level = level.chunks_exact(2).map(|pair| hash_pair(&pair[0], &pair[1])).collect();
+        level = level
+            .chunks_exact(2)
+            .map(|pair| hash_pair(&pair[0], &pair[1]))
+            .collect();
     }
     (level.first().copied().unwrap_or(Hash256::ZERO), mutated)
 }
 
 fn hash_pair(left: &Hash256, right: &Hash256) -> Hash256 {
-    let first = Sha256::new().chain_update(left.0).chain_update(right.0).finalize();
+    let first = Sha256::new()
+        .chain_update(left.0)
+        .chain_update(right.0)
+        .finalize();
     Hash256(Sha256::digest(first).into())
 }
 

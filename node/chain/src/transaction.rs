@@ -21,7 +21,10 @@ pub struct OutPoint {
 impl OutPoint {
     /// The outpoint a coinbase input spends: zero txid and index `u32::MAX`.
     pub const fn null() -> Self {
-        OutPoint { txid: Hash256::ZERO, vout: u32::MAX }
+        OutPoint {
+            txid: Hash256::ZERO,
+            vout: u32::MAX,
+        }
     }
 
     /// Whether this is the coinbase's null outpoint.
@@ -76,7 +79,9 @@ impl Transaction {
 
     /// The sum of output values, or `None` if it overflows a `u64`.
     pub fn output_value(&self) -> Option<u64> {
-        self.outputs.iter().try_fold(0u64, |sum, out| sum.checked_add(out.value))
+        self.outputs
+            .iter()
+            .try_fold(0u64, |sum, out| sum.checked_add(out.value))
     }
 
     /// The length of the serialization in bytes.
@@ -95,7 +100,10 @@ impl Encode for OutPoint {
 impl Decode for OutPoint {
     const MIN_ENCODED_SIZE: usize = 36;
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(OutPoint { txid: Hash256(r.read_array("outpoint txid")?), vout: r.read_u32("outpoint index")? })
+        Ok(OutPoint {
+            txid: Hash256(r.read_array("outpoint txid")?),
+            vout: r.read_u32("outpoint index")?,
+        })
     }
 }
 
@@ -129,7 +137,10 @@ impl Encode for TxOut {
 impl Decode for TxOut {
     const MIN_ENCODED_SIZE: usize = 8 + 1;
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(TxOut { value: r.read_u64("output value")?, script_pubkey: r.read_var_bytes("output script")? })
+        Ok(TxOut {
+            value: r.read_u64("output value")?,
+            script_pubkey: r.read_var_bytes("output script")?,
+        })
     }
 }
 
@@ -179,7 +190,10 @@ mod tests {
     fn every_truncation_is_an_error() {
         let bytes = hex::decode(GENESIS_COINBASE_HEX).unwrap();
         for len in 0..bytes.len() {
-            assert!(deserialize::<Transaction>(&bytes[..len]).is_err(), "prefix of {len} bytes");
+            assert!(
+                deserialize::<Transaction>(&bytes[..len]).is_err(),
+                "prefix of {len} bytes"
+            );
         }
         let err = deserialize::<Transaction>(&bytes[..50]).unwrap_err();
         assert_eq!(err.what, "input script");
@@ -192,15 +206,30 @@ mod tests {
         let err = deserialize::<Transaction>(&bytes).unwrap_err();
         assert_eq!(err.what, "tx inputs");
         assert_eq!(err.offset, 4);
-        assert!(matches!(err.kind, DecodeErrorKind::CountExceedsInput { .. }));
+        assert!(matches!(
+            err.kind,
+            DecodeErrorKind::CountExceedsInput { .. }
+        ));
     }
 
     #[test]
     fn null_outpoint_and_output_sums() {
         assert!(OutPoint::null().is_null());
-        assert!(!OutPoint { txid: Hash256::ZERO, vout: 0 }.is_null());
-        let out = |value| TxOut { value, script_pubkey: vec![] };
-        let mut tx = Transaction { version: 1, inputs: vec![], outputs: vec![out(1), out(2)], lock_time: 0 };
+        assert!(!OutPoint {
+            txid: Hash256::ZERO,
+            vout: 0
+        }
+        .is_null());
+        let out = |value| TxOut {
+            value,
+            script_pubkey: vec![],
+        };
+        let mut tx = Transaction {
+            version: 1,
+            inputs: vec![],
+            outputs: vec![out(1), out(2)],
+            lock_time: 0,
+        };
         assert_eq!(tx.output_value(), Some(3));
         assert!(!tx.is_coinbase());
         tx.outputs.push(out(u64::MAX));

@@ -7,17 +7,18 @@
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
 /// How many events of one type wait for the slowest subscriber before it lags.
 const CAPACITY: usize = 4096;
 
-/// The bus shared by every module.
-#[derive(Default)]
+/// The bus shared by every module. Cloning it is cheap and gives a handle to the same
+/// channels, for publishers that outlive the start call (a chain state's event sink).
+#[derive(Default, Clone)]
 pub struct EventBus {
-    channels: Mutex<HashMap<TypeId, Box<dyn Any + Send>>>,
+    channels: Arc<Mutex<HashMap<TypeId, Box<dyn Any + Send>>>>,
 }
 
 impl EventBus {

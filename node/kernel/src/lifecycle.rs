@@ -199,11 +199,12 @@ pub async fn run(plan: Plan) -> Result<(), KernelError> {
             })
         })
         .collect();
-    register_kernel_methods(&rpc, &shutdown, summary, &profile)
-        .map_err(|reason| KernelError::Start {
+    register_kernel_methods(&rpc, &shutdown, summary, &profile).map_err(|reason| {
+        KernelError::Start {
             module: "kernel".to_string(),
             reason,
-        })?;
+        }
+    })?;
 
     let names: Vec<&str> = modules.iter().map(|m| m.factory.name).collect();
     tracing::info!(
@@ -387,7 +388,11 @@ fn help(registry: &Weak<RpcRegistry>, params: RpcParams) -> Result<serde_json::V
             let method = registry
                 .method(&name)
                 .ok_or_else(|| RpcError::misc(format!("help: unknown command: {name}")))?;
-            Ok(json!(format!("{}\n\n{}", method.signature(&name), method.help)))
+            Ok(json!(format!(
+                "{}\n\n{}",
+                method.signature(&name),
+                method.help
+            )))
         }
         None => {
             let mut by_module: BTreeMap<String, Vec<String>> = BTreeMap::new();

@@ -96,7 +96,8 @@ impl ModuleConfig {
             .clone()
             .try_deserialize()
             .map_err(|e| ConfigError::Deserialize(e.to_string()))?;
-        let json = serde_json::to_value(&parsed).map_err(|e| ConfigError::Deserialize(e.to_string()))?;
+        let json =
+            serde_json::to_value(&parsed).map_err(|e| ConfigError::Deserialize(e.to_string()))?;
         *self.effective.borrow_mut() = Some(json);
         Ok(parsed)
     }
@@ -126,10 +127,12 @@ impl ModuleConfig {
     }
 
     pub(crate) fn effective(&self) -> serde_json::Value {
-        self.effective
-            .borrow()
-            .clone()
-            .unwrap_or_else(|| self.table.clone().try_deserialize().unwrap_or(serde_json::Value::Null))
+        self.effective.borrow().clone().unwrap_or_else(|| {
+            self.table
+                .clone()
+                .try_deserialize()
+                .unwrap_or(serde_json::Value::Null)
+        })
     }
 
     pub(crate) fn strategies(&self) -> BTreeMap<String, String> {

@@ -93,7 +93,10 @@ fn parse_value(text: &str, origin: &str) -> Result<Value, ProfileError> {
                 reason: "no value".to_string(),
             }),
         },
-        Err(_) => Ok(Value::new(Some(&origin), ValueKind::String(text.to_string()))),
+        Err(_) => Ok(Value::new(
+            Some(&origin),
+            ValueKind::String(text.to_string()),
+        )),
     }
 }
 

@@ -146,7 +146,9 @@ impl Profile {
 
 /// `$HOME/.node/<chain>`, like bitcoind's `~/.bitcoin/<chain>`.
 fn default_datadir(chain: &str) -> PathBuf {
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     home.join(".node").join(chain)
 }
 

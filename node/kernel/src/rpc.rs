@@ -333,8 +333,7 @@ impl RpcMethod {
                 return Err(RpcError::invalid_params(format!(
                     "missing required parameter {}; usage: {}",
                     p.name,
-                    self.signature("")
-                        .trim_start()
+                    self.signature("").trim_start()
                 )));
             }
         }
@@ -395,5 +394,81 @@ mod tests {
             })
             .unwrap_err();
         assert!(err.contains("\"t\""), "{err}");
+    }
+}
+
+/// An amount in satoshis as a JSON number with exactly 8 decimals (`50.00000000`), as
+/// Bitcoin Core prints amounts. Built from the decimal text, never through `f64`; this is
+/// why the workspace enables serde_json's `arbitrary_precision`.
+pub fn amount(sats: u64) -> Value {
+    let text = format!("{}.{:08}", sats / 100_000_000, sats % 100_000_000);
+    Value::Number(text.parse().expect("a decimal literal is a JSON number"))
+}
+
+/// Reads an amount given in coins (a JSON number or string such as `0.1`) as satoshis,
+/// exactly: more than 8 decimals, a negative value or more than 21 million coins is a -3
+/// error, as in Bitcoin Core's AmountFromValue.
+pub fn parse_amount(value: &Value) -> Result<u64, RpcError> {
+    let text = match value {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => {
+            return Err(RpcError::new(
+                codes::TYPE_ERROR,
+                "Amount is not a number or string",
+            ))
+        }
+    };
+    let invalid = || RpcError::new(codes::TYPE_ERROR, format!("Invalid amount {text}"));
+    let (whole, frac) = text.split_once('.').unwrap_or((&text, ""));
+    if whole.is_empty() && frac.is_empty()
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || !frac.chars().all(|c| c.is_ascii_digit())
+        || frac.len() > 8
+    {
+        return Err(invalid());
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| invalid())?
+    };
+    let frac: u64 = format!("{frac:0<8}").parse().map_err(|_| invalid())?;
+    let sats = whole
+        .checked_mul(100_000_000)
+        .and_then(|w| w.checked_add(frac))
+        .filter(|s| *s <= 21_000_000 * 100_000_000)
+        .ok_or_else(|| RpcError::new(codes::TYPE_ERROR, "Amount out of range"))?;
+    Ok(sats)
+}
+
+#[cfg(test)]
+mod amount_tests {
+    use super::*;
+
+    #[test]
+    fn amounts_print_with_eight_decimals_exactly() {
+        assert_eq!(amount(5_000_000_000).to_string(), "50.00000000");
+        assert_eq!(amount(1).to_string(), "0.00000001");
+        assert_eq!(
+            amount(2_099_999_997_690_000).to_string(),
+            "20999999.97690000"
+        );
+    }
+
+    #[test]
+    fn amounts_parse_exactly() {
+        assert_eq!(parse_amount(&serde_json::json!(0.1)).unwrap(), 10_000_000);
+        assert_eq!(
+            parse_amount(&serde_json::json!("1.23456789")).unwrap(),
+            123_456_789
+        );
+        assert_eq!(
+            parse_amount(&serde_json::json!(21000000)).unwrap(),
+            21_000_000 * 100_000_000
+        );
+        assert!(parse_amount(&serde_json::json!(0.000000001)).is_err());
+        assert!(parse_amount(&serde_json::json!(-1)).is_err());
+        assert!(parse_amount(&serde_json::json!(21000001)).is_err());
     }
 }

@@ -13,10 +13,12 @@ const REQ_STORE_INT: &str = "00fbde7d40a96ccabcd61131c39516a8cd4189abdf92a573746
 const REQ_STORE_NEG: &str = "003ca243e57dd9a81cd2b96ff188c316a4383214c792a573746f726593c4141111111111111111111111111111111111111111c4143333333333333333333333333333333333333333fb";
 const REQ_STORE_FLOAT: &str = "00d0bc5b6d375b75797a6383e96d518acc7a7a340b92a573746f726593c4141111111111111111111111111111111111111111c4143333333333333333333333333333333333333333cb3ff8000000000000";
 const REQ_STORE_BOOL: &str = "00c3199e37d5e3af3236224e7857dde266c495cb3c92a573746f726593c4141111111111111111111111111111111111111111c4143333333333333333333333333333333333333333c3";
-const RESP_PING: &str = "01000102030405060708090a0b0c0d0e0f10111213c4141111111111111111111111111111111111111111";
+const RESP_PING: &str =
+    "01000102030405060708090a0b0c0d0e0f10111213c4141111111111111111111111111111111111111111";
 const RESP_STUN: &str = "01000102030405060708090a0b0c0d0e0f1011121392a93132372e302e302e31cdafdd";
 const RESP_FIND_NODE: &str = "01000102030405060708090a0b0c0d0e0f101112139293c4143001010101010101010101010101010101010101a93132372e302e302e31cd0fa093c4148002020202020202020202020202020202020202a831302e302e302e31cdffff";
-const RESP_FIND_VALUE_HIT: &str = "01000102030405060708090a0b0c0d0e0f1011121381a576616c7565a5776f726c64";
+const RESP_FIND_VALUE_HIT: &str =
+    "01000102030405060708090a0b0c0d0e0f1011121381a576616c7565a5776f726c64";
 const RESP_STORE: &str = "01000102030405060708090a0b0c0d0e0f10111213c3";
 
 const SERVER: NodeId = NodeId([0x11; 20]);
@@ -39,8 +41,8 @@ fn check_request(hex: &str, expected: Request) {
     let bytes = unhex(hex);
     let frame = split(&bytes).expect("frame");
     assert_eq!(frame.kind, Kind::Request);
-    let request = Request::from_value(decode_payload(frame.payload).expect("msgpack"))
-        .expect("request");
+    let request =
+        Request::from_value(decode_payload(frame.payload).expect("msgpack")).expect("request");
     assert_eq!(request, expected);
     let again = encode(Kind::Request, &frame.id, &request.to_value()).expect("encode");
     assert_eq!(again, bytes, "re-encoding {hex}");
@@ -61,9 +63,25 @@ fn check_response(hex: &str, rpc: Rpc, expected: Response) {
 fn requests_match_python_bytes() {
     check_request(REQ_PING, Request::Ping { sender: SERVER });
     check_request(REQ_STUN, Request::Stun);
-    check_request(REQ_FIND_NODE, Request::FindNode { sender: SERVER, key: KEY });
-    check_request(REQ_FIND_VALUE, Request::FindValue { sender: SERVER, key: KEY });
-    let store = |v| Request::Store { sender: SERVER, key: KEY, value: v };
+    check_request(
+        REQ_FIND_NODE,
+        Request::FindNode {
+            sender: SERVER,
+            key: KEY,
+        },
+    );
+    check_request(
+        REQ_FIND_VALUE,
+        Request::FindValue {
+            sender: SERVER,
+            key: KEY,
+        },
+    );
+    let store = |v| Request::Store {
+        sender: SERVER,
+        key: KEY,
+        value: v,
+    };
     check_request(REQ_STORE_STR, store(value("world")));
     check_request(REQ_STORE_BYTES, store(value(vec![1u8, 2])));
     check_request(REQ_STORE_INT, store(value(300)));
@@ -87,10 +105,18 @@ fn responses_match_python_bytes() {
             addr: "10.0.0.1:65535".parse().expect("addr"),
         },
     ];
-    check_response(RESP_FIND_NODE, Rpc::FindNode, Response::Contacts(contacts.clone()));
+    check_response(
+        RESP_FIND_NODE,
+        Rpc::FindNode,
+        Response::Contacts(contacts.clone()),
+    );
     // A miss answers find_value with the same list find_node gives.
     check_response(RESP_FIND_NODE, Rpc::FindValue, Response::Contacts(contacts));
-    check_response(RESP_FIND_VALUE_HIT, Rpc::FindValue, Response::Value(value("world")));
+    check_response(
+        RESP_FIND_VALUE_HIT,
+        Rpc::FindValue,
+        Response::Value(value("world")),
+    );
     check_response(RESP_STORE, Rpc::Store, Response::Stored(true));
 }
 
@@ -105,18 +131,30 @@ fn decode_request(bytes: &[u8]) -> Result<Request, WireError> {
 
 #[test]
 fn framing_errors() {
-    assert!(matches!(split(&[0; 21]), Err(WireError::TooShort { len: 21 })));
+    assert!(matches!(
+        split(&[0; 21]),
+        Err(WireError::TooShort { len: 21 })
+    ));
     assert!(matches!(split(&[2; 30]), Err(WireError::UnknownType(2))));
     let big = vec![0u8; MAX_DATAGRAM + 1];
     assert!(matches!(split(&big), Err(WireError::TooLarge { .. })));
     let huge = Value::Binary(vec![0; MAX_PAYLOAD]);
-    assert!(matches!(encode(Kind::Response, &[0; 20], &huge), Err(WireError::TooLarge { .. })));
+    assert!(matches!(
+        encode(Kind::Response, &[0; 20], &huge),
+        Err(WireError::TooLarge { .. })
+    ));
     let mut trailing = unhex(REQ_PING);
     trailing.push(0xc0);
-    assert!(matches!(decode_request(&trailing), Err(WireError::Trailing(1))));
+    assert!(matches!(
+        decode_request(&trailing),
+        Err(WireError::Trailing(1))
+    ));
     let mut truncated = unhex(REQ_PING);
     truncated.pop();
-    assert!(matches!(decode_request(&truncated), Err(WireError::Msgpack(_))));
+    assert!(matches!(
+        decode_request(&truncated),
+        Err(WireError::Msgpack(_))
+    ));
 }
 
 #[test]
@@ -132,17 +170,35 @@ fn deep_nesting_is_refused() {
 #[test]
 fn only_listed_procedures_are_callable() {
     let id = Value::Binary(vec![0x22; 20]);
-    for name in ["__init__", "rpc_ping", "welcome_if_new", "get_refresh_ids", ""] {
+    for name in [
+        "__init__",
+        "rpc_ping",
+        "welcome_if_new",
+        "get_refresh_ids",
+        "",
+    ] {
         let bytes = request_bytes(Value::Array(vec![
             Value::from(name),
             Value::Array(vec![id.clone()]),
         ]));
-        assert!(matches!(decode_request(&bytes), Err(WireError::UnknownRpc(_))), "{name}");
+        assert!(
+            matches!(decode_request(&bytes), Err(WireError::UnknownRpc(_))),
+            "{name}"
+        );
     }
-    let no_args = request_bytes(Value::Array(vec![Value::from("ping"), Value::Array(vec![])]));
-    assert!(matches!(decode_request(&no_args), Err(WireError::ArgCount { got: 0, .. })));
+    let no_args = request_bytes(Value::Array(vec![
+        Value::from("ping"),
+        Value::Array(vec![]),
+    ]));
+    assert!(matches!(
+        decode_request(&no_args),
+        Err(WireError::ArgCount { got: 0, .. })
+    ));
     let not_pair = request_bytes(Value::Array(vec![Value::from("ping")]));
-    assert!(matches!(decode_request(&not_pair), Err(WireError::NotAPair)));
+    assert!(matches!(
+        decode_request(&not_pair),
+        Err(WireError::NotAPair)
+    ));
 }
 
 #[test]
@@ -151,12 +207,18 @@ fn arguments_are_type_checked() {
         Value::from("ping"),
         Value::Array(vec![Value::Binary(vec![1; 19])]),
     ]));
-    assert!(matches!(decode_request(&short_id), Err(WireError::BadArgument { index: 0, .. })));
+    assert!(matches!(
+        decode_request(&short_id),
+        Err(WireError::BadArgument { index: 0, .. })
+    ));
     let str_id = request_bytes(Value::Array(vec![
         Value::from("ping"),
         Value::Array(vec![Value::from("x".repeat(20))]),
     ]));
-    assert!(matches!(decode_request(&str_id), Err(WireError::BadArgument { .. })));
+    assert!(matches!(
+        decode_request(&str_id),
+        Err(WireError::BadArgument { .. })
+    ));
     let list_value = request_bytes(Value::Array(vec![
         Value::from("store"),
         Value::Array(vec![
@@ -165,18 +227,33 @@ fn arguments_are_type_checked() {
             Value::Array(vec![]),
         ]),
     ]));
-    assert!(matches!(decode_request(&list_value), Err(WireError::BadArgument { index: 2, .. })));
+    assert!(matches!(
+        decode_request(&list_value),
+        Err(WireError::BadArgument { index: 2, .. })
+    ));
 }
 
 #[test]
 fn malformed_contacts_are_skipped_and_capped() {
     let good = |n: u8| {
-        Value::Array(vec![Value::Binary(vec![n; 20]), Value::from("10.1.2.3"), Value::from(80)])
+        Value::Array(vec![
+            Value::Binary(vec![n; 20]),
+            Value::from("10.1.2.3"),
+            Value::from(80),
+        ])
     };
     let list = Value::Array(vec![
         good(1),
-        Value::Array(vec![Value::Binary(vec![2; 20]), Value::from("not-an-ip"), Value::from(1)]),
-        Value::Array(vec![Value::Binary(vec![3; 20]), Value::from("10.0.0.1"), Value::from(70000)]),
+        Value::Array(vec![
+            Value::Binary(vec![2; 20]),
+            Value::from("not-an-ip"),
+            Value::from(1),
+        ]),
+        Value::Array(vec![
+            Value::Binary(vec![3; 20]),
+            Value::from("10.0.0.1"),
+            Value::from(70000),
+        ]),
         Value::Array(vec![Value::Binary(vec![4; 20]), Value::from("10.0.0.1")]),
         good(5),
         good(6),

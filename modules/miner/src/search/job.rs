@@ -68,7 +68,9 @@ impl SearchJob {
         header[NONCE_OFFSET..].fill(0);
 
         let mut midstate = sha256::IV;
-        let first: [u8; 64] = header[..64].try_into().expect("an 80-byte header has 64 bytes");
+        let first: [u8; 64] = header[..64]
+            .try_into()
+            .expect("an 80-byte header has 64 bytes");
         sha2::compress256(&mut midstate, &[first.into()]);
 
         let mut block2 = [0u8; 64];

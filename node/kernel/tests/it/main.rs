@@ -52,7 +52,8 @@ impl Module for TestModule {
             tokio::time::sleep(Duration::from_millis(20)).await;
             journal(format!("task end {name}"));
         });
-        ctx.services.provide(self.name, Arc::new(self.name.to_string()));
+        ctx.services
+            .provide(self.name, Arc::new(self.name.to_string()));
         if self.config.fail {
             return Err(format!("{} refuses to start", self.name).into());
         }
@@ -128,7 +129,10 @@ fn error_of(text: &str) -> String {
 #[test]
 fn unknown_module_lists_registered_ones() {
     let e = error_of("[node]\nmodules = [\"stroe\"]\n");
-    assert!(e.contains("unknown module \"stroe\" in FILE at node.modules"), "{e}");
+    assert!(
+        e.contains("unknown module \"stroe\" in FILE at node.modules"),
+        "{e}"
+    );
     assert!(e.contains("registered: api, net, store, store2"), "{e}");
 }
 
@@ -160,7 +164,10 @@ fn unknown_strategy_lists_registered_ones() {
 #[test]
 fn missing_service_names_the_providers() {
     let e = error_of("[node]\nmodules = [\"net\"]\n");
-    assert!(e.contains("module \"net\" in FILE needs service \"store\""), "{e}");
+    assert!(
+        e.contains("module \"net\" in FILE needs service \"store\""),
+        "{e}"
+    );
     assert!(e.contains("store, store2"), "{e}");
 }
 
@@ -180,7 +187,12 @@ fn unknown_table_and_duplicate_module_are_refused() {
 
 #[test]
 fn start_order_follows_needs_then_profile_order() {
-    let plan = load("[node]\nmodules = [\"api\", \"net\", \"store\"]\n", &[], &[]).unwrap();
+    let plan = load(
+        "[node]\nmodules = [\"api\", \"net\", \"store\"]\n",
+        &[],
+        &[],
+    )
+    .unwrap();
     let order: Vec<&str> = plan.modules.iter().map(|m| m.factory.name).collect();
     assert_eq!(order, ["store", "net", "api"]);
 }
@@ -193,10 +205,7 @@ fn set_beats_env_beats_file() {
     };
     assert_eq!(level(&[], &[]), 1);
     assert_eq!(level(&[("NODE_STORE__LEVEL", "2")], &[]), 2);
-    assert_eq!(
-        level(&[("NODE_STORE__LEVEL", "2")], &["store.level=3"]),
-        3
-    );
+    assert_eq!(level(&[("NODE_STORE__LEVEL", "2")], &["store.level=3"]), 3);
 }
 
 fn datadir_profile(modules: &str, extra: &str) -> (tempfile::TempDir, String) {
@@ -212,10 +221,7 @@ fn datadir_profile(modules: &str, extra: &str) -> (tempfile::TempDir, String) {
 async fn modules_start_in_order_and_stop_in_reverse_after_their_tasks() {
     let _serial = SERIAL.lock().await;
     take_journal();
-    let (_dir, text) = datadir_profile(
-        "\"api\", \"net\", \"store\"",
-        "[api]\nshutdown = true\n",
-    );
+    let (_dir, text) = datadir_profile("\"api\", \"net\", \"store\"", "[api]\nshutdown = true\n");
     run(load(&text, &[], &[]).unwrap()).await.unwrap();
     assert_eq!(
         take_journal(),

@@ -1,0 +1,339 @@
+//! The client behind `node rpc METHOD [ARGS...]`, in the manner of bitcoin-cli: it finds
+//! the node's address and credentials from the same profile, data directory and `--set`
+//! flags the node was started with, sends one JSON-RPC 1.0-style call and returns the
+//! result or the node's error.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use node_kernel::{ConfigError, Profile};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+
+use crate::amount::to_json;
+use crate::auth::basic_authorization;
+use crate::config::listen_addr;
+use crate::cookie::{read_cookie, COOKIE_FILE};
+use crate::error::ClientError;
+
+/// A node that does not accept the connection within this time is reported as down.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How the client proves who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// `rpc.user` and `rpc.password` from the profile.
+    UserPassword {
+        /// The user name.
+        user: String,
+        /// The password.
+        password: String,
+    },
+    /// The cookie file the node wrote, read at call time.
+    Cookie(PathBuf),
+}
+
+impl Credentials {
+    fn resolve(&self) -> Result<(String, String), ClientError> {
+        match self {
+            Credentials::UserPassword { user, password } => Ok((user.clone(), password.clone())),
+            Credentials::Cookie(path) => read_cookie(path).map_err(|e| ClientError::Cookie {
+                path: path.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+}
+
+/// Where the node is and how to log in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSettings {
+    /// The address to connect to.
+    pub addr: SocketAddr,
+    /// The credentials to send.
+    pub credentials: Credentials,
+}
+
+impl ClientSettings {
+    /// Reads `[rpc]` of a loaded profile (file, `NODE_` variables and `--set` already
+    /// layered): `listen` (defaults as the server's), and `user` with `password` if both
+    /// are set, otherwise the cookie in the profile's data directory, as bitcoin-cli does.
+    pub fn from_profile(profile: &Profile) -> Result<Self, ClientError> {
+        let table = profile.merged.get("rpc");
+        let listen = string_at(table, "listen")?;
+        let addr = listen_addr(listen.as_deref(), &profile.node.chain).map_err(|e| match e {
+            ConfigError::Invalid { key, reason } => ClientError::Config { key, reason },
+            other => ClientError::Config {
+                key: "listen".to_string(),
+                reason: other.to_string(),
+            },
+        })?;
+        let credentials = match (string_at(table, "user")?, string_at(table, "password")?) {
+            (Some(user), Some(password)) => Credentials::UserPassword { user, password },
+            _ => Credentials::Cookie(profile.node.datadir.join(COOKIE_FILE)),
+        };
+        Ok(ClientSettings {
+            addr: connectable(addr),
+            credentials,
+        })
+    }
+}
+
+/// A server listening on every interface is reached on loopback.
+fn connectable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
+        _ => addr,
+    }
+}
+
+/// A scalar of the `[rpc]` table as text (an override may have made a password a
+/// number); `None` when absent.
+fn string_at(table: Option<&Value>, key: &str) -> Result<Option<String>, ClientError> {
+    match table.and_then(|t| t.get(key)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(v @ (Value::Number(_) | Value::Bool(_))) => Ok(Some(v.to_string())),
+        Some(other) => Err(ClientError::Config {
+            key: key.to_string(),
+            reason: format!("expected a string, found {other}"),
+        }),
+    }
+}
+
+/// Command-line arguments as parameters: one that parses as JSON is sent as that JSON
+/// (`5`, `true`, `[1,2]`, `{"a":1}`, `"quoted"`), anything else as a string.
+pub fn parse_cli_args(args: &[String]) -> Vec<Value> {
+    args.iter()
+        .map(|arg| serde_json::from_str(arg).unwrap_or_else(|_| Value::String(arg.clone())))
+        .collect()
+}
+
+/// Calls `method` with positional `params` on the node and returns its result.
+pub async fn call(
+    settings: &ClientSettings,
+    method: &str,
+    params: Vec<Value>,
+) -> Result<Value, ClientError> {
+    let addr = settings.addr;
+    let (user, password) = settings.credentials.resolve()?;
+    let protocol = |reason: String| ClientError::Protocol { addr, reason };
+
+    let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            return Err(ClientError::Connect {
+                addr,
+                reason: e.to_string(),
+            })
+        }
+        Err(_) => {
+            return Err(ClientError::Connect {
+                addr,
+                reason: format!("no answer within {CONNECT_TIMEOUT:?}"),
+            })
+        }
+    };
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| protocol(e.to_string()))?;
+    // The connection ends by itself once the sender is dropped.
+    tokio::spawn(connection);
+
+    // 1.0-style, as bitcoin-cli long sent: the node answers with result and error.
+    let body = json!({"jsonrpc": "1.0", "id": "node-rpc", "method": method, "params": params});
+    let request = Request::post("/")
+        .header(HOST, addr.to_string())
+        .header(CONTENT_TYPE, "application/json")
+        .header(AUTHORIZATION, basic_authorization(&user, &password))
+        .body(Full::new(Bytes::from(body.to_string())))
+        .map_err(|e| protocol(e.to_string()))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| protocol(e.to_string()))?;
+    let status = response.status();
+    if status == StatusCode::UNAUTHORIZED {
+        return Err(ClientError::Unauthorized { addr });
+    }
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| protocol(e.to_string()))?
+        .to_bytes();
+    let mut reply: Value = serde_json::from_slice(&bytes).map_err(|_| {
+        let text = String::from_utf8_lossy(&bytes);
+        let text: String = text.chars().take(200).collect();
+        protocol(format!("HTTP {status}: {text}"))
+    })?;
+    match reply.get("error") {
+        None | Some(Value::Null) => {}
+        Some(error) => {
+            return Err(ClientError::Rpc {
+                code: error.get("code").and_then(Value::as_i64).unwrap_or(0),
+                message: match error.get("message") {
+                    Some(Value::String(m)) => m.clone(),
+                    _ => error.to_string(),
+                },
+            })
+        }
+    }
+    match reply.get_mut("result") {
+        Some(result) => Ok(result.take()),
+        None => Err(protocol(format!(
+            "HTTP {status}: a reply without result: {reply}"
+        ))),
+    }
+}
+
+/// What `node rpc` runs: reads `[rpc]` from `profile`, turns `args` into parameters
+/// with [`parse_cli_args`], calls `method` and returns the result. It starts its own
+/// small runtime, so it must be called outside any tokio runtime.
+pub fn cli_call(profile: &Profile, method: &str, args: &[String]) -> Result<Value, ClientError> {
+    let settings = ClientSettings::from_profile(profile)?;
+    let params = parse_cli_args(args);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ClientError::Protocol {
+            addr: settings.addr,
+            reason: format!("cannot start the client runtime: {e}"),
+        })?;
+    runtime.block_on(call(&settings, method, params))
+}
+
+/// A result as bitcoin-cli prints it: nothing for null, a string as it is (so `help`
+/// reads as text), anything else as JSON indented by two spaces with amounts in 8
+/// decimals. Print it followed by a newline unless it is empty.
+pub fn format_cli_output(result: &Value) -> String {
+    match result {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => String::from_utf8_lossy(&to_json(other, true)).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use node_kernel::ProfileSource;
+
+    fn profile(text: &'static str, sets: &[&str]) -> Profile {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        Profile::load(
+            &ProfileSource::Embedded { name: "t", text },
+            [],
+            &sets,
+            Some("/data/dir".into()),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn settings_default_to_the_chain_port_and_the_cookie() {
+        let p = profile("[node]\nmodules = [\"rpc\"]\nchain = \"regtest\"\n", &[]);
+        let s = ClientSettings::from_profile(&p).unwrap();
+        assert_eq!(s.addr, "127.0.0.1:18443".parse().unwrap());
+        assert_eq!(
+            s.credentials,
+            Credentials::Cookie("/data/dir/.cookie".into())
+        );
+    }
+
+    #[test]
+    fn settings_follow_the_profile_and_overrides() {
+        let p = profile(
+            "[node]\nmodules = [\"rpc\"]\nchain = \"dev\"\n[rpc]\nlisten = \"0.0.0.0:9999\"\nuser = \"alice\"\n",
+            &["rpc.password=1234"],
+        );
+        let s = ClientSettings::from_profile(&p).unwrap();
+        assert_eq!(s.addr, "127.0.0.1:9999".parse().unwrap());
+        assert_eq!(
+            s.credentials,
+            Credentials::UserPassword {
+                user: "alice".into(),
+                password: "1234".into()
+            }
+        );
+        let p = profile("[node]\nmodules = []\nchain = \"other\"\n", &[]);
+        let err = ClientSettings::from_profile(&p).unwrap_err().to_string();
+        assert!(err.contains("listen") && err.contains("other"), "{err}");
+    }
+
+    #[test]
+    fn arguments_that_parse_as_json_are_json() {
+        let args: Vec<String> = [
+            "5",
+            "true",
+            "[1,2]",
+            "{\"a\":1}",
+            "\"q\"",
+            "abc",
+            "1e5x",
+            "-1",
+            "0.1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            parse_cli_args(&args),
+            vec![
+                json!(5),
+                json!(true),
+                json!([1, 2]),
+                json!({"a": 1}),
+                json!("q"),
+                json!("abc"),
+                json!("1e5x"),
+                json!(-1),
+                json!(0.1)
+            ]
+        );
+    }
+
+    #[test]
+    fn output_looks_like_bitcoin_cli() {
+        assert_eq!(format_cli_output(&Value::Null), "");
+        assert_eq!(format_cli_output(&json!("line\nline")), "line\nline");
+        assert_eq!(format_cli_output(&json!(7)), "7");
+        assert_eq!(
+            format_cli_output(&json!({"balance": crate::amount(150_000_000)})),
+            "{\n  \"balance\": 1.50000000\n}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_cookie_or_node_is_explained() {
+        let s = ClientSettings {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            credentials: Credentials::Cookie("/nonexistent/.cookie".into()),
+        };
+        let err = call(&s, "uptime", vec![]).await.unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/.cookie"), "{err}");
+        let s = ClientSettings {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            credentials: Credentials::UserPassword {
+                user: "u".into(),
+                password: "p".into(),
+            },
+        };
+        let err = call(&s, "uptime", vec![]).await.unwrap_err().to_string();
+        assert!(
+            err.contains("127.0.0.1:1") && err.contains("node running"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,239 @@
+//! The `[rpc]` table of a profile, and where the server listens.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use node_kernel::ConfigError;
+use serde::{Deserialize, Serialize, Serializer};
+
+/// The `[rpc]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RpcConfig {
+    /// `host:port`, or a bare IP address that takes the chain's default RPC port.
+    /// `None`: 127.0.0.1 on the chain's default RPC port. Any address given is used as it
+    /// is: exposing the port beyond loopback is the operator's choice, as with bitcoind.
+    pub listen: Option<String>,
+    /// A user name accepted besides the cookie; set together with `password`.
+    pub user: Option<String>,
+    /// The password of `user`. Shown masked by `listmodules`.
+    #[serde(serialize_with = "mask")]
+    pub password: Option<String>,
+    /// Largest request body accepted; a larger one is answered 413 without being read.
+    pub max_body_bytes: usize,
+    /// Connections served at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
+    /// How long a request with a wrong or missing credential waits before its 401, to slow
+    /// down password guessing (bitcoind waits 250 ms too).
+    pub auth_failure_delay_ms: u64,
+}
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        RpcConfig {
+            listen: None,
+            user: None,
+            password: None,
+            // 1 MiB: the largest legitimate request is a raw block or transaction in hex
+            // (twice its size), far below this for the block sizes our chains use.
+            max_body_bytes: 1 << 20,
+            // Enough for scripts and a block explorer polling in parallel; each connection
+            // costs a task and a few KiB of buffers.
+            max_connections: 128,
+            // bitcoind's value.
+            auth_failure_delay_ms: 250,
+        }
+    }
+}
+
+fn mask<S: Serializer>(password: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    match password {
+        Some(_) => serializer.serialize_str("********"),
+        None => serializer.serialize_none(),
+    }
+}
+
+impl RpcConfig {
+    /// Checks the values that serde cannot, naming the key at fault.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, reason: &str| ConfigError::Invalid {
+            key: key.to_string(),
+            reason: reason.to_string(),
+        };
+        match (&self.user, &self.password) {
+            (Some(_), None) => {
+                return Err(invalid(
+                    "user",
+                    "is set without password; set both or neither",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "password",
+                    "is set without user; set both or neither",
+                ))
+            }
+            (Some(user), Some(_)) if user.contains(':') => {
+                return Err(invalid(
+                    "user",
+                    "must not contain ':' (HTTP Basic auth splits on it)",
+                ))
+            }
+            _ => {}
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(invalid("max_body_bytes", "must be at least 1024"));
+        }
+        if self.max_connections == 0 {
+            return Err(invalid("max_connections", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The address to listen on for `chain`.
+    pub fn listen_addr(&self, chain: &str) -> Result<SocketAddr, ConfigError> {
+        listen_addr(self.listen.as_deref(), chain)
+    }
+
+    /// The delay before a 401.
+    pub fn auth_failure_delay(&self) -> Duration {
+        Duration::from_millis(self.auth_failure_delay_ms)
+    }
+}
+
+/// The default RPC port of a chain spec.
+///
+/// This must match node_chain's `ChainSpec::rpc_port` once that exists; then this function
+/// should ask the chain spec instead.
+pub fn default_rpc_port(chain: &str) -> Option<u16> {
+    match chain {
+        "regtest" => Some(18443),
+        "dev" => Some(28443),
+        "testnet" => Some(38443),
+        _ => None,
+    }
+}
+
+/// Resolves an `rpc.listen` value: `host:port`, a bare IP (the chain's port), or `None`
+/// (127.0.0.1 on the chain's port).
+pub(crate) fn listen_addr(listen: Option<&str>, chain: &str) -> Result<SocketAddr, ConfigError> {
+    let chain_port = || {
+        default_rpc_port(chain).ok_or_else(|| ConfigError::Invalid {
+            key: "listen".to_string(),
+            reason: format!("chain {chain:?} has no default RPC port; give one as host:port"),
+        })
+    };
+    let Some(text) = listen else {
+        return Ok(SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            chain_port()?,
+        ));
+    };
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    // A bare IPv6 address may come with or without brackets.
+    let bare = text.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, chain_port()?));
+    }
+    Err(ConfigError::Invalid {
+        key: "listen".to_string(),
+        reason: format!("{text:?} is neither ip:port nor an IP address (e.g. \"127.0.0.1:18443\")"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_listens_on_loopback_at_the_chain_port() {
+        let c = RpcConfig::default();
+        assert_eq!(
+            c.listen_addr("regtest").unwrap(),
+            "127.0.0.1:18443".parse().unwrap()
+        );
+        assert_eq!(c.listen_addr("dev").unwrap().port(), 28443);
+        assert_eq!(c.listen_addr("testnet").unwrap().port(), 38443);
+        let err = c.listen_addr("mainnet").unwrap_err().to_string();
+        assert!(err.contains("mainnet") && err.contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn listen_accepts_address_with_or_without_port() {
+        assert_eq!(
+            listen_addr(Some("0.0.0.0:9"), "x").unwrap(),
+            "0.0.0.0:9".parse().unwrap()
+        );
+        assert_eq!(
+            listen_addr(Some("10.0.0.1"), "regtest").unwrap(),
+            "10.0.0.1:18443".parse().unwrap()
+        );
+        assert_eq!(
+            listen_addr(Some("[::1]:5"), "x").unwrap(),
+            "[::1]:5".parse().unwrap()
+        );
+        assert_eq!(
+            listen_addr(Some("::1"), "dev").unwrap(),
+            "[::1]:28443".parse().unwrap()
+        );
+        let err = listen_addr(Some("localhost:1"), "dev")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("localhost:1"), "{err}");
+    }
+
+    #[test]
+    fn user_and_password_go_together() {
+        let mut c = RpcConfig {
+            user: Some("u".into()),
+            ..RpcConfig::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("password"));
+        c.password = Some("p".into());
+        c.validate().unwrap();
+        c.user = None;
+        assert!(c.validate().unwrap_err().to_string().contains("user"));
+    }
+
+    #[test]
+    fn limits_are_checked() {
+        let c = RpcConfig {
+            max_connections: 0,
+            ..RpcConfig::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("max_connections"));
+        let c = RpcConfig {
+            max_body_bytes: 10,
+            ..RpcConfig::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("max_body_bytes"));
+    }
+
+    #[test]
+    fn password_is_masked_when_shown() {
+        let c = RpcConfig {
+            user: Some("u".into()),
+            password: Some("secret".into()),
+            ..RpcConfig::default()
+        };
+        let shown = serde_json::to_string(&c).unwrap();
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("********"), "{shown}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = serde_json::from_str::<RpcConfig>(r#"{"lisen": "x"}"#).unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+    }
+}

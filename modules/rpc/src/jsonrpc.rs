@@ -1,0 +1,503 @@
+//! JSON-RPC as bitcoind speaks it over HTTP (Bitcoin Core's `httprpc.cpp` and
+//! `rpc/request.cpp`, v27 and later): what a request body asks, and the body and HTTP
+//! status of the answer.
+//!
+//! - A request with `"jsonrpc": "2.0"` gets a strict 2.0 reply: `jsonrpc`, then `result`
+//!   or `error` (never both), then `id`; errors while running it still answer HTTP 200.
+//!   Without an `id` it is a notification: run, and answered 204 with no body.
+//! - A request with `"jsonrpc": "1.0"` or no version (what bitcoind's older clients send)
+//!   gets `result`, `error` (one of them null) and `id`; an error answers HTTP 404 for an
+//!   unknown method, 400 for an invalid request and 500 otherwise.
+//! - A malformed request object (missing method, params neither array nor object...) is
+//!   answered with that legacy status, whatever its version, as Core does.
+//! - A batch is always HTTP 200 with a reply per non-notification, in order; an empty
+//!   batch answers `[]` and a batch of notifications only 204. Calls run one after the
+//!   other, so a batch may rely on the effects of its earlier calls.
+//!
+//! One difference from Core: a reply to a request without `id` carries `"id": null`
+//! (Core 27 omits the key; earlier Cores and the 2.0 spec write null).
+
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
+use node_kernel::rpc::codes;
+use node_kernel::{RpcError, RpcRegistry};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::amount::to_json;
+
+/// The protocol a request speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Version {
+    /// `"jsonrpc": "1.0"` or no version field.
+    Legacy,
+    /// `"jsonrpc": "2.0"`.
+    V2,
+}
+
+/// A well-formed request object.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Call {
+    pub(crate) version: Version,
+    /// `None` when the key is absent; `Some(Value::Null)` when it is null.
+    pub(crate) id: Option<Value>,
+    pub(crate) method: String,
+    /// An array or an object; absent or null params become an empty array.
+    pub(crate) params: Value,
+}
+
+/// A request object that could not be read, with what was read of it for the reply.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Rejected {
+    pub(crate) version: Version,
+    pub(crate) id: Option<Value>,
+    pub(crate) error: RpcError,
+}
+
+fn is_notification(version: Version, id: &Option<Value>) -> bool {
+    version == Version::V2 && id.is_none()
+}
+
+/// Reads one request object, checking in Core's order: id, version, method, params.
+pub(crate) fn parse_call(request: Value) -> Result<Call, Rejected> {
+    let Value::Object(mut object) = request else {
+        return Err(Rejected {
+            version: Version::Legacy,
+            id: None,
+            error: invalid_request("Invalid Request object"),
+        });
+    };
+    let id = object.remove("id");
+    let version = match object.get("jsonrpc") {
+        None | Some(Value::Null) => Version::Legacy,
+        // Some old documentation put "1.0" in requests, and clients copied it.
+        Some(Value::String(v)) if v == "1.0" => Version::Legacy,
+        Some(Value::String(v)) if v == "2.0" => Version::V2,
+        Some(other) => {
+            let message = if other.is_string() {
+                "JSON-RPC version not supported"
+            } else {
+                "jsonrpc field must be a string"
+            };
+            return Err(Rejected {
+                version: Version::Legacy,
+                id,
+                error: invalid_request(message),
+            });
+        }
+    };
+    let reject = |id, message| {
+        Err(Rejected {
+            version,
+            id,
+            error: invalid_request(message),
+        })
+    };
+    let method = match object.remove("method") {
+        Some(Value::String(method)) => method,
+        None | Some(Value::Null) => return reject(id, "Missing method"),
+        Some(_) => return reject(id, "Method must be a string"),
+    };
+    let params = match object.remove("params") {
+        None | Some(Value::Null) => Value::Array(Vec::new()),
+        Some(params @ (Value::Array(_) | Value::Object(_))) => params,
+        Some(_) => return reject(id, "Params must be an array or object"),
+    };
+    Ok(Call {
+        version,
+        id,
+        method,
+        params,
+    })
+}
+
+fn invalid_request(message: &str) -> RpcError {
+    RpcError::new(codes::INVALID_REQUEST, message)
+}
+
+/// One reply object, its keys in Core's order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Reply {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jsonrpc: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<Value>,
+    /// `Some(Value::Null)` in a legacy reply that succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<Value>,
+    id: Value,
+}
+
+/// Shapes a reply for `version`.
+pub(crate) fn reply(
+    version: Version,
+    id: Option<Value>,
+    outcome: Result<Value, RpcError>,
+) -> Reply {
+    let legacy = version == Version::Legacy;
+    let (result, error) = match outcome {
+        Ok(result) => (Some(result), legacy.then_some(Value::Null)),
+        Err(e) => (
+            legacy.then_some(Value::Null),
+            Some(serde_json::json!({"code": e.code, "message": e.message})),
+        ),
+    };
+    Reply {
+        jsonrpc: (!legacy).then_some("2.0"),
+        result,
+        error,
+        id: id.unwrap_or(Value::Null),
+    }
+}
+
+/// The HTTP status of an error answered the legacy way (Core's `JSONErrorReply`).
+pub(crate) fn legacy_status(code: i32) -> u16 {
+    match code {
+        codes::INVALID_REQUEST => 400,
+        codes::METHOD_NOT_FOUND => 404,
+        _ => 500,
+    }
+}
+
+/// What the HTTP layer sends back.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Answer {
+    /// 204 without a body: the request held notifications only.
+    NoContent,
+    /// A JSON body (ending with a newline, as Core's) with its HTTP status.
+    Json { status: u16, body: Vec<u8> },
+}
+
+fn json_answer<T: Serialize>(status: u16, value: &T) -> Answer {
+    let mut body = to_json(value, false);
+    body.push(b'\n');
+    Answer::Json { status, body }
+}
+
+fn error_answer(version: Version, id: Option<Value>, error: RpcError) -> Answer {
+    let status = legacy_status(error.code);
+    json_answer(status, &reply(version, id, Err(error)))
+}
+
+/// Answers a request body, calling methods in `registry`.
+pub(crate) async fn answer(body: &[u8], registry: &RpcRegistry) -> Answer {
+    let request: Value = match serde_json::from_slice(body) {
+        Ok(request) => request,
+        Err(_) => {
+            return error_answer(
+                Version::Legacy,
+                None,
+                RpcError::new(codes::PARSE_ERROR, "Parse error"),
+            )
+        }
+    };
+    match request {
+        Value::Object(_) => single(request, registry).await,
+        Value::Array(requests) => batch(requests, registry).await,
+        _ => error_answer(
+            Version::Legacy,
+            None,
+            RpcError::new(codes::PARSE_ERROR, "Top-level object parse error"),
+        ),
+    }
+}
+
+async fn single(request: Value, registry: &RpcRegistry) -> Answer {
+    let call = match parse_call(request) {
+        Ok(call) => call,
+        Err(rejected) => return error_answer(rejected.version, rejected.id, rejected.error),
+    };
+    let outcome = execute(registry, &call.method, call.params).await;
+    if is_notification(call.version, &call.id) {
+        return Answer::NoContent;
+    }
+    match (call.version, outcome) {
+        (Version::Legacy, Err(error)) => error_answer(Version::Legacy, call.id, error),
+        (version, outcome) => json_answer(200, &reply(version, call.id, outcome)),
+    }
+}
+
+async fn batch(requests: Vec<Value>, registry: &RpcRegistry) -> Answer {
+    if requests.is_empty() {
+        // Core answers an empty batch with `[]` rather than nothing: it carries no
+        // version, and older clients expect a body.
+        return json_answer(200, &Vec::<Reply>::new());
+    }
+    let mut replies = Vec::with_capacity(requests.len());
+    for request in requests {
+        match parse_call(request) {
+            Ok(call) => {
+                let outcome = execute(registry, &call.method, call.params).await;
+                if !is_notification(call.version, &call.id) {
+                    replies.push(reply(call.version, call.id, outcome));
+                }
+            }
+            Err(rejected) => {
+                if !is_notification(rejected.version, &rejected.id) {
+                    replies.push(reply(rejected.version, rejected.id, Err(rejected.error)));
+                }
+            }
+        }
+    }
+    if replies.is_empty() {
+        Answer::NoContent
+    } else {
+        json_answer(200, &replies)
+    }
+}
+
+/// Runs a method; a panicking handler (a plugin's bug) becomes an error reply instead of
+/// a dropped connection.
+async fn execute(registry: &RpcRegistry, method: &str, params: Value) -> Result<Value, RpcError> {
+    match AssertUnwindSafe(registry.call(method, params))
+        .catch_unwind()
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            tracing::error!(method, "RPC method panicked");
+            Err(RpcError::new(
+                codes::INTERNAL_ERROR,
+                format!("internal error in method {method}; see the node's log"),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use node_kernel::rpc::Param;
+    use node_kernel::RpcParams;
+    use serde_json::json;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    const ECHO: &[Param] = &[Param::required("a"), Param::optional("b")];
+    const NONE: &[Param] = &[];
+
+    fn registry() -> (RpcRegistry, Arc<AtomicUsize>) {
+        let r = RpcRegistry::default();
+        r.register("t", "echo", ECHO, "", |p: RpcParams| async move {
+            Ok(json!([p.get(0).cloned(), p.get(1).cloned()]))
+        })
+        .unwrap();
+        let count = Arc::new(AtomicUsize::new(0));
+        let c = count.clone();
+        r.register("t", "count", NONE, "", move |_| {
+            let c = c.clone();
+            async move { Ok(json!(c.fetch_add(1, Ordering::SeqCst) + 1)) }
+        })
+        .unwrap();
+        r.register("t", "fail", NONE, "", |_| async {
+            Err(RpcError::new(-8, "bad"))
+        })
+        .unwrap();
+        r.register("t", "boom", NONE, "", |_| async { panic!("boom") })
+            .unwrap();
+        (r, count)
+    }
+
+    async fn ask(body: &str) -> (u16, Option<Value>) {
+        let (r, _) = registry();
+        match answer(body.as_bytes(), &r).await {
+            Answer::NoContent => (204, None),
+            Answer::Json { status, body } => {
+                assert_eq!(body.last(), Some(&b'\n'));
+                (status, Some(serde_json::from_slice(&body).unwrap()))
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn legacy_replies_carry_result_and_error() {
+        let (status, body) = ask(r#"{"method":"echo","params":[1],"id":"x"}"#).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            body.unwrap(),
+            json!({"result":[1,null],"error":null,"id":"x"})
+        );
+        let (status, body) = ask(r#"{"jsonrpc":"1.0","method":"fail","id":7}"#).await;
+        assert_eq!(status, 500);
+        assert_eq!(
+            body.unwrap(),
+            json!({"result":null,"error":{"code":-8,"message":"bad"},"id":7})
+        );
+        let (status, body) = ask(r#"{"method":"nope","id":1}"#).await;
+        assert_eq!(status, 404);
+        assert_eq!(body.unwrap()["error"]["code"], -32601);
+        let (status, _) = ask(r#"{"method":"echo","params":[],"id":1}"#).await;
+        assert_eq!(status, 500, "missing parameter is invalid params, 500");
+    }
+
+    #[tokio::test]
+    async fn v2_replies_carry_one_of_result_and_error() {
+        let (status, body) = ask(r#"{"jsonrpc":"2.0","method":"echo","params":[1],"id":1}"#).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            body.unwrap(),
+            json!({"jsonrpc":"2.0","result":[1,null],"id":1})
+        );
+        let (status, body) = ask(r#"{"jsonrpc":"2.0","method":"nope","id":1}"#).await;
+        assert_eq!(status, 200);
+        let body = body.unwrap();
+        assert_eq!(body["error"]["code"], -32601);
+        assert!(body.get("result").is_none(), "{body}");
+        let (status, body) = ask(r#"{"jsonrpc":"2.0","method":"boom","id":1}"#).await;
+        assert_eq!(status, 200);
+        assert_eq!(body.unwrap()["error"]["code"], -32603);
+    }
+
+    #[test]
+    fn reply_keys_follow_core_order() {
+        let text = |r: &Reply| String::from_utf8(to_json(r, false)).unwrap();
+        assert_eq!(
+            text(&reply(Version::Legacy, Some(json!(1)), Ok(json!(true)))),
+            r#"{"result":true,"error":null,"id":1}"#
+        );
+        assert_eq!(
+            text(&reply(Version::V2, None, Err(RpcError::new(-1, "m")))),
+            r#"{"jsonrpc":"2.0","error":{"code":-1,"message":"m"},"id":null}"#
+        );
+        assert_eq!(
+            text(&reply(Version::V2, Some(json!("a")), Ok(Value::Null))),
+            r#"{"jsonrpc":"2.0","result":null,"id":"a"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn ids_of_any_type_come_back() {
+        for id in [
+            json!("s"),
+            json!(1.5),
+            json!(null),
+            json!([1]),
+            json!({"k": 1}),
+            json!(true),
+        ] {
+            let request = json!({"jsonrpc":"2.0","method":"count","id":id});
+            let (status, body) = ask(&request.to_string()).await;
+            assert_eq!(status, 200);
+            assert_eq!(body.unwrap()["id"], id);
+        }
+        let (_, body) = ask(r#"{"method":"count"}"#).await;
+        assert_eq!(body.unwrap(), json!({"result":1,"error":null,"id":null}));
+    }
+
+    #[tokio::test]
+    async fn named_positional_and_empty_params() {
+        let (_, body) =
+            ask(r#"{"jsonrpc":"2.0","method":"echo","params":{"b":2,"a":1},"id":1}"#).await;
+        assert_eq!(body.unwrap()["result"], json!([1, 2]));
+        let (_, body) = ask(r#"{"jsonrpc":"2.0","method":"count","params":{},"id":1}"#).await;
+        assert_eq!(body.unwrap()["result"], json!(1));
+        let (_, body) = ask(r#"{"jsonrpc":"2.0","method":"count","params":null,"id":1}"#).await;
+        assert_eq!(body.unwrap()["result"], json!(1));
+        let (_, body) = ask(r#"{"jsonrpc":"2.0","method":"echo","params":{"z":1},"id":1}"#).await;
+        assert_eq!(body.unwrap()["error"]["code"], -8);
+    }
+
+    #[tokio::test]
+    async fn notifications_run_without_a_reply() {
+        let (r, count) = registry();
+        let body = br#"{"jsonrpc":"2.0","method":"count"}"#;
+        assert_eq!(answer(body, &r).await, Answer::NoContent);
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        // A failing notification is not answered either.
+        assert_eq!(
+            answer(br#"{"jsonrpc":"2.0","method":"nope"}"#, &r).await,
+            Answer::NoContent
+        );
+    }
+
+    #[tokio::test]
+    async fn invalid_requests_answer_legacy_statuses() {
+        let cases = [
+            (r#"{"id":1}"#, 400, -32600, "Missing method"),
+            (
+                r#"{"method":5,"id":1}"#,
+                400,
+                -32600,
+                "Method must be a string",
+            ),
+            (
+                r#"{"method":"count","params":5,"id":1}"#,
+                400,
+                -32600,
+                "Params must be an array or object",
+            ),
+            (
+                r#"{"jsonrpc":"3.0","method":"count","id":1}"#,
+                400,
+                -32600,
+                "JSON-RPC version not supported",
+            ),
+            (
+                r#"{"jsonrpc":2,"method":"count","id":1}"#,
+                400,
+                -32600,
+                "jsonrpc field must be a string",
+            ),
+            (r#"{"method":"count""#, 500, -32700, "Parse error"),
+            (r#"5"#, 500, -32700, "Top-level object parse error"),
+        ];
+        for (body, status, code, message) in cases {
+            let (got, reply) = ask(body).await;
+            let reply = reply.unwrap();
+            assert_eq!(got, status, "{body}");
+            assert_eq!(reply["error"]["code"], code, "{body}");
+            assert_eq!(reply["error"]["message"], message, "{body}");
+        }
+        // The id is read before the error, and the version too when it was valid.
+        let (_, reply) = ask(r#"{"jsonrpc":"2.0","id":"q"}"#).await;
+        assert_eq!(
+            reply.unwrap(),
+            json!({"jsonrpc":"2.0","error":{"code":-32600,"message":"Missing method"},"id":"q"})
+        );
+    }
+
+    #[tokio::test]
+    async fn batches_answer_in_order_and_skip_notifications() {
+        let body = r#"[
+            {"jsonrpc":"2.0","method":"count","id":1},
+            {"jsonrpc":"2.0","method":"count"},
+            {"method":"count","id":"legacy"},
+            {"jsonrpc":"2.0","method":"nope","id":3},
+            {"method":"fail","id":4},
+            7,
+            {"jsonrpc":"2.0","params":[]}
+        ]"#;
+        let (status, reply) = ask(body).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            reply.unwrap(),
+            json!([
+                {"jsonrpc":"2.0","result":1,"id":1},
+                {"result":3,"error":null,"id":"legacy"},
+                {"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found: nope"},"id":3},
+                {"result":null,"error":{"code":-8,"message":"bad"},"id":4},
+                {"result":null,"error":{"code":-32600,"message":"Invalid Request object"},"id":null},
+            ])
+        );
+    }
+
+    #[tokio::test]
+    async fn empty_and_notification_only_batches() {
+        let (status, reply) = ask("[]").await;
+        assert_eq!((status, reply), (200, Some(json!([]))));
+        let (status, reply) =
+            ask(r#"[{"jsonrpc":"2.0","method":"count"},{"jsonrpc":"2.0","method":"count"}]"#).await;
+        assert_eq!((status, reply), (204, None));
+    }
+
+    #[test]
+    fn parse_call_keeps_a_null_id_apart_from_a_missing_one() {
+        let call = parse_call(json!({"jsonrpc":"2.0","method":"m","id":null})).unwrap();
+        assert_eq!(call.id, Some(Value::Null));
+        assert!(!is_notification(call.version, &call.id));
+        let call = parse_call(json!({"jsonrpc":"2.0","method":"m"})).unwrap();
+        assert!(is_notification(call.version, &call.id));
+        assert_eq!(call.params, json!([]));
+    }
+}

@@ -1,0 +1,291 @@
+//! The HTTP server: accepts connections up to a limit, checks credentials and body size,
+//! and hands request bodies to [`crate::jsonrpc`].
+//!
+//! One task per connection, so a slow method or a slow client holds only its own
+//! connection; HTTP/1.1 keep-alive lets a client send many calls over one connection.
+//! When the cancellation token fires the listener closes, idle connections close at
+//! once and busy ones after their current response.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Body;
+use hyper::header::{HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use node_kernel::RpcRegistry;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::Auth;
+use crate::config::RpcConfig;
+use crate::error::StartError;
+use crate::jsonrpc::{self, Answer};
+
+/// A client that has not sent its request headers within this time is disconnected, as
+/// bitcoind's `-rpcservertimeout` (30 s) does; an idle keep-alive connection too.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A body that has not fully arrived within this time is refused (408), so a client
+/// trickling bytes cannot hold a connection slot for ever.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long to wait before accepting again after the system refused a connection (out of
+/// file descriptors, say), instead of spinning.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// What Core's 401 carries, so that clients know to send Basic credentials.
+const WWW_AUTH: &str = "Basic realm=\"jsonrpc\"";
+
+/// The response body type of the server.
+type ResponseBody = Full<Bytes>;
+
+/// Limits that protect the node from its clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request body; larger ones are answered 413 without being read whole.
+    pub max_body_bytes: usize,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Wait before a 401.
+    pub auth_failure_delay: Duration,
+}
+
+impl Limits {
+    /// The limits a profile's `[rpc]` table sets.
+    pub fn from_config(config: &RpcConfig) -> Self {
+        Limits {
+            max_body_bytes: config.max_body_bytes,
+            max_connections: config.max_connections,
+            auth_failure_delay: config.auth_failure_delay(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::from_config(&RpcConfig::default())
+    }
+}
+
+/// Answers HTTP requests with the methods of a registry.
+pub struct RpcService {
+    registry: Arc<RpcRegistry>,
+    auth: Auth,
+    limits: Limits,
+}
+
+impl RpcService {
+    /// A service answering with `registry`'s methods to clients that `auth` accepts.
+    pub fn new(registry: Arc<RpcRegistry>, auth: Auth, limits: Limits) -> Self {
+        RpcService {
+            registry,
+            auth,
+            limits,
+        }
+    }
+
+    /// Answers one HTTP request. `peer` is only used in logs.
+    pub async fn handle<B>(&self, request: Request<B>, peer: SocketAddr) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let path = request.uri().path();
+        // Core also serves its wallet endpoints; we have one wallet, so they are the same.
+        if path != "/" && !path.starts_with("/wallet/") {
+            return text(
+                StatusCode::NOT_FOUND,
+                "not found; the JSON-RPC endpoint is /",
+            );
+        }
+        if request.method() != Method::POST {
+            return text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "JSONRPC server handles only POST requests",
+            );
+        }
+        let credentials = request.headers().get(AUTHORIZATION);
+        if !self.auth.check(credentials.map(HeaderValue::as_bytes)) {
+            if credentials.is_some() {
+                tracing::warn!(%peer, "RPC: incorrect password attempt");
+            }
+            // Only this request waits: other connections are served meanwhile.
+            tokio::time::sleep(self.limits.auth_failure_delay).await;
+            let mut response = text(StatusCode::UNAUTHORIZED, "");
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static(WWW_AUTH));
+            return response;
+        }
+        let max = self.limits.max_body_bytes;
+        // A Content-Length over the limit is refused before a byte of the body is read.
+        if request.body().size_hint().lower() > max as u64 {
+            return too_large(max);
+        }
+        // Without a length (chunked), the limit is checked as the body streams in.
+        let collected = tokio::time::timeout(
+            BODY_READ_TIMEOUT,
+            Limited::new(request.into_body(), max).collect(),
+        )
+        .await;
+        let body = match collected {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(e)) if e.is::<LengthLimitError>() => return too_large(max),
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, "RPC: cannot read a request body: {e}");
+                return closing(text(
+                    StatusCode::BAD_REQUEST,
+                    &format!("cannot read the request body: {e}"),
+                ));
+            }
+            Err(_) => {
+                return closing(text(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the request body did not arrive in time",
+                ))
+            }
+        };
+        match jsonrpc::answer(&body, &self.registry).await {
+            Answer::NoContent => text(StatusCode::NO_CONTENT, ""),
+            Answer::Json { status, body } => {
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let mut response = Response::new(Full::new(Bytes::from(body)));
+                *response.status_mut() = status;
+                response
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                response
+            }
+        }
+    }
+}
+
+/// A plain-text response (no body when `message` is empty).
+fn text(status: StatusCode, message: &str) -> Response<ResponseBody> {
+    let mut response = Response::new(Full::new(Bytes::from(message.to_string())));
+    *response.status_mut() = status;
+    if !message.is_empty() {
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    }
+    response
+}
+
+/// Asks hyper to close the connection after this response: the rest of the request body
+/// is unread, so the connection cannot carry another request.
+fn closing(mut response: Response<ResponseBody>) -> Response<ResponseBody> {
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+fn too_large(max: usize) -> Response<ResponseBody> {
+    closing(text(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("request body larger than {max} bytes (rpc.max_body_bytes)"),
+    ))
+}
+
+/// Binds `addr` now, so that a port in use fails the module's start with a clear reason.
+pub(crate) fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    let err = |e: std::io::Error| StartError::Listen {
+        addr,
+        reason: match e.kind() {
+            std::io::ErrorKind::AddrInUse => "address in use".to_string(),
+            std::io::ErrorKind::AddrNotAvailable => {
+                "address not available on this host".to_string()
+            }
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => e.to_string(),
+        },
+    };
+    let listener = std::net::TcpListener::bind(addr).map_err(err)?;
+    listener.set_nonblocking(true).map_err(err)?;
+    TcpListener::from_std(listener).map_err(err)
+}
+
+/// Serves connections from `listener` until `cancel` fires. Each connection is a task on
+/// `tasks`; the caller waits on `tasks` to know when every connection has ended.
+pub async fn serve(
+    listener: TcpListener,
+    service: Arc<RpcService>,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+) {
+    let slots = Arc::new(Semaphore::new(service.limits.max_connections));
+    loop {
+        // Waiting for a slot before accepting leaves extra clients in the kernel's
+        // backlog instead of accepting connections we would not serve.
+        let slot = tokio::select! {
+            () = cancel.cancelled() => break,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+        };
+        let accepted = tokio::select! {
+            () = cancel.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!("RPC: cannot accept a connection: {e}");
+                tokio::select! {
+                    () = cancel.cancelled() => break,
+                    () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                }
+            }
+        };
+        let service = service.clone();
+        let cancel = cancel.clone();
+        tasks.spawn(async move {
+            serve_connection(stream, peer, service, cancel).await;
+            drop(slot);
+        });
+    }
+    tracing::debug!("RPC: listener closed");
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    service: Arc<RpcService>,
+    cancel: CancellationToken,
+) {
+    // Replies are small and written at once; waiting for more to coalesce only adds
+    // latency to every call.
+    let _ = stream.set_nodelay(true);
+    let handler = service_fn(move |request| {
+        let service = service.clone();
+        async move { Ok::<_, Infallible>(service.handle(request, peer).await) }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), handler);
+    let mut connection = std::pin::pin!(connection);
+    let ended = tokio::select! {
+        ended = connection.as_mut() => ended,
+        () = cancel.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = ended {
+        tracing::debug!(%peer, "RPC: connection ended: {e}");
+    }
+}

@@ -1,0 +1,158 @@
+//! The LMDB environment and its databases, with the one rule that makes growth safe:
+//! the map is resized only while no transaction of this process is open.
+
+use std::path::Path;
+use std::sync::{Mutex, RwLock};
+
+use heed::types::Bytes;
+use heed::{Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
+
+/// The map starts here and doubles when a write finds it full. LMDB maps are sparse, so a
+/// larger start would cost nothing on disk, but growth is what a long-lived node needs.
+const INITIAL_MAP_SIZE: usize = 256 << 20;
+
+/// The named databases of the chain state.
+#[derive(Clone, Copy)]
+pub(crate) struct Dbs {
+    /// Block hash -> serialized block.
+    pub(crate) blocks: Database<Bytes, Bytes>,
+    /// Block hash -> `BlockIndexEntry`.
+    pub(crate) index: Database<Bytes, Bytes>,
+    /// Height (big-endian) -> block hash, for the main chain.
+    pub(crate) main: Database<Bytes, Bytes>,
+    /// Outpoint key -> `Coin`.
+    pub(crate) utxo: Database<Bytes, Bytes>,
+    /// Block hash -> `BlockUndo`.
+    pub(crate) undo: Database<Bytes, Bytes>,
+    /// Name -> value: spec, schema version, tip.
+    pub(crate) meta: Database<Bytes, Bytes>,
+    /// hash160 ++ outpoint key -> `Coin`, when the address index is on.
+    pub(crate) address: Database<Bytes, Bytes>,
+}
+
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WriteError<E> {
+    /// LMDB failed.
+    #[error("storage: {0}")]
+    Store(#[from] heed::Error),
+    /// The caller's closure refused (a consensus rule); the transaction was aborted.
+    #[error("{0}")]
+    Refused(E),
+}
+
+pub(crate) struct Store {
+    env: Env<WithoutTls>,
+    dbs: Dbs,
+    /// Readers and the writer hold it shared; growing the map holds it exclusively, so
+    /// `resize` never runs under an open transaction.
+    gate: RwLock<()>,
+    writer: Mutex<()>,
+}
+
+impl Store {
+    pub(crate) fn open(path: &Path) -> Result<Store, heed::Error> {
+        std::fs::create_dir_all(path)?;
+        let mut options = EnvOpenOptions::new().read_txn_without_tls();
+        options.map_size(INITIAL_MAP_SIZE).max_dbs(8);
+        // SAFETY: the data directory is locked by the kernel, so no other process opens
+        // this environment, and this process opens it once.
+        let env = unsafe { options.open(path)? };
+        let current = env.info().map_size;
+        let mut wtxn = env.write_txn()?;
+        let dbs = Dbs {
+            blocks: env.create_database(&mut wtxn, Some("blocks"))?,
+            index: env.create_database(&mut wtxn, Some("index"))?,
+            main: env.create_database(&mut wtxn, Some("main"))?,
+            utxo: env.create_database(&mut wtxn, Some("utxo"))?,
+            undo: env.create_database(&mut wtxn, Some("undo"))?,
+            meta: env.create_database(&mut wtxn, Some("meta"))?,
+            address: env.create_database(&mut wtxn, Some("address"))?,
+        };
+        wtxn.commit()?;
+        tracing::debug!(map_size = current, "chain store open");
+        Ok(Store {
+            env,
+            dbs,
+            gate: RwLock::new(()),
+            writer: Mutex::new(()),
+        })
+    }
+
+    /// Runs `f` in a read transaction. Readers never wait on the writer.
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&RoTxn<'_, WithoutTls>, &Dbs) -> Result<T, heed::Error>,
+    ) -> Result<T, heed::Error> {
+        let _shared = self.gate.read().unwrap_or_else(|e| e.into_inner());
+        let rtxn = self.env.read_txn()?;
+        f(&rtxn, &self.dbs)
+    }
+
+    /// Runs `f` in one write transaction and commits it. When the map is full, the
+    /// transaction is aborted, the map doubled, and `f` runs again from the start.
+    pub(crate) fn write<T, E>(
+        &self,
+        mut f: impl FnMut(&mut RwTxn<'_>, &Dbs) -> Result<T, WriteError<E>>,
+    ) -> Result<T, WriteError<E>> {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let attempt = {
+                let _shared = self.gate.read().unwrap_or_else(|e| e.into_inner());
+                let mut wtxn = self.env.write_txn()?;
+                match f(&mut wtxn, &self.dbs) {
+                    Ok(value) => wtxn.commit().map(|()| value).map_err(WriteError::Store),
+                    Err(e) => Err(e),
+                }
+            };
+            match attempt {
+                Err(WriteError::Store(heed::Error::Mdb(heed::MdbError::MapFull))) => self.grow()?,
+                other => return other,
+            }
+        }
+    }
+
+    fn grow(&self) -> Result<(), heed::Error> {
+        let _exclusive = self.gate.write().unwrap_or_else(|e| e.into_inner());
+        let new_size = self.env.info().map_size * 2;
+        tracing::info!(new_size, "chain store map full; growing");
+        // SAFETY: the exclusive gate guarantees no transaction of this process is open,
+        // which is LMDB's condition for mdb_env_set_mapsize; no other process opens the
+        // environment (the data directory is locked).
+        unsafe { self.env.resize(new_size) }
+    }
+
+    /// Bytes the environment's file uses on disk.
+    pub(crate) fn disk_size(&self) -> u64 {
+        self.env.real_disk_size().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_map_grows_and_the_write_is_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let before = store.env.info().map_size;
+        // More than the initial map holds, in one transaction.
+        let value = vec![7u8; 1 << 20];
+        let count = INITIAL_MAP_SIZE / value.len() + 8;
+        let mut attempts = 0;
+        store
+            .write::<(), ()>(|txn, dbs| {
+                attempts += 1;
+                for i in 0..count as u32 {
+                    dbs.blocks.put(txn, &i.to_be_bytes(), &value)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert!(attempts >= 2);
+        assert!(store.env.info().map_size > before);
+        let stored = store.read(|txn, dbs| dbs.blocks.len(txn)).unwrap();
+        assert_eq!(stored, count as u64);
+    }
+}

@@ -1,0 +1,264 @@
+//! The block tree in memory: every known header with its height, work and status, the
+//! main chain by height, and the blocks that could become the tip. LMDB holds the same
+//! index; this copy answers the hot questions (ancestors, locators, fork points) without
+//! a transaction.
+
+use std::collections::{HashMap, HashSet};
+
+use primitive_types::U256;
+
+use super::records::{BlockIndexEntry, FAILED};
+use crate::hash::Hash256;
+
+pub(crate) struct BlockTree {
+    entries: HashMap<Hash256, BlockIndexEntry>,
+    children: HashMap<Hash256, Vec<Hash256>>,
+    /// Main chain hashes by height; the last is the tip.
+    main: Vec<Hash256>,
+    /// The most-work header known, whether or not its block is stored.
+    best_header: Hash256,
+    /// Blocks with data, not failed, with more work than the tip when they were seen:
+    /// where the tip may move next.
+    pub(crate) candidates: HashSet<Hash256>,
+}
+
+impl BlockTree {
+    pub(crate) fn new(genesis: Hash256, entry: BlockIndexEntry) -> Self {
+        let mut tree = BlockTree {
+            entries: HashMap::new(),
+            children: HashMap::new(),
+            main: vec![genesis],
+            best_header: genesis,
+            candidates: HashSet::new(),
+        };
+        tree.insert(genesis, entry);
+        tree
+    }
+
+    pub(crate) fn insert(&mut self, hash: Hash256, entry: BlockIndexEntry) {
+        let prev = entry.header.prev_block;
+        let work = entry.chain_work;
+        if self.entries.insert(hash, entry).is_none() && !prev.is_zero() {
+            self.children.entry(prev).or_default().push(hash);
+        }
+        let best = &self.entries[&self.best_header];
+        if work > best.chain_work && !self.entries[&hash].is_failed() {
+            self.best_header = hash;
+        }
+    }
+
+    pub(crate) fn get(&self, hash: &Hash256) -> Option<&BlockIndexEntry> {
+        self.entries.get(hash)
+    }
+
+    pub(crate) fn get_mut(&mut self, hash: &Hash256) -> Option<&mut BlockIndexEntry> {
+        self.entries.get_mut(hash)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn tip(&self) -> Hash256 {
+        *self
+            .main
+            .last()
+            .expect("the main chain holds genesis at least")
+    }
+
+    pub(crate) fn tip_entry(&self) -> &BlockIndexEntry {
+        &self.entries[&self.tip()]
+    }
+
+    pub(crate) fn height(&self) -> u32 {
+        (self.main.len() - 1) as u32
+    }
+
+    pub(crate) fn main_hash(&self, height: u32) -> Option<Hash256> {
+        self.main.get(height as usize).copied()
+    }
+
+    pub(crate) fn is_main(&self, hash: &Hash256) -> bool {
+        self.entries
+            .get(hash)
+            .is_some_and(|e| self.main_hash(e.height) == Some(*hash))
+    }
+
+    pub(crate) fn push_main(&mut self, hash: Hash256) {
+        debug_assert_eq!(self.entries[&hash].header.prev_block, self.tip());
+        self.main.push(hash);
+    }
+
+    pub(crate) fn pop_main(&mut self) -> Hash256 {
+        assert!(self.main.len() > 1, "genesis is never disconnected");
+        self.main.pop().expect("checked above")
+    }
+
+    pub(crate) fn best_header(&self) -> Hash256 {
+        self.best_header
+    }
+
+    /// The ancestor of `hash` at `height`: a main-chain lookup when `hash` is on it,
+    /// otherwise a walk back to the main chain first.
+    pub(crate) fn ancestor(&self, hash: &Hash256, height: u32) -> Option<Hash256> {
+        let mut current = *hash;
+        loop {
+            let entry = self.entries.get(&current)?;
+            if entry.height < height {
+                return None;
+            }
+            if entry.height == height {
+                return Some(current);
+            }
+            if self.main_hash(entry.height) == Some(current) {
+                return self.main_hash(height);
+            }
+            current = entry.header.prev_block;
+        }
+    }
+
+    /// The last block that `hash`'s chain shares with the main chain.
+    pub(crate) fn fork_point(&self, hash: &Hash256) -> Option<Hash256> {
+        let mut current = *hash;
+        loop {
+            let entry = self.entries.get(&current)?;
+            if self.main_hash(entry.height) == Some(current) {
+                return Some(current);
+            }
+            current = entry.header.prev_block;
+        }
+    }
+
+    /// Blocks from just after the fork point up to `hash`, oldest first.
+    pub(crate) fn branch_from_main(&self, hash: &Hash256) -> Option<Vec<Hash256>> {
+        let mut branch = Vec::new();
+        let mut current = *hash;
+        loop {
+            let entry = self.entries.get(&current)?;
+            if self.main_hash(entry.height) == Some(current) {
+                branch.reverse();
+                return Some(branch);
+            }
+            branch.push(current);
+            current = entry.header.prev_block;
+        }
+    }
+
+    /// Timestamps of up to 11 blocks ending at `hash`, for the median-time-past rule.
+    pub(crate) fn median_time_past(&self, hash: &Hash256) -> u32 {
+        let mut times = Vec::with_capacity(11);
+        let mut current = Some(*hash);
+        while let Some(h) = current {
+            if times.len() == 11 {
+                break;
+            }
+            match self.entries.get(&h) {
+                Some(e) => {
+                    times.push(e.header.time);
+                    current = (!e.header.prev_block.is_zero()).then_some(e.header.prev_block);
+                }
+                None => break,
+            }
+        }
+        times.sort_unstable();
+        times.get(times.len() / 2).copied().unwrap_or(0)
+    }
+
+    /// Marks `hash` and every descendant failed; returns them for persisting.
+    pub(crate) fn mark_failed(&mut self, hash: Hash256) -> Vec<Hash256> {
+        let mut marked = Vec::new();
+        let mut stack = vec![hash];
+        while let Some(h) = stack.pop() {
+            if let Some(e) = self.entries.get_mut(&h) {
+                e.status |= FAILED;
+                marked.push(h);
+                self.candidates.remove(&h);
+            }
+            if let Some(children) = self.children.get(&h) {
+                stack.extend(children.iter().copied());
+            }
+        }
+        if marked.contains(&self.best_header) {
+            self.best_header = self.recompute_best_header();
+        }
+        marked
+    }
+
+    fn recompute_best_header(&self) -> Hash256 {
+        let mut best = self.tip();
+        let mut best_work = U256::zero();
+        for (hash, e) in &self.entries {
+            if !e.is_failed() && e.chain_work > best_work {
+                best = *hash;
+                best_work = e.chain_work;
+            }
+        }
+        best
+    }
+
+    /// Every block descending from `hash`.
+    pub(crate) fn descendants(&self, hash: &Hash256) -> Vec<Hash256> {
+        let mut found = Vec::new();
+        let mut stack: Vec<Hash256> = self.children.get(hash).cloned().unwrap_or_default();
+        while let Some(h) = stack.pop() {
+            if let Some(children) = self.children.get(&h) {
+                stack.extend(children.iter().copied());
+            }
+            found.push(h);
+        }
+        found
+    }
+
+    /// Whether every block from the fork point up to `hash` has its data: only then can
+    /// the tip move to it.
+    pub(crate) fn connectable(&self, hash: &Hash256) -> bool {
+        self.branch_from_main(hash).is_some_and(|branch| {
+            branch
+                .iter()
+                .all(|h| self.entries[h].has_data() && !self.entries[h].is_failed())
+        })
+    }
+
+    /// The candidate with the most work that can be connected, if it beats the tip.
+    pub(crate) fn best_candidate(&self) -> Option<Hash256> {
+        let tip_work = self.tip_entry().chain_work;
+        self.candidates
+            .iter()
+            .filter(|h| self.entries[*h].chain_work > tip_work && self.connectable(h))
+            .max_by_key(|h| (self.entries[*h].chain_work, std::cmp::Reverse(**h)))
+            .copied()
+    }
+
+    /// Drops candidates that can no longer beat the tip.
+    pub(crate) fn prune_candidates(&mut self) {
+        let tip_work = self.tip_entry().chain_work;
+        let entries = &self.entries;
+        self.candidates
+            .retain(|h| entries[h].chain_work > tip_work && !entries[h].is_failed());
+    }
+
+    /// Headers on the best-header chain above the tip whose data is missing, lowest
+    /// first, at most `max`: what a headers-first download fetches next.
+    pub(crate) fn missing_on_best_chain(&self, max: usize) -> Vec<Hash256> {
+        let Some(branch) = self.branch_from_main(&self.best_header) else {
+            return Vec::new();
+        };
+        branch
+            .into_iter()
+            .filter(|h| !self.entries[h].has_data())
+            .take(max)
+            .collect()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Hash256, &BlockIndexEntry)> {
+        self.entries.iter()
+    }
+
+    pub(crate) fn set_main(&mut self, main: Vec<Hash256>) {
+        self.main = main;
+    }
+
+    pub(crate) fn set_best_header(&mut self) {
+        self.best_header = self.recompute_best_header();
+    }
+}

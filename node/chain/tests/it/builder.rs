@@ -1,0 +1,195 @@
+//! Builds valid regtest blocks and signed P2PKH payments for the tests.
+
+use node_chain::script::{bip34_height_prefix, p2pkh_script};
+use node_chain::{
+    check_proof_of_work, merkle_root, sign_p2pkh_input, Block, BlockHeader, ChainState, Hash256,
+    OutPoint, PrivateKey, Transaction, TxIn, TxOut,
+};
+
+/// A key and its P2PKH script.
+pub(crate) struct Wallet {
+    key: PrivateKey,
+}
+
+impl Wallet {
+    pub(crate) fn new(seed: u8) -> Wallet {
+        let mut bytes = [0u8; 32];
+        bytes[31] = seed;
+        Wallet {
+            key: PrivateKey::from_bytes(&bytes, true).unwrap(),
+        }
+    }
+
+    pub(crate) fn hash160(&self) -> [u8; 20] {
+        self.key.public_key().hash160()
+    }
+
+    pub(crate) fn script(&self) -> Vec<u8> {
+        p2pkh_script(&self.hash160())
+    }
+
+    /// Spends output `vout` of `prev` (ours): `amount` to `to`, the rest minus `fee` back.
+    pub(crate) fn pay(
+        &self,
+        prev: &Transaction,
+        vout: u32,
+        to: &Wallet,
+        amount: u64,
+        fee: u64,
+    ) -> Transaction {
+        let value = prev.outputs[vout as usize].value;
+        let mut outputs = vec![TxOut {
+            value: amount,
+            script_pubkey: to.script(),
+        }];
+        if value > amount + fee {
+            outputs.push(TxOut {
+                value: value - amount - fee,
+                script_pubkey: self.script(),
+            });
+        }
+        let mut tx = Transaction {
+            version: 1,
+            inputs: vec![TxIn {
+                prevout: OutPoint {
+                    txid: prev.txid(),
+                    vout,
+                },
+                script_sig: Vec::new(),
+                sequence: 0xffff_ffff,
+            }],
+            outputs,
+            lock_time: 0,
+        };
+        self.resign(&mut tx, &prev.outputs[vout as usize].script_pubkey);
+        tx
+    }
+
+    /// Signs input 0 again after the test changed the transaction.
+    pub(crate) fn resign(&self, tx: &mut Transaction, prev_script: &[u8]) {
+        tx.inputs[0].script_sig = sign_p2pkh_input(tx, 0, prev_script, &self.key).unwrap();
+    }
+}
+
+/// Extends a chain of blocks from a starting tip, independent of what the state accepts.
+#[derive(Clone)]
+pub(crate) struct Builder {
+    prev: Hash256,
+    height: u32,
+    time: u32,
+    bits: u32,
+    extra: Vec<u8>,
+}
+
+impl Builder {
+    pub(crate) fn new(state: &ChainState) -> Builder {
+        let tip = state.tip();
+        Builder {
+            prev: tip.hash,
+            height: tip.height,
+            time: tip.header.time,
+            bits: tip.header.bits,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Makes this builder's blocks differ from another's on the same parent.
+    pub(crate) fn set_extra(&mut self, extra: &[u8]) {
+        self.extra = extra.to_vec();
+    }
+
+    fn coinbase(&self, height_push: &[u8], to: &Wallet, value: u64) -> Transaction {
+        let mut script = height_push.to_vec();
+        script.extend_from_slice(&[4, 1, 2, 3, 4]);
+        script.extend_from_slice(&self.extra);
+        Transaction {
+            version: 1,
+            inputs: vec![TxIn {
+                prevout: OutPoint::null(),
+                script_sig: script,
+                sequence: 0xffff_ffff,
+            }],
+            outputs: vec![TxOut {
+                value,
+                script_pubkey: to.script(),
+            }],
+            lock_time: 0,
+        }
+    }
+
+    fn assemble(
+        &mut self,
+        coinbase: Transaction,
+        txs: Vec<Transaction>,
+        time: u32,
+        bits: u32,
+    ) -> Block {
+        let mut all = vec![coinbase];
+        all.extend(txs);
+        let txids: Vec<Hash256> = all.iter().map(|t| t.txid()).collect();
+        let mut header = BlockHeader {
+            version: 1,
+            prev_block: self.prev,
+            merkle_root: merkle_root(&txids).0,
+            time,
+            bits,
+            nonce: 0,
+        };
+        let limit = node_chain::ChainSpec::by_name("regtest")
+            .unwrap()
+            .pow_limit();
+        while check_proof_of_work(&header.hash(), header.bits, &limit).is_err() {
+            header.nonce += 1;
+        }
+        self.prev = header.hash();
+        self.height += 1;
+        self.time = time;
+        Block { header, txs: all }
+    }
+
+    /// The next block, its coinbase paying the subsidy plus the fees of `txs`.
+    pub(crate) fn next_block(&mut self, to: &Wallet, txs: Vec<Transaction>) -> Block {
+        let value = 50 * 100_000_000 + self.implied_fees(&txs);
+        self.next_block_paying(to, txs, value)
+    }
+
+    fn implied_fees(&self, txs: &[Transaction]) -> u64 {
+        // The tests' payments come from 50-coin coinbases; a fee is what they leave out.
+        txs.iter()
+            .map(|tx| {
+                (50 * 100_000_000u64 * tx.inputs.len() as u64)
+                    .saturating_sub(tx.output_value().unwrap())
+            })
+            .map(|f| if f >= 50 * 100_000_000 { 0 } else { f })
+            .sum()
+    }
+
+    pub(crate) fn next_block_paying(
+        &mut self,
+        to: &Wallet,
+        txs: Vec<Transaction>,
+        value: u64,
+    ) -> Block {
+        let coinbase = self.coinbase(&bip34_height_prefix(self.height + 1), to, value);
+        let (time, bits) = (self.time + 1, self.bits);
+        self.assemble(coinbase, txs, time, bits)
+    }
+
+    pub(crate) fn next_block_with_height_push(&mut self, to: &Wallet, height: u32) -> Block {
+        let coinbase = self.coinbase(&bip34_height_prefix(height), to, 50 * 100_000_000);
+        let (time, bits) = (self.time + 1, self.bits);
+        self.assemble(coinbase, vec![], time, bits)
+    }
+
+    pub(crate) fn next_block_with_bits(&mut self, to: &Wallet, bits: u32) -> Block {
+        let coinbase = self.coinbase(&bip34_height_prefix(self.height + 1), to, 50 * 100_000_000);
+        let time = self.time + 1;
+        self.assemble(coinbase, vec![], time, bits)
+    }
+
+    pub(crate) fn next_block_with_time(&mut self, to: &Wallet, time: u32) -> Block {
+        let coinbase = self.coinbase(&bip34_height_prefix(self.height + 1), to, 50 * 100_000_000);
+        let bits = self.bits;
+        self.assemble(coinbase, vec![], time, bits)
+    }
+}

@@ -1,0 +1,396 @@
+//! Chain state on real LMDB files in temporary directories: connecting, fork choice,
+//! reorganisations with undo data, rejection reasons, and the address index.
+
+mod builder;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use builder::{Builder, Wallet};
+use node_chain::validation::{BlockError, TxError};
+use node_chain::{
+    BlockOutcome, ChainError, ChainEvent, ChainOptions, ChainSpec, ChainState, Coin, OutPoint,
+};
+
+fn regtest() -> &'static ChainSpec {
+    ChainSpec::by_name("regtest").unwrap()
+}
+
+type Events = Arc<Mutex<Vec<String>>>;
+
+fn open(dir: &std::path::Path, address_index: bool) -> (Arc<ChainState>, Events) {
+    let events: Events = Arc::default();
+    let sink = events.clone();
+    let state = ChainState::open(dir, regtest(), ChainOptions { address_index }, move |e| {
+        let line = match e {
+            ChainEvent::BlockConnected { height, .. } => format!("connect {height}"),
+            ChainEvent::BlockDisconnected { height, .. } => format!("disconnect {height}"),
+            ChainEvent::TipChanged { height, .. } => format!("tip {height}"),
+        };
+        sink.lock().unwrap().push(line);
+    })
+    .unwrap();
+    (state, events)
+}
+
+fn rule(err: ChainError) -> BlockError {
+    match err {
+        ChainError::Invalid(e) => e,
+        other => panic!("expected a rule violation, got {other}"),
+    }
+}
+
+/// The UTXO set rebuilt by replaying the main chain's blocks from genesis.
+fn replayed_utxo(state: &ChainState) -> HashMap<OutPoint, Coin> {
+    let mut utxo = HashMap::new();
+    for height in 1..=state.tip().height {
+        let block = state
+            .block(&state.hash_at(height).unwrap())
+            .unwrap()
+            .unwrap();
+        for tx in &block.txs {
+            if !tx.is_coinbase() {
+                for input in &tx.inputs {
+                    assert!(
+                        utxo.remove(&input.prevout).is_some(),
+                        "replay spends a missing coin"
+                    );
+                }
+            }
+            for (vout, out) in tx.outputs.iter().enumerate() {
+                utxo.insert(
+                    OutPoint {
+                        txid: tx.txid(),
+                        vout: vout as u32,
+                    },
+                    Coin {
+                        value: out.value,
+                        height,
+                        coinbase: tx.is_coinbase(),
+                        script_pubkey: out.script_pubkey.clone(),
+                    },
+                );
+            }
+        }
+    }
+    utxo
+}
+
+fn assert_utxo_consistent(state: &ChainState) {
+    let stored: HashMap<OutPoint, Coin> = state.utxo_snapshot().unwrap().into_iter().collect();
+    assert_eq!(stored, replayed_utxo(state));
+}
+
+#[test]
+fn a_new_state_starts_at_genesis_and_reopens_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _) = open(dir.path(), false);
+    assert_eq!(state.tip().height, 0);
+    assert_eq!(state.tip().hash, regtest().genesis_hash());
+    let wallet = Wallet::new(1);
+    let mut b = Builder::new(&state);
+    for _ in 0..3 {
+        let block = b.next_block(&wallet, vec![]);
+        assert_eq!(state.accept_block(&block).unwrap(), BlockOutcome::BecameTip);
+    }
+    let tip = state.tip();
+    drop(b);
+    drop(state);
+    let (state, _) = open(dir.path(), false);
+    assert_eq!(state.tip(), tip);
+    assert_utxo_consistent(&state);
+}
+
+#[test]
+fn a_data_directory_of_another_chain_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path(), false));
+    let dev = ChainSpec::by_name("dev").unwrap();
+    let err = ChainState::open(dir.path(), dev, ChainOptions::default(), |_| {})
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("\"regtest\""), "{err}");
+}
+
+#[test]
+fn spends_move_coins_and_the_address_index_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _) = open(dir.path(), true);
+    let alice = Wallet::new(1);
+    let bob = Wallet::new(2);
+    let mut b = Builder::new(&state);
+    let first = b.next_block(&alice, vec![]);
+    state.accept_block(&first).unwrap();
+    for _ in 0..100 {
+        state.accept_block(&b.next_block(&alice, vec![])).unwrap();
+    }
+    // The first coinbase is now mature: pay bob 10 coins with a 1,000 sat fee.
+    let coinbase = &first.txs[0];
+    let pay = alice.pay(coinbase, 0, &bob, 10 * 100_000_000, 1_000);
+    let block = b.next_block(&alice, vec![pay.clone()]);
+    assert_eq!(state.accept_block(&block).unwrap(), BlockOutcome::BecameTip);
+
+    let bob_coins = state.address_coins(&bob.hash160()).unwrap().unwrap();
+    assert_eq!(bob_coins.len(), 1);
+    assert_eq!(bob_coins[0].1.value, 10 * 100_000_000);
+    assert!(state
+        .coin(&OutPoint {
+            txid: coinbase.txid(),
+            vout: 0
+        })
+        .unwrap()
+        .is_none());
+    // The miner collected the fee on top of the subsidy.
+    assert_eq!(block.txs[0].outputs[0].value, 50 * 100_000_000 + 1_000);
+    assert_utxo_consistent(&state);
+}
+
+#[test]
+fn the_most_work_branch_wins_and_a_reorg_undoes_the_losing_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, events) = open(dir.path(), true);
+    let alice = Wallet::new(1);
+    let bob = Wallet::new(2);
+    let mut main = Builder::new(&state);
+    let first = main.next_block(&alice, vec![]);
+    state.accept_block(&first).unwrap();
+    for _ in 0..100 {
+        state
+            .accept_block(&main.next_block(&alice, vec![]))
+            .unwrap();
+    }
+    let fork = main.clone();
+    // Branch A: two blocks, the first spending alice's mature coinbase to bob.
+    let pay = alice.pay(&first.txs[0], 0, &bob, 100_000_000, 500);
+    state
+        .accept_block(&main.next_block(&alice, vec![pay]))
+        .unwrap();
+    state
+        .accept_block(&main.next_block(&alice, vec![]))
+        .unwrap();
+    assert_eq!(state.tip().height, 103);
+    assert_eq!(
+        state.address_coins(&bob.hash160()).unwrap().unwrap().len(),
+        1
+    );
+    events.lock().unwrap().clear();
+
+    // Branch B from the fork: equal work is not enough, more work wins.
+    let mut other = fork;
+    other.set_extra(b"branch-b");
+    let b1 = other.next_block(&bob, vec![]);
+    let b2 = other.next_block(&bob, vec![]);
+    let b3 = other.next_block(&bob, vec![]);
+    assert_eq!(state.accept_block(&b1).unwrap(), BlockOutcome::SideBranch);
+    assert_eq!(state.accept_block(&b2).unwrap(), BlockOutcome::SideBranch);
+    assert_eq!(state.tip().height, 103);
+    assert_eq!(state.accept_block(&b3).unwrap(), BlockOutcome::BecameTip);
+    assert_eq!(state.tip().hash, b3.hash());
+    assert_eq!(
+        *events.lock().unwrap(),
+        [
+            "disconnect 103",
+            "disconnect 102",
+            "connect 102",
+            "connect 103",
+            "connect 104",
+            "tip 104"
+        ]
+    );
+    // Bob's payment from branch A is undone; alice's coinbase is unspent again.
+    assert!(state.address_coins(&bob.hash160()).unwrap().unwrap().len() == 3);
+    assert!(state
+        .coin(&OutPoint {
+            txid: first.txs[0].txid(),
+            vout: 0
+        })
+        .unwrap()
+        .is_some());
+    assert_utxo_consistent(&state);
+}
+
+#[test]
+fn blocks_arriving_before_their_parent_connect_once_it_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _) = open(dir.path(), false);
+    let alice = Wallet::new(1);
+    let mut b = Builder::new(&state);
+    let blocks: Vec<_> = (0..3).map(|_| b.next_block(&alice, vec![])).collect();
+    // Headers first, then bodies in reverse order.
+    let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
+    assert_eq!(state.accept_headers(&headers).unwrap(), 3);
+    assert_eq!(state.best_header().1, 3);
+    assert_eq!(
+        state.missing_blocks(10),
+        blocks.iter().map(|b| b.hash()).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        state.accept_block(&blocks[2]).unwrap(),
+        BlockOutcome::SideBranch
+    );
+    assert_eq!(
+        state.accept_block(&blocks[1]).unwrap(),
+        BlockOutcome::SideBranch
+    );
+    assert_eq!(state.tip().height, 0);
+    assert_eq!(
+        state.accept_block(&blocks[0]).unwrap(),
+        BlockOutcome::BecameTip
+    );
+    assert_eq!(state.tip().hash, blocks[2].hash());
+    // Without the header, a block of unknown parent is not the sender's fault.
+    let mut lone = b.clone();
+    let _skipped = lone.next_block(&alice, vec![]);
+    let orphan = lone.next_block(&alice, vec![]);
+    let err = rule(state.accept_block(&orphan).unwrap_err());
+    assert_eq!(err, BlockError::PrevNotFound);
+    assert!(!err.is_misbehaviour());
+}
+
+#[test]
+fn invalid_blocks_are_rejected_with_core_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _) = open(dir.path(), false);
+    let alice = Wallet::new(1);
+    let bob = Wallet::new(2);
+    let mut b = Builder::new(&state);
+    let first = b.next_block(&alice, vec![]);
+    state.accept_block(&first).unwrap();
+
+    // Spending an immature coinbase.
+    let early = alice.pay(&first.txs[0], 0, &bob, 100_000_000, 0);
+    let block = b.clone().next_block(&alice, vec![early]);
+    let err = rule(state.accept_block(&block).unwrap_err());
+    assert!(
+        matches!(
+            err,
+            BlockError::Tx {
+                error: TxError::PrematureCoinbaseSpend { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // The invalid block is remembered.
+    assert_eq!(
+        rule(state.accept_block(&block).unwrap_err()),
+        BlockError::KnownInvalid
+    );
+
+    for _ in 0..100 {
+        state.accept_block(&b.next_block(&alice, vec![])).unwrap();
+    }
+    let cases: Vec<(&str, Box<dyn Fn(&mut Builder) -> node_chain::Block>)> = vec![
+        (
+            "bad-txns-inputs-missingorspent",
+            Box::new(|b: &mut Builder| {
+                let mut fake = first.txs[0].clone();
+                fake.lock_time = 99;
+                b.next_block(&alice, vec![alice.pay(&fake, 0, &bob, 1, 0)])
+            }),
+        ),
+        (
+            "bad-txns-in-belowout",
+            Box::new(|b: &mut Builder| {
+                let mut pay = alice.pay(&first.txs[0], 0, &bob, 100_000_000, 0);
+                pay.outputs[0].value = 60 * 100_000_000;
+                alice.resign(&mut pay, &first.txs[0].outputs[0].script_pubkey);
+                b.next_block(&alice, vec![pay])
+            }),
+        ),
+        (
+            "mandatory-script-verify-flag-failed",
+            Box::new(|b: &mut Builder| {
+                let mut pay = alice.pay(&first.txs[0], 0, &bob, 100_000_000, 0);
+                pay.outputs[0].value -= 1; // changes the sighash: the signature no longer matches
+                b.next_block(&alice, vec![pay])
+            }),
+        ),
+        (
+            "bad-cb-amount",
+            Box::new(|b: &mut Builder| b.next_block_paying(&alice, vec![], 50 * 100_000_000 + 1)),
+        ),
+        (
+            "bad-cb-height",
+            Box::new(|b: &mut Builder| b.next_block_with_height_push(&alice, 7)),
+        ),
+        (
+            "bad-diffbits",
+            Box::new(|b: &mut Builder| b.next_block_with_bits(&alice, 0x207f_fffe)),
+        ),
+        (
+            "time-too-old",
+            Box::new(|b: &mut Builder| b.next_block_with_time(&alice, 1)),
+        ),
+        (
+            "bad-txns-inputs-duplicate",
+            Box::new(|b: &mut Builder| {
+                let mut pay = alice.pay(&first.txs[0], 0, &bob, 100_000_000, 0);
+                pay.inputs.push(pay.inputs[0].clone());
+                b.next_block(&alice, vec![pay])
+            }),
+        ),
+        (
+            "bad-txns-output-not-p2pkh",
+            Box::new(|b: &mut Builder| {
+                let mut pay = alice.pay(&first.txs[0], 0, &bob, 100_000_000, 0);
+                pay.outputs[0].script_pubkey = vec![0x6a];
+                b.next_block(&alice, vec![pay])
+            }),
+        ),
+    ];
+    for (reason, make) in cases {
+        let block = make(&mut b.clone());
+        let err = rule(state.accept_block(&block).unwrap_err());
+        assert_eq!(err.reason(), reason, "{err}");
+        assert!(err.is_misbehaviour());
+        assert_eq!(
+            state.tip().height,
+            101,
+            "an invalid block never becomes the tip"
+        );
+    }
+    assert_utxo_consistent(&state);
+}
+
+#[test]
+fn a_mutated_block_does_not_poison_its_valid_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _) = open(dir.path(), false);
+    let alice = Wallet::new(1);
+    let mut b = Builder::new(&state);
+    let valid = b.clone().next_block(&alice, vec![]);
+    let mut mutated = valid.clone();
+    mutated.txs.push(mutated.txs[0].clone());
+    assert_eq!(
+        rule(state.accept_block(&mutated).unwrap_err()).reason(),
+        "bad-txnmrklroot"
+    );
+    assert_eq!(state.accept_block(&valid).unwrap(), BlockOutcome::BecameTip);
+    let _ = b.next_block(&alice, vec![]);
+}
+
+#[test]
+fn a_more_work_branch_with_an_invalid_block_is_abandoned() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _) = open(dir.path(), false);
+    let alice = Wallet::new(1);
+    let mut main = Builder::new(&state);
+    let fork = main.clone();
+    state
+        .accept_block(&main.next_block(&alice, vec![]))
+        .unwrap();
+    let tip = state.tip();
+
+    let mut bad = fork;
+    bad.set_extra(b"bad");
+    // Valid headers and merkle roots, but the first block overpays its coinbase: only
+    // connecting finds out.
+    let b1 = bad.next_block_paying(&alice, vec![], 51 * 100_000_000);
+    let b2 = bad.next_block(&alice, vec![]);
+    // Equal work: stored, not connected, so not yet found out.
+    assert_eq!(state.accept_block(&b1).unwrap(), BlockOutcome::SideBranch);
+    let err = rule(state.accept_block(&b2).unwrap_err());
+    assert_eq!(err, BlockError::PrevInvalid);
+    assert_eq!(state.tip(), tip);
+}
