@@ -16,7 +16,6 @@ use node_kernel::{ConfigError, Profile};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 
-use crate::amount::to_json;
 use crate::auth::basic_authorization;
 use crate::config::listen_addr;
 use crate::cookie::{read_cookie, COOKIE_FILE};
@@ -215,13 +214,14 @@ pub fn cli_call(profile: &Profile, method: &str, args: &[String]) -> Result<Valu
 }
 
 /// A result as bitcoin-cli prints it: nothing for null, a string as it is (so `help`
-/// reads as text), anything else as JSON indented by two spaces with amounts in 8
-/// decimals. Print it followed by a newline unless it is empty.
+/// reads as text), anything else as JSON indented by two spaces, numbers exactly as the
+/// node wrote them (amounts with 8 decimals). Print it followed by a newline unless it is
+/// empty.
 pub fn format_cli_output(result: &Value) -> String {
     match result {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
-        other => String::from_utf8_lossy(&to_json(other, true)).into_owned(),
+        other => serde_json::to_string_pretty(other).unwrap_or_else(|_| other.to_string()),
     }
 }
 
@@ -310,9 +310,11 @@ mod tests {
         assert_eq!(format_cli_output(&json!("line\nline")), "line\nline");
         assert_eq!(format_cli_output(&json!(7)), "7");
         assert_eq!(
-            format_cli_output(&json!({"balance": crate::amount(150_000_000)})),
+            format_cli_output(&json!({"balance": node_kernel::rpc::amount(150_000_000)})),
             "{\n  \"balance\": 1.50000000\n}"
         );
+        let parsed: Value = serde_json::from_str(r#"{"fee":0.00001000}"#).unwrap();
+        assert_eq!(format_cli_output(&parsed), "{\n  \"fee\": 0.00001000\n}");
     }
 
     #[tokio::test]

@@ -25,8 +25,6 @@ use node_kernel::{RpcError, RpcRegistry};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::amount::to_json;
-
 /// The protocol a request speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Version {
@@ -170,7 +168,10 @@ pub(crate) enum Answer {
 }
 
 fn json_answer<T: Serialize>(status: u16, value: &T) -> Answer {
-    let mut body = to_json(value, false);
+    // Numbers are written as their text (the workspace enables serde_json's
+    // arbitrary_precision), so amounts keep their 8 decimals. Writing into a Vec cannot
+    // fail: keys are strings.
+    let mut body = serde_json::to_vec(value).unwrap_or_default();
     body.push(b'\n');
     Answer::Json { status, body }
 }
@@ -296,6 +297,10 @@ mod tests {
         .unwrap();
         r.register("t", "boom", NONE, "", |_| async { panic!("boom") })
             .unwrap();
+        r.register("t", "balance", NONE, "", |_| async {
+            Ok(json!({"balance": node_kernel::rpc::amount(5_000_000_000), "fee": node_kernel::rpc::amount(1000)}))
+        })
+        .unwrap();
         (r, count)
     }
 
@@ -351,7 +356,7 @@ mod tests {
 
     #[test]
     fn reply_keys_follow_core_order() {
-        let text = |r: &Reply| String::from_utf8(to_json(r, false)).unwrap();
+        let text = |r: &Reply| serde_json::to_string(r).unwrap();
         assert_eq!(
             text(&reply(Version::Legacy, Some(json!(1)), Ok(json!(true)))),
             r#"{"result":true,"error":null,"id":1}"#
@@ -489,6 +494,27 @@ mod tests {
         let (status, reply) =
             ask(r#"[{"jsonrpc":"2.0","method":"count"},{"jsonrpc":"2.0","method":"count"}]"#).await;
         assert_eq!((status, reply), (204, None));
+    }
+
+    #[tokio::test]
+    async fn amounts_and_numbers_keep_their_text() {
+        let (r, _) = registry();
+        let Answer::Json { body, .. } = answer(br#"{"method":"balance","id":1}"#, &r).await else {
+            panic!("no body");
+        };
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.contains(r#""balance":50.00000000"#), "{text}");
+        assert!(text.contains(r#""fee":0.00001000"#), "{text}");
+        let Answer::Json { body, .. } = answer(
+            br#"{"method":"echo","params":[0.10000000, 21000000.00000000],"id":1}"#,
+            &r,
+        )
+        .await
+        else {
+            panic!("no body");
+        };
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.contains("[0.10000000,21000000.00000000]"), "{text}");
     }
 
     #[test]

@@ -6,14 +6,15 @@
 //! in `DATADIR/.cookie`, plus an optional user and password from the profile), and
 //! answers JSON-RPC 2.0 (batches, notifications) as well as the 1.0-style requests of
 //! bitcoind's clients, with Bitcoin Core's reply shapes, HTTP statuses and error codes
-//! (see [`jsonrpc`](crate#protocol)).
+//! (see Protocol below).
 //!
 //! What it needs: the kernel's [`node_kernel::RpcRegistry`]; it serves whatever methods
 //! modules and plugins registered there, at call time (`help` is the kernel's).
 //!
-//! What it provides: no service. Other modules use [`amount`] to write amounts as Core
-//! does (8 decimals) and [`amount_from_value`] to read amount parameters; the binary
-//! uses [`cli_call`] and [`format_cli_output`] for `node rpc`.
+//! What it provides: no service. The binary uses [`cli_call`] and [`format_cli_output`]
+//! for `node rpc`; tests and benchmarks start the server in-process with [`serve`].
+//! Amounts are formatted by `node_kernel::rpc::amount` (8 decimals, exact), and written
+//! as they are because the workspace enables serde_json's `arbitrary_precision`.
 //!
 //! Invariants: the cookie file is mode 0600 and exists only while the server runs; a
 //! wrong or missing credential is answered 401 only after `auth_failure_delay_ms`; a
@@ -31,7 +32,6 @@
 //! with 200, or on error 404 (unknown method), 400 (invalid request) or 500. Batches are
 //! always 200. Responses carry `Content-Type: application/json`.
 
-mod amount;
 mod auth;
 mod client;
 mod config;
@@ -41,7 +41,6 @@ mod jsonrpc;
 mod module;
 mod server;
 
-pub use amount::{amount, amount_from_value, COIN, MAX_EXACT_SATS};
 pub use auth::{basic_authorization, Auth};
 pub use client::{call, cli_call, format_cli_output, parse_cli_args, ClientSettings, Credentials};
 pub use config::{default_rpc_port, RpcConfig};

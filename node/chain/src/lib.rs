@@ -35,10 +35,14 @@ pub mod sighash;
 pub mod signature;
 pub mod spec;
 pub mod state;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod transaction;
 pub mod validation;
 pub mod verify;
 
+#[cfg(test)]
+mod bitcoin_compat;
 #[cfg(test)]
 mod test_vectors;
 

@@ -173,7 +173,7 @@ impl ChainSpec {
     /// block of the window that just ended (whose time the retarget needs).
     pub fn retarget_window_start(&self, next_height: u32) -> Option<u32> {
         let window = self.retarget_window?;
-        (next_height >= window && next_height % window == 0).then(|| next_height - window)
+        (next_height >= window && next_height.is_multiple_of(window)).then(|| next_height - window)
     }
 
     /// The bits the block at `next_height` (> 0) must carry, as Bitcoin's

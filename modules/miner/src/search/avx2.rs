@@ -47,14 +47,14 @@ unsafe fn scan_block(job: &SearchJob, start: u32, count: u32) -> Option<u32> {
     let lanes = __m256i::LANES as u32;
     let vectors = count / lanes;
     let bswap = _mm256_loadu_si256(BSWAP.as_ptr().cast());
-    let top = _mm256_set1_epi32(job.consts.target_top as i32);
+    let top = _mm256_set1_epi32(job.simd.target_top as i32);
     let step = _mm256_set1_epi32(lanes as i32);
     let mut nonces = _mm256_add_epi32(
         _mm256_set1_epi32(start as i32),
         _mm256_loadu_si256(LANE_INDEX.as_ptr().cast()),
     );
     for v in 0..vectors {
-        let h7 = sha256d_h7(&job.consts, _mm256_shuffle_epi8(nonces, bswap));
+        let h7 = sha256d_h7(&job.simd, _mm256_shuffle_epi8(nonces, bswap));
         // H7's bytes reversed are the hash's top 32 bits; unsigned x <= top iff max(x, top) == top.
         let high = _mm256_shuffle_epi8(h7, bswap);
         let le = _mm256_cmpeq_epi32(_mm256_max_epu32(high, top), top);

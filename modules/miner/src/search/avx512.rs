@@ -48,14 +48,14 @@ unsafe fn scan_block(job: &SearchJob, start: u32, count: u32) -> Option<u32> {
     let lanes = __m512i::LANES as u32;
     let vectors = count / lanes;
     let bswap = _mm512_loadu_si512(BSWAP.as_ptr().cast());
-    let top = _mm512_set1_epi32(job.consts.target_top as i32);
+    let top = _mm512_set1_epi32(job.simd.target_top as i32);
     let step = _mm512_set1_epi32(lanes as i32);
     let mut nonces = _mm512_add_epi32(
         _mm512_set1_epi32(start as i32),
         _mm512_loadu_si512(LANE_INDEX.as_ptr().cast()),
     );
     for v in 0..vectors {
-        let h7 = sha256d_h7(&job.consts, _mm512_shuffle_epi8(nonces, bswap));
+        let h7 = sha256d_h7(&job.simd, _mm512_shuffle_epi8(nonces, bswap));
         // H7's bytes reversed are the hash's top 32 bits as an integer.
         let candidates = _mm512_cmple_epu32_mask(_mm512_shuffle_epi8(h7, bswap), top);
         if candidates != 0 {

@@ -2,7 +2,7 @@
 //! can compute once because it does not depend on the nonce.
 
 use super::portable;
-use super::sha256::{self, small_sigma0, small_sigma1, t1_without_w, t2, HEADER_BITS, K, PAD};
+use super::sha256::{self, HEADER_BITS};
 
 /// Byte offset of the nonce in a header.
 pub(crate) const NONCE_OFFSET: usize = 76;
@@ -18,19 +18,23 @@ pub(crate) const NONCE_OFFSET: usize = 76;
 pub struct SearchJob {
     header: [u8; 80],
     target: [u8; 32],
+    /// State after compressing the header's first 64 bytes.
+    pub(crate) midstate: [u32; 8],
     /// The header's second block with padding, nonce bytes zero (portable path).
     pub(crate) block2: [u8; 64],
-    pub(crate) consts: JobConsts,
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) simd: SimdConsts,
 }
 
-/// Values shared by every nonce of a job, in the form the kernels use.
+/// Values shared by every nonce of a job, in the form the SIMD kernels use.
 ///
 /// In the header's second block the message words are W0..W2 = the end of the merkle
 /// root, the time and the bits, W3 = the nonce, W4 = padding, W5..W14 = 0, W15 = 640.
 /// Rounds 0..2 therefore never change; round 3 only adds the nonce word.
+#[cfg(target_arch = "x86_64")]
 #[derive(Clone, Debug)]
-pub(crate) struct JobConsts {
-    /// State after compressing the header's first 64 bytes.
+pub(crate) struct SimdConsts {
+    /// A copy of the job's midstate, so that the kernels read one struct.
     pub(crate) midstate: [u32; 8],
     /// W0..W2 of the second block.
     pub(crate) tail: [u32; 3],
@@ -57,6 +61,43 @@ pub(crate) struct JobConsts {
     pub(crate) target_top: u32,
 }
 
+#[cfg(target_arch = "x86_64")]
+impl SimdConsts {
+    fn new(midstate: [u32; 8], header: &[u8; 80], target: &[u8; 32]) -> Self {
+        use super::sha256::{small_sigma0, small_sigma1, t1_without_w, t2, K, PAD};
+
+        let tail: [u32; 3] = sha256::words(&header[64..76]);
+        let s1 = sha256::round(midstate, 0, tail[0]);
+        let state2 = sha256::round(s1, 1, tail[1]);
+        let state3 = sha256::round(state2, 2, tail[2]);
+        let p3 = t1_without_w(&state3, 3);
+
+        // Message schedule terms that only involve W0..W2 and the fixed padding words.
+        let w16 = small_sigma0(tail[1]).wrapping_add(tail[0]);
+        let w17 = small_sigma1(HEADER_BITS)
+            .wrapping_add(small_sigma0(tail[2]))
+            .wrapping_add(tail[1]);
+        let top: [u8; 4] = target[28..].try_into().expect("a target has 32 bytes");
+        Self {
+            midstate,
+            tail,
+            state2,
+            state3,
+            a4: p3.wrapping_add(t2(&state3)),
+            e4: state3[3].wrapping_add(p3),
+            w16,
+            w17,
+            kw16: K[16].wrapping_add(w16),
+            kw17: K[17].wrapping_add(w17),
+            w18: small_sigma1(w16).wrapping_add(tail[2]),
+            w19: small_sigma1(w17).wrapping_add(small_sigma0(PAD)),
+            w31: small_sigma0(w16).wrapping_add(HEADER_BITS),
+            w32: small_sigma0(w17).wrapping_add(w16),
+            target_top: u32::from_le_bytes(top),
+        }
+    }
+}
+
 impl SearchJob {
     /// Prepares `header` (its nonce bytes are ignored) for a search against `target`.
     ///
@@ -78,47 +119,13 @@ impl SearchJob {
         block2[16] = 0x80;
         block2[56..].copy_from_slice(&u64::from(HEADER_BITS).to_be_bytes());
 
-        let tail: [u32; 3] = sha256::words(&header[64..76]);
-        let s1 = sha256::round(midstate, 0, tail[0]);
-        let state2 = sha256::round(s1, 1, tail[1]);
-        let state3 = sha256::round(state2, 2, tail[2]);
-        let p3 = t1_without_w(&state3, 3);
-        let a4 = p3.wrapping_add(t2(&state3));
-        let e4 = state3[3].wrapping_add(p3);
-
-        // Message schedule terms that only involve W0..W2 and the fixed padding words.
-        let w16 = small_sigma0(tail[1]).wrapping_add(tail[0]);
-        let w17 = small_sigma1(HEADER_BITS)
-            .wrapping_add(small_sigma0(tail[2]))
-            .wrapping_add(tail[1]);
-        let w18 = small_sigma1(w16).wrapping_add(tail[2]);
-        let w19 = small_sigma1(w17).wrapping_add(small_sigma0(PAD));
-        let w31 = small_sigma0(w16).wrapping_add(HEADER_BITS);
-        let w32 = small_sigma0(w17).wrapping_add(w16);
-
-        let top: [u8; 4] = target[28..].try_into().expect("a target has 32 bytes");
-        let consts = JobConsts {
-            midstate,
-            tail,
-            state2,
-            state3,
-            a4,
-            e4,
-            w16,
-            w17,
-            kw16: K[16].wrapping_add(w16),
-            kw17: K[17].wrapping_add(w17),
-            w18,
-            w19,
-            w31,
-            w32,
-            target_top: u32::from_le_bytes(top),
-        };
         Self {
+            #[cfg(target_arch = "x86_64")]
+            simd: SimdConsts::new(midstate, &header, target),
             header,
             target: *target,
+            midstate,
             block2,
-            consts,
         }
     }
 

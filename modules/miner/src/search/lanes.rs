@@ -2,14 +2,14 @@
 //! AVX-512 kernels.
 //!
 //! Each vector lane holds one nonce. Everything that is the same in every lane comes from
-//! [`JobConsts`] or from compile-time constants: rounds 0..2 of the header's second block,
+//! [`SimdConsts`] or from compile-time constants: rounds 0..2 of the header's second block,
 //! most of round 3, the padding words and the schedule terms built from them, and the
 //! second hash's first round and padding. The second hash stops once its last state word
 //! H7 is known (after round 60): H7 holds the most significant 32 bits of the hash read as
 //! a little-endian integer, which is enough to discard almost every nonce; survivors are
 //! confirmed by the portable path.
 
-use super::job::JobConsts;
+use super::job::SimdConsts;
 use super::sha256::{self, DIGEST_BITS, HEADER_BITS, IV, K, PAD};
 
 /// A vector of 32-bit lanes and the SHA-256 operations on it.
@@ -123,7 +123,7 @@ macro_rules! word_rounds {
 ///
 /// The CPU must have `V`'s target features.
 #[inline(always)]
-pub(crate) unsafe fn sha256d_h7<V: Lanes>(c: &JobConsts, x: V) -> V {
+pub(crate) unsafe fn sha256d_h7<V: Lanes>(c: &SimdConsts, x: V) -> V {
     let sp = |v: u32| V::splat(v);
 
     // First hash, the header's second block, from the state after round 3.
@@ -279,7 +279,7 @@ mod tests {
             let job = SearchJob::new(&header, &[0; 32]);
             let nonce: u32 = rng.gen();
             // SAFETY: `Scalar` needs no target feature.
-            let h7 = unsafe { sha256d_h7(&job.consts, Scalar(nonce.swap_bytes())) }.0;
+            let h7 = unsafe { sha256d_h7(&job.simd, Scalar(nonce.swap_bytes())) }.0;
             let hash = job.hash(nonce);
             assert_eq!(h7.to_be_bytes(), hash[28..32]);
         }

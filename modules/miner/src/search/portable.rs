@@ -14,7 +14,7 @@ const NONCE_IN_BLOCK: usize = 12;
 pub(crate) fn sha256d(job: &SearchJob, nonce: u32) -> [u8; 32] {
     let mut block = job.block2;
     block[NONCE_IN_BLOCK..NONCE_IN_BLOCK + 4].copy_from_slice(&nonce.to_le_bytes());
-    let mut state = job.consts.midstate;
+    let mut state = job.midstate;
     sha2::compress256(&mut state, &[block.into()]);
 
     let mut second = [0u8; 64];

@@ -12,12 +12,12 @@ use std::arch::x86_64::{
     _mm_sha256rnds2_epu32, _mm_shuffle_epi32, _mm_unpackhi_epi64, _mm_unpacklo_epi64,
 };
 
-use super::job::{JobConsts, SearchJob};
+use super::job::{SearchJob, SimdConsts};
 use super::sha256::{DIGEST_BITS, HEADER_BITS, IV, K, PAD};
 use super::{first_confirmed, portable};
 
 /// Nonces hashed side by side.
-const STREAMS: usize = 8;
+const STREAMS: usize = 4;
 
 /// Proof that this CPU has the SHA extensions and SSE4.1: only [`ShaNi::detect`] makes one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,7 +116,7 @@ unsafe fn rounds_16_to_end(
 
 /// H7 of sha256d(header) for each of `xs` (nonce words, i.e. byte-swapped nonces).
 #[inline(always)]
-unsafe fn sha256d_h7(c: &JobConsts, xs: [u32; STREAMS]) -> [u32; STREAMS] {
+unsafe fn sha256d_h7(c: &SimdConsts, xs: [u32; STREAMS]) -> [u32; STREAMS] {
     // First hash, the header's second block, from the state after rounds 0 and 1.
     let (abef2, cdgh2) = pack(&c.state2);
     let mut abef = [abef2; STREAMS];
@@ -166,11 +166,11 @@ unsafe fn scan_block(job: &SearchJob, start: u32, count: u32) -> Option<u32> {
     for g in 0..groups {
         let base = start.wrapping_add(g * lanes);
         let xs: [u32; STREAMS] = std::array::from_fn(|i| base.wrapping_add(i as u32).swap_bytes());
-        let h7 = sha256d_h7(&job.consts, xs);
+        let h7 = sha256d_h7(&job.simd, xs);
         let mut candidates = 0u32;
         for (i, h) in h7.iter().enumerate() {
             // H7's bytes reversed are the hash's top 32 bits as an integer.
-            if h.swap_bytes() <= job.consts.target_top {
+            if h.swap_bytes() <= job.simd.target_top {
                 candidates |= 1 << i;
             }
         }

@@ -1,12 +1,10 @@
 //! Chain state on real LMDB files in temporary directories: connecting, fork choice,
 //! reorganisations with undo data, rejection reasons, and the address index.
 
-mod builder;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use builder::{Builder, Wallet};
+use node_chain::testing::{Builder, Wallet};
 use node_chain::validation::{BlockError, TxError};
 use node_chain::{
     BlockOutcome, ChainError, ChainEvent, ChainOptions, ChainSpec, ChainState, Coin, OutPoint,
@@ -280,7 +278,8 @@ fn invalid_blocks_are_rejected_with_core_reasons() {
     for _ in 0..100 {
         state.accept_block(&b.next_block(&alice, vec![])).unwrap();
     }
-    let cases: Vec<(&str, Box<dyn Fn(&mut Builder) -> node_chain::Block>)> = vec![
+    type MakeBlock<'a> = Box<dyn Fn(&mut Builder) -> node_chain::Block + 'a>;
+    let cases: Vec<(&str, MakeBlock)> = vec![
         (
             "bad-txns-inputs-missingorspent",
             Box::new(|b: &mut Builder| {

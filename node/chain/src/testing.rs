@@ -1,18 +1,22 @@
-//! Builds valid regtest blocks and signed P2PKH payments for the tests.
+//! Builds valid regtest blocks and signed P2PKH payments, for tests of this crate and of
+//! the modules (enabled by the `testing` feature; never in the node's own code paths).
 
-use node_chain::script::{bip34_height_prefix, p2pkh_script};
-use node_chain::{
+use std::collections::HashMap;
+
+use crate::script::{bip34_height_prefix, p2pkh_script};
+use crate::{
     check_proof_of_work, merkle_root, sign_p2pkh_input, Block, BlockHeader, ChainState, Hash256,
     OutPoint, PrivateKey, Transaction, TxIn, TxOut,
 };
 
 /// A key and its P2PKH script.
-pub(crate) struct Wallet {
+pub struct Wallet {
     key: PrivateKey,
 }
 
 impl Wallet {
-    pub(crate) fn new(seed: u8) -> Wallet {
+    /// A wallet whose private key is the number `seed`.
+    pub fn new(seed: u8) -> Wallet {
         let mut bytes = [0u8; 32];
         bytes[31] = seed;
         Wallet {
@@ -20,16 +24,18 @@ impl Wallet {
         }
     }
 
-    pub(crate) fn hash160(&self) -> [u8; 20] {
+    /// The key's P2PKH hash.
+    pub fn hash160(&self) -> [u8; 20] {
         self.key.public_key().hash160()
     }
 
-    pub(crate) fn script(&self) -> Vec<u8> {
+    /// The key's P2PKH output script.
+    pub fn script(&self) -> Vec<u8> {
         p2pkh_script(&self.hash160())
     }
 
     /// Spends output `vout` of `prev` (ours): `amount` to `to`, the rest minus `fee` back.
-    pub(crate) fn pay(
+    pub fn pay(
         &self,
         prev: &Transaction,
         vout: u32,
@@ -66,23 +72,39 @@ impl Wallet {
     }
 
     /// Signs input 0 again after the test changed the transaction.
-    pub(crate) fn resign(&self, tx: &mut Transaction, prev_script: &[u8]) {
+    pub fn resign(&self, tx: &mut Transaction, prev_script: &[u8]) {
         tx.inputs[0].script_sig = sign_p2pkh_input(tx, 0, prev_script, &self.key).unwrap();
     }
 }
 
 /// Extends a chain of blocks from a starting tip, independent of what the state accepts.
 #[derive(Clone)]
-pub(crate) struct Builder {
+pub struct Builder {
     prev: Hash256,
     height: u32,
     time: u32,
     bits: u32,
     extra: Vec<u8>,
+    /// Output values of every transaction in the blocks built so far, to compute fees.
+    values: HashMap<OutPoint, u64>,
+}
+
+fn record_outputs(values: &mut HashMap<OutPoint, u64>, tx: &Transaction) {
+    let txid = tx.txid();
+    for (vout, out) in tx.outputs.iter().enumerate() {
+        values.insert(
+            OutPoint {
+                txid,
+                vout: vout as u32,
+            },
+            out.value,
+        );
+    }
 }
 
 impl Builder {
-    pub(crate) fn new(state: &ChainState) -> Builder {
+    /// A builder extending the state's current tip.
+    pub fn new(state: &ChainState) -> Builder {
         let tip = state.tip();
         Builder {
             prev: tip.hash,
@@ -90,11 +112,12 @@ impl Builder {
             time: tip.header.time,
             bits: tip.header.bits,
             extra: Vec::new(),
+            values: HashMap::new(),
         }
     }
 
     /// Makes this builder's blocks differ from another's on the same parent.
-    pub(crate) fn set_extra(&mut self, extra: &[u8]) {
+    pub fn set_extra(&mut self, extra: &[u8]) {
         self.extra = extra.to_vec();
     }
 
@@ -135,11 +158,12 @@ impl Builder {
             bits,
             nonce: 0,
         };
-        let limit = node_chain::ChainSpec::by_name("regtest")
-            .unwrap()
-            .pow_limit();
+        let limit = crate::ChainSpec::by_name("regtest").unwrap().pow_limit();
         while check_proof_of_work(&header.hash(), header.bits, &limit).is_err() {
             header.nonce += 1;
+        }
+        for tx in &all {
+            record_outputs(&mut self.values, tx);
         }
         self.prev = header.hash();
         self.height += 1;
@@ -148,46 +172,44 @@ impl Builder {
     }
 
     /// The next block, its coinbase paying the subsidy plus the fees of `txs`.
-    pub(crate) fn next_block(&mut self, to: &Wallet, txs: Vec<Transaction>) -> Block {
-        let value = 50 * 100_000_000 + self.implied_fees(&txs);
-        self.next_block_paying(to, txs, value)
+    pub fn next_block(&mut self, to: &Wallet, txs: Vec<Transaction>) -> Block {
+        let mut fees = 0;
+        let mut values = self.values.clone();
+        for tx in &txs {
+            let inputs: u64 = tx
+                .inputs
+                .iter()
+                .map(|i| values.get(&i.prevout).copied().unwrap_or(0))
+                .sum();
+            fees += inputs.saturating_sub(tx.output_value().unwrap_or(0));
+            record_outputs(&mut values, tx);
+        }
+        self.next_block_paying(to, txs, 50 * 100_000_000 + fees)
     }
 
-    fn implied_fees(&self, txs: &[Transaction]) -> u64 {
-        // The tests' payments come from 50-coin coinbases; a fee is what they leave out.
-        txs.iter()
-            .map(|tx| {
-                (50 * 100_000_000u64 * tx.inputs.len() as u64)
-                    .saturating_sub(tx.output_value().unwrap())
-            })
-            .map(|f| if f >= 50 * 100_000_000 { 0 } else { f })
-            .sum()
-    }
-
-    pub(crate) fn next_block_paying(
-        &mut self,
-        to: &Wallet,
-        txs: Vec<Transaction>,
-        value: u64,
-    ) -> Block {
+    /// The next block, its coinbase paying `value`.
+    pub fn next_block_paying(&mut self, to: &Wallet, txs: Vec<Transaction>, value: u64) -> Block {
         let coinbase = self.coinbase(&bip34_height_prefix(self.height + 1), to, value);
         let (time, bits) = (self.time + 1, self.bits);
         self.assemble(coinbase, txs, time, bits)
     }
 
-    pub(crate) fn next_block_with_height_push(&mut self, to: &Wallet, height: u32) -> Block {
+    /// The next block with a wrong BIP34 height.
+    pub fn next_block_with_height_push(&mut self, to: &Wallet, height: u32) -> Block {
         let coinbase = self.coinbase(&bip34_height_prefix(height), to, 50 * 100_000_000);
         let (time, bits) = (self.time + 1, self.bits);
         self.assemble(coinbase, vec![], time, bits)
     }
 
-    pub(crate) fn next_block_with_bits(&mut self, to: &Wallet, bits: u32) -> Block {
+    /// The next block with the given bits.
+    pub fn next_block_with_bits(&mut self, to: &Wallet, bits: u32) -> Block {
         let coinbase = self.coinbase(&bip34_height_prefix(self.height + 1), to, 50 * 100_000_000);
         let time = self.time + 1;
         self.assemble(coinbase, vec![], time, bits)
     }
 
-    pub(crate) fn next_block_with_time(&mut self, to: &Wallet, time: u32) -> Block {
+    /// The next block with the given time.
+    pub fn next_block_with_time(&mut self, to: &Wallet, time: u32) -> Block {
         let coinbase = self.coinbase(&bip34_height_prefix(self.height + 1), to, 50 * 100_000_000);
         let bits = self.bits;
         self.assemble(coinbase, vec![], time, bits)

@@ -1,0 +1,305 @@
+//! The pool's data structure: entries with their in-pool parents and children, who spends
+//! which outpoint, and the queries admission, eviction and block selection need.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use node_chain::{Hash256, OutPoint, Transaction, TxOut};
+
+pub(crate) struct Entry {
+    pub(crate) tx: Arc<Transaction>,
+    pub(crate) fee: u64,
+    pub(crate) size: usize,
+    /// Unix seconds at admission.
+    pub(crate) time: u64,
+    /// Chain height at admission.
+    pub(crate) height: u32,
+    /// Admission order: parents always come before children.
+    pub(crate) sequence: u64,
+    pub(crate) parents: HashSet<Hash256>,
+    pub(crate) children: HashSet<Hash256>,
+}
+
+/// What `getmempoolentry` and `getrawmempool true` show of an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryInfo {
+    /// The transaction id.
+    pub txid: Hash256,
+    /// Serialized size in bytes.
+    pub size: usize,
+    /// Fee in satoshis.
+    pub fee: u64,
+    /// Unix seconds at admission.
+    pub time: u64,
+    /// Chain height at admission.
+    pub height: u32,
+    /// In-pool ancestors, itself included.
+    pub ancestor_count: usize,
+    /// Their bytes.
+    pub ancestor_size: usize,
+    /// Their fees.
+    pub ancestor_fees: u64,
+    /// In-pool descendants, itself included.
+    pub descendant_count: usize,
+    /// Their bytes.
+    pub descendant_size: usize,
+    /// Their fees.
+    pub descendant_fees: u64,
+    /// In-pool parents.
+    pub depends: Vec<Hash256>,
+    /// In-pool children.
+    pub spent_by: Vec<Hash256>,
+}
+
+#[derive(Default)]
+pub(crate) struct Pool {
+    entries: HashMap<Hash256, Entry>,
+    spent_by: HashMap<OutPoint, Hash256>,
+    bytes: usize,
+    next_sequence: u64,
+}
+
+impl Pool {
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub(crate) fn get(&self, txid: &Hash256) -> Option<&Entry> {
+        self.entries.get(txid)
+    }
+
+    pub(crate) fn contains(&self, txid: &Hash256) -> bool {
+        self.entries.contains_key(txid)
+    }
+
+    /// The entry spending `outpoint`, if any.
+    pub(crate) fn spender(&self, outpoint: &OutPoint) -> Option<Hash256> {
+        self.spent_by.get(outpoint).copied()
+    }
+
+    /// An output created by an entry (spent or not).
+    pub(crate) fn output(&self, outpoint: &OutPoint) -> Option<&TxOut> {
+        self.entries
+            .get(&outpoint.txid)?
+            .tx
+            .outputs
+            .get(outpoint.vout as usize)
+    }
+
+    /// Every entry in admission order (parents before children).
+    pub(crate) fn in_order(&self) -> Vec<&Entry> {
+        let mut all: Vec<&Entry> = self.entries.values().collect();
+        all.sort_by_key(|e| e.sequence);
+        all
+    }
+
+    fn walk(&self, start: impl IntoIterator<Item = Hash256>, up: bool) -> HashSet<Hash256> {
+        let mut seen = HashSet::new();
+        let mut stack: Vec<Hash256> = start.into_iter().collect();
+        while let Some(txid) = stack.pop() {
+            if !seen.insert(txid) {
+                continue;
+            }
+            if let Some(e) = self.entries.get(&txid) {
+                let next = if up { &e.parents } else { &e.children };
+                stack.extend(next.iter().copied());
+            }
+        }
+        seen
+    }
+
+    /// In-pool ancestors of a transaction whose in-pool parents are `parents`.
+    pub(crate) fn ancestors_of(&self, parents: &HashSet<Hash256>) -> HashSet<Hash256> {
+        self.walk(parents.iter().copied(), true)
+    }
+
+    /// `txid` and every in-pool descendant.
+    pub(crate) fn descendants(&self, txid: &Hash256) -> HashSet<Hash256> {
+        self.walk([*txid], false)
+    }
+
+    /// Adds a transaction whose inputs were checked: none is spent by another entry.
+    pub(crate) fn insert(&mut self, tx: Arc<Transaction>, fee: u64, time: u64, height: u32) {
+        let txid = tx.txid();
+        let parents: HashSet<Hash256> = tx
+            .inputs
+            .iter()
+            .map(|i| i.prevout.txid)
+            .filter(|p| self.entries.contains_key(p))
+            .collect();
+        for parent in &parents {
+            if let Some(p) = self.entries.get_mut(parent) {
+                p.children.insert(txid);
+            }
+        }
+        for input in &tx.inputs {
+            self.spent_by.insert(input.prevout, txid);
+        }
+        let size = tx.size();
+        self.bytes += size;
+        self.next_sequence += 1;
+        self.entries.insert(
+            txid,
+            Entry {
+                tx,
+                fee,
+                size,
+                time,
+                height,
+                sequence: self.next_sequence,
+                parents,
+                children: HashSet::new(),
+            },
+        );
+    }
+
+    /// Removes one entry; its children lose it as a parent (used when a block confirms
+    /// it, so the children's inputs now come from the chain).
+    pub(crate) fn remove(&mut self, txid: &Hash256) -> Option<Entry> {
+        let entry = self.entries.remove(txid)?;
+        for input in &entry.tx.inputs {
+            if self.spent_by.get(&input.prevout) == Some(txid) {
+                self.spent_by.remove(&input.prevout);
+            }
+        }
+        for parent in &entry.parents {
+            if let Some(p) = self.entries.get_mut(parent) {
+                p.children.remove(txid);
+            }
+        }
+        for child in &entry.children {
+            if let Some(c) = self.entries.get_mut(child) {
+                c.parents.remove(txid);
+            }
+        }
+        self.bytes -= entry.size;
+        Some(entry)
+    }
+
+    /// Removes an entry and everything that spends it, children first.
+    pub(crate) fn remove_with_descendants(&mut self, txid: &Hash256) -> Vec<Entry> {
+        let mut doomed: Vec<Hash256> = self.descendants(txid).into_iter().collect();
+        doomed.sort_by_key(|t| std::cmp::Reverse(self.entries.get(t).map(|e| e.sequence)));
+        doomed.iter().filter_map(|t| self.remove(t)).collect()
+    }
+
+    /// The entry without children that pays the lowest fee rate: evicting it never
+    /// strands a child.
+    pub(crate) fn cheapest_leaf(&self) -> Option<Hash256> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.children.is_empty())
+            .min_by(|(_, a), (_, b)| {
+                // a.fee / a.size < b.fee / b.size, compared without division.
+                (u128::from(a.fee) * b.size as u128).cmp(&(u128::from(b.fee) * a.size as u128))
+            })
+            .map(|(txid, _)| *txid)
+    }
+
+    /// Entries for a block: by ancestor-package fee rate, each with its unselected
+    /// ancestors first, within `max_bytes` and `max_txs`.
+    pub(crate) fn select(&self, max_bytes: usize, max_txs: usize) -> Vec<Hash256> {
+        let mut scored: Vec<(Hash256, u64, usize)> = self
+            .entries
+            .keys()
+            .map(|txid| {
+                let package = self.walk([*txid], true);
+                let fee: u64 = package.iter().map(|t| self.entries[t].fee).sum();
+                let size: usize = package.iter().map(|t| self.entries[t].size).sum();
+                (*txid, fee, size)
+            })
+            .collect();
+        scored.sort_by(|a, b| {
+            (u128::from(b.1) * a.2 as u128)
+                .cmp(&(u128::from(a.1) * b.2 as u128))
+                .then(
+                    self.entries[&a.0]
+                        .sequence
+                        .cmp(&self.entries[&b.0].sequence),
+                )
+        });
+        let mut selected: HashSet<Hash256> = HashSet::new();
+        let mut order = Vec::new();
+        let mut bytes = 0;
+        for (txid, _, _) in scored {
+            if selected.contains(&txid) {
+                continue;
+            }
+            let mut package: Vec<Hash256> = self
+                .walk([txid], true)
+                .into_iter()
+                .filter(|t| !selected.contains(t))
+                .collect();
+            package.sort_by_key(|t| self.entries[t].sequence);
+            let size: usize = package.iter().map(|t| self.entries[t].size).sum();
+            if bytes + size > max_bytes || order.len() + package.len() > max_txs {
+                continue;
+            }
+            bytes += size;
+            for t in package {
+                selected.insert(t);
+                order.push(t);
+            }
+        }
+        order
+    }
+
+    pub(crate) fn info(&self, txid: &Hash256) -> Option<EntryInfo> {
+        let entry = self.entries.get(txid)?;
+        let ancestors = self.walk([*txid], true);
+        let descendants = self.walk([*txid], false);
+        let sum = |set: &HashSet<Hash256>| -> (usize, u64) {
+            set.iter().fold((0, 0), |(s, f), t| {
+                let e = &self.entries[t];
+                (s + e.size, f + e.fee)
+            })
+        };
+        let (ancestor_size, ancestor_fees) = sum(&ancestors);
+        let (descendant_size, descendant_fees) = sum(&descendants);
+        let mut depends: Vec<Hash256> = entry.parents.iter().copied().collect();
+        depends.sort();
+        let mut spent_by: Vec<Hash256> = entry.children.iter().copied().collect();
+        spent_by.sort();
+        Some(EntryInfo {
+            txid: *txid,
+            size: entry.size,
+            fee: entry.fee,
+            time: entry.time,
+            height: entry.height,
+            ancestor_count: ancestors.len(),
+            ancestor_size,
+            ancestor_fees,
+            descendant_count: descendants.len(),
+            descendant_size,
+            descendant_fees,
+            depends,
+            spent_by,
+        })
+    }
+
+    pub(crate) fn txids(&self) -> Vec<Hash256> {
+        self.in_order().iter().map(|e| e.tx.txid()).collect()
+    }
+
+    /// Entries admitted before `cutoff` (unix seconds).
+    pub(crate) fn older_than(&self, cutoff: u64) -> Vec<Hash256> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.time < cutoff)
+            .map(|(t, _)| *t)
+            .collect()
+    }
+
+    /// Takes every entry out, in admission order (for re-validation after a reorg).
+    pub(crate) fn drain(&mut self) -> Vec<Entry> {
+        let mut all: Vec<Entry> = self.entries.drain().map(|(_, e)| e).collect();
+        all.sort_by_key(|e| e.sequence);
+        self.spent_by.clear();
+        self.bytes = 0;
+        all
+    }
+}

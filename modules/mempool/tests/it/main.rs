@@ -1,0 +1,259 @@
+//! The mempool over a real chain state: unconfirmed chains, conflicts, orphans, fees,
+//! limits, confirmation, reorganisation and block selection.
+
+use std::sync::{Arc, Mutex};
+
+use node_chain::testing::{Builder, Wallet};
+use node_chain::{Block, ChainEvent, ChainOptions, ChainSpec, ChainState, Transaction};
+use node_kernel::{registered_strategies, EventBus};
+use node_mempool::{Mempool, MempoolConfig, MempoolError, MempoolPolicy, POLICY_BEHAVIOUR};
+
+const COIN: u64 = 100_000_000;
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    chain: Arc<ChainState>,
+    events: Arc<Mutex<Vec<ChainEvent>>>,
+    pool: Arc<Mempool>,
+    builder: Builder,
+    alice: Wallet,
+    bob: Wallet,
+    /// Alice's mature coinbases, oldest first.
+    coinbases: Vec<Transaction>,
+}
+
+fn policy(name: &str) -> Box<dyn MempoolPolicy> {
+    registered_strategies()
+        .into_iter()
+        .find(|s| s.behaviour == POLICY_BEHAVIOUR && s.name == name)
+        .and_then(|s| s.build_as::<Box<dyn MempoolPolicy>>())
+        .expect("policy registered")
+}
+
+impl Harness {
+    fn new(config: MempoolConfig) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let events: Arc<Mutex<Vec<ChainEvent>>> = Arc::default();
+        let sink = events.clone();
+        let spec = ChainSpec::by_name("regtest").unwrap();
+        let chain = ChainState::open(dir.path(), spec, ChainOptions::default(), move |e| {
+            sink.lock().unwrap().push(e)
+        })
+        .unwrap();
+        let pool = Mempool::new(
+            chain.clone(),
+            policy(&config.policy),
+            config,
+            EventBus::default(),
+        );
+        let mut builder = Builder::new(&chain);
+        let alice = Wallet::new(1);
+        let mut coinbases = Vec::new();
+        for i in 0..103 {
+            let block = builder.next_block(&alice, vec![]);
+            if i < 3 {
+                coinbases.push(block.txs[0].clone());
+            }
+            chain.accept_block(&block).unwrap();
+        }
+        let h = Harness {
+            _dir: dir,
+            chain,
+            events,
+            pool,
+            builder,
+            alice,
+            bob: Wallet::new(2),
+            coinbases,
+        };
+        h.feed();
+        h
+    }
+
+    fn feed(&self) {
+        let events: Vec<ChainEvent> = self.events.lock().unwrap().drain(..).collect();
+        for e in events {
+            self.pool.on_chain_event(&e);
+        }
+    }
+
+    fn mine(&mut self, txs: Vec<Transaction>) -> Block {
+        let block = self.builder.next_block(&self.alice, txs);
+        self.chain.accept_block(&block).unwrap();
+        self.feed();
+        block
+    }
+}
+
+#[test]
+fn a_second_spend_of_unconfirmed_change_is_accepted_and_both_confirm() {
+    let mut h = Harness::new(MempoolConfig::default());
+    let first = h.alice.pay(&h.coinbases[0], 0, &h.bob, COIN, 10_000);
+    // The tutorial's failure: the second send spends the first's change before a block.
+    let second = h.alice.pay(&first, 1, &h.bob, 2 * COIN, 10_000);
+    h.pool.accept(first.clone()).unwrap();
+    h.pool.accept(second.clone()).unwrap();
+    let entry = h.pool.entry(&second.txid()).unwrap();
+    assert_eq!(entry.depends, vec![first.txid()]);
+    let selected: Vec<_> = h
+        .pool
+        .select(1_000_000, 100)
+        .iter()
+        .map(|s| s.tx.txid())
+        .collect();
+    assert_eq!(selected, [first.txid(), second.txid()]);
+    h.mine(vec![first, second]);
+    assert_eq!(h.pool.info().size, 0);
+}
+
+#[test]
+fn the_first_seen_spend_wins_a_conflict() {
+    let h = Harness::new(MempoolConfig::default());
+    let a = h.alice.pay(&h.coinbases[0], 0, &h.bob, COIN, 10_000);
+    let b = h.alice.pay(&h.coinbases[0], 0, &h.bob, 2 * COIN, 10_000);
+    h.pool.accept(a).unwrap();
+    assert_eq!(h.pool.accept(b).unwrap_err(), MempoolError::Conflict);
+}
+
+#[test]
+fn an_orphan_waits_for_its_parent() {
+    let h = Harness::new(MempoolConfig::default());
+    let parent = h.alice.pay(&h.coinbases[0], 0, &h.bob, COIN, 10_000);
+    let child = h.alice.pay(&parent, 1, &h.bob, COIN, 10_000);
+    assert_eq!(
+        h.pool.accept(child.clone()).unwrap_err(),
+        MempoolError::MissingInputs
+    );
+    assert_eq!(
+        h.pool.info().orphans,
+        0,
+        "local submissions are not kept as orphans"
+    );
+    assert_eq!(
+        h.pool.accept_from_peer(child.clone()).unwrap_err(),
+        MempoolError::MissingInputs
+    );
+    assert_eq!(h.pool.info().orphans, 1);
+    h.pool.accept_from_peer(parent).unwrap();
+    assert!(h.pool.contains(&child.txid()));
+    assert_eq!(h.pool.info().orphans, 0);
+}
+
+#[test]
+fn fees_below_the_minimum_are_refused_unless_the_policy_is_free() {
+    let h = Harness::new(MempoolConfig::default());
+    let cheap = h.alice.pay(&h.coinbases[0], 0, &h.bob, COIN, 10);
+    assert!(matches!(
+        h.pool.accept(cheap).unwrap_err(),
+        MempoolError::FeeTooLow { fee: 10, .. }
+    ));
+
+    let h = Harness::new(MempoolConfig {
+        policy: "free".to_string(),
+        ..Default::default()
+    });
+    let free = h.alice.pay(&h.coinbases[0], 0, &h.bob, COIN, 0);
+    h.pool.accept(free).unwrap();
+}
+
+#[test]
+fn chains_longer_than_the_ancestor_limit_are_refused() {
+    let h = Harness::new(MempoolConfig {
+        ancestor_limit: 2,
+        ..Default::default()
+    });
+    let a = h.alice.pay(&h.coinbases[0], 0, &h.bob, COIN, 10_000);
+    let b = h.alice.pay(&a, 1, &h.bob, COIN, 10_000);
+    let c = h.alice.pay(&b, 1, &h.bob, COIN, 10_000);
+    h.pool.accept(a).unwrap();
+    h.pool.accept(b).unwrap();
+    assert_eq!(
+        h.pool.accept(c).unwrap_err(),
+        MempoolError::TooLongChain { limit: 2 }
+    );
+}
+
+#[test]
+fn a_block_spending_the_same_coin_evicts_the_pooled_conflict_and_its_children() {
+    let mut h = Harness::new(MempoolConfig::default());
+    let pooled = h.alice.pay(&h.coinbases[0], 0, &h.bob, COIN, 10_000);
+    let child = h.alice.pay(&pooled, 1, &h.bob, COIN, 10_000);
+    h.pool.accept(pooled).unwrap();
+    h.pool.accept(child).unwrap();
+    let mined = h.alice.pay(&h.coinbases[0], 0, &h.bob, 3 * COIN, 20_000);
+    h.mine(vec![mined]);
+    assert_eq!(h.pool.info().size, 0);
+}
+
+#[test]
+fn transactions_of_a_disconnected_block_return_to_the_pool() {
+    let mut h = Harness::new(MempoolConfig::default());
+    let fork = h.builder.clone();
+    let tx = h.alice.pay(&h.coinbases[0], 0, &h.bob, COIN, 10_000);
+    h.pool.accept(tx.clone()).unwrap();
+    h.mine(vec![tx.clone()]);
+    assert!(!h.pool.contains(&tx.txid()));
+
+    let mut other = fork;
+    other.set_extra(b"other");
+    for _ in 0..2 {
+        h.chain
+            .accept_block(&other.next_block(&h.alice, vec![]))
+            .unwrap();
+    }
+    h.feed();
+    assert!(
+        h.pool.contains(&tx.txid()),
+        "the reorganisation brought it back"
+    );
+}
+
+#[test]
+fn a_full_pool_evicts_the_lowest_fee_rate() {
+    let probe = Wallet::new(1).pay(
+        &Harness::new(MempoolConfig::default()).coinbases[0],
+        0,
+        &Wallet::new(2),
+        COIN,
+        1,
+    );
+    let size = probe.size();
+    let h = Harness::new(MempoolConfig {
+        max_bytes: 2 * size,
+        ..Default::default()
+    });
+    let low = h.alice.pay(&h.coinbases[0], 0, &h.bob, COIN, 1_000);
+    let mid = h.alice.pay(&h.coinbases[1], 0, &h.bob, COIN, 5_000);
+    let high = h.alice.pay(&h.coinbases[2], 0, &h.bob, COIN, 9_000);
+    h.pool.accept(low.clone()).unwrap();
+    h.pool.accept(mid.clone()).unwrap();
+    h.pool.accept(high.clone()).unwrap();
+    assert!(!h.pool.contains(&low.txid()));
+    assert!(h.pool.contains(&mid.txid()) && h.pool.contains(&high.txid()));
+    let cheaper = h.alice.pay(&h.coinbases[0], 0, &h.bob, 2 * COIN, 500);
+    assert_eq!(h.pool.accept(cheaper).unwrap_err(), MempoolError::Full);
+}
+
+#[test]
+fn selection_puts_higher_fee_rates_first_within_the_size() {
+    let h = Harness::new(MempoolConfig::default());
+    let low = h.alice.pay(&h.coinbases[0], 0, &h.bob, COIN, 1_000);
+    let high = h.alice.pay(&h.coinbases[1], 0, &h.bob, COIN, 50_000);
+    h.pool.accept(low.clone()).unwrap();
+    h.pool.accept(high.clone()).unwrap();
+    let all: Vec<_> = h
+        .pool
+        .select(1_000_000, 10)
+        .iter()
+        .map(|s| s.tx.txid())
+        .collect();
+    assert_eq!(all, [high.txid(), low.txid()]);
+    let one: Vec<_> = h
+        .pool
+        .select(high.size(), 10)
+        .iter()
+        .map(|s| s.tx.txid())
+        .collect();
+    assert_eq!(one, [high.txid()]);
+    assert_eq!(h.pool.select(1_000_000, 1).len(), 1);
+}
