@@ -304,8 +304,12 @@ pub fn serialize<T: Encode + ?Sized>(value: &T) -> Vec<u8> {
 pub fn deserialize<T: Decode>(bytes: &[u8]) -> Result<T, DecodeError> {
     let mut r = Reader::new(bytes);
     let value = T::decode(&mut r)?;
-    let name = std::any::type_name::<T>();
-    r.finish(name.rsplit("::").next().unwrap_or(name))?;
+    // "alloc::vec::Vec<node_chain::hash::Hash256>" reads as "Vec".
+    let path = std::any::type_name::<T>()
+        .split('<')
+        .next()
+        .unwrap_or_default();
+    r.finish(path.rsplit("::").next().unwrap_or(path))?;
     Ok(value)
 }
 
@@ -468,5 +472,6 @@ mod tests {
         assert_eq!(err.kind, DecodeErrorKind::TrailingBytes { count: 1 });
         assert_eq!(err.what, "u32");
         assert_eq!(err.offset, 4);
+        assert_eq!(deserialize::<Vec<u8>>(&[0, 1]).unwrap_err().what, "Vec");
     }
 }

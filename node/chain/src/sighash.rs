@@ -128,8 +128,8 @@ mod tests {
         }
     }
 
-    /// The serialization Core signs, with `script_bytes` as the signed input's script
-    /// field exactly as written (length prefix included).
+    /// The hash of the serialization Core signs, with `script_field` as the signed input's
+    /// script field exactly as written (length prefix included).
     fn expected(tx: &Transaction, index: usize, script_field: &[u8]) -> Hash256 {
         let mut out = Vec::new();
         tx.version.encode(&mut out);

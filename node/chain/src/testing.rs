@@ -194,6 +194,18 @@ impl Builder {
         self.assemble(coinbase, txs, time, bits)
     }
 
+    /// The next block, its coinbase paying `value` to any output script.
+    pub fn next_block_paying_script(&mut self, script_pubkey: Vec<u8>, value: u64) -> Block {
+        let mut coinbase = self.coinbase(
+            &bip34_height_prefix(self.height + 1),
+            &Wallet::new(1),
+            value,
+        );
+        coinbase.outputs[0].script_pubkey = script_pubkey;
+        let (time, bits) = (self.time + 1, self.bits);
+        self.assemble(coinbase, vec![], time, bits)
+    }
+
     /// The next block with a wrong BIP34 height.
     pub fn next_block_with_height_push(&mut self, to: &Wallet, height: u32) -> Block {
         let coinbase = self.coinbase(&bip34_height_prefix(height), to, 50 * 100_000_000);

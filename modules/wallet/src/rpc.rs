@@ -1,0 +1,156 @@
+//! Wallet RPC methods, with Bitcoin Core's names where the meaning is the same.
+
+use std::sync::Arc;
+
+use node_chain::Address;
+use node_kernel::rpc::{amount, codes, parse_amount, Param, RpcError, RpcParams};
+use node_kernel::StartContext;
+use serde_json::{json, Value};
+
+use crate::wallet::{Wallet, WalletCoin};
+
+const LABEL: &[Param] = &[Param::optional("label")];
+const NONE: &[Param] = &[];
+const BALANCE: &[Param] = &[Param::optional("address"), Param::optional("minconf")];
+const UNSPENT: &[Param] = &[
+    Param::optional("minconf"),
+    Param::optional("maxconf"),
+    Param::optional("addresses"),
+];
+const SEND: &[Param] = &[Param::required("address"), Param::required("amount")];
+const SENDFROM: &[Param] = &[
+    Param::required("fromaddress"),
+    Param::required("toaddress"),
+    Param::required("amount"),
+];
+
+type Handler = fn(&Wallet, RpcParams) -> Result<Value, RpcError>;
+
+pub(crate) fn register(ctx: &StartContext<'_>, wallet: &Arc<Wallet>) -> Result<(), String> {
+    let methods: [(&str, &'static [Param], &'static str, Handler); 6] = [
+        ("getnewaddress", LABEL, "A new P2PKH address of the wallet (the tutorial's createwallet).", getnewaddress),
+        ("listaddresses", NONE, "The wallet's addresses with their balances (the tutorial's printwallet).", listaddresses),
+        ("getbalance", BALANCE, "The wallet's spendable balance; given an address (any, with the address index), that address's balance.", getbalance),
+        ("listunspent", UNSPENT, "Unspent outputs of the wallet, or of the given addresses, within the confirmation range.", listunspent),
+        ("sendtoaddress", SEND, "Pays an amount (in coins) to an address from the wallet; returns the txid.", sendtoaddress),
+        ("sendfrom", SENDFROM, "Pays an amount from one wallet address, change back to it (the tutorial's send --from); returns the txid.", sendfrom),
+    ];
+    for (name, params, help, handler) in methods {
+        let wallet = wallet.clone();
+        ctx.rpc.register(ctx.module, name, params, help, move |p| {
+            let wallet = wallet.clone();
+            async move {
+                tokio::task::spawn_blocking(move || handler(&wallet, p))
+                    .await
+                    .map_err(|e| RpcError::new(codes::INTERNAL_ERROR, e.to_string()))?
+            }
+        })?;
+    }
+    Ok(())
+}
+
+fn parse_address(w: &Wallet, p: &RpcParams, index: usize) -> Result<Address, RpcError> {
+    let text: String = p.required(index)?;
+    w.chain_spec_address(&text).map_err(|e| {
+        RpcError::new(
+            codes::INVALID_ADDRESS_OR_KEY,
+            format!("Invalid address {text}: {e}"),
+        )
+    })
+}
+
+fn coin_json(c: &WalletCoin) -> Value {
+    json!({
+        "txid": c.outpoint.txid.to_string(),
+        "vout": c.outpoint.vout,
+        "address": c.address.to_string(),
+        "scriptPubKey": hex::encode(c.address.script_pubkey()),
+        "amount": amount(c.value),
+        "confirmations": c.confirmations,
+        "spendable": c.spendable,
+        "solvable": true,
+        "safe": true,
+    })
+}
+
+fn getnewaddress(w: &Wallet, p: RpcParams) -> Result<Value, RpcError> {
+    let label: String = p.optional(0)?.unwrap_or_default();
+    let address = w.new_address(&label).map_err(|e| e.to_rpc())?;
+    Ok(json!(address.to_string()))
+}
+
+fn listaddresses(w: &Wallet, _: RpcParams) -> Result<Value, RpcError> {
+    let mut out = Vec::new();
+    for (address, label) in w.addresses() {
+        let coins = w.coins_of(&[address]).map_err(|e| e.to_rpc())?;
+        let balance = Wallet::balance_of(&coins);
+        out.push(json!({
+            "address": address.to_string(),
+            "label": label,
+            "confirmed": amount(balance.confirmed),
+            "unconfirmed": amount(balance.unconfirmed),
+            "immature": amount(balance.immature),
+        }));
+    }
+    Ok(Value::Array(out))
+}
+
+fn getbalance(w: &Wallet, p: RpcParams) -> Result<Value, RpcError> {
+    let minconf: u32 = p.optional(1)?.unwrap_or(0);
+    let coins = match p.get(0) {
+        // Core's first parameter is a dummy "*"; an address selects that address.
+        Some(Value::String(s)) if s != "*" => {
+            let address = parse_address(w, &p, 0)?;
+            w.coins_of(&[address]).map_err(|e| e.to_rpc())?
+        }
+        _ => w.coins().map_err(|e| e.to_rpc())?,
+    };
+    let total: u64 = coins
+        .iter()
+        .filter(|c| c.spendable && c.confirmations >= minconf)
+        .map(|c| c.value)
+        .sum();
+    Ok(amount(total))
+}
+
+fn listunspent(w: &Wallet, p: RpcParams) -> Result<Value, RpcError> {
+    let minconf: u32 = p.optional(0)?.unwrap_or(1);
+    let maxconf: u32 = p.optional(1)?.unwrap_or(9_999_999);
+    let coins = match p.optional::<Vec<String>>(2)? {
+        Some(list) if !list.is_empty() => {
+            let mut addresses = Vec::new();
+            for text in list {
+                addresses.push(w.chain_spec_address(&text).map_err(|e| {
+                    RpcError::new(
+                        codes::INVALID_ADDRESS_OR_KEY,
+                        format!("Invalid address {text}: {e}"),
+                    )
+                })?);
+            }
+            w.coins_of(&addresses).map_err(|e| e.to_rpc())?
+        }
+        _ => w.coins().map_err(|e| e.to_rpc())?,
+    };
+    Ok(Value::Array(
+        coins
+            .iter()
+            .filter(|c| c.confirmations >= minconf && c.confirmations <= maxconf)
+            .map(coin_json)
+            .collect(),
+    ))
+}
+
+fn sendtoaddress(w: &Wallet, p: RpcParams) -> Result<Value, RpcError> {
+    let to = parse_address(w, &p, 0)?;
+    let sats = parse_amount(p.get(1).unwrap_or(&Value::Null))?;
+    let (txid, _) = w.send(&to, sats, None).map_err(|e| e.to_rpc())?;
+    Ok(json!(txid.to_string()))
+}
+
+fn sendfrom(w: &Wallet, p: RpcParams) -> Result<Value, RpcError> {
+    let from = parse_address(w, &p, 0)?;
+    let to = parse_address(w, &p, 1)?;
+    let sats = parse_amount(p.get(2).unwrap_or(&Value::Null))?;
+    let (txid, _) = w.send(&to, sats, Some(&from)).map_err(|e| e.to_rpc())?;
+    Ok(json!(txid.to_string()))
+}
