@@ -6,17 +6,17 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The `node` binary built by cargo for these tests.
-pub fn node_bin() -> PathBuf {
+pub(crate) fn node_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_node"))
 }
 
 /// The repository root, where `configs/` lives.
-pub fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Runs `node ARGS` to completion with a clean `NODE_` environment plus `env`.
-pub fn node_output(args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn node_output(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(node_bin());
     cmd.args(args).current_dir(repo_root());
     clean_env(&mut cmd);
@@ -36,14 +36,14 @@ fn clean_env(cmd: &mut Command) {
 }
 
 /// Writes a profile file into `dir` and returns its path.
-pub fn write_profile(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn write_profile(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write profile");
     path
 }
 
 /// A free TCP port on 127.0.0.1 (bound then released; the kernel rebinds it at once).
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let udp_free = std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok();
@@ -55,7 +55,11 @@ pub fn free_port() -> u16 {
 }
 
 /// Polls `condition` until it returns `Some` or the deadline passes.
-pub fn wait_for<T>(what: &str, timeout: Duration, mut condition: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut condition: impl FnMut() -> Option<T>,
+) -> T {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(value) = condition() {
@@ -69,17 +73,22 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut condition: impl FnMut() ->
 }
 
 /// A running `node` process; killed when dropped.
-pub struct NodeProcess {
+pub(crate) struct NodeProcess {
     child: Child,
     /// The data directory in use.
-    pub datadir: PathBuf,
+    pub(crate) datadir: PathBuf,
     log: PathBuf,
 }
 
 impl NodeProcess {
     /// Starts `node --profile PROFILE --datadir DATADIR ARGS...`, logging to a file in the
     /// data directory's parent.
-    pub fn start(profile: &Path, datadir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+    pub(crate) fn start(
+        profile: &Path,
+        datadir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let log = datadir.with_extension("log");
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut cmd = Command::new(node_bin());
@@ -105,7 +114,7 @@ impl NodeProcess {
     }
 
     /// What the node logged so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         let mut text = String::new();
         if let Ok(mut f) = std::fs::File::open(&self.log) {
             let _ = f.read_to_string(&mut text);
@@ -114,7 +123,7 @@ impl NodeProcess {
     }
 
     /// Waits until the log contains `needle`.
-    pub fn wait_log(&mut self, needle: &str, timeout: Duration) {
+    pub(crate) fn wait_log(&mut self, needle: &str, timeout: Duration) {
         wait_for(&format!("log line {needle:?}"), timeout, || {
             if self.log().contains(needle) {
                 return Some(());
@@ -130,7 +139,7 @@ impl NodeProcess {
     }
 
     /// Sends a signal to the process.
-    pub fn signal(&self, signal: &str) {
+    pub(crate) fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .arg(format!("-{signal}"))
             .arg(self.child.id().to_string())
@@ -140,12 +149,14 @@ impl NodeProcess {
     }
 
     /// Waits for the process to exit and returns its status.
-    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        wait_for("node to exit", timeout, || self.child.try_wait().ok().flatten())
+    pub(crate) fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        wait_for("node to exit", timeout, || {
+            self.child.try_wait().ok().flatten()
+        })
     }
 
     /// The process id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 }

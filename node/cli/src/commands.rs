@@ -55,6 +55,16 @@ pub(crate) fn check(
         plan.profile.node.profile,
         names.join(", ")
     );
+    // The effective settings, defaults and overrides applied: what would run.
+    let mut effective = serde_json::Map::new();
+    effective.insert(
+        "node".to_string(),
+        serde_json::to_value(&plan.profile.node)?,
+    );
+    for m in &plan.modules {
+        effective.insert(m.factory.name.to_string(), m.config.clone());
+    }
+    println!("{}", serde_json::to_string_pretty(&effective)?);
     Ok(())
 }
 

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use node_chain::events::TipChanged;
+use node_chain::ChainEvent;
 use node_kernel::{
     inventory, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory, StartContext,
 };
@@ -68,17 +68,20 @@ inventory::submit! {
 
 impl Module for BlockNotify {
     fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), BoxError> {
-        let mut tips = ctx.events.subscribe::<TipChanged>();
+        let mut events = ctx.events.subscribe::<ChainEvent>();
         let cancel = ctx.cancel.clone();
         let config = self.config.clone();
         ctx.spawn(async move {
             loop {
-                let tip = tokio::select! {
+                let event = tokio::select! {
                     _ = cancel.cancelled() => return,
-                    tip = tips.recv() => tip,
+                    event = events.recv() => event,
                 };
-                match tip {
-                    Ok(tip) => notify(&config, &tip.hash.to_string()).await,
+                match event {
+                    Ok(ChainEvent::TipChanged { hash, .. }) => {
+                        notify(&config, &hash.to_string()).await
+                    }
+                    Ok(_) => {}
                     Err(RecvError::Lagged(skipped)) => {
                         tracing::warn!(skipped, "blocknotify fell behind; skipped tips")
                     }

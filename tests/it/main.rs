@@ -1,0 +1,5 @@
+//! Multi-process tests: real `node` binaries on 127.0.0.1, real LMDB files in temporary
+//! directories. One test binary, a module per area.
+
+mod common;
+mod kernel;
