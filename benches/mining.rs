@@ -11,8 +11,8 @@
 //!   this CPU runs.
 //!
 //! Each rate is the median of a few timed runs against an impossible target, so no run
-//! ends early on a find. Run with `cargo bench --bench mining`; it takes about half a
-//! minute.
+//! ends early on a find. Run with `cargo bench --bench mining`; it takes about twenty
+//! seconds.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -89,3 +89,19 @@ pub(crate) fn list_modules() {
         println!("  {:<14} {}", strategy.name, strategy.description);
     }
 }
+
+pub(crate) fn rpc(
+    source: ProfileSource,
+    sets: &[String],
+    datadir: Option<PathBuf>,
+    method: &str,
+    args: &[String],
+) -> anyhow::Result<()> {
+    let profile = Profile::load(&source, std::env::vars(), sets, datadir)?;
+    let result = node_rpc::cli_call(&profile, method, args)?;
+    let text = node_rpc::format_cli_output(&result);
+    if !text.is_empty() {
+        println!("{text}");
+    }
+    Ok(())
+}

@@ -19,7 +19,7 @@ use node_mempool as _;
 use node_miner as _;
 use node_peers as _;
 use node_relay as _;
-use node_rpc as _;
+
 use node_sync as _;
 use node_wallet as _;
 
@@ -49,11 +49,23 @@ enum Command {
     Check,
     /// List every registered module and strategy.
     Modules,
+    /// Call a JSON-RPC method of a running node, like bitcoin-cli. It reads the same
+    /// profile, `--datadir` and `--set` as the node to find its address and cookie.
+    Rpc {
+        /// The method, e.g. `getblockchaininfo`.
+        method: String,
+        /// Parameters; each one that parses as JSON is sent as JSON, others as strings.
+        #[arg(allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // The RPC client prints results on stdout and errors on stderr, nothing else.
+    if !matches!(cli.command, Some(Command::Rpc { .. })) {
+        init_logging();
+    }
     let source = commands::profile_source(cli.profile.clone());
     let result = match cli.command.unwrap_or(Command::Run) {
         Command::Run => commands::run(source, &cli.sets, cli.datadir),
@@ -61,6 +73,9 @@ fn main() -> std::process::ExitCode {
         Command::Modules => {
             commands::list_modules();
             Ok(())
+        }
+        Command::Rpc { method, args } => {
+            commands::rpc(source, &cli.sets, cli.datadir, &method, &args)
         }
     };
     match result {

@@ -1,0 +1,153 @@
+//! The `miner` module: the mining thread, the watchers that stop its search on a new tip
+//! or fresher transactions, the hash-rate log, and the mining RPC methods.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use node_chain::{ChainEvent, ChainSpec, ChainState};
+use node_kernel::{
+    inventory, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory, StartContext,
+};
+use node_mempool::{Mempool, MempoolEvent};
+use node_wallet::Wallet;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::config::MinerConfig;
+use crate::search::NonceSearcher;
+use crate::template::COINBASE_RESERVE;
+use crate::worker::{Control, Worker};
+
+/// The hash rate is logged this often while mining.
+const RATE_LOG_INTERVAL: Duration = Duration::from_secs(60);
+/// New transactions refresh the template at most this often: a rebuild costs a pool
+/// selection and a merkle root, and a second's delay costs a block nothing.
+const TEMPLATE_REFRESH: Duration = Duration::from_secs(1);
+
+struct MinerModule {
+    config: MinerConfig,
+    spec: &'static ChainSpec,
+    control: Arc<Control>,
+}
+
+fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
+    let parsed: MinerConfig = config.parse()?;
+    // An unknown chain is reported by the chain module; here any spec gives the limits.
+    let spec = ChainSpec::by_name(&config.node().chain)
+        .unwrap_or_else(|_| ChainSpec::by_name("regtest").expect("regtest exists"));
+    if parsed.block_max_bytes > spec.max_block_size || parsed.block_max_bytes <= COINBASE_RESERVE {
+        return Err(ConfigError::Invalid {
+            key: "block_max_bytes".to_string(),
+            reason: format!(
+                "{} is outside {}..={} (the chain's maximum block size)",
+                parsed.block_max_bytes,
+                COINBASE_RESERVE + 1,
+                spec.max_block_size
+            ),
+        });
+    }
+    if !parsed.payout_address.is_empty() {
+        spec.parse_address(&parsed.payout_address)
+            .map_err(|e| ConfigError::Invalid {
+                key: "payout_address".to_string(),
+                reason: format!(
+                    "{:?} is not an address of chain {}: {e}",
+                    parsed.payout_address, spec.name
+                ),
+            })?;
+    }
+    Ok(Box::new(MinerModule {
+        config: parsed,
+        spec,
+        control: Arc::new(Control::default()),
+    }))
+}
+
+inventory::submit! {
+    ModuleFactory {
+        name: "miner",
+        description: "block templates from the mempool and a multi-core SHA-256 nonce search",
+        provides: &["miner"],
+        needs: &["chain", "mempool"],
+        uses: &["wallet"],
+        build,
+    }
+}
+
+impl Module for MinerModule {
+    fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), BoxError> {
+        let chain: Arc<ChainState> = ctx.services.require("chain")?;
+        let mempool: Arc<Mempool> = ctx.services.require("mempool")?;
+        let payout = if !self.config.payout_address.is_empty() {
+            Some(self.spec.parse_address(&self.config.payout_address)?)
+        } else if let Some(wallet) = ctx.services.get::<Wallet>("wallet") {
+            Some(wallet.new_address("mining")?)
+        } else {
+            None
+        };
+        if self.config.autostart && payout.is_none() {
+            return Err("autostart needs [miner] payout_address or the wallet module".into());
+        }
+        let searcher = NonceSearcher::new(self.config.threads)?;
+        tracing::info!(
+            kernel = searcher.kernel().name(),
+            threads = searcher.threads(),
+            payout = payout.map(|a| a.to_string()).unwrap_or_default(),
+            autostart = self.config.autostart,
+            "miner ready"
+        );
+        let worker = Worker {
+            control: self.control.clone(),
+            chain: chain.clone(),
+            mempool: mempool.clone(),
+            searcher,
+            payout: payout.map(|a| a.script_pubkey()).unwrap_or_default(),
+            block_max_bytes: self.config.block_max_bytes,
+            block_max_txs: self.config.block_max_txs,
+            min_txs: self.config.min_txs,
+        };
+        ctx.tasks.spawn_blocking(move || worker.run());
+        self.control.set_generate(self.config.autostart);
+
+        let control = self.control.clone();
+        let cancel = ctx.cancel.clone();
+        let mut chain_events = ctx.events.subscribe::<ChainEvent>();
+        let mut pool_events = ctx.events.subscribe::<MempoolEvent>();
+        ctx.spawn(async move {
+            let mut last_refresh = Instant::now();
+            let mut rate_log = tokio::time::interval(RATE_LOG_INTERVAL);
+            rate_log.tick().await;
+            let mut hashes_at_log = 0;
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    event = chain_events.recv() => match event {
+                        Ok(ChainEvent::TipChanged { .. }) | Err(RecvError::Lagged(_)) => control.refresh(),
+                        Ok(_) => {}
+                        Err(RecvError::Closed) => break,
+                    },
+                    event = pool_events.recv() => match event {
+                        Ok(MempoolEvent::Accepted { .. }) if last_refresh.elapsed() >= TEMPLATE_REFRESH => {
+                            last_refresh = Instant::now();
+                            control.refresh();
+                        }
+                        Err(RecvError::Closed) => break,
+                        _ => {}
+                    },
+                    _ = rate_log.tick() => {
+                        let total = control.hashes.load(Ordering::Relaxed);
+                        if control.is_generating() {
+                            let rate = (total - hashes_at_log) as f64 / RATE_LOG_INTERVAL.as_secs_f64();
+                            tracing::info!(hashes_per_s = rate as u64, blocks = control.blocks_found.load(Ordering::Relaxed), "mining");
+                        }
+                        hashes_at_log = total;
+                    }
+                }
+            }
+            control.shutdown();
+        });
+        crate::rpc::register(ctx, self.control.clone(), chain, mempool, self.spec)?;
+        ctx.services.provide("miner", self.control.clone());
+        Ok(())
+    }
+}

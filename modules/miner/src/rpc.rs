@@ -1,0 +1,138 @@
+//! Mining RPC methods, with Bitcoin Core's names and result fields.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use node_chain::pow::difficulty;
+use node_chain::{ChainSpec, ChainState};
+use node_kernel::rpc::{codes, Param, RpcError, RpcParams};
+use node_kernel::StartContext;
+use node_mempool::Mempool;
+use primitive_types::U256;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use crate::worker::{Control, GenerateRequest};
+
+const NONE: &[Param] = &[];
+const GENERATE: &[Param] = &[
+    Param::required("nblocks"),
+    Param::required("address"),
+    Param::optional("maxtries"),
+];
+const SETGENERATE: &[Param] = &[Param::required("generate"), Param::optional("genproclimit")];
+/// Bitcoin Core's getnetworkhashps default window.
+const HASHPS_WINDOW: u32 = 120;
+
+pub(crate) fn register(
+    ctx: &StartContext<'_>,
+    control: Arc<Control>,
+    chain: Arc<ChainState>,
+    mempool: Arc<Mempool>,
+    spec: &'static ChainSpec,
+) -> Result<(), String> {
+    {
+        let (control, chain) = (control.clone(), chain.clone());
+        ctx.rpc.register(
+            ctx.module,
+            "getmininginfo",
+            NONE,
+            "Mining state: blocks, difficulty, network and local hash rates, pooled transactions.",
+            move |_| {
+                let (control, chain, mempool) = (control.clone(), chain.clone(), mempool.clone());
+                async move {
+                    let tip = chain.tip();
+                    Ok(json!({
+                        "blocks": tip.height,
+                        "difficulty": difficulty(tip.header.bits),
+                        "networkhashps": network_hash_ps(&chain),
+                        "localhashps": control.hash_rate(),
+                        "pooledtx": mempool.info().size,
+                        "generate": control.is_generating(),
+                        "blocksfound": control.blocks_found.load(Ordering::Relaxed),
+                        "chain": chain.spec().name,
+                        "warnings": "",
+                    }))
+                }
+            },
+        )?;
+    }
+    {
+        let control = control.clone();
+        ctx.rpc.register(
+            ctx.module,
+            "generatetoaddress",
+            GENERATE,
+            "Mines nblocks blocks paying address at once (regtest only); returns their hashes.",
+            move |p: RpcParams| {
+                let control = control.clone();
+                async move {
+                    if spec.name != "regtest" {
+                        return Err(RpcError::new(
+                            codes::METHOD_DEPRECATED_OR_UNAVAILABLE,
+                            "generatetoaddress is only available on regtest",
+                        ));
+                    }
+                    let count: u32 = p.required(0)?;
+                    let text: String = p.required(1)?;
+                    let address = spec.parse_address(&text).map_err(|e| {
+                        RpcError::new(
+                            codes::INVALID_ADDRESS_OR_KEY,
+                            format!("Error: Invalid address {text}: {e}"),
+                        )
+                    })?;
+                    let (reply, answer) = oneshot::channel();
+                    control.request(GenerateRequest {
+                        count,
+                        payout: address.script_pubkey(),
+                        reply,
+                    });
+                    let hashes = answer
+                        .await
+                        .map_err(|_| RpcError::misc("miner stopped"))?
+                        .map_err(RpcError::misc)?;
+                    Ok(json!(hashes
+                        .iter()
+                        .map(|h| h.to_string())
+                        .collect::<Vec<_>>()))
+                }
+            },
+        )?;
+    }
+    ctx.rpc.register(
+        ctx.module,
+        "setgenerate",
+        SETGENERATE,
+        "Switches continuous mining on (true) or off (false).",
+        move |p: RpcParams| {
+            let control = control.clone();
+            async move {
+                let on: bool = p.required(0)?;
+                control.set_generate(on);
+                Ok(Value::Null)
+            }
+        },
+    )?;
+    Ok(())
+}
+
+/// Work done over the last blocks divided by the time they took, as Core's
+/// getnetworkhashps.
+fn network_hash_ps(chain: &ChainState) -> f64 {
+    let tip = chain.tip();
+    let back = tip.height.min(HASHPS_WINDOW);
+    if back == 0 {
+        return 0.0;
+    }
+    let Some(start) = chain
+        .hash_at(tip.height - back)
+        .and_then(|h| chain.entry(&h))
+    else {
+        return 0.0;
+    };
+    let seconds = tip.header.time.saturating_sub(start.header.time).max(1);
+    let work: U256 = tip.chain_work - start.chain_work;
+    // Work fits f64's range easily; precision beyond 53 bits does not matter for a rate.
+    let work = work.to_string().parse::<f64>().unwrap_or(0.0);
+    work / f64::from(seconds)
+}
