@@ -3,3 +3,5 @@
 
 mod common;
 mod kernel;
+mod methods;
+mod plugin;

@@ -75,24 +75,39 @@ fn cookie_client_and_stop_rpc() {
     node.wait_log(&format!("RPC server listening on 127.0.0.1:{port}"), START);
 
     let cookie = datadir.join(".cookie");
-    let mode = std::fs::metadata(&cookie).expect("cookie written").permissions().mode() & 0o777;
+    let mode = std::fs::metadata(&cookie)
+        .expect("cookie written")
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600);
 
     // A client written for bitcoind: 1.0-style request, cookie credentials.
-    let (status, body) = post(port, &cookie_auth(&datadir), r#"{"method":"uptime","params":[],"id":1}"#);
+    let (status, body) = post(
+        port,
+        &cookie_auth(&datadir),
+        r#"{"method":"uptime","params":[],"id":1}"#,
+    );
     assert_eq!(status, 200, "{body}");
     let reply: Value = serde_json::from_str(&body).expect("json");
     assert!(reply["result"].is_u64(), "{reply}");
     assert!(reply["error"].is_null(), "{reply}");
 
-    let (status, _) = post(port, "Basic X19jb29raWVfXzp3cm9uZw==", r#"{"method":"uptime"}"#);
+    let (status, _) = post(
+        port,
+        "Basic X19jb29raWVfXzp3cm9uZw==",
+        r#"{"method":"uptime"}"#,
+    );
     assert_eq!(status, 401);
 
     // `node rpc` finds the port and the cookie from the same profile and data directory.
     let out = rpc(&profile, &datadir, &["help"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
-    assert!(stdout.contains("uptime") && stdout.contains("help [command]"), "{stdout}");
+    assert!(
+        stdout.contains("uptime") && stdout.contains("help [command]"),
+        "{stdout}"
+    );
 
     let out = rpc(&profile, &datadir, &["help", "uptime"]);
     assert!(out.status.success(), "{out:?}");
@@ -106,12 +121,19 @@ fn cookie_client_and_stop_rpc() {
     let out = rpc(&profile, &datadir, &["nosuchmethod"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("-32601") && stderr.contains("nosuchmethod"), "{stderr}");
+    assert!(
+        stderr.contains("-32601") && stderr.contains("nosuchmethod"),
+        "{stderr}"
+    );
 
     let out = rpc(&profile, &datadir, &["stop"]);
     assert!(out.status.success(), "{out:?}");
     let status = node.wait_exit(START);
-    assert!(status.success(), "node exited with {status}; log:\n{}", node.log());
+    assert!(
+        status.success(),
+        "node exited with {status}; log:\n{}",
+        node.log()
+    );
     assert!(!cookie.exists(), "the cookie is removed at clean shutdown");
 
     let out = rpc(&profile, &datadir, &["uptime"]);
@@ -154,7 +176,10 @@ fn user_and_password_from_the_profile() {
         &[],
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("401"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("401"),
+        "{out:?}"
+    );
 
     node.signal("TERM");
     assert!(node.wait_exit(START).success(), "{}", node.log());
@@ -173,7 +198,9 @@ fn a_port_in_use_fails_the_start_and_leaves_no_cookie() {
     assert!(!status.success());
     let log = node.log();
     assert!(
-        log.contains(&format!("cannot listen on 127.0.0.1:{port}: address in use")),
+        log.contains(&format!(
+            "cannot listen on 127.0.0.1:{port}: address in use"
+        )),
         "{log}"
     );
     assert!(!datadir.join(".cookie").exists());

@@ -92,6 +92,8 @@ fn getmempoolinfo(m: &Mempool, _: RpcParams) -> Result<Value, RpcError> {
 
 fn entry_json(e: &EntryInfo) -> Value {
     json!({
+        // No witness data here, so the wtxid is the txid.
+        "wtxid": e.txid.to_string(),
         "vsize": e.size,
         "weight": e.size * 4,
         "time": e.time,

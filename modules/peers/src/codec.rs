@@ -269,7 +269,10 @@ mod tests {
         ));
         assert!(matches!(
             received[1].message,
-            Err(PayloadError::Malformed { command: "ping", .. })
+            Err(PayloadError::Malformed {
+                command: "ping",
+                ..
+            })
         ));
         assert_eq!(received[2].message, Ok(Message::Verack));
     }
@@ -292,7 +295,7 @@ mod tests {
             let bytes = frame(&message);
             let raw: RawNetworkMessage = bitcoin::consensus::deserialize(&bytes)
                 .unwrap_or_else(|e| panic!("bitcoin cannot read our {}: {e}", message.command()));
-            assert_eq!(raw.cmd(), message.command());
+            assert_eq!(raw.command().as_ref(), message.command());
             assert_eq!(bitcoin::consensus::serialize(&raw), bytes);
         }
     }

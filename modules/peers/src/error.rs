@@ -13,7 +13,9 @@ use crate::peer::PeerId;
 pub enum CodecError {
     /// The first bytes of a frame are not our chain's magic: a peer of another chain, or
     /// not a peer of ours at all.
-    #[error("wrong network magic {found:02x?} (expected {expected:02x?}): another chain or not a node")]
+    #[error(
+        "wrong network magic {found:02x?} (expected {expected:02x?}): another chain or not a node"
+    )]
     BadMagic {
         /// The magic of our chain spec.
         expected: [u8; 4],
@@ -98,6 +100,9 @@ pub enum PeersError {
         /// The OS error.
         source: io::Error,
     },
+    /// A node address that is neither `host:port`, `ip:port` nor a host name.
+    #[error("{0:?} is not host:port, ip:port or a host name")]
+    InvalidTarget(String),
     /// A node given to `addnode` is already in the list.
     #[error("node {0} is already added")]
     AlreadyAdded(String),

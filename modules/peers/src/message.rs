@@ -61,6 +61,19 @@ impl Command {
         (padded && printable).then_some(Command(raw))
     }
 
+    /// One of the protocol's own names: short printable ASCII by construction, so there
+    /// is nothing to check (a name over 12 bytes would fail to index).
+    const fn known(name: &str) -> Command {
+        let bytes = name.as_bytes();
+        let mut raw = [0u8; 12];
+        let mut i = 0;
+        while i < bytes.len() {
+            raw[i] = bytes[i];
+            i += 1;
+        }
+        Command(raw)
+    }
+
     /// The 12 bytes of the frame header.
     pub fn raw(&self) -> [u8; 12] {
         self.0
@@ -85,6 +98,9 @@ impl fmt::Debug for Command {
         write!(f, "Command({:?})", self.as_str())
     }
 }
+
+/// The `block` command, for frames around stored block bytes.
+pub(crate) const BLOCK_COMMAND: Command = Command::known("block");
 
 /// What an inventory item names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -304,13 +320,7 @@ impl Message {
     pub fn wire_command(&self) -> Command {
         match self {
             Message::Unknown { command, .. } => *command,
-            // Known names are our own short ASCII literals: nothing to check or cut.
-            known => {
-                let name = known.command().as_bytes();
-                let mut raw = [0u8; 12];
-                raw[..name.len()].copy_from_slice(name);
-                Command(raw)
-            }
+            known => Command::known(known.command()),
         }
     }
 
@@ -674,7 +684,7 @@ pub(crate) mod tests {
             ]),
             Message::SendHeaders,
             Message::Unknown {
-                command: cmd("wtxidrelay"),
+                command: cmd("myextension"),
                 payload: vec![1, 2, 3],
             },
         ]
@@ -701,7 +711,9 @@ pub(crate) mod tests {
             write_compact_size(&mut payload, limit as u64 + 1);
             let err = Message::decode(cmd(name), &payload).unwrap_err();
             assert!(err.is_misbehaviour(), "{name}: {err}");
-            assert!(matches!(err, PayloadError::TooMany { count, .. } if count == limit as u64 + 1));
+            assert!(
+                matches!(err, PayloadError::TooMany { count, .. } if count == limit as u64 + 1)
+            );
         }
     }
 
@@ -726,7 +738,10 @@ pub(crate) mod tests {
         payload.push(0);
         assert!(matches!(
             Message::decode(cmd("ping"), &payload),
-            Err(PayloadError::Malformed { command: "ping", .. })
+            Err(PayloadError::Malformed {
+                command: "ping",
+                ..
+            })
         ));
         let version = &every_message()[0];
         let mut payload = version.payload();
@@ -767,7 +782,10 @@ pub(crate) mod tests {
         let mut raw = *b"ping\0\0\0\0\0\0\0\0";
         assert_eq!(Command::from_raw(raw).unwrap().as_str(), "ping");
         raw[6] = b'x';
-        assert!(Command::from_raw(raw).is_none(), "bytes after the NUL padding");
+        assert!(
+            Command::from_raw(raw).is_none(),
+            "bytes after the NUL padding"
+        );
         assert!(Command::from_raw(*b"\x01ing\0\0\0\0\0\0\0\0").is_none());
     }
 

@@ -1,5 +1,6 @@
 //! Wallet RPC methods, with Bitcoin Core's names where the meaning is the same.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use node_chain::Address;
@@ -31,7 +32,7 @@ pub(crate) fn register(ctx: &StartContext<'_>, wallet: &Arc<Wallet>) -> Result<(
         ("getnewaddress", LABEL, "A new P2PKH address of the wallet (the tutorial's createwallet).", getnewaddress),
         ("listaddresses", NONE, "The wallet's addresses with their balances (the tutorial's printwallet).", listaddresses),
         ("getbalance", BALANCE, "The wallet's spendable balance; given an address (any, with the address index), that address's balance.", getbalance),
-        ("listunspent", UNSPENT, "Unspent outputs of the wallet, or of the given addresses, within the confirmation range.", listunspent),
+        ("listunspent", UNSPENT, "Unspent outputs of the wallet, or of the given addresses, within the confirmation range; immature coinbase outputs are left out, as in Core.", listunspent),
         ("sendtoaddress", SEND, "Pays an amount (in coins) to an address from the wallet; returns the txid.", sendtoaddress),
         ("sendfrom", SENDFROM, "Pays an amount from one wallet address, change back to it (the tutorial's send --from); returns the txid.", sendfrom),
     ];
@@ -59,18 +60,24 @@ fn parse_address(w: &Wallet, p: &RpcParams, index: usize) -> Result<Address, Rpc
     })
 }
 
-fn coin_json(c: &WalletCoin) -> Value {
-    json!({
+/// A coin as Core's `listunspent` shows it; `label` is `None` for an address that is not
+/// the wallet's, whose coins cannot be spent here (Core's `spendable`: we hold the key).
+fn coin_json(c: &WalletCoin, label: Option<&str>) -> Value {
+    let mut v = json!({
         "txid": c.outpoint.txid.to_string(),
         "vout": c.outpoint.vout,
         "address": c.address.to_string(),
         "scriptPubKey": hex::encode(c.address.script_pubkey()),
         "amount": amount(c.value),
         "confirmations": c.confirmations,
-        "spendable": c.spendable,
-        "solvable": true,
+        "spendable": label.is_some(),
+        "solvable": label.is_some(),
         "safe": true,
-    })
+    });
+    if let Some(label) = label {
+        v["label"] = json!(label);
+    }
+    v
 }
 
 fn getnewaddress(w: &Wallet, p: RpcParams) -> Result<Value, RpcError> {
@@ -131,11 +138,13 @@ fn listunspent(w: &Wallet, p: RpcParams) -> Result<Value, RpcError> {
         }
         _ => w.coins().map_err(|e| e.to_rpc())?,
     };
+    let labels: HashMap<Address, String> = w.addresses().into_iter().collect();
     Ok(Value::Array(
         coins
             .iter()
-            .filter(|c| c.confirmations >= minconf && c.confirmations <= maxconf)
-            .map(coin_json)
+            // As Core: immature coinbase outputs are not listed at all.
+            .filter(|c| c.spendable && c.confirmations >= minconf && c.confirmations <= maxconf)
+            .map(|c| coin_json(c, labels.get(&c.address).map(String::as_str)))
             .collect(),
     ))
 }

@@ -167,7 +167,18 @@ pub fn block_json(block: &Block, header: Value, verbosity: u8, spec: &ChainSpec)
     v["strippedsize"] = json!(size);
     v["weight"] = json!(size * 4);
     v["tx"] = if verbosity >= 2 {
-        Value::Array(block.txs.iter().map(|tx| tx_json(tx, spec)).collect())
+        // As Core at verbosity 2: each transaction decoded, with its hex.
+        Value::Array(
+            block
+                .txs
+                .iter()
+                .map(|tx| {
+                    let mut t = tx_json(tx, spec);
+                    t["hex"] = json!(hex::encode(serialize(tx)));
+                    t
+                })
+                .collect(),
+        )
     } else {
         Value::Array(
             block

@@ -5,8 +5,10 @@
 //! targets, chain work and retargets, builds and checks P2PKH scripts, addresses and
 //! signatures (legacy SIGHASH_ALL, BIP66 strict DER), names the chain specs (`regtest`,
 //! `dev`, `testnet`) with their genesis blocks, validates blocks ([`validation`]) and keeps
-//! the chain state on LMDB with fork choice by most work ([`state`]). The `chain` module
-//! opens the state in the data directory and provides it as the `chain` service.
+//! the chain state on LMDB with fork choice by most work ([`state`]), optionally pruned to
+//! the last `keep_blocks` bodies, and imports blocks from a file or another data directory
+//! ([`import`]). The `chain` module opens the state in the data directory and provides it
+//! as the `chain` service.
 //!
 //! What it needs: the format modules are pure (no I/O); the state needs a directory and
 //! the kernel only for the module wrapper and the RPC methods.
@@ -15,7 +17,7 @@
 //! crate); decoding untrusted bytes never allocates more than the input could hold (see
 //! [`encode`]); verifying one input ([`verify_p2pkh_input`]) is a pure function safe to
 //! run on many threads at once; [`PrivateKey`] never prints its secret; connecting or
-//! disconnecting a block is one LMDB write transaction.
+//! disconnecting a block (with the pruning it triggers) is one LMDB write transaction.
 //!
 //! Costs: a txid or header hash is one serialization and two SHA-256 passes; a legacy
 //! signature hash serializes the whole transaction once per input (quadratic in inputs, as
@@ -29,6 +31,7 @@ pub mod encode;
 pub mod events;
 pub mod genesis;
 pub mod hash;
+pub mod import;
 pub mod json;
 pub mod keys;
 pub mod merkle;
@@ -58,6 +61,9 @@ pub use encode::{deserialize, serialize, Decode, DecodeError, DecodeErrorKind, E
 pub use events::ChainEvent;
 pub use genesis::GenesisParams;
 pub use hash::{hash160, sha256d, Hash256, HashParseError};
+pub use import::{
+    chain_blocks, import_blocks, write_block_file, BlockFileReader, ImportError, ImportProgress,
+};
 pub use keys::{KeyError, PrivateKey, PublicKey};
 pub use merkle::merkle_root;
 pub use module::ChainConfig;
@@ -69,6 +75,7 @@ pub use signature::{is_low_s, is_strict_der, SIGHASH_ALL};
 pub use spec::{ChainSpec, UnknownSpec};
 pub use state::{
     BlockIndexEntry, BlockOutcome, ChainError, ChainOptions, ChainState, NextBlock, Tip,
+    MIN_KEEP_BLOCKS,
 };
 pub use transaction::{OutPoint, Transaction, TxIn, TxOut, COIN, MAX_MONEY};
 pub use verify::{sign_p2pkh_input, verify_p2pkh_input, ScriptError};

@@ -10,7 +10,7 @@ use node_kernel::{
 use serde::{Deserialize, Serialize};
 
 use crate::spec::ChainSpec;
-use crate::state::{ChainOptions, ChainState};
+use crate::state::{ChainOptions, ChainState, MIN_KEEP_BLOCKS};
 
 /// The `[chain]` table.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -20,6 +20,26 @@ pub struct ChainConfig {
     /// `listunspent` answer for any address (the tutorial's `balance ADDR`). Off by
     /// default: it costs a second entry per unspent output.
     pub address_index: bool,
+    /// Keep the bodies and undo data of only this many recent main-chain blocks (the UTXO
+    /// set and every header stay). 0 keeps every block; otherwise at least 288, Bitcoin
+    /// Core's minimum, so the node can still reorganise that deep and serve recent blocks.
+    pub keep_blocks: u32,
+}
+
+impl ChainConfig {
+    /// Checks values serde cannot: `keep_blocks` is 0 or at least [`MIN_KEEP_BLOCKS`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.keep_blocks != 0 && self.keep_blocks < MIN_KEEP_BLOCKS {
+            return Err(ConfigError::Invalid {
+                key: "keep_blocks".to_string(),
+                reason: format!(
+                    "{} is below the minimum of {MIN_KEEP_BLOCKS} (0 keeps every block)",
+                    self.keep_blocks
+                ),
+            });
+        }
+        Ok(())
+    }
 }
 
 struct ChainModule {
@@ -30,6 +50,7 @@ struct ChainModule {
 
 fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
     let parsed: ChainConfig = config.parse()?;
+    parsed.validate()?;
     let chain = &config.node().chain;
     let spec = ChainSpec::by_name(chain).map_err(|_| ConfigError::InvalidValue {
         key: "node.chain".to_string(),
@@ -59,6 +80,7 @@ impl Module for ChainModule {
         let bus: EventBus = ctx.events.clone();
         let options = ChainOptions {
             address_index: self.config.address_index,
+            keep_blocks: self.config.keep_blocks,
         };
         let path = ctx.datadir.path().join("chain");
         let state = ChainState::open(&path, self.spec, options, move |event| bus.publish(event))?;
@@ -67,11 +89,38 @@ impl Module for ChainModule {
             chain = self.spec.name,
             height = tip.height,
             tip = %tip.hash,
+            keep_blocks = self.config.keep_blocks,
+            prune_height = state.prune_height(),
             "chain state loaded"
         );
         crate::rpc::register(ctx, &state)?;
         ctx.services.provide("chain", state.clone());
         self.state = Some(state);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keep_blocks_is_zero_or_at_least_the_minimum() {
+        for ok in [0, MIN_KEEP_BLOCKS, 10_000] {
+            let config = ChainConfig {
+                keep_blocks: ok,
+                ..ChainConfig::default()
+            };
+            assert!(config.validate().is_ok(), "{ok}");
+        }
+        let config = ChainConfig {
+            keep_blocks: 100,
+            ..ChainConfig::default()
+        };
+        let message = config.validate().unwrap_err().to_string();
+        assert!(
+            message.contains("keep_blocks") && message.contains("288"),
+            "{message}"
+        );
     }
 }

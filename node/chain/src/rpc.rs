@@ -118,7 +118,7 @@ fn getblockhash(s: &ChainState, p: RpcParams) -> Result<Value, RpcError> {
 fn getblockchaininfo(s: &ChainState, _: RpcParams) -> Result<Value, RpcError> {
     let tip = s.tip();
     let (_, headers) = s.best_header();
-    Ok(json!({
+    let mut info = json!({
         "chain": s.spec().name,
         "blocks": tip.height,
         "headers": headers,
@@ -130,10 +130,22 @@ fn getblockchaininfo(s: &ChainState, _: RpcParams) -> Result<Value, RpcError> {
         "initialblockdownload": headers > tip.height,
         "chainwork": format!("{:064x}", tip.chain_work),
         "size_on_disk": s.disk_size(),
-        "pruned": false,
+        "pruned": s.is_pruned(),
         "addressindex": s.has_address_index(),
         "warnings": "",
-    }))
+    });
+    if s.is_pruned() {
+        // Core's meaning: the lowest height whose block is stored (genesis aside here).
+        let prune_height = s.prune_height();
+        info["pruneheight"] = json!(if prune_height == 0 {
+            0
+        } else {
+            prune_height + 1
+        });
+        info["automatic_pruning"] = json!(s.keep_blocks() > 0);
+        info["keep_blocks"] = json!(s.keep_blocks());
+    }
+    Ok(info)
 }
 
 fn header_value(s: &ChainState, hash: &Hash256) -> Result<Value, RpcError> {

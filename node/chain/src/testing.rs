@@ -1,13 +1,16 @@
 //! Builds valid regtest blocks and signed P2PKH payments, for tests of this crate and of
 //! the modules (enabled by the `testing` feature; never in the node's own code paths).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use crate::script::{bip34_height_prefix, p2pkh_script};
 use crate::{
     check_proof_of_work, merkle_root, sign_p2pkh_input, Block, BlockHeader, ChainState, Hash256,
     OutPoint, PrivateKey, Transaction, TxIn, TxOut,
 };
+
+/// Fee of each payment a [`SpendingChain`] makes, satoshis.
+const SPEND_FEE: u64 = 1_000;
 
 /// A key and its P2PKH script.
 pub struct Wallet {
@@ -171,20 +174,65 @@ impl Builder {
         Block { header, txs: all }
     }
 
-    /// The next block, its coinbase paying the subsidy plus the fees of `txs`.
-    pub fn next_block(&mut self, to: &Wallet, txs: Vec<Transaction>) -> Block {
+    /// The regtest subsidy of the next block.
+    fn subsidy(&self) -> u64 {
+        crate::ChainSpec::by_name("regtest")
+            .expect("regtest exists")
+            .subsidy(self.height + 1)
+    }
+
+    /// Fees of `txs` (inputs the builder has seen, in earlier blocks or earlier in `txs`).
+    fn fees(&self, txs: &[Transaction]) -> u64 {
+        let mut in_block = HashMap::new();
         let mut fees = 0;
-        let mut values = self.values.clone();
-        for tx in &txs {
+        for tx in txs {
             let inputs: u64 = tx
                 .inputs
                 .iter()
-                .map(|i| values.get(&i.prevout).copied().unwrap_or(0))
+                .map(|i| {
+                    in_block
+                        .get(&i.prevout)
+                        .or_else(|| self.values.get(&i.prevout))
+                        .copied()
+                        .unwrap_or(0)
+                })
                 .sum();
             fees += inputs.saturating_sub(tx.output_value().unwrap_or(0));
-            record_outputs(&mut values, tx);
+            record_outputs(&mut in_block, tx);
         }
-        self.next_block_paying(to, txs, 50 * 100_000_000 + fees)
+        fees
+    }
+
+    /// The next block, its coinbase paying the subsidy plus the fees of `txs`.
+    pub fn next_block(&mut self, to: &Wallet, txs: Vec<Transaction>) -> Block {
+        let value = self.subsidy() + self.fees(&txs);
+        self.next_block_paying(to, txs, value)
+    }
+
+    /// The next block, its coinbase paying the subsidy plus the fees of `txs` to `to` in
+    /// `outputs` equal outputs (the remainder in the first): many coins from one block.
+    pub fn next_block_split(
+        &mut self,
+        to: &Wallet,
+        outputs: usize,
+        txs: Vec<Transaction>,
+    ) -> Block {
+        let value = self.subsidy() + self.fees(&txs);
+        let mut coinbase = self.coinbase(&bip34_height_prefix(self.height + 1), to, 0);
+        let count = outputs.max(1) as u64;
+        coinbase.outputs = (0..count)
+            .map(|i| TxOut {
+                value: value / count + if i == 0 { value % count } else { 0 },
+                script_pubkey: to.script(),
+            })
+            .collect();
+        let (time, bits) = (self.time + 1, self.bits);
+        self.assemble(coinbase, txs, time, bits)
+    }
+
+    /// The height of the last block built.
+    pub fn height(&self) -> u32 {
+        self.height
     }
 
     /// The next block, its coinbase paying `value`.
@@ -208,22 +256,94 @@ impl Builder {
 
     /// The next block with a wrong BIP34 height.
     pub fn next_block_with_height_push(&mut self, to: &Wallet, height: u32) -> Block {
-        let coinbase = self.coinbase(&bip34_height_prefix(height), to, 50 * 100_000_000);
+        let coinbase = self.coinbase(&bip34_height_prefix(height), to, self.subsidy());
         let (time, bits) = (self.time + 1, self.bits);
         self.assemble(coinbase, vec![], time, bits)
     }
 
     /// The next block with the given bits.
     pub fn next_block_with_bits(&mut self, to: &Wallet, bits: u32) -> Block {
-        let coinbase = self.coinbase(&bip34_height_prefix(self.height + 1), to, 50 * 100_000_000);
+        let coinbase = self.coinbase(&bip34_height_prefix(self.height + 1), to, self.subsidy());
         let time = self.time + 1;
         self.assemble(coinbase, vec![], time, bits)
     }
 
     /// The next block with the given time.
     pub fn next_block_with_time(&mut self, to: &Wallet, time: u32) -> Block {
-        let coinbase = self.coinbase(&bip34_height_prefix(self.height + 1), to, 50 * 100_000_000);
+        let coinbase = self.coinbase(&bip34_height_prefix(self.height + 1), to, self.subsidy());
         let bits = self.bits;
         self.assemble(coinbase, vec![], time, bits)
+    }
+}
+
+/// A deterministic chain whose blocks spend earlier coins: every block pays its coinbase
+/// to one wallet, and its transactions spend up to `spends` of that wallet's coins back to
+/// itself (one input, one output, a fixed fee), so block bodies carry signatures while the
+/// UTXO set stays small. Clone it to fork; [`SpendingChain::fork`] makes the copy's blocks
+/// differ.
+#[derive(Clone)]
+pub struct SpendingChain {
+    builder: Builder,
+    seed: u8,
+    /// Coinbases with the height that created them, oldest first.
+    coinbases: VecDeque<(Transaction, u32)>,
+    /// Payments, whose output is spendable in any later block.
+    coins: VecDeque<Transaction>,
+}
+
+impl SpendingChain {
+    /// A chain extending the state's tip, paying the wallet `Wallet::new(seed)`.
+    pub fn new(state: &ChainState, seed: u8) -> SpendingChain {
+        SpendingChain {
+            builder: Builder::new(state),
+            seed,
+            coinbases: VecDeque::new(),
+            coins: VecDeque::new(),
+        }
+    }
+
+    /// A copy whose next blocks differ from this chain's (a side branch from here).
+    pub fn fork(&self, extra: &[u8]) -> SpendingChain {
+        let mut fork = self.clone();
+        fork.builder.set_extra(extra);
+        fork
+    }
+
+    /// The height of the last block built.
+    pub fn height(&self) -> u32 {
+        self.builder.height()
+    }
+
+    /// The next block, spending up to `spends` coins (payments first, then coinbases once
+    /// mature).
+    pub fn next_block(&mut self, spends: usize) -> Block {
+        let wallet = Wallet::new(self.seed);
+        let height = self.builder.height() + 1;
+        let maturity = crate::ChainSpec::by_name("regtest")
+            .expect("regtest exists")
+            .coinbase_maturity;
+        let mut txs = Vec::with_capacity(spends);
+        while txs.len() < spends {
+            let prev = if let Some(prev) = self.coins.pop_front() {
+                prev
+            } else if self
+                .coinbases
+                .front()
+                .is_some_and(|(_, created)| height - created >= maturity)
+            {
+                self.coinbases.pop_front().expect("checked").0
+            } else {
+                break;
+            };
+            let value = prev.outputs[0].value;
+            if value <= 2 * SPEND_FEE {
+                continue;
+            }
+            txs.push(wallet.pay(&prev, 0, &wallet, value - SPEND_FEE, SPEND_FEE));
+        }
+        let block = self.builder.next_block(&wallet, txs);
+        self.coins.extend(block.txs[1..].iter().cloned());
+        self.coinbases.push_back((block.txs[0].clone(), height));
+        block
     }
 }

@@ -6,20 +6,27 @@
 //! Connecting or disconnecting a block is one LMDB write transaction; the in-memory tree
 //! follows each commit. On open, the tip moves to the most-work stored chain, which also
 //! finishes a reorganisation a crash interrupted.
+//!
+//! With `keep_blocks` set, the state is pruned ([`prune`](self::prune)): bodies and undo
+//! data of blocks deeper than that are deleted as new blocks connect.
 
 mod connect;
+mod prune;
 mod records;
 mod store;
 mod tree;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use primitive_types::U256;
 
+pub use prune::MIN_KEEP_BLOCKS;
 pub use records::BlockIndexEntry;
 
+use self::prune::{decode_prune_height, PRUNE_HEIGHT_KEY};
 use self::records::{
     address_key, decode, encode, height_key, outpoint_from_key, outpoint_key, FAILED, HAVE_DATA,
 };
@@ -50,6 +57,9 @@ const LOCATOR_DENSE: usize = 10;
 pub struct ChainOptions {
     /// Keep an index from P2PKH hash to unspent outputs (balance of any address).
     pub address_index: bool,
+    /// Keep the bodies and undo data of only this many recent main-chain blocks; 0 keeps
+    /// everything. At least [`MIN_KEEP_BLOCKS`] when set.
+    pub keep_blocks: u32,
 }
 
 /// Errors of the chain state.
@@ -72,6 +82,24 @@ pub enum ChainError {
     /// Stored records cannot be read.
     #[error("chain state is corrupt: {0}")]
     Corrupt(String),
+    /// The options cannot work.
+    #[error("keep_blocks = {0} is below the minimum of {MIN_KEEP_BLOCKS} (0 keeps every block)")]
+    KeepBlocksTooLow(u32),
+    /// The block's branch leaves the main chain where this pruned node no longer has the
+    /// data to disconnect back to: it cannot be connected, so it is not stored. Not a
+    /// fault of the sender.
+    #[error(
+        "block {hash} forks from the main chain at height {fork_height}, below the prune \
+         height {prune_height}: a pruned node cannot reorganise that deep"
+    )]
+    BeyondPruned {
+        /// The block.
+        hash: Hash256,
+        /// Height of the last main-chain block its branch shares.
+        fork_height: u32,
+        /// Main-chain blocks up to this height have no data.
+        prune_height: u32,
+    },
 }
 
 impl From<heed::Error> for ChainError {
@@ -137,6 +165,8 @@ pub struct ChainState {
     tree: RwLock<BlockTree>,
     writer: Mutex<()>,
     options: ChainOptions,
+    /// Mirror of the meta record: main-chain heights `1..=prune_height` have no data.
+    prune_height: AtomicU32,
     sink: EventSink,
 }
 
@@ -156,6 +186,9 @@ impl ChainState {
         options: ChainOptions,
         sink: impl Fn(ChainEvent) + Send + Sync + 'static,
     ) -> Result<Arc<ChainState>, ChainError> {
+        if options.keep_blocks != 0 && options.keep_blocks < MIN_KEEP_BLOCKS {
+            return Err(ChainError::KeepBlocksTooLow(options.keep_blocks));
+        }
         let store = Store::open(path)?;
         let genesis = spec.genesis_block();
         let genesis_hash = genesis.hash();
@@ -187,12 +220,22 @@ impl ChainState {
         }
         Self::sync_address_index(&store, options.address_index)?;
         let tree = Self::load_tree(&store, genesis_hash)?;
+        let prune_height =
+            store.read(|txn, dbs| Ok(decode_prune_height(dbs.meta.get(txn, PRUNE_HEIGHT_KEY)?)))?;
+        if prune_height > 0 && options.keep_blocks == 0 {
+            tracing::warn!(
+                prune_height,
+                "the data directory was pruned; it stays pruned below that height (a new data \
+                 directory is needed to keep every block again)"
+            );
+        }
         let state = Arc::new(ChainState {
             spec,
             store,
             tree: RwLock::new(tree),
             writer: Mutex::new(()),
             options,
+            prune_height: AtomicU32::new(prune_height),
             sink: Box::new(sink),
         });
         {
@@ -330,6 +373,24 @@ impl ChainState {
     /// Whether the address index is kept.
     pub fn has_address_index(&self) -> bool {
         self.options.address_index
+    }
+
+    /// Whether this node lacks (or will delete) old block data: pruning is on, or was on
+    /// when older blocks were connected. Such a node serves only recent blocks
+    /// (NODE_NETWORK_LIMITED rather than NODE_NETWORK).
+    pub fn is_pruned(&self) -> bool {
+        self.options.keep_blocks > 0 || self.prune_height() > 0
+    }
+
+    /// Main-chain blocks at heights `1..=prune_height()` have no body or undo data (0:
+    /// nothing pruned). Blocks above it, and genesis, are stored.
+    pub fn prune_height(&self) -> u32 {
+        self.prune_height.load(Ordering::Acquire)
+    }
+
+    /// How many recent main-chain blocks keep their data (0: all of them).
+    pub fn keep_blocks(&self) -> u32 {
+        self.options.keep_blocks
     }
 
     /// The tip of the main chain.
@@ -666,7 +727,9 @@ impl ChainState {
             if entry.is_failed() {
                 return Err(BlockError::KnownInvalid.into());
             }
-            if entry.has_data() {
+            // A pruned main-chain block was had; a pruned side-branch one fails the
+            // fork check below.
+            if entry.has_data() || (entry.is_pruned() && self.tree().is_main(&hash)) {
                 return Ok(BlockOutcome::AlreadyHave);
             }
         }
@@ -676,6 +739,7 @@ impl ChainState {
             .get(&hash)
             .map(|e| e.height)
             .expect("header just accepted");
+        self.check_fork_above_prune(&hash)?;
         let checked = check_block(block, self.spec.max_block_size)
             .and_then(|()| check_coinbase_height(block, height));
         if let Err(e) = checked {
@@ -726,6 +790,29 @@ impl ChainState {
         }
     }
 
+    /// Refuses a block whose branch forks below the prune height: its data could never
+    /// be connected, so it is neither stored nor made a candidate.
+    fn check_fork_above_prune(&self, hash: &Hash256) -> Result<(), ChainError> {
+        let prune_height = self.prune_height();
+        if prune_height == 0 {
+            return Ok(());
+        }
+        let tree = self.tree();
+        let fork_height = tree
+            .fork_point(hash)
+            .and_then(|f| tree.get(&f))
+            .map(|e| e.height)
+            .expect("indexed blocks descend from genesis");
+        if fork_height < prune_height && !tree.is_main(hash) {
+            return Err(ChainError::BeyondPruned {
+                hash: *hash,
+                fork_height,
+                prune_height,
+            });
+        }
+        Ok(())
+    }
+
     fn mark_failed(&self, hash: Hash256) -> Result<(), ChainError> {
         let marked = self
             .tree
@@ -759,14 +846,28 @@ impl ChainState {
             let Some(target) = self.tree().best_candidate() else {
                 break;
             };
-            let (fork, branch) = {
+            let (fork, fork_height, branch) = {
                 let tree = self.tree();
                 let fork = tree
                     .fork_point(&target)
                     .expect("candidates descend from genesis");
                 let branch = tree.branch_from_main(&target).expect("checked connectable");
-                (fork, branch)
+                (fork, tree.get(&fork).expect("indexed").height, branch)
             };
+            let prune_height = self.prune_height();
+            if fork_height < prune_height {
+                // Blocks are checked against this before they are stored, so only a state
+                // pruned by hand gets here; disconnecting would hit missing undo data.
+                tracing::warn!(
+                    block = %target, fork_height, prune_height,
+                    "a more-work branch forks below the prune height; it cannot be connected"
+                );
+                let mut tree = self.tree.write().unwrap_or_else(|e| e.into_inner());
+                for hash in branch {
+                    tree.candidates.remove(&hash);
+                }
+                continue;
+            }
             while self.tree().tip() != fork {
                 self.disconnect_tip()?;
             }
@@ -799,7 +900,8 @@ impl ChainState {
 
     fn connect(&self, block: &Block, hash: Hash256) -> Result<(), ChainError> {
         let height = self.tree().get(&hash).expect("indexed").height;
-        self.store.write(|txn, dbs| {
+        let prune_height = self.prune_height();
+        let pruned = self.store.write(|txn, dbs| {
             connect::connect_block(
                 txn,
                 dbs,
@@ -808,12 +910,30 @@ impl ChainState {
                 block,
                 &hash,
                 height,
+            )?;
+            prune::prune_step(
+                txn,
+                dbs,
+                &self.tree(),
+                prune_height,
+                height,
+                self.options.keep_blocks,
             )
         })?;
         {
             let mut tree = self.tree.write().unwrap_or_else(|e| e.into_inner());
             tree.push_main(hash);
             tree.candidates.remove(&hash);
+            if let Some(pruned) = pruned {
+                for (pruned_hash, entry) in pruned.entries {
+                    tree.candidates.remove(&pruned_hash);
+                    if let Some(slot) = tree.get_mut(&pruned_hash) {
+                        *slot = entry;
+                    }
+                }
+                self.prune_height.store(pruned.height, Ordering::Release);
+                tracing::debug!(prune_height = pruned.height, "pruned old block data");
+            }
         }
         (self.sink)(ChainEvent::BlockConnected {
             hash,

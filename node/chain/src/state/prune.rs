@@ -57,7 +57,9 @@ pub(crate) fn prune_step<E>(
     tip_height: u32,
     keep: u32,
 ) -> Result<Option<Pruned>, WriteError<E>> {
-    let target = tip_height.saturating_sub(keep);
+    // The tree's main chain ends just below `tip_height` (the block being connected joins
+    // it after the commit), and `keep >= 1`, so every height pruned here is on it.
+    let target = tip_height.saturating_sub(keep).min(tree.height());
     let last = target.min(prune_height.saturating_add(PRUNE_BATCH));
     if keep == 0 || last <= prune_height {
         return Ok(None);
@@ -67,10 +69,8 @@ pub(crate) fn prune_step<E>(
         entries: Vec::new(),
     };
     for height in prune_height + 1..=last {
-        let (Some(hash), Some(parent)) = (tree.main_hash(height), tree.main_hash(height - 1))
-        else {
-            break;
-        };
+        let hash = tree.main_hash(height).expect("height below the tip");
+        let parent = tree.main_hash(height - 1).expect("height below the tip");
         let mut doomed = vec![hash];
         // A side branch forking at `parent` needs `hash`'s undo data to be connected:
         // once that is gone, the whole branch is dead weight.
@@ -91,7 +91,8 @@ pub(crate) fn prune_step<E>(
             dbs.undo.delete(txn, doomed_hash.as_bytes())?;
             let mut entry = entry.clone();
             entry.status = (entry.status & !HAVE_DATA) | PRUNED;
-            dbs.index.put(txn, doomed_hash.as_bytes(), &encode(&entry))?;
+            dbs.index
+                .put(txn, doomed_hash.as_bytes(), &encode(&entry))?;
             pruned.entries.push((doomed_hash, entry));
         }
     }

@@ -196,6 +196,11 @@ impl BlockTree {
         best
     }
 
+    /// The blocks whose parent is `hash`.
+    pub(crate) fn children(&self, hash: &Hash256) -> &[Hash256] {
+        self.children.get(hash).map(Vec::as_slice).unwrap_or(&[])
+    }
+
     /// Every block descending from `hash`.
     pub(crate) fn descendants(&self, hash: &Hash256) -> Vec<Hash256> {
         let mut found = Vec::new();

@@ -1,5 +1,10 @@
 //! Chain state on real LMDB files in temporary directories: connecting, fork choice,
-//! reorganisations with undo data, rejection reasons, and the address index.
+//! reorganisations with undo data, rejection reasons, the address index, pruning, crash
+//! safety under SIGKILL, and importing blocks.
+
+mod crash;
+mod import;
+mod prune;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,7 +24,11 @@ type Events = Arc<Mutex<Vec<String>>>;
 fn open(dir: &std::path::Path, address_index: bool) -> (Arc<ChainState>, Events) {
     let events: Events = Arc::default();
     let sink = events.clone();
-    let state = ChainState::open(dir, regtest(), ChainOptions { address_index }, move |e| {
+    let options = ChainOptions {
+        address_index,
+        ..ChainOptions::default()
+    };
+    let state = ChainState::open(dir, regtest(), options, move |e| {
         let line = match e {
             ChainEvent::BlockConnected { height, .. } => format!("connect {height}"),
             ChainEvent::BlockDisconnected { height, .. } => format!("disconnect {height}"),
@@ -74,9 +83,30 @@ fn replayed_utxo(state: &ChainState) -> HashMap<OutPoint, Coin> {
     utxo
 }
 
+/// The stored UTXO set equals the replay; on failure, says how they differ in a few lines.
 fn assert_utxo_consistent(state: &ChainState) {
     let stored: HashMap<OutPoint, Coin> = state.utxo_snapshot().unwrap().into_iter().collect();
-    assert_eq!(stored, replayed_utxo(state));
+    let replayed = replayed_utxo(state);
+    if stored == replayed {
+        return;
+    }
+    let extra: Vec<_> = stored
+        .iter()
+        .filter(|(k, v)| replayed.get(k) != Some(v))
+        .collect();
+    let missing: Vec<_> = replayed
+        .iter()
+        .filter(|(k, v)| stored.get(k) != Some(v))
+        .collect();
+    panic!(
+        "UTXO set at tip {} differs from a replay: {} stored entries not in the replay \
+         (first: {:?}), {} replayed entries not stored (first: {:?})",
+        state.tip().height,
+        extra.len(),
+        extra.first(),
+        missing.len(),
+        missing.first()
+    );
 }
 
 #[test]

@@ -1,0 +1,154 @@
+//! What the peers module answers by itself, from the chain service and its address book:
+//! `version`, `getheaders`, `getdata` for blocks, `getaddr`, and `addr` learning.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use crate::codec::raw_frame;
+use crate::message::{
+    AddrEntry, GetHeaders, InvType, Inventory, Message, NetAddress, VersionMessage, BLOCK_COMMAND,
+    MAX_ADDR, MAX_HEADERS, NODE_NETWORK, PROTOCOL_VERSION,
+};
+use crate::peer::{lock, unix_now, ConnectionType, Peer, Remote};
+use crate::peers::Peers;
+use crate::topic::Topic;
+
+/// Addresses more than this far in the future are clamped to now, so a peer cannot make
+/// its addresses look fresher than any other.
+const MAX_ADDR_FUTURE_SECS: u64 = 600;
+
+impl Peers {
+    /// Our `version` for `peer`.
+    pub(crate) fn version_for(&self, peer: &Peer) -> Message {
+        let tip = self.chain.tip().height;
+        let sender = self
+            .listen_address()
+            .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
+        Message::Version(VersionMessage {
+            version: PROTOCOL_VERSION,
+            services: NODE_NETWORK,
+            timestamp: unix_now() as i64,
+            receiver: NetAddress {
+                services: 0,
+                addr: peer.addr,
+            },
+            sender: NetAddress {
+                services: NODE_NETWORK,
+                addr: sender,
+            },
+            nonce: peer.nonce,
+            user_agent: self.settings.user_agent.clone(),
+            start_height: i32::try_from(tip).unwrap_or(i32::MAX),
+            relay: true,
+        })
+    }
+
+    /// The listen address if it names one host (not `0.0.0.0`).
+    fn listen_address(&self) -> Option<SocketAddr> {
+        let local = self.local_addr();
+        (!local.ip().is_unspecified()).then_some(local)
+    }
+
+    /// Where `peer` can reach us, if we know: the listen address, or, when listening on
+    /// every interface, the address the peer says it reached us at with our port. A
+    /// loopback address is only told to loopback peers.
+    pub(crate) fn self_advertisement(&self, peer: &Peer, remote: &Remote) -> Option<AddrEntry> {
+        let port = self.local_addr().port();
+        let addr = match self.listen_address() {
+            Some(addr) => addr,
+            None => SocketAddr::new(remote.seen_as.ip(), port),
+        };
+        let ip = addr.ip();
+        let usable = !ip.is_unspecified() && !ip.is_multicast() && port != 0;
+        if !usable || (ip.is_loopback() && !peer.addr.ip().is_loopback()) {
+            return None;
+        }
+        Some(AddrEntry {
+            time: unix_now() as u32,
+            services: NODE_NETWORK,
+            addr,
+        })
+    }
+
+    /// Answers `getaddr` once per connection, to inbound peers only (as Bitcoin Core,
+    /// so an outbound peer cannot map our address book).
+    pub(crate) async fn serve_getaddr(&self, peer: &Peer) {
+        if peer.kind != ConnectionType::Inbound
+            || peer
+                .answered_getaddr
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
+        }
+        let entries = lock(&self.state).book.sample(MAX_ADDR);
+        if !entries.is_empty() {
+            self.queue_wait(peer, &Message::Addr(entries)).await;
+        }
+    }
+
+    /// Adds the addresses of an `addr` message to the book (not relayed further: peers
+    /// learn them from our `getaddr` answers).
+    pub(crate) fn learn_addresses(&self, peer: &Peer, entries: &[AddrEntry]) {
+        let now = unix_now();
+        let local = self.local_addr();
+        let mut added = 0;
+        {
+            let mut state = lock(&self.state);
+            for entry in entries {
+                if entry.addr == local {
+                    continue;
+                }
+                let time = if u64::from(entry.time) > now + MAX_ADDR_FUTURE_SECS {
+                    now as u32
+                } else {
+                    entry.time
+                };
+                if state.book.add(entry.addr, entry.services, time) {
+                    added += 1;
+                }
+            }
+        }
+        if added > 0 {
+            tracing::debug!(peer = %peer.id, added, "learned addresses");
+            self.wake.notify_one();
+        }
+    }
+
+    /// Answers `getheaders` with up to 2,000 main-chain headers after the locator's fork
+    /// point (an empty `headers` when there are none, as Bitcoin Core).
+    pub(crate) async fn serve_getheaders(&self, peer: &Peer, request: &GetHeaders) {
+        let headers = self
+            .chain
+            .headers_after(&request.locator, &request.stop, MAX_HEADERS);
+        self.queue_wait(peer, &Message::Headers(headers)).await;
+    }
+
+    /// Serves the blocks of a `getdata` from the chain as stored (no re-encoding), and
+    /// answers `notfound` for those we lack. Transaction items are for the subscribers of
+    /// [`Topic::GetDataTx`] (the relay module); with none, they are not found either.
+    pub(crate) async fn serve_getdata(&self, peer: &Peer, items: &[Inventory]) {
+        let mut missing = Vec::new();
+        for item in items {
+            match item.kind {
+                InvType::Block => match self.chain.block_bytes(&item.hash) {
+                    Ok(Some(bytes)) => {
+                        self.mark_known(peer, &item.hash);
+                        let frame = raw_frame(self.settings.magic, BLOCK_COMMAND, &bytes);
+                        if !peer.send_wait(frame, "block").await {
+                            return;
+                        }
+                    }
+                    Ok(None) => missing.push(*item),
+                    Err(error) => {
+                        tracing::warn!(block = %item.hash, %error, "cannot read a block to serve");
+                        missing.push(*item);
+                    }
+                },
+                InvType::Tx if !self.has_subscribers(Topic::GetDataTx) => missing.push(*item),
+                InvType::Tx | InvType::Other(_) => {}
+            }
+        }
+        if !missing.is_empty() {
+            self.queue_wait(peer, &Message::NotFound(missing)).await;
+        }
+    }
+}

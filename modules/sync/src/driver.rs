@@ -1,0 +1,183 @@
+//! The sync loop: hands every header and block peers send to the chain, punishes invalid
+//! data, asks for headers when a block cannot be placed, and tells the strategy.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use node_chain::validation::BlockError;
+use node_chain::{BlockHeader, ChainError, ChainState};
+use node_peers::{Message, PeerEvent, PeerId, Peers, Topic};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::SyncConfig;
+use crate::strategy::{SyncContext, SyncStrategy};
+
+pub(crate) struct Driver {
+    pub(crate) chain: Arc<ChainState>,
+    pub(crate) peers: Arc<Peers>,
+    pub(crate) config: SyncConfig,
+    pub(crate) strategy: Box<dyn SyncStrategy>,
+    pub(crate) heights: HashMap<PeerId, u32>,
+}
+
+/// The strategy's view of the driver, built from disjoint fields so the strategy itself
+/// can be borrowed mutably beside it.
+macro_rules! ctx {
+    ($driver:expr) => {
+        SyncContext {
+            chain: &$driver.chain,
+            peers: &$driver.peers,
+            config: &$driver.config,
+            heights: &$driver.heights,
+        }
+    };
+}
+
+impl Driver {
+    fn raise_height(&mut self, peer: PeerId, height: u32) {
+        if let Some(known) = self.heights.get_mut(&peer) {
+            *known = (*known).max(height);
+        }
+    }
+
+    /// A rule violation by `peer` ends its connection; anything else is logged.
+    fn punish(&self, peer: PeerId, error: &ChainError) {
+        match error {
+            ChainError::Invalid(e) if e.is_misbehaviour() => {
+                tracing::info!(%peer, reason = %e, "peer sent invalid data");
+                self.peers.misbehaving(peer, &e.reason());
+            }
+            ChainError::Invalid(_) => {}
+            other => tracing::error!("chain error: {other}"),
+        }
+    }
+
+    pub(crate) async fn run(mut self, events: node_kernel::EventBus, cancel: CancellationToken) {
+        let mut headers = self.peers.subscribe(Topic::Headers);
+        let mut blocks = self.peers.subscribe(Topic::Block);
+        let mut invs = self.peers.subscribe(Topic::InvBlock);
+        let mut not_found = self.peers.subscribe(Topic::NotFoundBlock);
+        let mut peer_events = events.subscribe::<PeerEvent>();
+        // Peers that connected before this loop subscribed.
+        for info in self.peers.peers() {
+            self.heights
+                .insert(info.id, info.start_height.max(0) as u32);
+            let ctx = ctx!(self);
+            self.strategy.peer_connected(&ctx, &info);
+        }
+        let mut tick = tokio::time::interval(self.strategy.tick_interval(&self.config));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                event = peer_events.recv() => match event {
+                    Ok(PeerEvent::Connected(info)) => {
+                        self.heights.insert(info.id, info.start_height.max(0) as u32);
+                        let ctx = ctx!(self);
+                        self.strategy.peer_connected(&ctx, &info);
+                    }
+                    Ok(PeerEvent::Disconnected { id, .. }) => {
+                        self.heights.remove(&id);
+                        let ctx = ctx!(self);
+                        self.strategy.peer_disconnected(&ctx, id);
+                    }
+                    Err(RecvError::Lagged(_)) => {
+                        let ready: Vec<_> = self.peers.peers().into_iter().map(|p| (p.id, p.start_height.max(0) as u32)).collect();
+                        self.heights.retain(|id, _| ready.iter().any(|(r, _)| r == id));
+                        for (id, height) in ready {
+                            self.heights.entry(id).or_insert(height);
+                        }
+                    }
+                    Err(RecvError::Closed) => return,
+                },
+                Some((peer, message)) = headers.recv() => {
+                    if let Message::Headers(list) = &*message {
+                        self.on_headers(peer, list.clone()).await;
+                    }
+                }
+                Some((peer, message)) = blocks.recv() => {
+                    if let Message::Block(block) = &*message {
+                        self.on_block(peer, message.clone(), block.hash()).await;
+                    }
+                }
+                Some((peer, message)) = invs.recv() => {
+                    if let Message::Inv(items) = &*message {
+                        let unknown = items.iter().any(|i| self.chain.entry(&i.hash).is_none_or(|e| !e.has_data()));
+                        if unknown {
+                            // Headers first, then the strategy fetches the bodies.
+                            ctx!(self).request_headers(peer);
+                        }
+                    }
+                }
+                Some((peer, message)) = not_found.recv() => {
+                    if let Message::NotFound(items) = &*message {
+                        let hashes: Vec<_> = items.iter().map(|i| i.hash).collect();
+                        let ctx = ctx!(self);
+                        self.strategy.not_found(&ctx, peer, &hashes);
+                    }
+                }
+                _ = tick.tick() => {
+                    let ctx = ctx!(self);
+                    self.strategy.tick(&ctx);
+                }
+            }
+        }
+    }
+
+    async fn on_headers(&mut self, peer: PeerId, list: Vec<BlockHeader>) {
+        if list.is_empty() {
+            let ctx = ctx!(self);
+            self.strategy.headers(&ctx, peer, &list, 0);
+            return;
+        }
+        let chain = self.chain.clone();
+        let checked = list.clone();
+        let result = tokio::task::spawn_blocking(move || chain.accept_headers(&checked)).await;
+        let result = match result {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("header validation task failed: {e}");
+                return;
+            }
+        };
+        if let Some(last) = list.last().and_then(|h| self.chain.entry(&h.hash())) {
+            self.raise_height(peer, last.height);
+        }
+        match result {
+            Ok(new) => {
+                let ctx = ctx!(self);
+                self.strategy.headers(&ctx, peer, &list, new);
+            }
+            Err(ChainError::Invalid(BlockError::PrevNotFound)) => {
+                // Headers that do not connect: the peer is on a branch we lack the start
+                // of. Ask from our locator (Bitcoin Core does the same).
+                ctx!(self).request_headers(peer);
+            }
+            Err(e) => self.punish(peer, &e),
+        }
+    }
+
+    async fn on_block(&mut self, peer: PeerId, message: Arc<Message>, hash: node_chain::Hash256) {
+        let chain = self.chain.clone();
+        let result = tokio::task::spawn_blocking(move || match &*message {
+            Message::Block(block) => chain.accept_block(block),
+            _ => unreachable!("only blocks are routed here"),
+        })
+        .await;
+        match result {
+            Ok(Ok(_)) => {
+                if let Some(entry) = self.chain.entry(&hash) {
+                    self.raise_height(peer, entry.height);
+                }
+            }
+            Ok(Err(ChainError::Invalid(BlockError::PrevNotFound))) => {
+                ctx!(self).request_headers(peer);
+            }
+            Ok(Err(e)) => self.punish(peer, &e),
+            Err(e) => tracing::error!("block validation task failed: {e}"),
+        }
+        let ctx = ctx!(self);
+        self.strategy.block(&ctx, peer, hash);
+    }
+}

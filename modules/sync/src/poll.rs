@@ -1,0 +1,111 @@
+//! `poll`: the tutorial's heartbeat made correct. At an interval every peer is asked for
+//! headers after our locator (so a fork resolves at the common ancestor in one round,
+//! not one block per heartbeat), and what is missing is fetched from one peer, a batch
+//! at a time.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use node_chain::{BlockHeader, Hash256};
+use node_kernel::{inventory, StrategyFactory};
+use node_peers::{PeerId, PeerInfo};
+
+use crate::config::SyncConfig;
+use crate::strategy::{SyncContext, SyncStrategy, STRATEGY_BEHAVIOUR};
+
+#[derive(Default)]
+pub(crate) struct Poll {
+    /// The one peer blocks are being fetched from, and what is asked of it.
+    fetching: Option<(PeerId, HashSet<Hash256>)>,
+    /// When the current fetch started: one that outlives a heartbeat is abandoned.
+    fetch_started: Option<Instant>,
+}
+
+inventory::submit! {
+    StrategyFactory {
+        behaviour: STRATEGY_BEHAVIOUR,
+        name: "poll",
+        description: "the tutorial's heartbeat: ask peers' tips at an interval, fetch what is missing from one peer",
+        build: || Box::new(Box::new(Poll::default()) as Box<dyn SyncStrategy>),
+    }
+}
+
+impl Poll {
+    /// Fetches the next batch of missing blocks from `peer` unless a fetch is running.
+    fn fetch(&mut self, ctx: &SyncContext<'_>, peer: PeerId) {
+        if self
+            .fetching
+            .as_ref()
+            .is_some_and(|(_, pending)| !pending.is_empty())
+        {
+            return;
+        }
+        let missing = ctx.chain.missing_blocks(ctx.config.poll_batch);
+        if missing.is_empty() {
+            self.fetching = None;
+            return;
+        }
+        if ctx.request_blocks(peer, &missing) {
+            self.fetching = Some((peer, missing.into_iter().collect()));
+            self.fetch_started = Some(Instant::now());
+        }
+    }
+}
+
+impl SyncStrategy for Poll {
+    fn tick_interval(&self, config: &SyncConfig) -> Duration {
+        Duration::from_secs(config.poll_interval_secs.max(1))
+    }
+
+    fn peer_connected(&mut self, ctx: &SyncContext<'_>, peer: &PeerInfo) {
+        // The handshake carried the peer's height, as the tutorial's did: ask at once.
+        if peer.start_height > 0 && peer.start_height as u32 > ctx.chain.tip().height {
+            ctx.request_headers(peer.id);
+        }
+    }
+
+    fn peer_disconnected(&mut self, _ctx: &SyncContext<'_>, peer: PeerId) {
+        if self.fetching.as_ref().is_some_and(|(p, _)| *p == peer) {
+            self.fetching = None;
+        }
+    }
+
+    fn headers(
+        &mut self,
+        ctx: &SyncContext<'_>,
+        peer: PeerId,
+        _headers: &[BlockHeader],
+        _new: usize,
+    ) {
+        self.fetch(ctx, peer);
+    }
+
+    fn block(&mut self, ctx: &SyncContext<'_>, peer: PeerId, hash: Hash256) {
+        if let Some((from, pending)) = &mut self.fetching {
+            pending.remove(&hash);
+            if pending.is_empty() && *from == peer {
+                self.fetching = None;
+                self.fetch(ctx, peer);
+            }
+        }
+    }
+
+    fn not_found(&mut self, _ctx: &SyncContext<'_>, peer: PeerId, _hashes: &[Hash256]) {
+        if self.fetching.as_ref().is_some_and(|(p, _)| *p == peer) {
+            self.fetching = None;
+        }
+    }
+
+    fn tick(&mut self, ctx: &SyncContext<'_>) {
+        // A fetch whose blocks did not all come within a heartbeat is abandoned; the
+        // next headers answer starts a new one, from whichever peer answers first.
+        let interval = self.tick_interval(ctx.config);
+        if self.fetch_started.is_some_and(|t| t.elapsed() >= interval) {
+            self.fetching = None;
+            self.fetch_started = None;
+        }
+        for peer in ctx.heights.keys() {
+            ctx.request_headers(*peer);
+        }
+    }
+}
