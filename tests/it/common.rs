@@ -167,3 +167,88 @@ impl Drop for NodeProcess {
         let _ = self.child.wait();
     }
 }
+
+/// A node of a test network: a `node` process on `configs/regtest.toml` with its own data
+/// directory, P2P and RPC ports on 127.0.0.1, extra `--set`s, and an RPC client that runs
+/// `node rpc` with the same flags, as a user would.
+pub(crate) struct TestNode {
+    pub(crate) process: NodeProcess,
+    flags: Vec<String>,
+    /// The P2P (and discovery) port.
+    pub(crate) p2p_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl TestNode {
+    /// Starts a node and waits until it runs.
+    pub(crate) fn start(sets: &[String]) -> TestNode {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p2p_port = free_port();
+        let rpc_port = free_port();
+        let profile = repo_root().join("configs/regtest.toml");
+        let datadir = dir.path().join("data");
+        let mut flags = vec![
+            "--profile".to_string(),
+            profile.display().to_string(),
+            "--datadir".to_string(),
+            datadir.display().to_string(),
+            "--set".to_string(),
+            format!("peers.listen=127.0.0.1:{p2p_port}"),
+            "--set".to_string(),
+            format!("rpc.listen=127.0.0.1:{rpc_port}"),
+        ];
+        for set in sets {
+            flags.push("--set".to_string());
+            flags.push(set.clone());
+        }
+        let extra: Vec<&str> = flags[4..].iter().map(String::as_str).collect();
+        let mut process = NodeProcess::start(&profile, &datadir, &extra, &[]);
+        process.wait_log("node running", Duration::from_secs(30));
+        TestNode {
+            process,
+            flags,
+            p2p_port,
+            _dir: dir,
+        }
+    }
+
+    /// The P2P address, for other nodes' `connect` lists.
+    pub(crate) fn p2p_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.p2p_port)
+    }
+
+    /// Calls an RPC method; the result as JSON, or the error text.
+    pub(crate) fn try_rpc(&self, method: &str, args: &[&str]) -> Result<serde_json::Value, String> {
+        let mut all: Vec<&str> = self.flags.iter().map(String::as_str).collect();
+        all.push("rpc");
+        all.push(method);
+        all.extend_from_slice(args);
+        let out = node_output(&all, &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+        }
+        if stdout.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        Ok(serde_json::from_str(&stdout).unwrap_or(serde_json::Value::String(stdout)))
+    }
+
+    /// Calls an RPC method that must succeed.
+    pub(crate) fn rpc(&self, method: &str, args: &[&str]) -> serde_json::Value {
+        self.try_rpc(method, args)
+            .unwrap_or_else(|e| panic!("{method} {args:?} failed: {e}
+log:
+{}", self.process.log()))
+    }
+
+    /// The height of the node's tip.
+    pub(crate) fn height(&self) -> u64 {
+        self.rpc("getblockcount", &[]).as_u64().expect("a height")
+    }
+
+    /// The node's tip hash.
+    pub(crate) fn tip(&self) -> String {
+        self.rpc("getbestblockhash", &[]).as_str().expect("a hash").to_string()
+    }
+}

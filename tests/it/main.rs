@@ -5,3 +5,4 @@ mod common;
 mod kernel;
 mod methods;
 mod plugin;
+mod network;

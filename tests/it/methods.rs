@@ -19,7 +19,7 @@ pub(crate) struct RpcNode {
     pub(crate) process: NodeProcess,
     profile: PathBuf,
     /// Holds the profile and the data directory until the test ends.
-    pub(crate) dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 /// A failed call: the process exit code, the RPC error code and the whole error text.
@@ -53,7 +53,7 @@ impl RpcNode {
         RpcNode {
             process,
             profile,
-            dir,
+            _dir: dir,
         }
     }
 
@@ -344,6 +344,8 @@ fn mempool_methods_admit_list_and_refuse() {
     assert_eq!(verbose["txid"], txid.as_str());
     assert_eq!(verbose["hex"], hex.as_str());
     assert!(verbose.get("blockhash").is_none(), "{verbose}");
+    let script_sig = verbose["vin"][0]["scriptSig"]["asm"].as_str().expect("asm");
+    assert!(script_sig.contains("[ALL] "), "{script_sig}");
     let paid = verbose["vout"]
         .as_array()
         .expect("vout")

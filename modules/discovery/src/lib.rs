@@ -14,6 +14,11 @@
 //!   routing table; [`Discovery::subscribe`] announces each newly added contact's address
 //!   for the peers module to connect to; [`Discovery::lookup`], [`Discovery::bootstrap`],
 //!   [`Discovery::ping`].
+//! - **Module** `discovery` (needs `peers`, provides `discovery`: an `Arc<Discovery>`):
+//!   binds UDP on the peers module's TCP address and hands each new contact to
+//!   `Peers::add_candidate`. Profile table `[discovery]` ([`DiscoveryTable`]):
+//!   `bootstrap = ["host:port", ...]`, `refresh_interval_secs`, `request_timeout_ms` and
+//!   the limits below.
 //! - **Invariants** (hardening the Python package lacks): only the five procedures are
 //!   callable; datagrams over 8 KiB + 21 bytes are dropped; stored values are bounded in
 //!   size, count and age; requests are rate-limited per source IP; a node enters the table
@@ -28,6 +33,7 @@
 mod config;
 mod error;
 mod lookup;
+mod module;
 mod node_id;
 mod rate_limit;
 mod routing;
@@ -38,6 +44,7 @@ mod wire;
 
 pub use config::{DiscoveryConfig, DiscoveryLimits, ALPHA, K};
 pub use error::DiscoveryError;
+pub use module::DiscoveryTable;
 pub use node_id::{Contact, Distance, NodeId};
 pub use service::Discovery;
 pub use wire::WireError;

@@ -129,7 +129,11 @@ async fn read_loop(peers: Arc<Peers>, peer: Arc<Peer>, read: OwnedReadHalf) {
             }
         }
     }
-    peer.close("connection closed");
+    if peers.cancel.is_cancelled() {
+        peer.close("node stopping");
+    } else {
+        peer.close("connection closed");
+    }
     peers.unregister(&peer);
 }
 

@@ -231,13 +231,14 @@ impl Peers {
     /// to send it (or `None` to send nothing). Peers that already have every hash are
     /// skipped, so nothing is echoed back to where it came from. What the message carries
     /// is then recorded as known to the peer. `make` may return the same `Arc` for many
-    /// peers: it is encoded once. Returns how many peers got a message.
+    /// peers: each distinct one is encoded once. Returns how many peers got a message.
     pub fn announce<F>(&self, hashes: &[Hash256], mut make: F) -> usize
     where
         F: FnMut(&PeerInfo, &[Hash256]) -> Option<Arc<Message>>,
     {
         let keyed: Vec<(Hash256, u64)> = hashes.iter().map(|h| (*h, self.keys.key(h))).collect();
-        let mut last: Option<(Arc<Message>, Bytes)> = None;
+        // Frames by message: `make` usually returns one of a few shared messages.
+        let mut encoded: Vec<(Arc<Message>, Bytes)> = Vec::new();
         let mut sent = 0;
         for peer in self.ready_peers() {
             let missing: Vec<Hash256> = keyed
@@ -252,11 +253,12 @@ impl Peers {
             let Some(message) = make(&info, &missing) else {
                 continue;
             };
-            let frame = match &last {
-                Some((m, frame)) if Arc::ptr_eq(m, &message) => frame.clone(),
-                _ => {
+            let cached = encoded.iter().find(|(m, _)| Arc::ptr_eq(m, &message));
+            let frame = match cached {
+                Some((_, frame)) => frame.clone(),
+                None => {
                     let frame = self.frame(&message);
-                    last = Some((Arc::clone(&message), frame.clone()));
+                    encoded.push((Arc::clone(&message), frame.clone()));
                     frame
                 }
             };

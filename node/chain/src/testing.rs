@@ -27,6 +27,11 @@ impl Wallet {
         }
     }
 
+    /// The private key, to sign transactions built by hand.
+    pub fn key(&self) -> &PrivateKey {
+        &self.key
+    }
+
     /// The key's P2PKH hash.
     pub fn hash160(&self) -> [u8; 20] {
         self.key.public_key().hash160()

@@ -1,0 +1,408 @@
+//! The peers module in real `node` processes: two nodes handshake over `connect`, and raw
+//! sockets play peers that send garbage, another chain's magic, an oversized frame, a bad
+//! checksum or unknown commands. Bad peers are dropped; a well-behaved peer stays
+//! connected and is still served. Checks go through `node rpc` (getpeerinfo and friends).
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use node_chain::{ChainSpec, Hash256};
+use node_peers::{
+    encode_frame, Command, GetHeaders, Inventory, Message, NetAddress, VersionMessage,
+    HEADER_LEN, PROTOCOL_VERSION,
+};
+use serde_json::Value;
+
+use crate::common::{free_port, node_output, wait_for, write_profile, NodeProcess};
+
+const START: Duration = Duration::from_secs(20);
+const DEADLINE: Duration = Duration::from_secs(8);
+
+fn regtest() -> &'static ChainSpec {
+    ChainSpec::by_name("regtest").expect("regtest spec")
+}
+
+/// A `chain, peers, rpc` node on regtest with its P2P and RPC ports.
+struct PeerNode {
+    process: NodeProcess,
+    profile: PathBuf,
+    p2p: u16,
+}
+
+impl PeerNode {
+    fn start(dir: &Path, name: &str, peers_table: &str) -> PeerNode {
+        let p2p = free_port();
+        let rpc = free_port();
+        let profile = write_profile(
+            dir,
+            &format!("{name}.toml"),
+            &format!(
+                "[node]\nmodules = [\"chain\", \"peers\", \"rpc\"]\nchain = \"regtest\"\n\n\
+                 [peers]\nlisten = \"127.0.0.1:{p2p}\"\n{peers_table}\n\n\
+                 [rpc]\nlisten = \"127.0.0.1:{rpc}\"\n"
+            ),
+        );
+        let mut process = NodeProcess::start(&profile, &dir.join(name), &[], &[]);
+        process.wait_log(&format!("listening for peers on 127.0.0.1:{p2p}"), START);
+        process.wait_log("node running", START);
+        PeerNode {
+            process,
+            profile,
+            p2p,
+        }
+    }
+
+    fn run(&self, method: &str, args: &[&str]) -> std::process::Output {
+        let mut all = vec![
+            "--profile",
+            self.profile.to_str().expect("utf-8 path"),
+            "--datadir",
+            self.process.datadir.to_str().expect("utf-8 path"),
+            "rpc",
+            method,
+        ];
+        all.extend_from_slice(args);
+        node_output(&all, &[])
+    }
+
+    /// A successful call's result: JSON, or a string when it is not JSON.
+    fn call(&self, method: &str, args: &[&str]) -> Value {
+        let out = self.run(method, args);
+        assert!(
+            out.status.success(),
+            "{method} {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    }
+
+    /// A failing call's RPC error code.
+    fn error_code(&self, method: &str, args: &[&str]) -> i64 {
+        let out = self.run(method, args);
+        let text = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!out.status.success(), "{method} {args:?} succeeded");
+        text.split("error code: ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("no error code in: {text}"))
+    }
+
+    fn peer_info(&self) -> Vec<Value> {
+        self.call("getpeerinfo", &[])
+            .as_array()
+            .expect("getpeerinfo answers an array")
+            .clone()
+    }
+
+    /// Waits until getpeerinfo lists a peer that `matches`, and returns it.
+    fn wait_peer(&self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        wait_for(what, DEADLINE, || {
+            self.peer_info().into_iter().find(|p| matches(p))
+        })
+    }
+}
+
+/// A peer played by the test over a plain socket.
+struct RawPeer {
+    stream: TcpStream,
+    magic: [u8; 4],
+}
+
+fn nonce() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+}
+
+impl RawPeer {
+    fn connect(port: u16) -> RawPeer {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the node");
+        stream
+            .set_read_timeout(Some(DEADLINE))
+            .expect("read timeout");
+        RawPeer {
+            stream,
+            magic: regtest().magic,
+        }
+    }
+
+    fn send(&mut self, message: &Message) {
+        let frame = encode_frame(self.magic, message);
+        self.send_raw(&frame);
+    }
+
+    fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send to the node");
+    }
+
+    /// The next message, `None` once the node closed the connection.
+    fn recv(&mut self) -> Option<Message> {
+        let mut header = [0u8; HEADER_LEN];
+        if !read_exact_or_closed(&mut self.stream, &mut header) {
+            return None;
+        }
+        assert_eq!(header[..4], self.magic, "the node speaks our chain's magic");
+        let mut raw = [0u8; 12];
+        raw.copy_from_slice(&header[4..16]);
+        let length = u32::from_le_bytes([header[16], header[17], header[18], header[19]]);
+        let mut payload = vec![0u8; length as usize];
+        if !read_exact_or_closed(&mut self.stream, &mut payload) {
+            return None;
+        }
+        let command = Command::from_raw(raw).expect("the node sends valid commands");
+        Some(Message::decode(command, &payload).expect("the node sends valid payloads"))
+    }
+
+    /// The first message `wanted` accepts; the node's own pings are skipped, anything else
+    /// is returned in `skipped`.
+    fn recv_until(&mut self, what: &str, wanted: impl Fn(&Message) -> bool) -> (Message, Vec<Message>) {
+        let mut skipped = Vec::new();
+        loop {
+            match self.recv() {
+                Some(message) if wanted(&message) => return (message, skipped),
+                Some(Message::Ping(_)) => {}
+                Some(other) => skipped.push(other),
+                None => panic!("the node closed the connection while we waited for {what}"),
+            }
+        }
+    }
+
+    fn version() -> Message {
+        let unspecified = NetAddress {
+            services: 0,
+            addr: "0.0.0.0:0".parse().expect("address"),
+        };
+        Message::Version(VersionMessage {
+            version: PROTOCOL_VERSION,
+            services: 0,
+            timestamp: (nonce() / 1_000_000_000) as i64,
+            receiver: unspecified,
+            sender: unspecified,
+            nonce: nonce(),
+            user_agent: "/raw-test-peer/".into(),
+            start_height: 0,
+            relay: false,
+        })
+    }
+
+    /// version/verack as an outbound Bitcoin node does it, with the extra messages Bitcoin
+    /// Core sends between `version` and `verack` (unknown to us, to be ignored).
+    fn handshake(&mut self) {
+        self.send(&Self::version());
+        for extra in ["wtxidrelay", "sendaddrv2"] {
+            self.send(&Message::Unknown {
+                command: Command::new(extra).expect("command"),
+                payload: Vec::new(),
+            });
+        }
+        let (version, _) = self.recv_until("version", |m| matches!(m, Message::Version(_)));
+        let Message::Version(version) = version else {
+            unreachable!()
+        };
+        assert_eq!(version.version, PROTOCOL_VERSION);
+        assert!(version.user_agent.starts_with("/node:"), "{}", version.user_agent);
+        self.recv_until("verack", |m| *m == Message::Verack);
+        self.send(&Message::Verack);
+    }
+
+    /// Sends a ping and waits for its pong; fails if a pong of `never` shows up first.
+    fn ping(&mut self, nonce: u64, never: Option<u64>) {
+        self.send(&Message::Ping(nonce));
+        let (_, skipped) = self.recv_until("pong", |m| *m == Message::Pong(nonce));
+        if let Some(never) = never {
+            assert!(
+                !skipped.contains(&Message::Pong(never)),
+                "the node answered a ping it should have dropped"
+            );
+        }
+    }
+
+    /// Whether the node closes the connection within the deadline (whatever it sends
+    /// first is read and ignored).
+    fn closed_by_node(&mut self) -> bool {
+        let deadline = Instant::now() + DEADLINE;
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline {
+            match self.stream.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return true,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return false
+                }
+                Err(e) => panic!("reading from the node: {e}"),
+            }
+        }
+        false
+    }
+}
+
+fn read_exact_or_closed(stream: &mut TcpStream, buf: &mut [u8]) -> bool {
+    match stream.read_exact(buf) {
+        Ok(()) => true,
+        Err(e) if matches!(e.kind(), ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset) => {
+            false
+        }
+        Err(e) => panic!("reading from the node: {e}"),
+    }
+}
+
+#[test]
+fn two_nodes_handshake_over_connect_and_reconnect() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // `a` only listens: no automatic outbound connection back to `b`.
+    let a = PeerNode::start(tmp.path(), "a", "max_outbound = 0");
+    let b = PeerNode::start(
+        tmp.path(),
+        "b",
+        &format!("connect = [\"127.0.0.1:{}\"]", a.p2p),
+    );
+    let a_addr = format!("127.0.0.1:{}", a.p2p);
+
+    let seen_by_b = b.wait_peer("b to list a", |p| p["addr"] == a_addr.as_str());
+    assert_eq!(seen_by_b["inbound"], false);
+    assert_eq!(seen_by_b["connection_type"], "manual");
+    assert_eq!(seen_by_b["version"], PROTOCOL_VERSION);
+    assert_eq!(seen_by_b["subver"], format!("/node:{}/", env!("CARGO_PKG_VERSION")));
+    assert_eq!(seen_by_b["startingheight"], 0);
+    assert_eq!(seen_by_b["services"], "0000000000000001");
+    let seen_by_a = a.wait_peer("a to list b", |p| p["inbound"] == true);
+    assert_eq!(seen_by_a["addrbind"], a_addr.as_str());
+    assert_eq!(a.call("getconnectioncount", &[]), 1);
+    let info = a.call("getnetworkinfo", &[]);
+    assert_eq!(info["protocolversion"], PROTOCOL_VERSION);
+    assert_eq!(info["connections_in"], 1);
+    assert_eq!(info["connections_out"], 0);
+    // Pings are answered: a round trip shows up once `ping` asked for one.
+    a.call("ping", &[]);
+    a.wait_peer("a to time a ping", |p| p["pingtime"].is_number());
+
+    // `a` drops `b`; `b` keeps its `connect` peer and comes back on a new connection.
+    let id = seen_by_a["id"].to_string();
+    assert_eq!(a.call("disconnectnode", &["", &id]), Value::Null);
+    a.wait_peer("b to reconnect", |p| p["inbound"] == true && p["id"].to_string() != id);
+    assert_eq!(a.error_code("disconnectnode", &["", &id]), -29);
+    assert_eq!(a.error_code("disconnectnode", &[]), -32602);
+    assert!(b.process.log().contains("peer connected"));
+}
+
+#[test]
+fn bad_peers_are_dropped_and_a_good_one_stays_served() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let node = PeerNode::start(tmp.path(), "n", "");
+    let mut good = RawPeer::connect(node.p2p);
+    good.handshake();
+    node.wait_peer("the good peer", |p| p["subver"] == "/raw-test-peer/");
+
+    // Not a node at all: the first byte is not our magic.
+    let mut garbage = RawPeer::connect(node.p2p);
+    garbage.send_raw(b"GET / HTTP/1.1\r\nHost: node\r\n\r\n");
+    assert!(garbage.closed_by_node(), "garbage was not dropped");
+
+    // A node of another chain: fails at its first message.
+    let mut other_chain = RawPeer::connect(node.p2p);
+    other_chain.magic = ChainSpec::by_name("dev").expect("dev spec").magic;
+    other_chain.send(&RawPeer::version());
+    assert!(other_chain.closed_by_node(), "another chain's magic was not dropped");
+
+    // A header claiming 4 GiB: dropped on the header alone.
+    let mut oversized = RawPeer::connect(node.p2p);
+    let mut header = Vec::new();
+    header.extend_from_slice(&regtest().magic);
+    header.extend_from_slice(b"block\0\0\0\0\0\0\0");
+    header.extend_from_slice(&u32::MAX.to_le_bytes());
+    header.extend_from_slice(&[0; 4]);
+    oversized.send_raw(&header);
+    assert!(oversized.closed_by_node(), "an oversized frame was not dropped");
+
+    // Anything but `version` first is misbehaviour (loopback: disconnected, not banned).
+    let mut rude = RawPeer::connect(node.p2p);
+    rude.send(&Message::Ping(1));
+    assert!(rude.closed_by_node(), "a ping before version was not punished");
+
+    // A bad checksum drops that message only; an unknown command is ignored.
+    let mut sloppy = RawPeer::connect(node.p2p);
+    sloppy.handshake();
+    let mut corrupt = encode_frame(regtest().magic, &Message::Ping(11)).to_vec();
+    corrupt[20] ^= 0xff;
+    sloppy.send_raw(&corrupt);
+    sloppy.send(&Message::Unknown {
+        command: Command::new("myextension").expect("command"),
+        payload: vec![1, 2, 3],
+    });
+    sloppy.ping(12, Some(11));
+
+    // The good peer is still connected and served: pings, headers, blocks, notfound.
+    good.ping(7, None);
+    let genesis = regtest().genesis_hash();
+    good.send(&Message::GetHeaders(GetHeaders {
+        version: PROTOCOL_VERSION as u32,
+        locator: vec![genesis],
+        stop: Hash256::ZERO,
+    }));
+    good.recv_until("headers", |m| *m == Message::Headers(Vec::new()));
+    let unknown = Hash256([7; 32]);
+    good.send(&Message::GetData(vec![
+        Inventory::block(genesis),
+        Inventory::block(unknown),
+        Inventory::tx(unknown),
+    ]));
+    let (block, _) = good.recv_until("the genesis block", |m| matches!(m, Message::Block(_)));
+    assert!(matches!(block, Message::Block(b) if b.hash() == genesis));
+    let (notfound, _) = good.recv_until("notfound", |m| matches!(m, Message::NotFound(_)));
+    assert_eq!(
+        notfound,
+        Message::NotFound(vec![Inventory::block(unknown), Inventory::tx(unknown)])
+    );
+
+    let peers = node.peer_info();
+    assert_eq!(peers.len(), 2, "only the good and the sloppy peer remain: {peers:?}");
+    assert!(node.call("listbanned", &[]).as_array().expect("array").is_empty(),
+        "loopback peers are never banned automatically");
+    let log = node.process.log();
+    assert!(log.contains("peer misbehaved"), "{log}");
+}
+
+#[test]
+fn bans_refuse_connections_until_lifted() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let node = PeerNode::start(tmp.path(), "n", "max_inbound = 1");
+    let mut first = RawPeer::connect(node.p2p);
+    first.handshake();
+    node.wait_peer("the first peer", |p| p["inbound"] == true);
+
+    // Inbound beyond max_inbound is refused.
+    let mut second = RawPeer::connect(node.p2p);
+    second.send(&RawPeer::version());
+    assert!(second.closed_by_node(), "a connection over max_inbound was accepted");
+
+    // A manual ban disconnects the peers in the subnet and refuses new connections.
+    assert_eq!(node.call("setban", &["127.0.0.0/8", "add", "600"]), Value::Null);
+    assert!(first.closed_by_node(), "a banned peer stayed connected");
+    assert_eq!(node.error_code("setban", &["127.0.0.0/8", "add"]), -23);
+    assert_eq!(node.error_code("setban", &["not-an-ip", "add"]), -30);
+    let bans = node.call("listbanned", &[]);
+    assert_eq!(bans[0]["address"], "127.0.0.0/8");
+    assert_eq!(bans[0]["ban_duration"], 600);
+    let mut refused = RawPeer::connect(node.p2p);
+    refused.send(&RawPeer::version());
+    assert!(refused.closed_by_node(), "a banned address was accepted");
+
+    assert_eq!(node.call("setban", &["127.0.0.0/8", "remove"]), Value::Null);
+    assert_eq!(node.error_code("setban", &["127.0.0.0/8", "remove"]), -30);
+    // The banned peer's slot is free once the node has let go of it.
+    wait_for("the banned peer to be gone", DEADLINE, || {
+        (node.call("getconnectioncount", &[]) == 0).then_some(())
+    });
+    let mut welcome = RawPeer::connect(node.p2p);
+    welcome.handshake();
+    welcome.ping(1, None);
+    node.call("setban", &["10.0.0.1", "add"]);
+    assert_eq!(node.call("clearbanned", &[]), Value::Null);
+    assert!(node.call("listbanned", &[]).as_array().expect("array").is_empty());
+}
