@@ -90,3 +90,59 @@ fn walkthrough_poll_batched() {
 fn walkthrough_headers_first_flood() {
     walkthrough(&["sync.strategy=headers-first", "relay.broadcast=flood"]);
 }
+
+/// A node that connects nowhere by itself (its only `connect` target is a closed port),
+/// so a test decides every link with `addnode onetry` and cuts it with `disconnectnode`.
+fn isolated(sets: &[&str]) -> TestNode {
+    let mut all: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    all.push("peers.connect=[\"127.0.0.1:9\"]".to_string());
+    TestNode::start(&all)
+}
+
+fn link(from: &TestNode, to: &TestNode) {
+    from.rpc("addnode", &[&to.p2p_addr(), "onetry"]);
+    wait_for("the link to come up", WAIT, || {
+        (from.rpc("getconnectioncount", &[]).as_u64() >= Some(1)).then_some(())
+    });
+}
+
+fn unlink(a: &TestNode, b: &TestNode) {
+    for node in [a, b] {
+        for peer in node.rpc("getpeerinfo", &[]).as_array().cloned().unwrap_or_default() {
+            // The peer may already be gone when the other side's disconnect landed first.
+            let _ = node.try_rpc("disconnectnode", &["", &peer["id"].to_string()]);
+        }
+    }
+    wait_for("the link to go down", WAIT, || {
+        (a.rpc("getconnectioncount", &[]).as_u64() == Some(0)
+            && b.rpc("getconnectioncount", &[]).as_u64() == Some(0))
+        .then_some(())
+    });
+}
+
+#[test]
+fn after_a_partition_every_node_follows_the_most_work_chain_and_losing_transactions_return() {
+    let a = isolated(&[]);
+    let b = isolated(&[]);
+    link(&b, &a);
+    let addr_a = a.rpc("getnewaddress", &[]).as_str().unwrap().to_string();
+    let addr_b = b.rpc("getnewaddress", &[]).as_str().unwrap().to_string();
+    a.rpc("generatetoaddress", &["101", &addr_a]);
+    same_tip(&[&a, &b], 101);
+
+    unlink(&a, &b);
+    // A's branch: one block with a payment. B's branch: two empty blocks, more work.
+    let other = a.rpc("getnewaddress", &[]).as_str().unwrap().to_string();
+    let txid = a.rpc("sendfrom", &[&addr_a, &other, "1"]).as_str().unwrap().to_string();
+    a.rpc("generatetoaddress", &["1", &addr_a]);
+    b.rpc("generatetoaddress", &["2", &addr_b]);
+    assert_eq!(a.height(), 102);
+    assert_eq!(b.height(), 103);
+    assert!(!in_mempool(&a, &txid));
+
+    link(&b, &a);
+    same_tip(&[&a, &b], 103);
+    wait_for("the payment back in both mempools", WAIT, || {
+        (in_mempool(&a, &txid) && in_mempool(&b, &txid)).then_some(())
+    });
+}

@@ -105,6 +105,8 @@ fn opcode_name(op: u8) -> &'static str {
     const SMALL: [&str; 16] = [
         "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
     ];
+    // Rows of names read better than rustfmt's one per line.
+    #[rustfmt::skip]
     const NAMES: [&str; 0xbb - 0x61] = [
         "OP_NOP", "OP_VER", "OP_IF", "OP_NOTIF", "OP_VERIF", "OP_VERNOTIF", "OP_ELSE",
         "OP_ENDIF", "OP_VERIFY", "OP_RETURN", "OP_TOALTSTACK", "OP_FROMALTSTACK", "OP_2DROP",
@@ -273,7 +275,10 @@ mod tests {
         p2pkh.extend_from_slice(&[0x88, 0xac]);
         assert_eq!(
             script_asm(&p2pkh),
-            format!("OP_DUP OP_HASH160 {} OP_EQUALVERIFY OP_CHECKSIG", hex::encode(hash))
+            format!(
+                "OP_DUP OP_HASH160 {} OP_EQUALVERIFY OP_CHECKSIG",
+                hex::encode(hash)
+            )
         );
         // Small pushes are numbers; OP_0, OP_1NEGATE and OP_1..OP_16 too.
         assert_eq!(
@@ -285,7 +290,10 @@ mod tests {
         assert_eq!(script_asm(&[0x05, 0x01]), "[error]");
         assert_eq!(script_asm(&[0x4d, 0x01]), "[error]");
         let long = [0xabu8; 5];
-        assert_eq!(script_asm(&[&[0x4e, 5, 0, 0, 0][..], &long].concat()), "abababababab"[..10]);
+        assert_eq!(
+            script_asm(&[&[0x4e, 5, 0, 0, 0][..], &long].concat()),
+            "ababababab"
+        );
     }
 
     #[test]
