@@ -67,7 +67,8 @@ impl PeerNode {
         node_output(&all, &[])
     }
 
-    /// A successful call's result: JSON, or a string when it is not JSON.
+    /// A successful call's result: JSON, a string when it is not JSON, null when the
+    /// client printed nothing (as bitcoin-cli does for null).
     fn call(&self, method: &str, args: &[&str]) -> Value {
         let out = self.run(method, args);
         assert!(
@@ -76,6 +77,9 @@ impl PeerNode {
             String::from_utf8_lossy(&out.stderr)
         );
         let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if text.is_empty() {
+            return Value::Null;
+        }
         serde_json::from_str(&text).unwrap_or(Value::String(text))
     }
 
