@@ -3,6 +3,15 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+
+/// Prints a line on stdout; a closed pipe (`node modules | head`) ends output quietly
+/// instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 use node_kernel::{plan, registered_modules, registered_strategies, Profile, ProfileSource};
 
 /// The profile used when `--profile` is not given: every module a user needs to follow
@@ -50,7 +59,7 @@ pub(crate) fn check(
 ) -> anyhow::Result<()> {
     let plan = load(source, sets, datadir)?;
     let names: Vec<&str> = plan.modules.iter().map(|m| m.factory.name).collect();
-    println!(
+    out!(
         "{}: ok; modules in start order: {}",
         plan.profile.node.profile,
         names.join(", ")
@@ -64,12 +73,12 @@ pub(crate) fn check(
     for m in &plan.modules {
         effective.insert(m.factory.name.to_string(), m.config.clone());
     }
-    println!("{}", serde_json::to_string_pretty(&effective)?);
+    out!("{}", serde_json::to_string_pretty(&effective)?);
     Ok(())
 }
 
 pub(crate) fn list_modules() {
-    println!("modules:");
+    out!("modules:");
     for (name, factory) in registered_modules() {
         let mut line = format!("  {name:<14} {}", factory.description);
         if !factory.provides.is_empty() {
@@ -78,15 +87,15 @@ pub(crate) fn list_modules() {
         if !factory.needs.is_empty() {
             line.push_str(&format!(" [needs: {}]", factory.needs.join(", ")));
         }
-        println!("{line}");
+        out!("{line}");
     }
     let mut behaviour = "";
     for strategy in registered_strategies() {
         if strategy.behaviour != behaviour {
             behaviour = strategy.behaviour;
-            println!("{behaviour}:");
+            out!("{behaviour}:");
         }
-        println!("  {:<14} {}", strategy.name, strategy.description);
+        out!("  {:<14} {}", strategy.name, strategy.description);
     }
 }
 
@@ -101,7 +110,7 @@ pub(crate) fn rpc(
     let result = node_rpc::cli_call(&profile, method, args)?;
     let text = node_rpc::format_cli_output(&result);
     if !text.is_empty() {
-        println!("{text}");
+        out!("{text}");
     }
     Ok(())
 }
