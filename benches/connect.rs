@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use node_chain::testing::{Builder, Wallet};
 use node_chain::{
-    sign_p2pkh_input, verify_p2pkh_input, Block, BlockOutcome, ChainOptions, ChainSpec,
-    ChainState, OutPoint, Transaction, TxIn, TxOut,
+    sign_p2pkh_input, verify_p2pkh_input, Block, BlockOutcome, ChainOptions, ChainSpec, ChainState,
+    OutPoint, Transaction, TxIn, TxOut,
 };
 use rayon::prelude::*;
 use serde_json::json;
@@ -155,11 +155,7 @@ fn main() {
             .map(|_| one.install(|| raw_rate(&inputs, false)))
             .collect(),
     );
-    let raw_all = median(
-        (0..RAW_PASSES)
-            .map(|_| raw_rate(&inputs, true))
-            .collect(),
-    );
+    let raw_all = median((0..RAW_PASSES).map(|_| raw_rate(&inputs, true)).collect());
     print("raw_verify_sigs_per_s_1t", json!(raw_1t.round()), "sig/s");
     print("raw_verify_sigs_per_s_all", json!(raw_all.round()), "sig/s");
     print(

@@ -154,11 +154,6 @@ impl NodeProcess {
             self.child.try_wait().ok().flatten()
         })
     }
-
-    /// The process id.
-    pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
-    }
 }
 
 impl Drop for NodeProcess {
@@ -236,10 +231,14 @@ impl TestNode {
 
     /// Calls an RPC method that must succeed.
     pub(crate) fn rpc(&self, method: &str, args: &[&str]) -> serde_json::Value {
-        self.try_rpc(method, args)
-            .unwrap_or_else(|e| panic!("{method} {args:?} failed: {e}
+        self.try_rpc(method, args).unwrap_or_else(|e| {
+            panic!(
+                "{method} {args:?} failed: {e}
 log:
-{}", self.process.log()))
+{}",
+                self.process.log()
+            )
+        })
     }
 
     /// The height of the node's tip.
@@ -249,6 +248,9 @@ log:
 
     /// The node's tip hash.
     pub(crate) fn tip(&self) -> String {
-        self.rpc("getbestblockhash", &[]).as_str().expect("a hash").to_string()
+        self.rpc("getbestblockhash", &[])
+            .as_str()
+            .expect("a hash")
+            .to_string()
     }
 }

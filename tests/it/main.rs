@@ -4,5 +4,6 @@
 mod common;
 mod kernel;
 mod methods;
-mod plugin;
 mod network;
+mod plugin;
+mod readme;

@@ -303,6 +303,12 @@ fn chain_methods_answer_core_fields_and_codes() {
         -22,
         "TX decode failed",
     );
+    node.fails_with(
+        "decoderawtransaction",
+        &[&format!("{coinbase_hex}00")],
+        -22,
+        "TX decode failed",
+    );
 }
 
 /// The WIF keys of the node's wallet file, to sign transactions the wallet would not.

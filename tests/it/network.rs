@@ -26,7 +26,9 @@ fn connected_pair(sets: &[&str]) -> (TestNode, TestNode) {
 fn same_tip(nodes: &[&TestNode], height: u64) {
     wait_for(&format!("every node at height {height}"), WAIT, || {
         let tips: Vec<(u64, String)> = nodes.iter().map(|n| (n.height(), n.tip())).collect();
-        tips.iter().all(|t| t.0 == height && t.1 == tips[0].1).then_some(())
+        tips.iter()
+            .all(|t| t.0 == height && t.1 == tips[0].1)
+            .then_some(())
     });
 }
 
@@ -50,15 +52,24 @@ fn walkthrough(sets: &[&str]) {
     same_tip(&[&a, &b], 101);
 
     // Two sends in a row from the same address, before any block.
-    let tx1 = a.rpc("sendfrom", &[&miner_addr, &friend, "10"]).as_str().unwrap().to_string();
-    let tx2 = a.rpc("sendfrom", &[&miner_addr, &friend, "5"]).as_str().unwrap().to_string();
+    let tx1 = a
+        .rpc("sendfrom", &[&miner_addr, &friend, "10"])
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tx2 = a
+        .rpc("sendfrom", &[&miner_addr, &friend, "5"])
+        .as_str()
+        .unwrap()
+        .to_string();
     wait_for("both payments in the other node's mempool", WAIT, || {
         (in_mempool(&b, &tx1) && in_mempool(&b, &tx2)).then_some(())
     });
     a.rpc("generatetoaddress", &["1", &miner_addr]);
     same_tip(&[&a, &b], 102);
     wait_for("the mempools to empty", WAIT, || {
-        (a.rpc("getmempoolinfo", &[])["size"] == 0 && b.rpc("getmempoolinfo", &[])["size"] == 0).then_some(())
+        (a.rpc("getmempoolinfo", &[])["size"] == 0 && b.rpc("getmempoolinfo", &[])["size"] == 0)
+            .then_some(())
     });
     // Both nodes see the same balances for both addresses (address index).
     for address in [&miner_addr, &friend] {
@@ -108,7 +119,12 @@ fn link(from: &TestNode, to: &TestNode) {
 
 fn unlink(a: &TestNode, b: &TestNode) {
     for node in [a, b] {
-        for peer in node.rpc("getpeerinfo", &[]).as_array().cloned().unwrap_or_default() {
+        for peer in node
+            .rpc("getpeerinfo", &[])
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
             // The peer may already be gone when the other side's disconnect landed first.
             let _ = node.try_rpc("disconnectnode", &["", &peer["id"].to_string()]);
         }
@@ -133,7 +149,11 @@ fn after_a_partition_every_node_follows_the_most_work_chain_and_losing_transacti
     unlink(&a, &b);
     // A's branch: one block with a payment. B's branch: two empty blocks, more work.
     let other = a.rpc("getnewaddress", &[]).as_str().unwrap().to_string();
-    let txid = a.rpc("sendfrom", &[&addr_a, &other, "1"]).as_str().unwrap().to_string();
+    let txid = a
+        .rpc("sendfrom", &[&addr_a, &other, "1"])
+        .as_str()
+        .unwrap()
+        .to_string();
     a.rpc("generatetoaddress", &["1", &addr_a]);
     b.rpc("generatetoaddress", &["2", &addr_b]);
     assert_eq!(a.height(), 102);

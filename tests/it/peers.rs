@@ -10,8 +10,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use node_chain::{ChainSpec, Hash256};
 use node_peers::{
-    encode_frame, Command, GetHeaders, Inventory, Message, NetAddress, VersionMessage,
-    HEADER_LEN, PROTOCOL_VERSION,
+    encode_frame, Command, GetHeaders, Inventory, Message, NetAddress, VersionMessage, HEADER_LEN,
+    PROTOCOL_VERSION,
 };
 use serde_json::Value;
 
@@ -164,7 +164,11 @@ impl RawPeer {
 
     /// The first message `wanted` accepts; the node's own pings are skipped, anything else
     /// is returned in `skipped`.
-    fn recv_until(&mut self, what: &str, wanted: impl Fn(&Message) -> bool) -> (Message, Vec<Message>) {
+    fn recv_until(
+        &mut self,
+        what: &str,
+        wanted: impl Fn(&Message) -> bool,
+    ) -> (Message, Vec<Message>) {
         let mut skipped = Vec::new();
         loop {
             match self.recv() {
@@ -209,7 +213,11 @@ impl RawPeer {
             unreachable!()
         };
         assert_eq!(version.version, PROTOCOL_VERSION);
-        assert!(version.user_agent.starts_with("/node:"), "{}", version.user_agent);
+        assert!(
+            version.user_agent.starts_with("/node:"),
+            "{}",
+            version.user_agent
+        );
         self.recv_until("verack", |m| *m == Message::Verack);
         self.send(&Message::Verack);
     }
@@ -249,7 +257,12 @@ impl RawPeer {
 fn read_exact_or_closed(stream: &mut TcpStream, buf: &mut [u8]) -> bool {
     match stream.read_exact(buf) {
         Ok(()) => true,
-        Err(e) if matches!(e.kind(), ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset
+            ) =>
+        {
             false
         }
         Err(e) => panic!("reading from the node: {e}"),
@@ -272,7 +285,10 @@ fn two_nodes_handshake_over_connect_and_reconnect() {
     assert_eq!(seen_by_b["inbound"], false);
     assert_eq!(seen_by_b["connection_type"], "manual");
     assert_eq!(seen_by_b["version"], PROTOCOL_VERSION);
-    assert_eq!(seen_by_b["subver"], format!("/node:{}/", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        seen_by_b["subver"],
+        format!("/node:{}/", env!("CARGO_PKG_VERSION"))
+    );
     assert_eq!(seen_by_b["startingheight"], 0);
     assert_eq!(seen_by_b["services"], "0000000000000001");
     let seen_by_a = a.wait_peer("a to list b", |p| p["inbound"] == true);
@@ -289,7 +305,9 @@ fn two_nodes_handshake_over_connect_and_reconnect() {
     // `a` drops `b`; `b` keeps its `connect` peer and comes back on a new connection.
     let id = seen_by_a["id"].to_string();
     assert_eq!(a.call("disconnectnode", &["", &id]), Value::Null);
-    a.wait_peer("b to reconnect", |p| p["inbound"] == true && p["id"].to_string() != id);
+    a.wait_peer("b to reconnect", |p| {
+        p["inbound"] == true && p["id"] != seen_by_a["id"]
+    });
     assert_eq!(a.error_code("disconnectnode", &["", &id]), -29);
     assert_eq!(a.error_code("disconnectnode", &[]), -32602);
     assert!(b.process.log().contains("peer connected"));
@@ -312,7 +330,10 @@ fn bad_peers_are_dropped_and_a_good_one_stays_served() {
     let mut other_chain = RawPeer::connect(node.p2p);
     other_chain.magic = ChainSpec::by_name("dev").expect("dev spec").magic;
     other_chain.send(&RawPeer::version());
-    assert!(other_chain.closed_by_node(), "another chain's magic was not dropped");
+    assert!(
+        other_chain.closed_by_node(),
+        "another chain's magic was not dropped"
+    );
 
     // A header claiming 4 GiB: dropped on the header alone.
     let mut oversized = RawPeer::connect(node.p2p);
@@ -322,12 +343,18 @@ fn bad_peers_are_dropped_and_a_good_one_stays_served() {
     header.extend_from_slice(&u32::MAX.to_le_bytes());
     header.extend_from_slice(&[0; 4]);
     oversized.send_raw(&header);
-    assert!(oversized.closed_by_node(), "an oversized frame was not dropped");
+    assert!(
+        oversized.closed_by_node(),
+        "an oversized frame was not dropped"
+    );
 
     // Anything but `version` first is misbehaviour (loopback: disconnected, not banned).
     let mut rude = RawPeer::connect(node.p2p);
     rude.send(&Message::Ping(1));
-    assert!(rude.closed_by_node(), "a ping before version was not punished");
+    assert!(
+        rude.closed_by_node(),
+        "a ping before version was not punished"
+    );
 
     // A bad checksum drops that message only; an unknown command is ignored.
     let mut sloppy = RawPeer::connect(node.p2p);
@@ -365,9 +392,18 @@ fn bad_peers_are_dropped_and_a_good_one_stays_served() {
     );
 
     let peers = node.peer_info();
-    assert_eq!(peers.len(), 2, "only the good and the sloppy peer remain: {peers:?}");
-    assert!(node.call("listbanned", &[]).as_array().expect("array").is_empty(),
-        "loopback peers are never banned automatically");
+    assert_eq!(
+        peers.len(),
+        2,
+        "only the good and the sloppy peer remain: {peers:?}"
+    );
+    assert!(
+        node.call("listbanned", &[])
+            .as_array()
+            .expect("array")
+            .is_empty(),
+        "loopback peers are never banned automatically"
+    );
     let log = node.process.log();
     assert!(log.contains("peer misbehaved"), "{log}");
 }
@@ -383,10 +419,16 @@ fn bans_refuse_connections_until_lifted() {
     // Inbound beyond max_inbound is refused.
     let mut second = RawPeer::connect(node.p2p);
     second.send(&RawPeer::version());
-    assert!(second.closed_by_node(), "a connection over max_inbound was accepted");
+    assert!(
+        second.closed_by_node(),
+        "a connection over max_inbound was accepted"
+    );
 
     // A manual ban disconnects the peers in the subnet and refuses new connections.
-    assert_eq!(node.call("setban", &["127.0.0.0/8", "add", "600"]), Value::Null);
+    assert_eq!(
+        node.call("setban", &["127.0.0.0/8", "add", "600"]),
+        Value::Null
+    );
     assert!(first.closed_by_node(), "a banned peer stayed connected");
     assert_eq!(node.error_code("setban", &["127.0.0.0/8", "add"]), -23);
     assert_eq!(node.error_code("setban", &["not-an-ip", "add"]), -30);
@@ -408,5 +450,64 @@ fn bans_refuse_connections_until_lifted() {
     welcome.ping(1, None);
     node.call("setban", &["10.0.0.1", "add"]);
     assert_eq!(node.call("clearbanned", &[]), Value::Null);
-    assert!(node.call("listbanned", &[]).as_array().expect("array").is_empty());
+    assert!(node
+        .call("listbanned", &[])
+        .as_array()
+        .expect("array")
+        .is_empty());
+}
+
+#[test]
+fn addnode_rpc_keeps_a_node_connected() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let a = PeerNode::start(tmp.path(), "a", "max_outbound = 0");
+    let b = PeerNode::start(tmp.path(), "b", "max_outbound = 0");
+    let a_addr = format!("127.0.0.1:{}", a.p2p);
+    assert_eq!(b.call("addnode", &[&a_addr, "add"]), Value::Null);
+    let seen = b.wait_peer("b to connect to a", |p| p["addr"] == a_addr.as_str());
+    assert_eq!(seen["connection_type"], "manual");
+    assert_eq!(b.error_code("addnode", &[&a_addr, "add"]), -23);
+    assert_eq!(b.call("addnode", &[&a_addr, "remove"]), Value::Null);
+    assert_eq!(b.error_code("addnode", &[&a_addr, "remove"]), -24);
+    assert_eq!(b.error_code("addnode", &[&a_addr, "sideways"]), -1);
+}
+
+#[test]
+fn discovery_finds_nodes_that_peers_then_connect_to() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let with_discovery = |dir: &Path, name: &str, extra: &str| {
+        let p2p = free_port();
+        let rpc = free_port();
+        let profile = write_profile(
+            dir,
+            &format!("{name}.toml"),
+            &format!(
+                "[node]\nmodules = [\"chain\", \"peers\", \"discovery\", \"rpc\"]\n\
+                 chain = \"regtest\"\n\n[peers]\nlisten = \"127.0.0.1:{p2p}\"\n\n\
+                 [discovery]\n{extra}\n\n[rpc]\nlisten = \"127.0.0.1:{rpc}\"\n"
+            ),
+        );
+        let mut process = NodeProcess::start(&profile, &dir.join(name), &[], &[]);
+        process.wait_log(&format!("discovery listening on 127.0.0.1:{p2p}"), START);
+        process.wait_log("node running", START);
+        PeerNode {
+            process,
+            profile,
+            p2p,
+        }
+    };
+    let a = with_discovery(tmp.path(), "a", "");
+    let a_addr = format!("127.0.0.1:{}", a.p2p);
+    let b = with_discovery(tmp.path(), "b", &format!("bootstrap = [\"{a_addr}\"]"));
+    // Neither profile names the other in [peers]: the connection comes from discovery.
+    let seen = b.wait_peer("b to connect to the node it discovered", |p| {
+        p["addr"] == a_addr.as_str()
+    });
+    assert_eq!(seen["connection_type"], "outbound-full-relay");
+    // `a` found `b` too, unless `b`'s connection came first: `b` said in its `version`
+    // where it listens, and a node is not dialled twice.
+    let b_addr = format!("127.0.0.1:{}", b.p2p);
+    a.wait_peer("a to list b", |p| {
+        p["addr"] == b_addr.as_str() || p["inbound"] == true
+    });
 }

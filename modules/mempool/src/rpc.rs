@@ -193,8 +193,9 @@ fn getrawtransaction(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
         if let Some(entry) = chain.entry(&hash) {
             let main = chain.is_main(&hash);
             v["in_active_chain"] = json!(main);
+            // Signed: the tip may have moved below the block since `is_main` looked.
             v["confirmations"] = json!(if main {
-                chain.tip().height - entry.height + 1
+                (i64::from(chain.tip().height) - i64::from(entry.height) + 1).max(0)
             } else {
                 0
             });

@@ -107,7 +107,7 @@ impl Module for MinerModule {
             min_txs: self.config.min_txs,
         };
         ctx.tasks.spawn_blocking(move || worker.run());
-        self.control.set_generate(self.config.autostart);
+        self.control.set_generate(self.config.autostart, None);
 
         let control = self.control.clone();
         let cancel = ctx.cancel.clone();

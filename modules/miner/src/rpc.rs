@@ -20,7 +20,11 @@ const GENERATE: &[Param] = &[
     Param::required("address"),
     Param::optional("maxtries"),
 ];
-const SETGENERATE: &[Param] = &[Param::required("generate"), Param::optional("genproclimit")];
+const SETGENERATE: &[Param] = &[
+    Param::required("generate"),
+    Param::optional("genproclimit"),
+    Param::optional("address"),
+];
 /// Bitcoin Core's getnetworkhashps default window.
 const HASHPS_WINDOW: u32 = 120;
 
@@ -103,12 +107,27 @@ pub(crate) fn register(
         ctx.module,
         "setgenerate",
         SETGENERATE,
-        "Switches continuous mining on (true) or off (false).",
+        "Switches continuous mining on (true) or off (false). genproclimit is accepted and \
+         ignored (threads come from [miner] threads); address, if given, receives the \
+         rewards from now on (an extension of Core's old setgenerate).",
         move |p: RpcParams| {
             let control = control.clone();
             async move {
                 let on: bool = p.required(0)?;
-                control.set_generate(on);
+                let payout = match p.optional::<String>(2)? {
+                    Some(text) => Some(
+                        spec.parse_address(&text)
+                            .map_err(|e| {
+                                RpcError::new(
+                                    codes::INVALID_ADDRESS_OR_KEY,
+                                    format!("Invalid address {text}: {e}"),
+                                )
+                            })?
+                            .script_pubkey(),
+                    ),
+                    None => None,
+                };
+                control.set_generate(on, payout);
                 Ok(Value::Null)
             }
         },

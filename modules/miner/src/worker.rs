@@ -29,6 +29,8 @@ pub(crate) struct GenerateRequest {
 #[derive(Default)]
 struct State {
     generating: bool,
+    /// Where continuous mining pays, when `setgenerate` named an address.
+    payout: Option<Vec<u8>>,
     shutdown: bool,
     requests: VecDeque<GenerateRequest>,
 }
@@ -53,12 +55,19 @@ impl Control {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Switches continuous mining on or off.
-    pub(crate) fn set_generate(&self, on: bool) {
-        self.state().generating = on;
+    /// Switches continuous mining on or off; `payout` replaces the configured address.
+    pub(crate) fn set_generate(&self, on: bool, payout: Option<Vec<u8>>) {
+        let mut state = self.state();
+        state.generating = on;
+        if payout.is_some() {
+            state.payout = payout;
+        }
+        // Under the state lock: `next_work` clears the flag under the same lock, so a
+        // stop can never be cleared after it was raised for the work being handed out.
         if !on {
             self.stop_search.store(true, Ordering::Relaxed);
         }
+        drop(state);
         self.wake.notify_all();
     }
 
@@ -93,7 +102,7 @@ impl Control {
 
 enum Work {
     Request(GenerateRequest),
-    Mine,
+    Mine(Vec<u8>),
     Stop,
 }
 
@@ -123,13 +132,18 @@ impl Worker {
             match self.next_work() {
                 Work::Stop => return,
                 Work::Request(request) => self.serve(request),
-                Work::Mine => {
+                Work::Mine(payout) => {
                     if self.mempool.info().size < self.min_txs {
                         let state = self.control.state();
                         let _ = self.control.wake.wait_timeout(state, IDLE_POLL);
                         continue;
                     }
-                    if let Err(e) = self.mine_one(&self.payout) {
+                    if payout.is_empty() {
+                        tracing::error!("mining needs a payout address: setgenerate true N ADDRESS, or [miner] payout_address");
+                        self.control.set_generate(false, None);
+                        continue;
+                    }
+                    if let Err(e) = self.mine_one(&payout) {
                         tracing::error!("mined block refused: {e}");
                     }
                 }
@@ -139,6 +153,9 @@ impl Worker {
 
     fn next_work(&self) -> Work {
         let mut state = self.control.state();
+        // A stop raised for earlier work is spent; one raised after this point (a new
+        // tip, setgenerate false) ends the coming search.
+        self.control.stop_search.store(false, Ordering::Relaxed);
         loop {
             if state.shutdown {
                 return Work::Stop;
@@ -147,7 +164,8 @@ impl Worker {
                 return Work::Request(request);
             }
             if state.generating {
-                return Work::Mine;
+                let payout = state.payout.clone().unwrap_or_else(|| self.payout.clone());
+                return Work::Mine(payout);
             }
             state = self
                 .control
@@ -160,10 +178,14 @@ impl Worker {
     fn serve(&self, request: GenerateRequest) {
         let mut hashes = Vec::with_capacity(request.count as usize);
         while hashes.len() < request.count as usize {
-            if self.control.state().shutdown {
+            let state = self.control.state();
+            if state.shutdown {
                 let _ = request.reply.send(Err("node is stopping".to_string()));
                 return;
             }
+            // A stop raised for an earlier search (a new tip) must not end this one.
+            self.control.stop_search.store(false, Ordering::Relaxed);
+            drop(state);
             match self.mine_one(&request.payout) {
                 Ok(Some(hash)) => hashes.push(hash),
                 Ok(None) => continue,
@@ -179,7 +201,6 @@ impl Worker {
     /// Mines one block on a fresh template. `None` when the search was stopped (new tip,
     /// new transactions, shutdown) before finding one.
     fn mine_one(&self, payout: &[u8]) -> Result<Option<Hash256>, String> {
-        self.control.stop_search.store(false, Ordering::Relaxed);
         let mut template = Template::build(
             &self.chain,
             &self.mempool,

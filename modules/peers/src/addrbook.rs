@@ -154,6 +154,11 @@ impl AddrBook {
             .choose_multiple(&mut rand::thread_rng(), n)
     }
 
+    #[cfg(test)]
+    pub(crate) fn is_own(&self, addr: &SocketAddr) -> bool {
+        self.own.contains(addr)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }

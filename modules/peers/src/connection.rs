@@ -223,7 +223,7 @@ async fn handshake(peers: &Peers, peer: &Peer, frames: &mut Frames) -> Option<Re
                     let _ = peers.send_to(peer, &peers.version_for(peer));
                 }
                 let _ = peers.send_to(peer, &Message::Verack);
-                remote = Some(Remote::from_version(&version));
+                remote = Some(Remote::from_version(&version, peer.addr));
             }
             Message::Verack => match remote {
                 Some(remote) => return Some(remote),
@@ -284,7 +284,7 @@ async fn handle(peers: &Peers, peer: &Peer, message: Message) {
         Message::GetData(items) => peers.serve_getdata(peer, items).await,
         Message::Inv(_) | Message::Tx(_) | Message::Block(_) | Message::Headers(_) => {
             for hash in message.inventory_hashes() {
-                peers.mark_known(peer, &hash);
+                peers.note_known(peer, &hash);
             }
         }
         Message::NotFound(_) => {}

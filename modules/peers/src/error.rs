@@ -109,10 +109,4 @@ pub enum PeersError {
     /// A node given to `addnode remove` is not in the list.
     #[error("node {0} has not been added")]
     NotAdded(String),
-    /// A subnet given to `setban add` is already banned.
-    #[error("{0} is already banned")]
-    AlreadyBanned(String),
-    /// A subnet given to `setban remove` is not banned.
-    #[error("{0} is not banned")]
-    NotBanned(String),
 }

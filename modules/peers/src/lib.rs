@@ -45,6 +45,8 @@ mod peer;
 mod peers;
 mod rpc;
 mod serve;
+#[cfg(test)]
+mod tests;
 mod topic;
 
 pub use bans::{BanEntry, InvalidSubnet, Subnet};

@@ -79,7 +79,7 @@ pub(crate) async fn run(peers: Arc<Peers>) {
     }
 }
 
-fn fill(peers: &Arc<Peers>) {
+pub(crate) fn fill(peers: &Arc<Peers>) {
     let now = Instant::now();
     let (targets, addrs) = {
         let mut state = lock(&peers.state);
@@ -138,7 +138,13 @@ fn pick_automatic(peers: &Peers, state: &mut State, now: Instant) -> Vec<SocketA
     if free == 0 {
         return Vec::new();
     }
-    let connected: HashSet<SocketAddr> = connections.values().map(|p| p.addr).collect();
+    // Peers we are connected to either way: by the address we dialled, or by the one an
+    // inbound peer listens on (no second connection to the same node).
+    let connected: HashSet<SocketAddr> = connections
+        .values()
+        .flat_map(|p| [Some(p.addr), p.remote().and_then(|r| r.listen)])
+        .flatten()
+        .collect();
     let local = peers.local_addr();
     let unix = unix_now();
     let picked = book.pick(free, now, |addr| {

@@ -78,7 +78,7 @@ impl Module for PeersModule {
     }
 }
 
-async fn accept_loop(peers: Arc<Peers>, listener: TcpListener) {
+pub(crate) async fn accept_loop(peers: Arc<Peers>, listener: TcpListener) {
     loop {
         let accepted = tokio::select! {
             () = peers.cancel.cancelled() => return,

@@ -121,11 +121,19 @@ pub(crate) struct Remote {
     pub(crate) time_offset: i64,
     /// Our address as the peer sees it.
     pub(crate) seen_as: SocketAddr,
+    /// Where the peer accepts connections, from its `version` sender address: its port,
+    /// at the IP it connects from (a claim of another IP is ignored).
+    pub(crate) listen: Option<SocketAddr>,
 }
 
 impl Remote {
-    pub(crate) fn from_version(v: &VersionMessage) -> Remote {
+    pub(crate) fn from_version(v: &VersionMessage, from: SocketAddr) -> Remote {
+        let sender = v.sender.addr;
+        let same_host = sender.ip().is_unspecified() || sender.ip().to_canonical() == from.ip();
+        let listen =
+            (sender.port() != 0 && same_host).then(|| SocketAddr::new(from.ip(), sender.port()));
         Remote {
+            listen,
             version: v.version,
             services: v.services,
             user_agent: v.user_agent.clone(),

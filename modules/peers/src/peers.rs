@@ -182,7 +182,7 @@ impl Peers {
         self.queue(peer, self.frame(message), message)
     }
 
-    pub(crate) fn mark_known(&self, peer: &Peer, hash: &Hash256) {
+    pub(crate) fn note_known(&self, peer: &Peer, hash: &Hash256) {
         peer.learn([self.keys.key(hash)]);
     }
 
@@ -278,7 +278,7 @@ impl Peers {
     }
 
     /// Records that `peer` has `hashes` (learned some other way than by a message).
-    pub fn mark_known_by(&self, peer: PeerId, hashes: &[Hash256]) {
+    pub fn mark_known(&self, peer: PeerId, hashes: &[Hash256]) {
         if let Some(p) = lock(&self.state).peers.get(&peer) {
             p.learn(hashes.iter().map(|h| self.keys.key(h)));
         }

@@ -131,7 +131,7 @@ impl Peers {
             match item.kind {
                 InvType::Block => match self.chain.block_bytes(&item.hash) {
                     Ok(Some(bytes)) => {
-                        self.mark_known(peer, &item.hash);
+                        self.note_known(peer, &item.hash);
                         let frame = raw_frame(self.settings.magic, BLOCK_COMMAND, &bytes);
                         if !peer.send_wait(frame, "block").await {
                             return;

@@ -30,6 +30,7 @@ fn two_payments_in_a_row_from_one_address_both_confirm() {
         spec,
         ChainOptions {
             address_index: true,
+            ..Default::default()
         },
         move |e| sink.lock().unwrap().push(e),
     )

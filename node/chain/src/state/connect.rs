@@ -1,8 +1,14 @@
 //! Connecting and disconnecting one block: each is one LMDB write transaction, so a crash
 //! at any instant leaves the UTXO set, the main chain and the tip of one block boundary.
+//!
+//! Signatures are the bulk of connecting. They are checked on every core while this
+//! thread walks the UTXO set: each transaction's inputs go to the verifiers as soon as
+//! their coins are known, so the sequential part hides behind the parallel one.
+
+use std::sync::mpsc;
 
 use heed::RwTxn;
-use rayon::prelude::*;
+use rayon::iter::{ParallelBridge, ParallelIterator};
 
 use super::records::{address_key, decode, encode, height_key, outpoint_key, BlockUndo};
 use super::store::{Dbs, WriteError};
@@ -76,8 +82,9 @@ fn tx_error(tx: &Transaction, error: TxError) -> WriteError<BlockError> {
 
 /// Applies `block` at `height` on top of the current tip inside `txn`: spends inputs,
 /// adds outputs, checks amounts, maturity and (in parallel) signatures, writes the undo
-/// record, the main-chain entry and the tip. Any refusal aborts the whole transaction.
-/// Returns the fees the block collected.
+/// record, the main-chain entry and the tip. Any refusal aborts the whole transaction;
+/// a broken rule of the UTXO pass is reported before a bad signature. Returns the fees
+/// the block collected.
 pub(crate) fn connect_block(
     txn: &mut RwTxn<'_>,
     dbs: &Dbs,
@@ -87,10 +94,48 @@ pub(crate) fn connect_block(
     hash: &Hash256,
     height: u32,
 ) -> Result<u64> {
+    // The transaction handle stays on this thread (LMDB requires it); the verifiers get
+    // (transaction index, the coins its inputs spend) through the channel.
+    let (work, queue) = mpsc::channel::<(usize, Vec<Coin>)>();
+    std::thread::scope(|scope| {
+        let verifier = scope.spawn(move || {
+            queue
+                .into_iter()
+                .par_bridge()
+                .try_for_each(|(index, spent)| {
+                    let tx = &block.txs[index];
+                    verify_input_scripts(tx, &spent).map_err(|e| tx_error(tx, e))
+                })
+        });
+        let applied = apply_block(txn, dbs, spec, address_index, block, height, &work);
+        // Closing the channel lets the verifiers finish once the queue is empty.
+        drop(work);
+        let verified = verifier
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let (fees, undo) = applied?;
+        verified?;
+        dbs.undo.put(txn, hash.as_bytes(), &encode(&undo))?;
+        dbs.main.put(txn, &height_key(height), hash.as_bytes())?;
+        dbs.meta.put(txn, TIP_KEY, hash.as_bytes())?;
+        Ok(fees)
+    })
+}
+
+/// The sequential part of connecting: the UTXO changes, amounts, maturity and the
+/// coinbase value, handing each transaction's spent coins to `verify`. Returns the fees
+/// and the undo record.
+fn apply_block(
+    txn: &mut RwTxn<'_>,
+    dbs: &Dbs,
+    spec: &ChainSpec,
+    address_index: bool,
+    block: &Block,
+    height: u32,
+    verify: &mpsc::Sender<(usize, Vec<Coin>)>,
+) -> Result<(u64, BlockUndo)> {
     let mut undo = BlockUndo::default();
     let mut fees: u64 = 0;
-    // (transaction index, first undo index) for the signature pass.
-    let mut to_verify: Vec<(usize, usize)> = Vec::with_capacity(block.txs.len());
     for (index, tx) in block.txs.iter().enumerate() {
         let txid = tx.txid();
         if !tx.is_coinbase() {
@@ -115,7 +160,9 @@ pub(crate) fn connect_block(
             for (input, coin) in tx.inputs.iter().zip(&checked.spent) {
                 remove_coin(txn, dbs, address_index, &input.prevout, coin)?;
             }
-            to_verify.push((index, undo.spent.len()));
+            // A send fails only when the verifiers stopped at a bad signature, which
+            // the caller reports.
+            let _ = verify.send((index, checked.spent.clone()));
             undo.spent.extend(checked.spent);
         }
         for (vout, output) in tx.outputs.iter().enumerate() {
@@ -141,18 +188,7 @@ pub(crate) fn connect_block(
             allowed,
         }));
     }
-
-    // Signatures last: they are the expensive part, and every cheaper rule passed.
-    to_verify.par_iter().try_for_each(|&(index, first)| {
-        let tx = &block.txs[index];
-        verify_input_scripts(tx, &undo.spent[first..first + tx.inputs.len()])
-            .map_err(|e| tx_error(tx, e))
-    })?;
-
-    dbs.undo.put(txn, hash.as_bytes(), &encode(&undo))?;
-    dbs.main.put(txn, &height_key(height), hash.as_bytes())?;
-    dbs.meta.put(txn, TIP_KEY, hash.as_bytes())?;
-    Ok(fees)
+    Ok((fees, undo))
 }
 
 /// Undoes `block` (the tip, at `height`) inside `txn`: removes its outputs, restores the

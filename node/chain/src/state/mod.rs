@@ -240,7 +240,7 @@ impl ChainState {
         });
         {
             let _writer = state.writer.lock().unwrap_or_else(|e| e.into_inner());
-            state.activate_best_chain()?;
+            state.activate_best_chain(state.tree().tip())?;
         }
         Ok(state)
     }
@@ -755,12 +755,26 @@ impl ChainState {
             .expect("header just accepted");
         entry.status |= HAVE_DATA;
         entry.tx_count = block.txs.len() as u32;
-        self.store.write::<(), BlockError>(|txn, dbs| {
-            dbs.blocks.put(txn, hash.as_bytes(), &encode(block))?;
-            dbs.index.put(txn, hash.as_bytes(), &encode(&entry))?;
-            Ok(())
-        })?;
-        {
+        let start_tip = self.tree().tip();
+        let mut failed = None;
+        if block.header.prev_block == start_tip {
+            // The common case, a block on the tip: stored and connected in one write
+            // (an invalid one is not stored at all).
+            match self.connect(block, hash, Some(&entry)) {
+                Ok(()) => {}
+                Err(ChainError::Invalid(reason)) => {
+                    tracing::warn!(block = %hash, %reason, "block failed to connect; marked invalid");
+                    self.mark_failed(hash)?;
+                    failed = Some((hash, reason));
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            self.store.write::<(), BlockError>(|txn, dbs| {
+                dbs.blocks.put(txn, hash.as_bytes(), &encode(block))?;
+                dbs.index.put(txn, hash.as_bytes(), &encode(&entry))?;
+                Ok(())
+            })?;
             let mut tree = self.tree.write().unwrap_or_else(|e| e.into_inner());
             let tip_work = tree.tip_entry().chain_work;
             let work = entry.chain_work;
@@ -768,7 +782,10 @@ impl ChainState {
             if work > tip_work {
                 tree.candidates.insert(hash);
             }
+        }
+        {
             // Descendants stored before this block may now be connectable.
+            let mut tree = self.tree.write().unwrap_or_else(|e| e.into_inner());
             let descendants: Vec<Hash256> = tree
                 .descendants(&hash)
                 .into_iter()
@@ -776,7 +793,7 @@ impl ChainState {
                 .collect();
             tree.candidates.extend(descendants);
         }
-        let failed = self.activate_best_chain()?;
+        let failed = failed.or(self.activate_best_chain(start_tip)?);
         let tree = self.tree();
         if tree.is_main(&hash) {
             Ok(BlockOutcome::BecameTip)
@@ -838,9 +855,12 @@ impl ChainState {
 
     /// Moves the tip to the most-work connectable chain: disconnect to the fork point,
     /// connect the branch; a block that fails is marked invalid and the search repeats.
-    /// Returns the last block that failed to connect, with its reason.
-    fn activate_best_chain(&self) -> Result<Option<(Hash256, BlockError)>, ChainError> {
-        let start_tip = self.tree().tip();
+    /// Returns the last block that failed to connect, with its reason. Announces the tip
+    /// if it differs from `start_tip`.
+    fn activate_best_chain(
+        &self,
+        start_tip: Hash256,
+    ) -> Result<Option<(Hash256, BlockError)>, ChainError> {
         let mut failed = None;
         loop {
             let Some(target) = self.tree().best_candidate() else {
@@ -875,7 +895,7 @@ impl ChainState {
                 let block = self
                     .block(&hash)?
                     .ok_or_else(|| ChainError::Corrupt(format!("block {hash} has no data")))?;
-                match self.connect(&block, hash) {
+                match self.connect(&block, hash, None) {
                     Ok(()) => {}
                     Err(ChainError::Invalid(reason)) => {
                         tracing::warn!(block = %hash, %reason, "block failed to connect; marked invalid");
@@ -898,10 +918,21 @@ impl ChainState {
         Ok(failed)
     }
 
-    fn connect(&self, block: &Block, hash: Hash256) -> Result<(), ChainError> {
+    /// Connects `block` on the tip in one write. With `new_entry`, the block is not
+    /// stored yet: that same write stores it with this index entry.
+    fn connect(
+        &self,
+        block: &Block,
+        hash: Hash256,
+        new_entry: Option<&BlockIndexEntry>,
+    ) -> Result<(), ChainError> {
         let height = self.tree().get(&hash).expect("indexed").height;
         let prune_height = self.prune_height();
         let pruned = self.store.write(|txn, dbs| {
+            if let Some(entry) = new_entry {
+                dbs.blocks.put(txn, hash.as_bytes(), &encode(block))?;
+                dbs.index.put(txn, hash.as_bytes(), &encode(entry))?;
+            }
             connect::connect_block(
                 txn,
                 dbs,
@@ -922,6 +953,9 @@ impl ChainState {
         })?;
         {
             let mut tree = self.tree.write().unwrap_or_else(|e| e.into_inner());
+            if let Some(entry) = new_entry {
+                *tree.get_mut(&hash).expect("indexed") = entry.clone();
+            }
             tree.push_main(hash);
             tree.candidates.remove(&hash);
             if let Some(pruned) = pruned {

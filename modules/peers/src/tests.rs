@@ -1,0 +1,401 @@
+//! The running module in-process: a [`Peers`] on 127.0.0.1 with a fresh regtest chain,
+//! and peers played over sockets by the tests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use node_chain::{ChainOptions, ChainSpec, ChainState, Hash256};
+use node_kernel::EventBus;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::codec::{encode_frame, MessageCodec};
+use crate::config::PeersConfig;
+use crate::events::PeerEvent;
+use crate::message::{Inventory, Message, NetAddress, VersionMessage, PROTOCOL_VERSION};
+use crate::peer::lock;
+use crate::peers::{Peers, SUBSCRIPTION_CAPACITY};
+use crate::topic::Topic;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+struct Harness {
+    peers: Arc<Peers>,
+    events: EventBus,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    async fn start(tweak: impl FnOnce(&mut PeersConfig)) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = ChainSpec::by_name("regtest").unwrap();
+        let chain = ChainState::open(
+            &dir.path().join("chain"),
+            spec,
+            ChainOptions::default(),
+            |_| {},
+        )
+        .unwrap();
+        let mut config = PeersConfig {
+            listen: Some("127.0.0.1:0".into()),
+            ..PeersConfig::default()
+        };
+        tweak(&mut config);
+        let settings = config.resolve(spec).unwrap();
+        let listener = TcpListener::bind(settings.listen).await.unwrap();
+        let local = listener.local_addr().unwrap();
+        let events = EventBus::default();
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let peers = Peers::new(
+            settings,
+            chain,
+            events.clone(),
+            cancel.clone(),
+            tasks.clone(),
+            local,
+        );
+        tasks.spawn(crate::module::accept_loop(Arc::clone(&peers), listener));
+        tasks.spawn(crate::manager::run(Arc::clone(&peers)));
+        Harness {
+            peers,
+            events,
+            cancel,
+            tasks,
+            _dir: dir,
+        }
+    }
+
+    async fn raw(&self) -> Raw {
+        Raw::connect(self.peers.local_addr(), self.peers.magic()).await
+    }
+
+    /// Stops everything and checks that every task ended.
+    async fn stop(self) {
+        self.cancel.cancel();
+        self.tasks.close();
+        tokio::time::timeout(WAIT, self.tasks.wait())
+            .await
+            .expect("every task ends on cancel");
+    }
+}
+
+/// A peer played by the test.
+struct Raw {
+    frames: FramedRead<OwnedReadHalf, MessageCodec>,
+    write: OwnedWriteHalf,
+    magic: [u8; 4],
+}
+
+impl Raw {
+    async fn connect(addr: std::net::SocketAddr, magic: [u8; 4]) -> Raw {
+        let (read, write) = TcpStream::connect(addr).await.unwrap().into_split();
+        Raw {
+            frames: FramedRead::new(read, MessageCodec::new(magic, 4_000_000)),
+            write,
+            magic,
+        }
+    }
+
+    async fn send(&mut self, message: &Message) {
+        self.write
+            .write_all(&encode_frame(self.magic, message))
+            .await
+            .unwrap();
+    }
+
+    /// The next message; `None` when the node closed the connection.
+    async fn recv(&mut self) -> Option<Message> {
+        let next = tokio::time::timeout(WAIT, self.frames.next())
+            .await
+            .expect("the node sends something in time");
+        next.and_then(Result::ok).map(|r| r.message.unwrap())
+    }
+
+    /// The first message `wanted` accepts, skipping others.
+    async fn recv_until(&mut self, wanted: impl Fn(&Message) -> bool) -> Message {
+        loop {
+            let message = self.recv().await.expect("connection open");
+            if wanted(&message) {
+                return message;
+            }
+        }
+    }
+
+    /// Everything received before the pong of a ping sent now: what the node queued for
+    /// us before this call (its writer keeps queue order).
+    async fn drain(&mut self, nonce: u64) -> Vec<Message> {
+        self.send(&Message::Ping(nonce)).await;
+        let mut before = Vec::new();
+        loop {
+            match self.recv().await.expect("connection open") {
+                Message::Pong(n) if n == nonce => return before,
+                Message::Ping(_) => {}
+                other => before.push(other),
+            }
+        }
+    }
+
+    async fn handshake(&mut self) {
+        self.handshake_as("0.0.0.0:0".parse().unwrap()).await;
+    }
+
+    /// The handshake, claiming to listen on `listen`.
+    async fn handshake_as(&mut self, listen: std::net::SocketAddr) {
+        let unspecified = NetAddress {
+            services: 0,
+            addr: "0.0.0.0:0".parse().unwrap(),
+        };
+        self.send(&Message::Version(VersionMessage {
+            version: PROTOCOL_VERSION,
+            services: 0,
+            timestamp: 0,
+            receiver: unspecified,
+            sender: NetAddress {
+                services: 0,
+                addr: listen,
+            },
+            nonce: rand::random(),
+            user_agent: "/test/".into(),
+            start_height: 0,
+            relay: true,
+        }))
+        .await;
+        self.recv_until(|m| *m == Message::Verack).await;
+        self.send(&Message::Verack).await;
+    }
+
+    /// Whether the node closes the connection in time, whatever it sends first.
+    async fn closed(&mut self) -> bool {
+        let wait = async { while let Some(Ok(_)) = self.frames.next().await {} };
+        tokio::time::timeout(WAIT, wait).await.is_ok()
+    }
+}
+
+async fn connected(events: &mut tokio::sync::broadcast::Receiver<PeerEvent>) -> crate::PeerInfo {
+    loop {
+        match tokio::time::timeout(WAIT, events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            PeerEvent::Connected(info) => return info,
+            PeerEvent::Disconnected { .. } => {}
+        }
+    }
+}
+
+fn tx_inv(byte: u8) -> Inventory {
+    Inventory::tx(Hash256([byte; 32]))
+}
+
+#[tokio::test]
+async fn announcements_skip_peers_that_have_the_object_and_inv_is_split() {
+    let h = Harness::start(|_| {}).await;
+    let mut events = h.events.subscribe::<PeerEvent>();
+    let mut txs = h.peers.subscribe(Topic::InvTx);
+    let mut blocks = h.peers.subscribe(Topic::InvBlock);
+    let mut x = h.raw().await;
+    x.handshake().await;
+    let x_id = connected(&mut events).await.id;
+    let mut y = h.raw().await;
+    y.handshake().await;
+    let y_id = connected(&mut events).await.id;
+
+    let block = Inventory::block(Hash256([9; 32]));
+    x.send(&Message::Inv(vec![tx_inv(1), block])).await;
+    let (from, message) = txs.recv().await.unwrap();
+    assert_eq!((from, &*message), (x_id, &Message::Inv(vec![tx_inv(1)])));
+    let (_, message) = blocks.recv().await.unwrap();
+    assert_eq!(*message, Message::Inv(vec![block]));
+    assert!(h.peers.knows(x_id, &tx_inv(1).hash));
+    assert!(!h.peers.knows(y_id, &tx_inv(1).hash));
+
+    let inv = |missing: &[Hash256]| {
+        Some(Arc::new(Message::Inv(
+            missing.iter().map(|h| Inventory::tx(*h)).collect(),
+        )))
+    };
+    let hashes = [tx_inv(1).hash, tx_inv(2).hash];
+    assert_eq!(h.peers.announce(&hashes, |_, missing| inv(missing)), 2);
+    // x sent us tx 1, so it only hears of tx 2; y hears of both.
+    let to_x = x.drain(1).await;
+    assert!(to_x.contains(&Message::Inv(vec![tx_inv(2)])), "{to_x:?}");
+    let echoed = |m: &Message| matches!(m, Message::Inv(items) if items.contains(&tx_inv(1)));
+    assert!(!to_x.iter().any(echoed), "echoed back: {to_x:?}");
+    let to_y = y.drain(1).await;
+    assert!(
+        to_y.contains(&Message::Inv(vec![tx_inv(1), tx_inv(2)])),
+        "{to_y:?}"
+    );
+    // Nobody lacks them any more: nothing is sent twice.
+    assert_eq!(h.peers.announce(&hashes, |_, missing| inv(missing)), 0);
+    assert_eq!(h.peers.broadcast(Message::Inv(vec![tx_inv(3)])), 2);
+    assert_eq!(h.peers.announce(&[tx_inv(3).hash], |_, m| inv(m)), 0);
+
+    drop(x);
+    match tokio::time::timeout(WAIT, events.recv())
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        PeerEvent::Disconnected { id, reason, .. } => {
+            assert_eq!(id, x_id);
+            // Whichever of the node's tasks notices first says why.
+            let noticed = ["closed by the peer", "write failed", "reset"];
+            assert!(noticed.iter().any(|n| reason.contains(n)), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(h.peers.peers().len(), 1);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_slow_subscriber_loses_nothing_and_each_subscriber_gets_a_copy() {
+    let h = Harness::start(|_| {}).await;
+    let mut slow = h.peers.subscribe(Topic::Ping);
+    let mut other = h.peers.subscribe(Topic::Ping);
+    let mut x = h.raw().await;
+    x.handshake().await;
+    let count = SUBSCRIPTION_CAPACITY as u64 * 3;
+    for nonce in 0..count {
+        x.send(&Message::Ping(nonce)).await;
+    }
+    // Both channels fill up; the peer's reader waits instead of dropping.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for nonce in 0..count {
+        let (_, message) = slow.recv().await.unwrap();
+        assert_eq!(*message, Message::Ping(nonce));
+        let (_, message) = other.recv().await.unwrap();
+        assert_eq!(*message, Message::Ping(nonce));
+    }
+    // A dropped subscriber stops getting copies without blocking anyone.
+    drop(other);
+    x.send(&Message::Ping(count)).await;
+    assert_eq!(*slow.recv().await.unwrap().1, Message::Ping(count));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn silent_peers_time_out() {
+    let h = Harness::start(|c| {
+        c.handshake_timeout_secs = 1;
+        c.ping_interval_secs = 1;
+        c.ping_timeout_secs = 1;
+    })
+    .await;
+    let mut events = h.events.subscribe::<PeerEvent>();
+    let mut mute = h.raw().await;
+    assert!(mute.closed().await, "no handshake, yet still connected");
+
+    let mut deaf = h.raw().await;
+    deaf.handshake().await;
+    // Never answers the node's pings.
+    assert!(deaf.closed().await, "no pong, yet still connected");
+    connected(&mut events).await;
+    match tokio::time::timeout(WAIT, events.recv())
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        PeerEvent::Disconnected { reason, .. } => {
+            assert!(reason.contains("ping timeout"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_connection_to_ourselves_is_dropped_and_remembered() {
+    // Listening on every interface, the node cannot tell 127.0.0.1 is itself but by nonce.
+    let h = Harness::start(|c| c.listen = Some("0.0.0.0:0".into())).await;
+    let own = std::net::SocketAddr::from(([127, 0, 0, 1], h.peers.local_addr().port()));
+    h.peers.connect(own);
+    tokio::time::timeout(WAIT, async {
+        while !lock(&h.peers.state).book.is_own(&own) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the self-connection is detected");
+    assert!(!h.peers.add_candidate(own), "never offered again");
+    assert!(h.peers.peers().is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn with_connect_set_no_other_address_is_dialled() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let candidate = listener.local_addr().unwrap();
+    let h = Harness::start(|c| c.connect = vec!["127.0.0.1:9".into()]).await;
+    assert!(h.peers.add_candidate(candidate));
+    crate::manager::fill(&h.peers);
+    assert!(lock(&h.peers.state).dialing.is_empty());
+    let accepted = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
+    assert!(accepted.is_err(), "dialled an address outside `connect`");
+    h.stop().await;
+
+    let h = Harness::start(|_| {}).await;
+    assert!(h.peers.add_candidate(candidate));
+    crate::manager::fill(&h.peers);
+    let accepted = tokio::time::timeout(WAIT, listener.accept()).await;
+    assert!(
+        accepted.is_ok(),
+        "free outbound slots are filled from the book"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn too_many_garbage_messages_are_misbehaviour() {
+    let h = Harness::start(|_| {}).await;
+    let mut x = h.raw().await;
+    x.handshake().await;
+    let mut corrupt = encode_frame(h.peers.magic(), &Message::Ping(1)).to_vec();
+    corrupt[20] ^= 0xff;
+    for _ in 0..10 {
+        x.write.write_all(&corrupt).await.unwrap();
+    }
+    assert!(x
+        .drain(2)
+        .await
+        .iter()
+        .all(|m| !matches!(m, Message::Pong(1))));
+    x.write.write_all(&corrupt).await.unwrap();
+    assert!(x.closed().await, "the 11th bad message is one too many");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_node_connected_inbound_is_not_dialled_again() {
+    let h = Harness::start(|_| {}).await;
+    let mut events = h.events.subscribe::<PeerEvent>();
+    let listen: std::net::SocketAddr = "127.0.0.1:40001".parse().unwrap();
+    let mut x = h.raw().await;
+    x.handshake_as(listen).await;
+    connected(&mut events).await;
+    // Its own advertisement, as a node sends after the handshake.
+    x.send(&Message::Addr(vec![crate::message::AddrEntry {
+        time: 0,
+        services: 1,
+        addr: listen,
+    }]))
+    .await;
+    x.drain(1).await;
+    assert_eq!(h.peers.known_addresses(), 1);
+    crate::manager::fill(&h.peers);
+    assert!(
+        lock(&h.peers.state).dialing.is_empty(),
+        "dialled a connected node"
+    );
+    h.stop().await;
+}

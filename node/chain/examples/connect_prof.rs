@@ -1,0 +1,167 @@
+//! Block connect throughput beside this machine's raw signature verification rate.
+//!
+//! Builds a regtest chain whose first blocks pay their coinbase to many P2PKH outputs,
+//! lets them mature, then times `ChainState::accept_block` on blocks of 1,000 single-input
+//! P2PKH spends (on LMDB in a temporary directory, every commit synced as in a node).
+//! On the same inputs it times `verify_p2pkh_input` alone, on one thread and on every
+//! core with rayon: what connecting would cost if signatures were all there was to it.
+//!
+//! Prints one JSON object per line, `{"name", "value", "unit"}`:
+//! - `connect_tx_per_s`, `connect_sigs_per_s`: transactions and signatures per second of
+//!   `accept_block`, from the median block time;
+//! - `connect_block_ms`: that median time;
+//! - `raw_verify_sigs_per_s_1t`, `raw_verify_sigs_per_s_all`: `verify_p2pkh_input` per
+//!   second on one thread and on every core (median of a few passes);
+//! - `connect_vs_raw_all_ratio` = connect_sigs_per_s / raw_verify_sigs_per_s_all;
+//! - `cores`.
+//!
+//! Run with `cargo bench --bench connect`; it takes well under a minute.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use node_chain::testing::{Builder, Wallet};
+use node_chain::{
+    sign_p2pkh_input, verify_p2pkh_input, Block, BlockOutcome, ChainOptions, ChainSpec, ChainState,
+    OutPoint, Transaction, TxIn, TxOut,
+};
+use rayon::prelude::*;
+use serde_json::json;
+
+/// Spends per timed block.
+const SPENDS_PER_BLOCK: usize = 1_000;
+/// Timed blocks; the median block time is reported.
+const TIMED_BLOCKS: usize = 9;
+/// Passes over all inputs for each raw verification figure.
+const RAW_PASSES: usize = 3;
+/// Fee of each spend, satoshis.
+const FEE: u64 = 1_000;
+
+fn print(name: &str, value: serde_json::Value, unit: &str) {
+    println!("{}", json!({ "name": name, "value": value, "unit": unit }));
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn round(value: f64, places: i32) -> f64 {
+    let scale = 10f64.powi(places);
+    (value * scale).round() / scale
+}
+
+/// Spends of every output of `coinbase` to `to`, each signed by `from`.
+fn spend_all(coinbase: &Transaction, from: &Wallet, to: &Wallet) -> Vec<Transaction> {
+    let txid = coinbase.txid();
+    let prev_script = from.script();
+    coinbase
+        .outputs
+        .par_iter()
+        .enumerate()
+        .map(|(vout, out)| {
+            let mut tx = Transaction {
+                version: 1,
+                inputs: vec![TxIn {
+                    prevout: OutPoint {
+                        txid,
+                        vout: vout as u32,
+                    },
+                    script_sig: Vec::new(),
+                    sequence: 0xffff_ffff,
+                }],
+                outputs: vec![TxOut {
+                    value: out.value - FEE,
+                    script_pubkey: to.script(),
+                }],
+                lock_time: 0,
+            };
+            tx.inputs[0].script_sig =
+                sign_p2pkh_input(&tx, 0, &prev_script, from.key()).expect("our own output");
+            tx
+        })
+        .collect()
+}
+
+/// A state whose tip is followed by `TIMED_BLOCKS` blocks of `SPENDS_PER_BLOCK` spends.
+fn prepare(dir: &std::path::Path) -> (Arc<ChainState>, Vec<Block>) {
+    let spec = ChainSpec::by_name("regtest").expect("regtest");
+    let state =
+        ChainState::open(dir, spec, ChainOptions::default(), |_| {}).expect("open chain state");
+    let (miner, payee) = (Wallet::new(1), Wallet::new(2));
+    let mut builder = Builder::new(&state);
+    let mut fan_out = Vec::new();
+    for _ in 0..TIMED_BLOCKS {
+        let block = builder.next_block_split(&miner, SPENDS_PER_BLOCK, vec![]);
+        state.accept_block(&block).expect("fan-out block");
+        fan_out.push(block.txs[0].clone());
+    }
+    for _ in 0..spec.coinbase_maturity {
+        let block = builder.next_block(&miner, vec![]);
+        state.accept_block(&block).expect("maturing block");
+    }
+    let blocks = fan_out
+        .iter()
+        .map(|coinbase| builder.next_block(&miner, spend_all(coinbase, &miner, &payee)))
+        .collect();
+    (state, blocks)
+}
+
+/// Inputs per second of `verify_p2pkh_input` over every spend, on the current pool.
+fn raw_rate(inputs: &[(&Transaction, &[u8])], parallel: bool) -> f64 {
+    let verify = |(tx, script): &(&Transaction, &[u8])| {
+        verify_p2pkh_input(tx, 0, script).expect("valid spend");
+    };
+    let start = Instant::now();
+    if parallel {
+        inputs.par_iter().for_each(verify);
+    } else {
+        inputs.iter().for_each(verify);
+    }
+    inputs.len() as f64 / start.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (state, blocks) = prepare(dir.path());
+
+    let mut times = Vec::with_capacity(blocks.len());
+    for block in &blocks {
+        let start = Instant::now();
+        let outcome = state.accept_block(block).expect("valid block");
+        times.push(start.elapsed());
+        assert_eq!(outcome, BlockOutcome::BecameTip);
+    }
+    let block_secs = median(times.iter().map(Duration::as_secs_f64).collect());
+    let spends = SPENDS_PER_BLOCK as f64;
+    let connect_rate = spends / block_secs;
+    print("connect_block_ms", json!(round(block_secs * 1e3, 2)), "ms");
+    print("connect_tx_per_s", json!(connect_rate.round()), "tx/s");
+    print("connect_sigs_per_s", json!(connect_rate.round()), "sig/s");
+
+    let script = Wallet::new(1).script();
+    let inputs: Vec<(&Transaction, &[u8])> = blocks
+        .iter()
+        .flat_map(|b| b.txs[1..].iter())
+        .map(|tx| (tx, script.as_slice()))
+        .collect();
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("one-thread pool");
+    let raw_1t = median(
+        (0..RAW_PASSES)
+            .map(|_| one.install(|| raw_rate(&inputs, false)))
+            .collect(),
+    );
+    let raw_all = median((0..RAW_PASSES).map(|_| raw_rate(&inputs, true)).collect());
+    print("raw_verify_sigs_per_s_1t", json!(raw_1t.round()), "sig/s");
+    print("raw_verify_sigs_per_s_all", json!(raw_all.round()), "sig/s");
+    print(
+        "connect_vs_raw_all_ratio",
+        json!(round(connect_rate / raw_all, 3)),
+        "x",
+    );
+    print("cores", json!(cores), "count");
+}
