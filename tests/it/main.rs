@@ -7,3 +7,4 @@ mod methods;
 mod network;
 mod plugin;
 mod readme;
+mod peers;
