@@ -5,6 +5,6 @@ mod common;
 mod kernel;
 mod methods;
 mod network;
+mod peers;
 mod plugin;
 mod readme;
-mod peers;
