@@ -1,37 +1,46 @@
-//! RPC throughput: the node's JSON-RPC server against a bare hyper server, in one run.
+//! RPC throughput: `getblockcount` on a real `node` process against a bare hyper server,
+//! in one run.
 //!
-//! Both servers run in this process on 127.0.0.1; 64 clients, each on its own keep-alive
-//! connection, send the same 1.0-style `getblockcount` request (with Basic credentials)
-//! back to back for a fixed time. The bare server reads the body and answers a fixed
-//! reply, so the difference is what the RPC layer costs: credential check, body limit,
-//! JSON parsing, registry dispatch and reply shaping.
+//! The benchmark starts the `node` binary cargo built (`[node] modules = ["chain", "rpc"]`
+//! on a fresh regtest chain in a temporary data directory, RPC on a free port of
+//! 127.0.0.1), waits until it answers, reads its cookie, and then 64 clients, each on its
+//! own keep-alive connection, send the same 1.0-style `getblockcount` request (with the
+//! cookie's Basic credentials) back to back for a fixed time. Then the same clients load a
+//! bare hyper server that reads the body and answers a fixed reply of the same size. The
+//! difference is what the node costs per call: credential check, body limit, JSON parsing,
+//! registry dispatch, the chain module's tip lookup and reply shaping.
+//!
+//! The bare server runs on a runtime of its own, separate from the clients', so that both
+//! servers reach the clients through another runtime's I/O driver, as the node's does from
+//! its own process.
 //!
 //! Prints one JSON object per line, `{"name", "value", "unit"}`:
-//! - `rpc_getblockcount_rps`: calls per second answered by the node's server;
+//! - `rpc_getblockcount_rps`: calls per second answered by the node;
 //! - `bare_hyper_rps`: requests per second answered by the bare server;
 //! - `rpc_vs_bare_ratio` = rpc_getblockcount_rps / bare_hyper_rps.
 //!
-//! `getblockcount` here returns a constant: the benchmark measures the server, not the
-//! chain. Run with `cargo bench --bench rpc`; it takes about 8 seconds.
+//! The node is stopped with the `stop` RPC at the end (killed if it does not exit in
+//! time) and killed if the benchmark panics. Run with `cargo bench --bench rpc`; it takes
+//! about 10 seconds.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use node_kernel::RpcRegistry;
-use node_rpc::{basic_authorization, serve, Auth, Limits, RpcService};
+use node_rpc::{basic_authorization, read_cookie, ClientSettings, Credentials, COOKIE_FILE};
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use tokio::runtime::Runtime;
 
 /// Concurrent keep-alive clients.
 const CLIENTS: usize = 64;
@@ -39,61 +48,184 @@ const CLIENTS: usize = 64;
 const RUN: Duration = Duration::from_secs(3);
 /// Unmeasured run first, so connections, allocator and caches are warm.
 const WARMUP: Duration = Duration::from_millis(500);
+/// How long the node may take to answer after it was spawned, and to exit after `stop`.
+const NODE_DEADLINE: Duration = Duration::from_secs(30);
 
-const USER: &str = "__cookie__";
-const PASSWORD: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 const REQUEST: &str = r#"{"jsonrpc":"1.0","id":"bench","method":"getblockcount","params":[]}"#;
-const FIXED_REPLY: &str = "{\"result\":800000,\"error\":null,\"id\":\"bench\"}\n";
 
 fn print(name: &str, value: serde_json::Value, unit: &str) {
     println!("{}", json!({ "name": name, "value": value, "unit": unit }));
 }
 
-async fn start_rpc(cancel: CancellationToken) -> SocketAddr {
-    let registry = RpcRegistry::default();
-    registry
-        .register(
-            "bench",
-            "getblockcount",
-            &[],
-            "A constant height.",
-            |_| async { Ok(json!(800_000)) },
-        )
-        .expect("register");
-    let service = Arc::new(RpcService::new(
-        Arc::new(registry),
-        Auth::new().allow(USER, PASSWORD),
-        Limits::default(),
-    ));
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(serve(listener, service, cancel, TaskTracker::new()));
-    addr
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
-async fn start_bare(cancel: CancellationToken) -> SocketAddr {
+/// A free TCP port on 127.0.0.1: bound, then released for the node to bind.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A running `node` process; killed when dropped, so a panic leaves no process behind.
+struct Node {
+    child: Child,
+    settings: ClientSettings,
+    cookie: PathBuf,
+    log: PathBuf,
+    // Dropped after `child` is killed: the node must not outlive its data directory.
+    _dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn start() -> Node {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let profile = dir.path().join("bench.toml");
+        std::fs::write(
+            &profile,
+            format!(
+                "[node]\nmodules = [\"chain\", \"rpc\"]\nchain = \"regtest\"\n\n\
+                 [rpc]\nlisten = \"127.0.0.1:{port}\"\n"
+            ),
+        )
+        .expect("write profile");
+        let datadir = dir.path().join("data");
+        let log = dir.path().join("node.log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_node"));
+        command
+            .arg("--profile")
+            .arg(&profile)
+            .arg("--datadir")
+            .arg(&datadir)
+            .arg("run")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        // The caller's `NODE_` overrides would change the profile, and a verbose
+        // `RUST_LOG` would measure logging.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("NODE_") {
+                command.env_remove(key);
+            }
+        }
+        command.env("RUST_LOG", "info");
+        let child = command.spawn().expect("spawn node");
+        let cookie = datadir.join(COOKIE_FILE);
+        Node {
+            child,
+            settings: ClientSettings {
+                addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                credentials: Credentials::Cookie(cookie.clone()),
+            },
+            cookie,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls `getblockcount` until it answers; returns the height.
+    async fn wait_ready(&mut self) -> u64 {
+        let deadline = Instant::now() + NODE_DEADLINE;
+        loop {
+            // Fails while the port is closed, the cookie not yet written, or the method
+            // not yet registered.
+            let answer = node_rpc::call(&self.settings, "getblockcount", vec![]).await;
+            if let Ok(height) = answer {
+                return height.as_u64().expect("getblockcount answers a height");
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "node exited ({status}) before answering; log:\n{}",
+                    self.log()
+                );
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "node did not answer within {NODE_DEADLINE:?} (last: {answer:?}); log:\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The cookie's credentials as an `Authorization` header value.
+    fn authorization(&self) -> String {
+        let (user, password) = read_cookie(&self.cookie).expect("read cookie");
+        basic_authorization(&user, &password)
+    }
+
+    /// Stops the node with the `stop` RPC and waits for a clean exit.
+    async fn stop(&mut self) {
+        if let Err(e) = node_rpc::call(&self.settings, "stop", vec![]).await {
+            panic!("stop RPC failed: {e}; log:\n{}", self.log());
+        }
+        let deadline = Instant::now() + NODE_DEADLINE;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    assert!(
+                        status.success(),
+                        "node exited with {status} after stop; log:\n{}",
+                        self.log()
+                    );
+                    return;
+                }
+                Ok(None) if Instant::now() > deadline => {
+                    // Drop kills it.
+                    panic!(
+                        "node still running {NODE_DEADLINE:?} after stop; log:\n{}",
+                        self.log()
+                    );
+                }
+                Ok(None) => tokio::time::sleep(Duration::from_millis(25)).await,
+                Err(e) => panic!("waiting for the node: {e}"),
+            }
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Binds the bare server and spawns its accept loop on the current runtime.
+async fn start_bare(reply: Bytes) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         loop {
-            let (stream, _) = tokio::select! {
-                () = cancel.cancelled() => return,
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(_) => continue,
-                },
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
             };
             let _ = stream.set_nodelay(true);
+            let reply = reply.clone();
             tokio::spawn(async move {
-                let handler = service_fn(|request: Request<hyper::body::Incoming>| async move {
-                    let _ = request.into_body().collect().await;
-                    let mut response =
-                        Response::new(Full::new(Bytes::from_static(FIXED_REPLY.as_bytes())));
-                    response.headers_mut().insert(
-                        CONTENT_TYPE,
-                        hyper::header::HeaderValue::from_static("application/json"),
-                    );
-                    Ok::<_, Infallible>(response)
+                let handler = service_fn(move |request: Request<hyper::body::Incoming>| {
+                    let reply = reply.clone();
+                    async move {
+                        let _ = request.into_body().collect().await;
+                        let mut response = Response::new(Full::new(reply));
+                        response
+                            .headers_mut()
+                            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                        Ok::<_, Infallible>(response)
+                    }
                 });
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), handler)
@@ -104,44 +236,70 @@ async fn start_bare(cancel: CancellationToken) -> SocketAddr {
     addr
 }
 
-/// One client: a keep-alive connection sending requests back to back until `until`.
-async fn client(addr: SocketAddr, until: Instant) -> u64 {
-    let stream = TcpStream::connect(addr).await.expect("connect");
-    let _ = stream.set_nodelay(true);
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(connection);
-    let authorization = basic_authorization(USER, PASSWORD);
-    let host = addr.to_string();
-    let mut answered = 0;
-    while Instant::now() < until {
+/// A server under load and what every answer must start with.
+struct Target {
+    addr: SocketAddr,
+    authorization: String,
+    expect: Vec<u8>,
+}
+
+/// A keep-alive connection to a target.
+struct Connection {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    host: String,
+}
+
+impl Connection {
+    async fn open(addr: SocketAddr) -> Connection {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(connection);
+        Connection {
+            sender,
+            host: addr.to_string(),
+        }
+    }
+
+    /// Sends the request and returns the body of its 200 answer.
+    async fn ask(&mut self, authorization: &str) -> Bytes {
         let request = Request::post("/")
-            .header(HOST, &host)
+            .header(HOST, &self.host)
             .header(CONTENT_TYPE, "application/json")
-            .header(AUTHORIZATION, &authorization)
+            .header(AUTHORIZATION, authorization)
             .body(Full::new(Bytes::from_static(REQUEST.as_bytes())))
             .expect("request");
-        let response = sender.send_request(request).await.expect("answer");
+        let response = self.sender.send_request(request).await.expect("answer");
         assert_eq!(response.status(), 200);
-        let body = response
+        response
             .into_body()
             .collect()
             .await
             .expect("body")
-            .to_bytes();
-        assert!(body.starts_with(b"{\"result\":800000"), "{body:?}");
+            .to_bytes()
+    }
+}
+
+/// One client: a keep-alive connection sending requests back to back until `until`.
+async fn client(target: Arc<Target>, until: Instant) -> u64 {
+    let mut connection = Connection::open(target.addr).await;
+    let mut answered = 0;
+    while Instant::now() < until {
+        let body = connection.ask(&target.authorization).await;
+        assert!(body.starts_with(&target.expect), "{body:?}");
         answered += 1;
     }
     answered
 }
 
 /// Requests per second answered to `CLIENTS` clients over `length`.
-async fn load(addr: SocketAddr, length: Duration) -> f64 {
+async fn load(target: &Arc<Target>, length: Duration) -> f64 {
     let started = Instant::now();
     let until = started + length;
     let clients: Vec<_> = (0..CLIENTS)
-        .map(|_| tokio::spawn(client(addr, until)))
+        .map(|_| tokio::spawn(client(target.clone(), until)))
         .collect();
     let mut total = 0;
     for c in clients {
@@ -151,35 +309,51 @@ async fn load(addr: SocketAddr, length: Duration) -> f64 {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let cancel = CancellationToken::new();
-        let rpc = start_rpc(cancel.clone()).await;
-        let bare = start_bare(cancel.clone()).await;
+    let clients = runtime();
+    let bare_server = runtime();
+    let mut node = Node::start();
 
-        load(rpc, WARMUP).await;
-        let rpc_rps = load(rpc, RUN).await;
-        load(bare, WARMUP).await;
-        let bare_rps = load(bare, RUN).await;
-        cancel.cancel();
-
-        print(
-            "rpc_getblockcount_rps",
-            json!(rpc_rps.round() as u64),
-            "requests/s",
-        );
-        print(
-            "bare_hyper_rps",
-            json!(bare_rps.round() as u64),
-            "requests/s",
-        );
-        print(
-            "rpc_vs_bare_ratio",
-            json!((rpc_rps / bare_rps * 1000.0).round() / 1000.0),
-            "ratio",
-        );
+    let height = clients.block_on(node.wait_ready());
+    let expect = format!("{{\"result\":{height},").into_bytes();
+    let rpc = Arc::new(Target {
+        addr: node.settings.addr,
+        authorization: node.authorization(),
+        expect: expect.clone(),
     });
+    // The bare server answers the node's own reply, so both bodies are the same bytes.
+    let reply = clients.block_on(async {
+        let mut connection = Connection::open(rpc.addr).await;
+        connection.ask(&rpc.authorization).await
+    });
+    assert!(reply.starts_with(&expect), "{reply:?}");
+    let bare = Arc::new(Target {
+        addr: bare_server.block_on(start_bare(reply)),
+        authorization: rpc.authorization.clone(),
+        expect,
+    });
+
+    let (rpc_rps, bare_rps) = clients.block_on(async {
+        load(&rpc, WARMUP).await;
+        let rpc_rps = load(&rpc, RUN).await;
+        load(&bare, WARMUP).await;
+        let bare_rps = load(&bare, RUN).await;
+        node.stop().await;
+        (rpc_rps, bare_rps)
+    });
+
+    print(
+        "rpc_getblockcount_rps",
+        json!(rpc_rps.round() as u64),
+        "requests/s",
+    );
+    print(
+        "bare_hyper_rps",
+        json!(bare_rps.round() as u64),
+        "requests/s",
+    );
+    print(
+        "rpc_vs_bare_ratio",
+        json!((rpc_rps / bare_rps * 1000.0).round() / 1000.0),
+        "ratio",
+    );
 }

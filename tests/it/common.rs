@@ -138,6 +138,24 @@ impl NodeProcess {
         })
     }
 
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The most resident memory the process has used so far (VmHWM), in bytes.
+    pub(crate) fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("read /proc/PID/status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.trim().strip_suffix("kB"))
+            .and_then(|kib| kib.trim().parse::<u64>().ok())
+            .map(|kib| kib * 1024)
+            .unwrap_or_else(|| panic!("no VmHWM line in:\n{status}"))
+    }
+
     /// Sends a signal to the process.
     pub(crate) fn signal(&self, signal: &str) {
         let status = Command::new("kill")
@@ -175,12 +193,18 @@ pub(crate) struct TestNode {
 }
 
 impl TestNode {
-    /// Starts a node and waits until it runs.
+    /// Starts a node on `configs/regtest.toml` and waits until it runs.
     pub(crate) fn start(sets: &[String]) -> TestNode {
+        TestNode::start_profile("configs/regtest.toml", sets)
+    }
+
+    /// Starts a node on another profile of `configs/` (its chain, ports and data
+    /// directory overridden as for regtest.toml) and waits until it runs.
+    pub(crate) fn start_profile(profile: &str, sets: &[String]) -> TestNode {
         let dir = tempfile::tempdir().expect("tempdir");
         let p2p_port = free_port();
         let rpc_port = free_port();
-        let profile = repo_root().join("configs/regtest.toml");
+        let profile = repo_root().join(profile);
         let datadir = dir.path().join("data");
         let mut flags = vec![
             "--profile".to_string(),
@@ -191,6 +215,8 @@ impl TestNode {
             format!("peers.listen=127.0.0.1:{p2p_port}"),
             "--set".to_string(),
             format!("rpc.listen=127.0.0.1:{rpc_port}"),
+            "--set".to_string(),
+            "node.chain=regtest".to_string(),
         ];
         for set in sets {
             flags.push("--set".to_string());
@@ -253,4 +279,18 @@ log:
             .expect("a hash")
             .to_string()
     }
+}
+
+/// Bytes of every file under `path`, recursively.
+pub(crate) fn dir_size(path: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(path).expect("read a directory").flatten() {
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.is_dir() {
+            total += dir_size(&entry.path());
+        } else {
+            total += meta.len();
+        }
+    }
+    total
 }

@@ -8,3 +8,4 @@ mod network;
 mod peers;
 mod plugin;
 mod readme;
+mod rpc;

@@ -1,11 +1,18 @@
 //! Networks of real nodes on 127.0.0.1: the tutorial's walkthrough with each sync
-//! strategy and broadcast behaviour, forks and reorganisations.
+//! strategy and broadcast behaviour, forks and reorganisations, discovery from one
+//! bootstrap address, and the pruned light relay (what it serves, what syncing nodes ask
+//! of it, its memory and disk while it follows a long chain).
 
 use std::time::Duration;
 
+use node_chain::Hash256;
+use node_peers::{
+    GetHeaders, Inventory, Message, NODE_NETWORK, NODE_NETWORK_LIMITED, PROTOCOL_VERSION,
+};
 use serde_json::Value;
 
-use crate::common::{wait_for, TestNode};
+use crate::common::{dir_size, wait_for, TestNode};
+use crate::peers::{regtest, RawPeer};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -23,7 +30,7 @@ fn connected_pair(sets: &[&str]) -> (TestNode, TestNode) {
     (a, b)
 }
 
-fn same_tip(nodes: &[&TestNode], height: u64) {
+pub(crate) fn same_tip(nodes: &[&TestNode], height: u64) {
     wait_for(&format!("every node at height {height}"), WAIT, || {
         let tips: Vec<(u64, String)> = nodes.iter().map(|n| (n.height(), n.tip())).collect();
         tips.iter()
@@ -165,4 +172,208 @@ fn after_a_partition_every_node_follows_the_most_work_chain_and_losing_transacti
     wait_for("the payment back in both mempools", WAIT, || {
         (in_mempool(&a, &txid) && in_mempool(&b, &txid)).then_some(())
     });
+}
+
+/// Every module of regtest.toml plus discovery.
+const WITH_DISCOVERY: &str = "node.modules=[\"chain\", \"mempool\", \"wallet\", \"miner\", \
+                              \"peers\", \"discovery\", \"sync\", \"relay\", \"rpc\"]";
+
+/// Whether the nodes form one network. A connection shows up as outbound on the side
+/// that dialled, under the other side's listen address, so outbound links are the edges.
+fn one_network(nodes: &[&TestNode]) -> bool {
+    let mut component: Vec<usize> = (0..nodes.len()).collect();
+    fn root(component: &mut [usize], mut i: usize) -> usize {
+        while component[i] != i {
+            i = component[i];
+        }
+        i
+    }
+    for (i, node) in nodes.iter().enumerate() {
+        let peers = node.rpc("getpeerinfo", &[]);
+        for peer in peers.as_array().into_iter().flatten() {
+            if peer["inbound"] != false {
+                continue;
+            }
+            if let Some(j) = nodes
+                .iter()
+                .position(|n| peer["addr"] == n.p2p_addr().as_str())
+            {
+                let (a, b) = (root(&mut component, i), root(&mut component, j));
+                component[a] = b;
+            }
+        }
+    }
+    let first = root(&mut component, 0);
+    (0..nodes.len()).all(|i| root(&mut component, i) == first)
+}
+
+#[test]
+fn five_nodes_discover_each_other_from_one_bootstrap_address_and_reach_the_same_tip() {
+    let first = TestNode::start(&[WITH_DISCOVERY.to_string()]);
+    // Only the bootstrap address: no `connect`, no `addnode`.
+    let bootstrap = format!("discovery.bootstrap=[\"{}\"]", first.p2p_addr());
+    let others: Vec<TestNode> = (0..4)
+        .map(|_| TestNode::start(&[WITH_DISCOVERY.to_string(), bootstrap.clone()]))
+        .collect();
+    let nodes: Vec<&TestNode> = std::iter::once(&first).chain(&others).collect();
+    wait_for("the five nodes to form one network", WAIT, || {
+        one_network(&nodes).then_some(())
+    });
+    for node in &nodes {
+        assert!(node.rpc("getconnectioncount", &[]).as_u64() >= Some(1));
+    }
+    let address = first
+        .rpc("getnewaddress", &[])
+        .as_str()
+        .unwrap()
+        .to_string();
+    first.rpc("generatetoaddress", &["5", &address]);
+    same_tip(&nodes, 5);
+}
+
+/// A node on `configs/light-relay.toml` (regtest, pruned to 288 blocks) that follows
+/// `source`.
+fn light_relay(source: &TestNode) -> TestNode {
+    TestNode::start_profile(
+        "configs/light-relay.toml",
+        &[format!("peers.connect=[\"{}\"]", source.p2p_addr())],
+    )
+}
+
+fn peer_at<'a>(peers: &'a Value, addr: &str) -> Option<&'a Value> {
+    peers.as_array()?.iter().find(|p| p["addr"] == addr)
+}
+
+#[test]
+fn a_pruned_relay_serves_recent_blocks_as_a_limited_peer_and_syncing_nodes_fetch_old_ones_elsewhere(
+) {
+    let source = TestNode::start(&[]);
+    let relay = light_relay(&source);
+    let address = source
+        .rpc("getnewaddress", &[])
+        .as_str()
+        .unwrap()
+        .to_string();
+    source.rpc("generatetoaddress", &["400", &address]);
+    same_tip(&[&source, &relay], 400);
+    let info = relay.rpc("getblockchaininfo", &[]);
+    assert_eq!(info["pruned"], true, "{info}");
+    // Heights 1..=112 pruned: the last 288 bodies (113..=400) are kept.
+    assert_eq!(info["pruneheight"], 113, "{info}");
+
+    // NODE_NETWORK_LIMITED instead of NODE_NETWORK, in `version` and in the RPCs.
+    let limited = format!("{NODE_NETWORK_LIMITED:016x}");
+    assert_eq!(
+        relay.rpc("getnetworkinfo", &[])["localservices"],
+        limited.as_str()
+    );
+    let mut raw = RawPeer::connect(relay.p2p_port);
+    let version = raw.handshake();
+    assert_eq!(version.services, NODE_NETWORK_LIMITED);
+    assert_eq!(version.start_height, 400);
+    assert_eq!(
+        source.rpc("getnetworkinfo", &[])["localservices"],
+        format!("{NODE_NETWORK:016x}").as_str()
+    );
+
+    // Every header, the bodies it still has, `notfound` for pruned ones.
+    raw.send(&Message::GetHeaders(GetHeaders {
+        version: PROTOCOL_VERSION as u32,
+        locator: vec![regtest().genesis_hash()],
+        stop: Hash256::ZERO,
+    }));
+    let (headers, _) = raw.recv_until("headers", |m| matches!(m, Message::Headers(_)));
+    let Message::Headers(headers) = headers else {
+        unreachable!()
+    };
+    assert_eq!(headers.len(), 400);
+    let hash_at = |height: usize| headers[height - 1].hash();
+    let (pruned, kept) = (hash_at(112), hash_at(113));
+    raw.send(&Message::GetData(vec![
+        Inventory::block(pruned),
+        Inventory::block(kept),
+    ]));
+    let (block, _) = raw.recv_until("a kept block", |m| matches!(m, Message::Block(_)));
+    assert!(matches!(block, Message::Block(b) if b.hash() == kept));
+    let (notfound, _) = raw.recv_until("notfound", |m| matches!(m, Message::NotFound(_)));
+    assert_eq!(notfound, Message::NotFound(vec![Inventory::block(pruned)]));
+
+    // A new node with both as peers fetches the old bodies from the full node only.
+    let fresh = TestNode::start(&[format!(
+        "peers.connect=[\"{}\", \"{}\"]",
+        source.p2p_addr(),
+        relay.p2p_addr()
+    )]);
+    same_tip(&[&source, &relay, &fresh], 400);
+    let peers = fresh.rpc("getpeerinfo", &[]);
+    let from_relay = peer_at(&peers, &relay.p2p_addr()).expect("the relay is a peer");
+    assert_eq!(from_relay["services"], limited.as_str());
+    assert!(
+        from_relay["bytesrecv_per_msg"].get("notfound").is_none(),
+        "blocks the relay pruned were asked of it: {from_relay}"
+    );
+}
+
+/// The light relay's memory and disk while it follows 10,000 blocks. It keeps every header
+/// and the UTXO set (which grow with the chain, as in any pruned node) but only the last
+/// 288 bodies and undo records, so its directory grows at under half the rate of a full
+/// node's. The source floods its blocks, so the relay follows block by block while they
+/// are mined (the test is bound by mining: about 2.5 s per 1,000 blocks in a debug build).
+#[test]
+fn a_light_relay_following_10000_blocks_stays_under_64_mib_with_a_bounded_data_directory() {
+    const MIB: f64 = (1 << 20) as f64;
+    let source = TestNode::start(&["relay.broadcast=flood".to_string()]);
+    let relay = light_relay(&source);
+    let address = source
+        .rpc("getnewaddress", &[])
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sizes = || {
+        (
+            dir_size(&source.process.datadir),
+            dir_size(&relay.process.datadir),
+        )
+    };
+    let mut halfway = (0, 0);
+    for chunk in 1..=10u64 {
+        source.rpc("generatetoaddress", &["1000", &address]);
+        same_tip(&[&source, &relay], chunk * 1000);
+        if chunk == 5 {
+            halfway = sizes();
+        }
+    }
+    let (source_size, relay_size) = sizes();
+    let rss = relay.process.peak_rss();
+    eprintln!(
+        "light relay at 10,000 blocks: peak RSS {:.1} MiB; data directory {:.2} MiB \
+         (at 5,000: {:.2} MiB); the source's {:.2} MiB (at 5,000: {:.2} MiB)",
+        rss as f64 / MIB,
+        relay_size as f64 / MIB,
+        halfway.1 as f64 / MIB,
+        source_size as f64 / MIB,
+        halfway.0 as f64 / MIB,
+    );
+    assert!(rss < 64 << 20, "peak RSS {rss} bytes");
+
+    let info = relay.rpc("getblockchaininfo", &[]);
+    assert_eq!(info["pruned"], true, "{info}");
+    // The lowest stored height: the last 288 bodies are kept.
+    assert_eq!(info["pruneheight"], 10_000 - 288 + 1, "{info}");
+    let old = relay.rpc("getblockhash", &["1"]);
+    let old = old.as_str().expect("a hash");
+    let refused = relay
+        .try_rpc("getblock", &[old])
+        .expect_err("a pruned body");
+    assert!(refused.contains("pruned"), "{refused}");
+    assert!(
+        relay_size * 2 < source_size,
+        "relay {relay_size} bytes, source {source_size}"
+    );
+    assert!(
+        (relay_size - halfway.1) * 2 < source_size - halfway.0,
+        "from 5,000 to 10,000 blocks the relay grew {} bytes, the source {}",
+        relay_size - halfway.1,
+        source_size - halfway.0
+    );
 }

@@ -1,26 +1,29 @@
 //! The peers module in real `node` processes: two nodes handshake over `connect`, and raw
 //! sockets play peers that send garbage, another chain's magic, an oversized frame, a bad
-//! checksum or unknown commands. Bad peers are dropped; a well-behaved peer stays
-//! connected and is still served. Checks go through `node rpc` (getpeerinfo and friends).
+//! checksum, unknown commands or an invalid block. Bad peers are dropped; a well-behaved
+//! peer stays connected and is still served. Checks go through `node rpc` (getpeerinfo and
+//! friends).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use node_chain::{ChainSpec, Hash256};
+use node_chain::testing::{Builder, Wallet};
+use node_chain::{check_proof_of_work, Block, ChainOptions, ChainSpec, ChainState, Hash256};
 use node_peers::{
     encode_frame, Command, GetHeaders, Inventory, Message, NetAddress, VersionMessage, HEADER_LEN,
     PROTOCOL_VERSION,
 };
 use serde_json::Value;
 
-use crate::common::{free_port, node_output, wait_for, write_profile, NodeProcess};
+use crate::common::{free_port, node_output, wait_for, write_profile, NodeProcess, TestNode};
+use crate::network::same_tip;
 
 const START: Duration = Duration::from_secs(20);
 const DEADLINE: Duration = Duration::from_secs(8);
 
-fn regtest() -> &'static ChainSpec {
+pub(crate) fn regtest() -> &'static ChainSpec {
     ChainSpec::by_name("regtest").expect("regtest spec")
 }
 
@@ -111,7 +114,7 @@ impl PeerNode {
 }
 
 /// A peer played by the test over a plain socket.
-struct RawPeer {
+pub(crate) struct RawPeer {
     stream: TcpStream,
     magic: [u8; 4],
 }
@@ -124,7 +127,7 @@ fn nonce() -> u64 {
 }
 
 impl RawPeer {
-    fn connect(port: u16) -> RawPeer {
+    pub(crate) fn connect(port: u16) -> RawPeer {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the node");
         stream
             .set_read_timeout(Some(DEADLINE))
@@ -135,7 +138,7 @@ impl RawPeer {
         }
     }
 
-    fn send(&mut self, message: &Message) {
+    pub(crate) fn send(&mut self, message: &Message) {
         let frame = encode_frame(self.magic, message);
         self.send_raw(&frame);
     }
@@ -164,7 +167,7 @@ impl RawPeer {
 
     /// The first message `wanted` accepts; the node's own pings are skipped, anything else
     /// is returned in `skipped`.
-    fn recv_until(
+    pub(crate) fn recv_until(
         &mut self,
         what: &str,
         wanted: impl Fn(&Message) -> bool,
@@ -199,8 +202,9 @@ impl RawPeer {
     }
 
     /// version/verack as an outbound Bitcoin node does it, with the extra messages Bitcoin
-    /// Core sends between `version` and `verack` (unknown to us, to be ignored).
-    fn handshake(&mut self) {
+    /// Core sends between `version` and `verack` (unknown to us, to be ignored). Returns
+    /// the node's `version`.
+    pub(crate) fn handshake(&mut self) -> VersionMessage {
         self.send(&Self::version());
         for extra in ["wtxidrelay", "sendaddrv2"] {
             self.send(&Message::Unknown {
@@ -220,6 +224,7 @@ impl RawPeer {
         );
         self.recv_until("verack", |m| *m == Message::Verack);
         self.send(&Message::Verack);
+        version
     }
 
     /// Sends a ping and waits for its pong; fails if a pong of `never` shows up first.
@@ -236,7 +241,7 @@ impl RawPeer {
 
     /// Whether the node closes the connection within the deadline (whatever it sends
     /// first is read and ignored).
-    fn closed_by_node(&mut self) -> bool {
+    pub(crate) fn closed_by_node(&mut self) -> bool {
         let deadline = Instant::now() + DEADLINE;
         let mut buf = [0u8; 4096];
         while Instant::now() < deadline {
@@ -510,4 +515,123 @@ fn discovery_finds_nodes_that_peers_then_connect_to() {
     a.wait_peer("a to list b", |p| {
         p["addr"] == b_addr.as_str() || p["inbound"] == true
     });
+}
+
+/// Regtest blocks on genesis built by the test, independent of any node: one that pays
+/// its coinbase more than the subsidy and one whose merkle root does not match its
+/// transactions. Both have valid headers (proof of work, bits, time).
+fn invalid_blocks_on_genesis() -> Vec<(&'static str, Block)> {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let state = ChainState::open(
+        &tmp.path().join("chain"),
+        regtest(),
+        ChainOptions::default(),
+        |_| {},
+    )
+    .expect("a scratch chain state");
+    let base = Builder::new(&state);
+    let wallet = Wallet::new(7);
+    let overpaying = base
+        .clone()
+        .next_block_paying(&wallet, Vec::new(), regtest().subsidy(1) + 1);
+    let mut bad_merkle = base.clone().next_block(&wallet, Vec::new());
+    bad_merkle.header.merkle_root = Hash256([9; 32]);
+    let limit = regtest().pow_limit();
+    while check_proof_of_work(&bad_merkle.header.hash(), bad_merkle.header.bits, &limit).is_err() {
+        bad_merkle.header.nonce += 1;
+    }
+    vec![
+        ("a coinbase paying more than the subsidy", overpaying),
+        ("a bad merkle root", bad_merkle),
+    ]
+}
+
+#[test]
+fn a_peer_sending_an_invalid_block_is_dropped_while_other_peers_keep_syncing() {
+    let node = TestNode::start(&[]);
+    let other = TestNode::start(&[format!("peers.connect=[\"{}\"]", node.p2p_addr())]);
+    let link = |n: &TestNode| {
+        n.rpc("getpeerinfo", &[])
+            .as_array()
+            .and_then(|peers| peers.first().map(|p| p["id"].clone()))
+    };
+    let link_before = wait_for("the other node to connect", DEADLINE, || link(&other));
+
+    for (what, block) in invalid_blocks_on_genesis() {
+        let mut raw = RawPeer::connect(node.p2p_port);
+        raw.handshake();
+        raw.send(&Message::Block(block));
+        assert!(
+            raw.closed_by_node(),
+            "a peer sending {what} stayed connected"
+        );
+    }
+    assert_eq!(node.height(), 0, "an invalid block became the tip");
+    assert!(
+        node.rpc("listbanned", &[])
+            .as_array()
+            .expect("array")
+            .is_empty(),
+        "a loopback peer is disconnected, not banned"
+    );
+    let log = node.process.log();
+    assert!(log.contains("peer sent invalid data"), "{log}");
+
+    // The node and its other peer keep working: blocks mined on either side after that
+    // reach the other one over the same connection.
+    let address = node
+        .rpc("getnewaddress", &[])
+        .as_str()
+        .expect("address")
+        .to_string();
+    node.rpc("generatetoaddress", &["1", &address]);
+    same_tip(&[&node, &other], 1);
+    other.rpc("generatetoaddress", &["1", &address]);
+    same_tip(&[&node, &other], 2);
+    assert_eq!(
+        link(&other),
+        Some(link_before),
+        "the good peer was disconnected"
+    );
+}
+
+#[test]
+fn taken_peer_and_discovery_ports_stop_the_node_with_an_error_naming_them() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let tcp_port = free_port();
+    let _tcp = std::net::TcpListener::bind(("127.0.0.1", tcp_port)).expect("bind tcp");
+    let udp_port = free_port();
+    let _udp = std::net::UdpSocket::bind(("127.0.0.1", udp_port)).expect("bind udp");
+    for (port, module, message) in [
+        (tcp_port, "peers", "cannot listen for peers on"),
+        (
+            udp_port,
+            "discovery",
+            "cannot bind the discovery UDP socket on",
+        ),
+    ] {
+        let profile = write_profile(
+            tmp.path(),
+            &format!("{module}.toml"),
+            &format!(
+                "[node]\nmodules = [\"chain\", \"peers\", \"discovery\"]\nchain = \"regtest\"\n\n\
+                 [peers]\nlisten = \"127.0.0.1:{port}\"\n"
+            ),
+        );
+        let datadir = tmp.path().join(module);
+        let out = node_output(
+            &[
+                "--profile",
+                profile.to_str().expect("utf-8 path"),
+                "--datadir",
+                datadir.to_str().expect("utf-8 path"),
+            ],
+            &[],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "started on a taken port: {stderr}");
+        let expected = format!("module \"{module}\" failed to start: {message} 127.0.0.1:{port}: ");
+        assert!(stderr.contains(&expected), "{stderr}");
+        assert!(stderr.contains("in use"), "{stderr}");
+    }
 }

@@ -22,7 +22,9 @@
 //!   loopback addresses, which are only disconnected). Banned addresses are refused at
 //!   accept and at connect; inbound connections over `max_inbound` are refused; a
 //!   connection to ourselves is dropped (version nonce). With `connect` set, no other
-//!   outbound connection is made. Every task ends when the module is cancelled.
+//!   outbound connection is made. A pruned chain is advertised as NODE_NETWORK_LIMITED
+//!   (BIP159) instead of NODE_NETWORK; its pruned bodies are answered with `notfound`.
+//!   Every task ends when the module is cancelled.
 //! - **Costs**: two tasks per connection; per peer, a send buffer of at most
 //!   `send_buffer_bytes` (a peer that lets it fill is not reading and is dropped) and a
 //!   set of `known_inventory` 8-byte keys; per subscriber, at most
@@ -57,7 +59,8 @@ pub use events::PeerEvent;
 pub use message::{
     AddrEntry, Command, GetHeaders, InvType, Inventory, Message, NetAddress, VersionMessage,
     MAX_ADDR, MAX_HEADERS, MAX_INV, MAX_LOCATOR, MAX_USER_AGENT, MIN_PEER_VERSION, MSG_BLOCK,
-    MSG_TX, NODE_NETWORK, PROTOCOL_VERSION, SENDHEADERS_VERSION,
+    MSG_TX, NODE_NETWORK, NODE_NETWORK_LIMITED, NODE_NETWORK_LIMITED_MIN_BLOCKS, PROTOCOL_VERSION,
+    SENDHEADERS_VERSION,
 };
 pub use peer::{ConnectionType, PeerId, PeerInfo};
 pub use peers::{Peers, SUBSCRIPTION_CAPACITY};

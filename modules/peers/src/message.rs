@@ -21,6 +21,11 @@ pub const MIN_PEER_VERSION: i32 = 70001;
 pub const SENDHEADERS_VERSION: i32 = 70012;
 /// Service bit: the node serves the full block chain.
 pub const NODE_NETWORK: u64 = 1;
+/// Service bit (BIP159): the node serves only its last [`NODE_NETWORK_LIMITED_MIN_BLOCKS`]
+/// blocks (and every header); a pruned node sets it instead of [`NODE_NETWORK`].
+pub const NODE_NETWORK_LIMITED: u64 = 1 << 10;
+/// How many recent blocks a [`NODE_NETWORK_LIMITED`] peer is sure to serve (BIP159).
+pub const NODE_NETWORK_LIMITED_MIN_BLOCKS: u32 = 288;
 /// Most headers in one `headers` message.
 pub const MAX_HEADERS: usize = 2000;
 /// Most items in one `inv`, `getdata` or `notfound` message.

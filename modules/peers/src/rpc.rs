@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use crate::bans::Subnet;
 use crate::error::PeersError;
-use crate::message::{NODE_NETWORK, PROTOCOL_VERSION};
+use crate::message::{NODE_NETWORK, NODE_NETWORK_LIMITED, PROTOCOL_VERSION};
 use crate::peer::{unix_now, ConnectionType, PeerId};
 use crate::peers::Peers;
 
@@ -105,11 +105,14 @@ fn services_hex(services: u64) -> String {
 }
 
 fn services_names(services: u64) -> Vec<&'static str> {
-    if services & NODE_NETWORK != 0 {
-        vec!["NETWORK"]
-    } else {
-        Vec::new()
-    }
+    [
+        (NODE_NETWORK, "NETWORK"),
+        (NODE_NETWORK_LIMITED, "NETWORK_LIMITED"),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| services & bit != 0)
+    .map(|(_, name)| name)
+    .collect()
 }
 
 fn network(ip: IpAddr) -> &'static str {
@@ -210,8 +213,8 @@ fn getnetworkinfo(peers: &Arc<Peers>, _: RpcParams) -> Result<Value, RpcError> {
         "version": client_version(),
         "subversion": peers.settings.user_agent,
         "protocolversion": PROTOCOL_VERSION,
-        "localservices": services_hex(NODE_NETWORK),
-        "localservicesnames": services_names(NODE_NETWORK),
+        "localservices": services_hex(peers.local_services()),
+        "localservicesnames": services_names(peers.local_services()),
         "localrelay": true,
         "timeoffset": 0,
         "networkactive": true,

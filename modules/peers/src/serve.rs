@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use crate::codec::raw_frame;
 use crate::message::{
     AddrEntry, GetHeaders, InvType, Inventory, Message, NetAddress, VersionMessage, BLOCK_COMMAND,
-    MAX_ADDR, MAX_HEADERS, NODE_NETWORK, PROTOCOL_VERSION,
+    MAX_ADDR, MAX_HEADERS, NODE_NETWORK, NODE_NETWORK_LIMITED, PROTOCOL_VERSION,
 };
 use crate::peer::{lock, unix_now, ConnectionType, Peer, Remote};
 use crate::peers::Peers;
@@ -17,6 +17,17 @@ use crate::topic::Topic;
 const MAX_ADDR_FUTURE_SECS: u64 = 600;
 
 impl Peers {
+    /// The services we offer: [`NODE_NETWORK`], or [`NODE_NETWORK_LIMITED`] when the
+    /// chain is pruned (it serves every header but only recent bodies), as Bitcoin Core
+    /// does, so peers fetch old blocks elsewhere.
+    pub fn local_services(&self) -> u64 {
+        if self.chain.is_pruned() {
+            NODE_NETWORK_LIMITED
+        } else {
+            NODE_NETWORK
+        }
+    }
+
     /// Our `version` for `peer`.
     pub(crate) fn version_for(&self, peer: &Peer) -> Message {
         let tip = self.chain.tip().height;
@@ -25,14 +36,14 @@ impl Peers {
             .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
         Message::Version(VersionMessage {
             version: PROTOCOL_VERSION,
-            services: NODE_NETWORK,
+            services: self.local_services(),
             timestamp: unix_now() as i64,
             receiver: NetAddress {
                 services: 0,
                 addr: peer.addr,
             },
             sender: NetAddress {
-                services: NODE_NETWORK,
+                services: self.local_services(),
                 addr: sender,
             },
             nonce: peer.nonce,
@@ -64,7 +75,7 @@ impl Peers {
         }
         Some(AddrEntry {
             time: unix_now() as u32,
-            services: NODE_NETWORK,
+            services: self.local_services(),
             addr,
         })
     }

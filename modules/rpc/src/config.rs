@@ -3,6 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use node_chain::ChainSpec;
 use node_kernel::ConfigError;
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -101,27 +102,17 @@ impl RpcConfig {
     }
 }
 
-/// The default RPC port of a chain spec.
-///
-/// This must match node_chain's `ChainSpec::rpc_port` once that exists; then this function
-/// should ask the chain spec instead.
-pub fn default_rpc_port(chain: &str) -> Option<u16> {
-    match chain {
-        "regtest" => Some(18443),
-        "dev" => Some(28443),
-        "testnet" => Some(38443),
-        _ => None,
-    }
-}
-
 /// Resolves an `rpc.listen` value: `host:port`, a bare IP (the chain's port), or `None`
 /// (127.0.0.1 on the chain's port).
 pub(crate) fn listen_addr(listen: Option<&str>, chain: &str) -> Result<SocketAddr, ConfigError> {
+    // Asked only when no port is given, so `host:port` works whatever the chain is called.
     let chain_port = || {
-        default_rpc_port(chain).ok_or_else(|| ConfigError::Invalid {
-            key: "listen".to_string(),
-            reason: format!("chain {chain:?} has no default RPC port; give one as host:port"),
-        })
+        ChainSpec::by_name(chain)
+            .map(|spec| spec.rpc_port)
+            .map_err(|e| ConfigError::Invalid {
+                key: "listen".to_string(),
+                reason: format!("no default RPC port: {e}; give one as host:port"),
+            })
     };
     let Some(text) = listen else {
         return Ok(SocketAddr::new(
@@ -154,10 +145,21 @@ mod tests {
             c.listen_addr("regtest").unwrap(),
             "127.0.0.1:18443".parse().unwrap()
         );
-        assert_eq!(c.listen_addr("dev").unwrap().port(), 28443);
-        assert_eq!(c.listen_addr("testnet").unwrap().port(), 38443);
+        for spec in ChainSpec::all() {
+            let addr = c.listen_addr(spec.name).unwrap();
+            assert_eq!(
+                addr,
+                SocketAddr::new(Ipv4Addr::LOCALHOST.into(), spec.rpc_port)
+            );
+        }
         let err = c.listen_addr("mainnet").unwrap_err().to_string();
         assert!(err.contains("mainnet") && err.contains("listen"), "{err}");
+        // A port given needs no chain spec.
+        let c = RpcConfig {
+            listen: Some("127.0.0.1:9".into()),
+            ..RpcConfig::default()
+        };
+        assert_eq!(c.listen_addr("mainnet").unwrap().port(), 9);
     }
 
     #[test]

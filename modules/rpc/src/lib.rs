@@ -9,7 +9,8 @@
 //! (see Protocol below).
 //!
 //! What it needs: the kernel's [`node_kernel::RpcRegistry`]; it serves whatever methods
-//! modules and plugins registered there, at call time (`help` is the kernel's).
+//! modules and plugins registered there, at call time (`help` is the kernel's). The
+//! default port is the chain spec's `rpc_port` ([`node_chain::ChainSpec`]).
 //!
 //! What it provides: no service. The binary uses [`cli_call`] and [`format_cli_output`]
 //! for `node rpc`; tests and benchmarks start the server in-process with [`serve`].
@@ -43,7 +44,7 @@ mod server;
 
 pub use auth::{basic_authorization, Auth};
 pub use client::{call, cli_call, format_cli_output, parse_cli_args, ClientSettings, Credentials};
-pub use config::{default_rpc_port, RpcConfig};
+pub use config::RpcConfig;
 pub use cookie::{read_cookie, Cookie, COOKIE_FILE, COOKIE_USER};
 pub use error::{ClientError, StartError};
 pub use server::{serve, Limits, RpcService};

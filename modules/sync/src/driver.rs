@@ -1,17 +1,17 @@
 //! The sync loop: hands every header and block peers send to the chain, punishes invalid
 //! data, asks for headers when a block cannot be placed, and tells the strategy.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use node_chain::validation::BlockError;
 use node_chain::{BlockHeader, ChainError, ChainState};
-use node_peers::{Message, PeerEvent, PeerId, Peers, Topic};
+use node_peers::{Message, PeerEvent, PeerId, PeerInfo, Peers, Topic};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SyncConfig;
-use crate::strategy::{SyncContext, SyncStrategy};
+use crate::strategy::{is_limited, SyncContext, SyncStrategy};
 
 pub(crate) struct Driver {
     pub(crate) chain: Arc<ChainState>,
@@ -19,6 +19,8 @@ pub(crate) struct Driver {
     pub(crate) config: SyncConfig,
     pub(crate) strategy: Box<dyn SyncStrategy>,
     pub(crate) heights: HashMap<PeerId, u32>,
+    /// Ready peers that serve only recent blocks.
+    pub(crate) limited: HashSet<PeerId>,
 }
 
 /// The strategy's view of the driver, built from disjoint fields so the strategy itself
@@ -30,11 +32,20 @@ macro_rules! ctx {
             peers: &$driver.peers,
             config: &$driver.config,
             heights: &$driver.heights,
+            limited: &$driver.limited,
         }
     };
 }
 
 impl Driver {
+    fn add_peer(&mut self, info: &PeerInfo) {
+        self.heights
+            .insert(info.id, info.start_height.max(0) as u32);
+        if is_limited(info.services) {
+            self.limited.insert(info.id);
+        }
+    }
+
     fn raise_height(&mut self, peer: PeerId, height: u32) {
         if let Some(known) = self.heights.get_mut(&peer) {
             *known = (*known).max(height);
@@ -49,6 +60,8 @@ impl Driver {
                 self.peers.misbehaving(peer, &e.reason());
             }
             ChainError::Invalid(_) => {}
+            // A branch this pruned node can no longer reorganise to: nobody's fault.
+            ChainError::BeyondPruned { .. } => tracing::debug!(%peer, "{error}"),
             other => tracing::error!("chain error: {other}"),
         }
     }
@@ -61,8 +74,7 @@ impl Driver {
         let mut peer_events = events.subscribe::<PeerEvent>();
         // Peers that connected before this loop subscribed.
         for info in self.peers.peers() {
-            self.heights
-                .insert(info.id, info.start_height.max(0) as u32);
+            self.add_peer(&info);
             let ctx = ctx!(self);
             self.strategy.peer_connected(&ctx, &info);
         }
@@ -73,20 +85,24 @@ impl Driver {
                 _ = cancel.cancelled() => return,
                 event = peer_events.recv() => match event {
                     Ok(PeerEvent::Connected(info)) => {
-                        self.heights.insert(info.id, info.start_height.max(0) as u32);
+                        self.add_peer(&info);
                         let ctx = ctx!(self);
                         self.strategy.peer_connected(&ctx, &info);
                     }
                     Ok(PeerEvent::Disconnected { id, .. }) => {
                         self.heights.remove(&id);
+                        self.limited.remove(&id);
                         let ctx = ctx!(self);
                         self.strategy.peer_disconnected(&ctx, id);
                     }
                     Err(RecvError::Lagged(_)) => {
-                        let ready: Vec<_> = self.peers.peers().into_iter().map(|p| (p.id, p.start_height.max(0) as u32)).collect();
-                        self.heights.retain(|id, _| ready.iter().any(|(r, _)| r == id));
-                        for (id, height) in ready {
-                            self.heights.entry(id).or_insert(height);
+                        let ready = self.peers.peers();
+                        self.heights.retain(|id, _| ready.iter().any(|r| r.id == *id));
+                        self.limited.retain(|id| ready.iter().any(|r| r.id == *id));
+                        for info in ready {
+                            if !self.heights.contains_key(&info.id) {
+                                self.add_peer(&info);
+                            }
                         }
                     }
                     Err(RecvError::Closed) => return,

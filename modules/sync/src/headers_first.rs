@@ -67,11 +67,11 @@ impl HeadersFirst {
             let avoid = self.avoid.get(&hash);
             let choice = ctx
                 .heights
-                .iter()
-                .filter(|(peer, known)| {
-                    **known >= height && !avoid.is_some_and(|a| a.contains(peer))
+                .keys()
+                .filter(|peer| {
+                    ctx.can_serve(**peer, height) && !avoid.is_some_and(|a| a.contains(peer))
                 })
-                .map(|(peer, _)| (*peer, load.get(peer).copied().unwrap_or(0)))
+                .map(|peer| (*peer, load.get(peer).copied().unwrap_or(0)))
                 .filter(|(_, l)| *l < ctx.config.max_in_flight_per_peer)
                 .min_by_key(|(peer, l)| (*l, *peer));
             let Some((peer, _)) = choice else {
@@ -148,10 +148,15 @@ impl SyncStrategy for HeadersFirst {
         self.schedule(ctx);
     }
 
-    fn block(&mut self, ctx: &SyncContext<'_>, _peer: PeerId, hash: Hash256) {
+    fn block(&mut self, ctx: &SyncContext<'_>, peer: PeerId, hash: Hash256) {
         self.in_flight.remove(&hash);
         self.avoid.remove(&hash);
-        self.schedule(ctx);
+        // Refilling a peer once half its requests are answered sends `getdata` in batches
+        // and walks the chain for missing blocks once per batch instead of once per block
+        // (that walk is the costly part of scheduling while far behind).
+        if self.load(peer) <= ctx.config.max_in_flight_per_peer / 2 {
+            self.schedule(ctx);
+        }
     }
 
     fn not_found(&mut self, ctx: &SyncContext<'_>, peer: PeerId, hashes: &[Hash256]) {

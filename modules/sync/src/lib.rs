@@ -14,6 +14,8 @@
 //!
 //! Invariants: blocks are handed to the chain one at a time, in arrival order; the chain
 //! stores blocks that arrive before their parents and connects them once the gap fills.
+//! A pruned peer (NODE_NETWORK_LIMITED without NODE_NETWORK) is only asked for bodies
+//! among its last 288 blocks, as Bitcoin Core does: older ones it would answer `notfound`.
 //!
 //! Costs: one chain write per block; headers are validated in batches of up to 2,000.
 

@@ -5,7 +5,7 @@ use node_kernel::{
     inventory, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory, StartContext,
 };
 use node_peers::Peers;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::config::SyncConfig;
 use crate::driver::Driver;
@@ -53,6 +53,7 @@ impl Module for SyncModule {
             config: self.config.clone(),
             strategy: self.strategy.take().ok_or("sync module started twice")?,
             heights: HashMap::new(),
+            limited: HashSet::new(),
         };
         let events = ctx.events.clone();
         let cancel = ctx.cancel.clone();

@@ -45,6 +45,12 @@ impl Poll {
             self.fetching = None;
             return;
         }
+        // A pruned peer lacks old bodies: the next headers answer from a full peer starts
+        // the fetch instead.
+        let first = ctx.height_of(&missing[0]).unwrap_or(0);
+        if ctx.limited.contains(&peer) && !ctx.can_serve(peer, first) {
+            return;
+        }
         if ctx.request_blocks(peer, &missing) {
             self.fetching = Some((peer, missing.into_iter().collect()));
             self.fetch_started = Some(Instant::now());

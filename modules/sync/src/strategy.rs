@@ -3,12 +3,15 @@
 //! whose behaviour is [`STRATEGY_BEHAVIOUR`] and whose `build` returns a
 //! `Box<dyn SyncStrategy>`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use node_chain::{BlockHeader, ChainState, Hash256};
-use node_peers::{GetHeaders, Message, PeerId, PeerInfo, Peers};
+use node_peers::{
+    GetHeaders, Message, PeerId, PeerInfo, Peers, NODE_NETWORK, NODE_NETWORK_LIMITED,
+    NODE_NETWORK_LIMITED_MIN_BLOCKS,
+};
 
 use crate::config::SyncConfig;
 
@@ -28,6 +31,21 @@ pub struct SyncContext<'a> {
     pub config: &'a SyncConfig,
     /// Each ready peer's best known height (from its `version`, raised by what it sends).
     pub heights: &'a HashMap<PeerId, u32>,
+    /// Ready peers that serve only their last 288 blocks (NODE_NETWORK_LIMITED without
+    /// NODE_NETWORK: pruned nodes).
+    pub limited: &'a HashSet<PeerId>,
+}
+
+/// Whether a peer whose chain reaches `known` has the body at `height`. A limited peer
+/// keeps exactly its last 288 bodies (pruning keeps heights above `known - 288`).
+fn serves(known: u32, limited: bool, height: u32) -> bool {
+    known >= height && (!limited || height.saturating_add(NODE_NETWORK_LIMITED_MIN_BLOCKS) > known)
+}
+
+/// Whether a peer advertising `services` serves only recent blocks (BIP159), as Bitcoin
+/// Core's `IsLimitedPeer` decides.
+pub(crate) fn is_limited(services: u64) -> bool {
+    services & NODE_NETWORK == 0 && services & NODE_NETWORK_LIMITED != 0
 }
 
 impl SyncContext<'_> {
@@ -59,6 +77,16 @@ impl SyncContext<'_> {
         self.peers.send(peer, Message::GetData(items)).is_ok()
     }
 
+    /// Whether `peer` can be asked for the body of the block at `height`: it is known to
+    /// have a chain that high, and, if it serves only recent blocks, the block is among
+    /// its last [`NODE_NETWORK_LIMITED_MIN_BLOCKS`] (Bitcoin Core skips deeper blocks for
+    /// limited peers the same way; the pruned peer would answer `notfound`).
+    pub fn can_serve(&self, peer: PeerId, height: u32) -> bool {
+        self.heights
+            .get(&peer)
+            .is_some_and(|known| serves(*known, self.limited.contains(&peer), height))
+    }
+
     /// The height of a known block, if indexed.
     pub fn height_of(&self, hash: &Hash256) -> Option<u32> {
         self.chain.entry(hash).map(|e| e.height)
@@ -81,4 +109,28 @@ pub trait SyncStrategy: Send {
     fn not_found(&mut self, ctx: &SyncContext<'_>, peer: PeerId, hashes: &[Hash256]);
     /// Periodic work: polls, stall checks, progress.
     fn tick(&mut self, ctx: &SyncContext<'_>);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limited_peers_are_asked_only_for_their_last_288_blocks() {
+        assert!(is_limited(NODE_NETWORK_LIMITED));
+        assert!(!is_limited(NODE_NETWORK | NODE_NETWORK_LIMITED));
+        assert!(!is_limited(NODE_NETWORK));
+        assert!(!is_limited(0));
+        // A full peer at 1000 serves everything up to 1000.
+        assert!(serves(1000, false, 1));
+        assert!(serves(1000, false, 1000));
+        assert!(!serves(1000, false, 1001));
+        // A pruned peer at 1000 keeps 713..=1000.
+        assert!(!serves(1000, true, 712));
+        assert!(serves(1000, true, 713));
+        assert!(serves(1000, true, 1000));
+        assert!(!serves(1000, true, 1001));
+        // Below 288 blocks a pruned peer still has everything.
+        assert!(serves(100, true, 1));
+    }
 }

@@ -4,10 +4,12 @@
 //! One writer at a time (a mutex) accepts headers and blocks and moves the tip; readers
 //! (RPC, peers) use the in-memory tree and LMDB read transactions and never wait for it.
 //! Connecting or disconnecting a block is one LMDB write transaction; the in-memory tree
-//! follows each commit. On open, the tip moves to the most-work stored chain, which also
-//! finishes a reorganisation a crash interrupted.
+//! follows each commit. A block arriving on the tip (the usual case) is stored, indexed
+//! and connected in that same transaction, so it costs one commit in all. On open, the
+//! tip moves to the most-work stored chain, which also finishes a reorganisation a crash
+//! interrupted.
 //!
-//! With `keep_blocks` set, the state is pruned ([`prune`](self::prune)): bodies and undo
+//! With `keep_blocks` set, the state is pruned (see `prune.rs`): bodies and undo
 //! data of blocks deeper than that are deleted as new blocks connect.
 
 mod connect;
@@ -240,7 +242,8 @@ impl ChainState {
         });
         {
             let _writer = state.writer.lock().unwrap_or_else(|e| e.into_inner());
-            state.activate_best_chain(state.tree().tip())?;
+            let tip = state.tree().tip();
+            state.activate_best_chain(tip)?;
         }
         Ok(state)
     }
@@ -641,9 +644,23 @@ impl ChainState {
     }
 
     fn accept_headers_locked(&self, headers: &[BlockHeader]) -> Result<usize, ChainError> {
-        // Each header joins the in-memory tree as soon as it passes, so the next one of
-        // the run finds its parent there; the run is persisted in one write at the end.
-        // A crash before that write only forgets headers, which peers send again.
+        // The run is persisted in one write at the end. A crash before that write only
+        // forgets headers, which peers send again.
+        let (accepted, failure) = self.index_headers(headers);
+        self.persist_entries(&accepted)?;
+        match failure {
+            Some(e) => Err(e.into()),
+            None => Ok(accepted.len()),
+        }
+    }
+
+    /// Checks a run of headers and adds the new ones to the in-memory tree (not to LMDB:
+    /// the caller persists them). Each joins the tree as soon as it passes, so the next
+    /// one of the run finds its parent there. Stops at the first invalid one.
+    fn index_headers(
+        &self,
+        headers: &[BlockHeader],
+    ) -> (Vec<(Hash256, BlockIndexEntry)>, Option<BlockError>) {
         let mut accepted: Vec<(Hash256, BlockIndexEntry)> = Vec::new();
         let mut failure = None;
         for header in headers {
@@ -679,18 +696,21 @@ impl ChainState {
                 .insert(hash, entry.clone());
             accepted.push((hash, entry));
         }
-        if !accepted.is_empty() {
-            self.store.write::<(), BlockError>(|txn, dbs| {
-                for (hash, entry) in &accepted {
-                    dbs.index.put(txn, hash.as_bytes(), &encode(entry))?;
-                }
-                Ok(())
-            })?;
+        (accepted, failure)
+    }
+
+    /// Writes index entries in one write (none: no write).
+    fn persist_entries(&self, entries: &[(Hash256, BlockIndexEntry)]) -> Result<(), ChainError> {
+        if entries.is_empty() {
+            return Ok(());
         }
-        match failure {
-            Some(e) => Err(e.into()),
-            None => Ok(accepted.len()),
-        }
+        self.store.write::<(), BlockError>(|txn, dbs| {
+            for (hash, entry) in entries {
+                dbs.index.put(txn, hash.as_bytes(), &encode(entry))?;
+            }
+            Ok(())
+        })?;
+        Ok(())
     }
 
     /// Header rules that need the parent: proof of work, bits, time.
@@ -733,7 +753,26 @@ impl ChainState {
                 return Ok(BlockOutcome::AlreadyHave);
             }
         }
-        self.accept_headers_locked(std::slice::from_ref(&block.header))?;
+        // A new header is persisted by the write that stores the block, saving a commit;
+        // when the block is refused, by a write of its own (children may build on it).
+        let (new_header, failure) = self.index_headers(std::slice::from_ref(&block.header));
+        if let Some(e) = failure {
+            return Err(e.into());
+        }
+        let result = self.accept_indexed_block(block, hash);
+        if result.is_err() && !new_header.is_empty() {
+            let entry = self.tree().get(&hash).cloned().expect("header indexed");
+            self.persist_entries(&[(hash, entry)])?;
+        }
+        result
+    }
+
+    /// `accept_block` once the block's header is in the tree.
+    fn accept_indexed_block(
+        &self,
+        block: &Block,
+        hash: Hash256,
+    ) -> Result<BlockOutcome, ChainError> {
         let height = self
             .tree()
             .get(&hash)

@@ -423,3 +423,34 @@ fn a_more_work_branch_with_an_invalid_block_is_abandoned() {
     assert_eq!(err, BlockError::PrevInvalid);
     assert_eq!(state.tip(), tip);
 }
+
+#[test]
+fn refused_blocks_leave_their_header_stored_and_an_invalid_one_no_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = Wallet::new(1);
+    let (mutated, overpaying) = {
+        let (state, _) = open(dir.path(), false);
+        let mut b = Builder::new(&state);
+        // Refused before connecting (bad merkle root): the header is still valid.
+        let mut mutated = b.clone().next_block(&alice, vec![]);
+        mutated.txs.push(mutated.txs[0].clone());
+        assert!(state.accept_block(&mutated).is_err());
+        // Refused while connecting on the tip: marked invalid, the body never stored.
+        let overpaying = b.next_block_paying(&alice, vec![], 51 * 100_000_000);
+        assert_eq!(
+            rule(state.accept_block(&overpaying).unwrap_err()).reason(),
+            "bad-cb-amount"
+        );
+        (mutated, overpaying)
+    };
+    let (state, _) = open(dir.path(), false);
+    assert!(state.entry(&mutated.hash()).is_some());
+    let entry = state.entry(&overpaying.hash()).unwrap();
+    assert!(entry.is_failed() && !entry.has_data());
+    assert!(state.block(&overpaying.hash()).unwrap().is_none());
+    assert_eq!(
+        rule(state.accept_block(&overpaying).unwrap_err()),
+        BlockError::KnownInvalid
+    );
+    assert_eq!(state.tip().height, 0);
+}

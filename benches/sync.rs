@@ -1,0 +1,389 @@
+//! Initial sync: how fast a fresh node downloads and connects a generated chain from one
+//! peer and from three, per sync strategy, beside importing the same blocks from local
+//! storage in the same run.
+//!
+//! The chain is built in this process with `node_chain::testing`: 2,000 regtest blocks,
+//! the first paying its coinbase in 100 outputs, which mature at height 101; from there
+//! every block holds 100 single-input P2PKH payments spending the previous block's (so
+//! each block carries 100 signatures and the UTXO set stays small). It is written into a
+//! chain state in a temporary data directory (`DATADIR/chain`, the address index on, as
+//! in `configs/regtest.toml`), then:
+//! - import: the same blocks are read back from that state and accepted into a fresh one
+//!   with `node_chain::import_blocks`, in this process (what `node import` does);
+//! - sync: three source nodes run on copies of that data directory (a directory is locked
+//!   by one node), and for each strategy (`headers-first`, `poll`, their other settings at
+//!   their defaults) a fresh node on `configs/regtest.toml` connects to the first source,
+//!   then to all three; the time runs from its spawn until its `getblockcount` reads
+//!   2,000 (polled every 20 ms).
+//!
+//! Prints one JSON object per line, `{"name", "value", "unit"}`:
+//! - `chain_blocks`, `chain_txs` (coinbases included);
+//! - `import_secs`, `import_blocks_per_s`, `import_tx_per_s`;
+//! - for each `<strategy>_<n>peer(s)` (`headers_first_1peer`, `poll_3peers`, ...):
+//!   `sync_secs_...`, `sync_blocks_per_s_...`, `sync_tx_per_s_...`, and
+//!   `sync_vs_import_...` = sync blocks/s over import blocks/s;
+//! - `poll_interval_secs`: the `poll` heartbeat used.
+//!
+//! Run with `cargo bench --bench sync` from the repository root. Node logs go to a
+//! temporary directory, kept and named on failure.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use node_chain::testing::{Builder, Wallet};
+use node_chain::{
+    chain_blocks, import_blocks, sign_p2pkh_input, Block, ChainOptions, ChainSpec, ChainState,
+    OutPoint, Transaction, TxIn, TxOut,
+};
+use node_rpc::{ClientSettings, Credentials};
+use rayon::prelude::*;
+use serde_json::{json, Value};
+
+/// Blocks in the chain.
+const BLOCKS: u32 = 2_000;
+/// Payments in every block once the first coins are mature.
+const TXS_PER_BLOCK: usize = 100;
+/// Fee of each payment, satoshis.
+const FEE: u64 = 1_000;
+/// Source nodes for the many-peer runs.
+const SOURCES: usize = 3;
+/// A sync slower than this fails the run.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(300);
+/// Time allowed for a node to start answering RPC calls.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// Pause between two `getblockcount` polls of the syncing node.
+const POLL: Duration = Duration::from_millis(20);
+
+/// The options `configs/regtest.toml` gives the chain module.
+const OPTIONS: ChainOptions = ChainOptions {
+    address_index: true,
+    keep_blocks: 0,
+};
+
+fn print(name: &str, value: Value, unit: &str) {
+    println!("{}", json!({ "name": name, "value": value, "unit": unit }));
+}
+
+fn round(value: f64, places: i32) -> f64 {
+    let scale = 10f64.powi(places);
+    (value * scale).round() / scale
+}
+
+// ---------------------------------------------------------------------------------------
+// The chain.
+
+/// Pays every output of `prev` back to `wallet`, less the fee, one transaction each.
+fn spend_outputs(prev: &Transaction, wallet: &Wallet) -> Vec<Transaction> {
+    let txid = prev.txid();
+    let script = wallet.script();
+    prev.outputs
+        .par_iter()
+        .enumerate()
+        .map(|(vout, out)| {
+            let mut tx = Transaction {
+                version: 1,
+                inputs: vec![TxIn {
+                    prevout: OutPoint {
+                        txid,
+                        vout: vout as u32,
+                    },
+                    script_sig: Vec::new(),
+                    sequence: 0xffff_ffff,
+                }],
+                outputs: vec![TxOut {
+                    value: out.value - FEE,
+                    script_pubkey: script.clone(),
+                }],
+                lock_time: 0,
+            };
+            tx.inputs[0].script_sig =
+                sign_p2pkh_input(&tx, 0, &out.script_pubkey, wallet.key()).expect("our own coin");
+            tx
+        })
+        .collect()
+}
+
+/// Builds the chain into `state` and returns its transaction count.
+fn build_chain(state: &ChainState, spec: &ChainSpec) -> u64 {
+    let wallet = Wallet::new(3);
+    let mut builder = Builder::new(state);
+    let mut txs = 0u64;
+    let accept = |block: &Block, txs: &mut u64| {
+        state.accept_block(block).expect("a valid generated block");
+        *txs += block.txs.len() as u64;
+    };
+    let fan_out = builder.next_block_split(&wallet, TXS_PER_BLOCK, vec![]);
+    accept(&fan_out, &mut txs);
+    while builder.height() < spec.coinbase_maturity {
+        let block = builder.next_block(&wallet, vec![]);
+        accept(&block, &mut txs);
+    }
+    // Each block's payments are spent by the next one's, output by output.
+    let mut coins: Vec<Transaction> = vec![fan_out.txs[0].clone()];
+    while builder.height() < BLOCKS {
+        let payments: Vec<Transaction> = coins
+            .iter()
+            .flat_map(|tx| spend_outputs(tx, &wallet))
+            .collect();
+        let block = builder.next_block(&wallet, payments);
+        accept(&block, &mut txs);
+        coins = block.txs[1..].to_vec();
+    }
+    txs
+}
+
+/// Copies a data directory, recursively.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create a data directory copy");
+    for entry in std::fs::read_dir(from).expect("read the data directory") {
+        let entry = entry.expect("a directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a file");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Node processes.
+
+/// A running `node`; killed when dropped, so a panicking run leaves no process behind.
+struct Node {
+    child: Child,
+    log: PathBuf,
+    rpc: ClientSettings,
+    p2p: SocketAddr,
+}
+
+impl Node {
+    /// Starts `node` on `configs/regtest.toml` with data directory `datadir`, logging to
+    /// `datadir.log`.
+    fn spawn(datadir: &Path, sets: &[String]) -> Node {
+        let [p2p, rpc] = free_addrs();
+        let log = datadir.with_extension("log");
+        let log_file = std::fs::File::create(&log).expect("create a log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_node"));
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["--profile", "configs/regtest.toml", "--datadir"])
+            .arg(datadir)
+            .args(["--set", &format!("peers.listen={p2p}")])
+            .args(["--set", &format!("rpc.listen={rpc}")]);
+        for set in sets {
+            cmd.args(["--set", set]);
+        }
+        for (key, _) in std::env::vars() {
+            if key.starts_with("NODE_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file);
+        let child = cmd.spawn().expect("spawn node");
+        Node {
+            child,
+            log,
+            rpc: ClientSettings {
+                addr: rpc,
+                credentials: Credentials::Cookie(datadir.join(node_rpc::COOKIE_FILE)),
+            },
+            p2p,
+        }
+    }
+
+    /// The node's height, or why it cannot be read; panics if the node exited.
+    fn height(&mut self, runtime: &tokio::runtime::Runtime) -> Result<u64, String> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("node exited ({status}); log {}", self.log.display());
+        }
+        let answer = runtime
+            .block_on(node_rpc::call(&self.rpc, "getblockcount", vec![]))
+            .map_err(|e| e.to_string())?;
+        answer
+            .as_u64()
+            .ok_or_else(|| format!("getblockcount answered {answer}"))
+    }
+
+    /// Waits until the node answers and returns its height.
+    fn wait_ready(&mut self, runtime: &tokio::runtime::Runtime) -> u64 {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            match self.height(runtime) {
+                Ok(height) => return height,
+                Err(e) => assert!(
+                    Instant::now() < deadline,
+                    "node not answering after {START_TIMEOUT:?} ({e}); log {}",
+                    self.log.display()
+                ),
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Two distinct free ports on 127.0.0.1 (bound together, then released).
+fn free_addrs() -> [SocketAddr; 2] {
+    let a = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let b = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    [
+        a.local_addr().expect("bound address"),
+        b.local_addr().expect("bound address"),
+    ]
+}
+
+/// A temporary directory deleted on success and kept (its path printed) on panic.
+struct KeepOnPanic(Option<tempfile::TempDir>);
+
+impl KeepOnPanic {
+    fn path(&self) -> &Path {
+        self.0.as_ref().expect("not released").path()
+    }
+}
+
+impl Drop for KeepOnPanic {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            if std::thread::panicking() {
+                eprintln!("data directories and logs kept in {}", dir.keep().display());
+            }
+        }
+    }
+}
+
+/// Seconds a fresh node with `strategy` takes to reach [`BLOCKS`] from `sources`.
+fn sync_secs(
+    root: &Path,
+    runtime: &tokio::runtime::Runtime,
+    strategy: &str,
+    sources: &[Node],
+) -> f64 {
+    let name = format!("fresh-{strategy}-{}", sources.len());
+    let datadir = root.join(&name);
+    let targets: Vec<String> = sources.iter().map(|s| s.p2p.to_string()).collect();
+    let sets = [
+        format!("sync.strategy={strategy}"),
+        format!("peers.connect={targets:?}"),
+    ];
+    let start = Instant::now();
+    let mut node = Node::spawn(&datadir, &sets);
+    let deadline = start + SYNC_TIMEOUT;
+    loop {
+        if node.height(runtime).ok() == Some(u64::from(BLOCKS)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} not synced within {SYNC_TIMEOUT:?}; log {}",
+            node.log.display()
+        );
+        std::thread::sleep(POLL);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    drop(node);
+    // Free the disk for the next run; the log stays until the end.
+    std::fs::remove_dir_all(&datadir).expect("remove the synced data directory");
+    secs
+}
+
+fn main() {
+    let spec = ChainSpec::by_name("regtest").expect("regtest");
+    let dir = KeepOnPanic(Some(
+        tempfile::Builder::new()
+            .prefix("sync-bench-")
+            .tempdir()
+            .expect("temporary directory"),
+    ));
+    let root = dir.path().to_path_buf();
+    let source_dir = root.join("source");
+
+    let source = ChainState::open(&source_dir.join("chain"), spec, OPTIONS, |_| {})
+        .expect("open the source chain state");
+    let txs = build_chain(&source, spec);
+    assert_eq!(source.tip().height, BLOCKS);
+    print("chain_blocks", json!(BLOCKS), "blocks");
+    print("chain_txs", json!(txs), "transactions");
+
+    let imported = ChainState::open(&root.join("import/chain"), spec, OPTIONS, |_| {})
+        .expect("open the import chain state");
+    let start = Instant::now();
+    let end = import_blocks(&imported, chain_blocks(&source), Some(BLOCKS), |_| {})
+        .expect("import the chain");
+    let import_secs = start.elapsed().as_secs_f64();
+    assert_eq!(end.height, BLOCKS);
+    drop(imported);
+    drop(source);
+    std::fs::remove_dir_all(root.join("import")).expect("remove the imported state");
+    let import_rate = f64::from(BLOCKS) / import_secs;
+    print("import_secs", json!(round(import_secs, 2)), "s");
+    print(
+        "import_blocks_per_s",
+        json!(round(import_rate, 1)),
+        "blocks/s",
+    );
+    print(
+        "import_tx_per_s",
+        json!((txs as f64 / import_secs).round()),
+        "tx/s",
+    );
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let mut sources: Vec<Node> = (0..SOURCES)
+        .map(|i| {
+            let datadir = root.join(format!("source{i}"));
+            copy_dir(&source_dir, &datadir);
+            // A closed port as the only `connect` target: sources dial nobody.
+            Node::spawn(&datadir, &["peers.connect=[\"127.0.0.1:9\"]".to_string()])
+        })
+        .collect();
+    for source in &mut sources {
+        assert_eq!(source.wait_ready(&runtime), u64::from(BLOCKS));
+    }
+
+    print(
+        "poll_interval_secs",
+        json!(node_sync::SyncConfig::default().poll_interval_secs),
+        "s",
+    );
+    for strategy in ["headers-first", "poll"] {
+        for count in [1, SOURCES] {
+            let secs = sync_secs(&root, &runtime, strategy, &sources[..count]);
+            let plural = if count == 1 { "" } else { "s" };
+            let suffix = format!("{}_{count}peer{plural}", strategy.replace('-', "_"));
+            let rate = f64::from(BLOCKS) / secs;
+            print(&format!("sync_secs_{suffix}"), json!(round(secs, 2)), "s");
+            print(
+                &format!("sync_blocks_per_s_{suffix}"),
+                json!(round(rate, 1)),
+                "blocks/s",
+            );
+            print(
+                &format!("sync_tx_per_s_{suffix}"),
+                json!((txs as f64 / secs).round()),
+                "tx/s",
+            );
+            print(
+                &format!("sync_vs_import_{suffix}"),
+                json!(round(rate / import_rate, 3)),
+                "ratio",
+            );
+        }
+    }
+    drop(sources);
+    drop(runtime);
+    drop(dir);
+}
