@@ -17,11 +17,14 @@
 //!   2,000 (polled every 20 ms).
 //!
 //! Prints one JSON object per line, `{"name", "value", "unit"}`:
-//! - `chain_blocks`, `chain_txs` (coinbases included);
+//! - `chain_blocks`, `chain_txs` (coinbases included), `chain_bytes` (serialized);
 //! - `import_secs`, `import_blocks_per_s`, `import_tx_per_s`;
 //! - for each `<strategy>_<n>peer(s)` (`headers_first_1peer`, `poll_3peers`, ...):
 //!   `sync_secs_...`, `sync_blocks_per_s_...`, `sync_tx_per_s_...`, and
-//!   `sync_vs_import_...` = sync blocks/s over import blocks/s;
+//!   `sync_vs_import_...` = sync blocks/s over import blocks/s, and
+//!   `sync_block_bytes_vs_chain_...`: bytes of `block` messages received (from
+//!   `getpeerinfo`, headers included) over `chain_bytes`, above 1 when blocks were
+//!   downloaded twice;
 //! - `poll_interval_secs`: the `poll` heartbeat used.
 //!
 //! Run with `cargo bench --bench sync` from the repository root. Node logs go to a
@@ -105,20 +108,28 @@ fn spend_outputs(prev: &Transaction, wallet: &Wallet) -> Vec<Transaction> {
         .collect()
 }
 
-/// Builds the chain into `state` and returns its transaction count.
-fn build_chain(state: &ChainState, spec: &ChainSpec) -> u64 {
+/// What the generated chain holds.
+struct ChainSize {
+    txs: u64,
+    /// Serialized size of every block after genesis.
+    bytes: u64,
+}
+
+/// Builds the chain into `state`.
+fn build_chain(state: &ChainState, spec: &ChainSpec) -> ChainSize {
     let wallet = Wallet::new(3);
     let mut builder = Builder::new(state);
-    let mut txs = 0u64;
-    let accept = |block: &Block, txs: &mut u64| {
+    let mut size = ChainSize { txs: 0, bytes: 0 };
+    let accept = |block: &Block, size: &mut ChainSize| {
         state.accept_block(block).expect("a valid generated block");
-        *txs += block.txs.len() as u64;
+        size.txs += block.txs.len() as u64;
+        size.bytes += block.size() as u64;
     };
     let fan_out = builder.next_block_split(&wallet, TXS_PER_BLOCK, vec![]);
-    accept(&fan_out, &mut txs);
+    accept(&fan_out, &mut size);
     while builder.height() < spec.coinbase_maturity {
         let block = builder.next_block(&wallet, vec![]);
-        accept(&block, &mut txs);
+        accept(&block, &mut size);
     }
     // Each block's payments are spent by the next one's, output by output.
     let mut coins: Vec<Transaction> = vec![fan_out.txs[0].clone()];
@@ -128,10 +139,10 @@ fn build_chain(state: &ChainState, spec: &ChainSpec) -> u64 {
             .flat_map(|tx| spend_outputs(tx, &wallet))
             .collect();
         let block = builder.next_block(&wallet, payments);
-        accept(&block, &mut txs);
+        accept(&block, &mut size);
         coins = block.txs[1..].to_vec();
     }
-    txs
+    size
 }
 
 /// Copies a data directory, recursively.
@@ -262,13 +273,16 @@ impl Drop for KeepOnPanic {
     }
 }
 
-/// Seconds a fresh node with `strategy` takes to reach [`BLOCKS`] from `sources`.
-fn sync_secs(
-    root: &Path,
-    runtime: &tokio::runtime::Runtime,
-    strategy: &str,
-    sources: &[Node],
-) -> f64 {
+/// What one sync took.
+struct Sync {
+    secs: f64,
+    /// Bytes of `block` messages the fresh node received (more than the chain: some
+    /// blocks came twice).
+    block_bytes: u64,
+}
+
+/// Syncs a fresh node with `strategy` from `sources` up to [`BLOCKS`].
+fn sync(root: &Path, runtime: &tokio::runtime::Runtime, strategy: &str, sources: &[Node]) -> Sync {
     let name = format!("fresh-{strategy}-{}", sources.len());
     let datadir = root.join(&name);
     let targets: Vec<String> = sources.iter().map(|s| s.p2p.to_string()).collect();
@@ -291,10 +305,19 @@ fn sync_secs(
         std::thread::sleep(POLL);
     }
     let secs = start.elapsed().as_secs_f64();
+    let peers = runtime
+        .block_on(node_rpc::call(&node.rpc, "getpeerinfo", vec![]))
+        .expect("getpeerinfo");
+    let block_bytes = peers
+        .as_array()
+        .expect("a list of peers")
+        .iter()
+        .filter_map(|p| p["bytesrecv_per_msg"]["block"].as_u64())
+        .sum();
     drop(node);
     // Free the disk for the next run; the log stays until the end.
     std::fs::remove_dir_all(&datadir).expect("remove the synced data directory");
-    secs
+    Sync { secs, block_bytes }
 }
 
 fn main() {
@@ -310,10 +333,11 @@ fn main() {
 
     let source = ChainState::open(&source_dir.join("chain"), spec, OPTIONS, |_| {})
         .expect("open the source chain state");
-    let txs = build_chain(&source, spec);
+    let ChainSize { txs, bytes } = build_chain(&source, spec);
     assert_eq!(source.tip().height, BLOCKS);
     print("chain_blocks", json!(BLOCKS), "blocks");
     print("chain_txs", json!(txs), "transactions");
+    print("chain_bytes", json!(bytes), "bytes");
 
     let imported = ChainState::open(&root.join("import/chain"), spec, OPTIONS, |_| {})
         .expect("open the import chain state");
@@ -361,7 +385,7 @@ fn main() {
     );
     for strategy in ["headers-first", "poll"] {
         for count in [1, SOURCES] {
-            let secs = sync_secs(&root, &runtime, strategy, &sources[..count]);
+            let Sync { secs, block_bytes } = sync(&root, &runtime, strategy, &sources[..count]);
             let plural = if count == 1 { "" } else { "s" };
             let suffix = format!("{}_{count}peer{plural}", strategy.replace('-', "_"));
             let rate = f64::from(BLOCKS) / secs;
@@ -379,6 +403,11 @@ fn main() {
             print(
                 &format!("sync_vs_import_{suffix}"),
                 json!(round(rate / import_rate, 3)),
+                "ratio",
+            );
+            print(
+                &format!("sync_block_bytes_vs_chain_{suffix}"),
+                json!(round(block_bytes as f64 / bytes as f64, 3)),
                 "ratio",
             );
         }
