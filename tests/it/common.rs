@@ -189,7 +189,8 @@ pub(crate) struct TestNode {
     flags: Vec<String>,
     /// The P2P (and discovery) port.
     pub(crate) p2p_port: u16,
-    _dir: tempfile::TempDir,
+    /// The temporary directory holding the data directory, when the node made it.
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestNode {
@@ -202,10 +203,21 @@ impl TestNode {
     /// directory overridden as for regtest.toml) and waits until it runs.
     pub(crate) fn start_profile(profile: &str, sets: &[String]) -> TestNode {
         let dir = tempfile::tempdir().expect("tempdir");
+        let mut node = TestNode::start_with(profile, &dir.path().join("data"), sets);
+        node._dir = Some(dir);
+        node
+    }
+
+    /// Starts a regtest node on an existing data directory.
+    pub(crate) fn start_in(datadir: &Path, sets: &[String]) -> TestNode {
+        TestNode::start_with("configs/regtest.toml", datadir, sets)
+    }
+
+    fn start_with(profile: &str, datadir: &Path, sets: &[String]) -> TestNode {
         let p2p_port = free_port();
         let rpc_port = free_port();
         let profile = repo_root().join(profile);
-        let datadir = dir.path().join("data");
+        let datadir = datadir.to_path_buf();
         let mut flags = vec![
             "--profile".to_string(),
             profile.display().to_string(),
@@ -229,8 +241,13 @@ impl TestNode {
             process,
             flags,
             p2p_port,
-            _dir: dir,
+            _dir: None,
         }
+    }
+
+    /// The node's data directory.
+    pub(crate) fn datadir(&self) -> &Path {
+        &self.process.datadir
     }
 
     /// The P2P address, for other nodes' `connect` lists.

@@ -2,6 +2,7 @@
 //! directories. One test binary, a module per area.
 
 mod common;
+mod import;
 mod kernel;
 mod methods;
 mod network;

@@ -114,3 +114,55 @@ pub(crate) fn rpc(
     }
     Ok(())
 }
+
+/// Opens a node's chain state the way its chain module would, holding its lock.
+fn open_chain(
+    profile: &Profile,
+    datadir: &std::path::Path,
+) -> anyhow::Result<(node_kernel::DataDir, std::sync::Arc<node_chain::ChainState>)> {
+    let spec = node_chain::ChainSpec::by_name(&profile.node.chain)?;
+    let config: node_chain::ChainConfig = match profile.merged.get("chain") {
+        Some(table) => serde_json::from_value(table.clone())
+            .with_context(|| format!("in {}, [chain]", profile.node.profile))?,
+        None => node_chain::ChainConfig::default(),
+    };
+    let lock = node_kernel::DataDir::open(datadir)?;
+    let options = node_chain::ChainOptions {
+        address_index: config.address_index,
+        keep_blocks: config.keep_blocks,
+    };
+    let state = node_chain::ChainState::open(&datadir.join("chain"), spec, options, |_| {})?;
+    Ok((lock, state))
+}
+
+pub(crate) fn import(
+    source: ProfileSource,
+    sets: &[String],
+    datadir: Option<PathBuf>,
+    from_datadir: Option<PathBuf>,
+    file: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let profile = Profile::load(&source, std::env::vars(), sets, datadir)?;
+    let (_lock, state) = open_chain(&profile, &profile.node.datadir)?;
+    let report = match (from_datadir, file) {
+        (Some(dir), None) => {
+            // The source is read through its own chain state, with its own lock.
+            let (_source_lock, source) = open_chain(&profile, &dir)?;
+            let target = Some(source.tip().height);
+            node_chain::import_blocks(&state, node_chain::chain_blocks(&source), target, |_| {})?
+        }
+        (None, Some(path)) => {
+            let blocks = node_chain::BlockFileReader::open(&path)?;
+            node_chain::import_blocks(&state, blocks, None, |_| {})?
+        }
+        _ => anyhow::bail!("give --from-datadir DIR or --file FILE"),
+    };
+    out!(
+        "imported {} blocks ({} already stored) in {:.1} s; tip height {}",
+        report.imported,
+        report.skipped,
+        report.elapsed.as_secs_f64(),
+        report.height
+    );
+    Ok(())
+}

@@ -49,6 +49,17 @@ enum Command {
     Check,
     /// List every registered module and strategy.
     Modules,
+    /// Import blocks into this node's data directory (the node must not be running):
+    /// from another data directory's chain, or from a file of back-to-back serialized
+    /// blocks. Blocks already stored are skipped, so an import can be re-run.
+    Import {
+        /// Data directory of another node of the same chain (not running).
+        #[arg(long, value_name = "DIR", conflicts_with = "file")]
+        from_datadir: Option<PathBuf>,
+        /// File of serialized blocks, in order.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
     /// Call a JSON-RPC method of a running node, like bitcoin-cli. It reads the same
     /// profile, `--datadir` and `--set` as the node to find its address and cookie.
     Rpc {
@@ -73,6 +84,9 @@ fn main() -> std::process::ExitCode {
         Command::Modules => {
             commands::list_modules();
             Ok(())
+        }
+        Command::Import { from_datadir, file } => {
+            commands::import(source, &cli.sets, cli.datadir, from_datadir, file)
         }
         Command::Rpc { method, args } => {
             commands::rpc(source, &cli.sets, cli.datadir, &method, &args)

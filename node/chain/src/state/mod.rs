@@ -825,11 +825,7 @@ impl ChainState {
         {
             // Descendants stored before this block may now be connectable.
             let mut tree = self.tree.write().unwrap_or_else(|e| e.into_inner());
-            let descendants: Vec<Hash256> = tree
-                .descendants(&hash)
-                .into_iter()
-                .filter(|h| tree.get(h).is_some_and(|e| e.has_data() && !e.is_failed()))
-                .collect();
+            let descendants = tree.descendants_with_data(&hash);
             tree.candidates.extend(descendants);
         }
         let failed = failed.or(self.activate_best_chain(start_tip)?);

@@ -17,6 +17,9 @@ pub(crate) struct BlockTree {
     main: Vec<Hash256>,
     /// The most-work header known, whether or not its block is stored.
     best_header: Hash256,
+    /// The best header's chain by height (genesis first), kept in step with
+    /// `best_header`, so the download window is found without walking back from it.
+    best_chain: Vec<Hash256>,
     /// Blocks with data, not failed, with more work than the tip when they were seen:
     /// where the tip may move next.
     pub(crate) candidates: HashSet<Hash256>,
@@ -29,6 +32,7 @@ impl BlockTree {
             children: HashMap::new(),
             main: vec![genesis],
             best_header: genesis,
+            best_chain: vec![genesis],
             candidates: HashSet::new(),
         };
         tree.insert(genesis, entry);
@@ -43,7 +47,7 @@ impl BlockTree {
         }
         let best = &self.entries[&self.best_header];
         if work > best.chain_work && !self.entries[&hash].is_failed() {
-            self.best_header = hash;
+            self.set_best(hash);
         }
     }
 
@@ -179,7 +183,7 @@ impl BlockTree {
             }
         }
         if marked.contains(&self.best_header) {
-            self.best_header = self.recompute_best_header();
+            self.set_best(self.recompute_best_header());
         }
         marked
     }
@@ -199,6 +203,55 @@ impl BlockTree {
     /// The blocks whose parent is `hash`.
     pub(crate) fn children(&self, hash: &Hash256) -> &[Hash256] {
         self.children.get(hash).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Makes `hash` the best header and updates `best_chain` back to where the old chain
+    /// and the new one meet: a cost in new headers, not in chain length.
+    fn set_best(&mut self, hash: Hash256) {
+        self.best_header = hash;
+        let Some(height) = self.entries.get(&hash).map(|e| e.height as usize) else {
+            return;
+        };
+        self.best_chain.truncate(height + 1);
+        let mut fresh = Vec::new();
+        let mut current = hash;
+        loop {
+            let entry = &self.entries[&current];
+            let h = entry.height as usize;
+            if self.best_chain.get(h) == Some(&current) {
+                break;
+            }
+            fresh.push((h, current));
+            if h == 0 {
+                break;
+            }
+            current = entry.header.prev_block;
+        }
+        for (h, hash) in fresh.into_iter().rev() {
+            if h < self.best_chain.len() {
+                self.best_chain[h] = hash;
+            } else {
+                self.best_chain.push(hash);
+            }
+        }
+    }
+
+    /// Blocks descending from `hash` through blocks whose data is stored and valid: the
+    /// ones that may become connectable once `hash` is.
+    pub(crate) fn descendants_with_data(&self, hash: &Hash256) -> Vec<Hash256> {
+        let mut found = Vec::new();
+        let mut stack: Vec<Hash256> = self.children(hash).to_vec();
+        while let Some(h) = stack.pop() {
+            let usable = self
+                .entries
+                .get(&h)
+                .is_some_and(|e| e.has_data() && !e.is_failed());
+            if usable {
+                stack.extend(self.children(&h).iter().copied());
+                found.push(h);
+            }
+        }
+        found
     }
 
     /// Every block descending from `hash`.
@@ -245,13 +298,16 @@ impl BlockTree {
     /// Headers on the best-header chain above the tip whose data is missing, lowest
     /// first, at most `max`: what a headers-first download fetches next.
     pub(crate) fn missing_on_best_chain(&self, max: usize) -> Vec<Hash256> {
-        let Some(branch) = self.branch_from_main(&self.best_header) else {
-            return Vec::new();
-        };
-        branch
-            .into_iter()
-            .filter(|h| !self.entries[h].has_data())
+        // Where the best chain leaves the main chain: usually the tip itself.
+        let mut fork = self.height().min(self.best_chain.len() as u32 - 1) as usize;
+        while self.main.get(fork) != self.best_chain.get(fork) {
+            fork -= 1;
+        }
+        self.best_chain[fork + 1..]
+            .iter()
+            .filter(|h| !self.entries[*h].has_data())
             .take(max)
+            .copied()
             .collect()
     }
 
@@ -264,6 +320,6 @@ impl BlockTree {
     }
 
     pub(crate) fn set_best_header(&mut self) {
-        self.best_header = self.recompute_best_header();
+        self.set_best(self.recompute_best_header());
     }
 }
