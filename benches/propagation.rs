@@ -20,7 +20,10 @@
 //!
 //! `batched` nodes start a random fraction of the interval apart, so their batch timers
 //! tick at independent phases (started back to back, they would tick in start order and
-//! an announcement would ride that cascade down the line).
+//! an announcement would ride that cascade down the line). Past the first hop a line's
+//! delay is then the sum of the drawn phase offsets, fixed for the run: `batched` line
+//! figures vary between runs (about seven half-intervals on average), their p50-p99
+//! spread is the wait for node 0's timer.
 //!
 //! A thread per node polls its RPC server (keep-alive HTTP, a millisecond between polls)
 //! while a trial is open, so an arrival is seen within about a millisecond plus one RPC
@@ -37,8 +40,8 @@
 //! - `trials_<behaviour>_<topology>`: trials of each kind;
 //! - `batch_interval_ms`, `poll_interval_ms`, `nodes`.
 //!
-//! Run with `cargo bench --bench propagation` from the repository root; it takes about
-//! three minutes on two cores. Node logs go to a temporary directory, kept and named on
+//! Run with `cargo bench --bench propagation` from the repository root; it takes two to
+//! four minutes on two cores. Node logs go to a temporary directory, kept and named on
 //! failure.
 
 use std::collections::HashSet;
