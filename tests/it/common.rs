@@ -181,15 +181,44 @@ impl Drop for NodeProcess {
     }
 }
 
-/// A node of a test network: a `node` process on `configs/regtest.toml` with its own data
-/// directory, P2P and RPC ports on 127.0.0.1, extra `--set`s, and an RPC client that runs
-/// `node rpc` with the same flags, as a user would.
+/// The regtest chain's parameters.
+pub(crate) fn regtest() -> &'static node_chain::ChainSpec {
+    node_chain::ChainSpec::by_name("regtest").expect("regtest spec")
+}
+
+/// Profile text running `modules` on regtest, followed by `tables` (more TOML). Listen
+/// addresses are left out: [`TestNode`] sets them on the command line.
+pub(crate) fn modules_profile(modules: &[&str], tables: &str) -> String {
+    let list: Vec<String> = modules.iter().map(|m| format!("\"{m}\"")).collect();
+    format!(
+        "[node]\nmodules = [{}]\nchain = \"regtest\"\n\n{tables}",
+        list.join(", ")
+    )
+}
+
+/// A failed `node rpc` call: the client's exit code, the RPC error code and the whole
+/// error text.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    /// The client's exit code.
+    pub(crate) exit: Option<i32>,
+    /// The JSON-RPC error code the client printed.
+    pub(crate) code: i64,
+    /// Everything the client wrote to stderr.
+    pub(crate) text: String,
+}
+
+/// A running test node: a `node` process on regtest with its own data directory, P2P and
+/// RPC ports on 127.0.0.1 and extra `--set`s, and an RPC client that runs `node rpc` with
+/// the same flags, as a user would.
 pub(crate) struct TestNode {
+    /// The node process.
     pub(crate) process: NodeProcess,
     flags: Vec<String>,
     /// The P2P (and discovery) port.
     pub(crate) p2p_port: u16,
-    /// The temporary directory holding the data directory, when the node made it.
+    /// The temporary directory holding the profile and data directory, when the node
+    /// made it.
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -203,21 +232,46 @@ impl TestNode {
     /// directory overridden as for regtest.toml) and waits until it runs.
     pub(crate) fn start_profile(profile: &str, sets: &[String]) -> TestNode {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut node = TestNode::start_with(profile, &dir.path().join("data"), sets);
-        node._dir = Some(dir);
-        node
+        let datadir = dir.path().join("data");
+        TestNode::launch(&repo_root().join(profile), &datadir, sets, Some(dir))
+    }
+
+    /// Starts a node on a profile written by the test (see [`modules_profile`]), its
+    /// chain and ports overridden as for regtest.toml, and waits until it runs.
+    pub(crate) fn start_text(text: &str, sets: &[String]) -> TestNode {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let profile = write_profile(dir.path(), "node.toml", text);
+        let datadir = dir.path().join("data");
+        TestNode::launch(&profile, &datadir, sets, Some(dir))
+    }
+
+    /// Starts `chain, mempool, wallet, miner, rpc` (every module an RPC method needs, no
+    /// networking) plus `modules`, with the address index on, mining only when asked and
+    /// `tables` appended to the profile, and waits until it runs.
+    pub(crate) fn start_wallet(modules: &[&str], tables: &str, sets: &[String]) -> TestNode {
+        let mut names = vec!["chain", "mempool", "wallet", "miner", "rpc"];
+        names.extend_from_slice(modules);
+        let text = modules_profile(
+            &names,
+            &format!("[chain]\naddress_index = true\n\n[miner]\nautostart = false\n\n{tables}"),
+        );
+        TestNode::start_text(&text, sets)
     }
 
     /// Starts a regtest node on an existing data directory.
     pub(crate) fn start_in(datadir: &Path, sets: &[String]) -> TestNode {
-        TestNode::start_with("configs/regtest.toml", datadir, sets)
+        let profile = repo_root().join("configs/regtest.toml");
+        TestNode::launch(&profile, datadir, sets, None)
     }
 
-    fn start_with(profile: &str, datadir: &Path, sets: &[String]) -> TestNode {
+    fn launch(
+        profile: &Path,
+        datadir: &Path,
+        sets: &[String],
+        dir: Option<tempfile::TempDir>,
+    ) -> TestNode {
         let p2p_port = free_port();
         let rpc_port = free_port();
-        let profile = repo_root().join(profile);
-        let datadir = datadir.to_path_buf();
         let mut flags = vec![
             "--profile".to_string(),
             profile.display().to_string(),
@@ -235,13 +289,13 @@ impl TestNode {
             flags.push(set.clone());
         }
         let extra: Vec<&str> = flags[4..].iter().map(String::as_str).collect();
-        let mut process = NodeProcess::start(&profile, &datadir, &extra, &[]);
+        let mut process = NodeProcess::start(profile, datadir, &extra, &[]);
         process.wait_log("node running", Duration::from_secs(30));
         TestNode {
             process,
             flags,
             p2p_port,
-            _dir: None,
+            _dir: dir,
         }
     }
 
@@ -255,33 +309,92 @@ impl TestNode {
         format!("127.0.0.1:{}", self.p2p_port)
     }
 
-    /// Calls an RPC method; the result as JSON, or the error text.
-    pub(crate) fn try_rpc(&self, method: &str, args: &[&str]) -> Result<serde_json::Value, String> {
+    fn output(&self, method: &str, args: &[&str]) -> Output {
         let mut all: Vec<&str> = self.flags.iter().map(String::as_str).collect();
         all.push("rpc");
         all.push(method);
         all.extend_from_slice(args);
-        let out = node_output(&all, &[]);
-        let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        node_output(&all, &[])
+    }
+
+    /// Calls an RPC method: what it printed, trimmed (a string result as it is), or the
+    /// error text.
+    pub(crate) fn try_text(&self, method: &str, args: &[&str]) -> Result<String, String> {
+        let out = self.output(method, args);
         if !out.status.success() {
             return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
         }
-        if stdout.is_empty() {
-            return Ok(serde_json::Value::Null);
-        }
-        Ok(serde_json::from_str(&stdout).unwrap_or(serde_json::Value::String(stdout)))
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
-    /// Calls an RPC method that must succeed.
-    pub(crate) fn rpc(&self, method: &str, args: &[&str]) -> serde_json::Value {
-        self.try_rpc(method, args).unwrap_or_else(|e| {
+    /// What a call that must succeed printed, trimmed: a string result as it is.
+    pub(crate) fn text(&self, method: &str, args: &[&str]) -> String {
+        self.try_text(method, args).unwrap_or_else(|e| {
             panic!(
-                "{method} {args:?} failed: {e}
-log:
-{}",
+                "{method} {args:?} failed: {e}\nlog:\n{}",
                 self.process.log()
             )
         })
+    }
+
+    /// A call that must succeed, its result as JSON; null when the client printed
+    /// nothing (as bitcoin-cli does for null). String results are read with
+    /// [`TestNode::text`].
+    pub(crate) fn rpc(&self, method: &str, args: &[&str]) -> serde_json::Value {
+        let text = self.text(method, args);
+        if text.is_empty() {
+            return serde_json::Value::Null;
+        }
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{method} {args:?} printed no JSON ({e}): {text}"))
+    }
+
+    /// A call that must fail: its exit code, error code and text.
+    pub(crate) fn fail(&self, method: &str, args: &[&str]) -> Failure {
+        let out = self.output(method, args);
+        assert!(
+            !out.status.success(),
+            "{method} {args:?} succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let text = String::from_utf8_lossy(&out.stderr).to_string();
+        let code = text
+            .split("error code: ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("no error code in: {text}"));
+        Failure {
+            exit: out.status.code(),
+            code,
+            text,
+        }
+    }
+
+    /// Asserts a call fails (client exit code 1) with `code` and a message containing
+    /// `fragment`.
+    pub(crate) fn fails_with(&self, method: &str, args: &[&str], code: i64, fragment: &str) {
+        let failure = self.fail(method, args);
+        assert_eq!(failure.exit, Some(1), "{failure:?}");
+        assert_eq!(failure.code, code, "{method} {args:?}: {}", failure.text);
+        assert!(
+            failure.text.contains(fragment),
+            "{fragment:?} missing from {method} {args:?}: {}",
+            failure.text
+        );
+    }
+
+    /// `generatetoaddress count address`: the new blocks' hashes.
+    pub(crate) fn generate(&self, count: u32, address: &str) -> Vec<String> {
+        let hashes = self.rpc("generatetoaddress", &[&count.to_string(), address]);
+        let hashes: Vec<String> = hashes
+            .as_array()
+            .expect("array of hashes")
+            .iter()
+            .map(|h| h.as_str().expect("hash string").to_string())
+            .collect();
+        assert_eq!(hashes.len(), count as usize);
+        hashes
     }
 
     /// The height of the node's tip.
@@ -291,10 +404,15 @@ log:
 
     /// The node's tip hash.
     pub(crate) fn tip(&self) -> String {
-        self.rpc("getbestblockhash", &[])
-            .as_str()
-            .expect("a hash")
-            .to_string()
+        self.text("getbestblockhash", &[])
+    }
+
+    /// The peers getpeerinfo lists.
+    pub(crate) fn peer_info(&self) -> Vec<serde_json::Value> {
+        self.rpc("getpeerinfo", &[])
+            .as_array()
+            .expect("getpeerinfo answers an array")
+            .clone()
     }
 }
 

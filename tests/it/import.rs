@@ -8,16 +8,12 @@ use crate::common::{node_output, repo_root, TestNode};
 #[test]
 fn import_from_another_data_directory_reaches_the_same_tip() {
     let source = TestNode::start(&[]);
-    let address = source
-        .rpc("getnewaddress", &[])
-        .as_str()
-        .unwrap()
-        .to_string();
-    source.rpc("generatetoaddress", &["30", &address]);
+    let address = source.text("getnewaddress", &[]);
+    source.generate(30, &address);
     let tip = source.tip();
     let source_dir = source.datadir().to_path_buf();
     let mut source = source;
-    source.rpc("stop", &[]);
+    source.text("stop", &[]);
     assert!(source.process.wait_exit(Duration::from_secs(20)).success());
 
     let target = tempfile::tempdir().unwrap();

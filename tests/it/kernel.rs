@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::{node_output, write_profile, NodeProcess};
+use crate::common::{modules_profile, node_output, write_profile, NodeProcess};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -146,12 +146,8 @@ fn set_overrides_environment_which_overrides_the_file() {
     assert_eq!(json["mempool"]["expiry_hours"], 3, "--set over environment");
 }
 
-fn simple_node(dir: &std::path::Path, modules: &str, extra: &str) -> std::path::PathBuf {
-    write_profile(
-        dir,
-        "node.toml",
-        &format!("[node]\nmodules = [{modules}]\nchain = \"regtest\"\n{extra}"),
-    )
+fn simple_node(dir: &std::path::Path, modules: &[&str], extra: &str) -> std::path::PathBuf {
+    write_profile(dir, "node.toml", &modules_profile(modules, extra))
 }
 
 #[test]
@@ -160,7 +156,7 @@ fn sigterm_and_sigint_stop_every_module_in_reverse_and_exit_zero() {
         let dir = tempfile::tempdir().unwrap();
         let profile = simple_node(
             dir.path(),
-            "\"wallet\", \"mempool\", \"chain\"",
+            &["wallet", "mempool", "chain"],
             "[chain]\naddress_index = true\n",
         );
         let mut node = NodeProcess::start(
@@ -197,7 +193,7 @@ fn sigterm_and_sigint_stop_every_module_in_reverse_and_exit_zero() {
 fn a_module_failing_to_start_stops_the_others_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
     // The wallet refuses to start without the chain's address index.
-    let profile = simple_node(dir.path(), "\"chain\", \"mempool\", \"wallet\"", "");
+    let profile = simple_node(dir.path(), &["chain", "mempool", "wallet"], "");
     let mut node = NodeProcess::start(&profile, &dir.path().join("data"), &[], &[]);
     let status = node.wait_exit(WAIT);
     assert!(!status.success());
@@ -213,7 +209,7 @@ fn a_module_failing_to_start_stops_the_others_and_exits_non_zero() {
 #[test]
 fn two_nodes_cannot_share_a_data_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let profile = simple_node(dir.path(), "\"chain\"", "");
+    let profile = simple_node(dir.path(), &["chain"], "");
     let data = dir.path().join("data");
     let mut first = NodeProcess::start(&profile, &data, &[], &[]);
     first.wait_log("node running", WAIT);

@@ -1,152 +1,31 @@
 //! Every RPC method through `node rpc` against a real node on regtest: results with
 //! Bitcoin Core's fields, errors with Bitcoin Core's codes. One node per test.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use node_chain::{
-    deserialize, serialize, sha256d, sign_p2pkh_input, Block, ChainSpec, PrivateKey, Transaction,
+    deserialize, serialize, sha256d, sign_p2pkh_input, Block, PrivateKey, Transaction,
 };
 use serde_json::Value;
 
-use crate::common::{free_port, node_output, wait_for, write_profile, NodeProcess};
+use crate::common::{regtest, wait_for, TestNode};
 
 const START: Duration = Duration::from_secs(30);
 
-/// A regtest node with every module the methods need, and a client for it.
-pub(crate) struct RpcNode {
-    /// The node process.
-    pub(crate) process: NodeProcess,
-    profile: PathBuf,
-    /// Holds the profile and the data directory until the test ends.
-    _dir: tempfile::TempDir,
+/// The standard node of these tests.
+fn start() -> TestNode {
+    TestNode::start_wallet(&[], "", &[])
 }
 
-/// A failed call: the process exit code, the RPC error code and the whole error text.
-#[derive(Debug)]
-pub(crate) struct Failure {
-    pub(crate) exit: Option<i32>,
-    pub(crate) code: i64,
-    pub(crate) text: String,
-}
-
-impl RpcNode {
-    /// Starts `chain, mempool, wallet, miner, rpc` (plus `modules`) with `extra` appended
-    /// to the profile and `args` on the command line, and waits until it runs.
-    pub(crate) fn start_with(modules: &[&str], extra: &str, args: &[&str]) -> RpcNode {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
-        let mut names = vec!["chain", "mempool", "wallet", "miner", "rpc"];
-        names.extend_from_slice(modules);
-        let list: Vec<String> = names.iter().map(|m| format!("\"{m}\"")).collect();
-        let profile = write_profile(
-            dir.path(),
-            "node.toml",
-            &format!(
-                "[node]\nmodules = [{}]\nchain = \"regtest\"\n\n[chain]\naddress_index = true\n\n\
-                 [miner]\nautostart = false\n\n[rpc]\nlisten = \"127.0.0.1:{port}\"\n\n{extra}",
-                list.join(", ")
-            ),
-        );
-        let mut process = NodeProcess::start(&profile, &dir.path().join("data"), args, &[]);
-        process.wait_log("node running", START);
-        RpcNode {
-            process,
-            profile,
-            _dir: dir,
-        }
-    }
-
-    /// The standard node.
-    pub(crate) fn start() -> RpcNode {
-        Self::start_with(&[], "", &[])
-    }
-
-    fn run(&self, method: &str, args: &[&str]) -> std::process::Output {
-        let mut all = vec![
-            "--profile",
-            self.profile.to_str().expect("utf-8 path"),
-            "--datadir",
-            self.process.datadir.to_str().expect("utf-8 path"),
-            "rpc",
-            method,
-        ];
-        all.extend_from_slice(args);
-        node_output(&all, &[])
-    }
-
-    /// What a successful call printed, trimmed: a string result as it is.
-    pub(crate) fn text(&self, method: &str, args: &[&str]) -> String {
-        let out = self.run(method, args);
-        assert!(
-            out.status.success(),
-            "{method} {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// A successful call's result as JSON (for methods answering numbers, objects, arrays).
-    pub(crate) fn call(&self, method: &str, args: &[&str]) -> Value {
-        let text = self.text(method, args);
-        serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{method} {args:?} printed no JSON ({e}): {text}"))
-    }
-
-    /// A call that must fail: its exit code, error code and text.
-    pub(crate) fn fail(&self, method: &str, args: &[&str]) -> Failure {
-        let out = self.run(method, args);
-        let text = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(
-            !out.status.success(),
-            "{method} {args:?} succeeded: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        let code = text
-            .split("error code: ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|code| code.parse().ok())
-            .unwrap_or_else(|| panic!("no error code in: {text}"));
-        Failure {
-            exit: out.status.code(),
-            code,
-            text,
-        }
-    }
-
-    /// Asserts a call fails with `code` and a message containing `fragment`.
-    pub(crate) fn fails_with(&self, method: &str, args: &[&str], code: i64, fragment: &str) {
-        let failure = self.fail(method, args);
-        assert_eq!(failure.exit, Some(1), "{failure:?}");
-        assert_eq!(failure.code, code, "{method} {args:?}: {}", failure.text);
-        assert!(
-            failure.text.contains(fragment),
-            "{fragment:?} missing from {method} {args:?}: {}",
-            failure.text
-        );
-    }
-
-    /// `generatetoaddress count address`: the new blocks' hashes.
-    pub(crate) fn generate(&self, count: u32, address: &str) -> Vec<String> {
-        let hashes = self.call("generatetoaddress", &[&count.to_string(), address]);
-        let hashes: Vec<String> = hashes
-            .as_array()
-            .expect("array of hashes")
-            .iter()
-            .map(|h| h.as_str().expect("hash string").to_string())
-            .collect();
-        assert_eq!(hashes.len(), count as usize);
-        hashes
-    }
-
-    fn height(&self) -> u64 {
-        self.call("getblockcount", &[]).as_u64().expect("height")
-    }
-}
-
-fn regtest() -> &'static ChainSpec {
-    ChainSpec::by_name("regtest").expect("regtest")
+/// The entry listaddresses gives for `address`.
+fn listed(node: &TestNode, address: &str) -> Value {
+    let list = node.rpc("listaddresses", &[]);
+    list.as_array()
+        .expect("array")
+        .iter()
+        .find(|a| a["address"] == address)
+        .cloned()
+        .unwrap_or_else(|| panic!("{address} is not a wallet address: {list}"))
 }
 
 /// An amount as the node prints it, `50.00000000`.
@@ -185,7 +64,7 @@ const UNKNOWN_HASH: &str = "0000000000000000000000000000000000000000000000000000
 
 #[test]
 fn chain_methods_answer_core_fields_and_codes() {
-    let node = RpcNode::start();
+    let node = start();
     assert_eq!(node.height(), 0);
     let genesis = node.text("getblockhash", &["0"]);
     assert_eq!(node.text("getbestblockhash", &[]), genesis);
@@ -198,7 +77,7 @@ fn chain_methods_answer_core_fields_and_codes() {
     node.fails_with("getblockhash", &["4"], -8, "Block height out of range");
     node.fails_with("getblockhash", &["-1"], -8, "Block height out of range");
 
-    let info = node.call("getblockchaininfo", &[]);
+    let info = node.rpc("getblockchaininfo", &[]);
     assert_eq!(info["chain"], "regtest");
     assert_eq!(info["blocks"], 3);
     assert_eq!(info["headers"], 3);
@@ -219,7 +98,7 @@ fn chain_methods_answer_core_fields_and_codes() {
     assert_eq!(info["warnings"], "");
 
     // A header in the middle: links both ways, three confirmations at height 3.
-    let header = node.call("getblockheader", &[&hashes[1]]);
+    let header = node.rpc("getblockheader", &[&hashes[1]]);
     assert_eq!(header["hash"], hashes[1].as_str());
     assert_eq!(header["height"], 2);
     assert_eq!(header["confirmations"], 2);
@@ -233,10 +112,10 @@ fn chain_methods_answer_core_fields_and_codes() {
     for field in ["versionHex", "merkleroot", "chainwork"] {
         assert!(header[field].is_string(), "{field} in {header}");
     }
-    let genesis_header = node.call("getblockheader", &[&genesis, "true"]);
+    let genesis_header = node.rpc("getblockheader", &[&genesis, "true"]);
     assert!(genesis_header.get("previousblockhash").is_none());
     assert_eq!(genesis_header["confirmations"], 4);
-    let tip_header = node.call("getblockheader", &[&hashes[2]]);
+    let tip_header = node.rpc("getblockheader", &[&hashes[2]]);
     assert!(tip_header.get("nextblockhash").is_none());
 
     // verbose=false: the 80 serialized bytes, which hash to the block hash.
@@ -253,8 +132,8 @@ fn chain_methods_answer_core_fields_and_codes() {
     node.fails_with("getblockheader", &["xyz"], -8, "blockhash");
 
     // Verbosity 1: the header's fields plus sizes and txids.
-    let block = node.call("getblock", &[&hashes[1]]);
-    assert_eq!(node.call("getblock", &[&hashes[1], "1"]), block);
+    let block = node.rpc("getblock", &[&hashes[1]]);
+    assert_eq!(node.rpc("getblock", &[&hashes[1], "1"]), block);
     assert_eq!(block["height"], 2);
     assert_eq!(block["confirmations"], 2);
     assert_eq!(block["merkleroot"], header["merkleroot"]);
@@ -277,7 +156,7 @@ fn chain_methods_answer_core_fields_and_codes() {
         txids[0].as_str().unwrap()
     );
     let coinbase_hex = to_hex(serialize(&decoded.txs[0]));
-    let tx = node.call("decoderawtransaction", &[&coinbase_hex]);
+    let tx = node.rpc("decoderawtransaction", &[&coinbase_hex]);
     assert_eq!(tx["txid"], txids[0]);
     assert_eq!(tx["size"], coinbase_hex.len() / 2);
     assert!(tx["vin"][0]["coinbase"].is_string(), "{tx}");
@@ -286,7 +165,7 @@ fn chain_methods_answer_core_fields_and_codes() {
     assert_eq!(tx["vout"][0]["scriptPubKey"]["address"], address.as_str());
 
     // Verbosity 2: the transactions decoded in place, with their hex.
-    let full = node.call("getblock", &[&hashes[1], "2"]);
+    let full = node.rpc("getblock", &[&hashes[1], "2"]);
     assert_eq!(full["hash"], hashes[1].as_str());
     assert_eq!(full["tx"][0]["txid"], txids[0]);
     assert_eq!(full["tx"][0]["vout"], tx["vout"]);
@@ -312,9 +191,8 @@ fn chain_methods_answer_core_fields_and_codes() {
 }
 
 /// The WIF keys of the node's wallet file, to sign transactions the wallet would not.
-fn wallet_key(node: &RpcNode, address: &str) -> PrivateKey {
-    let text =
-        std::fs::read_to_string(node.process.datadir.join("wallet.json")).expect("wallet file");
+fn wallet_key(node: &TestNode, address: &str) -> PrivateKey {
+    let text = std::fs::read_to_string(node.datadir().join("wallet.json")).expect("wallet file");
     let file: Value = serde_json::from_str(&text).expect("wallet JSON");
     file["keys"]
         .as_array()
@@ -327,13 +205,13 @@ fn wallet_key(node: &RpcNode, address: &str) -> PrivateKey {
 
 #[test]
 fn mempool_methods_admit_list_and_refuse() {
-    let node = RpcNode::start();
+    let node = start();
     let funded = node.text("getnewaddress", &[]);
     node.generate(101, &funded);
     let payee = node.text("getnewaddress", &[]);
 
-    assert_eq!(node.call("getrawmempool", &[]), serde_json::json!([]));
-    let info = node.call("getmempoolinfo", &[]);
+    assert_eq!(node.rpc("getrawmempool", &[]), serde_json::json!([]));
+    let info = node.rpc("getmempoolinfo", &[]);
     assert_eq!(info["loaded"], true);
     assert_eq!(info["size"], 0);
     assert_eq!(info["bytes"], 0);
@@ -344,9 +222,9 @@ fn mempool_methods_admit_list_and_refuse() {
     // The payment's hex, resubmitted, is accepted again under the same txid.
     let hex = node.text("getrawtransaction", &[&txid]);
     assert_eq!(node.text("sendrawtransaction", &[&hex]), txid);
-    assert_eq!(node.call("getrawmempool", &[]), serde_json::json!([txid]));
+    assert_eq!(node.rpc("getrawmempool", &[]), serde_json::json!([txid]));
 
-    let verbose = node.call("getrawtransaction", &[&txid, "true"]);
+    let verbose = node.rpc("getrawtransaction", &[&txid, "true"]);
     assert_eq!(verbose["txid"], txid.as_str());
     assert_eq!(verbose["hex"], hex.as_str());
     assert!(verbose.get("blockhash").is_none(), "{verbose}");
@@ -360,7 +238,7 @@ fn mempool_methods_admit_list_and_refuse() {
         .expect("an output to the payee");
     assert_eq!(coins(&paid["value"]), "1.50000000");
 
-    let entry = node.call("getmempoolentry", &[&txid]);
+    let entry = node.rpc("getmempoolentry", &[&txid]);
     let size = hex.len() / 2;
     assert_eq!(entry["vsize"], size);
     assert_eq!(entry["weight"], size * 4);
@@ -372,13 +250,13 @@ fn mempool_methods_admit_list_and_refuse() {
     let fee = sats(&entry["fees"]["base"]);
     assert!(fee > 0, "{entry}");
     assert_eq!(entry["fees"]["modified"], entry["fees"]["base"]);
-    let pool = node.call("getrawmempool", &["true"]);
+    let pool = node.rpc("getrawmempool", &["true"]);
     assert_eq!(pool.as_object().map(|m| m.len()), Some(1), "{pool}");
     assert_eq!(pool[&txid], entry);
     node.fails_with("getmempoolentry", &[UNKNOWN_HASH], -5, "not in mempool");
     node.fails_with("getmempoolentry", &["nothex"], -8, "txid");
 
-    let info = node.call("getmempoolinfo", &[]);
+    let info = node.rpc("getmempoolinfo", &[]);
     assert_eq!(info["size"], 1);
     assert_eq!(info["bytes"], size);
     assert!(info["maxmempool"].as_u64().is_some_and(|m| m > 0), "{info}");
@@ -409,8 +287,8 @@ fn mempool_methods_admit_list_and_refuse() {
 
     // Mined: out of the pool, found in its block only.
     let block = node.generate(1, &funded).remove(0);
-    assert_eq!(node.call("getrawmempool", &[]), serde_json::json!([]));
-    assert!(node.call("getblock", &[&block]).to_string().contains(&txid));
+    assert_eq!(node.rpc("getrawmempool", &[]), serde_json::json!([]));
+    assert!(node.rpc("getblock", &[&block]).to_string().contains(&txid));
     node.fails_with(
         "getrawtransaction",
         &[&txid],
@@ -421,7 +299,7 @@ fn mempool_methods_admit_list_and_refuse() {
         node.text("getrawtransaction", &[&txid, "false", &block]),
         hex
     );
-    let confirmed = node.call("getrawtransaction", &[&txid, "1", &block]);
+    let confirmed = node.rpc("getrawtransaction", &[&txid, "1", &block]);
     assert_eq!(confirmed["blockhash"], block.as_str());
     assert_eq!(confirmed["confirmations"], 1);
     assert_eq!(confirmed["in_active_chain"], true);
@@ -445,41 +323,29 @@ fn mempool_methods_admit_list_and_refuse() {
 
 #[test]
 fn wallet_methods_addresses_balances_and_payments() {
-    let node = RpcNode::start();
+    let node = start();
     let from = node.text("getnewaddress", &["savings"]);
     assert!(regtest().parse_address(&from).is_ok(), "{from}");
-    let listed = node.call("listaddresses", &[]);
-    let mine = listed
-        .as_array()
-        .expect("array")
-        .iter()
-        .find(|a| a["address"] == from.as_str())
-        .expect("the new address is listed");
+    let mine = listed(&node, &from);
     assert_eq!(mine["label"], "savings");
     assert_eq!(coins(&mine["confirmed"]), "0.00000000");
-    assert_eq!(coins(&node.call("getbalance", &[])), "0.00000000");
+    assert_eq!(coins(&node.rpc("getbalance", &[])), "0.00000000");
 
     // 101 blocks: the first coinbase is mature, a hundred are not.
     node.generate(101, &from);
-    assert_eq!(coins(&node.call("getbalance", &[])), "50.00000000");
-    assert_eq!(coins(&node.call("getbalance", &["*"])), "50.00000000");
-    assert_eq!(coins(&node.call("getbalance", &[&from])), "50.00000000");
-    let listed = node.call("listaddresses", &[]);
-    let mine = listed
-        .as_array()
-        .expect("array")
-        .iter()
-        .find(|a| a["address"] == from.as_str())
-        .expect("listed");
+    assert_eq!(coins(&node.rpc("getbalance", &[])), "50.00000000");
+    assert_eq!(coins(&node.rpc("getbalance", &["*"])), "50.00000000");
+    assert_eq!(coins(&node.rpc("getbalance", &[&from])), "50.00000000");
+    let mine = listed(&node, &from);
     assert_eq!(coins(&mine["confirmed"]), "50.00000000");
     assert_eq!(coins(&mine["immature"]), "5000.00000000");
     let to = node.text("getnewaddress", &[]);
     let other = node.text("getnewaddress", &[]);
-    assert_eq!(coins(&node.call("getbalance", &[&to])), "0.00000000");
+    assert_eq!(coins(&node.rpc("getbalance", &[&to])), "0.00000000");
     node.fails_with("getbalance", &["notanaddress"], -5, "Invalid address");
 
     // Core's listunspent: spendable coins only, immature coinbases left out.
-    let unspent = node.call("listunspent", &[]);
+    let unspent = node.rpc("listunspent", &[]);
     let unspent = unspent.as_array().expect("array");
     assert_eq!(unspent.len(), 1, "{} coins listed", unspent.len());
     let coin = &unspent[0];
@@ -491,14 +357,14 @@ fn wallet_methods_addresses_balances_and_payments() {
     let script = regtest().parse_address(&from).unwrap().script_pubkey();
     assert_eq!(coin["scriptPubKey"], to_hex(script).as_str());
     assert_eq!(
-        node.call("listunspent", &["1", "9999999", &format!("[\"{from}\"]")]),
+        node.rpc("listunspent", &["1", "9999999", &format!("[\"{from}\"]")]),
         Value::Array(unspent.clone())
     );
     assert_eq!(
-        node.call("listunspent", &["1", "9999999", &format!("[\"{to}\"]")]),
+        node.rpc("listunspent", &["1", "9999999", &format!("[\"{to}\"]")]),
         serde_json::json!([])
     );
-    assert_eq!(node.call("listunspent", &["102"]), serde_json::json!([]));
+    assert_eq!(node.rpc("listunspent", &["102"]), serde_json::json!([]));
     node.fails_with(
         "listunspent",
         &["1", "9", "[\"bad\"]"],
@@ -519,40 +385,34 @@ fn wallet_methods_addresses_balances_and_payments() {
     // unconfirmed change. One block confirms both.
     let first = node.text("sendfrom", &[&from, &to, "10"]);
     let second = node.text("sendfrom", &[&from, &other, "5"]);
-    let pool = node.call("getrawmempool", &["true"]);
+    let pool = node.rpc("getrawmempool", &["true"]);
     assert_eq!(pool[&second]["depends"], serde_json::json!([first]));
     let fees = sats(&pool[&first]["fees"]["base"]) + sats(&pool[&second]["fees"]["base"]);
-    assert_eq!(coins(&node.call("getbalance", &[&to])), "10.00000000");
-    assert_eq!(coins(&node.call("getbalance", &[&other])), "5.00000000");
+    assert_eq!(coins(&node.rpc("getbalance", &[&to])), "10.00000000");
+    assert_eq!(coins(&node.rpc("getbalance", &[&other])), "5.00000000");
 
     let miner = node.text("getnewaddress", &[]);
     let block = node.generate(1, &miner).remove(0);
-    let txs = node.call("getblock", &[&block])["tx"].clone();
+    let txs = node.rpc("getblock", &[&block])["tx"].clone();
     assert_eq!(txs.as_array().map(Vec::len), Some(3), "{txs}");
     assert!(txs.to_string().contains(&first) && txs.to_string().contains(&second));
-    assert_eq!(node.call("getrawmempool", &[]), serde_json::json!([]));
-    assert_eq!(coins(&node.call("getbalance", &[&to, "1"])), "10.00000000");
-    assert_eq!(
-        coins(&node.call("getbalance", &[&other, "1"])),
-        "5.00000000"
-    );
+    assert_eq!(node.rpc("getrawmempool", &[]), serde_json::json!([]));
+    assert_eq!(coins(&node.rpc("getbalance", &[&to, "1"])), "10.00000000");
+    assert_eq!(coins(&node.rpc("getbalance", &[&other, "1"])), "5.00000000");
     // Block 2's coinbase matured with block 102.
     assert_eq!(
-        sats(&node.call("getbalance", &[&from, "1"])),
+        sats(&node.rpc("getbalance", &[&from, "1"])),
         100 * 100_000_000 - 15 * 100_000_000 - fees
     );
-    assert_eq!(
-        sats(&node.call("getbalance", &[])),
-        100 * 100_000_000 - fees
-    );
-    let unspent = node.call("listunspent", &["1", "1"]);
+    assert_eq!(sats(&node.rpc("getbalance", &[])), 100 * 100_000_000 - fees);
+    let unspent = node.rpc("listunspent", &["1", "1"]);
     assert_eq!(unspent.as_array().map(Vec::len), Some(3), "{unspent}");
 }
 
 #[test]
 fn miner_methods_generate_and_switch_mining() {
-    let node = RpcNode::start();
-    let info = node.call("getmininginfo", &[]);
+    let node = start();
+    let info = node.rpc("getmininginfo", &[]);
     assert_eq!(info["blocks"], 0);
     assert_eq!(info["chain"], "regtest");
     assert_eq!(info["pooledtx"], 0);
@@ -568,7 +428,7 @@ fn miner_methods_generate_and_switch_mining() {
     let hashes = node.generate(5, &address);
     assert_eq!(node.height(), 5);
     assert_eq!(node.text("getbestblockhash", &[]), hashes[4]);
-    let info = node.call("getmininginfo", &[]);
+    let info = node.rpc("getmininginfo", &[]);
     assert_eq!(info["blocks"], 5);
     assert_eq!(info["blocksfound"], 5);
     node.fails_with(
@@ -586,22 +446,16 @@ fn miner_methods_generate_and_switch_mining() {
         "",
         "a null result prints nothing"
     );
-    assert_eq!(node.call("getmininginfo", &[])["generate"], true);
+    assert_eq!(node.rpc("getmininginfo", &[])["generate"], true);
     wait_for("blocks mined by setgenerate", START, || {
         (node.height() >= 8).then_some(())
     });
     assert_eq!(node.text("setgenerate", &["false"]), "");
-    assert_eq!(node.call("getmininginfo", &[])["generate"], false);
+    assert_eq!(node.rpc("getmininginfo", &[])["generate"], false);
     let tip = node.text("getbestblockhash", &[]);
-    let block = node.call("getblock", &[&tip, "2"]);
-    let payee = block["tx"][0]["vout"][0]["scriptPubKey"]["address"].clone();
-    let addresses = node.call("listaddresses", &[]);
-    let mining = addresses
-        .as_array()
-        .expect("array")
-        .iter()
-        .find(|a| a["address"] == payee)
-        .unwrap_or_else(|| panic!("{payee} is not a wallet address: {addresses}"));
+    let block = node.rpc("getblock", &[&tip, "2"]);
+    let payee = &block["tx"][0]["vout"][0]["scriptPubKey"]["address"];
+    let mining = listed(&node, payee.as_str().expect("the payee's address"));
     assert_eq!(mining["label"], "mining");
 
     // A search under way when mining is switched off ends with at most one more block;
@@ -618,7 +472,7 @@ fn miner_methods_generate_and_switch_mining() {
 
 #[test]
 fn kernel_methods_help_uptime_modules_profile_and_stop() {
-    let mut node = RpcNode::start_with(&[], "", &["--set", "mempool.max_orphans=7"]);
+    let mut node = TestNode::start_wallet(&[], "", &["mempool.max_orphans=7".to_string()]);
     let help = node.text("help", &[]);
     for line in [
         "== chain ==",
@@ -646,9 +500,9 @@ fn kernel_methods_help_uptime_modules_profile_and_stop() {
     node.fails_with("getblockhash", &[], -32602, "height");
     node.fails_with("getblockcount", &["1"], -32602, "too many");
 
-    assert!(node.call("uptime", &[]).is_u64());
+    assert!(node.rpc("uptime", &[]).is_u64());
 
-    let modules = node.call("listmodules", &[]);
+    let modules = node.rpc("listmodules", &[]);
     let names: Vec<&str> = modules
         .as_array()
         .expect("array")
@@ -664,12 +518,9 @@ fn kernel_methods_help_uptime_modules_profile_and_stop() {
     assert!(mempool["strategies"].is_object() || mempool["strategies"].is_array());
     assert_eq!(modules[3]["config"]["autostart"], false);
 
-    let profile = node.call("getprofile", &[]);
+    let profile = node.rpc("getprofile", &[]);
     assert_eq!(profile["chain"], "regtest");
-    assert_eq!(
-        profile["datadir"],
-        node.process.datadir.to_str().expect("utf-8")
-    );
+    assert_eq!(profile["datadir"], node.datadir().to_str().expect("utf-8"));
     assert_eq!(profile["profile"]["mempool"]["max_orphans"], 7);
     assert_eq!(profile["profile"]["chain"]["address_index"], true);
     assert_eq!(profile["profile"]["miner"]["autostart"], false);

@@ -11,8 +11,8 @@ use node_peers::{
 };
 use serde_json::Value;
 
-use crate::common::{dir_size, wait_for, TestNode};
-use crate::peers::{regtest, RawPeer};
+use crate::common::{dir_size, regtest, wait_for, TestNode};
+use crate::peers::RawPeer;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -53,26 +53,18 @@ fn amount(v: &Value) -> String {
 /// address, the block that confirms them, equal balances on both nodes.
 fn walkthrough(sets: &[&str]) {
     let (a, b) = connected_pair(sets);
-    let miner_addr = a.rpc("getnewaddress", &[]).as_str().unwrap().to_string();
-    let friend = b.rpc("getnewaddress", &[]).as_str().unwrap().to_string();
-    a.rpc("generatetoaddress", &["101", &miner_addr]);
+    let miner_addr = a.text("getnewaddress", &[]);
+    let friend = b.text("getnewaddress", &[]);
+    a.generate(101, &miner_addr);
     same_tip(&[&a, &b], 101);
 
     // Two sends in a row from the same address, before any block.
-    let tx1 = a
-        .rpc("sendfrom", &[&miner_addr, &friend, "10"])
-        .as_str()
-        .unwrap()
-        .to_string();
-    let tx2 = a
-        .rpc("sendfrom", &[&miner_addr, &friend, "5"])
-        .as_str()
-        .unwrap()
-        .to_string();
+    let tx1 = a.text("sendfrom", &[&miner_addr, &friend, "10"]);
+    let tx2 = a.text("sendfrom", &[&miner_addr, &friend, "5"]);
     wait_for("both payments in the other node's mempool", WAIT, || {
         (in_mempool(&b, &tx1) && in_mempool(&b, &tx2)).then_some(())
     });
-    a.rpc("generatetoaddress", &["1", &miner_addr]);
+    a.generate(1, &miner_addr);
     same_tip(&[&a, &b], 102);
     wait_for("the mempools to empty", WAIT, || {
         (a.rpc("getmempoolinfo", &[])["size"] == 0 && b.rpc("getmempoolinfo", &[])["size"] == 0)
@@ -126,14 +118,9 @@ fn link(from: &TestNode, to: &TestNode) {
 
 fn unlink(a: &TestNode, b: &TestNode) {
     for node in [a, b] {
-        for peer in node
-            .rpc("getpeerinfo", &[])
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-        {
+        for peer in node.peer_info() {
             // The peer may already be gone when the other side's disconnect landed first.
-            let _ = node.try_rpc("disconnectnode", &["", &peer["id"].to_string()]);
+            let _ = node.try_text("disconnectnode", &["", &peer["id"].to_string()]);
         }
     }
     wait_for("the link to go down", WAIT, || {
@@ -148,21 +135,17 @@ fn after_a_partition_every_node_follows_the_most_work_chain_and_losing_transacti
     let a = isolated(&[]);
     let b = isolated(&[]);
     link(&b, &a);
-    let addr_a = a.rpc("getnewaddress", &[]).as_str().unwrap().to_string();
-    let addr_b = b.rpc("getnewaddress", &[]).as_str().unwrap().to_string();
-    a.rpc("generatetoaddress", &["101", &addr_a]);
+    let addr_a = a.text("getnewaddress", &[]);
+    let addr_b = b.text("getnewaddress", &[]);
+    a.generate(101, &addr_a);
     same_tip(&[&a, &b], 101);
 
     unlink(&a, &b);
     // A's branch: one block with a payment. B's branch: two empty blocks, more work.
-    let other = a.rpc("getnewaddress", &[]).as_str().unwrap().to_string();
-    let txid = a
-        .rpc("sendfrom", &[&addr_a, &other, "1"])
-        .as_str()
-        .unwrap()
-        .to_string();
-    a.rpc("generatetoaddress", &["1", &addr_a]);
-    b.rpc("generatetoaddress", &["2", &addr_b]);
+    let other = a.text("getnewaddress", &[]);
+    let txid = a.text("sendfrom", &[&addr_a, &other, "1"]);
+    a.generate(1, &addr_a);
+    b.generate(2, &addr_b);
     assert_eq!(a.height(), 102);
     assert_eq!(b.height(), 103);
     assert!(!in_mempool(&a, &txid));
@@ -189,8 +172,7 @@ fn one_network(nodes: &[&TestNode]) -> bool {
         i
     }
     for (i, node) in nodes.iter().enumerate() {
-        let peers = node.rpc("getpeerinfo", &[]);
-        for peer in peers.as_array().into_iter().flatten() {
+        for peer in node.peer_info() {
             if peer["inbound"] != false {
                 continue;
             }
@@ -222,12 +204,8 @@ fn five_nodes_discover_each_other_from_one_bootstrap_address_and_reach_the_same_
     for node in &nodes {
         assert!(node.rpc("getconnectioncount", &[]).as_u64() >= Some(1));
     }
-    let address = first
-        .rpc("getnewaddress", &[])
-        .as_str()
-        .unwrap()
-        .to_string();
-    first.rpc("generatetoaddress", &["5", &address]);
+    let address = first.text("getnewaddress", &[]);
+    first.generate(5, &address);
     same_tip(&nodes, 5);
 }
 
@@ -240,21 +218,13 @@ fn light_relay(source: &TestNode) -> TestNode {
     )
 }
 
-fn peer_at<'a>(peers: &'a Value, addr: &str) -> Option<&'a Value> {
-    peers.as_array()?.iter().find(|p| p["addr"] == addr)
-}
-
 #[test]
 fn a_pruned_relay_serves_recent_blocks_as_a_limited_peer_and_syncing_nodes_fetch_old_ones_elsewhere(
 ) {
     let source = TestNode::start(&[]);
     let relay = light_relay(&source);
-    let address = source
-        .rpc("getnewaddress", &[])
-        .as_str()
-        .unwrap()
-        .to_string();
-    source.rpc("generatetoaddress", &["400", &address]);
+    let address = source.text("getnewaddress", &[]);
+    source.generate(400, &address);
     same_tip(&[&source, &relay], 400);
     let info = relay.rpc("getblockchaininfo", &[]);
     assert_eq!(info["pruned"], true, "{info}");
@@ -305,8 +275,11 @@ fn a_pruned_relay_serves_recent_blocks_as_a_limited_peer_and_syncing_nodes_fetch
         relay.p2p_addr()
     )]);
     same_tip(&[&source, &relay, &fresh], 400);
-    let peers = fresh.rpc("getpeerinfo", &[]);
-    let from_relay = peer_at(&peers, &relay.p2p_addr()).expect("the relay is a peer");
+    let from_relay = fresh
+        .peer_info()
+        .into_iter()
+        .find(|p| p["addr"] == relay.p2p_addr().as_str())
+        .expect("the relay is a peer");
     assert_eq!(from_relay["services"], limited.as_str());
     assert!(
         from_relay["bytesrecv_per_msg"].get("notfound").is_none(),
@@ -324,11 +297,7 @@ fn a_light_relay_following_10000_blocks_stays_under_64_mib_with_a_bounded_data_d
     const MIB: f64 = (1 << 20) as f64;
     let source = TestNode::start(&["relay.broadcast=flood".to_string()]);
     let relay = light_relay(&source);
-    let address = source
-        .rpc("getnewaddress", &[])
-        .as_str()
-        .unwrap()
-        .to_string();
+    let address = source.text("getnewaddress", &[]);
     let sizes = || {
         (
             dir_size(&source.process.datadir),
@@ -337,7 +306,7 @@ fn a_light_relay_following_10000_blocks_stays_under_64_mib_with_a_bounded_data_d
     };
     let mut halfway = (0, 0);
     for chunk in 1..=10u64 {
-        source.rpc("generatetoaddress", &["1000", &address]);
+        source.generate(1000, &address);
         same_tip(&[&source, &relay], chunk * 1000);
         if chunk == 5 {
             halfway = sizes();
@@ -360,10 +329,9 @@ fn a_light_relay_following_10000_blocks_stays_under_64_mib_with_a_bounded_data_d
     assert_eq!(info["pruned"], true, "{info}");
     // The lowest stored height: the last 288 bodies are kept.
     assert_eq!(info["pruneheight"], 10_000 - 288 + 1, "{info}");
-    let old = relay.rpc("getblockhash", &["1"]);
-    let old = old.as_str().expect("a hash");
+    let old = relay.text("getblockhash", &["1"]);
     let refused = relay
-        .try_rpc("getblock", &[old])
+        .try_text("getblock", &[&old])
         .expect_err("a pruned body");
     assert!(refused.contains("pruned"), "{refused}");
     assert!(

@@ -6,7 +6,6 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use node_chain::testing::{Builder, Wallet};
@@ -17,100 +16,46 @@ use node_peers::{
 };
 use serde_json::Value;
 
-use crate::common::{free_port, node_output, wait_for, write_profile, NodeProcess, TestNode};
+use crate::common::{
+    free_port, modules_profile, node_output, regtest, wait_for, write_profile, TestNode,
+};
 use crate::network::same_tip;
 
 const START: Duration = Duration::from_secs(20);
 const DEADLINE: Duration = Duration::from_secs(8);
 
-pub(crate) fn regtest() -> &'static ChainSpec {
-    ChainSpec::by_name("regtest").expect("regtest spec")
+/// A node of `modules` on regtest with `tables` in its profile, once its log says
+/// `listening` on its P2P address.
+fn listening_node(modules: &[&str], tables: &str, listening: &str) -> TestNode {
+    let mut node = TestNode::start_text(&modules_profile(modules, tables), &[]);
+    let line = format!("{listening} {}", node.p2p_addr());
+    node.process.wait_log(&line, START);
+    node
 }
 
-/// A `chain, peers, rpc` node on regtest with its P2P and RPC ports.
-struct PeerNode {
-    process: NodeProcess,
-    profile: PathBuf,
-    p2p: u16,
+/// A `chain, peers, rpc` node with `peers` (lines of its `[peers]` table), once it
+/// listens for peers.
+fn peer_node(peers: &str) -> TestNode {
+    listening_node(
+        &["chain", "peers", "rpc"],
+        &format!("[peers]\n{peers}\n"),
+        "listening for peers on",
+    )
 }
 
-impl PeerNode {
-    fn start(dir: &Path, name: &str, peers_table: &str) -> PeerNode {
-        let p2p = free_port();
-        let rpc = free_port();
-        let profile = write_profile(
-            dir,
-            &format!("{name}.toml"),
-            &format!(
-                "[node]\nmodules = [\"chain\", \"peers\", \"rpc\"]\nchain = \"regtest\"\n\n\
-                 [peers]\nlisten = \"127.0.0.1:{p2p}\"\n{peers_table}\n\n\
-                 [rpc]\nlisten = \"127.0.0.1:{rpc}\"\n"
-            ),
-        );
-        let mut process = NodeProcess::start(&profile, &dir.join(name), &[], &[]);
-        process.wait_log(&format!("listening for peers on 127.0.0.1:{p2p}"), START);
-        process.wait_log("node running", START);
-        PeerNode {
-            process,
-            profile,
-            p2p,
-        }
-    }
+/// Waits until getpeerinfo lists a peer that `matches`, and returns it.
+fn wait_peer(node: &TestNode, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+    wait_for(what, DEADLINE, || {
+        node.peer_info().into_iter().find(|p| matches(p))
+    })
+}
 
-    fn run(&self, method: &str, args: &[&str]) -> std::process::Output {
-        let mut all = vec![
-            "--profile",
-            self.profile.to_str().expect("utf-8 path"),
-            "--datadir",
-            self.process.datadir.to_str().expect("utf-8 path"),
-            "rpc",
-            method,
-        ];
-        all.extend_from_slice(args);
-        node_output(&all, &[])
-    }
-
-    /// A successful call's result: JSON, a string when it is not JSON, null when the
-    /// client printed nothing (as bitcoin-cli does for null).
-    fn call(&self, method: &str, args: &[&str]) -> Value {
-        let out = self.run(method, args);
-        assert!(
-            out.status.success(),
-            "{method} {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if text.is_empty() {
-            return Value::Null;
-        }
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    }
-
-    /// A failing call's RPC error code.
-    fn error_code(&self, method: &str, args: &[&str]) -> i64 {
-        let out = self.run(method, args);
-        let text = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(!out.status.success(), "{method} {args:?} succeeded");
-        text.split("error code: ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|code| code.parse().ok())
-            .unwrap_or_else(|| panic!("no error code in: {text}"))
-    }
-
-    fn peer_info(&self) -> Vec<Value> {
-        self.call("getpeerinfo", &[])
-            .as_array()
-            .expect("getpeerinfo answers an array")
-            .clone()
-    }
-
-    /// Waits until getpeerinfo lists a peer that `matches`, and returns it.
-    fn wait_peer(&self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
-        wait_for(what, DEADLINE, || {
-            self.peer_info().into_iter().find(|p| matches(p))
-        })
-    }
+/// The bans listbanned lists.
+fn bans(node: &TestNode) -> Vec<Value> {
+    node.rpc("listbanned", &[])
+        .as_array()
+        .expect("listbanned answers an array")
+        .clone()
 }
 
 /// A peer played by the test over a plain socket.
@@ -276,17 +221,12 @@ fn read_exact_or_closed(stream: &mut TcpStream, buf: &mut [u8]) -> bool {
 
 #[test]
 fn two_nodes_handshake_over_connect_and_reconnect() {
-    let tmp = tempfile::tempdir().expect("tempdir");
     // `a` only listens: no automatic outbound connection back to `b`.
-    let a = PeerNode::start(tmp.path(), "a", "max_outbound = 0");
-    let b = PeerNode::start(
-        tmp.path(),
-        "b",
-        &format!("connect = [\"127.0.0.1:{}\"]", a.p2p),
-    );
-    let a_addr = format!("127.0.0.1:{}", a.p2p);
+    let a = peer_node("max_outbound = 0");
+    let b = peer_node(&format!("connect = [\"{}\"]", a.p2p_addr()));
+    let a_addr = a.p2p_addr();
 
-    let seen_by_b = b.wait_peer("b to list a", |p| p["addr"] == a_addr.as_str());
+    let seen_by_b = wait_peer(&b, "b to list a", |p| p["addr"] == a_addr.as_str());
     assert_eq!(seen_by_b["inbound"], false);
     assert_eq!(seen_by_b["connection_type"], "manual");
     assert_eq!(seen_by_b["version"], PROTOCOL_VERSION);
@@ -296,43 +236,42 @@ fn two_nodes_handshake_over_connect_and_reconnect() {
     );
     assert_eq!(seen_by_b["startingheight"], 0);
     assert_eq!(seen_by_b["services"], "0000000000000001");
-    let seen_by_a = a.wait_peer("a to list b", |p| p["inbound"] == true);
+    let seen_by_a = wait_peer(&a, "a to list b", |p| p["inbound"] == true);
     assert_eq!(seen_by_a["addrbind"], a_addr.as_str());
-    assert_eq!(a.call("getconnectioncount", &[]), 1);
-    let info = a.call("getnetworkinfo", &[]);
+    assert_eq!(a.rpc("getconnectioncount", &[]), 1);
+    let info = a.rpc("getnetworkinfo", &[]);
     assert_eq!(info["protocolversion"], PROTOCOL_VERSION);
     assert_eq!(info["connections_in"], 1);
     assert_eq!(info["connections_out"], 0);
     // Pings are answered: a round trip shows up once `ping` asked for one.
-    a.call("ping", &[]);
-    a.wait_peer("a to time a ping", |p| p["pingtime"].is_number());
+    a.rpc("ping", &[]);
+    wait_peer(&a, "a to time a ping", |p| p["pingtime"].is_number());
 
     // `a` drops `b`; `b` keeps its `connect` peer and comes back on a new connection.
     let id = seen_by_a["id"].to_string();
-    assert_eq!(a.call("disconnectnode", &["", &id]), Value::Null);
-    a.wait_peer("b to reconnect", |p| {
+    assert_eq!(a.rpc("disconnectnode", &["", &id]), Value::Null);
+    wait_peer(&a, "b to reconnect", |p| {
         p["inbound"] == true && p["id"] != seen_by_a["id"]
     });
-    assert_eq!(a.error_code("disconnectnode", &["", &id]), -29);
-    assert_eq!(a.error_code("disconnectnode", &[]), -32602);
+    assert_eq!(a.fail("disconnectnode", &["", &id]).code, -29);
+    assert_eq!(a.fail("disconnectnode", &[]).code, -32602);
     assert!(b.process.log().contains("peer connected"));
 }
 
 #[test]
 fn bad_peers_are_dropped_and_a_good_one_stays_served() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let node = PeerNode::start(tmp.path(), "n", "");
-    let mut good = RawPeer::connect(node.p2p);
+    let node = peer_node("");
+    let mut good = RawPeer::connect(node.p2p_port);
     good.handshake();
-    node.wait_peer("the good peer", |p| p["subver"] == "/raw-test-peer/");
+    wait_peer(&node, "the good peer", |p| p["subver"] == "/raw-test-peer/");
 
     // Not a node at all: the first byte is not our magic.
-    let mut garbage = RawPeer::connect(node.p2p);
+    let mut garbage = RawPeer::connect(node.p2p_port);
     garbage.send_raw(b"GET / HTTP/1.1\r\nHost: node\r\n\r\n");
     assert!(garbage.closed_by_node(), "garbage was not dropped");
 
     // A node of another chain: fails at its first message.
-    let mut other_chain = RawPeer::connect(node.p2p);
+    let mut other_chain = RawPeer::connect(node.p2p_port);
     other_chain.magic = ChainSpec::by_name("dev").expect("dev spec").magic;
     other_chain.send(&RawPeer::version());
     assert!(
@@ -341,7 +280,7 @@ fn bad_peers_are_dropped_and_a_good_one_stays_served() {
     );
 
     // A header claiming 4 GiB: dropped on the header alone.
-    let mut oversized = RawPeer::connect(node.p2p);
+    let mut oversized = RawPeer::connect(node.p2p_port);
     let mut header = Vec::new();
     header.extend_from_slice(&regtest().magic);
     header.extend_from_slice(b"block\0\0\0\0\0\0\0");
@@ -354,7 +293,7 @@ fn bad_peers_are_dropped_and_a_good_one_stays_served() {
     );
 
     // Anything but `version` first is misbehaviour (loopback: disconnected, not banned).
-    let mut rude = RawPeer::connect(node.p2p);
+    let mut rude = RawPeer::connect(node.p2p_port);
     rude.send(&Message::Ping(1));
     assert!(
         rude.closed_by_node(),
@@ -362,7 +301,7 @@ fn bad_peers_are_dropped_and_a_good_one_stays_served() {
     );
 
     // A bad checksum drops that message only; an unknown command is ignored.
-    let mut sloppy = RawPeer::connect(node.p2p);
+    let mut sloppy = RawPeer::connect(node.p2p_port);
     sloppy.handshake();
     let mut corrupt = encode_frame(regtest().magic, &Message::Ping(11)).to_vec();
     corrupt[20] ^= 0xff;
@@ -403,10 +342,7 @@ fn bad_peers_are_dropped_and_a_good_one_stays_served() {
         "only the good and the sloppy peer remain: {peers:?}"
     );
     assert!(
-        node.call("listbanned", &[])
-            .as_array()
-            .expect("array")
-            .is_empty(),
+        bans(&node).is_empty(),
         "loopback peers are never banned automatically"
     );
     let log = node.process.log();
@@ -415,14 +351,13 @@ fn bad_peers_are_dropped_and_a_good_one_stays_served() {
 
 #[test]
 fn bans_refuse_connections_until_lifted() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let node = PeerNode::start(tmp.path(), "n", "max_inbound = 1");
-    let mut first = RawPeer::connect(node.p2p);
+    let node = peer_node("max_inbound = 1");
+    let mut first = RawPeer::connect(node.p2p_port);
     first.handshake();
-    node.wait_peer("the first peer", |p| p["inbound"] == true);
+    wait_peer(&node, "the first peer", |p| p["inbound"] == true);
 
     // Inbound beyond max_inbound is refused.
-    let mut second = RawPeer::connect(node.p2p);
+    let mut second = RawPeer::connect(node.p2p_port);
     second.send(&RawPeer::version());
     assert!(
         second.closed_by_node(),
@@ -431,88 +366,68 @@ fn bans_refuse_connections_until_lifted() {
 
     // A manual ban disconnects the peers in the subnet and refuses new connections.
     assert_eq!(
-        node.call("setban", &["127.0.0.0/8", "add", "600"]),
+        node.rpc("setban", &["127.0.0.0/8", "add", "600"]),
         Value::Null
     );
     assert!(first.closed_by_node(), "a banned peer stayed connected");
-    assert_eq!(node.error_code("setban", &["127.0.0.0/8", "add"]), -23);
-    assert_eq!(node.error_code("setban", &["not-an-ip", "add"]), -30);
-    let bans = node.call("listbanned", &[]);
-    assert_eq!(bans[0]["address"], "127.0.0.0/8");
-    assert_eq!(bans[0]["ban_duration"], 600);
-    let mut refused = RawPeer::connect(node.p2p);
+    assert_eq!(node.fail("setban", &["127.0.0.0/8", "add"]).code, -23);
+    assert_eq!(node.fail("setban", &["not-an-ip", "add"]).code, -30);
+    let listed = bans(&node);
+    assert_eq!(listed[0]["address"], "127.0.0.0/8");
+    assert_eq!(listed[0]["ban_duration"], 600);
+    let mut refused = RawPeer::connect(node.p2p_port);
     refused.send(&RawPeer::version());
     assert!(refused.closed_by_node(), "a banned address was accepted");
 
-    assert_eq!(node.call("setban", &["127.0.0.0/8", "remove"]), Value::Null);
-    assert_eq!(node.error_code("setban", &["127.0.0.0/8", "remove"]), -30);
+    assert_eq!(node.rpc("setban", &["127.0.0.0/8", "remove"]), Value::Null);
+    assert_eq!(node.fail("setban", &["127.0.0.0/8", "remove"]).code, -30);
     // The banned peer's slot is free once the node has let go of it.
     wait_for("the banned peer to be gone", DEADLINE, || {
-        (node.call("getconnectioncount", &[]) == 0).then_some(())
+        (node.rpc("getconnectioncount", &[]) == 0).then_some(())
     });
-    let mut welcome = RawPeer::connect(node.p2p);
+    let mut welcome = RawPeer::connect(node.p2p_port);
     welcome.handshake();
     welcome.ping(1, None);
-    node.call("setban", &["10.0.0.1", "add"]);
-    assert_eq!(node.call("clearbanned", &[]), Value::Null);
-    assert!(node
-        .call("listbanned", &[])
-        .as_array()
-        .expect("array")
-        .is_empty());
+    node.rpc("setban", &["10.0.0.1", "add"]);
+    assert_eq!(node.rpc("clearbanned", &[]), Value::Null);
+    assert!(bans(&node).is_empty(), "clearbanned left bans");
 }
 
 #[test]
 fn addnode_rpc_keeps_a_node_connected() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let a = PeerNode::start(tmp.path(), "a", "max_outbound = 0");
-    let b = PeerNode::start(tmp.path(), "b", "max_outbound = 0");
-    let a_addr = format!("127.0.0.1:{}", a.p2p);
-    assert_eq!(b.call("addnode", &[&a_addr, "add"]), Value::Null);
-    let seen = b.wait_peer("b to connect to a", |p| p["addr"] == a_addr.as_str());
+    let a = peer_node("max_outbound = 0");
+    let b = peer_node("max_outbound = 0");
+    let a_addr = a.p2p_addr();
+    assert_eq!(b.rpc("addnode", &[&a_addr, "add"]), Value::Null);
+    let seen = wait_peer(&b, "b to connect to a", |p| p["addr"] == a_addr.as_str());
     assert_eq!(seen["connection_type"], "manual");
-    assert_eq!(b.error_code("addnode", &[&a_addr, "add"]), -23);
-    assert_eq!(b.call("addnode", &[&a_addr, "remove"]), Value::Null);
-    assert_eq!(b.error_code("addnode", &[&a_addr, "remove"]), -24);
-    assert_eq!(b.error_code("addnode", &[&a_addr, "sideways"]), -1);
+    assert_eq!(b.fail("addnode", &[&a_addr, "add"]).code, -23);
+    assert_eq!(b.rpc("addnode", &[&a_addr, "remove"]), Value::Null);
+    assert_eq!(b.fail("addnode", &[&a_addr, "remove"]).code, -24);
+    assert_eq!(b.fail("addnode", &[&a_addr, "sideways"]).code, -1);
 }
 
 #[test]
 fn discovery_finds_nodes_that_peers_then_connect_to() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let with_discovery = |dir: &Path, name: &str, extra: &str| {
-        let p2p = free_port();
-        let rpc = free_port();
-        let profile = write_profile(
-            dir,
-            &format!("{name}.toml"),
-            &format!(
-                "[node]\nmodules = [\"chain\", \"peers\", \"discovery\", \"rpc\"]\n\
-                 chain = \"regtest\"\n\n[peers]\nlisten = \"127.0.0.1:{p2p}\"\n\n\
-                 [discovery]\n{extra}\n\n[rpc]\nlisten = \"127.0.0.1:{rpc}\"\n"
-            ),
-        );
-        let mut process = NodeProcess::start(&profile, &dir.join(name), &[], &[]);
-        process.wait_log(&format!("discovery listening on 127.0.0.1:{p2p}"), START);
-        process.wait_log("node running", START);
-        PeerNode {
-            process,
-            profile,
-            p2p,
-        }
+    let discovery_node = |discovery: &str| {
+        listening_node(
+            &["chain", "peers", "discovery", "rpc"],
+            &format!("[discovery]\n{discovery}\n"),
+            "discovery listening on",
+        )
     };
-    let a = with_discovery(tmp.path(), "a", "");
-    let a_addr = format!("127.0.0.1:{}", a.p2p);
-    let b = with_discovery(tmp.path(), "b", &format!("bootstrap = [\"{a_addr}\"]"));
+    let a = discovery_node("");
+    let a_addr = a.p2p_addr();
+    let b = discovery_node(&format!("bootstrap = [\"{a_addr}\"]"));
     // Neither profile names the other in [peers]: the connection comes from discovery.
-    let seen = b.wait_peer("b to connect to the node it discovered", |p| {
+    let seen = wait_peer(&b, "b to connect to the node it discovered", |p| {
         p["addr"] == a_addr.as_str()
     });
     assert_eq!(seen["connection_type"], "outbound-full-relay");
     // `a` found `b` too, unless `b`'s connection came first: `b` said in its `version`
     // where it listens, and a node is not dialled twice.
-    let b_addr = format!("127.0.0.1:{}", b.p2p);
-    a.wait_peer("a to list b", |p| {
+    let b_addr = b.p2p_addr();
+    wait_peer(&a, "a to list b", |p| {
         p["addr"] == b_addr.as_str() || p["inbound"] == true
     });
 }
@@ -550,11 +465,7 @@ fn invalid_blocks_on_genesis() -> Vec<(&'static str, Block)> {
 fn a_peer_sending_an_invalid_block_is_dropped_while_other_peers_keep_syncing() {
     let node = TestNode::start(&[]);
     let other = TestNode::start(&[format!("peers.connect=[\"{}\"]", node.p2p_addr())]);
-    let link = |n: &TestNode| {
-        n.rpc("getpeerinfo", &[])
-            .as_array()
-            .and_then(|peers| peers.first().map(|p| p["id"].clone()))
-    };
+    let link = |n: &TestNode| n.peer_info().first().map(|p| p["id"].clone());
     let link_before = wait_for("the other node to connect", DEADLINE, || link(&other));
 
     for (what, block) in invalid_blocks_on_genesis() {
@@ -568,10 +479,7 @@ fn a_peer_sending_an_invalid_block_is_dropped_while_other_peers_keep_syncing() {
     }
     assert_eq!(node.height(), 0, "an invalid block became the tip");
     assert!(
-        node.rpc("listbanned", &[])
-            .as_array()
-            .expect("array")
-            .is_empty(),
+        bans(&node).is_empty(),
         "a loopback peer is disconnected, not banned"
     );
     let log = node.process.log();
@@ -579,14 +487,10 @@ fn a_peer_sending_an_invalid_block_is_dropped_while_other_peers_keep_syncing() {
 
     // The node and its other peer keep working: blocks mined on either side after that
     // reach the other one over the same connection.
-    let address = node
-        .rpc("getnewaddress", &[])
-        .as_str()
-        .expect("address")
-        .to_string();
-    node.rpc("generatetoaddress", &["1", &address]);
+    let address = node.text("getnewaddress", &[]);
+    node.generate(1, &address);
     same_tip(&[&node, &other], 1);
-    other.rpc("generatetoaddress", &["1", &address]);
+    other.generate(1, &address);
     same_tip(&[&node, &other], 2);
     assert_eq!(
         link(&other),
@@ -613,9 +517,9 @@ fn taken_peer_and_discovery_ports_stop_the_node_with_an_error_naming_them() {
         let profile = write_profile(
             tmp.path(),
             &format!("{module}.toml"),
-            &format!(
-                "[node]\nmodules = [\"chain\", \"peers\", \"discovery\"]\nchain = \"regtest\"\n\n\
-                 [peers]\nlisten = \"127.0.0.1:{port}\"\n"
+            &modules_profile(
+                &["chain", "peers", "discovery"],
+                &format!("[peers]\nlisten = \"127.0.0.1:{port}\"\n"),
             ),
         );
         let datadir = tmp.path().join(module);

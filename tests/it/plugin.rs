@@ -3,14 +3,13 @@
 
 use std::time::Duration;
 
-use crate::common::wait_for;
-use crate::methods::RpcNode;
+use crate::common::{wait_for, TestNode};
 
 #[test]
 fn blocknotify_runs_its_command_for_every_new_tip() {
     let out_dir = tempfile::tempdir().expect("tempdir");
     let file = out_dir.path().join("tips.txt");
-    let node = RpcNode::start_with(
+    let node = TestNode::start_wallet(
         &["blocknotify"],
         &format!(
             "[blocknotify]\ncommand = \"echo %s >> {}\"\n",

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{free_port, node_output, write_profile, NodeProcess};
+use crate::common::{free_port, modules_profile, node_output, write_profile, NodeProcess};
 
 const START: Duration = Duration::from_secs(30);
 
@@ -17,8 +17,9 @@ fn profile(dir: &Path, port: u16, extra: &str) -> PathBuf {
     write_profile(
         dir,
         "rpc.toml",
-        &format!(
-            "[node]\nmodules = [\"rpc\"]\nchain = \"regtest\"\n\n[rpc]\nlisten = \"127.0.0.1:{port}\"\n{extra}"
+        &modules_profile(
+            &["rpc"],
+            &format!("[rpc]\nlisten = \"127.0.0.1:{port}\"\n{extra}"),
         ),
     )
 }
