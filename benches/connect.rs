@@ -22,11 +22,21 @@ use std::time::{Duration, Instant};
 
 use node_chain::testing::{Builder, Wallet};
 use node_chain::{
-    sign_p2pkh_input, verify_p2pkh_input, Block, BlockOutcome, ChainOptions, ChainSpec, ChainState,
-    OutPoint, Transaction, TxIn, TxOut,
+    verify_p2pkh_input, Block, BlockOutcome, ChainOptions, ChainSpec, ChainState, Transaction,
 };
 use rayon::prelude::*;
 use serde_json::json;
+
+#[path = "support/json.rs"]
+mod json;
+#[path = "support/median.rs"]
+mod median;
+#[path = "support/spend.rs"]
+mod spend;
+
+use json::{print, round};
+use median::median;
+use spend::spend_each_output;
 
 /// Spends per timed block.
 const SPENDS_PER_BLOCK: usize = 1_000;
@@ -36,52 +46,6 @@ const TIMED_BLOCKS: usize = 9;
 const RAW_PASSES: usize = 3;
 /// Fee of each spend, satoshis.
 const FEE: u64 = 1_000;
-
-fn print(name: &str, value: serde_json::Value, unit: &str) {
-    println!("{}", json!({ "name": name, "value": value, "unit": unit }));
-}
-
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
-}
-
-fn round(value: f64, places: i32) -> f64 {
-    let scale = 10f64.powi(places);
-    (value * scale).round() / scale
-}
-
-/// Spends of every output of `coinbase` to `to`, each signed by `from`.
-fn spend_all(coinbase: &Transaction, from: &Wallet, to: &Wallet) -> Vec<Transaction> {
-    let txid = coinbase.txid();
-    let prev_script = from.script();
-    coinbase
-        .outputs
-        .par_iter()
-        .enumerate()
-        .map(|(vout, out)| {
-            let mut tx = Transaction {
-                version: 1,
-                inputs: vec![TxIn {
-                    prevout: OutPoint {
-                        txid,
-                        vout: vout as u32,
-                    },
-                    script_sig: Vec::new(),
-                    sequence: 0xffff_ffff,
-                }],
-                outputs: vec![TxOut {
-                    value: out.value - FEE,
-                    script_pubkey: to.script(),
-                }],
-                lock_time: 0,
-            };
-            tx.inputs[0].script_sig =
-                sign_p2pkh_input(&tx, 0, &prev_script, from.key()).expect("our own output");
-            tx
-        })
-        .collect()
-}
 
 /// A state whose tip is followed by `TIMED_BLOCKS` blocks of `SPENDS_PER_BLOCK` spends.
 fn prepare(dir: &std::path::Path) -> (Arc<ChainState>, Vec<Block>) {
@@ -102,7 +66,9 @@ fn prepare(dir: &std::path::Path) -> (Arc<ChainState>, Vec<Block>) {
     }
     let blocks = fan_out
         .iter()
-        .map(|coinbase| builder.next_block(&miner, spend_all(coinbase, &miner, &payee)))
+        .map(|coinbase| {
+            builder.next_block(&miner, spend_each_output(coinbase, &miner, &payee, FEE))
+        })
         .collect();
     (state, blocks)
 }

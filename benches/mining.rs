@@ -21,6 +21,14 @@ use std::time::{Duration, Instant};
 use node_miner::search::{Kernel, NonceSearcher, SearchJob, SearchStatus};
 use serde_json::json;
 
+#[path = "support/json.rs"]
+mod json;
+#[path = "support/median.rs"]
+mod median;
+
+use json::{print, round};
+use median::median;
+
 /// Timed runs per figure; the median is reported.
 const RUNS: usize = 3;
 /// Length of one timed run.
@@ -31,15 +39,6 @@ const KERNEL_RUN: Duration = Duration::from_millis(1000);
 /// A fixed header (a mainnet-like layout; the contents do not matter for speed).
 fn header() -> [u8; 80] {
     std::array::from_fn(|i| (i as u8).wrapping_mul(97).wrapping_add(13))
-}
-
-fn print(name: &str, value: serde_json::Value, unit: &str) {
-    println!("{}", json!({ "name": name, "value": value, "unit": unit }));
-}
-
-fn median(mut runs: Vec<f64>) -> f64 {
-    runs.sort_by(f64::total_cmp);
-    runs[runs.len() / 2]
 }
 
 /// The baseline: what a straightforward miner does, one nonce at a time.
@@ -117,16 +116,8 @@ fn main() {
 
     let speedup = hps_1t / baseline;
     let scaling = hps_all / (cores as f64 * hps_1t);
-    print(
-        "mining_speedup",
-        json!((speedup * 1000.0).round() / 1000.0),
-        "x",
-    );
-    print(
-        "thread_scaling",
-        json!((scaling * 1000.0).round() / 1000.0),
-        "x",
-    );
+    print("mining_speedup", json!(round(speedup, 3)), "x");
+    print("thread_scaling", json!(round(scaling, 3)), "x");
     print("kernel", json!(one.kernel().name()), "name");
     print("cores", json!(cores), "count");
 

@@ -46,19 +46,28 @@
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use node_chain::testing::Wallet;
-use node_chain::{
-    deserialize, serialize, sign_p2pkh_input, Address, Block, ChainSpec, OutPoint, Transaction,
-    TxIn, TxOut,
-};
+use node_chain::{deserialize, serialize, Address, Block, ChainSpec, Transaction, TxOut};
 use rand::Rng;
 use serde_json::{json, Value};
+
+#[path = "support/json.rs"]
+mod json;
+#[path = "support/process.rs"]
+mod process;
+#[path = "support/regtest_node.rs"]
+mod regtest_node;
+#[path = "support/temp_dir.rs"]
+mod temp_dir;
+
+use json::{print, round};
+use regtest_node::{free_addrs, RegtestNode};
+use temp_dir::KeepOnPanic;
 
 /// Nodes in every network.
 const NODES: usize = 8;
@@ -109,10 +118,6 @@ impl Topology {
             Topology::Mesh => NODES as u64 - 1,
         }
     }
-}
-
-fn print(name: &str, value: Value, unit: &str) {
-    println!("{}", json!({ "name": name, "value": value, "unit": unit }));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -236,88 +241,24 @@ impl Rpc {
 // ---------------------------------------------------------------------------------------
 // Node processes.
 
-/// A running `node`; killed when dropped, so a panicking run leaves no process behind.
-struct Node {
-    child: Child,
-    datadir: PathBuf,
-    log: PathBuf,
-    p2p: SocketAddr,
-    rpc: SocketAddr,
-}
-
-impl Node {
-    /// Starts `node` on `configs/regtest.toml` in `dir/name`, with `sets` after the ports.
-    fn spawn(dir: &Path, name: &str, p2p: SocketAddr, rpc: SocketAddr, sets: &[String]) -> Node {
-        let datadir = dir.join(name);
-        let log = dir.join(format!("{name}.log"));
-        let log_file = std::fs::File::create(&log).expect("create a log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_node"));
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["--profile", "configs/regtest.toml", "--datadir"])
-            .arg(&datadir)
-            .args(["--set", &format!("peers.listen={p2p}")])
-            .args(["--set", &format!("rpc.listen={rpc}")]);
-        for set in sets {
-            cmd.args(["--set", set]);
-        }
-        for (key, _) in std::env::vars() {
-            if key.starts_with("NODE_") {
-                cmd.env_remove(key);
+/// A client of `node`, once it answers RPC calls.
+fn client(node: &mut RegtestNode) -> Rpc {
+    let cookie = node.cookie();
+    let deadline = Instant::now() + SETUP_TIMEOUT;
+    loop {
+        node.assert_running();
+        if let Ok(mut rpc) = Rpc::new(node.rpc, &cookie) {
+            if rpc.call("getblockcount", json!([])).is_ok() {
+                return rpc;
             }
         }
-        cmd.env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file);
-        let child = cmd.spawn().expect("spawn node");
-        Node {
-            child,
-            datadir,
-            log,
-            p2p,
-            rpc,
-        }
+        assert!(
+            Instant::now() < deadline,
+            "node did not answer RPC within {SETUP_TIMEOUT:?}; log {}",
+            node.process.log().display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
-
-    /// A client, once the node answers RPC calls.
-    fn client(&mut self) -> Rpc {
-        let cookie = self.datadir.join(node_rpc::COOKIE_FILE);
-        let deadline = Instant::now() + SETUP_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("node exited ({status}); log {}", self.log.display());
-            }
-            if let Ok(mut rpc) = Rpc::new(self.rpc, &cookie) {
-                if rpc.call("getblockcount", json!([])).is_ok() {
-                    return rpc;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node did not answer RPC within {SETUP_TIMEOUT:?}; log {}",
-                self.log.display()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `count` distinct free ports on 127.0.0.1 (all bound at once, then released).
-fn free_addrs(count: usize) -> Vec<SocketAddr> {
-    let listeners: Vec<TcpListener> = (0..count)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().expect("bound address"))
-        .collect()
 }
 
 /// Calls `condition` until it holds, or panics naming `what` after `timeout`.
@@ -515,25 +456,6 @@ fn percentile(samples: &[f64], p: f64) -> f64 {
 // ---------------------------------------------------------------------------------------
 // Transactions signed here, spending coins mined to this process's key.
 
-fn p2pkh_spend(prev: &Transaction, vout: u32, from: &Wallet, outputs: Vec<TxOut>) -> Transaction {
-    let mut tx = Transaction {
-        version: 1,
-        inputs: vec![TxIn {
-            prevout: OutPoint {
-                txid: prev.txid(),
-                vout,
-            },
-            script_sig: Vec::new(),
-            sequence: 0xffff_ffff,
-        }],
-        outputs,
-        lock_time: 0,
-    };
-    let script = &prev.outputs[vout as usize].script_pubkey;
-    tx.inputs[0].script_sig = sign_p2pkh_input(&tx, 0, script, from.key()).expect("our own coin");
-    tx
-}
-
 /// A block of node `rpc` by height, decoded.
 fn block_at(rpc: &mut Rpc, height: u64) -> Block {
     let hash = rpc
@@ -558,15 +480,11 @@ fn call(rpc: &mut Rpc, method: &str, params: Value) -> Value {
 }
 
 fn measure(behaviour: &str, topology: Topology, batch_interval: Duration) -> Figures {
-    let dir = tempfile::Builder::new()
-        .prefix("propagation-")
-        .tempdir()
-        .expect("temporary directory");
     // Kept if anything below panics, so the logs can be read.
-    let guard = KeepOnPanic(Some(dir));
+    let guard = KeepOnPanic::new("propagation-");
     let root = guard.path().to_path_buf();
     let addrs = free_addrs(2 * NODES);
-    let mut nodes: Vec<Node> = Vec::with_capacity(NODES);
+    let mut nodes: Vec<RegtestNode> = Vec::with_capacity(NODES);
     let mut clients: Vec<Rpc> = Vec::with_capacity(NODES);
     let mut rng = rand::thread_rng();
     for i in 0..NODES {
@@ -585,14 +503,13 @@ fn measure(behaviour: &str, topology: Topology, batch_interval: Duration) -> Fig
             format!("relay.broadcast={behaviour}"),
             format!("peers.connect={targets:?}"),
         ];
-        let mut node = Node::spawn(
-            &root,
-            &format!("n{i}"),
+        let mut node = RegtestNode::spawn(
+            root.join(format!("n{i}")),
             addrs[2 * i],
             addrs[2 * i + 1],
             &sets,
         );
-        clients.push(node.client());
+        clients.push(client(&mut node));
         nodes.push(node);
     }
     for (i, rpc) in clients.iter_mut().enumerate() {
@@ -616,17 +533,22 @@ fn measure(behaviour: &str, topology: Topology, batch_interval: Duration) -> Fig
     call(&mut clients[0], "generatetoaddress", json!([101, address]));
     let coinbase = block_at(&mut clients[0], 1).txs[0].clone();
     let each = (coinbase.outputs[0].value - FAN_OUT_FEE) / TRIALS as u64;
-    let fan_out = p2pkh_spend(
+    // A payment of the whole coin (no change left), then split into one output a trial.
+    let mut fan_out = wallet.pay(
         &coinbase,
         0,
         &wallet,
-        (0..TRIALS)
-            .map(|_| TxOut {
-                value: each,
-                script_pubkey: wallet.script(),
-            })
-            .collect(),
+        each,
+        coinbase.outputs[0].value - each,
     );
+    fan_out.outputs = vec![
+        TxOut {
+            value: each,
+            script_pubkey: wallet.script(),
+        };
+        TRIALS
+    ];
+    wallet.resign(&mut fan_out, &coinbase.outputs[0].script_pubkey);
     call(
         &mut clients[0],
         "sendrawtransaction",
@@ -634,13 +556,7 @@ fn measure(behaviour: &str, topology: Topology, batch_interval: Duration) -> Fig
     );
     call(&mut clients[0], "generatetoaddress", json!([1, address]));
     let payments: Vec<Transaction> = (0..TRIALS)
-        .map(|k| {
-            let out = TxOut {
-                value: each - FEE,
-                script_pubkey: wallet.script(),
-            };
-            p2pkh_spend(&fan_out, k as u32, &wallet, vec![out])
-        })
+        .map(|k| wallet.pay(&fan_out, k as u32, &wallet, each - FEE, FEE))
         .collect();
     for (i, rpc) in clients.iter_mut().enumerate() {
         wait_until(&format!("node {i} at height 102"), SETUP_TIMEOUT, || {
@@ -653,7 +569,7 @@ fn measure(behaviour: &str, topology: Topology, batch_interval: Duration) -> Fig
         .iter()
         .enumerate()
         .map(|(i, node)| {
-            let rpc = Rpc::new(node.rpc, &cookie_of(node)).expect("cookie");
+            let rpc = Rpc::new(node.rpc, &node.cookie()).expect("cookie");
             let shared = shared.clone();
             std::thread::spawn(move || poll(&shared, i, rpc))
         })
@@ -701,35 +617,8 @@ fn measure(behaviour: &str, topology: Topology, batch_interval: Duration) -> Fig
         );
     }
     drop(nodes);
-    guard.release();
+    drop(guard);
     Figures { tx_ms, block_ms }
-}
-
-fn cookie_of(node: &Node) -> PathBuf {
-    node.datadir.join(node_rpc::COOKIE_FILE)
-}
-
-/// A temporary directory deleted on success and kept (its path printed) on panic.
-struct KeepOnPanic(Option<tempfile::TempDir>);
-
-impl KeepOnPanic {
-    fn path(&self) -> &Path {
-        self.0.as_ref().expect("not released").path()
-    }
-
-    fn release(mut self) {
-        self.0.take();
-    }
-}
-
-impl Drop for KeepOnPanic {
-    fn drop(&mut self) {
-        if let Some(dir) = self.0.take() {
-            if std::thread::panicking() {
-                eprintln!("node logs kept in {}", dir.keep().display());
-            }
-        }
-    }
 }
 
 fn main() {
@@ -746,12 +635,11 @@ fn main() {
         for topology in [Topology::Line, Topology::Mesh] {
             let figures = measure(behaviour, topology, batch_interval);
             let suffix = format!("{behaviour}_{}", topology.name());
-            let round = |v: f64| (v * 100.0).round() / 100.0;
             for (kind, samples) in [("tx", &figures.tx_ms), ("block", &figures.block_ms)] {
                 for p in [50, 99] {
                     print(
                         &format!("{kind}_ms_p{p}_{suffix}"),
-                        json!(round(percentile(samples, f64::from(p)))),
+                        json!(round(percentile(samples, f64::from(p)), 2)),
                         "ms",
                     );
                 }

@@ -24,9 +24,9 @@
 //! about 10 seconds.
 
 use std::convert::Infallible;
+use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,6 +42,14 @@ use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 
+#[path = "support/json.rs"]
+mod json;
+#[path = "support/process.rs"]
+mod process;
+
+use json::{print, round};
+use process::NodeProcess;
+
 /// Concurrent keep-alive clients.
 const CLIENTS: usize = 64;
 /// Length of one measured run.
@@ -52,10 +60,6 @@ const WARMUP: Duration = Duration::from_millis(500);
 const NODE_DEADLINE: Duration = Duration::from_secs(30);
 
 const REQUEST: &str = r#"{"jsonrpc":"1.0","id":"bench","method":"getblockcount","params":[]}"#;
-
-fn print(name: &str, value: serde_json::Value, unit: &str) {
-    println!("{}", json!({ "name": name, "value": value, "unit": unit }));
-}
 
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -72,13 +76,12 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A running `node` process; killed when dropped, so a panic leaves no process behind.
+/// The `node` under load, started with the profile it needs.
 struct Node {
-    child: Child,
+    // Dropped before `_dir`: the node must not outlive its data directory.
+    process: NodeProcess,
     settings: ClientSettings,
     cookie: PathBuf,
-    log: PathBuf,
-    // Dropped after `child` is killed: the node must not outlive its data directory.
     _dir: tempfile::TempDir,
 }
 
@@ -96,41 +99,28 @@ impl Node {
         )
         .expect("write profile");
         let datadir = dir.path().join("data");
-        let log = dir.path().join("node.log");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_node"));
-        command
-            .arg("--profile")
-            .arg(&profile)
-            .arg("--datadir")
-            .arg(&datadir)
-            .arg("run")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"));
-        // The caller's `NODE_` overrides would change the profile, and a verbose
-        // `RUST_LOG` would measure logging.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("NODE_") {
-                command.env_remove(key);
-            }
-        }
-        command.env("RUST_LOG", "info");
-        let child = command.spawn().expect("spawn node");
+        let args: [&OsStr; 5] = [
+            "--profile".as_ref(),
+            profile.as_os_str(),
+            "--datadir".as_ref(),
+            datadir.as_os_str(),
+            "run".as_ref(),
+        ];
+        let process = NodeProcess::spawn(args, dir.path().join("node.log"));
         let cookie = datadir.join(COOKIE_FILE);
         Node {
-            child,
+            process,
             settings: ClientSettings {
                 addr: SocketAddr::from(([127, 0, 0, 1], port)),
                 credentials: Credentials::Cookie(cookie.clone()),
             },
             cookie,
-            log,
             _dir: dir,
         }
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        std::fs::read_to_string(self.process.log()).unwrap_or_default()
     }
 
     /// Polls `getblockcount` until it answers; returns the height.
@@ -143,7 +133,7 @@ impl Node {
             if let Ok(height) = answer {
                 return height.as_u64().expect("getblockcount answers a height");
             }
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let Ok(Some(status)) = self.process.try_wait() {
                 panic!(
                     "node exited ({status}) before answering; log:\n{}",
                     self.log()
@@ -172,7 +162,7 @@ impl Node {
         }
         let deadline = Instant::now() + NODE_DEADLINE;
         loop {
-            match self.child.try_wait() {
+            match self.process.try_wait() {
                 Ok(Some(status)) => {
                     assert!(
                         status.success(),
@@ -191,15 +181,6 @@ impl Node {
                 Ok(None) => tokio::time::sleep(Duration::from_millis(25)).await,
                 Err(e) => panic!("waiting for the node: {e}"),
             }
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
         }
     }
 }
@@ -353,7 +334,7 @@ fn main() {
     );
     print(
         "rpc_vs_bare_ratio",
-        json!((rpc_rps / bare_rps * 1000.0).round() / 1000.0),
+        json!(round(rpc_rps / bare_rps, 3)),
         "ratio",
     );
 }

@@ -31,19 +31,31 @@
 //! minutes on two cores. Node logs go to a temporary directory, kept and named on
 //! failure.
 
-use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use node_chain::testing::{Builder, Wallet};
 use node_chain::{
-    chain_blocks, import_blocks, sign_p2pkh_input, Block, ChainOptions, ChainSpec, ChainState,
-    OutPoint, Transaction, TxIn, TxOut,
+    chain_blocks, import_blocks, Block, ChainOptions, ChainSpec, ChainState, Transaction,
 };
 use node_rpc::{ClientSettings, Credentials};
-use rayon::prelude::*;
-use serde_json::{json, Value};
+use serde_json::json;
+
+#[path = "support/json.rs"]
+mod json;
+#[path = "support/process.rs"]
+mod process;
+#[path = "support/regtest_node.rs"]
+mod regtest_node;
+#[path = "support/spend.rs"]
+mod spend;
+#[path = "support/temp_dir.rs"]
+mod temp_dir;
+
+use json::{print, round};
+use regtest_node::{free_addrs, RegtestNode};
+use spend::spend_each_output;
+use temp_dir::KeepOnPanic;
 
 /// Blocks in the chain.
 const BLOCKS: u32 = 2_000;
@@ -66,48 +78,8 @@ const OPTIONS: ChainOptions = ChainOptions {
     keep_blocks: 0,
 };
 
-fn print(name: &str, value: Value, unit: &str) {
-    println!("{}", json!({ "name": name, "value": value, "unit": unit }));
-}
-
-fn round(value: f64, places: i32) -> f64 {
-    let scale = 10f64.powi(places);
-    (value * scale).round() / scale
-}
-
 // ---------------------------------------------------------------------------------------
 // The chain.
-
-/// Pays every output of `prev` back to `wallet`, less the fee, one transaction each.
-fn spend_outputs(prev: &Transaction, wallet: &Wallet) -> Vec<Transaction> {
-    let txid = prev.txid();
-    let script = wallet.script();
-    prev.outputs
-        .par_iter()
-        .enumerate()
-        .map(|(vout, out)| {
-            let mut tx = Transaction {
-                version: 1,
-                inputs: vec![TxIn {
-                    prevout: OutPoint {
-                        txid,
-                        vout: vout as u32,
-                    },
-                    script_sig: Vec::new(),
-                    sequence: 0xffff_ffff,
-                }],
-                outputs: vec![TxOut {
-                    value: out.value - FEE,
-                    script_pubkey: script.clone(),
-                }],
-                lock_time: 0,
-            };
-            tx.inputs[0].script_sig =
-                sign_p2pkh_input(&tx, 0, &out.script_pubkey, wallet.key()).expect("our own coin");
-            tx
-        })
-        .collect()
-}
 
 /// What the generated chain holds.
 struct ChainSize {
@@ -137,7 +109,7 @@ fn build_chain(state: &ChainState, spec: &ChainSpec) -> ChainSize {
     while builder.height() < BLOCKS {
         let payments: Vec<Transaction> = coins
             .iter()
-            .flat_map(|tx| spend_outputs(tx, &wallet))
+            .flat_map(|tx| spend_each_output(tx, &wallet, &wallet, FEE))
             .collect();
         let block = builder.next_block(&wallet, payments);
         accept(&block, &mut size);
@@ -163,56 +135,28 @@ fn copy_dir(from: &Path, to: &Path) {
 // ---------------------------------------------------------------------------------------
 // Node processes.
 
-/// A running `node`; killed when dropped, so a panicking run leaves no process behind.
+/// A running `node` and the settings to call it.
 struct Node {
-    child: Child,
-    log: PathBuf,
+    node: RegtestNode,
     rpc: ClientSettings,
-    p2p: SocketAddr,
 }
 
 impl Node {
     /// Starts `node` on `configs/regtest.toml` with data directory `datadir`, logging to
     /// `datadir.log`.
-    fn spawn(datadir: &Path, sets: &[String]) -> Node {
-        let [p2p, rpc] = free_addrs();
-        let log = datadir.with_extension("log");
-        let log_file = std::fs::File::create(&log).expect("create a log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_node"));
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["--profile", "configs/regtest.toml", "--datadir"])
-            .arg(datadir)
-            .args(["--set", &format!("peers.listen={p2p}")])
-            .args(["--set", &format!("rpc.listen={rpc}")]);
-        for set in sets {
-            cmd.args(["--set", set]);
-        }
-        for (key, _) in std::env::vars() {
-            if key.starts_with("NODE_") {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file);
-        let child = cmd.spawn().expect("spawn node");
-        Node {
-            child,
-            log,
-            rpc: ClientSettings {
-                addr: rpc,
-                credentials: Credentials::Cookie(datadir.join(node_rpc::COOKIE_FILE)),
-            },
-            p2p,
-        }
+    fn spawn(datadir: PathBuf, sets: &[String]) -> Node {
+        let addrs = free_addrs(2);
+        let node = RegtestNode::spawn(datadir, addrs[0], addrs[1], sets);
+        let rpc = ClientSettings {
+            addr: node.rpc,
+            credentials: Credentials::Cookie(node.cookie()),
+        };
+        Node { node, rpc }
     }
 
     /// The node's height, or why it cannot be read; panics if the node exited.
     fn height(&mut self, runtime: &tokio::runtime::Runtime) -> Result<u64, String> {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!("node exited ({status}); log {}", self.log.display());
-        }
+        self.node.assert_running();
         let answer = runtime
             .block_on(node_rpc::call(&self.rpc, "getblockcount", vec![]))
             .map_err(|e| e.to_string())?;
@@ -230,46 +174,10 @@ impl Node {
                 Err(e) => assert!(
                     Instant::now() < deadline,
                     "node not answering after {START_TIMEOUT:?} ({e}); log {}",
-                    self.log.display()
+                    self.node.process.log().display()
                 ),
             }
             std::thread::sleep(POLL);
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Two distinct free ports on 127.0.0.1 (bound together, then released).
-fn free_addrs() -> [SocketAddr; 2] {
-    let a = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    let b = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    [
-        a.local_addr().expect("bound address"),
-        b.local_addr().expect("bound address"),
-    ]
-}
-
-/// A temporary directory deleted on success and kept (its path printed) on panic.
-struct KeepOnPanic(Option<tempfile::TempDir>);
-
-impl KeepOnPanic {
-    fn path(&self) -> &Path {
-        self.0.as_ref().expect("not released").path()
-    }
-}
-
-impl Drop for KeepOnPanic {
-    fn drop(&mut self) {
-        if let Some(dir) = self.0.take() {
-            if std::thread::panicking() {
-                eprintln!("data directories and logs kept in {}", dir.keep().display());
-            }
         }
     }
 }
@@ -286,13 +194,13 @@ struct Sync {
 fn sync(root: &Path, runtime: &tokio::runtime::Runtime, strategy: &str, sources: &[Node]) -> Sync {
     let name = format!("fresh-{strategy}-{}", sources.len());
     let datadir = root.join(&name);
-    let targets: Vec<String> = sources.iter().map(|s| s.p2p.to_string()).collect();
+    let targets: Vec<String> = sources.iter().map(|s| s.node.p2p.to_string()).collect();
     let sets = [
         format!("sync.strategy={strategy}"),
         format!("peers.connect={targets:?}"),
     ];
     let start = Instant::now();
-    let mut node = Node::spawn(&datadir, &sets);
+    let mut node = Node::spawn(datadir.clone(), &sets);
     let deadline = start + SYNC_TIMEOUT;
     loop {
         if node.height(runtime).ok() == Some(u64::from(BLOCKS)) {
@@ -301,7 +209,7 @@ fn sync(root: &Path, runtime: &tokio::runtime::Runtime, strategy: &str, sources:
         assert!(
             Instant::now() < deadline,
             "{name} not synced within {SYNC_TIMEOUT:?}; log {}",
-            node.log.display()
+            node.node.process.log().display()
         );
         std::thread::sleep(POLL);
     }
@@ -323,12 +231,7 @@ fn sync(root: &Path, runtime: &tokio::runtime::Runtime, strategy: &str, sources:
 
 fn main() {
     let spec = ChainSpec::by_name("regtest").expect("regtest");
-    let dir = KeepOnPanic(Some(
-        tempfile::Builder::new()
-            .prefix("sync-bench-")
-            .tempdir()
-            .expect("temporary directory"),
-    ));
+    let dir = KeepOnPanic::new("sync-bench-");
     let root = dir.path().to_path_buf();
     let source_dir = root.join("source");
 
@@ -372,7 +275,7 @@ fn main() {
             let datadir = root.join(format!("source{i}"));
             copy_dir(&source_dir, &datadir);
             // A closed port as the only `connect` target: sources dial nobody.
-            Node::spawn(&datadir, &["peers.connect=[\"127.0.0.1:9\"]".to_string()])
+            Node::spawn(datadir, &["peers.connect=[\"127.0.0.1:9\"]".to_string()])
         })
         .collect();
     for source in &mut sources {
