@@ -6,7 +6,7 @@ use node_chain::json::tx_json;
 use node_chain::rpc::decode_hex;
 use node_chain::{serialize, Hash256, Transaction};
 use node_kernel::rpc::{amount, codes, Param, RpcError, RpcParams};
-use node_kernel::StartContext;
+use node_kernel::{MethodEntry, RunOn, StartContext};
 use serde_json::{json, Map, Value};
 
 use crate::mempool::Mempool;
@@ -22,10 +22,8 @@ const GETRAW: &[Param] = &[
     Param::optional("blockhash"),
 ];
 
-type Handler = fn(&Mempool, RpcParams) -> Result<Value, RpcError>;
-
 pub(crate) fn register(ctx: &StartContext<'_>, mempool: &Arc<Mempool>) -> Result<(), String> {
-    let methods: [(&str, &'static [Param], &'static str, Handler); 5] = [
+    let methods: &[MethodEntry<Mempool>] = &[
         (
             "getmempoolinfo",
             NONE,
@@ -52,19 +50,8 @@ pub(crate) fn register(ctx: &StartContext<'_>, mempool: &Arc<Mempool>) -> Result
             getrawtransaction,
         ),
     ];
-    for (name, params, help, handler) in methods {
-        let mempool = mempool.clone();
-        ctx.rpc.register(ctx.module, name, params, help, move |p| {
-            let mempool = mempool.clone();
-            // Admission verifies signatures and reads LMDB: run it off the async threads.
-            async move {
-                tokio::task::spawn_blocking(move || handler(&mempool, p))
-                    .await
-                    .map_err(|e| RpcError::new(codes::INTERNAL_ERROR, e.to_string()))?
-            }
-        })?;
-    }
-    Ok(())
+    ctx.rpc
+        .register_table(ctx.module, mempool, RunOn::Blocking, methods)
 }
 
 fn parse_txid(p: &RpcParams, index: usize) -> Result<Hash256, RpcError> {

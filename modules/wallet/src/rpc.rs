@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use node_chain::Address;
 use node_kernel::rpc::{amount, codes, parse_amount, Param, RpcError, RpcParams};
-use node_kernel::StartContext;
+use node_kernel::{MethodEntry, RunOn, StartContext};
 use serde_json::{json, Value};
 
 use crate::wallet::{Wallet, WalletCoin};
@@ -25,10 +25,8 @@ const SENDFROM: &[Param] = &[
     Param::required("amount"),
 ];
 
-type Handler = fn(&Wallet, RpcParams) -> Result<Value, RpcError>;
-
 pub(crate) fn register(ctx: &StartContext<'_>, wallet: &Arc<Wallet>) -> Result<(), String> {
-    let methods: [(&str, &'static [Param], &'static str, Handler); 6] = [
+    let methods: &[MethodEntry<Wallet>] = &[
         ("getnewaddress", LABEL, "A new P2PKH address of the wallet (the tutorial's createwallet).", getnewaddress),
         ("listaddresses", NONE, "The wallet's addresses with their balances (the tutorial's printwallet).", listaddresses),
         ("getbalance", BALANCE, "The wallet's spendable balance; given an address (any, with the address index), that address's balance.", getbalance),
@@ -36,18 +34,8 @@ pub(crate) fn register(ctx: &StartContext<'_>, wallet: &Arc<Wallet>) -> Result<(
         ("sendtoaddress", SEND, "Pays an amount (in coins) to an address from the wallet; returns the txid.", sendtoaddress),
         ("sendfrom", SENDFROM, "Pays an amount from one wallet address, change back to it (the tutorial's send --from); returns the txid.", sendfrom),
     ];
-    for (name, params, help, handler) in methods {
-        let wallet = wallet.clone();
-        ctx.rpc.register(ctx.module, name, params, help, move |p| {
-            let wallet = wallet.clone();
-            async move {
-                tokio::task::spawn_blocking(move || handler(&wallet, p))
-                    .await
-                    .map_err(|e| RpcError::new(codes::INTERNAL_ERROR, e.to_string()))?
-            }
-        })?;
-    }
-    Ok(())
+    ctx.rpc
+        .register_table(ctx.module, wallet, RunOn::Blocking, methods)
 }
 
 fn parse_address(w: &Wallet, p: &RpcParams, index: usize) -> Result<Address, RpcError> {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use node_kernel::rpc::{codes, Param, RpcError, RpcParams};
-use node_kernel::StartContext;
+use node_kernel::{MethodEntry, RunOn, StartContext};
 use serde_json::{json, Value};
 
 use crate::encode::{deserialize, serialize};
@@ -48,11 +48,9 @@ pub fn decode_hex<T: crate::encode::Decode>(text: &str, what: &str) -> Result<T,
     })
 }
 
-type Handler = fn(&ChainState, RpcParams) -> Result<Value, RpcError>;
-
 /// Registers the methods; each runs against the shared chain state.
 pub(crate) fn register(ctx: &StartContext<'_>, state: &Arc<ChainState>) -> Result<(), String> {
-    let methods: [(&str, &'static [Param], &'static str, Handler); 7] = [
+    let methods: &[MethodEntry<ChainState>] = &[
         (
             "getblockcount",
             NONE,
@@ -96,14 +94,8 @@ pub(crate) fn register(ctx: &StartContext<'_>, state: &Arc<ChainState>) -> Resul
             decoderawtransaction,
         ),
     ];
-    for (name, params, help, handler) in methods {
-        let state = state.clone();
-        ctx.rpc.register(ctx.module, name, params, help, move |p| {
-            let state = state.clone();
-            async move { handler(&state, p) }
-        })?;
-    }
-    Ok(())
+    ctx.rpc
+        .register_table(ctx.module, state, RunOn::Inline, methods)
 }
 
 fn getblockhash(s: &ChainState, p: RpcParams) -> Result<Value, RpcError> {

@@ -34,7 +34,7 @@ pub use events::EventBus;
 pub use lifecycle::{plan, run, Plan, PlannedModule};
 pub use module::{registered_modules, BoxError, Module, ModuleConfig, ModuleFactory, StartContext};
 pub use profile::{NodeSettings, Profile, ProfileSource};
-pub use rpc::{RpcError, RpcParams, RpcRegistry};
+pub use rpc::{MethodEntry, RpcError, RpcParams, RpcRegistry, RunOn};
 pub use services::Services;
 pub use strategy::{registered_strategies, StrategyFactory};
 

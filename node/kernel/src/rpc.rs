@@ -201,6 +201,25 @@ impl RpcParams {
     }
 }
 
+/// One row of a method table: name, parameters, help, and a plain function of the
+/// module's shared state.
+pub type MethodEntry<S> = (
+    &'static str,
+    &'static [Param],
+    &'static str,
+    fn(&S, RpcParams) -> Result<Value, RpcError>,
+);
+
+/// Where a table's methods run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOn {
+    /// On the async thread serving the call: for methods that only read memory.
+    Inline,
+    /// On tokio's blocking pool: for methods that read LMDB at length or verify
+    /// signatures, which must not hold up the threads serving other clients.
+    Blocking,
+}
+
 /// Every method the node answers.
 #[derive(Default)]
 pub struct RpcRegistry {
@@ -238,6 +257,31 @@ impl RpcRegistry {
                 handler,
             },
         );
+        Ok(())
+    }
+
+    /// Registers a table of synchronous methods over one shared state.
+    pub fn register_table<S: Send + Sync + 'static>(
+        &self,
+        module: &str,
+        state: &Arc<S>,
+        run: RunOn,
+        methods: &[MethodEntry<S>],
+    ) -> Result<(), String> {
+        for &(name, params, help, handler) in methods {
+            let state = Arc::clone(state);
+            self.register(module, name, params, help, move |p: RpcParams| {
+                let state = Arc::clone(&state);
+                async move {
+                    match run {
+                        RunOn::Inline => handler(&state, p),
+                        RunOn::Blocking => tokio::task::spawn_blocking(move || handler(&state, p))
+                            .await
+                            .map_err(|e| RpcError::new(codes::INTERNAL_ERROR, e.to_string()))?,
+                    }
+                }
+            })?;
+        }
         Ok(())
     }
 
