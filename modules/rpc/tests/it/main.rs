@@ -36,13 +36,15 @@ struct Server {
     tasks: TaskTracker,
     /// Released by the test to let calls of `wait` return.
     release: Arc<Notify>,
+    /// Notified when a call of `wait` has started.
+    waiting: Arc<Notify>,
     serving: tokio::task::JoinHandle<()>,
 }
 
 const ECHO: &[Param] = &[Param::required("a"), Param::optional("b")];
 const NONE: &[Param] = &[];
 
-fn registry(release: Arc<Notify>) -> Arc<RpcRegistry> {
+fn registry(release: Arc<Notify>, waiting: Arc<Notify>) -> Arc<RpcRegistry> {
     let r = RpcRegistry::default();
     r.register("test", "getblockcount", NONE, "A constant.", |_| async {
         Ok(json!(7))
@@ -58,7 +60,9 @@ fn registry(release: Arc<Notify>) -> Arc<RpcRegistry> {
     .unwrap();
     r.register("test", "wait", NONE, "Waits for the test.", move |_| {
         let release = release.clone();
+        let waiting = waiting.clone();
         async move {
+            waiting.notify_one();
             release.notified().await;
             Ok(json!("released"))
         }
@@ -69,7 +73,8 @@ fn registry(release: Arc<Notify>) -> Arc<RpcRegistry> {
 
 async fn start(limits: Limits) -> Server {
     let release = Arc::new(Notify::new());
-    let registry = registry(release.clone());
+    let waiting = Arc::new(Notify::new());
+    let registry = registry(release.clone(), waiting.clone());
     let auth = Auth::new().allow(USER, PASSWORD);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -82,6 +87,7 @@ async fn start(limits: Limits) -> Server {
         cancel,
         tasks,
         release,
+        waiting,
         serving,
     }
 }
@@ -238,7 +244,11 @@ async fn cookie_credentials_work_end_to_end() {
     let auth = Auth::new().allow(node_rpc::COOKIE_USER, &cookie.password);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let service = Arc::new(RpcService::new(registry(release), auth, fast_limits()));
+    let service = Arc::new(RpcService::new(
+        registry(release, Arc::new(Notify::new())),
+        auth,
+        fast_limits(),
+    ));
     let cancel = CancellationToken::new();
     tokio::spawn(serve(listener, service, cancel.clone(), TaskTracker::new()));
 
@@ -511,8 +521,9 @@ async fn shutdown_finishes_calls_in_flight_and_closes_idle_connections() {
         200
     );
     let slow = tokio::spawn(async move { post(addr, r#"{"method":"wait","id":1}"#).await });
-    // Wait until the slow call is running.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::timeout(DEADLINE, server.waiting.notified())
+        .await
+        .expect("the slow call starts");
 
     server.cancel.cancel();
     tokio::time::timeout(DEADLINE, server.serving)
