@@ -4,10 +4,7 @@
 use std::sync::Arc;
 
 use node_chain::script::{bip34_height_prefix, push_slice};
-use node_chain::{
-    merkle_root, Block, BlockHeader, ChainState, Hash256, NextBlock, OutPoint, Transaction, TxIn,
-    TxOut,
-};
+use node_chain::{merkle_root, Block, BlockHeader, ChainState, Hash256, NextBlock, Transaction};
 use node_mempool::Mempool;
 
 /// Bytes kept for the header, the transaction count and the coinbase, as Bitcoin Core
@@ -55,19 +52,7 @@ impl Template {
         let mut script = bip34_height_prefix(self.next.height);
         push_slice(&mut script, &self.extranonce.to_le_bytes());
         push_slice(&mut script, COINBASE_TAG);
-        Transaction {
-            version: 1,
-            inputs: vec![TxIn {
-                prevout: OutPoint::null(),
-                script_sig: script,
-                sequence: 0xffff_ffff,
-            }],
-            outputs: vec![TxOut {
-                value: self.value,
-                script_pubkey: self.payout.clone(),
-            }],
-            lock_time: 0,
-        }
+        Transaction::coinbase(script, self.payout.clone(), self.value)
     }
 
     /// The block for the current extranonce, nonce zero.

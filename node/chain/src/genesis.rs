@@ -3,7 +3,7 @@
 use crate::block::{Block, BlockHeader};
 use crate::hash::Hash256;
 use crate::script::{bip34_height_prefix, p2pkh_script, push_slice};
-use crate::transaction::{OutPoint, Transaction, TxIn, TxOut};
+use crate::transaction::Transaction;
 
 /// The key hash the genesis coinbase pays: hash160 of the public key in Bitcoin's own
 /// genesis block, whose private key nobody is known to hold. Genesis outputs are never
@@ -29,19 +29,7 @@ pub struct GenesisParams {
 pub(crate) fn genesis_block(params: &GenesisParams, bits: u32, subsidy: u64) -> Block {
     let mut script_sig = bip34_height_prefix(0);
     push_slice(&mut script_sig, params.message.as_bytes());
-    let coinbase = Transaction {
-        version: 1,
-        inputs: vec![TxIn {
-            prevout: OutPoint::null(),
-            script_sig,
-            sequence: u32::MAX,
-        }],
-        outputs: vec![TxOut {
-            value: subsidy,
-            script_pubkey: p2pkh_script(&GENESIS_KEY_HASH),
-        }],
-        lock_time: 0,
-    };
+    let coinbase = Transaction::coinbase(script_sig, p2pkh_script(&GENESIS_KEY_HASH), subsidy);
     let header = BlockHeader {
         version: 1,
         prev_block: Hash256::ZERO,

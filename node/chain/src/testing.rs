@@ -133,19 +133,7 @@ impl Builder {
         let mut script = height_push.to_vec();
         script.extend_from_slice(&[4, 1, 2, 3, 4]);
         script.extend_from_slice(&self.extra);
-        Transaction {
-            version: 1,
-            inputs: vec![TxIn {
-                prevout: OutPoint::null(),
-                script_sig: script,
-                sequence: 0xffff_ffff,
-            }],
-            outputs: vec![TxOut {
-                value,
-                script_pubkey: to.script(),
-            }],
-            lock_time: 0,
-        }
+        Transaction::coinbase(script, to.script(), value)
     }
 
     fn assemble(

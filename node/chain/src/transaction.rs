@@ -67,6 +67,24 @@ pub struct Transaction {
 }
 
 impl Transaction {
+    /// A coinbase: one input spending the null outpoint with `script_sig` (which must
+    /// start with the BIP34 height push), one output paying `value` to `script_pubkey`.
+    pub fn coinbase(script_sig: Vec<u8>, script_pubkey: Vec<u8>, value: u64) -> Transaction {
+        Transaction {
+            version: 1,
+            inputs: vec![TxIn {
+                prevout: OutPoint::null(),
+                script_sig,
+                sequence: u32::MAX,
+            }],
+            outputs: vec![TxOut {
+                value,
+                script_pubkey,
+            }],
+            lock_time: 0,
+        }
+    }
+
     /// The transaction id: sha256d of the legacy serialization.
     pub fn txid(&self) -> Hash256 {
         sha256d(&serialize(self))
