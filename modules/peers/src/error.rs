@@ -1,87 +1,9 @@
-//! The crate's errors: framing errors that end a connection, payload errors that drop one
-//! message, and what the [`crate::Peers`] handle reports to its callers.
+//! Errors of the peers service.
 
 use std::io;
 use std::net::SocketAddr;
 
-use node_chain::DecodeError;
-
-use crate::peer::PeerId;
-
-/// A framing error: the byte stream cannot be trusted any more, so the connection ends.
-#[derive(Debug, thiserror::Error)]
-pub enum CodecError {
-    /// The first bytes of a frame are not our chain's magic: a peer of another chain, or
-    /// not a peer of ours at all.
-    #[error(
-        "wrong network magic {found:02x?} (expected {expected:02x?}): another chain or not a node"
-    )]
-    BadMagic {
-        /// The magic of our chain spec.
-        expected: [u8; 4],
-        /// The bytes received (as many as had arrived, up to four).
-        found: Vec<u8>,
-    },
-    /// A frame declares a payload larger than `max_message_bytes`; nothing of it is read.
-    #[error("message {command:?} declares {length} bytes, over the limit of {limit}")]
-    Oversized {
-        /// The command of the frame, lossily decoded.
-        command: String,
-        /// The declared payload length.
-        length: u32,
-        /// `max_message_bytes`.
-        limit: usize,
-    },
-    /// Reading from or writing to the socket failed.
-    #[error("connection failed: {0}")]
-    Io(#[from] io::Error),
-}
-
-/// Why one received message was dropped. The connection stays up; the peer's garbage count
-/// grows, except for [`PayloadError::TooMany`], which is misbehaviour at once.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PayloadError {
-    /// The payload does not hash to the checksum in the frame header.
-    #[error("message {command:?} has a bad checksum")]
-    BadChecksum {
-        /// The command, lossily decoded.
-        command: String,
-    },
-    /// The command field is not printable ASCII followed by NUL padding.
-    #[error("invalid command bytes {raw:02x?}")]
-    BadCommand {
-        /// The 12 command bytes.
-        raw: [u8; 12],
-    },
-    /// A known command whose payload does not decode.
-    #[error("malformed {command} message: {source}")]
-    Malformed {
-        /// The command.
-        command: &'static str,
-        /// What the decoder found.
-        source: DecodeError,
-    },
-    /// A list longer than the protocol allows (headers over 2,000, inventory over 50,000,
-    /// addresses over 1,000, a locator over 101): the sender misbehaved.
-    #[error("{command} message carries {count} {what}, over the limit of {limit}")]
-    TooMany {
-        /// The command.
-        command: &'static str,
-        /// What is counted.
-        what: &'static str,
-        /// The claimed count.
-        count: u64,
-        /// The protocol's limit.
-        limit: usize,
-    },
-}
-
-impl PayloadError {
-    /// Whether the sender broke a protocol rule (rather than sent bytes we cannot use).
-    pub fn is_misbehaviour(&self) -> bool {
-        matches!(self, PayloadError::TooMany { .. })
-    }
-}
+use node_p2p::PeerId;
 
 /// What the [`crate::Peers`] handle reports.
 #[derive(Debug, thiserror::Error)]

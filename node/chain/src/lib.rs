@@ -7,11 +7,10 @@
 //! `dev`, `testnet`) with their genesis blocks, validates blocks ([`validation`]) and keeps
 //! the chain state on LMDB with fork choice by most work ([`state`]), optionally pruned to
 //! the last `keep_blocks` bodies, and imports blocks from a file or another data directory
-//! ([`import`]). The `chain` module opens the state in the data directory and provides it
-//! as the `chain` service.
+//! ([`import`]). The `chain` module (`modules/chain`) opens the state in a data directory
+//! and provides it as the `chain` service.
 //!
-//! What it needs: the format modules are pure (no I/O); the state needs a directory and
-//! the kernel only for the module wrapper and the RPC methods.
+//! What it needs: the format modules are pure (no I/O); the state needs a directory.
 //!
 //! Invariants: every format matches Bitcoin Core (the tests compare with the `bitcoin`
 //! crate); decoding untrusted bytes never allocates more than the input could hold (see
@@ -32,12 +31,9 @@ pub mod events;
 pub mod genesis;
 pub mod hash;
 pub mod import;
-pub mod json;
 pub mod keys;
 pub mod merkle;
-mod module;
 pub mod pow;
-pub mod rpc;
 pub mod script;
 pub mod sighash;
 pub mod signature;
@@ -66,7 +62,6 @@ pub use import::{
 };
 pub use keys::{KeyError, PrivateKey, PublicKey};
 pub use merkle::merkle_root;
-pub use module::ChainConfig;
 pub use pow::{
     block_work, check_proof_of_work, target_from_compact, target_to_compact, PowError, U256,
 };

@@ -28,6 +28,24 @@ pub enum ConfigError {
         /// Why the value cannot be used.
         reason: String,
     },
+    /// An error in the settings of a strategy, a sub-table named after it.
+    #[error("in the settings of strategy {strategy:?}: {error}")]
+    Strategy {
+        /// The strategy's name, which is also its sub-table's.
+        strategy: String,
+        /// What is wrong there.
+        error: Box<ConfigError>,
+    },
+}
+
+impl ConfigError {
+    /// The same error, found in the settings of strategy `strategy`.
+    pub fn within(self, strategy: &str) -> ConfigError {
+        ConfigError::Strategy {
+            strategy: strategy.to_string(),
+            error: Box::new(self),
+        }
+    }
 }
 
 /// An error in a profile, found before anything starts.
@@ -111,6 +129,9 @@ pub enum ProfileError {
         /// The second provider listed.
         second: String,
     },
+    /// Two crates registered one name: the binary links both.
+    #[error("this binary's registry is wrong: {0}")]
+    Registry(ConfigError),
     /// Modules need each other in a circle.
     #[error("modules in {file} need each other in a cycle: {}", modules.join(" -> "))]
     Cycle {
@@ -151,12 +172,15 @@ pub enum KernelError {
         /// Its reason.
         reason: String,
     },
-    /// A critical task of a module ended with an error and stopped the node.
-    #[error("module {module:?} failed: {reason}")]
+    /// A task of a module panicked or ended with an error, and stopped the node.
+    #[error("module {module:?} failed: task {task:?} {reason}")]
     Failed {
         /// The module.
         module: String,
+        /// The task's name.
+        task: String,
         /// Its reason.
         reason: String,
     },
+
 }

@@ -5,10 +5,13 @@
 //! strategies, orders the modules by the services they declare, starts them, waits for a
 //! signal or a shutdown request, and stops them in reverse order, joining every task.
 //!
-//! What it provides to modules: [`StartContext`] with the module's own config table,
-//! node-wide settings, a [`Services`] registry of typed handles, an [`EventBus`], the
-//! [`RpcRegistry`] of JSON-RPC methods, and a cancellation token and task tracker per
-//! module.
+//! What it provides to modules: a [`StartContext`] (owned, so tasks may keep parts of
+//! it) with the module's settings, typed services ([`Service`]: provided and required by
+//! type, declared by name for the profile check), the [`EventBus`], the [`RpcRegistry`]
+//! of JSON-RPC methods, HTTP routes on a shared listener ([`http`]), and a
+//! [`TaskSpawner`] whose tasks are named and supervised: a task that panics or fails
+//! stops the node, reported by module and task. Strategies chosen by name may carry
+//! settings of their own ([`ModuleConfig::strategy`]).
 //!
 //! What it needs: nothing but the modules linked into the binary. Modules join the
 //! registry with `inventory::submit!` beside their type; the kernel never names a module.
@@ -17,26 +20,36 @@
 //! causes the ones already started to stop in reverse order; two nodes never open one data
 //! directory (an exclusive lock on `DATADIR/.lock`).
 
+mod context;
 mod datadir;
 mod error;
 mod events;
+pub mod http;
 mod lifecycle;
 mod module;
 mod overrides;
 mod profile;
+mod registry;
 pub mod rpc;
 mod services;
 mod strategy;
+mod tasks;
 
+pub use context::StartContext;
 pub use datadir::DataDir;
 pub use error::{ConfigError, KernelError, ProfileError};
 pub use events::EventBus;
 pub use lifecycle::{plan, run, Plan, PlannedModule};
-pub use module::{registered_modules, BoxError, Module, ModuleConfig, ModuleFactory, StartContext};
+pub use module::{registered_modules, BoxError, Module, ModuleConfig, ModuleFactory};
 pub use profile::{NodeSettings, Profile, ProfileSource};
 pub use rpc::{MethodEntry, RpcError, RpcParams, RpcRegistry, RunOn};
-pub use services::Services;
-pub use strategy::{registered_strategies, StrategyFactory};
+pub use services::Service;
+pub use strategy::{
+    registered_strategies, without_settings, Behaviour, BuiltStrategy, StrategyConfig,
+    StrategyFactory,
+};
+pub use tasks::{TaskOutcome, TaskSpawner};
 
-/// Re-exported so that modules and plugins submit entries without naming the crate.
-pub use inventory;
+/// Re-exported so that modules and plugins submit entries and write `#[async_trait]`
+/// without naming these crates.
+pub use {async_trait::async_trait, inventory};

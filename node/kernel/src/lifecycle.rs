@@ -3,7 +3,7 @@
 //! reverse, joining every task.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use config::{Value, ValueKind};
@@ -13,12 +13,16 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::context::{StartContext, StopHook};
 use crate::error::{KernelError, ProfileError};
 use crate::events::EventBus;
-use crate::module::{registered_modules, Module, ModuleConfig, ModuleFactory, StartContext};
+use crate::http::HttpHub;
+use crate::module::{registered_modules, Module, ModuleConfig, ModuleFactory};
 use crate::profile::Profile;
 use crate::rpc::{Param, RpcError, RpcParams, RpcRegistry};
 use crate::services::Services;
+use crate::strategy::registered_strategies;
+use crate::tasks::TaskSpawner;
 use crate::DataDir;
 
 /// How long a module's tasks get to end after its token fires before the kernel reports
@@ -33,8 +37,8 @@ pub struct PlannedModule {
     pub module: Box<dyn Module>,
     /// Its effective config (defaults included).
     pub config: serde_json::Value,
-    /// Strategies it chose, by behaviour.
-    pub strategies: BTreeMap<String, String>,
+    /// Strategies it chose, by behaviour: `{"name", "config"}`.
+    pub strategies: BTreeMap<String, serde_json::Value>,
 }
 
 /// A checked profile: the modules in start order.
@@ -48,7 +52,8 @@ pub struct Plan {
 /// Checks a profile against the registries and builds its modules, without starting
 /// anything. The first error is returned.
 pub fn plan(mut profile: Profile) -> Result<Plan, ProfileError> {
-    let registry = registered_modules();
+    let registry = registered_modules().map_err(ProfileError::Registry)?;
+    registered_strategies().map_err(ProfileError::Registry)?;
     let file = profile.node.profile.clone();
     let registered: Vec<String> = registry.keys().map(|s| s.to_string()).collect();
 
@@ -85,11 +90,13 @@ pub fn plan(mut profile: Profile) -> Result<Plan, ProfileError> {
             .remove(name)
             .unwrap_or_else(|| Value::new(None, ValueKind::Table(Default::default())));
         let config = ModuleConfig::new(table, profile.node.clone());
-        let module = (factory.build)(&config).map_err(|error| ProfileError::Table {
-            file: file.clone(),
-            table: name.clone(),
-            error,
-        })?;
+        let module = (factory.build)(&config)
+            .and_then(|module| config.finish().map(|()| module))
+            .map_err(|error| ProfileError::Table {
+                file: file.clone(),
+                table: name.clone(),
+                error,
+            })?;
         built.push(PlannedModule {
             factory,
             module,
@@ -169,22 +176,25 @@ fn start_order(
 
 struct Running {
     name: &'static str,
-    module: Box<dyn Module>,
     cancel: CancellationToken,
     tasks: TaskTracker,
+    stop_hooks: Arc<Mutex<Vec<StopHook>>>,
 }
 
 /// Runs a plan until SIGINT, SIGTERM, a shutdown request (the `stop` RPC) or a failed
-/// critical task, then stops every module in reverse order.
+/// task, then stops every module in reverse order. A failed task makes the result an
+/// error naming its module and task, so the process exits non-zero.
 pub async fn run(plan: Plan) -> Result<(), KernelError> {
     let mut sigint = signal(SignalKind::interrupt()).map_err(signal_error)?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(signal_error)?;
 
     let Plan { profile, modules } = plan;
-    let datadir = DataDir::open(&profile.node.datadir)?;
-    let services = Services::default();
+    let datadir = Arc::new(DataDir::open(&profile.node.datadir)?);
+    let node = Arc::new(profile.node.clone());
+    let services = Arc::new(Services::default());
     let events = EventBus::default();
     let rpc = Arc::new(RpcRegistry::default());
+    let http = Arc::new(HttpHub::default());
     let shutdown = CancellationToken::new();
     let (fail_tx, mut fail_rx) = mpsc::unbounded_channel();
 
@@ -217,44 +227,50 @@ pub async fn run(plan: Plan) -> Result<(), KernelError> {
 
     let mut running: Vec<Running> = Vec::new();
     for planned in modules {
-        let mut module = planned.module;
         let name = planned.factory.name;
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
+        let stop_hooks = Arc::new(Mutex::new(Vec::new()));
         let ctx = StartContext {
-            module: name,
-            node: &profile.node,
-            datadir: &datadir,
-            services: &services,
-            events: &events,
-            rpc: &rpc,
-            cancel: cancel.clone(),
-            tasks: tasks.clone(),
+            factory: planned.factory,
+            node: node.clone(),
+            datadir: datadir.clone(),
+            services: services.clone(),
+            events: events.clone(),
+            rpc: rpc.clone(),
+            http: http.clone(),
+            spawner: TaskSpawner::new(name, tasks.clone(), cancel.clone(), fail_tx.clone()),
             shutdown: shutdown.clone(),
-            failures: fail_tx.clone(),
+            stop_hooks: stop_hooks.clone(),
         };
         tracing::debug!(module = name, "starting");
-        if let Err(e) = module.start(&ctx) {
+        let started = planned.module.start(ctx).await;
+        running.push(Running {
+            name,
+            cancel,
+            tasks,
+            stop_hooks,
+        });
+        if let Err(e) = started {
             tracing::error!(module = name, "failed to start: {e}");
-            running.push(Running {
-                name,
-                module,
-                cancel,
-                tasks,
-            });
             // The failed module may have spawned tasks before failing: stop it too.
-            stop_all(running, &rpc).await;
+            shutdown.cancel();
+            stop_all(running, &rpc, &http).await;
             return Err(KernelError::Start {
                 module: name.to_string(),
                 reason: e.to_string(),
             });
         }
-        running.push(Running {
-            name,
-            module,
-            cancel,
-            tasks,
-        });
+        // A task may have failed while later modules were starting.
+        if let Ok(failure) = fail_rx.try_recv() {
+            shutdown.cancel();
+            stop_all(running, &rpc, &http).await;
+            return Err(KernelError::Failed {
+                module: failure.module.to_string(),
+                task: failure.task.to_string(),
+                reason: failure.reason,
+            });
+        }
     }
     tracing::info!("node running");
 
@@ -264,10 +280,15 @@ pub async fn run(plan: Plan) -> Result<(), KernelError> {
         _ = shutdown.cancelled() => { tracing::info!("shutdown requested, stopping"); None }
         failed = fail_rx.recv() => failed,
     };
-    let stop_error = stop_all(running, &rpc).await;
+    shutdown.cancel();
+    let stop_error = stop_all(running, &rpc, &http).await;
     tracing::info!("node stopped");
-    if let Some((module, reason)) = failure {
-        return Err(KernelError::Failed { module, reason });
+    if let Some(failure) = failure {
+        return Err(KernelError::Failed {
+            module: failure.module.to_string(),
+            task: failure.task.to_string(),
+            reason: failure.reason,
+        });
     }
     match stop_error {
         Some(e) => Err(e),
@@ -275,12 +296,18 @@ pub async fn run(plan: Plan) -> Result<(), KernelError> {
     }
 }
 
-/// Stops modules in reverse start order: cancel, wait for the tasks, then `stop`.
-async fn stop_all(running: Vec<Running>, rpc: &RpcRegistry) -> Option<KernelError> {
+/// Stops modules in reverse start order: cancel, wait for the tasks, then the module's
+/// stop hooks; last, the HTTP listeners.
+async fn stop_all(
+    running: Vec<Running>,
+    rpc: &RpcRegistry,
+    http: &HttpHub,
+) -> Option<KernelError> {
     let mut first_error = None;
-    for mut m in running.into_iter().rev() {
+    for m in running.into_iter().rev() {
         tracing::debug!(module = m.name, "stopping");
         rpc.unregister_module(m.name);
+        http.remove_module(m.name);
         m.cancel.cancel();
         m.tasks.close();
         if tokio::time::timeout(STOP_GRACE, m.tasks.wait())
@@ -293,14 +320,20 @@ async fn stop_all(running: Vec<Running>, rpc: &RpcRegistry) -> Option<KernelErro
                 "tasks did not end within {STOP_GRACE:?}"
             );
         }
-        if let Err(e) = m.module.stop() {
-            tracing::error!(module = m.name, "failed to stop: {e}");
-            first_error.get_or_insert(KernelError::Stop {
-                module: m.name.to_string(),
-                reason: e.to_string(),
-            });
+        let hooks = std::mem::take(&mut *m.stop_hooks.lock().unwrap_or_else(|e| e.into_inner()));
+        for hook in hooks {
+            if let Err(e) = hook() {
+                tracing::error!(module = m.name, "failed to stop: {e}");
+                first_error.get_or_insert(KernelError::Stop {
+                    module: m.name.to_string(),
+                    reason: e.to_string(),
+                });
+            }
         }
         tracing::debug!(module = m.name, "stopped");
+    }
+    if tokio::time::timeout(STOP_GRACE, http.wait()).await.is_err() {
+        tracing::warn!("HTTP connections did not end within {STOP_GRACE:?}");
     }
     first_error
 }

@@ -1,42 +1,31 @@
-//! The module trait, the build-time registry of module factories, and what a module gets
-//! when it starts.
+//! The module trait, the build-time registry of module factories, and a module's table of
+//! the profile at build time.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
+use crate::context::StartContext;
 use crate::error::ConfigError;
-use crate::events::EventBus;
 use crate::profile::NodeSettings;
-use crate::rpc::RpcRegistry;
-use crate::services::Services;
-use crate::strategy::{self, StrategyFactory};
-use crate::DataDir;
+use crate::registry::{self, Registered};
+use crate::strategy::{self, Behaviour, StrategyConfig};
 
-/// The error a module returns from `start` or `stop`.
+/// The error a module returns from `start`.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A part of the node that the profile can switch on.
 ///
-/// `start` registers the services it provides, spawns its tasks on the context's tracker
-/// and returns at once. Its tasks end when the context's cancellation token fires; `stop`
-/// then runs, after every task of the module has ended, for cleanup that needs no task
-/// (removing a file, flushing).
-pub trait Module: Send {
+/// `start` consumes the module: it may bind sockets and await before it returns, and it
+/// returns once the module is ready (its services provided, its tasks spawned with
+/// [`StartContext::spawn`]). Tasks end when the module's token fires; cleanup that must
+/// wait for them is registered with [`StartContext::on_stop`].
+#[async_trait::async_trait]
+pub trait Module: Send + 'static {
     /// Starts the module.
-    fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), BoxError>;
-
-    /// Cleans up after the module's tasks have ended.
-    fn stop(&mut self) -> Result<(), BoxError> {
-        Ok(())
-    }
+    async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError>;
 }
 
 /// A registry entry: how to build a module from its profile table.
@@ -47,7 +36,10 @@ pub struct ModuleFactory {
     pub name: &'static str,
     /// One line for `node modules`.
     pub description: &'static str,
-    /// Services this module registers in [`Services`] when it starts.
+    /// The crate that submitted it (`env!("CARGO_PKG_NAME")`), named when two crates
+    /// register the same name.
+    pub registered_by: &'static str,
+    /// Services this module provides when it starts.
     pub provides: &'static [&'static str],
     /// Services that must be provided by another listed module; it starts first.
     pub needs: &'static [&'static str],
@@ -59,29 +51,62 @@ pub struct ModuleFactory {
 
 inventory::collect!(ModuleFactory);
 
-/// Every registered module factory, sorted by name. A duplicate name is a build mistake
-/// that the registry test catches, so the first one wins here.
-pub fn registered_modules() -> BTreeMap<&'static str, &'static ModuleFactory> {
-    let mut map = BTreeMap::new();
-    for factory in inventory::iter::<ModuleFactory> {
-        map.entry(factory.name).or_insert(factory);
+impl Registered for ModuleFactory {
+    fn key(&self) -> String {
+        self.name.to_string()
     }
-    map
+    fn registered_by(&self) -> &'static str {
+        self.registered_by
+    }
+}
+
+/// Every registered module factory, sorted by name; two registrations of one name are an
+/// error naming both crates.
+pub fn registered_modules() -> Result<BTreeMap<&'static str, &'static ModuleFactory>, ConfigError>
+{
+    let unique = registry::unique(inventory::iter::<ModuleFactory>, "module")?;
+    Ok(unique.into_values().map(|f| (f.name, f)).collect())
+}
+
+/// Deserializes a profile table into a config struct, with type names as TOML says them.
+pub(crate) fn deserialize<T: DeserializeOwned>(table: &config::Value) -> Result<T, ConfigError> {
+    table
+        .clone()
+        .try_deserialize()
+        .map_err(|e| ConfigError::Deserialize(e.to_string()))
 }
 
 /// A module's own table of the profile, and the node-wide settings, at build time.
 pub struct ModuleConfig {
     pub(crate) table: config::Value,
     pub(crate) node: NodeSettings,
+    /// Sub-tables named after a registered strategy: that strategy's settings.
+    strategy_tables: RefCell<BTreeMap<String, config::Value>>,
     effective: RefCell<Option<serde_json::Value>>,
-    strategies: RefCell<BTreeMap<String, String>>,
+    strategies: RefCell<BTreeMap<String, serde_json::Value>>,
 }
 
 impl ModuleConfig {
     pub(crate) fn new(table: config::Value, node: NodeSettings) -> Self {
+        let mut table = table;
+        let mut strategy_tables = BTreeMap::new();
+        if let config::ValueKind::Table(entries) = &mut table.kind {
+            let names: Vec<String> = entries
+                .iter()
+                .filter(|(k, v)| {
+                    matches!(v.kind, config::ValueKind::Table(_)) && strategy::is_strategy_name(k)
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            for name in names {
+                let sub = entries.remove(&name).expect("key just listed");
+                strategy_tables.insert(name, sub);
+            }
+        }
         ModuleConfig {
             table,
             node,
+            strategy_tables: RefCell::new(strategy_tables),
             effective: RefCell::new(None),
             strategies: RefCell::new(BTreeMap::new()),
         }
@@ -89,36 +114,78 @@ impl ModuleConfig {
 
     /// Deserializes the table into the module's config struct (which should use
     /// `#[serde(default, deny_unknown_fields)]`). The parsed value, defaults included, is
-    /// what `listmodules` reports.
+    /// what `listmodules` and `node check` report.
     pub fn parse<T: DeserializeOwned + Serialize>(&self) -> Result<T, ConfigError> {
-        let parsed: T = self
-            .table
-            .clone()
-            .try_deserialize()
-            .map_err(|e| ConfigError::Deserialize(e.to_string()))?;
+        let parsed: T = deserialize(&self.table)?;
         let json =
             serde_json::to_value(&parsed).map_err(|e| ConfigError::Deserialize(e.to_string()))?;
         *self.effective.borrow_mut() = Some(json);
         Ok(parsed)
     }
 
-    /// Checks that `name` is a registered strategy of `behaviour` (e.g. "sync strategy")
-    /// and records the choice. `key` is the table key that chose it, for the error.
-    pub fn choose_strategy(
+    /// Builds the strategy `name` of `behaviour`, chosen by the table's `key`, with its
+    /// settings from the sub-table `[<module>.<name>]`. Errors name the key and the
+    /// registered choices, or the strategy's setting that is wrong.
+    pub fn strategy<T: std::any::Any + Send>(
         &self,
         key: &str,
-        behaviour: &str,
+        behaviour: &Behaviour<T>,
         name: &str,
-    ) -> Result<&'static StrategyFactory, ConfigError> {
-        let found = strategy::find(behaviour, name).ok_or_else(|| ConfigError::InvalidValue {
-            key: key.to_string(),
-            value: name.to_string(),
-            choices: strategy::names(behaviour),
-        })?;
-        self.strategies
+    ) -> Result<T, ConfigError> {
+        let factory =
+            strategy::find(behaviour.name, name).ok_or_else(|| ConfigError::InvalidValue {
+                key: key.to_string(),
+                value: name.to_string(),
+                choices: strategy::names(behaviour.name),
+            })?;
+        let table = self
+            .strategy_tables
             .borrow_mut()
-            .insert(behaviour.to_string(), name.to_string());
-        Ok(found)
+            .remove(name)
+            .unwrap_or_else(|| config::Value::new(None, config::ValueKind::Table(Default::default())));
+        let config = StrategyConfig::new(table);
+        let built = (factory.build)(&config).map_err(|e| e.within(name))?;
+        let value = built.0.downcast::<T>().map_err(|_| ConfigError::Invalid {
+            key: key.to_string(),
+            reason: format!(
+                "strategy {name:?} of crate {} does not build a {}",
+                factory.registered_by, behaviour.name
+            ),
+        })?;
+        self.strategies.borrow_mut().insert(
+            behaviour.name.to_string(),
+            serde_json::json!({ "name": name, "config": config.effective() }),
+        );
+        Ok(*value)
+    }
+
+    /// Checks what the module left unread: a strategy sub-table for a strategy it did not
+    /// choose is still checked against that strategy, so a typo is found before the
+    /// operator switches to it.
+    pub(crate) fn finish(&self) -> Result<(), ConfigError> {
+        let leftover = std::mem::take(&mut *self.strategy_tables.borrow_mut());
+        let chosen = self.strategies.borrow();
+        for (name, table) in leftover {
+            let factory = chosen
+                .keys()
+                .find_map(|behaviour| strategy::find(behaviour, &name))
+                .ok_or_else(|| ConfigError::Invalid {
+                    key: name.clone(),
+                    reason: format!(
+                        "a table of settings for strategy {name:?}, which is not a strategy this module chooses{}",
+                        if chosen.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                " (it chooses a {})",
+                                chosen.keys().cloned().collect::<Vec<_>>().join(", a ")
+                            )
+                        }
+                    ),
+                })?;
+            (factory.build)(&StrategyConfig::new(table)).map_err(|e| e.within(&name))?;
+        }
+        Ok(())
     }
 
     /// Node-wide settings: chain name, data directory, profile file.
@@ -135,65 +202,7 @@ impl ModuleConfig {
         })
     }
 
-    pub(crate) fn strategies(&self) -> BTreeMap<String, String> {
+    pub(crate) fn strategies(&self) -> BTreeMap<String, serde_json::Value> {
         self.strategies.borrow().clone()
-    }
-}
-
-/// What a module receives when it starts: the only door to the rest of the node.
-pub struct StartContext<'a> {
-    /// The module's name.
-    pub module: &'static str,
-    /// Node-wide settings.
-    pub node: &'a NodeSettings,
-    /// The locked data directory.
-    pub datadir: &'a DataDir,
-    /// Typed handles registered by modules started before this one.
-    pub services: &'a Services,
-    /// The event bus shared by every module.
-    pub events: &'a EventBus,
-    /// JSON-RPC methods; the rpc module serves whatever is registered here.
-    pub rpc: &'a Arc<RpcRegistry>,
-    /// Fires when this module must stop; every task of the module watches it.
-    pub cancel: CancellationToken,
-    /// Tracks this module's tasks; the kernel waits for them before `stop`.
-    pub tasks: TaskTracker,
-    pub(crate) shutdown: CancellationToken,
-    pub(crate) failures: mpsc::UnboundedSender<(String, String)>,
-}
-
-impl StartContext<'_> {
-    /// Spawns a tracked task. It must end when `cancel` fires.
-    pub fn spawn<F>(&self, future: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        self.tasks.spawn(future);
-    }
-
-    /// Spawns a tracked task whose error stops the whole node, reported by name.
-    pub fn spawn_critical<F, E>(&self, task: &'static str, future: F)
-    where
-        F: Future<Output = Result<(), E>> + Send + 'static,
-        E: std::fmt::Display,
-    {
-        let failures = self.failures.clone();
-        let module = self.module;
-        self.tasks.spawn(async move {
-            if let Err(e) = future.await {
-                tracing::error!(module, task, "critical task failed: {e}");
-                let _ = failures.send((module.to_string(), format!("task {task}: {e}")));
-            }
-        });
-    }
-
-    /// Asks the node to shut down (what the `stop` RPC does).
-    pub fn request_shutdown(&self) {
-        self.shutdown.cancel();
-    }
-
-    /// A token that fires when the node is asked to shut down.
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
     }
 }

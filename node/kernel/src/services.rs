@@ -1,44 +1,106 @@
-//! Typed handles that modules register for each other, by service name.
+//! Typed services: the handles modules provide to each other.
+//!
+//! A service is a type, usually a trait object from the API crate (`dyn ChainView`), with
+//! a name modules declare in their factory (`needs: &["chain"]`). Providing and requiring
+//! go by type, so no module writes a string key or a downcast; the name exists for the
+//! profile check, which orders modules and reports a missing provider before anything
+//! starts.
 
-use std::any::Any;
-use std::collections::BTreeMap;
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-/// The service registry. A module provides a handle under a service name it declared in
-/// its factory; modules that declared the need get it back with its concrete type.
+/// A type that modules exchange as a service. Implemented in the API crate for each
+/// contract, e.g. `impl Service for dyn ChainView { const NAME: &'static str = "chain"; }`.
+pub trait Service: Send + Sync + 'static {
+    /// The name modules declare in `provides`, `needs` and `uses`.
+    const NAME: &'static str;
+}
+
+struct Entry {
+    module: &'static str,
+    name: &'static str,
+    /// An `Arc<S>` for the entry's service type `S`.
+    handle: Box<dyn Any + Send + Sync>,
+}
+
+/// The handles provided so far, by service type.
 #[derive(Default)]
-pub struct Services {
-    entries: RwLock<BTreeMap<String, Arc<dyn Any + Send + Sync>>>,
+pub(crate) struct Services {
+    entries: RwLock<HashMap<TypeId, Entry>>,
 }
 
 impl Services {
-    /// Registers `handle` as service `name`, replacing nothing: the profile check already
-    /// ensured one provider per service.
-    pub fn provide<T: Any + Send + Sync>(&self, name: &str, handle: Arc<T>) {
-        self.entries
-            .write()
-            .expect("service registry poisoned")
-            .insert(name.to_string(), handle);
+    /// Registers the handle of service `S`; `Err` names the module that already did.
+    pub(crate) fn provide<S: Service + ?Sized>(
+        &self,
+        module: &'static str,
+        handle: Arc<S>,
+    ) -> Result<(), String> {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(existing) = entries.get(&TypeId::of::<S>()) {
+            return Err(format!(
+                "service {:?} is already provided by module {:?}",
+                S::NAME,
+                existing.module
+            ));
+        }
+        if let Some(other) = entries.values().find(|e| e.name == S::NAME) {
+            return Err(format!(
+                "service name {:?} is already used by another type, provided by module {:?}",
+                S::NAME,
+                other.module
+            ));
+        }
+        entries.insert(
+            TypeId::of::<S>(),
+            Entry {
+                module,
+                name: S::NAME,
+                handle: Box::new(handle),
+            },
+        );
+        Ok(())
     }
 
-    /// The handle of service `name`, if a started module provides it with type `T`.
-    pub fn get<T: Any + Send + Sync>(&self, name: &str) -> Option<Arc<T>> {
-        let entry = self
-            .entries
-            .read()
-            .expect("service registry poisoned")
-            .get(name)
-            .cloned()?;
-        entry.downcast::<T>().ok()
+    /// The handle of service `S`, if a started module provided it.
+    pub(crate) fn get<S: Service + ?Sized>(&self) -> Option<Arc<S>> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(&TypeId::of::<S>())
+            .and_then(|e| e.handle.downcast_ref::<Arc<S>>())
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    trait Greeter: Send + Sync {
+        fn hello(&self) -> String;
+    }
+    impl Service for dyn Greeter {
+        const NAME: &'static str = "greeter";
+    }
+    struct English;
+    impl Greeter for English {
+        fn hello(&self) -> String {
+            "hello".to_string()
+        }
     }
 
-    /// Like [`Services::get`], with an error that says what is missing.
-    pub fn require<T: Any + Send + Sync>(&self, name: &str) -> Result<Arc<T>, String> {
-        self.get(name).ok_or_else(|| {
-            format!(
-                "service {name:?} of type {} is not available",
-                std::any::type_name::<T>()
-            )
-        })
+    #[test]
+    fn a_trait_object_is_provided_and_found_by_type() {
+        let services = Services::default();
+        assert!(services.get::<dyn Greeter>().is_none());
+        services
+            .provide::<dyn Greeter>("english", Arc::new(English))
+            .unwrap();
+        assert_eq!(services.get::<dyn Greeter>().unwrap().hello(), "hello");
+        let again = services
+            .provide::<dyn Greeter>("other", Arc::new(English))
+            .unwrap_err();
+        assert!(again.contains("already provided by module \"english\""), "{again}");
     }
 }

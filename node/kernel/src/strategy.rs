@@ -1,38 +1,81 @@
 //! Named strategies: behaviours inside a module that a profile chooses by name (sync
 //! strategy, broadcast behaviour, mempool policy). A plugin adds one with
-//! `inventory::submit!`, the same way modules join.
+//! `inventory::submit!`, the same way modules join; a strategy may have settings of its
+//! own, read from a sub-table of the owning module's table named after it
+//! (`[relay.batched] interval_ms = 200`).
 
 use std::any::Any;
+use std::cell::RefCell;
+use std::marker::PhantomData;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::ConfigError;
+use crate::registry::{self, Registered};
+
+/// A behaviour some module lets the profile choose, and the type its strategies build
+/// (usually a boxed trait object). The owning crate declares it once as a constant:
+/// `pub const BROADCAST: Behaviour<Box<dyn Broadcast>> = Behaviour::new("broadcast behaviour");`
+pub struct Behaviour<T> {
+    /// The name strategies register under and errors show.
+    pub name: &'static str,
+    _built: PhantomData<fn() -> T>,
+}
+
+impl<T: Any + Send> Behaviour<T> {
+    /// Declares a behaviour.
+    pub const fn new(name: &'static str) -> Self {
+        Behaviour {
+            name,
+            _built: PhantomData,
+        }
+    }
+
+    /// Wraps what a strategy's `build` made, for the registry; the module gets it back
+    /// typed from [`crate::ModuleConfig::strategy`].
+    pub fn erase(&self, built: T) -> BuiltStrategy {
+        BuiltStrategy(Box::new(built))
+    }
+}
+
+/// What a strategy's `build` returns: a value of its behaviour's type, erased by
+/// [`Behaviour::erase`].
+pub struct BuiltStrategy(pub(crate) Box<dyn Any + Send>);
 
 /// A registry entry for one strategy of one behaviour.
 pub struct StrategyFactory {
-    /// The behaviour it implements, e.g. "sync strategy", "broadcast behaviour",
-    /// "mempool policy". The module that owns the behaviour documents the exact string.
+    /// The behaviour it implements ([`Behaviour::name`]).
     pub behaviour: &'static str,
     /// The name a profile uses.
     pub name: &'static str,
     /// One line for `node modules`.
     pub description: &'static str,
-    /// Builds the strategy as the owning module's boxed trait object, erased to `Any`.
-    pub build: fn() -> Box<dyn Any + Send>,
+    /// The crate that submitted it (`env!("CARGO_PKG_NAME")`), named when two crates
+    /// register the same name.
+    pub registered_by: &'static str,
+    /// Reads the strategy's own settings and builds it.
+    pub build: fn(&StrategyConfig) -> Result<BuiltStrategy, ConfigError>,
 }
 
 inventory::collect!(StrategyFactory);
 
-impl StrategyFactory {
-    /// Builds the strategy and recovers the owning module's type (e.g.
-    /// `Box<dyn SyncStrategy>`). `None` when the entry was registered with another type,
-    /// which is a bug in the registering crate.
-    pub fn build_as<T: 'static>(&self) -> Option<T> {
-        (self.build)().downcast::<T>().ok().map(|b| *b)
+impl Registered for StrategyFactory {
+    fn key(&self) -> String {
+        format!("{} {:?}", self.behaviour, self.name)
+    }
+    fn registered_by(&self) -> &'static str {
+        self.registered_by
     }
 }
 
-/// Every registered strategy, sorted by behaviour then name.
-pub fn registered_strategies() -> Vec<&'static StrategyFactory> {
-    let mut all: Vec<_> = inventory::iter::<StrategyFactory>.into_iter().collect();
+/// Every registered strategy, sorted by behaviour then name; two registrations of one
+/// name for one behaviour are an error naming both crates.
+pub fn registered_strategies() -> Result<Vec<&'static StrategyFactory>, ConfigError> {
+    let all = registry::unique(inventory::iter::<StrategyFactory>, "strategy")?;
+    let mut all: Vec<_> = all.into_values().collect();
     all.sort_by_key(|s| (s.behaviour, s.name));
-    all
+    Ok(all)
 }
 
 pub(crate) fn find(behaviour: &str, name: &str) -> Option<&'static StrategyFactory> {
@@ -42,9 +85,73 @@ pub(crate) fn find(behaviour: &str, name: &str) -> Option<&'static StrategyFacto
 }
 
 pub(crate) fn names(behaviour: &str) -> Vec<String> {
-    registered_strategies()
+    let mut names: Vec<String> = inventory::iter::<StrategyFactory>
         .into_iter()
         .filter(|s| s.behaviour == behaviour)
         .map(|s| s.name.to_string())
-        .collect()
+        .collect();
+    names.sort();
+    names
+}
+
+/// Whether `name` is the name of any registered strategy: a sub-table of a module's table
+/// with such a name holds that strategy's settings.
+pub(crate) fn is_strategy_name(name: &str) -> bool {
+    inventory::iter::<StrategyFactory>
+        .into_iter()
+        .any(|s| s.name == name)
+}
+
+/// A strategy's own sub-table of its module's table, at build time.
+pub struct StrategyConfig {
+    table: config::Value,
+    effective: RefCell<Option<serde_json::Value>>,
+}
+
+impl StrategyConfig {
+    pub(crate) fn new(table: config::Value) -> Self {
+        StrategyConfig {
+            table,
+            effective: RefCell::new(None),
+        }
+    }
+
+    /// Deserializes the sub-table into the strategy's config struct (which should use
+    /// `#[serde(default, deny_unknown_fields)]`); a strategy without settings skips this.
+    pub fn parse<T: DeserializeOwned + Serialize>(&self) -> Result<T, ConfigError> {
+        let parsed: T = crate::module::deserialize(&self.table)?;
+        let json =
+            serde_json::to_value(&parsed).map_err(|e| ConfigError::Deserialize(e.to_string()))?;
+        *self.effective.borrow_mut() = Some(json);
+        Ok(parsed)
+    }
+
+    /// Whether the profile gave the strategy any setting. A strategy that takes none uses
+    /// this to refuse a sub-table instead of ignoring it.
+    pub fn is_empty(&self) -> bool {
+        match &self.table.kind {
+            config::ValueKind::Table(t) => t.is_empty(),
+            config::ValueKind::Nil => true,
+            _ => false,
+        }
+    }
+
+    pub(crate) fn effective(&self) -> serde_json::Value {
+        self.effective
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| serde_json::json!({}))
+    }
+}
+
+/// The build function of a strategy that has no settings: it refuses any sub-table.
+pub fn without_settings(config: &StrategyConfig) -> Result<(), ConfigError> {
+    if config.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            key: "*".to_string(),
+            reason: "this strategy has no settings".to_string(),
+        })
+    }
 }

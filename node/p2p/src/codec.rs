@@ -111,7 +111,7 @@ pub fn encode_frame(magic: [u8; 4], message: &Message) -> Bytes {
 }
 
 /// A frame around an already encoded payload (a stored block served as it is).
-pub(crate) fn raw_frame(magic: [u8; 4], command: Command, payload: &[u8]) -> Bytes {
+pub fn raw_frame(magic: [u8; 4], command: Command, payload: &[u8]) -> Bytes {
     let mut out = BytesMut::with_capacity(HEADER_LEN + payload.len());
     write_frame(magic, command, payload, &mut out);
     out.freeze()

@@ -1,17 +1,30 @@
-//! Blocks, headers and transactions as Bitcoin Core's RPCs show them.
+//! Blocks, headers and transactions as Bitcoin Core's RPCs show them, and reading them
+//! back from hex.
 
 use serde_json::{json, Value};
 
-use crate::address::Address;
-use crate::block::{Block, BlockHeader};
-use crate::encode::serialize;
-use crate::hash::Hash256;
-use crate::pow::difficulty;
-use crate::script::parse_p2pkh;
-use crate::spec::ChainSpec;
-use crate::state::BlockIndexEntry;
-use crate::transaction::Transaction;
-use node_kernel::rpc::amount;
+use node_chain::encode::{deserialize, serialize, Decode};
+use node_chain::pow::difficulty;
+use node_chain::script::parse_p2pkh;
+use node_chain::{Address, Block, BlockHeader, BlockIndexEntry, ChainSpec, Hash256, Transaction};
+use node_kernel::rpc::{amount, codes, RpcError};
+
+/// Decodes hex of a consensus-encoded value, with Core's -22 on failure.
+pub fn decode_hex<T: Decode>(text: &str, what: &str) -> Result<T, RpcError> {
+    let bytes = hex::decode(text).map_err(|_| {
+        RpcError::new(
+            codes::DESERIALIZATION_ERROR,
+            format!("{what} decode failed: not hex"),
+        )
+    })?;
+    deserialize(&bytes).map_err(|e| {
+        RpcError::new(
+            codes::DESERIALIZATION_ERROR,
+            format!("{what} decode failed: {e}"),
+        )
+    })
+}
+
 
 /// A script's pushes and opcodes as Core's `asm` (`ScriptToAsmStr`): pushes of up to 4
 /// bytes as decimal numbers, longer ones as hex, opcodes by name, `[error]` at a push
@@ -64,7 +77,7 @@ fn push_asm(data: &[u8], decode_sighash: bool) -> String {
     if data.len() <= 4 {
         return script_num(data).to_string();
     }
-    if decode_sighash && crate::signature::is_strict_der(data) {
+    if decode_sighash && node_chain::is_strict_der(data) {
         if let Some((&hash_type, sig)) = data.split_last() {
             let name = match hash_type {
                 0x01 => Some("ALL"),

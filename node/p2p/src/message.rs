@@ -105,7 +105,7 @@ impl fmt::Debug for Command {
 }
 
 /// The `block` command, for frames around stored block bytes.
-pub(crate) const BLOCK_COMMAND: Command = Command::known("block");
+pub const BLOCK_COMMAND: Command = Command::known("block");
 
 /// What an inventory item names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

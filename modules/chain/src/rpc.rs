@@ -2,16 +2,13 @@
 
 use std::sync::Arc;
 
-use node_kernel::rpc::{codes, Param, RpcError, RpcParams};
-use node_kernel::{MethodEntry, RunOn, StartContext};
+use node_api::chain::encode::serialize;
+use node_api::chain::pow::difficulty;
+use node_api::chain::{ChainError, ChainState, Hash256, Transaction};
+use node_api::json::{block_json, decode_hex, header_json, tx_json};
+use node_api::rpc::{codes, Param, RpcError, RpcParams};
+use node_api::{BoxError, MethodEntry, RunOn, StartContext};
 use serde_json::{json, Value};
-
-use crate::encode::{deserialize, serialize};
-use crate::hash::Hash256;
-use crate::json::{block_json, header_json, tx_json};
-use crate::pow::difficulty;
-use crate::state::{ChainError, ChainState};
-use crate::transaction::Transaction;
 
 const NONE: &[Param] = &[];
 const HEIGHT: &[Param] = &[Param::required("height")];
@@ -32,24 +29,8 @@ fn parse_hash(params: &RpcParams, index: usize, name: &str) -> Result<Hash256, R
     })
 }
 
-/// Decodes hex of a consensus-encoded value, with Core's -22 on failure.
-pub fn decode_hex<T: crate::encode::Decode>(text: &str, what: &str) -> Result<T, RpcError> {
-    let bytes = hex::decode(text).map_err(|_| {
-        RpcError::new(
-            codes::DESERIALIZATION_ERROR,
-            format!("{what} decode failed: not hex"),
-        )
-    })?;
-    deserialize(&bytes).map_err(|e| {
-        RpcError::new(
-            codes::DESERIALIZATION_ERROR,
-            format!("{what} decode failed: {e}"),
-        )
-    })
-}
-
 /// Registers the methods; each runs against the shared chain state.
-pub(crate) fn register(ctx: &StartContext<'_>, state: &Arc<ChainState>) -> Result<(), String> {
+pub(crate) fn register(ctx: &StartContext, state: &Arc<ChainState>) -> Result<(), BoxError> {
     let methods: &[MethodEntry<ChainState>] = &[
         (
             "getblockcount",
@@ -94,8 +75,7 @@ pub(crate) fn register(ctx: &StartContext<'_>, state: &Arc<ChainState>) -> Resul
             decoderawtransaction,
         ),
     ];
-    ctx.rpc
-        .register_table(ctx.module, state, RunOn::Inline, methods)
+    ctx.register_methods(state, RunOn::Inline, methods)
 }
 
 fn getblockhash(s: &ChainState, p: RpcParams) -> Result<Value, RpcError> {

@@ -66,7 +66,7 @@ impl Topic {
 /// The topics a message is delivered on, each with the message its subscribers get, for
 /// the topics `wanted` accepts. An inventory message is split by kind; items of other
 /// kinds reach no one. `version`, `verack` and unknown commands have no topic.
-pub(crate) fn route(
+pub fn route(
     message: Message,
     wanted: impl Fn(Topic) -> bool,
 ) -> Vec<(Topic, Arc<Message>)> {

@@ -2,15 +2,12 @@
 //! `chain` service, publishes its events on the bus, and registers the blockchain RPC
 //! methods.
 
-use std::sync::Arc;
-
-use node_kernel::{
-    inventory, BoxError, ConfigError, EventBus, Module, ModuleConfig, ModuleFactory, StartContext,
+use node_api::chain::{ChainOptions, ChainSpec, MIN_KEEP_BLOCKS};
+use node_api::{
+    async_trait, inventory, services, BoxError, ChainView, ChainWriter, ConfigError, LocalChain,
+    Module, ModuleConfig, ModuleFactory, StartContext,
 };
 use serde::{Deserialize, Serialize};
-
-use crate::spec::ChainSpec;
-use crate::state::{ChainOptions, ChainState, MIN_KEEP_BLOCKS};
 
 /// The `[chain]` table.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -45,7 +42,6 @@ impl ChainConfig {
 struct ChainModule {
     spec: &'static ChainSpec,
     config: ChainConfig,
-    state: Option<Arc<ChainState>>,
 }
 
 fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
@@ -60,7 +56,6 @@ fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
     Ok(Box::new(ChainModule {
         spec,
         config: parsed,
-        state: None,
     }))
 }
 
@@ -68,34 +63,36 @@ inventory::submit! {
     ModuleFactory {
         name: "chain",
         description: "chain state on LMDB: blocks, index, UTXO set, fork choice by most work",
-        provides: &["chain"],
+        registered_by: env!("CARGO_PKG_NAME"),
+        provides: &[services::CHAIN, services::CHAIN_WRITER],
         needs: &[],
         uses: &[],
         build,
     }
 }
 
+#[async_trait]
 impl Module for ChainModule {
-    fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), BoxError> {
-        let bus: EventBus = ctx.events.clone();
+    async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
+        let bus = ctx.events().clone();
         let options = ChainOptions {
             address_index: self.config.address_index,
             keep_blocks: self.config.keep_blocks,
         };
-        let path = ctx.datadir.path().join("chain");
-        let state = ChainState::open(&path, self.spec, options, move |event| bus.publish(event))?;
-        let tip = state.tip();
+        let path = ctx.datadir().join("chain");
+        let chain = LocalChain::open(&path, self.spec, options, move |event| bus.publish(event))?;
+        let tip = chain.tip();
         tracing::info!(
             chain = self.spec.name,
             height = tip.height,
             tip = %tip.hash,
             keep_blocks = self.config.keep_blocks,
-            prune_height = state.prune_height(),
+            prune_height = chain.prune_height(),
             "chain state loaded"
         );
-        crate::rpc::register(ctx, &state)?;
-        ctx.services.provide("chain", state.clone());
-        self.state = Some(state);
+        crate::rpc::register(&ctx, chain.state())?;
+        ctx.provide::<dyn ChainView>(chain.clone())?;
+        ctx.provide::<dyn ChainWriter>(chain)?;
         Ok(())
     }
 }

@@ -1,0 +1,206 @@
+//! The chain as other modules see it: a read-only view, a writer for the modules that
+//! feed it blocks, and in-order listeners for state that must move with the tip.
+
+use std::sync::{Arc, RwLock};
+
+use node_chain::{
+    Block, BlockHeader, BlockIndexEntry, BlockOutcome, ChainError, ChainEvent, ChainSpec,
+    ChainState, Coin, Hash256, NextBlock, OutPoint, Tip,
+};
+
+/// The read-only chain: what plugins, RPC and the mempool read. Every call is a short
+/// read of memory or one LMDB read transaction.
+pub trait ChainView: Send + Sync {
+    /// The consensus constants in effect. Modules read the spec here, never by name.
+    fn spec(&self) -> &'static ChainSpec;
+    /// The tip of the main chain.
+    fn tip(&self) -> Tip;
+    /// The most-work header known and its height (ahead of the tip while syncing).
+    fn best_header(&self) -> (Hash256, u32);
+    /// Headers known, every branch.
+    fn header_count(&self) -> usize;
+    /// A block's index entry: header, height, work, status.
+    fn entry(&self, hash: &Hash256) -> Option<BlockIndexEntry>;
+    /// Whether `hash` is on the main chain.
+    fn is_main(&self, hash: &Hash256) -> bool;
+    /// The main-chain block at `height`.
+    fn hash_at(&self, height: u32) -> Option<Hash256>;
+    /// The main-chain child of `hash`.
+    fn next_hash(&self, hash: &Hash256) -> Option<Hash256>;
+    /// Median time of the 11 blocks ending at `hash`.
+    fn median_time_past(&self, hash: &Hash256) -> u32;
+    /// Where the next block goes (parent, height, bits, minimum time).
+    fn next_block(&self) -> NextBlock;
+    /// A stored block (`None` when unknown or pruned).
+    fn block(&self, hash: &Hash256) -> Result<Option<Block>, ChainError>;
+    /// A stored block's serialized bytes.
+    fn block_bytes(&self, hash: &Hash256) -> Result<Option<Vec<u8>>, ChainError>;
+    /// An unspent output of the main chain.
+    fn coin(&self, outpoint: &OutPoint) -> Result<Option<Coin>, ChainError>;
+    /// Whether the address index is kept.
+    fn has_address_index(&self) -> bool;
+    /// Unspent outputs paying a P2PKH hash; `None` without the address index.
+    fn address_coins(
+        &self,
+        hash160: &[u8; 20],
+    ) -> Result<Option<Vec<(OutPoint, Coin)>>, ChainError>;
+    /// Block locator of the main chain (tip first, then exponentially sparser).
+    fn locator(&self) -> Vec<Hash256>;
+    /// Height of the last main-chain block in `locator`.
+    fn find_fork(&self, locator: &[Hash256]) -> u32;
+    /// Main-chain headers after the fork point of `locator`, up to `stop` or `max`.
+    fn headers_after(&self, locator: &[Hash256], stop: &Hash256, max: usize) -> Vec<BlockHeader>;
+    /// Blocks on the best-header chain whose data we lack, lowest first.
+    fn missing_blocks(&self, max: usize) -> Vec<Hash256>;
+    /// Whether old block bodies are pruned.
+    fn is_pruned(&self) -> bool;
+    /// Main-chain heights `1..=prune_height` have no body.
+    fn prune_height(&self) -> u32;
+    /// Bytes on disk.
+    fn disk_size(&self) -> u64;
+    /// Adds a listener called in order, inside the step that connects or disconnects a
+    /// block, before the call that caused it returns (Core's validation interface).
+    fn listen(&self, listener: Arc<dyn ChainListener>);
+}
+
+/// State that must agree with the tip (the mempool, a wallet's view, the miner's
+/// template) follows it here rather than on the event bus: a caller that connected a
+/// block sees every listener done with it when `accept_block` returns.
+///
+/// A listener runs while the chain holds its writer lock: it must be quick and must not
+/// call [`ChainWriter`].
+pub trait ChainListener: Send + Sync {
+    /// One change, in order: connects and disconnects, then the tip change that ends a
+    /// step.
+    fn on_chain_event(&self, event: &ChainEvent);
+}
+
+/// Feeding the chain: what sync, relay, the miner and `submitblock` use.
+pub trait ChainWriter: Send + Sync {
+    /// Validates and stores a block, then moves the tip to the most-work chain.
+    fn accept_block(&self, block: &Block) -> Result<BlockOutcome, ChainError>;
+    /// Validates and stores headers; returns how many were new.
+    fn accept_headers(&self, headers: &[BlockHeader]) -> Result<usize, ChainError>;
+}
+
+/// The chain service over a local [`ChainState`]: what the chain module provides, and
+/// what tests of other modules build over a temporary state.
+pub struct LocalChain {
+    state: Arc<ChainState>,
+    listeners: Arc<RwLock<Vec<Arc<dyn ChainListener>>>>,
+}
+
+impl LocalChain {
+    /// Opens (or creates) the chain state in `path`. Every change goes to the
+    /// listeners in order, then to `publish` (the event bus).
+    pub fn open(
+        path: &std::path::Path,
+        spec: &'static ChainSpec,
+        options: node_chain::ChainOptions,
+        publish: impl Fn(ChainEvent) + Send + Sync + 'static,
+    ) -> Result<Arc<LocalChain>, ChainError> {
+        let listeners: Arc<RwLock<Vec<Arc<dyn ChainListener>>>> = Arc::default();
+        let sink_listeners = listeners.clone();
+        let state = ChainState::open(path, spec, options, move |event| {
+            let listeners = sink_listeners.read().unwrap_or_else(|e| e.into_inner());
+            for listener in listeners.iter() {
+                listener.on_chain_event(&event);
+            }
+            drop(listeners);
+            publish(event);
+        })?;
+        Ok(Arc::new(LocalChain { state, listeners }))
+    }
+
+    /// The state itself, for the chain module's own RPC methods.
+    pub fn state(&self) -> &Arc<ChainState> {
+        &self.state
+    }
+}
+
+impl ChainView for LocalChain {
+    fn spec(&self) -> &'static ChainSpec {
+        self.state.spec()
+    }
+    fn tip(&self) -> Tip {
+        self.state.tip()
+    }
+    fn best_header(&self) -> (Hash256, u32) {
+        self.state.best_header()
+    }
+    fn header_count(&self) -> usize {
+        self.state.header_count()
+    }
+    fn entry(&self, hash: &Hash256) -> Option<BlockIndexEntry> {
+        self.state.entry(hash)
+    }
+    fn is_main(&self, hash: &Hash256) -> bool {
+        self.state.is_main(hash)
+    }
+    fn hash_at(&self, height: u32) -> Option<Hash256> {
+        self.state.hash_at(height)
+    }
+    fn next_hash(&self, hash: &Hash256) -> Option<Hash256> {
+        self.state.next_hash(hash)
+    }
+    fn median_time_past(&self, hash: &Hash256) -> u32 {
+        self.state.median_time_past(hash)
+    }
+    fn next_block(&self) -> NextBlock {
+        self.state.next_block()
+    }
+    fn block(&self, hash: &Hash256) -> Result<Option<Block>, ChainError> {
+        self.state.block(hash)
+    }
+    fn block_bytes(&self, hash: &Hash256) -> Result<Option<Vec<u8>>, ChainError> {
+        self.state.block_bytes(hash)
+    }
+    fn coin(&self, outpoint: &OutPoint) -> Result<Option<Coin>, ChainError> {
+        self.state.coin(outpoint)
+    }
+    fn has_address_index(&self) -> bool {
+        self.state.has_address_index()
+    }
+    fn address_coins(
+        &self,
+        hash160: &[u8; 20],
+    ) -> Result<Option<Vec<(OutPoint, Coin)>>, ChainError> {
+        self.state.address_coins(hash160)
+    }
+    fn locator(&self) -> Vec<Hash256> {
+        self.state.locator()
+    }
+    fn find_fork(&self, locator: &[Hash256]) -> u32 {
+        self.state.find_fork(locator)
+    }
+    fn headers_after(&self, locator: &[Hash256], stop: &Hash256, max: usize) -> Vec<BlockHeader> {
+        self.state.headers_after(locator, stop, max)
+    }
+    fn missing_blocks(&self, max: usize) -> Vec<Hash256> {
+        self.state.missing_blocks(max)
+    }
+    fn is_pruned(&self) -> bool {
+        self.state.is_pruned()
+    }
+    fn prune_height(&self) -> u32 {
+        self.state.prune_height()
+    }
+    fn disk_size(&self) -> u64 {
+        self.state.disk_size()
+    }
+    fn listen(&self, listener: Arc<dyn ChainListener>) {
+        self.listeners
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(listener);
+    }
+}
+
+impl ChainWriter for LocalChain {
+    fn accept_block(&self, block: &Block) -> Result<BlockOutcome, ChainError> {
+        self.state.accept_block(block)
+    }
+    fn accept_headers(&self, headers: &[BlockHeader]) -> Result<usize, ChainError> {
+        self.state.accept_headers(headers)
+    }
+}

@@ -1,0 +1,90 @@
+//! The contracts between `node`'s modules: the one crate a module or plugin depends on.
+//!
+//! What it holds:
+//! - the kernel's module surface, re-exported ([`Module`], [`ModuleFactory`],
+//!   [`StartContext`], [`StrategyFactory`], [`Behaviour`], RPC and HTTP registration);
+//! - the formats, re-exported: [`chain`] (blocks, transactions, rules, chain specs) and
+//!   [`p2p`] (the P2P wire format);
+//! - the services modules exchange, each a narrow trait provided and required by type
+//!   (`ctx.require::<dyn ChainView>()`): [`ChainView`] (read-only chain) and
+//!   [`ChainWriter`] (accepting blocks and headers), [`MempoolService`], [`PeerService`],
+//!   [`MinerService`], [`WalletService`], with the names modules declare in
+//!   `provides`/`needs`/`uses` in [`services`];
+//! - the behaviours a profile chooses by name whose contracts a third party implements:
+//!   [`MempoolPolicy`] ([`POLICY`]) and [`Broadcast`] ([`BROADCAST`]);
+//! - the events modules publish: [`chain::ChainEvent`], [`MempoolEvent`],
+//!   [`p2p::PeerEvent`];
+//! - the metrics facade ([`metrics`]): modules record, an exporter installs a recorder.
+//!
+//! Invariants: state that must agree with the tip (the mempool, a wallet's view, the
+//! next template) follows it through [`ChainListener`], called in order inside the step
+//! that connects or disconnects a block; the event bus is for observers and may lag.
+//!
+//! What it never holds: a module's implementation. A crate under `modules/` or
+//! `plugins/` depends on this crate, never on another module's (a test checks it).
+
+mod broadcast;
+mod chain_view;
+pub mod json;
+mod mempool;
+mod miner;
+mod peers;
+mod wallet;
+
+pub use broadcast::{Broadcast, BROADCAST};
+pub use chain_view::{ChainListener, ChainView, ChainWriter, LocalChain};
+pub use mempool::{
+    Accepted, EntryInfo, MempoolError, MempoolEvent, MempoolInfo, MempoolPolicy, MempoolService,
+    SelectedTx, POLICY,
+};
+pub use miner::{MinerService, MinerStatus};
+pub use peers::PeerService;
+pub use wallet::WalletService;
+
+pub use node_chain as chain;
+pub use node_p2p as p2p;
+pub use node_kernel::http::{self, Access, HttpRequest, HttpResponse, Route};
+pub use node_kernel::rpc::{self, MethodEntry, Param, RpcError, RpcParams, RpcRegistry, RunOn};
+pub use node_kernel::{
+    async_trait, inventory, registered_modules, registered_strategies, without_settings,
+    Behaviour, BoxError, BuiltStrategy, ConfigError, EventBus, Module, ModuleConfig,
+    ModuleFactory, NodeSettings, Service, StartContext, StrategyConfig, StrategyFactory,
+    TaskOutcome, TaskSpawner,
+};
+pub use metrics;
+
+/// The service names modules declare in `provides`, `needs` and `uses`; each belongs to
+/// one service type (its [`Service::NAME`]).
+pub mod services {
+    /// [`crate::ChainView`]: the read-only chain.
+    pub const CHAIN: &str = "chain";
+    /// [`crate::ChainWriter`]: accepting blocks and headers.
+    pub const CHAIN_WRITER: &str = "chain-writer";
+    /// [`crate::MempoolService`].
+    pub const MEMPOOL: &str = "mempool";
+    /// [`crate::PeerService`].
+    pub const PEERS: &str = "peers";
+    /// [`crate::MinerService`].
+    pub const MINER: &str = "miner";
+    /// [`crate::WalletService`].
+    pub const WALLET: &str = "wallet";
+}
+
+impl Service for dyn ChainView {
+    const NAME: &'static str = services::CHAIN;
+}
+impl Service for dyn ChainWriter {
+    const NAME: &'static str = services::CHAIN_WRITER;
+}
+impl Service for dyn MempoolService {
+    const NAME: &'static str = services::MEMPOOL;
+}
+impl Service for dyn PeerService {
+    const NAME: &'static str = services::PEERS;
+}
+impl Service for dyn MinerService {
+    const NAME: &'static str = services::MINER;
+}
+impl Service for dyn WalletService {
+    const NAME: &'static str = services::WALLET;
+}

@@ -1,0 +1,52 @@
+//! The peers as other modules see them: hearing from, talking to and judging peers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use node_chain::Hash256;
+use node_p2p::{Message, PeerId, PeerInfo, Topic};
+use tokio::sync::mpsc;
+
+/// The peers service: every P2P connection of the node. Calls never wait: they lock
+/// shared state briefly and queue frames.
+pub trait PeerService: Send + Sync {
+    /// Inbound messages of `topic` from every peer, from now on, with the sender's id.
+    /// A full channel makes the sending peer wait rather than lose a message; dropping
+    /// the receiver unsubscribes.
+    fn subscribe(&self, topic: Topic) -> mpsc::Receiver<(PeerId, Arc<Message>)>;
+    /// Whether anyone listens to `topic`.
+    fn has_subscribers(&self, topic: Topic) -> bool;
+    /// Queues a message to one peer.
+    fn send(&self, peer: PeerId, message: Message) -> Result<(), String>;
+    /// Queues a message to every ready peer; returns how many.
+    fn broadcast(&self, message: Message) -> usize;
+    /// The inventory-aware send behind every broadcast behaviour: for each peer, the
+    /// `hashes` it is not known to have go to `make`, which returns the message to send
+    /// it (or `None`); peers that have them all are skipped, so nothing is echoed back.
+    /// Returning one `Arc` for many peers encodes it once. Returns how many peers got
+    /// a message.
+    fn announce(
+        &self,
+        hashes: &[Hash256],
+        make: &mut dyn FnMut(&PeerInfo, &[Hash256]) -> Option<Arc<Message>>,
+    ) -> usize;
+    /// Whether `peer` is known to have `hash`.
+    fn knows(&self, peer: PeerId, hash: &Hash256) -> bool;
+    /// Records that `peer` has `hashes`.
+    fn mark_known(&self, peer: PeerId, hashes: &[Hash256]);
+    /// Every peer past the handshake.
+    fn peers(&self) -> Vec<PeerInfo>;
+    /// One peer, if connected and past the handshake.
+    fn peer(&self, id: PeerId) -> Option<PeerInfo>;
+    /// Open connections, handshaking ones included.
+    fn connection_count(&self) -> usize;
+    /// The peer broke a rule: disconnect it and ban its address (loopback addresses are
+    /// only disconnected). `reason` goes to the log.
+    fn misbehaving(&self, peer: PeerId, reason: &str);
+    /// Ends a connection; `false` when it was not connected.
+    fn disconnect(&self, peer: PeerId) -> bool;
+    /// Offers an address for automatic outbound connections (discovery does).
+    fn add_candidate(&self, addr: SocketAddr) -> bool;
+    /// The address the P2P listener is bound to.
+    fn local_addr(&self) -> SocketAddr;
+}

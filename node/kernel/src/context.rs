@@ -1,0 +1,190 @@
+//! What a module receives when it starts: the only door to the rest of the node.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::events::EventBus;
+use crate::http::{HttpHub, Route};
+use crate::module::{BoxError, ModuleFactory};
+use crate::profile::NodeSettings;
+use crate::rpc::{MethodEntry, RpcRegistry, RunOn};
+use crate::services::{Service, Services};
+use crate::tasks::{TaskOutcome, TaskSpawner};
+use crate::DataDir;
+
+/// Cleanup that runs after a module's tasks have ended.
+pub(crate) type StopHook = Box<dyn FnOnce() -> Result<(), BoxError> + Send>;
+
+/// What a module gets when it starts. It owns what it holds, so a module may keep parts
+/// of it (the spawner, the event bus) in its tasks.
+pub struct StartContext {
+    pub(crate) factory: &'static ModuleFactory,
+    pub(crate) node: Arc<NodeSettings>,
+    pub(crate) datadir: Arc<DataDir>,
+    pub(crate) services: Arc<Services>,
+    pub(crate) events: EventBus,
+    pub(crate) rpc: Arc<RpcRegistry>,
+    pub(crate) http: Arc<HttpHub>,
+    pub(crate) spawner: TaskSpawner,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) stop_hooks: Arc<Mutex<Vec<StopHook>>>,
+}
+
+impl StartContext {
+    /// The module's name.
+    pub fn module(&self) -> &'static str {
+        self.factory.name
+    }
+
+    /// Node-wide settings.
+    pub fn node(&self) -> &NodeSettings {
+        &self.node
+    }
+
+    /// The locked data directory.
+    pub fn datadir(&self) -> &Path {
+        self.datadir.path()
+    }
+
+    /// Provides service `S` to the modules that start after this one. `S` must be among
+    /// the services the module's factory declares in `provides`.
+    pub fn provide<S: Service + ?Sized>(&self, handle: Arc<S>) -> Result<(), BoxError> {
+        if !self.factory.provides.contains(&S::NAME) {
+            return Err(format!(
+                "module {:?} provides service {:?} without declaring it in `provides`",
+                self.module(),
+                S::NAME
+            )
+            .into());
+        }
+        self.services.provide(self.module(), handle).map_err(Into::into)
+    }
+
+    /// Service `S`, which the module's factory declares in `needs`. The profile check
+    /// already made sure a listed module provides it and starts first.
+    pub fn require<S: Service + ?Sized>(&self) -> Result<Arc<S>, BoxError> {
+        if !self.factory.needs.contains(&S::NAME) {
+            return Err(self.undeclared::<S>("needs"));
+        }
+        self.services.get::<S>().ok_or_else(|| {
+            format!(
+                "module {:?} needs service {:?}, but its provider did not provide it",
+                self.module(),
+                S::NAME
+            )
+            .into()
+        })
+    }
+
+    /// Service `S` if a running module provides it; the factory declares it in `uses`.
+    pub fn get<S: Service + ?Sized>(&self) -> Result<Option<Arc<S>>, BoxError> {
+        if !self.factory.uses.contains(&S::NAME) && !self.factory.needs.contains(&S::NAME) {
+            return Err(self.undeclared::<S>("uses"));
+        }
+        Ok(self.services.get::<S>())
+    }
+
+    fn undeclared<S: Service + ?Sized>(&self, list: &str) -> BoxError {
+        format!(
+            "module {:?} asks for service {:?} without declaring it in `{list}`, so it may start before its provider",
+            self.module(),
+            S::NAME
+        )
+        .into()
+    }
+
+    /// The event bus shared by every module.
+    pub fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    /// JSON-RPC methods; the rpc module serves whatever is registered here. Methods are
+    /// registered under this module's name and removed when it stops.
+    pub fn rpc(&self) -> &Arc<RpcRegistry> {
+        &self.rpc
+    }
+
+    /// Registers a table of synchronous methods over one shared state, under this
+    /// module's name; see [`RpcRegistry::register_table`].
+    pub fn register_methods<S: Send + Sync + 'static>(
+        &self,
+        state: &Arc<S>,
+        run: RunOn,
+        methods: &[MethodEntry<S>],
+    ) -> Result<(), BoxError> {
+        self.rpc
+            .register_table(self.module(), state, run, methods)
+            .map_err(Into::into)
+    }
+
+    /// Serves `routes` over HTTP on `listen` until the node stops. Modules that give the
+    /// same address share one listener (a path taken twice is an error). Returns the
+    /// address bound, which differs from `listen` when it asked for port 0.
+    pub async fn serve_http(
+        &self,
+        listen: SocketAddr,
+        routes: Vec<Route>,
+    ) -> Result<SocketAddr, BoxError> {
+        self.http
+            .serve(self.module(), listen, routes, self.shutdown.clone())
+            .await
+    }
+
+    /// The HTTP hub, for the module that authenticates requests (the rpc module sets the
+    /// credentials that authenticated routes accept).
+    pub fn http(&self) -> &Arc<HttpHub> {
+        &self.http
+    }
+
+    /// Fires when this module must stop; every task of the module watches it.
+    pub fn cancel_token(&self) -> tokio_util::sync::CancellationToken {
+        self.spawner.cancel_token()
+    }
+
+    /// A spawner of this module's tasks, for tasks that spawn more (a listener and its
+    /// connections).
+    pub fn spawner(&self) -> TaskSpawner {
+        self.spawner.clone()
+    }
+
+    /// Spawns a tracked task named `task`; see [`TaskSpawner::spawn`].
+    pub fn spawn<F>(&self, task: &'static str, future: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutcome,
+    {
+        self.spawner.spawn(task, future);
+    }
+
+    /// Spawns a tracked blocking task named `task`; see [`TaskSpawner::spawn_blocking`].
+    pub fn spawn_blocking<F, T>(&self, task: &'static str, work: F)
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: TaskOutcome,
+    {
+        self.spawner.spawn_blocking(task, work);
+    }
+
+    /// Runs `hook` when the module stops, after all its tasks have ended (removing a
+    /// cookie file, flushing a store).
+    pub fn on_stop(&self, hook: impl FnOnce() -> Result<(), BoxError> + Send + 'static) {
+        self.stop_hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(hook));
+    }
+
+    /// Asks the node to shut down (what the `stop` RPC does).
+    pub fn request_shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// A token that fires when the node is asked to shut down.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
