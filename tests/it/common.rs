@@ -17,7 +17,13 @@ pub(crate) fn repo_root() -> PathBuf {
 
 /// Runs `node ARGS` to completion with a clean `NODE_` environment plus `env`.
 pub(crate) fn node_output(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(node_bin());
+    bin_output(&node_bin(), args, env)
+}
+
+/// Runs `BIN ARGS` (`node` or another build of its command line) to completion with a
+/// clean `NODE_` environment plus `env`.
+pub(crate) fn bin_output(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin);
     cmd.args(args).current_dir(repo_root());
     clean_env(&mut cmd);
     for (k, v) in env {
@@ -89,9 +95,20 @@ impl NodeProcess {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Self {
+        NodeProcess::start_bin(&node_bin(), profile, datadir, args, env)
+    }
+
+    /// As [`NodeProcess::start`], with another build of the command line.
+    pub(crate) fn start_bin(
+        bin: &Path,
+        profile: &Path,
+        datadir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let log = datadir.with_extension("log");
         let log_file = std::fs::File::create(&log).expect("log file");
-        let mut cmd = Command::new(node_bin());
+        let mut cmd = Command::new(bin);
         cmd.arg("--profile")
             .arg(profile)
             .arg("--datadir")
@@ -214,6 +231,8 @@ pub(crate) struct Failure {
 pub(crate) struct TestNode {
     /// The node process.
     pub(crate) process: NodeProcess,
+    /// The binary it runs (and its RPC client).
+    bin: PathBuf,
     flags: Vec<String>,
     /// The P2P (and discovery) port.
     pub(crate) p2p_port: u16,
@@ -264,7 +283,24 @@ impl TestNode {
         TestNode::launch(&profile, datadir, sets, None)
     }
 
+    /// Starts another build of the command line (a third party's binary) on `profile`.
+    pub(crate) fn start_bin(bin: &Path, profile: &Path, sets: &[String]) -> TestNode {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let datadir = dir.path().join("data");
+        TestNode::launch_bin(bin, profile, &datadir, sets, Some(dir))
+    }
+
     fn launch(
+        profile: &Path,
+        datadir: &Path,
+        sets: &[String],
+        dir: Option<tempfile::TempDir>,
+    ) -> TestNode {
+        TestNode::launch_bin(&node_bin(), profile, datadir, sets, dir)
+    }
+
+    fn launch_bin(
+        bin: &Path,
         profile: &Path,
         datadir: &Path,
         sets: &[String],
@@ -289,10 +325,11 @@ impl TestNode {
             flags.push(set.clone());
         }
         let extra: Vec<&str> = flags[4..].iter().map(String::as_str).collect();
-        let mut process = NodeProcess::start(profile, datadir, &extra, &[]);
+        let mut process = NodeProcess::start_bin(bin, profile, datadir, &extra, &[]);
         process.wait_log("node running", Duration::from_secs(30));
         TestNode {
             process,
+            bin: bin.to_path_buf(),
             flags,
             p2p_port,
             _dir: dir,
@@ -314,7 +351,7 @@ impl TestNode {
         all.push("rpc");
         all.push(method);
         all.extend_from_slice(args);
-        node_output(&all, &[])
+        bin_output(&self.bin, &all, &[])
     }
 
     /// Calls an RPC method: what it printed, trimmed (a string result as it is), or the

@@ -2,8 +2,10 @@
 //! directories. One test binary, a module per area.
 
 mod common;
+mod custom_node;
 mod import;
 mod kernel;
+mod layering;
 mod methods;
 mod network;
 mod peers;

@@ -17,53 +17,6 @@ use crate::peers::{Peers, State};
 
 /// How often the manager looks for work without being woken.
 const TICK: Duration = Duration::from_secs(1);
-/// Longest wait between attempts at a persistent target.
-const MAX_TARGET_BACKOFF: Duration = Duration::from_secs(60);
-
-/// Where a persistent target comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TargetSource {
-    Connect,
-    AddNode,
-}
-
-/// A `host:port` kept connected.
-#[derive(Debug, Clone)]
-pub(crate) struct TargetState {
-    pub(crate) source: TargetSource,
-    /// An attempt is in flight or a connection is open.
-    busy: bool,
-    failures: u32,
-    next_try: Instant,
-}
-
-impl TargetState {
-    pub(crate) fn new(source: TargetSource) -> Self {
-        TargetState {
-            source,
-            busy: false,
-            failures: 0,
-            next_try: Instant::now(),
-        }
-    }
-
-    pub(crate) fn connected(&mut self) {
-        self.failures = 0;
-    }
-
-    /// The attempt or connection ended; the next one waits 1 s, doubling with each
-    /// failure up to a minute (a connection that worked resets the count).
-    pub(crate) fn ended(&mut self, handshaken: bool) {
-        self.busy = false;
-        if handshaken {
-            self.failures = 0;
-        } else {
-            self.failures = self.failures.saturating_add(1);
-        }
-        let backoff = Duration::from_secs(1 << self.failures.min(6)).min(MAX_TARGET_BACKOFF);
-        self.next_try = Instant::now() + backoff;
-    }
-}
 
 /// Runs until the module is cancelled.
 pub(crate) async fn run(peers: Arc<Peers>) {
@@ -86,11 +39,7 @@ pub(crate) fn fill(peers: &Arc<Peers>) {
         let targets: Vec<String> = state
             .targets
             .iter_mut()
-            .filter(|(_, t)| !t.busy && t.next_try <= now)
-            .map(|(text, t)| {
-                t.busy = true;
-                text.clone()
-            })
+            .filter_map(|(text, t)| t.begin(now).then(|| text.clone()))
             .collect();
         let addrs = if peers.settings.connect.is_empty() {
             pick_automatic(peers, &mut state, now)
@@ -228,27 +177,5 @@ impl Peers {
         self.tasks.spawn(async move {
             dial(&peers, &target, None).await;
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn target_backoff_doubles_to_a_minute_and_resets() {
-        let mut t = TargetState::new(TargetSource::Connect);
-        let waits: Vec<u64> = (0..8)
-            .map(|_| {
-                let before = Instant::now();
-                t.ended(false);
-                (t.next_try - before).as_secs()
-            })
-            .collect();
-        assert_eq!(waits, [2, 4, 8, 16, 32, 60, 60, 60]);
-        t.connected();
-        t.ended(true);
-        assert!(t.next_try - Instant::now() <= Duration::from_secs(1));
-        assert_eq!(t.source, TargetSource::Connect);
     }
 }

@@ -1,34 +1,28 @@
 //! The strategy trait: what to request from whom. The driver feeds it what happened;
-//! a plugin adds a strategy with `inventory::submit!` of a `node_kernel::StrategyFactory`
-//! whose behaviour is [`STRATEGY_BEHAVIOUR`] and whose `build` returns a
-//! `Box<dyn SyncStrategy>`.
+//! a plugin adds a strategy with `inventory::submit!` of a [`node_api::StrategyFactory`]
+//! whose behaviour is [`STRATEGY`] and whose `build` ends with
+//! `Ok(STRATEGY.erase(Box::new(MyStrategy { .. })))`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use node_chain::{BlockHeader, ChainState, Hash256};
-use node_peers::{
-    GetHeaders, Message, PeerId, PeerInfo, Peers, NODE_NETWORK, NODE_NETWORK_LIMITED,
-    NODE_NETWORK_LIMITED_MIN_BLOCKS,
+use node_api::chain::{BlockHeader, Hash256};
+use node_api::p2p::{
+    GetHeaders, Inventory, Message, PeerId, PeerInfo, NODE_NETWORK, NODE_NETWORK_LIMITED,
+    NODE_NETWORK_LIMITED_MIN_BLOCKS, PROTOCOL_VERSION,
 };
+use node_api::{Behaviour, ChainView, PeerService};
 
-use crate::config::SyncConfig;
-
-/// The behaviour name sync strategies register under.
-pub const STRATEGY_BEHAVIOUR: &str = "sync strategy";
-
-/// The protocol version Bitcoin Core puts in `getheaders`.
-const GETHEADERS_VERSION: u32 = 70016;
+/// The behaviour sync strategies register under (`[sync] strategy`).
+pub const STRATEGY: Behaviour<Box<dyn SyncStrategy>> = Behaviour::new("sync strategy");
 
 /// What a strategy may use.
 pub struct SyncContext<'a> {
-    /// The chain state.
-    pub chain: &'a Arc<ChainState>,
+    /// The chain, read-only: the driver alone hands it headers and blocks.
+    pub chain: &'a Arc<dyn ChainView>,
     /// The peers.
-    pub peers: &'a Arc<Peers>,
-    /// The `[sync]` settings.
-    pub config: &'a SyncConfig,
+    pub peers: &'a Arc<dyn PeerService>,
     /// Each ready peer's best known height (from its `version`, raised by what it sends).
     pub heights: &'a HashMap<PeerId, u32>,
     /// Ready peers that serve only their last 288 blocks (NODE_NETWORK_LIMITED without
@@ -56,7 +50,8 @@ impl SyncContext<'_> {
         locator.extend(self.chain.locator());
         locator.dedup();
         let message = Message::GetHeaders(GetHeaders {
-            version: GETHEADERS_VERSION,
+            // Bitcoin Core puts its protocol version here; receivers ignore it.
+            version: PROTOCOL_VERSION as u32,
             locator,
             stop: Hash256::ZERO,
         });
@@ -65,15 +60,13 @@ impl SyncContext<'_> {
         }
     }
 
-    /// Asks `peer` for block bodies.
+    /// Asks `peer` for block bodies; `false` when the request could not be queued (the
+    /// peer is gone).
     pub fn request_blocks(&self, peer: PeerId, hashes: &[Hash256]) -> bool {
         if hashes.is_empty() {
             return true;
         }
-        let items = hashes
-            .iter()
-            .map(|h| node_peers::Inventory::block(*h))
-            .collect();
+        let items = hashes.iter().map(|h| Inventory::block(*h)).collect();
         self.peers.send(peer, Message::GetData(items)).is_ok()
     }
 
@@ -93,10 +86,11 @@ impl SyncContext<'_> {
     }
 }
 
-/// What to fetch from whom.
+/// What to fetch from whom. Its own settings, if any, come from `[sync.<name>]` when it
+/// is built.
 pub trait SyncStrategy: Send {
     /// How often `tick` runs.
-    fn tick_interval(&self, config: &SyncConfig) -> Duration;
+    fn tick_interval(&self) -> Duration;
     /// A peer completed the handshake.
     fn peer_connected(&mut self, ctx: &SyncContext<'_>, peer: &PeerInfo);
     /// A peer left; what was requested from it must be asked elsewhere.
@@ -107,8 +101,12 @@ pub trait SyncStrategy: Send {
     fn block(&mut self, ctx: &SyncContext<'_>, peer: PeerId, hash: Hash256);
     /// `peer` does not have these blocks.
     fn not_found(&mut self, ctx: &SyncContext<'_>, peer: PeerId, hashes: &[Hash256]);
-    /// Periodic work: polls, stall checks, progress.
+    /// Periodic work: polls, stall checks.
     fn tick(&mut self, ctx: &SyncContext<'_>);
+    /// Blocks requested and not yet received, for the progress lines.
+    fn in_flight(&self) -> usize {
+        0
+    }
 }
 
 #[cfg(test)]

@@ -77,9 +77,9 @@ pub(crate) fn check(
     Ok(())
 }
 
-pub(crate) fn list_modules() {
+pub(crate) fn list_modules() -> anyhow::Result<()> {
     out!("modules:");
-    for (name, factory) in registered_modules() {
+    for (name, factory) in registered_modules()? {
         let mut line = format!("  {name:<14} {}", factory.description);
         if !factory.provides.is_empty() {
             line.push_str(&format!(" [provides: {}]", factory.provides.join(", ")));
@@ -90,13 +90,14 @@ pub(crate) fn list_modules() {
         out!("{line}");
     }
     let mut behaviour = "";
-    for strategy in registered_strategies() {
+    for strategy in registered_strategies()? {
         if strategy.behaviour != behaviour {
             behaviour = strategy.behaviour;
             out!("{behaviour}:");
         }
         out!("  {:<14} {}", strategy.name, strategy.description);
     }
+    Ok(())
 }
 
 pub(crate) fn rpc(
@@ -121,10 +122,10 @@ fn open_chain(
     datadir: &std::path::Path,
 ) -> anyhow::Result<(node_kernel::DataDir, std::sync::Arc<node_chain::ChainState>)> {
     let spec = node_chain::ChainSpec::by_name(&profile.node.chain)?;
-    let config: node_chain::ChainConfig = match profile.merged.get("chain") {
+    let config: node_chain_module::ChainConfig = match profile.merged.get("chain") {
         Some(table) => serde_json::from_value(table.clone())
             .with_context(|| format!("in {}, [chain]", profile.node.profile))?,
-        None => node_chain::ChainConfig::default(),
+        None => node_chain_module::ChainConfig::default(),
     };
     let lock = node_kernel::DataDir::open(datadir)?;
     let options = node_chain::ChainOptions {

@@ -65,6 +65,18 @@ impl TaskSpawner {
         }
     }
 
+    /// A spawner outside a running node, for tests of a module's tasks: they are tracked
+    /// by `tracker` and watch `cancel`. With no node to stop, a failing task is only
+    /// logged.
+    pub fn detached(
+        module: &'static str,
+        tracker: TaskTracker,
+        cancel: CancellationToken,
+    ) -> Self {
+        let (failures, _) = mpsc::unbounded_channel();
+        TaskSpawner::new(module, tracker, cancel, failures)
+    }
+
     /// Fires when the module must stop; every task of the module ends when it does.
     pub fn cancel_token(&self) -> CancellationToken {
         self.cancel.clone()

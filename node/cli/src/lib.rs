@@ -1,0 +1,117 @@
+//! The `node` command line as a library: [`main`] runs a node from a profile, checks
+//! profiles, lists the registry, imports blocks, and talks to a running node over JSON-RPC.
+//!
+//! The `node` binary is `fn main() { node::main() }`. A third party builds its own node
+//! the same way, from a crate of its own that depends on this one and on `node-api`:
+//! its modules join the registry with `inventory::submit!`, and this library links every
+//! built-in module and plugin (the `use ... as _` lines below) so that their
+//! registrations are kept by the linker. See `examples/custom-node`.
+
+mod commands;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+// Linked for their registry entries only: a crate nobody references is dropped by the
+// linker and its modules would silently vanish.
+use node_blocknotify as _;
+use node_chain_module as _;
+use node_discovery as _;
+use node_mempool as _;
+use node_miner as _;
+use node_peers as _;
+use node_relay as _;
+use node_rpc as _;
+use node_sync as _;
+use node_wallet as _;
+
+/// A modular proof-of-work full node.
+#[derive(Parser, Debug)]
+#[command(name = "node", version, about)]
+struct Cli {
+    /// Profile to run or check (TOML). Without it, the embedded default profile is used.
+    #[arg(long, global = true, value_name = "FILE")]
+    profile: Option<PathBuf>,
+    /// Data directory; overrides `[node] datadir`.
+    #[arg(long, global = true, value_name = "DIR")]
+    datadir: Option<PathBuf>,
+    /// Override a profile value: `section.key=value`, value read as TOML (a bare word is a
+    /// string). Applied after the file and `NODE_SECTION__KEY` variables. Repeatable.
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the node (the default when no command is given).
+    Run,
+    /// Check a profile without starting anything; exits non-zero with the first error.
+    Check,
+    /// List every registered module and strategy.
+    Modules,
+    /// Import blocks into this node's data directory (the node must not be running):
+    /// from another data directory's chain, or from a file of back-to-back serialized
+    /// blocks. Blocks already stored are skipped, so an import can be re-run.
+    Import {
+        /// Data directory of another node of the same chain (not running).
+        #[arg(long, value_name = "DIR", conflicts_with = "file")]
+        from_datadir: Option<PathBuf>,
+        /// File of serialized blocks, in order.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Call a JSON-RPC method of a running node, like bitcoin-cli. It reads the same
+    /// profile, `--datadir` and `--set` as the node to find its address and cookie.
+    Rpc {
+        /// The method, e.g. `getblockchaininfo`.
+        method: String,
+        /// Parameters; each one that parses as JSON is sent as JSON, others as strings.
+        #[arg(allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+/// Runs the `node` command line with the process's arguments, on every module linked
+/// into the calling binary, and returns the exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // The RPC client prints results on stdout and errors on stderr, nothing else.
+    if !matches!(cli.command, Some(Command::Rpc { .. })) {
+        init_logging();
+    }
+    let source = commands::profile_source(cli.profile.clone());
+    let result = match cli.command.unwrap_or(Command::Run) {
+        Command::Run => commands::run(source, &cli.sets, cli.datadir),
+        Command::Check => commands::check(source, &cli.sets, cli.datadir),
+        Command::Modules => commands::list_modules(),
+        Command::Import { from_datadir, file } => {
+            commands::import(source, &cli.sets, cli.datadir, from_datadir, file)
+        }
+        Command::Rpc { method, args } => {
+            commands::rpc(source, &cli.sets, cli.datadir, &method, &args)
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Quiet by default (info: a line at start and stop, found blocks, sync progress);
+/// `RUST_LOG` widens or narrows it.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}

@@ -1,0 +1,121 @@
+//! A third party's node binary, built outside the repository: `examples/custom-node` is
+//! copied to a temporary directory, its path dependencies pointed at this checkout, and
+//! built with cargo (sharing this checkout's target directory, so node's crates are not
+//! compiled again). Its module, its mempool policy and its RPC method then work in a
+//! running node.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{bin_output, repo_root, TestNode};
+
+/// Copies `from` into `to`, recursively.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
+
+/// The target directory this test binary was built in (`CARGO_TARGET_DIR` or
+/// `target/`), found from the test executable's own path: `<target>/debug/deps/it-...`.
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    exe.ancestors()
+        .nth(3)
+        .expect("the test binary lives in <target>/<profile>/deps")
+        .to_path_buf()
+}
+
+/// Builds the example from a copy outside the checkout and returns its binary.
+fn build_custom_node(dir: &Path) -> PathBuf {
+    let root = repo_root();
+    let project = dir.join("custom-node");
+    copy_dir(&root.join("examples/custom-node"), &project);
+    let manifest = project.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).expect("read manifest");
+    let text = text
+        .replace("path = \"../../node/api\"", &format!("path = \"{}/node/api\"", root.display()))
+        .replace("path = \"../..\"", &format!("path = \"{}\"", root.display()));
+    assert!(!text.contains("../"), "every path dependency points at the checkout:\n{text}");
+    std::fs::write(&manifest, text).expect("write manifest");
+    // The checkout's lock file pins the versions node was tested with; the copy's own
+    // package is added to it by the build.
+    std::fs::copy(root.join("Cargo.lock"), project.join("Cargo.lock")).expect("copy lock");
+
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let target = target_dir();
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "--manifest-path"])
+        .arg(&manifest)
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building the custom node failed: {status}");
+    target.join("debug/custom-node")
+}
+
+#[test]
+fn a_node_built_outside_the_repository_runs_its_own_module_strategy_and_method() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = build_custom_node(dir.path());
+
+    let listed = bin_output(&bin, &["modules"], &[]);
+    assert!(listed.status.success(), "{listed:?}");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    for name in ["tipstats", "maxoutputs", "chain", "mempool", "miner", "standard"] {
+        assert!(listed.contains(name), "`modules` lists {name}:\n{listed}");
+    }
+
+    // The strategy's setting is overridden like any other profile value: a payment and
+    // its change are two outputs, one too many.
+    let profile = dir.path().join("custom-node/custom.toml");
+    let node = TestNode::start_bin(
+        &bin,
+        &profile,
+        &["mempool.maxoutputs.max_outputs=1".to_string()],
+    );
+
+    // The strategy was chosen with its own setting.
+    let modules = node.rpc("listmodules", &[]);
+    let mempool = modules
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["name"] == "mempool"))
+        .expect("mempool module running");
+    assert_eq!(mempool["strategies"]["mempool policy"]["name"], "maxoutputs");
+    assert_eq!(
+        mempool["strategies"]["mempool policy"]["config"]["max_outputs"],
+        1
+    );
+
+    // The module's method, fed by the chain's events.
+    let stats = node.rpc("gettipstats", &[]);
+    assert_eq!(stats["label"], "example");
+    assert_eq!(stats["connected"], 0);
+    let address = node.text("getnewaddress", &[]);
+    let hashes = node.generate(101, &address);
+    let stats = crate::common::wait_for(
+        "tipstats to count 101 blocks",
+        std::time::Duration::from_secs(30),
+        || {
+            let stats = node.rpc("gettipstats", &[]);
+            (stats["connected"] == 101).then_some(stats)
+        },
+    );
+    assert_eq!(stats["tip"]["hash"], hashes[100].as_str());
+    assert_eq!(stats["tip"]["height"], 101);
+
+    // The policy refuses the payment: two outputs (payment and change) over its limit.
+    let other = node.text("getnewaddress", &[]);
+    let failure = node.fail("sendtoaddress", &[&other, "1"]);
+    assert!(
+        failure.text.contains("too-many-outputs (2 > 1)"),
+        "refused by the custom policy: {failure:?}"
+    );
+}
