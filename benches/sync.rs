@@ -25,7 +25,7 @@
 //!   `sync_block_bytes_vs_chain_...`: bytes of `block` messages received (from
 //!   `getpeerinfo`, headers included) over `chain_bytes`, above 1 when blocks were
 //!   downloaded twice;
-//! - `poll_interval_secs`: the `poll` heartbeat used.
+//! - `poll_interval_secs`: the `poll` heartbeat used (`[sync.poll] interval_secs`).
 //!
 //! Run with `cargo bench --bench sync` from the repository root; it takes about two
 //! minutes on two cores. Node logs go to a temporary directory, kept and named on
@@ -284,7 +284,7 @@ fn main() {
 
     print(
         "poll_interval_secs",
-        json!(node_sync::SyncConfig::default().poll_interval_secs),
+        json!(node_sync::PollConfig::default().interval_secs),
         "s",
     );
     for strategy in ["headers-first", "poll"] {

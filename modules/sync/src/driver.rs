@@ -1,26 +1,53 @@
 //! The sync loop: hands every header and block peers send to the chain, punishes invalid
-//! data, asks for headers when a block cannot be placed, and tells the strategy.
+//! data, asks for headers when a block cannot be placed, tells the strategy, and logs the
+//! download's progress.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
-use node_chain::validation::BlockError;
-use node_chain::{BlockHeader, ChainError, ChainState};
-use node_peers::{Message, PeerEvent, PeerId, PeerInfo, Peers, Topic};
-use tokio::sync::broadcast::error::RecvError;
+use node_api::chain::validation::BlockError;
+use node_api::chain::{BlockHeader, ChainError, Hash256};
+use node_api::p2p::{Message, PeerEvent, PeerId, PeerInfo, Topic};
+use node_api::{ChainView, ChainWriter, PeerService};
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::SyncConfig;
+use crate::progress::Progress;
 use crate::strategy::{is_limited, SyncContext, SyncStrategy};
 
+/// What the loop listens to, subscribed in `start` so nothing sent between start and the
+/// loop's first poll is lost.
+pub(crate) struct Inbox {
+    pub(crate) headers: mpsc::Receiver<(PeerId, Arc<Message>)>,
+    pub(crate) blocks: mpsc::Receiver<(PeerId, Arc<Message>)>,
+    pub(crate) invs: mpsc::Receiver<(PeerId, Arc<Message>)>,
+    pub(crate) not_found: mpsc::Receiver<(PeerId, Arc<Message>)>,
+    pub(crate) peer_events: broadcast::Receiver<PeerEvent>,
+}
+
+impl Inbox {
+    pub(crate) fn subscribe(peers: &dyn PeerService, events: &node_api::EventBus) -> Inbox {
+        Inbox {
+            headers: peers.subscribe(Topic::Headers),
+            blocks: peers.subscribe(Topic::Block),
+            invs: peers.subscribe(Topic::InvBlock),
+            not_found: peers.subscribe(Topic::NotFoundBlock),
+            peer_events: events.subscribe::<PeerEvent>(),
+        }
+    }
+}
+
 pub(crate) struct Driver {
-    pub(crate) chain: Arc<ChainState>,
-    pub(crate) peers: Arc<Peers>,
-    pub(crate) config: SyncConfig,
-    pub(crate) strategy: Box<dyn SyncStrategy>,
-    pub(crate) heights: HashMap<PeerId, u32>,
+    chain: Arc<dyn ChainView>,
+    writer: Arc<dyn ChainWriter>,
+    peers: Arc<dyn PeerService>,
+    strategy: Box<dyn SyncStrategy>,
+    progress: Progress,
+    heights: HashMap<PeerId, u32>,
     /// Ready peers that serve only recent blocks.
-    pub(crate) limited: HashSet<PeerId>,
+    limited: HashSet<PeerId>,
 }
 
 /// The strategy's view of the driver, built from disjoint fields so the strategy itself
@@ -30,7 +57,6 @@ macro_rules! ctx {
         SyncContext {
             chain: &$driver.chain,
             peers: &$driver.peers,
-            config: &$driver.config,
             heights: &$driver.heights,
             limited: &$driver.limited,
         }
@@ -38,6 +64,24 @@ macro_rules! ctx {
 }
 
 impl Driver {
+    pub(crate) fn new(
+        chain: Arc<dyn ChainView>,
+        writer: Arc<dyn ChainWriter>,
+        peers: Arc<dyn PeerService>,
+        strategy: Box<dyn SyncStrategy>,
+        progress_interval: Duration,
+    ) -> Driver {
+        Driver {
+            chain,
+            writer,
+            peers,
+            strategy,
+            progress: Progress::new(progress_interval),
+            heights: HashMap::new(),
+            limited: HashSet::new(),
+        }
+    }
+
     fn add_peer(&mut self, info: &PeerInfo) {
         self.heights
             .insert(info.id, info.start_height.max(0) as u32);
@@ -66,24 +110,31 @@ impl Driver {
         }
     }
 
-    pub(crate) async fn run(mut self, events: node_kernel::EventBus, cancel: CancellationToken) {
-        let mut headers = self.peers.subscribe(Topic::Headers);
-        let mut blocks = self.peers.subscribe(Topic::Block);
-        let mut invs = self.peers.subscribe(Topic::InvBlock);
-        let mut not_found = self.peers.subscribe(Topic::NotFoundBlock);
-        let mut peer_events = events.subscribe::<PeerEvent>();
+    fn log_progress(&mut self) {
+        let tip = self.chain.tip().height;
+        let (_, best) = self.chain.best_header();
+        self.progress.log(tip, best, self.strategy.in_flight());
+    }
+
+    /// Runs until `cancel` fires. The event bus never closes while the node runs, so its
+    /// closing is an error that stops the node rather than a sync loop gone quietly.
+    pub(crate) async fn run(
+        mut self,
+        mut inbox: Inbox,
+        cancel: CancellationToken,
+    ) -> Result<(), &'static str> {
         // Peers that connected before this loop subscribed.
         for info in self.peers.peers() {
             self.add_peer(&info);
             let ctx = ctx!(self);
             self.strategy.peer_connected(&ctx, &info);
         }
-        let mut tick = tokio::time::interval(self.strategy.tick_interval(&self.config));
+        let mut tick = tokio::time::interval(self.strategy.tick_interval());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = cancel.cancelled() => return,
-                event = peer_events.recv() => match event {
+                _ = cancel.cancelled() => return Ok(()),
+                event = inbox.peer_events.recv() => match event {
                     Ok(PeerEvent::Connected(info)) => {
                         self.add_peer(&info);
                         let ctx = ctx!(self);
@@ -105,19 +156,21 @@ impl Driver {
                             }
                         }
                     }
-                    Err(RecvError::Closed) => return,
+                    Err(RecvError::Closed) => return Err("the event bus closed"),
                 },
-                Some((peer, message)) = headers.recv() => {
+                Some((peer, message)) = inbox.headers.recv() => {
                     if let Message::Headers(list) = &*message {
                         self.on_headers(peer, list.clone()).await;
+                        self.log_progress();
                     }
                 }
-                Some((peer, message)) = blocks.recv() => {
+                Some((peer, message)) = inbox.blocks.recv() => {
                     if let Message::Block(block) = &*message {
                         self.on_block(peer, message.clone(), block.hash()).await;
+                        self.log_progress();
                     }
                 }
-                Some((peer, message)) = invs.recv() => {
+                Some((peer, message)) = inbox.invs.recv() => {
                     if let Message::Inv(items) = &*message {
                         let unknown = items.iter().any(|i| self.chain.entry(&i.hash).is_none_or(|e| !e.has_data()));
                         if unknown {
@@ -126,7 +179,7 @@ impl Driver {
                         }
                     }
                 }
-                Some((peer, message)) = not_found.recv() => {
+                Some((peer, message)) = inbox.not_found.recv() => {
                     if let Message::NotFound(items) = &*message {
                         let hashes: Vec<_> = items.iter().map(|i| i.hash).collect();
                         let ctx = ctx!(self);
@@ -136,6 +189,7 @@ impl Driver {
                 _ = tick.tick() => {
                     let ctx = ctx!(self);
                     self.strategy.tick(&ctx);
+                    self.log_progress();
                 }
             }
         }
@@ -147,9 +201,9 @@ impl Driver {
             self.strategy.headers(&ctx, peer, &list, 0);
             return;
         }
-        let chain = self.chain.clone();
+        let writer = self.writer.clone();
         let checked = list.clone();
-        let result = tokio::task::spawn_blocking(move || chain.accept_headers(&checked)).await;
+        let result = tokio::task::spawn_blocking(move || writer.accept_headers(&checked)).await;
         let result = match result {
             Ok(r) => r,
             Err(e) => {
@@ -174,16 +228,17 @@ impl Driver {
         }
     }
 
-    async fn on_block(&mut self, peer: PeerId, message: Arc<Message>, hash: node_chain::Hash256) {
-        let chain = self.chain.clone();
+    async fn on_block(&mut self, peer: PeerId, message: Arc<Message>, hash: Hash256) {
+        let writer = self.writer.clone();
         let result = tokio::task::spawn_blocking(move || match &*message {
-            Message::Block(block) => chain.accept_block(block),
+            Message::Block(block) => writer.accept_block(block),
             _ => unreachable!("only blocks are routed here"),
         })
         .await;
         match result {
-            Ok(Ok(_)) => {
+            Ok(Ok(outcome)) => {
                 if let Some(entry) = self.chain.entry(&hash) {
+                    tracing::debug!(%peer, block = %hash, height = entry.height, ?outcome, "block accepted");
                     self.raise_height(peer, entry.height);
                 }
             }

@@ -100,7 +100,10 @@ impl Progress {
             } => tracing::info!(
                 height,
                 headers,
-                progress = format!("{:.1}%", 100.0 * f64::from(height) / f64::from(headers.max(1))),
+                progress = format!(
+                    "{:.1}%",
+                    100.0 * f64::from(height) / f64::from(headers.max(1))
+                ),
                 blocks_per_s = format!("{blocks_per_s:.1}"),
                 in_flight,
                 "syncing"
@@ -114,9 +117,21 @@ impl Progress {
                 let elapsed_s = format!("{:.1}", elapsed.as_secs_f64());
                 let blocks_per_s = format!("{blocks_per_s:.1}");
                 if blocks >= CAUGHT_UP_MIN_BLOCKS {
-                    tracing::info!(height, blocks, elapsed_s, blocks_per_s, "caught up with the best header");
+                    tracing::info!(
+                        height,
+                        blocks,
+                        elapsed_s,
+                        blocks_per_s,
+                        "caught up with the best header"
+                    );
                 } else {
-                    tracing::debug!(height, blocks, elapsed_s, blocks_per_s, "caught up with the best header");
+                    tracing::debug!(
+                        height,
+                        blocks,
+                        elapsed_s,
+                        blocks_per_s,
+                        "caught up with the best header"
+                    );
                 }
             }
         }
