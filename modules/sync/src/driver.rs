@@ -5,13 +5,17 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use node_chain::validation::BlockError;
-use node_chain::{BlockHeader, ChainError, ChainState};
+use node_chain::{BlockHeader, BlockOutcome, ChainError, ChainState};
 use node_peers::{Message, PeerEvent, PeerId, PeerInfo, Peers, Topic};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SyncConfig;
 use crate::strategy::{is_limited, SyncContext, SyncStrategy};
+
+/// Blocks accepted at once: enough to keep every core verifying while one block is
+/// written, few enough that blocking threads and memory stay bounded.
+const MAX_ACCEPTING: usize = 32;
 
 pub(crate) struct Driver {
     pub(crate) chain: Arc<ChainState>,
@@ -78,6 +82,10 @@ impl Driver {
             let ctx = ctx!(self);
             self.strategy.peer_connected(&ctx, &info);
         }
+        // Blocks are accepted on blocking threads side by side (the chain verifies their
+        // signatures in parallel and connects them in order); results come back here.
+        let (accepted_tx, mut accepted) = tokio::sync::mpsc::unbounded_channel();
+        let accepting = Arc::new(tokio::sync::Semaphore::new(MAX_ACCEPTING));
         let mut tick = tokio::time::interval(self.strategy.tick_interval(&self.config));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -114,9 +122,22 @@ impl Driver {
                 }
                 Some((peer, message)) = blocks.recv() => {
                     if let Message::Block(block) = &*message {
-                        self.on_block(peer, message.clone(), block.hash()).await;
+                        let hash = block.hash();
+                        let permit = accepting.clone().acquire_owned().await.expect("never closed");
+                        let chain = self.chain.clone();
+                        let done = accepted_tx.clone();
+                        tokio::spawn(async move {
+                            let result = tokio::task::spawn_blocking(move || match &*message {
+                                Message::Block(block) => chain.accept_block(block),
+                                _ => unreachable!("only blocks are routed here"),
+                            })
+                            .await;
+                            drop(permit);
+                            let _ = done.send((peer, hash, result));
+                        });
                     }
                 }
+                Some((peer, hash, result)) = accepted.recv() => self.on_block(peer, hash, result),
                 Some((peer, message)) = invs.recv() => {
                     if let Message::Inv(items) = &*message {
                         let unknown = items.iter().any(|i| self.chain.entry(&i.hash).is_none_or(|e| !e.has_data()));
@@ -174,13 +195,12 @@ impl Driver {
         }
     }
 
-    async fn on_block(&mut self, peer: PeerId, message: Arc<Message>, hash: node_chain::Hash256) {
-        let chain = self.chain.clone();
-        let result = tokio::task::spawn_blocking(move || match &*message {
-            Message::Block(block) => chain.accept_block(block),
-            _ => unreachable!("only blocks are routed here"),
-        })
-        .await;
+    fn on_block(
+        &mut self,
+        peer: PeerId,
+        hash: node_chain::Hash256,
+        result: Result<Result<BlockOutcome, ChainError>, tokio::task::JoinError>,
+    ) {
         match result {
             Ok(Ok(_)) => {
                 if let Some(entry) = self.chain.entry(&hash) {

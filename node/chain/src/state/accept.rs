@@ -1,6 +1,7 @@
 //! Accepting headers and blocks: the checks that need the parent, storing what passes
 //! and remembering what fails.
 
+use super::pipeline::Preverified;
 use super::records::{encode, FAILED, HAVE_DATA};
 use super::tree::BlockTree;
 use super::{now, BlockIndexEntry, BlockOutcome, ChainError, ChainState, MAX_FUTURE_SECS};
@@ -129,9 +130,31 @@ impl ChainState {
     /// Validates and stores a block, then moves the tip to the most-work chain. Invalid
     /// blocks are rejected with their reason (and remembered as invalid when the reason
     /// is about the block itself).
+    ///
+    /// Callers may run it from several threads at once: each block's signatures are
+    /// verified before the writer lock, side by side, and a block waits for a parent
+    /// another thread is accepting (see `pipeline.rs`).
     pub fn accept_block(&self, block: &Block) -> Result<BlockOutcome, ChainError> {
+        let _arrival = self.arrivals.enter(block.hash());
+        let pre = self.preverify(block);
+        self.accept_locked(block, pre)
+    }
+
+    /// `accept_block` for a block [`ChainState::preverify`] has seen (on another thread,
+    /// ahead of this one).
+    pub(crate) fn accept_preverified(
+        &self,
+        block: &Block,
+        pre: Preverified,
+    ) -> Result<BlockOutcome, ChainError> {
+        let _arrival = self.arrivals.enter(pre.hash);
+        self.accept_locked(block, pre)
+    }
+
+    fn accept_locked(&self, block: &Block, pre: Preverified) -> Result<BlockOutcome, ChainError> {
+        self.arrivals.wait_for(&block.header.prev_block);
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let hash = block.hash();
+        let hash = pre.hash;
         if let Some(entry) = self.tree().get(&hash) {
             if entry.is_failed() {
                 return Err(BlockError::KnownInvalid.into());
@@ -148,7 +171,7 @@ impl ChainState {
         if let Some(e) = failure {
             return Err(e.into());
         }
-        let result = self.accept_indexed_block(block, hash);
+        let result = self.accept_indexed_block(block, hash, pre.checked);
         if result.is_err() && !new_header.is_empty() {
             let entry = self.tree().get(&hash).cloned().expect("header indexed");
             self.persist_entries(&[(hash, entry)])?;
@@ -161,6 +184,7 @@ impl ChainState {
         &self,
         block: &Block,
         hash: Hash256,
+        prechecked: bool,
     ) -> Result<BlockOutcome, ChainError> {
         let height = self
             .tree()
@@ -168,8 +192,12 @@ impl ChainState {
             .map(|e| e.height)
             .expect("header just accepted");
         self.check_fork_above_prune(&hash)?;
-        let checked = check_block(block, self.spec.max_block_size)
-            .and_then(|()| check_coinbase_height(block, height));
+        let checked = if prechecked {
+            Ok(())
+        } else {
+            check_block(block, self.spec.max_block_size)
+        };
+        let checked = checked.and_then(|()| check_coinbase_height(block, height));
         if let Err(e) = checked {
             if e.marks_block_invalid() {
                 self.mark_failed(hash)?;

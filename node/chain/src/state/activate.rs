@@ -86,6 +86,7 @@ impl ChainState {
         new_entry: Option<&BlockIndexEntry>,
     ) -> Result<(), ChainError> {
         let height = self.tree().get(&hash).expect("indexed").height;
+        let check_scripts = !self.is_assumed_valid(&hash);
         let prune_height = self.prune_height();
         let pruned = self.store.write(|txn, dbs| {
             if let Some(entry) = new_entry {
@@ -100,6 +101,7 @@ impl ChainState {
                 block,
                 &hash,
                 height,
+                check_scripts,
             )?;
             prune::prune_step(
                 txn,
@@ -128,6 +130,11 @@ impl ChainState {
                 tracing::debug!(prune_height = pruned.height, "pruned old block data");
             }
         }
+        let best = self.best_header().1;
+        self.progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .connected(height, block.txs.len(), best);
         (self.sink)(ChainEvent::BlockConnected {
             hash,
             height,

@@ -16,6 +16,8 @@ mod accept;
 mod activate;
 mod connect;
 mod open;
+mod pipeline;
+mod progress;
 mod prune;
 mod read;
 mod records;
@@ -58,6 +60,10 @@ pub struct ChainOptions {
     /// Keep the bodies and undo data of only this many recent main-chain blocks; 0 keeps
     /// everything. At least [`MIN_KEEP_BLOCKS`] when set.
     pub keep_blocks: u32,
+    /// Bitcoin Core's `-assumevalid`: signatures of this block and its ancestors are not
+    /// checked while it is on the best header chain (every other rule is). `None` checks
+    /// every signature.
+    pub assume_valid: Option<Hash256>,
 }
 
 /// Errors of the chain state.
@@ -162,6 +168,10 @@ pub struct ChainState {
     store: Store,
     tree: RwLock<BlockTree>,
     writer: Mutex<()>,
+    /// Blocks inside `accept_block`, so a child waits for its parent's turn.
+    arrivals: pipeline::Arrivals,
+    /// The catch-up progress line; updated under the writer lock.
+    progress: Mutex<progress::Progress>,
     options: ChainOptions,
     /// Mirror of the meta record: main-chain heights `1..=prune_height` have no data.
     prune_height: AtomicU32,

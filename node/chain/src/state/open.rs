@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex, RwLock};
 
+use super::progress::Progress;
 use super::prune::{decode_prune_height, PRUNE_HEIGHT_KEY};
 use super::records::{address_key, decode, encode, height_key, outpoint_from_key, HAVE_DATA};
 use super::store::Store;
@@ -78,6 +79,8 @@ impl ChainState {
             store,
             tree: RwLock::new(tree),
             writer: Mutex::new(()),
+            arrivals: Default::default(),
+            progress: Mutex::new(Progress::new()),
             options,
             prune_height: AtomicU32::new(prune_height),
             sink: Box::new(sink),
