@@ -1,5 +1,6 @@
 //! Importing blocks from outside the network: from another data directory's chain state,
-//! or from a file of concatenated serialized blocks, accepted one by one in order with a
+//! or from a file of concatenated serialized blocks, accepted in order through the block
+//! pipeline (the next blocks' signatures are verified while one block is written) with a
 //! progress report every few seconds. `node import` runs it, and the sync benchmark uses
 //! it to time validation and storage without peers.
 //!

@@ -101,9 +101,8 @@ pub(crate) fn verify_p2pkh_input_cached(
             index: input_index,
             inputs: tx.inputs.len(),
         })?;
-    let key = (cache != CacheUse::None).then(|| {
-        SigCache::global().key(&sighash.0, pubkey_bytes, sig)
-    });
+    let key =
+        (cache != CacheUse::None).then(|| SigCache::global().key(&sighash.0, pubkey_bytes, sig));
     match (cache, &key) {
         (CacheUse::Store, Some(key)) if SigCache::global().contains(key) => return Ok(()),
         (CacheUse::Consume, Some(key)) if SigCache::global().take(key) => return Ok(()),
@@ -267,6 +266,43 @@ mod tests {
         long_form.extend_from_slice(&sig);
         push_slice(&mut long_form, &pubkey);
         assert_eq!(with_script(long_form), Err(ScriptError::MalformedScriptSig));
+    }
+
+    #[test]
+    fn the_cache_serves_only_the_same_transaction_and_script() {
+        let key = PrivateKey::from_bytes(&[9; 32], true).unwrap();
+        let (tx, prev) = spend(&key);
+        assert_eq!(
+            verify_p2pkh_input_cached(&tx, 0, &prev, CacheUse::Store),
+            Ok(())
+        );
+        // The same scriptSig on a transaction paying elsewhere: another sighash.
+        let mut other = tx.clone();
+        other.outputs[0].value += 1;
+        assert_eq!(
+            verify_p2pkh_input_cached(&other, 0, &prev, CacheUse::Consume),
+            Err(ScriptError::BadSignature)
+        );
+        // Another spent script: refused before the cache is asked.
+        let other_script = p2pkh_script(&[4; 20]);
+        assert_eq!(
+            verify_p2pkh_input_cached(&tx, 0, &other_script, CacheUse::Consume),
+            Err(ScriptError::PubkeyHashMismatch)
+        );
+        // The block consumes the entry; verifying again checks the signature for real.
+        let cache = SigCache::global();
+        let entry = {
+            let (sig, pubkey) = parse_p2pkh_script_sig(&tx.inputs[0].script_sig).unwrap();
+            cache.key(&legacy_sighash_all(&tx, 0, &prev).unwrap().0, pubkey, sig)
+        };
+        assert!(cache.contains(&entry));
+        assert_eq!(
+            verify_p2pkh_input_cached(&tx, 0, &prev, CacheUse::Consume),
+            Ok(())
+        );
+        assert!(!cache.contains(&entry));
+        assert!(preverify_p2pkh_input(&tx, 1));
+        assert!(!preverify_p2pkh_input(&other, 1));
     }
 
     #[test]

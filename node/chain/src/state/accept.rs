@@ -1,6 +1,8 @@
 //! Accepting headers and blocks: the checks that need the parent, storing what passes
 //! and remembering what fails.
 
+use std::sync::MutexGuard;
+
 use super::pipeline::Preverified;
 use super::records::{encode, FAILED, HAVE_DATA};
 use super::tree::BlockTree;
@@ -135,7 +137,20 @@ impl ChainState {
     /// verified before the writer lock, side by side, and a block waits for a parent
     /// another thread is accepting (see `pipeline.rs`).
     pub fn accept_block(&self, block: &Block) -> Result<BlockOutcome, ChainError> {
-        let _arrival = self.arrivals.enter(block.hash());
+        let hash = block.hash();
+        let _arrival = self.arrivals.enter(hash);
+        // Verifying ahead pays only when there is something to overlap with. With the
+        // writer free and the parent not in flight, connecting verifies signatures on the
+        // other cores while this thread walks the UTXO set, which is faster for one block.
+        if !self.arrivals.is_arriving(&block.header.prev_block) {
+            if let Ok(writer) = self.writer.try_lock() {
+                let pre = Preverified {
+                    hash,
+                    checked: false,
+                };
+                return self.accept_with_writer(block, pre, writer);
+            }
+        }
         let pre = self.preverify(block);
         self.accept_locked(block, pre)
     }
@@ -153,7 +168,16 @@ impl ChainState {
 
     fn accept_locked(&self, block: &Block, pre: Preverified) -> Result<BlockOutcome, ChainError> {
         self.arrivals.wait_for(&block.header.prev_block);
-        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.accept_with_writer(block, pre, writer)
+    }
+
+    fn accept_with_writer(
+        &self,
+        block: &Block,
+        pre: Preverified,
+        _writer: MutexGuard<'_, ()>,
+    ) -> Result<BlockOutcome, ChainError> {
         let hash = pre.hash;
         if let Some(entry) = self.tree().get(&hash) {
             if entry.is_failed() {

@@ -58,6 +58,14 @@ impl Arrivals {
         }
     }
 
+    /// Whether `hash` is being accepted by some thread.
+    pub(super) fn is_arriving(&self, hash: &Hash256) -> bool {
+        self.blocks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(hash)
+    }
+
     /// Waits while `parent` is being accepted. A parent entered before its child, and
     /// waits only for its own ancestors, so the waits cannot form a cycle.
     pub(super) fn wait_for(&self, parent: &Hash256) {

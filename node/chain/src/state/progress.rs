@@ -106,7 +106,10 @@ mod tests {
         progress.connected(10, 1, 11);
         assert!(progress.run.is_none(), "one block behind is not a catch-up");
         progress.connected(11, 5, 100);
-        assert_eq!(progress.run.as_ref().map(|r| (r.blocks, r.txs)), Some((1, 5)));
+        assert_eq!(
+            progress.run.as_ref().map(|r| (r.blocks, r.txs)),
+            Some((1, 5))
+        );
         progress.connected(100, 5, 100);
         assert!(progress.run.is_none());
     }
