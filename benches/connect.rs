@@ -92,7 +92,8 @@ fn prepare(dir: &std::path::Path) -> (Arc<ChainState>, Vec<Block>, [Block; 2]) {
             builder.next_block(&miner, spend_each_output(coinbase, &miner, &payee, FEE))
         })
         .collect();
-    (state, blocks, big.try_into().ok().expect("two blocks"))
+    let [cold, warm]: [Block; 2] = big.try_into().unwrap_or_else(|_| panic!("two blocks"));
+    (state, blocks, [cold, warm])
 }
 
 /// What the mempool does to each transaction of `block` on arrival (the check that
