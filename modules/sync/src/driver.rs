@@ -1,20 +1,17 @@
 //! The sync loop: hands every header and block peers send to the chain, punishes invalid
-//! data, asks for headers when a block cannot be placed, tells the strategy, and logs the
-//! download's progress.
+//! data, asks for headers when a block cannot be placed, and tells the strategy.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use node_api::chain::validation::BlockError;
-use node_api::chain::{BlockHeader, ChainError, Hash256};
+use node_api::chain::{BlockHeader, BlockOutcome, ChainError, Hash256};
 use node_api::p2p::{Message, PeerEvent, PeerId, PeerInfo, Topic};
 use node_api::{ChainView, ChainWriter, PeerService};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::progress::Progress;
 use crate::strategy::{is_limited, SyncContext, SyncStrategy};
 
 /// What the loop listens to, subscribed in `start` so nothing sent between start and the
@@ -39,12 +36,15 @@ impl Inbox {
     }
 }
 
+/// Blocks accepted at once: enough to keep every core verifying while one block is
+/// written, few enough that blocking threads and memory stay bounded.
+const MAX_ACCEPTING: usize = 32;
+
 pub(crate) struct Driver {
     chain: Arc<dyn ChainView>,
     writer: Arc<dyn ChainWriter>,
     peers: Arc<dyn PeerService>,
     strategy: Box<dyn SyncStrategy>,
-    progress: Progress,
     heights: HashMap<PeerId, u32>,
     /// Ready peers that serve only recent blocks.
     limited: HashSet<PeerId>,
@@ -69,14 +69,12 @@ impl Driver {
         writer: Arc<dyn ChainWriter>,
         peers: Arc<dyn PeerService>,
         strategy: Box<dyn SyncStrategy>,
-        progress_interval: Duration,
     ) -> Driver {
         Driver {
             chain,
             writer,
             peers,
             strategy,
-            progress: Progress::new(progress_interval),
             heights: HashMap::new(),
             limited: HashSet::new(),
         }
@@ -110,12 +108,6 @@ impl Driver {
         }
     }
 
-    fn log_progress(&mut self) {
-        let tip = self.chain.tip().height;
-        let (_, best) = self.chain.best_header();
-        self.progress.log(tip, best, self.strategy.in_flight());
-    }
-
     /// Runs until `cancel` fires. The event bus never closes while the node runs, so its
     /// closing is an error that stops the node rather than a sync loop gone quietly.
     pub(crate) async fn run(
@@ -129,6 +121,10 @@ impl Driver {
             let ctx = ctx!(self);
             self.strategy.peer_connected(&ctx, &info);
         }
+        // Blocks are accepted on blocking threads side by side (the chain verifies their
+        // signatures in parallel and connects them in order); results come back here.
+        let (accepted_tx, mut accepted) = mpsc::unbounded_channel();
+        let accepting = Arc::new(tokio::sync::Semaphore::new(MAX_ACCEPTING));
         let mut tick = tokio::time::interval(self.strategy.tick_interval());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -161,14 +157,27 @@ impl Driver {
                 Some((peer, message)) = inbox.headers.recv() => {
                     if let Message::Headers(list) = &*message {
                         self.on_headers(peer, list.clone()).await;
-                        self.log_progress();
                     }
                 }
                 Some((peer, message)) = inbox.blocks.recv() => {
                     if let Message::Block(block) = &*message {
-                        self.on_block(peer, message.clone(), block.hash()).await;
-                        self.log_progress();
+                        let hash = block.hash();
+                        let permit = accepting.clone().acquire_owned().await.expect("never closed");
+                        let writer = self.writer.clone();
+                        let done = accepted_tx.clone();
+                        tokio::spawn(async move {
+                            let result = tokio::task::spawn_blocking(move || match &*message {
+                                Message::Block(block) => writer.accept_block(block),
+                                _ => unreachable!("only blocks are routed here"),
+                            })
+                            .await;
+                            drop(permit);
+                            let _ = done.send((peer, hash, result));
+                        });
                     }
+                }
+                Some((peer, hash, result)) = accepted.recv() => {
+                    self.on_block(peer, hash, result);
                 }
                 Some((peer, message)) = inbox.invs.recv() => {
                     if let Message::Inv(items) = &*message {
@@ -189,7 +198,6 @@ impl Driver {
                 _ = tick.tick() => {
                     let ctx = ctx!(self);
                     self.strategy.tick(&ctx);
-                    self.log_progress();
                 }
             }
         }
@@ -228,13 +236,12 @@ impl Driver {
         }
     }
 
-    async fn on_block(&mut self, peer: PeerId, message: Arc<Message>, hash: Hash256) {
-        let writer = self.writer.clone();
-        let result = tokio::task::spawn_blocking(move || match &*message {
-            Message::Block(block) => writer.accept_block(block),
-            _ => unreachable!("only blocks are routed here"),
-        })
-        .await;
+    fn on_block(
+        &mut self,
+        peer: PeerId,
+        hash: Hash256,
+        result: Result<Result<BlockOutcome, ChainError>, tokio::task::JoinError>,
+    ) {
         match result {
             Ok(Ok(outcome)) => {
                 if let Some(entry) = self.chain.entry(&hash) {

@@ -9,9 +9,9 @@
 //! `[sync.headers-first]`: `window`, `max_in_flight_per_peer`, `stall_timeout_secs`) or
 //! `poll` (the tutorial's heartbeat made correct: at an interval, ask every peer for
 //! headers after our locator and fetch what is missing from one peer; settings in
-//! `[sync.poll]`: `interval_secs`, `batch`). While the tip is behind the best header it
-//! logs a progress line every `[sync] progress_interval_secs`, and one line when the tip
-//! reaches it (height, blocks, seconds, blocks/s); each block is logged at debug level.
+//! `[sync.poll]`: `interval_secs`, `batch`). Blocks are handed to the chain side by side
+//! (up to 32 at once): the chain verifies their signatures in parallel and connects them
+//! in order; its catch-up progress lines say how far the download is.
 //!
 //! Needs: [`node_api::ChainView`] and [`node_api::ChainWriter`] (`chain`,
 //! `chain-writer`), [`node_api::PeerService`] (`peers`), and the peers module's
@@ -31,7 +31,6 @@ mod driver;
 mod headers_first;
 mod module;
 mod poll;
-mod progress;
 mod strategy;
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,5 @@
 //! The `sync` module: the driver loop with the chosen strategy.
 
-use std::time::Duration;
-
 use node_api::{
     async_trait, inventory, services, BoxError, ChainView, ChainWriter, ConfigError, Module,
     ModuleConfig, ModuleFactory, PeerService, StartContext,
@@ -12,17 +10,13 @@ use crate::driver::{Driver, Inbox};
 use crate::strategy::{SyncStrategy, STRATEGY};
 
 struct SyncModule {
-    config: SyncConfig,
     strategy: Box<dyn SyncStrategy>,
 }
 
 fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
     let parsed: SyncConfig = config.parse()?;
     let strategy = config.strategy("strategy", &STRATEGY, &parsed.strategy)?;
-    Ok(Box::new(SyncModule {
-        config: parsed,
-        strategy,
-    }))
+    Ok(Box::new(SyncModule { strategy }))
 }
 
 inventory::submit! {
@@ -47,7 +41,6 @@ impl Module for SyncModule {
             ctx.require::<dyn ChainWriter>()?,
             peers,
             self.strategy,
-            Duration::from_secs(self.config.progress_interval_secs),
         );
         ctx.spawn("sync loop", driver.run(inbox, ctx.cancel_token()));
         Ok(())

@@ -182,7 +182,6 @@ async fn syncs_with(strategy: &str) {
         sink.clone(),
         peers.clone(),
         STRATEGY.build_default(strategy).unwrap(),
-        Duration::from_secs(5),
     );
     let cancel = CancellationToken::new();
     let running = tokio::spawn(driver.run(inbox, cancel.clone()));
