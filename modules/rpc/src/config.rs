@@ -22,11 +22,16 @@ pub struct RpcConfig {
     pub password: Option<String>,
     /// Largest request body accepted; a larger one is answered 413 without being read.
     pub max_body_bytes: usize,
-    /// Connections served at once; further clients wait in the listen backlog.
+    /// Connections open at once. When all are taken, a new client closes the connection
+    /// idle the longest (one that sent nothing yet, or between requests); only when every
+    /// one is answering a request do further clients wait in the listen backlog.
     pub max_connections: usize,
     /// How long a request with a wrong or missing credential waits before its 401, to slow
     /// down password guessing (bitcoind waits 250 ms too).
     pub auth_failure_delay_ms: u64,
+    /// Failed logins the whole server evaluates per second, over every connection (and
+    /// in a burst after a quiet second); further credentials wait their turn.
+    pub max_failed_logins_per_second: u32,
 }
 
 impl Default for RpcConfig {
@@ -43,6 +48,10 @@ impl Default for RpcConfig {
             max_connections: 128,
             // bitcoind's value.
             auth_failure_delay_ms: 250,
+            // Below bitcoind's effective cap (4 worker threads each sleeping 250 ms: 16/s):
+            // 864,000 guesses a day leaves a 12-character random password out of reach,
+            // and a client queued behind 128 guessing connections waits about 13 s.
+            max_failed_logins_per_second: 10,
         }
     }
 }
@@ -87,6 +96,12 @@ impl RpcConfig {
         }
         if self.max_connections == 0 {
             return Err(invalid("max_connections", "must be at least 1"));
+        }
+        if self.max_failed_logins_per_second == 0 {
+            return Err(invalid(
+                "max_failed_logins_per_second",
+                "must be at least 1 (a wrong password would lock every client out)",
+            ));
         }
         Ok(())
     }

@@ -23,12 +23,18 @@
 //!
 //! Invariants: the cookie file is mode 0600 and exists only while the server runs (it is
 //! removed after the last connection ended); a wrong or missing credential is answered
-//! 401 only after `auth_failure_delay_ms`; a body over `max_body_bytes` is refused with
+//! 401 only after `auth_failure_delay_ms`; the whole server (JSON-RPC and the node's
+//! authenticated HTTP routes together) evaluates at most `max_failed_logins_per_second`
+//! wrong credentials per second, plus a burst of as many, and logs them in one warning
+//! per 10 s; at most `max_connections` connections are open, and a new client takes the
+//! slot of the connection idle the longest, so idle sockets cannot starve clients that
+//! send requests; a body over `max_body_bytes` is refused with
 //! 413 without being read whole; the listener and every connection are named tasks of
 //! the module (`server`, `connection`) and end when it is cancelled; a method that
 //! panics answers an internal error instead of taking its connection or the node down.
 //!
-//! Costs: one task per connection (at most `max_connections`), a request body in memory
+//! Costs: one task per connection (at most `max_connections`, plus the one accepted
+//! while waiting for a slot), a request body in memory
 //! up to `max_body_bytes`, and the time of the methods called; batches run their calls
 //! one after the other.
 //!
@@ -42,9 +48,11 @@
 mod auth;
 mod client;
 mod config;
+mod connections;
 mod cookie;
 mod error;
 mod jsonrpc;
+mod login_gate;
 mod module;
 mod server;
 

@@ -1,5 +1,7 @@
-//! The HTTP server: accepts connections up to a limit, checks credentials and body size,
-//! and hands request bodies to [`crate::jsonrpc`].
+//! The HTTP server: accepts connections up to a limit (closing the one idle the longest
+//! when a new client needs its slot, see [`crate::connections`]), checks credentials at a
+//! bounded rate of failures for the whole server (see [`crate::login_gate`]) and body
+//! size, and hands request bodies to [`crate::jsonrpc`].
 //!
 //! One task per connection, so a slow method or a slow client holds only its own
 //! connection; HTTP/1.1 keep-alive lets a client send many calls over one connection.
@@ -7,7 +9,7 @@
 //! and busy ones after their current response.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,16 +24,18 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use node_api::http::Authenticator;
 use node_api::{RpcRegistry, TaskSpawner};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Auth;
 use crate::config::RpcConfig;
+use crate::connections::{Connections, Slot};
 use crate::error::StartError;
 use crate::jsonrpc::{self, Answer};
+use crate::login_gate::LoginGate;
 
 /// A client that has not sent its request headers within this time is disconnected, as
-/// bitcoind's `-rpcservertimeout` (30 s) does; an idle keep-alive connection too.
+/// bitcoind's `-rpcservertimeout` (30 s) does; an idle keep-alive connection too. It
+/// does not protect the slots: a new client closes the connection idle the longest.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A body that has not fully arrived within this time is refused (408), so a client
@@ -53,10 +57,12 @@ type ResponseBody = Full<Bytes>;
 pub struct Limits {
     /// Largest request body; larger ones are answered 413 without being read whole.
     pub max_body_bytes: usize,
-    /// Connections served at once.
+    /// Connections open at once; a new client closes the one idle the longest.
     pub max_connections: usize,
     /// Wait before a 401.
     pub auth_failure_delay: Duration,
+    /// Failed logins the whole server evaluates per second (and in a burst).
+    pub max_failed_logins_per_second: u32,
 }
 
 impl Limits {
@@ -66,6 +72,7 @@ impl Limits {
             max_body_bytes: config.max_body_bytes,
             max_connections: config.max_connections,
             auth_failure_delay: config.auth_failure_delay(),
+            max_failed_logins_per_second: config.max_failed_logins_per_second,
         }
     }
 }
@@ -81,6 +88,7 @@ pub struct RpcService {
     registry: Arc<RpcRegistry>,
     auth: Auth,
     limits: Limits,
+    gate: LoginGate,
 }
 
 impl RpcService {
@@ -89,8 +97,21 @@ impl RpcService {
         RpcService {
             registry,
             auth,
+            gate: LoginGate::new(limits.max_failed_logins_per_second),
             limits,
         }
+    }
+
+    /// Whether `authorization` is accepted. A refused request has waited
+    /// `auth_failure_delay`; a request with credentials has first passed the server's
+    /// bound on failed logins (one without any is refused at once, as no guess is made).
+    async fn authenticate(&self, authorization: Option<&[u8]>, peer: IpAddr) -> bool {
+        if authorization.is_some() && self.gate.check(&self.auth, authorization, peer).await {
+            return true;
+        }
+        // Only this request waits: other connections are served meanwhile.
+        tokio::time::sleep(self.limits.auth_failure_delay).await;
+        false
     }
 
     /// Answers one HTTP request. `peer` is only used in logs.
@@ -114,12 +135,10 @@ impl RpcService {
             );
         }
         let credentials = request.headers().get(AUTHORIZATION);
-        if !self.auth.check(credentials.map(HeaderValue::as_bytes)) {
-            if credentials.is_some() {
-                tracing::warn!(%peer, "RPC: incorrect password attempt");
-            }
-            // Only this request waits: other connections are served meanwhile.
-            tokio::time::sleep(self.limits.auth_failure_delay).await;
+        if !self
+            .authenticate(credentials.map(HeaderValue::as_bytes), peer.ip())
+            .await
+        {
             let mut response = text(StatusCode::UNAUTHORIZED, "");
             response
                 .headers_mut()
@@ -171,14 +190,12 @@ impl RpcService {
 }
 
 /// The module's HTTP routes marked authenticated accept exactly what JSON-RPC accepts,
-/// and make a refused client wait as long.
+/// make a refused client wait as long, and count against the same bound on failed
+/// logins.
+#[node_api::async_trait]
 impl Authenticator for RpcService {
-    fn authorized(&self, authorization: Option<&[u8]>) -> bool {
-        self.auth.check(authorization)
-    }
-
-    fn failure_delay(&self) -> Duration {
-        self.limits.auth_failure_delay
+    async fn authenticate(&self, authorization: Option<&[u8]>, peer: SocketAddr) -> bool {
+        RpcService::authenticate(self, authorization, peer.ip()).await
     }
 }
 
@@ -230,20 +247,17 @@ pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 
 /// Serves connections from `listener` until the spawner's token fires. Each connection
 /// is a task of `spawner` (named `connection`), so the module stops only once every
-/// connection has ended. Tests outside a node use [`TaskSpawner::detached`].
+/// connection has ended; failed logins are reported by a task named `login-failures`.
+/// Tests outside a node use [`TaskSpawner::detached`].
 pub async fn serve(listener: TcpListener, service: Arc<RpcService>, spawner: TaskSpawner) {
     let cancel = spawner.cancel_token();
-    let slots = Arc::new(Semaphore::new(service.limits.max_connections));
+    spawner.spawn("login-failures", {
+        let service = service.clone();
+        let cancel = cancel.clone();
+        async move { service.gate.report_failures(cancel).await }
+    });
+    let connections = Connections::new(service.limits.max_connections);
     loop {
-        // Waiting for a slot before accepting leaves extra clients in the kernel's
-        // backlog instead of accepting connections we would not serve.
-        let slot = tokio::select! {
-            () = cancel.cancelled() => break,
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => break,
-            },
-        };
         let accepted = tokio::select! {
             () = cancel.cancelled() => break,
             accepted = listener.accept() => accepted,
@@ -258,11 +272,16 @@ pub async fn serve(listener: TcpListener, service: Arc<RpcService>, spawner: Tas
                 }
             }
         };
+        // When every slot is busy with a request, waiting here leaves further clients in
+        // the kernel's backlog instead of accepting connections we would not serve.
+        let slot = tokio::select! {
+            () = cancel.cancelled() => break,
+            slot = connections.admit() => slot,
+        };
         let service = service.clone();
         let cancel = cancel.clone();
         spawner.spawn("connection", async move {
-            serve_connection(stream, peer, service, cancel).await;
-            drop(slot);
+            serve_connection(stream, peer, service, Arc::new(slot), cancel).await;
         });
     }
     tracing::debug!("RPC: listener closed");
@@ -272,14 +291,26 @@ async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     service: Arc<RpcService>,
+    slot: Arc<Slot>,
     cancel: CancellationToken,
 ) {
     // Replies are small and written at once; waiting for more to coalesce only adds
     // latency to every call.
     let _ = stream.set_nodelay(true);
+    let evicted = slot.evicted().clone();
     let handler = service_fn(move |request| {
         let service = service.clone();
-        async move { Ok::<_, Infallible>(service.handle(request, peer).await) }
+        let slot = slot.clone();
+        async move {
+            // A request read just as the connection was chosen to close is not run.
+            let Some(_busy) = slot.busy() else {
+                return Ok::<_, Infallible>(closing(text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "connection closed to serve another client",
+                )));
+            };
+            Ok::<_, Infallible>(service.handle(request, peer).await)
+        }
     });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
@@ -289,6 +320,8 @@ async fn serve_connection(
     let mut connection = std::pin::pin!(connection);
     let ended = tokio::select! {
         ended = connection.as_mut() => ended,
+        // Only an idle connection is chosen: no request is cut short.
+        () = evicted.cancelled() => Ok(()),
         () = cancel.cancelled() => {
             connection.as_mut().graceful_shutdown();
             connection.await

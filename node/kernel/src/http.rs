@@ -108,15 +108,12 @@ pub fn response(status: StatusCode, content_type: &str, body: impl Into<Bytes>) 
 }
 
 /// Checks the credentials of requests to authenticated routes.
+#[async_trait::async_trait]
 pub trait Authenticator: Send + Sync {
-    /// Whether the `Authorization` header value (if any) is accepted.
-    fn authorized(&self, authorization: Option<&[u8]>) -> bool;
-
-    /// How long a refused request waits before its 401, so that module routes do not
-    /// let a client guess passwords faster than the JSON-RPC endpoint does.
-    fn failure_delay(&self) -> Duration {
-        Duration::ZERO
-    }
+    /// Whether the `Authorization` header value (if any) from `peer` is accepted. It may
+    /// wait: before a refusal, and to bound the failed logins of the whole node, so that
+    /// module routes do not let a client guess passwords faster than JSON-RPC does.
+    async fn authenticate(&self, authorization: Option<&[u8]>, peer: SocketAddr) -> bool;
 }
 
 struct OwnedRoute {
@@ -240,7 +237,7 @@ impl HttpHub {
                 let service = service_fn(move |request: Request<hyper::body::Incoming>| {
                     let hub = hub.clone();
                     let table = table.clone();
-                    async move { Ok::<_, Infallible>(hub.answer(&table, request).await) }
+                    async move { Ok::<_, Infallible>(hub.answer(&table, request, peer).await) }
                 });
                 let connection = http1::Builder::new()
                     .timer(TokioTimer::new())
@@ -263,7 +260,12 @@ impl HttpHub {
         }
     }
 
-    async fn answer(&self, table: &Table, request: Request<hyper::body::Incoming>) -> HttpResponse {
+    async fn answer(
+        &self,
+        table: &Table,
+        request: Request<hyper::body::Incoming>,
+        peer: SocketAddr,
+    ) -> HttpResponse {
         let path = request.uri().path().to_string();
         let found = {
             let routes = table.routes.read().unwrap_or_else(|e| e.into_inner());
@@ -288,12 +290,8 @@ impl HttpHub {
                 .get(AUTHORIZATION)
                 .map(HeaderValue::as_bytes);
             let allowed = match &authenticator {
-                Some(a) if a.authorized(credentials) => true,
-                Some(a) => {
-                    // Only this connection waits: others are served meanwhile.
-                    tokio::time::sleep(a.failure_delay()).await;
-                    false
-                }
+                // Only this connection waits: others are served meanwhile.
+                Some(a) => a.authenticate(credentials, peer).await,
                 None => false,
             };
             if !allowed {

@@ -483,31 +483,97 @@ async fn many_clients_are_served_and_a_slow_call_blocks_only_its_own() {
 }
 
 #[tokio::test]
-async fn connections_over_the_limit_wait_for_a_free_slot() {
+async fn a_new_client_closes_the_connection_idle_the_longest() {
+    let server = start(Limits {
+        max_connections: 2,
+        ..fast_limits()
+    })
+    .await;
+    let body = r#"{"method":"getblockcount","id":1}"#;
+    // Two sockets that send nothing hold both slots.
+    let mut oldest = TcpStream::connect(server.addr).await.unwrap();
+    let mut newer = TcpStream::connect(server.addr).await.unwrap();
+    // A third client is served at once: the oldest idle connection makes room.
+    let r = tokio::time::timeout(DEADLINE, post(server.addr, body))
+        .await
+        .expect("served while idle sockets hold every slot");
+    assert_eq!(r.status, 200);
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(DEADLINE, oldest.read(&mut byte))
+        .await
+        .expect("the oldest idle connection is closed");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    // The newer one was left open: the client's own connection made room for itself
+    // by closing nothing else.
+    let still = tokio::time::timeout(Duration::from_millis(200), newer.read(&mut byte)).await;
+    assert!(
+        still.is_err(),
+        "the newer idle connection was closed too: {still:?}"
+    );
+}
+
+#[tokio::test]
+async fn clients_wait_only_while_every_slot_answers_a_request() {
     let server = start(Limits {
         max_connections: 1,
         ..fast_limits()
     })
     .await;
-    let body = r#"{"method":"getblockcount","id":1}"#;
-    let mut first = connect(server.addr).await;
-    assert_eq!(
-        send_with(&mut first, Method::POST, "/", good_auth(), body)
-            .await
-            .status,
-        200
-    );
-
     let addr = server.addr;
-    let second = tokio::spawn(async move { post(addr, body).await });
+    let slow = tokio::spawn(async move { post(addr, r#"{"method":"wait","id":1}"#).await });
+    tokio::time::timeout(DEADLINE, server.waiting.notified())
+        .await
+        .expect("the slow call starts");
+    let second =
+        tokio::spawn(async move { post(addr, r#"{"method":"getblockcount","id":1}"#).await });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(!second.is_finished(), "served beyond max_connections");
-    drop(first);
+    assert!(
+        !second.is_finished(),
+        "a busy connection was closed, or served beyond max_connections"
+    );
+    server.release.notify_one();
+    let r = tokio::time::timeout(DEADLINE, slow).await.unwrap().unwrap();
+    assert_eq!(r.json()["result"], "released");
     let r = tokio::time::timeout(DEADLINE, second)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn failed_logins_share_one_bound_across_connections() {
+    // Two failures a second, in a burst of two: the fifth of five parallel failures
+    // cannot be answered before 1.5 s, whatever the number of connections.
+    let server = start(Limits {
+        auth_failure_delay: Duration::ZERO,
+        max_failed_logins_per_second: 2,
+        ..Limits::default()
+    })
+    .await;
+    let started = Instant::now();
+    let mut guesses = Vec::new();
+    for guess in 0..5 {
+        let addr = server.addr;
+        guesses.push(tokio::spawn(async move {
+            let mut sender = connect(addr).await;
+            let auth = Some(basic_authorization(USER, &format!("guess{guess}")));
+            send_with(&mut sender, Method::POST, "/", auth, "{}")
+                .await
+                .status
+        }));
+    }
+    for guess in guesses {
+        assert_eq!(guess.await.unwrap(), 401);
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(1450),
+        "5 failures answered in {:?}",
+        started.elapsed()
+    );
+    // A correct login is not charged.
+    let ok = post(server.addr, r#"{"method":"getblockcount","id":1}"#).await;
+    assert_eq!(ok.status, 200);
 }
 
 #[tokio::test]
@@ -632,7 +698,8 @@ async fn in_a_node_the_cookie_guards_module_routes_and_goes_with_the_node() {
     *WEB.lock().unwrap() = Some(tx);
     // rpc first: its credentials are in place before `web` answers.
     let text = "[node]\nmodules = [\"rpc\", \"web\"]\nchain = \"regtest\"\n\
-                [rpc]\nlisten = \"127.0.0.1:0\"\nauth_failure_delay_ms = 300\n";
+                [rpc]\nlisten = \"127.0.0.1:0\"\nauth_failure_delay_ms = 300\n\
+                max_failed_logins_per_second = 1\n";
     let profile = node_kernel::Profile::load(
         &node_kernel::ProfileSource::Embedded {
             name: "t.toml",
@@ -664,6 +731,15 @@ async fn in_a_node_the_cookie_guards_module_routes_and_goes_with_the_node() {
             "{auth:?} answered before rpc.auth_failure_delay_ms"
         );
     }
+    // The one failed login a second is spent: the route's next failure waits for it.
+    let started = Instant::now();
+    let wrong = Some(basic_authorization(&user, "wrong again"));
+    let r = send_with(&mut sender, Method::GET, "/private", wrong, "").await;
+    assert_eq!(r.status, 401);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "the route's failures are not bounded with JSON-RPC's"
+    );
 
     shutdown.cancel();
     tokio::time::timeout(DEADLINE, node)
