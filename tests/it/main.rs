@@ -3,6 +3,7 @@
 
 mod common;
 mod custom_node;
+mod follow_chain;
 mod import;
 mod kernel;
 mod layering;
