@@ -130,6 +130,7 @@ impl Module for MinerModule {
         control.set_generate(self.config.autostart, None);
 
         let watched = control.clone();
+        let summary_chain = chain.clone();
         let cancel = ctx.cancel_token();
         let mut pool_events = ctx.events().subscribe::<MempoolEvent>();
         ctx.spawn("watch", async move {
@@ -138,6 +139,7 @@ impl Module for MinerModule {
             let mut rate_log = tokio::time::interval(RATE_LOG_INTERVAL);
             rate_log.tick().await;
             let mut hashes_at_log = 0;
+            let mut blocks_at_log = 0;
             loop {
                 tokio::select! {
                     _ = cancel.cancelled() => break,
@@ -157,11 +159,22 @@ impl Module for MinerModule {
                     },
                     _ = rate_log.tick() => {
                         let total = control.hashes.load(Ordering::Relaxed);
-                        if control.is_generating() {
+                        let blocks = control.blocks_found.load(Ordering::Relaxed);
+                        let found = blocks - blocks_at_log;
+                        if control.is_generating() || found > 0 {
                             let rate = (total - hashes_at_log) as f64 / RATE_LOG_INTERVAL.as_secs_f64();
-                            tracing::info!(hashes_per_s = rate as u64, blocks = control.blocks_found.load(Ordering::Relaxed), "mining");
+                            tracing::info!(
+                                hashes_per_s = rate as u64,
+                                found,
+                                blocks_found = blocks,
+                                height = summary_chain.tip().height,
+                                "mined {found} blocks in the last {} s; tip height {}",
+                                RATE_LOG_INTERVAL.as_secs(),
+                                summary_chain.tip().height
+                            );
                         }
                         hashes_at_log = total;
+                        blocks_at_log = blocks;
                     }
                 }
             }

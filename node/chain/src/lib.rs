@@ -75,5 +75,5 @@ pub use state::{
     BlockIndexEntry, BlockOutcome, ChainError, ChainOptions, ChainState, NextBlock, Tip,
     MIN_KEEP_BLOCKS,
 };
-pub use transaction::{OutPoint, Transaction, TxIn, TxOut, COIN, MAX_MONEY};
+pub use transaction::{Coins, OutPoint, Transaction, TxIn, TxOut, COIN, MAX_MONEY};
 pub use verify::{sign_p2pkh_input, verify_p2pkh_input, ScriptError};
