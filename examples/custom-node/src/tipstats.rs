@@ -66,6 +66,7 @@ inventory::submit! {
         provides: &[],
         needs: &[services::CHAIN],
         uses: &[],
+        methods: &["gettipstats"],
         build,
     }
 }

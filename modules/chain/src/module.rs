@@ -82,11 +82,14 @@ struct ChainModule {
 fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
     let parsed: ChainConfig = config.parse()?;
     parsed.validate()?;
-    let chain = &config.node().chain;
-    let spec = ChainSpec::by_name(chain).map_err(|_| ConfigError::InvalidValue {
-        key: "node.chain".to_string(),
-        value: chain.clone(),
-        choices: ChainSpec::names().iter().map(|s| s.to_string()).collect(),
+    // The one place the spec is resolved; every other module reads it from the chain
+    // service (`ChainView::spec`).
+    let node = config.node();
+    let spec = node_api::chain::resolve(&node.chain, &node.chain_base).map_err(|e| {
+        ConfigError::Invalid {
+            key: "node.chain".to_string(),
+            reason: e.to_string(),
+        }
     })?;
     Ok(Box::new(ChainModule {
         spec,
@@ -102,6 +105,7 @@ inventory::submit! {
         provides: &[services::CHAIN, services::CHAIN_WRITER],
         needs: &[],
         uses: &[],
+        methods: &["getblockcount", "getbestblockhash", "getblockhash", "getblockchaininfo", "getchaininfo", "getblockheader", "getblock", "decoderawtransaction"],
         build,
     }
 }

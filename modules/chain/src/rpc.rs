@@ -6,7 +6,7 @@ use node_api::chain::encode::serialize;
 use node_api::chain::pow::difficulty;
 use node_api::chain::{ChainError, ChainState, Hash256, Transaction};
 use node_api::json::{block_json, decode_hex, header_json, tx_json};
-use node_api::rpc::{codes, Param, RpcError, RpcParams};
+use node_api::rpc::{amount, codes, Param, RpcError, RpcParams};
 use node_api::{BoxError, MethodEntry, RunOn, StartContext};
 use serde_json::{json, Value};
 
@@ -55,6 +55,12 @@ pub(crate) fn register(ctx: &StartContext, state: &Arc<ChainState>) -> Result<()
             NONE,
             "State of the block chain.",
             getblockchaininfo,
+        ),
+        (
+            "getchaininfo",
+            NONE,
+            "The consensus constants in effect: the chain spec (built-in or file) this node runs.",
+            getchaininfo,
         ),
         (
             "getblockheader",
@@ -118,6 +124,30 @@ fn getblockchaininfo(s: &ChainState, _: RpcParams) -> Result<Value, RpcError> {
         info["keep_blocks"] = json!(s.keep_blocks());
     }
     Ok(info)
+}
+
+fn getchaininfo(s: &ChainState, _: RpcParams) -> Result<Value, RpcError> {
+    let spec = s.spec();
+    let tip = s.tip();
+    Ok(json!({
+        "chain": spec.name,
+        "description": spec.description,
+        "genesis": spec.genesis_hash().to_string(),
+        "magic": hex::encode(spec.magic),
+        "p2p_port": spec.p2p_port,
+        "rpc_port": spec.rpc_port,
+        "address_version": spec.address_version,
+        "wif_version": spec.wif_version,
+        "initial_subsidy": amount(spec.initial_subsidy),
+        "subsidy": amount(spec.subsidy(tip.height + 1)),
+        "halving_interval": spec.halving_interval,
+        "coinbase_maturity": spec.coinbase_maturity,
+        "target_spacing": spec.target_spacing,
+        "retarget_window": spec.retarget_window.unwrap_or(0),
+        "pow_limit_bits": format!("{:08x}", spec.pow_limit_bits),
+        "max_block_size": spec.max_block_size,
+        "default_assume_valid": spec.assume_valid.map_or_else(|| "0".to_string(), |h| h.to_string()),
+    }))
 }
 
 fn header_value(s: &ChainState, hash: &Hash256) -> Result<Value, RpcError> {

@@ -141,6 +141,7 @@ inventory::submit! {
         provides: &[],
         needs: &[services::PEERS],
         uses: &[],
+        methods: &[],
         build,
     }
 }
@@ -180,6 +181,13 @@ impl Module for DiscoveryModule {
             "discovery listening on {}",
             discovery.local_addr()
         );
+        if self.table.bootstrap.is_empty() {
+            tracing::info!(
+                "discovery has no bootstrap node: it finds peers only once another node \
+                 contacts it; add some with [discovery] bootstrap (e.g. --set \
+                 'discovery.bootstrap=[\"HOST:PORT\"]')"
+            );
+        }
         ctx.spawn("candidates", forward(discovery, peers, ctx.cancel_token()));
         Ok(())
     }

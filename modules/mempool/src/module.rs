@@ -37,6 +37,7 @@ inventory::submit! {
         provides: &[services::MEMPOOL],
         needs: &[services::CHAIN],
         uses: &[],
+        methods: &["getmempoolinfo", "getrawmempool", "getmempoolentry", "sendrawtransaction", "getrawtransaction"],
         build,
     }
 }

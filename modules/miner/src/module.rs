@@ -26,39 +26,44 @@ const TEMPLATE_REFRESH: Duration = Duration::from_secs(1);
 
 struct MinerModule {
     config: MinerConfig,
-    spec: &'static ChainSpec,
 }
 
 fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
     let parsed: MinerConfig = config.parse()?;
-    // An unknown chain is reported by the chain module; here any spec gives the limits.
-    let spec = ChainSpec::by_name(&config.node().chain)
-        .unwrap_or_else(|_| ChainSpec::by_name("regtest").expect("regtest exists"));
-    if parsed.block_max_bytes > spec.max_block_size || parsed.block_max_bytes <= COINBASE_RESERVE {
+    if parsed.block_max_bytes <= COINBASE_RESERVE {
         return Err(ConfigError::Invalid {
             key: "block_max_bytes".to_string(),
             reason: format!(
-                "{} is outside {}..={} (the chain's maximum block size)",
-                parsed.block_max_bytes,
-                COINBASE_RESERVE + 1,
-                spec.max_block_size
+                "{} leaves no room beyond the {COINBASE_RESERVE} bytes kept for the coinbase",
+                parsed.block_max_bytes
             ),
         });
     }
-    if !parsed.payout_address.is_empty() {
-        spec.parse_address(&parsed.payout_address)
+    Ok(Box::new(MinerModule { config: parsed }))
+}
+
+/// Checks what depends on the chain, with the spec the chain service runs on.
+fn check_against(config: &MinerConfig, spec: &ChainSpec) -> Result<(), ConfigError> {
+    if config.block_max_bytes > spec.max_block_size {
+        return Err(ConfigError::Invalid {
+            key: "block_max_bytes".to_string(),
+            reason: format!(
+                "{} is above chain {}'s maximum block size, {}",
+                config.block_max_bytes, spec.name, spec.max_block_size
+            ),
+        });
+    }
+    if !config.payout_address.is_empty() {
+        spec.parse_address(&config.payout_address)
             .map_err(|e| ConfigError::Invalid {
                 key: "payout_address".to_string(),
                 reason: format!(
                     "{:?} is not an address of chain {}: {e}",
-                    parsed.payout_address, spec.name
+                    config.payout_address, spec.name
                 ),
             })?;
     }
-    Ok(Box::new(MinerModule {
-        config: parsed,
-        spec,
-    }))
+    Ok(())
 }
 
 inventory::submit! {
@@ -69,6 +74,7 @@ inventory::submit! {
         provides: &[services::MINER],
         needs: &[services::CHAIN, services::CHAIN_WRITER, services::MEMPOOL],
         uses: &[services::WALLET],
+        methods: &["getmininginfo", "generatetoaddress", "setgenerate"],
         build,
     }
 }
@@ -79,8 +85,10 @@ impl Module for MinerModule {
         let chain = ctx.require::<dyn ChainView>()?;
         let writer = ctx.require::<dyn ChainWriter>()?;
         let mempool = ctx.require::<dyn MempoolService>()?;
+        let spec = chain.spec();
+        check_against(&self.config, spec).map_err(|e| format!("[miner] {e}"))?;
         let payout = if !self.config.payout_address.is_empty() {
-            Some(self.spec.parse_address(&self.config.payout_address)?)
+            Some(spec.parse_address(&self.config.payout_address)?)
         } else if let Some(wallet) = ctx.get::<dyn WalletService>()? {
             Some(wallet.new_address("mining")?)
         } else {
@@ -122,6 +130,7 @@ impl Module for MinerModule {
         control.set_generate(self.config.autostart, None);
 
         let watched = control.clone();
+        let summary_chain = chain.clone();
         let cancel = ctx.cancel_token();
         let mut pool_events = ctx.events().subscribe::<MempoolEvent>();
         ctx.spawn("watch", async move {
@@ -130,6 +139,7 @@ impl Module for MinerModule {
             let mut rate_log = tokio::time::interval(RATE_LOG_INTERVAL);
             rate_log.tick().await;
             let mut hashes_at_log = 0;
+            let mut blocks_at_log = 0;
             loop {
                 tokio::select! {
                     _ = cancel.cancelled() => break,
@@ -149,18 +159,29 @@ impl Module for MinerModule {
                     },
                     _ = rate_log.tick() => {
                         let total = control.hashes.load(Ordering::Relaxed);
-                        if control.is_generating() {
+                        let blocks = control.blocks_found.load(Ordering::Relaxed);
+                        let found = blocks - blocks_at_log;
+                        if control.is_generating() || found > 0 {
                             let rate = (total - hashes_at_log) as f64 / RATE_LOG_INTERVAL.as_secs_f64();
-                            tracing::info!(hashes_per_s = rate as u64, blocks = control.blocks_found.load(Ordering::Relaxed), "mining");
+                            tracing::info!(
+                                hashes_per_s = rate as u64,
+                                found,
+                                blocks_found = blocks,
+                                height = summary_chain.tip().height,
+                                "mined {found} blocks in the last {} s; tip height {}",
+                                RATE_LOG_INTERVAL.as_secs(),
+                                summary_chain.tip().height
+                            );
                         }
                         hashes_at_log = total;
+                        blocks_at_log = blocks;
                     }
                 }
             }
             // The search thread watches no token: this ends it.
             control.shutdown();
         });
-        crate::rpc::register(&ctx, control.clone(), chain, mempool, self.spec)?;
+        crate::rpc::register(&ctx, control.clone(), chain, mempool, spec)?;
         ctx.provide::<dyn MinerService>(control)?;
         Ok(())
     }

@@ -301,7 +301,9 @@ impl Worker {
                         .accept_block(&block)
                         .map_err(|e| e.to_string())?;
                     self.control.blocks_found.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(
+                    // One line per block only at debug: a miner on a fast chain finds
+                    // many; the minute summary (module.rs) says how many at info.
+                    tracing::debug!(
                         height = template.next.height,
                         %hash,
                         txs = block.txs.len(),

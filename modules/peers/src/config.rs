@@ -114,9 +114,12 @@ fn invalid(key: &str, reason: impl Into<String>) -> ConfigError {
 }
 
 impl PeersConfig {
-    /// Checks the values serde cannot and resolves them against the chain spec.
-    pub(crate) fn resolve(&self, spec: &ChainSpec) -> Result<Settings, ConfigError> {
-        let port = spec.p2p_port;
+    /// Checks the values serde cannot and resolves them against the chain spec, which
+    /// the module reads from the chain service at start. Without a spec (when the profile
+    /// is checked) only what does not depend on the chain is checked: default ports and
+    /// the magic are placeholders then.
+    pub(crate) fn resolve(&self, spec: Option<&ChainSpec>) -> Result<Settings, ConfigError> {
+        let port = spec.map_or(0, |spec| spec.p2p_port);
         let listen = match &self.listen {
             None => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
             Some(text) => text
@@ -154,7 +157,8 @@ impl PeersConfig {
             return Err(invalid("max_bans", "must be at least 1"));
         }
         let full_inv = 3 + MAX_INV * 36;
-        let needed = spec.max_block_size.max(full_inv);
+        let max_block_size = spec.map_or(0, |spec| spec.max_block_size);
+        let needed = max_block_size.max(full_inv);
         if self.max_message_bytes < needed || self.max_message_bytes > u32::MAX as usize {
             return Err(invalid(
                 "max_message_bytes",
@@ -162,8 +166,8 @@ impl PeersConfig {
                     "{} cannot carry a full block ({} bytes on chain {}) and a full inv \
                      ({full_inv} bytes); give at least {needed}, at most {}",
                     self.max_message_bytes,
-                    spec.max_block_size,
-                    spec.name,
+                    max_block_size,
+                    spec.map_or("", |spec| spec.name),
                     u32::MAX
                 ),
             ));
@@ -200,7 +204,7 @@ impl PeersConfig {
             send_buffer_bytes: self.send_buffer_bytes,
             known_inventory: self.known_inventory,
             user_agent: self.user_agent.clone(),
-            magic: spec.magic,
+            magic: spec.map_or([0; 4], |spec| spec.magic),
         })
     }
 }
@@ -240,7 +244,7 @@ mod tests {
 
     #[test]
     fn defaults_resolve_to_the_chain_port() {
-        let settings = PeersConfig::default().resolve(regtest()).unwrap();
+        let settings = PeersConfig::default().resolve(Some(regtest())).unwrap();
         assert_eq!(settings.listen, "0.0.0.0:18444".parse().unwrap());
         assert_eq!(settings.magic, regtest().magic);
         let config = PeersConfig {
@@ -248,7 +252,7 @@ mod tests {
             connect: vec!["localhost".into(), "[::1]:9".into(), "10.0.0.1".into()],
             ..PeersConfig::default()
         };
-        let settings = config.resolve(regtest()).unwrap();
+        let settings = config.resolve(Some(regtest())).unwrap();
         assert_eq!(settings.listen, "127.0.0.1:18444".parse().unwrap());
         assert_eq!(
             settings.connect,
@@ -288,7 +292,7 @@ mod tests {
             "ping_timeout_secs",
         ];
         for (config, key) in cases.iter().zip(keys) {
-            match config.resolve(regtest()) {
+            match config.resolve(Some(regtest())) {
                 Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key),
                 other => panic!("{key}: {other:?}"),
             }

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use node_api::chain::ChainSpec;
 use node_api::{
     async_trait, inventory, services, BoxError, ChainView, ConfigError, Module, ModuleConfig,
     ModuleFactory, PeerService, StartContext,
@@ -13,7 +12,7 @@ use node_p2p::ConnectionType;
 use tokio::net::TcpListener;
 
 use crate::addrbook::canonical;
-use crate::config::{PeersConfig, Settings};
+use crate::config::PeersConfig;
 use crate::connection;
 use crate::error::PeersError;
 use crate::manager;
@@ -24,19 +23,15 @@ use crate::peers::Peers;
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 struct PeersModule {
-    settings: Settings,
+    config: PeersConfig,
 }
 
 fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
     let parsed: PeersConfig = config.parse()?;
-    let chain = &config.node().chain;
-    let spec = ChainSpec::by_name(chain).map_err(|_| ConfigError::InvalidValue {
-        key: "node.chain".to_string(),
-        value: chain.clone(),
-        choices: ChainSpec::names().iter().map(|s| s.to_string()).collect(),
-    })?;
-    let settings = parsed.resolve(spec)?;
-    Ok(Box::new(PeersModule { settings }))
+    // What does not depend on the chain is checked now; the rest at start, against the
+    // chain service's spec.
+    parsed.resolve(None)?;
+    Ok(Box::new(PeersModule { config: parsed }))
 }
 
 inventory::submit! {
@@ -48,6 +43,7 @@ inventory::submit! {
         provides: &[services::PEERS],
         needs: &[services::CHAIN],
         uses: &[],
+        methods: &["getpeerinfo", "getnetworkinfo", "getconnectioncount", "addnode", "disconnectnode", "setban", "listbanned", "clearbanned", "ping"],
         build,
     }
 }
@@ -56,12 +52,23 @@ inventory::submit! {
 impl Module for PeersModule {
     async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
         let chain = ctx.require::<dyn ChainView>()?;
-        let addr = self.settings.listen;
+        let settings = self.config.resolve(Some(chain.spec()))?;
+        // Discovery, when it runs, says the same of its own bootstrap list.
+        let discovery = ctx.node().modules.iter().any(|m| m == "discovery");
+        if settings.connect.is_empty() && settings.addnode.is_empty() && !discovery {
+            tracing::info!(
+                "no peers to connect to: add some with [peers] connect or addnode (e.g. \
+                 --set 'peers.connect=[\"HOST:{}\"]'), the discovery module with a bootstrap \
+                 list, or the addnode RPC; until then this node only waits for others to connect",
+                settings.default_port
+            );
+        }
+        let addr = settings.listen;
         let bind = |source| PeersError::Bind { addr, source };
         let listener = TcpListener::bind(addr).await.map_err(bind)?;
         let local_addr = listener.local_addr().map_err(bind)?;
         let peers = Peers::new(
-            self.settings,
+            settings,
             chain,
             ctx.events().clone(),
             ctx.spawner(),

@@ -48,7 +48,7 @@ impl Harness {
             ..PeersConfig::default()
         };
         tweak(&mut config);
-        let settings = config.resolve(spec).unwrap();
+        let settings = config.resolve(Some(spec)).unwrap();
         let listener = TcpListener::bind(settings.listen).await.unwrap();
         let local = listener.local_addr().unwrap();
         let events = EventBus::default();

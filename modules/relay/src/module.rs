@@ -41,6 +41,7 @@ inventory::submit! {
         provides: &[],
         needs: &[services::MEMPOOL, services::PEERS],
         uses: &[],
+        methods: &[],
         build,
     }
 }

@@ -66,7 +66,11 @@ impl ClientSettings {
     pub fn from_profile(profile: &Profile) -> Result<Self, ClientError> {
         let table = profile.merged.get("rpc");
         let listen = string_at(table, "listen")?;
-        let addr = listen_addr(listen.as_deref(), &profile.node.chain).map_err(|e| match e {
+        let addr = listen_addr(
+            listen.as_deref(),
+            &profile.node.chain,
+            &profile.node.chain_base,
+        ).map_err(|e| match e {
             ConfigError::Invalid { key, reason } => ClientError::Config { key, reason },
             other => ClientError::Config {
                 key: "listen".to_string(),

@@ -3,7 +3,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use node_api::chain::ChainSpec;
+use std::path::Path;
+
 use node_api::ConfigError;
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -106,9 +107,10 @@ impl RpcConfig {
         Ok(())
     }
 
-    /// The address to listen on for `chain`.
-    pub fn listen_addr(&self, chain: &str) -> Result<SocketAddr, ConfigError> {
-        listen_addr(self.listen.as_deref(), chain)
+    /// The address to listen on for `chain` (a name or a chain spec file relative to
+    /// `base`, as `[node] chain`).
+    pub fn listen_addr(&self, chain: &str, base: &Path) -> Result<SocketAddr, ConfigError> {
+        listen_addr(self.listen.as_deref(), chain, base)
     }
 
     /// The delay before a 401.
@@ -119,10 +121,15 @@ impl RpcConfig {
 
 /// Resolves an `rpc.listen` value: `host:port`, a bare IP (the chain's port), or `None`
 /// (127.0.0.1 on the chain's port).
-pub(crate) fn listen_addr(listen: Option<&str>, chain: &str) -> Result<SocketAddr, ConfigError> {
+pub(crate) fn listen_addr(
+    listen: Option<&str>,
+    chain: &str,
+    base: &Path,
+) -> Result<SocketAddr, ConfigError> {
     // Asked only when no port is given, so `host:port` works whatever the chain is called.
+    // The server and `node rpc` resolve the chain as the chain module does.
     let chain_port = || {
-        ChainSpec::by_name(chain)
+        node_api::chain::resolve(chain, base)
             .map(|spec| spec.rpc_port)
             .map_err(|e| ConfigError::Invalid {
                 key: "listen".to_string(),
@@ -152,50 +159,51 @@ pub(crate) fn listen_addr(listen: Option<&str>, chain: &str) -> Result<SocketAdd
 #[cfg(test)]
 mod tests {
     use super::*;
+    use node_api::chain::ChainSpec;
 
     #[test]
     fn default_listens_on_loopback_at_the_chain_port() {
         let c = RpcConfig::default();
         assert_eq!(
-            c.listen_addr("regtest").unwrap(),
+            c.listen_addr("regtest", Path::new("")).unwrap(),
             "127.0.0.1:18443".parse().unwrap()
         );
         for spec in ChainSpec::all() {
-            let addr = c.listen_addr(spec.name).unwrap();
+            let addr = c.listen_addr(spec.name, Path::new("")).unwrap();
             assert_eq!(
                 addr,
                 SocketAddr::new(Ipv4Addr::LOCALHOST.into(), spec.rpc_port)
             );
         }
-        let err = c.listen_addr("mainnet").unwrap_err().to_string();
+        let err = c.listen_addr("mainnet", Path::new("")).unwrap_err().to_string();
         assert!(err.contains("mainnet") && err.contains("listen"), "{err}");
         // A port given needs no chain spec.
         let c = RpcConfig {
             listen: Some("127.0.0.1:9".into()),
             ..RpcConfig::default()
         };
-        assert_eq!(c.listen_addr("mainnet").unwrap().port(), 9);
+        assert_eq!(c.listen_addr("mainnet", Path::new("")).unwrap().port(), 9);
     }
 
     #[test]
     fn listen_accepts_address_with_or_without_port() {
         assert_eq!(
-            listen_addr(Some("0.0.0.0:9"), "x").unwrap(),
+            listen_addr(Some("0.0.0.0:9"), "x", Path::new("")).unwrap(),
             "0.0.0.0:9".parse().unwrap()
         );
         assert_eq!(
-            listen_addr(Some("10.0.0.1"), "regtest").unwrap(),
+            listen_addr(Some("10.0.0.1"), "regtest", Path::new("")).unwrap(),
             "10.0.0.1:18443".parse().unwrap()
         );
         assert_eq!(
-            listen_addr(Some("[::1]:5"), "x").unwrap(),
+            listen_addr(Some("[::1]:5"), "x", Path::new("")).unwrap(),
             "[::1]:5".parse().unwrap()
         );
         assert_eq!(
-            listen_addr(Some("::1"), "dev").unwrap(),
+            listen_addr(Some("::1"), "dev", Path::new("")).unwrap(),
             "[::1]:28443".parse().unwrap()
         );
-        let err = listen_addr(Some("localhost:1"), "dev")
+        let err = listen_addr(Some("localhost:1"), "dev", Path::new(""))
             .unwrap_err()
             .to_string();
         assert!(err.contains("localhost:1"), "{err}");

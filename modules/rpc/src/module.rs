@@ -23,7 +23,7 @@ struct RpcModule {
 fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
     let parsed: RpcConfig = config.parse()?;
     parsed.validate()?;
-    let listen = parsed.listen_addr(&config.node().chain)?;
+    let listen = parsed.listen_addr(&config.node().chain, &config.node().chain_base)?;
     Ok(Box::new(RpcModule {
         config: parsed,
         listen,
@@ -41,6 +41,7 @@ inventory::submit! {
         // answers and the cookie exists, their methods are registered, and no call
         // reaches them while they stop.
         uses: &[services::CHAIN, services::MEMPOOL, services::PEERS, services::WALLET],
+        methods: &[],
         build,
     }
 }

@@ -27,6 +27,7 @@ inventory::submit! {
         provides: &[],
         needs: &[services::CHAIN, services::CHAIN_WRITER, services::PEERS],
         uses: &[],
+        methods: &[],
         build,
     }
 }

@@ -15,7 +15,11 @@ pub enum WalletError {
         reason: String,
     },
     /// Not enough spendable coins.
-    #[error("Insufficient funds: {available} available, {needed} needed")]
+    #[error(
+        "Insufficient funds: {} available, {} needed (amount and fee, in coins)",
+        node_api::chain::Coins(*available),
+        node_api::chain::Coins(*needed)
+    )]
     InsufficientFunds {
         /// Spendable satoshis.
         available: u64,

@@ -35,6 +35,7 @@ inventory::submit! {
         provides: &[services::WALLET],
         needs: &[services::CHAIN, services::MEMPOOL],
         uses: &[],
+        methods: &["getnewaddress", "listaddresses", "getbalance", "listunspent", "sendtoaddress", "sendfrom"],
         build,
     }
 }

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use node_api::chain::{
-    sign_p2pkh_input, Address, AddressError, Hash256, OutPoint, PrivateKey, Transaction, TxIn,
-    TxOut,
+    sign_p2pkh_input, Address, AddressError, Coins, Hash256, OutPoint, PrivateKey, Transaction,
+    TxIn, TxOut,
 };
 use node_api::{ChainView, MempoolService, WalletService};
 
@@ -214,7 +214,9 @@ impl Wallet {
     ) -> Result<(Hash256, u64), WalletError> {
         if amount < DUST {
             return Err(WalletError::InvalidAmount(format!(
-                "{amount} satoshis is below the dust threshold of {DUST}"
+                "{} is below the dust threshold of {} coins",
+                Coins(amount),
+                Coins(DUST)
             )));
         }
         let _paying = self.paying.lock().unwrap_or_else(|e| e.into_inner());
@@ -291,7 +293,12 @@ impl Wallet {
             }
         }
         let accepted = self.mempool.accept(tx)?;
-        tracing::info!(txid = %accepted.txid, amount, fee = accepted.fee, "payment sent");
+        tracing::info!(
+            txid = %accepted.txid,
+            amount = %Coins(amount),
+            fee = %Coins(accepted.fee),
+            "payment sent"
+        );
         Ok((accepted.txid, accepted.fee))
     }
 }

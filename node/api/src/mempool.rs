@@ -156,7 +156,7 @@ pub enum MempoolError {
     #[error("bad-txns-inputs-missingorspent")]
     MissingInputs,
     /// Pays less than the minimum relay fee.
-    #[error("min relay fee not met, {fee} < {required}")]
+    #[error("min relay fee not met, {} < {} coins", node_chain::Coins(*fee), node_chain::Coins(*required))]
     FeeTooLow {
         /// Fee paid, satoshis.
         fee: u64,

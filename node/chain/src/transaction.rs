@@ -9,6 +9,17 @@ pub const COIN: u64 = 100_000_000;
 /// The most satoshis any amount or sum may reach, as Bitcoin's `MAX_MONEY`.
 pub const MAX_MONEY: u64 = 21_000_000 * COIN;
 
+/// An amount in satoshis, displayed in coins with 8 decimals (`0.00002260`): how RPC
+/// takes and prints amounts, so errors and logs say amounts the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Coins(pub u64);
+
+impl std::fmt::Display for Coins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{:08}", self.0 / COIN, self.0 % COIN)
+    }
+}
+
 /// A reference to one output of an earlier transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct OutPoint {

@@ -58,6 +58,9 @@ pub(crate) fn check(
     datadir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let plan = load(source, sets, datadir)?;
+    for warning in &plan.warnings {
+        eprintln!("warning: {warning}");
+    }
     let names: Vec<&str> = plan.modules.iter().map(|m| m.factory.name).collect();
     out!(
         "{}: ok; modules in start order: {}",
@@ -121,7 +124,8 @@ fn open_chain(
     profile: &Profile,
     datadir: &std::path::Path,
 ) -> anyhow::Result<(node_kernel::DataDir, std::sync::Arc<node_chain::ChainState>)> {
-    let spec = node_chain::ChainSpec::by_name(&profile.node.chain)?;
+    let spec = node_chain::resolve(&profile.node.chain, &profile.node.chain_base)
+        .with_context(|| format!("in {}, [node] chain", profile.node.profile))?;
     let config: node_chain_module::ChainConfig = match profile.merged.get("chain") {
         Some(table) => serde_json::from_value(table.clone())
             .with_context(|| format!("in {}, [chain]", profile.node.profile))?,
@@ -165,4 +169,37 @@ pub(crate) fn import(
         report.height
     );
     Ok(())
+}
+
+pub(crate) fn chainspec(name: Option<String>, from: Option<PathBuf>) -> anyhow::Result<()> {
+    use node_chain::spec_file::{check_spec_text, ChainSpecFile};
+    match (name, from) {
+        (Some(name), None) => {
+            let spec = node_chain::ChainSpec::by_name(&name)?;
+            out!("{}", ChainSpecFile::from_spec(spec).to_toml().trim_end());
+        }
+        (None, Some(path)) => {
+            let file = path.display().to_string();
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("chain spec {file}: cannot read"))?;
+            let checked =
+                check_spec_text(&text, &file).map_err(|e| anyhow::anyhow!(toml_words(&e)))?;
+            if checked.nonce_found {
+                eprintln!(
+                    "{file}: genesis.nonce did not meet pow_limit_bits; found nonce {}, genesis {}. \
+                     The completed file follows: save it over {file}.",
+                    checked.file.genesis.nonce, checked.genesis_hash
+                );
+                out!("{}", checked.file.to_toml().trim_end());
+            } else {
+                out!("{file}: ok; chain {}, genesis {}", checked.file.name, checked.genesis_hash);
+            }
+        }
+        _ => anyhow::bail!("give a built-in chain name or --from FILE"),
+    }
+    Ok(())
+}
+
+fn toml_words(error: &impl std::fmt::Display) -> String {
+    node_kernel::toml_words(&error.to_string())
 }

@@ -64,6 +64,18 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
     },
+    /// Print a chain spec file to start a new chain from: a built-in spec (`node
+    /// chainspec regtest > mychain.toml`), or, with `--from FILE`, check a file, print its
+    /// genesis hash, and when its genesis nonce does not meet its target, find one and
+    /// print the completed file.
+    Chainspec {
+        /// A built-in spec: regtest, dev or testnet.
+        #[arg(required_unless_present = "from", conflicts_with = "from")]
+        name: Option<String>,
+        /// A chain spec file to check (and complete).
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+    },
     /// Call a JSON-RPC method of a running node, like bitcoin-cli. It reads the same
     /// profile, `--datadir` and `--set` as the node to find its address and cookie.
     Rpc {
@@ -79,8 +91,12 @@ enum Command {
 /// into the calling binary, and returns the exit code.
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    // The RPC client prints results on stdout and errors on stderr, nothing else.
-    if !matches!(cli.command, Some(Command::Rpc { .. })) {
+    // The RPC client prints results on stdout and errors on stderr, nothing else; a
+    // chain spec is printed for redirection into a file.
+    if !matches!(
+        cli.command,
+        Some(Command::Rpc { .. } | Command::Chainspec { .. })
+    ) {
         init_logging();
     }
     let source = commands::profile_source(cli.profile.clone());
@@ -91,6 +107,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Import { from_datadir, file } => {
             commands::import(source, &cli.sets, cli.datadir, from_datadir, file)
         }
+        Command::Chainspec { name, from } => commands::chainspec(name, from),
         Command::Rpc { method, args } => {
             commands::rpc(source, &cli.sets, cli.datadir, &method, &args)
         }

@@ -39,6 +39,26 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// The key path (inside the module's table) the error is about, when it names one:
+    /// what the kernel looks up to say which layer set the value.
+    pub fn key(&self) -> Option<String> {
+        match self {
+            ConfigError::Deserialize(message) => ["for key `", "unknown field `", "missing field `"]
+                .iter()
+                .find_map(|marker| {
+                    let rest = &message[message.find(marker)? + marker.len()..];
+                    Some(rest[..rest.find('`')?].to_string())
+                }),
+            ConfigError::InvalidValue { key, .. } | ConfigError::Invalid { key, .. } => {
+                Some(key.clone())
+            }
+            ConfigError::Strategy { strategy, error } => Some(match error.key() {
+                Some(key) => format!("{strategy}.{key}"),
+                None => strategy.clone(),
+            }),
+        }
+    }
+
     /// The same error, found in the settings of strategy `strategy`.
     pub fn within(self, strategy: &str) -> ConfigError {
         ConfigError::Strategy {
@@ -98,7 +118,8 @@ pub enum ProfileError {
     /// A table's content is wrong.
     #[error("in {file}, [{table}]: {error}")]
     Table {
-        /// The profile file.
+        /// Where the value came from: the profile file, or the override that set it
+        /// (`--set k=v`, `environment variable NODE_K`).
         file: String,
         /// The table (`node` or a module name).
         table: String,
@@ -182,4 +203,78 @@ pub enum KernelError {
         /// Its reason.
         reason: String,
     },
+}
+
+/// A serde message in TOML's words: `expected an integer from 0 to 65535` rather than
+/// `expected u16`, `array` and `table` rather than `sequence` and `map`. Operators write
+/// TOML, not Rust.
+pub fn toml_words(message: &str) -> String {
+    const WORDS: &[(&str, &str)] = &[
+        ("expected u8", "expected an integer from 0 to 255"),
+        ("expected u16", "expected an integer from 0 to 65535"),
+        ("expected u32", "expected an integer from 0 to 4294967295"),
+        ("expected u64", "expected a non-negative integer"),
+        ("expected usize", "expected a non-negative integer"),
+        ("expected i8", "expected an integer"),
+        ("expected i16", "expected an integer"),
+        ("expected i32", "expected an integer"),
+        ("expected i64", "expected an integer"),
+        ("expected isize", "expected an integer"),
+        ("expected f32", "expected a number"),
+        ("expected f64", "expected a number"),
+        ("expected a sequence", "expected an array like [\"a\", \"b\"]"),
+        ("expected a map", "expected a table"),
+        ("expected struct ", "expected a table: "),
+        ("expected a borrowed string", "expected a string"),
+        ("an unsigned 64 bit or less integer", "a non-negative integer"),
+        ("a signed 64 bit or less integer", "an integer"),
+        ("64-bit integer `", "integer `"),
+        ("invalid type: sequence", "invalid type: array"),
+        ("invalid type: map", "invalid type: table"),
+        ("invalid type: floating point", "invalid type: float"),
+    ];
+    let mut out = message.to_string();
+    for (rust, toml) in WORDS {
+        let mut from = 0;
+        while let Some(at) = out[from..].find(rust).map(|i| i + from) {
+            let end = at + rust.len();
+            // Whole words only: `expected u8` must not rewrite `expected u80`.
+            let next = out[end..].chars().next();
+            if rust.ends_with(' ') || !next.is_some_and(|c| c.is_ascii_alphanumeric()) {
+                out.replace_range(at..end, toml);
+                from = at + toml.len();
+            } else {
+                from = end;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_type_names_become_toml_words() {
+        assert_eq!(
+            toml_words("invalid type: string \"two\", expected u32 for key `threads`"),
+            "invalid type: string \"two\", expected an integer from 0 to 4294967295 for key `threads`"
+        );
+        assert_eq!(
+            toml_words("invalid type: map, expected a sequence"),
+            "invalid type: table, expected an array like [\"a\", \"b\"]"
+        );
+        assert_eq!(toml_words("expected u64"), "expected a non-negative integer");
+    }
+
+    #[test]
+    fn keys_are_found_in_messages() {
+        let e = ConfigError::Deserialize("invalid type: x for key `connect`".into());
+        assert_eq!(e.key().as_deref(), Some("connect"));
+        let e = ConfigError::Deserialize("unknown field `bootstrapp`, expected one of".into());
+        assert_eq!(e.key().as_deref(), Some("bootstrapp"));
+        let e = ConfigError::Deserialize("no key here".into());
+        assert_eq!(e.key(), None);
+    }
 }

@@ -25,6 +25,7 @@ mod datadir;
 mod error;
 mod events;
 pub mod http;
+mod layers;
 mod lifecycle;
 mod module;
 mod overrides;
@@ -37,7 +38,7 @@ mod tasks;
 
 pub use context::StartContext;
 pub use datadir::DataDir;
-pub use error::{ConfigError, KernelError, ProfileError};
+pub use error::{toml_words, ConfigError, KernelError, ProfileError};
 pub use events::EventBus;
 pub use lifecycle::{plan, run, Plan, PlannedModule};
 pub use module::{registered_modules, BoxError, Module, ModuleConfig, ModuleFactory};

@@ -17,6 +17,7 @@ use crate::context::{StartContext, StopHook};
 use crate::error::{KernelError, ProfileError};
 use crate::events::EventBus;
 use crate::http::HttpHub;
+use crate::layers::table_error;
 use crate::module::{registered_modules, Module, ModuleConfig, ModuleFactory};
 use crate::profile::Profile;
 use crate::rpc::{Param, RpcError, RpcParams, RpcRegistry};
@@ -47,6 +48,12 @@ pub struct Plan {
     pub profile: Profile,
     /// Modules in start order (needs first, then profile order).
     pub modules: Vec<PlannedModule>,
+    /// What the operator should read before the node starts (printed by `node check`
+    /// and logged by `run`): overrides of modules the profile does not run.
+    pub warnings: Vec<String>,
+    /// RPC methods of registered modules the profile does not run, and their module:
+    /// a call answers which module it belongs to instead of "Method not found".
+    pub absent_methods: BTreeMap<String, String>,
 }
 
 /// Checks a profile against the registries and builds its modules, without starting
@@ -92,11 +99,7 @@ pub fn plan(mut profile: Profile) -> Result<Plan, ProfileError> {
         let config = ModuleConfig::new(table, profile.node.clone());
         let module = (factory.build)(&config)
             .and_then(|module| config.finish().map(|()| module))
-            .map_err(|error| ProfileError::Table {
-                file: file.clone(),
-                table: name.clone(),
-                error,
-            })?;
+            .map_err(|error| table_error(&profile, name, error))?;
         built.push(PlannedModule {
             factory,
             module,
@@ -135,8 +138,44 @@ pub fn plan(mut profile: Profile) -> Result<Plan, ProfileError> {
         }
     }
 
+    // An override of a module the profile does not run is still checked against that
+    // module's config (a typo fails here), then reported: it has no effect.
+    let mut warnings = Vec::new();
+    let unlisted: Vec<String> = profile.tables.keys().cloned().collect();
+    for name in unlisted {
+        let overrides = profile.overrides_in(&name);
+        if overrides.is_empty() {
+            continue;
+        }
+        let factory = registry[name.as_str()];
+        let table = profile.tables[&name].clone();
+        let config = ModuleConfig::new(table, profile.node.clone());
+        (factory.build)(&config)
+            .and_then(|_| config.finish())
+            .map_err(|error| table_error(&profile, &name, error))?;
+        warnings.push(format!(
+            "{} set{} [{name}], but module {name:?} is not in [node] modules of {file}: \
+             {} no effect (add {name:?} to modules to run it)",
+            overrides.join(" and "),
+            if overrides.len() == 1 { "s" } else { "" },
+            if overrides.len() == 1 { "it has" } else { "they have" },
+        ));
+    }
+
+    let listed: BTreeSet<&str> = built.iter().map(|m| m.factory.name).collect();
+    let absent_methods = registry
+        .values()
+        .filter(|f| !listed.contains(f.name))
+        .flat_map(|f| f.methods.iter().map(|m| (m.to_string(), f.name.to_string())))
+        .collect();
+
     let modules = start_order(built, &providers, &file)?;
-    Ok(Plan { profile, modules })
+    Ok(Plan {
+        profile,
+        modules,
+        warnings,
+        absent_methods,
+    })
 }
 
 /// Orders modules so each starts after the providers of what it needs or uses; among
@@ -188,12 +227,21 @@ pub async fn run(plan: Plan) -> Result<(), KernelError> {
     let mut sigint = signal(SignalKind::interrupt()).map_err(signal_error)?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(signal_error)?;
 
-    let Plan { profile, modules } = plan;
+    let Plan {
+        profile,
+        modules,
+        warnings,
+        absent_methods,
+    } = plan;
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
     let datadir = Arc::new(DataDir::open(&profile.node.datadir)?);
     let node = Arc::new(profile.node.clone());
     let services = Arc::new(Services::default());
     let events = EventBus::default();
     let rpc = Arc::new(RpcRegistry::default());
+    rpc.set_absent_methods(absent_methods);
     let http = Arc::new(HttpHub::default());
     let shutdown = CancellationToken::new();
     let (fail_tx, mut fail_rx) = mpsc::unbounded_channel();
@@ -250,6 +298,27 @@ pub async fn run(plan: Plan) -> Result<(), KernelError> {
             cancel,
             tasks,
             stop_hooks,
+        });
+        let started = started.and_then(|()| {
+            let undeclared: Vec<String> = rpc
+                .methods()
+                .into_iter()
+                .filter(|(method, m)| {
+                    m.module == name && !planned.factory.methods.contains(&method.as_str())
+                })
+                .map(|(method, _)| method)
+                .collect();
+            if undeclared.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "registered RPC methods its factory does not declare in `methods`: {} \
+                     (the kernel names a method's module from that list when the module \
+                     does not run)",
+                    undeclared.join(", ")
+                )
+                .into())
+            }
         });
         if let Err(e) = started {
             tracing::error!(module = name, "failed to start: {e}");
@@ -414,9 +483,22 @@ fn help(registry: &Weak<RpcRegistry>, params: RpcParams) -> Result<serde_json::V
         .ok_or_else(|| RpcError::misc("node is stopping"))?;
     match params.optional::<String>(0)? {
         Some(name) => {
-            let method = registry
-                .method(&name)
-                .ok_or_else(|| RpcError::misc(format!("help: unknown command: {name}")))?;
+            let method = registry.method(&name).ok_or_else(|| {
+                if let Some(module) = registry.absent_module(&name) {
+                    return RpcError::misc(format!(
+                        "help: {name} belongs to the {module} module, which this node does not run"
+                    ));
+                }
+                let near = registry.near_names(&name);
+                RpcError::misc(if near.is_empty() {
+                    format!("help: unknown command: {name}")
+                } else {
+                    format!(
+                        "help: unknown command: {name}; did you mean {}?",
+                        near.join(", ")
+                    )
+                })
+            })?;
             Ok(json!(format!(
                 "{}\n\n{}",
                 method.signature(&name),

@@ -45,6 +45,9 @@ pub struct ModuleFactory {
     pub needs: &'static [&'static str],
     /// Services used when present: their providers, when listed, start first.
     pub uses: &'static [&'static str],
+    /// The JSON-RPC methods it registers when it runs (checked at start), so that a node
+    /// that does not run it answers "getnewaddress belongs to the wallet module".
+    pub methods: &'static [&'static str],
     /// Parses the module's table and builds the module, without starting anything.
     pub build: fn(&ModuleConfig) -> Result<Box<dyn Module>, ConfigError>,
 }
@@ -72,7 +75,7 @@ pub(crate) fn deserialize<T: DeserializeOwned>(table: &config::Value) -> Result<
     table
         .clone()
         .try_deserialize()
-        .map_err(|e| ConfigError::Deserialize(e.to_string()))
+        .map_err(|e| ConfigError::Deserialize(crate::error::toml_words(&e.to_string())))
 }
 
 /// A module's own table of the profile, and the node-wide settings, at build time.

@@ -53,6 +53,19 @@ impl Overrides {
     }
 }
 
+impl Overrides {
+    /// Each key path set here and where it was set (`--set k=v`, `environment variable
+    /// NODE_K`), for errors that name the layer a value came from.
+    pub(crate) fn origins(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.entries.iter().map(|(key, value)| {
+            (
+                key.clone(),
+                value.origin().unwrap_or("an override").to_string(),
+            )
+        })
+    }
+}
+
 impl Source for Overrides {
     fn clone_into_box(&self) -> Box<dyn Source + Send + Sync> {
         Box::new(self.clone())

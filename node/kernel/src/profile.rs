@@ -38,7 +38,7 @@ impl ProfileSource {
 struct NodeSection {
     /// Modules to run, by registered name.
     modules: Vec<String>,
-    /// Chain spec name; the chain module checks it.
+    /// Chain spec: a built-in name or a chain spec file; the chain module resolves it.
     #[serde(default = "default_chain")]
     chain: String,
     /// Data directory; `--datadir` wins over it.
@@ -55,8 +55,14 @@ fn default_chain() -> String {
 pub struct NodeSettings {
     /// The modules listed, in profile order.
     pub modules: Vec<String>,
-    /// The chain spec name (`regtest`, `dev`, `testnet`).
+    /// The chain spec: a built-in name (`regtest`, `dev`, `testnet`) or a path to a chain
+    /// spec file, relative to [`NodeSettings::chain_base`]. The chain module resolves it
+    /// (`node_chain::resolve`); other modules read the spec from the chain service.
     pub chain: String,
+    /// The directory a relative `chain` path starts from: the profile file's, or the
+    /// current directory when `chain` came from a `--set` or a variable (typed where the
+    /// command runs).
+    pub chain_base: PathBuf,
     /// The data directory.
     pub datadir: PathBuf,
     /// The profile, as shown in messages.
@@ -70,6 +76,8 @@ pub struct Profile {
     /// Node-wide settings.
     pub node: NodeSettings,
     pub(crate) tables: BTreeMap<String, Value>,
+    /// Key paths set by an override, and where (`--set k=v`, `environment variable N`).
+    pub(crate) origins: BTreeMap<String, String>,
     /// The merged profile (file, environment, `--set`), for `getprofile`.
     pub merged: serde_json::Value,
 }
@@ -99,9 +107,13 @@ impl Profile {
                 Config::builder().add_source(File::from_str(text, FileFormat::Toml))
             }
         };
+        let env = Overrides::from_env(env)?;
+        let sets = Overrides::from_sets(sets)?;
+        // Later layers win, so a `--set` replaces a variable's origin for the same key.
+        let origins: BTreeMap<String, String> = env.origins().chain(sets.origins()).collect();
         let merged = builder
-            .add_source(Overrides::from_env(env)?)
-            .add_source(Overrides::from_sets(sets)?)
+            .add_source(env)
+            .add_source(sets)
             .build()
             .map_err(|e| load_err(e.to_string()))?;
         let json: serde_json::Value = merged
@@ -120,14 +132,18 @@ impl Profile {
                 reason: "missing: a profile needs a [node] table with modules = [...]".to_string(),
             },
         })?;
-        let section: NodeSection =
-            node_table
-                .try_deserialize()
-                .map_err(|e| ProfileError::Table {
-                    file: file.clone(),
-                    table: "node".to_string(),
-                    error: ConfigError::Deserialize(e.to_string()),
-                })?;
+        let section: NodeSection = crate::module::deserialize(&node_table).map_err(|error| {
+            ProfileError::Table {
+                file: layer_of(&origins, &file, "node", error.key().as_deref()),
+                table: "node".to_string(),
+                error,
+            }
+        })?;
+        let chain_base = match source {
+            _ if origins.contains_key("node.chain") => PathBuf::new(),
+            ProfileSource::File(path) => path.parent().map(PathBuf::from).unwrap_or_default(),
+            ProfileSource::Embedded { .. } => PathBuf::new(),
+        };
         let datadir = datadir
             .or(section.datadir)
             .unwrap_or_else(|| default_datadir(&section.chain));
@@ -135,21 +151,68 @@ impl Profile {
             node: NodeSettings {
                 modules: section.modules,
                 chain: section.chain,
+                chain_base,
                 datadir,
                 profile: file,
             },
             tables: tables.into_iter().collect(),
+            origins,
             merged: json,
         })
     }
 }
 
+impl Profile {
+    /// Where the value at `table.key` came from: the override that set it (or set a
+    /// table above or a key below it), else the profile file.
+    pub fn layer(&self, table: &str, key: Option<&str>) -> String {
+        layer_of(&self.origins, &self.node.profile, table, key)
+    }
+
+    /// Whether an override (`--set` or a variable) sets anything in `table`.
+    pub(crate) fn overrides_in(&self, table: &str) -> Vec<String> {
+        let prefix = format!("{table}.");
+        self.origins
+            .iter()
+            .filter(|(key, _)| key.starts_with(&prefix))
+            .map(|(_, origin)| origin.clone())
+            .collect()
+    }
+}
+
+fn layer_of(
+    origins: &BTreeMap<String, String>,
+    file: &str,
+    table: &str,
+    key: Option<&str>,
+) -> String {
+    let Some(key) = key else {
+        return file.to_string();
+    };
+    let path = format!("{table}.{key}");
+    origins
+        .iter()
+        .find(|(set, _)| {
+            **set == path
+                || path.starts_with(&format!("{set}."))
+                || set.starts_with(&format!("{path}."))
+        })
+        .map(|(_, origin)| origin.clone())
+        .unwrap_or_else(|| file.to_string())
+}
+
 /// `$HOME/.node/<chain>`, like bitcoind's `~/.bitcoin/<chain>`.
+/// (for a chain spec file, its file name without `.toml`: the spec's name is not known
+/// before the chain module reads it).
 fn default_datadir(chain: &str) -> PathBuf {
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_default();
-    home.join(".node").join(chain)
+    let name = std::path::Path::new(chain)
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().to_string())
+        .unwrap_or_else(|| chain.to_string());
+    home.join(".node").join(name)
 }
 
 #[cfg(test)]

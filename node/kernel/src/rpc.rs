@@ -224,9 +224,55 @@ pub enum RunOn {
 #[derive(Default)]
 pub struct RpcRegistry {
     methods: RwLock<BTreeMap<String, RpcMethod>>,
+    /// Methods of registered modules this node does not run, and their module.
+    absent: RwLock<BTreeMap<String, String>>,
 }
 
 impl RpcRegistry {
+    /// Names the methods of registered modules the profile does not run (from each
+    /// factory's `methods`), so a call says which module to add.
+    pub fn set_absent_methods(&self, absent: BTreeMap<String, String>) {
+        *self.absent.write().expect("rpc registry poisoned") = absent;
+    }
+
+    /// The module of a method this node does not run, when a registered module has it.
+    pub fn absent_module(&self, name: &str) -> Option<String> {
+        self.absent
+            .read()
+            .expect("rpc registry poisoned")
+            .get(name)
+            .cloned()
+    }
+
+    /// The error for a method this node does not answer: which module has it when one
+    /// does, else "Method not found"; either way Core's -32601.
+    pub fn not_found(&self, name: &str) -> RpcError {
+        let message = match self.absent_module(name) {
+            Some(module) => format!(
+                "{name} belongs to the {module} module, which this node does not run \
+                 (add \"{module}\" to [node] modules)"
+            ),
+            None => format!("Method not found: {name}"),
+        };
+        RpcError::new(codes::METHOD_NOT_FOUND, message)
+    }
+
+    /// Registered method names close to `name` (a typo or a prefix), closest first.
+    pub fn near_names(&self, name: &str) -> Vec<String> {
+        let methods = self.methods.read().expect("rpc registry poisoned");
+        let mut near: Vec<(usize, &String)> = methods
+            .keys()
+            .filter_map(|known| {
+                let distance = strsim::levenshtein(name, known);
+                let close = distance <= 2.max(name.len() / 4)
+                    || (name.len() >= 4 && (known.contains(name) || name.contains(known.as_str())));
+                close.then_some((distance, known))
+            })
+            .collect();
+        near.sort();
+        near.into_iter().take(5).map(|(_, n)| n.clone()).collect()
+    }
+
     /// Registers a method. A name already taken is refused, naming the module that has it.
     pub fn register<F, Fut>(
         &self,
@@ -315,9 +361,7 @@ impl RpcRegistry {
     /// Calls a method with positional (`Value::Array`) or named (`Value::Object`)
     /// parameters; `Value::Null` is a call without arguments.
     pub async fn call(&self, name: &str, params: Value) -> Result<Value, RpcError> {
-        let method = self.method(name).ok_or_else(|| {
-            RpcError::new(codes::METHOD_NOT_FOUND, format!("Method not found: {name}"))
-        })?;
+        let method = self.method(name).ok_or_else(|| self.not_found(name))?;
         let params = method.bind(params)?;
         (method.handler)(params).await
     }

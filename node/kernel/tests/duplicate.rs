@@ -6,11 +6,11 @@ use node_kernel::{inventory, plan, ModuleFactory, Profile, ProfileSource};
 
 inventory::submit! {
     ModuleFactory { name: "twin", description: "the first twin", registered_by: "acme-one",
-        provides: &[], needs: &[], uses: &[], build: |_| Err(node_kernel::ConfigError::Deserialize("never built".into())) }
+        provides: &[], needs: &[], uses: &[], methods: &[], build: |_| Err(node_kernel::ConfigError::Deserialize("never built".into())) }
 }
 inventory::submit! {
     ModuleFactory { name: "twin", description: "the second twin", registered_by: "acme-two",
-        provides: &[], needs: &[], uses: &[], build: |_| Err(node_kernel::ConfigError::Deserialize("never built".into())) }
+        provides: &[], needs: &[], uses: &[], methods: &[], build: |_| Err(node_kernel::ConfigError::Deserialize("never built".into())) }
 }
 
 #[test]

@@ -67,6 +67,7 @@ inventory::submit! {
         provides: &[],
         needs: &[services::CHAIN],
         uses: &[],
+        methods: &[],
         build,
     }
 }

@@ -687,6 +687,7 @@ inventory::submit! {
         provides: &[],
         needs: &[],
         uses: &[],
+        methods: &[],
         build: |_| Ok(Box::new(Web)),
     }
 }

@@ -76,12 +76,19 @@ pub enum ChainError {
     #[error("chain storage: {0}")]
     Storage(String),
     /// The data directory belongs to another chain.
-    #[error("the data directory holds chain {found:?}, but the profile asks for {wanted:?}")]
+    #[error(
+        "the data directory holds chain {found:?} (genesis {found_genesis}), but the profile \
+         asks for chain {wanted:?} (genesis {wanted_genesis}); use another data directory"
+    )]
     WrongChain {
         /// The chain stored.
         found: String,
+        /// The genesis hash stored.
+        found_genesis: String,
         /// The chain asked for.
         wanted: String,
+        /// Its genesis hash.
+        wanted_genesis: String,
     },
     /// Stored records cannot be read.
     #[error("chain state is corrupt: {0}")]

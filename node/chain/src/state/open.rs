@@ -37,7 +37,7 @@ impl ChainState {
         let store = Store::open(path)?;
         let genesis = spec.genesis_block();
         let genesis_hash = genesis.hash();
-        let found: Option<(String, u32)> = store.read(|txn, dbs| {
+        let found: Option<(String, u32, Option<Hash256>)> = store.read(|txn, dbs| {
             let spec_name = dbs
                 .meta
                 .get(txn, SPEC_KEY)?
@@ -46,17 +46,26 @@ impl ChainState {
                 .meta
                 .get(txn, SCHEMA_KEY)?
                 .and_then(|b| b.try_into().ok().map(u32::from_le_bytes));
-            Ok(spec_name.zip(schema))
+            // The main chain's first block is the genesis this directory was created with.
+            let stored_genesis = dbs
+                .main
+                .get(txn, &height_key(0))?
+                .and_then(|b| b.try_into().ok().map(Hash256));
+            Ok(spec_name
+                .zip(schema)
+                .map(|(name, schema)| (name, schema, stored_genesis)))
         })?;
         match found {
             None => Self::initialize(&store, spec, &genesis)?,
-            Some((name, _)) if name != spec.name => {
+            Some((name, _, stored)) if name != spec.name || stored != Some(genesis_hash) => {
                 return Err(ChainError::WrongChain {
                     found: name,
+                    found_genesis: stored.map_or_else(|| "none".to_string(), |h| h.to_string()),
                     wanted: spec.name.to_string(),
+                    wanted_genesis: genesis_hash.to_string(),
                 })
             }
-            Some((_, schema)) if schema != SCHEMA_VERSION => {
+            Some((_, schema, _)) if schema != SCHEMA_VERSION => {
                 return Err(ChainError::Corrupt(format!(
                     "schema version {schema}, this build reads {SCHEMA_VERSION}; reindex into a new data directory"
                 )))

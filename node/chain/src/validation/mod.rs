@@ -124,7 +124,7 @@ pub enum BlockError {
     #[error("bad-cb-height")]
     BadCoinbaseHeight,
     /// The coinbase pays more than subsidy plus fees.
-    #[error("bad-cb-amount ({paid} > {allowed})")]
+    #[error("bad-cb-amount ({} > {} coins)", crate::Coins(*paid), crate::Coins(*allowed))]
     BadCoinbaseAmount {
         /// Satoshis paid.
         paid: u64,

@@ -177,24 +177,24 @@ fn build(name: &'static str, config: &ModuleConfig) -> Result<Box<dyn Module>, C
 
 inventory::submit! {
     ModuleFactory { name: "store", description: "provides storage", registered_by: env!("CARGO_PKG_NAME"),
-        provides: &["store"], needs: &[], uses: &[], build: |c| build("store", c) }
+        provides: &["store"], needs: &[], uses: &[], methods: &[], build: |c| build("store", c) }
 }
 inventory::submit! {
     ModuleFactory { name: "net", description: "needs storage", registered_by: env!("CARGO_PKG_NAME"),
-        provides: &["net"], needs: &["store"], uses: &[], build: |c| build("net", c) }
+        provides: &["net"], needs: &["store"], uses: &[], methods: &[], build: |c| build("net", c) }
 }
 inventory::submit! {
     ModuleFactory { name: "api", description: "needs net, uses store", registered_by: env!("CARGO_PKG_NAME"),
-        provides: &[], needs: &["net"], uses: &["store"], build: |c| build("api", c) }
+        provides: &[], needs: &["net"], uses: &["store"], methods: &[], build: |c| build("api", c) }
 }
 inventory::submit! {
     ModuleFactory { name: "store2", description: "provides storage too", registered_by: env!("CARGO_PKG_NAME"),
-        provides: &["store"], needs: &[], uses: &[], build: |c| build("store2", c) }
+        provides: &["store"], needs: &[], uses: &[], methods: &[], build: |c| build("store2", c) }
 }
 inventory::submit! {
     ModuleFactory { name: "rogue", description: "asks for storage without declaring it",
         registered_by: env!("CARGO_PKG_NAME"),
-        provides: &[], needs: &[], uses: &[], build: |c| build("rogue", c) }
+        provides: &[], needs: &[], uses: &[], methods: &[], build: |c| build("rogue", c) }
 }
 
 fn load(text: &str, env: &[(&str, &str)], sets: &[&str]) -> Result<node_kernel::Plan, String> {
@@ -511,7 +511,7 @@ impl Module for Web {
 
 inventory::submit! {
     ModuleFactory { name: "web", description: "serves HTTP routes", registered_by: env!("CARGO_PKG_NAME"),
-        provides: &[], needs: &[], uses: &[], build: |_| Ok(Box::new(Web)) }
+        provides: &[], needs: &[], uses: &[], methods: &[], build: |_| Ok(Box::new(Web)) }
 }
 
 /// A GET over a raw connection: the status line and the body.

@@ -65,6 +65,7 @@ inventory::submit! {
         provides: &[services::CHAIN, services::CHAIN_WRITER],
         needs: &[],
         uses: &[],
+        methods: &[],
         build: |_| Ok(Box::new(StandInChain)),
     }
 }

@@ -1,0 +1,613 @@
+//! Chain spec files: every consensus constant of a [`ChainSpec`] in a TOML file, so a new
+//! chain (bigger blocks, a faster block time, another subsidy) is a file, not a code change.
+//!
+//! [`resolve`] is the one way a `[node] chain` value becomes a spec: a built-in name, or a
+//! path to a file (relative to a base directory, the profile's). A loaded spec is leaked
+//! once per process and file content, so it is `&'static` like the built-in ones and a
+//! second resolution of the same file returns the same spec.
+//!
+//! Every key is required (a spec copied from another chain must say each value on
+//! purpose), unknown keys are refused, and values that cannot work are errors naming the
+//! file and the key: zero spacing, a magic that is not 4 bytes, a block smaller than its
+//! own genesis, a genesis nonce that does not meet its bits ([`find_genesis_nonce`]
+//! completes it).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use serde::{Deserialize, Serialize};
+
+use crate::genesis::GenesisParams;
+use crate::hash::Hash256;
+use crate::pow::{check_proof_of_work, target_from_compact};
+use crate::spec::ChainSpec;
+use crate::transaction::MAX_MONEY;
+
+/// The largest `max_block_size` a file may set: the most a block message may carry and
+/// the decoder's allocation bound (Bitcoin's `MAX_BLOCK_SERIALIZED_SIZE`).
+pub const MAX_BLOCK_SIZE_LIMIT: usize = crate::encode::MAX_ALLOCATION;
+
+/// The longest genesis message: with the height push it keeps the coinbase script within
+/// consensus's 100 bytes.
+const MAX_GENESIS_MESSAGE: usize = 90;
+
+/// A chain spec file, key for key. Numbers are plain TOML integers; the magic, the
+/// proof-of-work limit and hashes are strings, written as Bitcoin tools print them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainSpecFile {
+    /// Lower case letters, digits, `-` and `_`: it names the default data directory.
+    pub name: String,
+    /// One line on what the chain is for.
+    pub description: String,
+    /// Four bytes in hex, e.g. `"d9b4bef1"`.
+    pub magic: String,
+    /// Default TCP (and UDP discovery) port.
+    pub p2p_port: u16,
+    /// Default JSON-RPC port.
+    pub rpc_port: u16,
+    /// Version byte of P2PKH addresses.
+    pub address_version: u8,
+    /// Version byte of WIF private keys.
+    pub wif_version: u8,
+    /// Coinbase subsidy at height 0, in satoshis.
+    pub initial_subsidy: u64,
+    /// Blocks between subsidy halvings.
+    pub halving_interval: u32,
+    /// Confirmations before a coinbase output may be spent.
+    pub coinbase_maturity: u32,
+    /// Intended seconds between blocks.
+    pub target_spacing: u32,
+    /// Blocks per difficulty window; 0 never retargets.
+    pub retarget_window: u32,
+    /// The easiest target, compact, in hex (`"0x207fffff"`); also the genesis bits.
+    pub pow_limit_bits: String,
+    /// Largest serialized block, in bytes.
+    pub max_block_size: usize,
+    /// The default `[chain] assume_valid`: a block hash, or `"0"` for none.
+    pub assume_valid: String,
+    /// What makes the genesis block unique.
+    pub genesis: GenesisFile,
+}
+
+/// The `[genesis]` table of a chain spec file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisFile {
+    /// Text in the genesis coinbase.
+    pub message: String,
+    /// Header time, Unix seconds.
+    pub time: u32,
+    /// A nonce that makes the header meet `pow_limit_bits`.
+    pub nonce: u32,
+}
+
+/// A chain spec file that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecFileError {
+    /// Not a chain name, and no file there.
+    #[error(
+        "chain {value:?} is neither a built-in chain spec ({}) nor a chain spec file{}",
+        ChainSpec::names().join(", "),
+        path.as_ref().map(|p| format!(" ({} does not exist)", p.display())).unwrap_or_default()
+    )]
+    Unknown {
+        /// The value of `[node] chain`.
+        value: String,
+        /// The path tried, when the value looks like one.
+        path: Option<PathBuf>,
+    },
+    /// The file cannot be read.
+    #[error("chain spec {file}: cannot read: {reason}")]
+    Read {
+        /// The file.
+        file: String,
+        /// Why.
+        reason: String,
+    },
+    /// The file is not TOML of the right shape (unknown or missing key, wrong type).
+    #[error("chain spec {file}: {reason}")]
+    Parse {
+        /// The file.
+        file: String,
+        /// What the TOML reader says, with the key and line.
+        reason: String,
+    },
+    /// A value is not usable.
+    #[error("chain spec {file}, key {key}: {reason}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// The key at fault.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// The genesis nonce does not meet the genesis bits.
+    #[error(
+        "chain spec {file}, key genesis.nonce: {nonce} does not meet pow_limit_bits; \
+         `node chainspec --from {file}` finds one"
+    )]
+    GenesisNonce {
+        /// The file.
+        file: String,
+        /// The nonce found there.
+        nonce: u32,
+    },
+}
+
+impl ChainSpecFile {
+    /// The file form of a spec (what `node chainspec NAME` prints).
+    pub fn from_spec(spec: &ChainSpec) -> ChainSpecFile {
+        ChainSpecFile {
+            name: spec.name.to_string(),
+            description: spec.description.to_string(),
+            magic: hex::encode(spec.magic),
+            p2p_port: spec.p2p_port,
+            rpc_port: spec.rpc_port,
+            address_version: spec.address_version,
+            wif_version: spec.wif_version,
+            initial_subsidy: spec.initial_subsidy,
+            halving_interval: spec.halving_interval,
+            coinbase_maturity: spec.coinbase_maturity,
+            target_spacing: spec.target_spacing,
+            retarget_window: spec.retarget_window.unwrap_or(0),
+            pow_limit_bits: format!("0x{:08x}", spec.pow_limit_bits),
+            max_block_size: spec.max_block_size,
+            assume_valid: spec
+                .assume_valid
+                .map_or_else(|| "0".to_string(), |h| h.to_string()),
+            genesis: GenesisFile {
+                message: spec.genesis.message.to_string(),
+                time: spec.genesis.time,
+                nonce: spec.genesis.nonce,
+            },
+        }
+    }
+
+    /// Parses the text of the file called `file` (the name is for messages).
+    pub fn parse(text: &str, file: &str) -> Result<ChainSpecFile, SpecFileError> {
+        toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+            SpecFileError::Parse {
+                file: file.to_string(),
+                reason: match line {
+                    Some(line) => format!("{} (line {line})", e.message().trim_end()),
+                    None => e.message().trim_end().to_string(),
+                },
+            }
+        })
+    }
+
+    /// The file as TOML, each key with a comment saying what it is.
+    pub fn to_toml(&self) -> String {
+        let assume_valid = &self.assume_valid;
+        format!(
+            "# Chain spec: every consensus constant of one chain. Use it with `[node] chain = \"FILE\"`\n\
+             # (a path relative to the profile); `node chainspec --from FILE` checks it and finds a\n\
+             # genesis nonce. Every key is required.\n\
+             \n\
+             # Names the default data directory (~/.node/NAME); lower case, digits, - and _.\n\
+             name = {name:?}\n\
+             description = {description:?}\n\
+             # First 4 bytes of every P2P message, hex: nodes of other chains fail at once.\n\
+             magic = {magic:?}\n\
+             # Default ports (a profile's [peers] listen and [rpc] listen win over them).\n\
+             p2p_port = {p2p_port}\n\
+             rpc_port = {rpc_port}\n\
+             # Version bytes of P2PKH addresses and WIF keys (111 and 239: addresses start m or n).\n\
+             address_version = {address_version}\n\
+             wif_version = {wif_version}\n\
+             # Coinbase subsidy at height 0 in satoshis (100000000 = 1 coin), halved every\n\
+             # halving_interval blocks.\n\
+             initial_subsidy = {initial_subsidy}\n\
+             halving_interval = {halving_interval}\n\
+             # Confirmations before a coinbase output may be spent.\n\
+             coinbase_maturity = {coinbase_maturity}\n\
+             # Seconds between blocks, and blocks per difficulty window (0: never retarget).\n\
+             target_spacing = {target_spacing}\n\
+             retarget_window = {retarget_window}\n\
+             # The easiest target, compact; also the genesis block's bits.\n\
+             pow_limit_bits = {pow_limit_bits:?}\n\
+             # Largest serialized block, bytes (at most {limit}).\n\
+             max_block_size = {max_block_size}\n\
+             # Signatures below this block are not checked while it is on the best header chain\n\
+             # (a block hash), or \"0\" to check every signature.\n\
+             assume_valid = {assume_valid:?}\n\
+             \n\
+             [genesis]\n\
+             # Text in the genesis coinbase (at most {max_message} bytes) and the header time;\n\
+             # change either and the nonce must be found again.\n\
+             message = {message:?}\n\
+             time = {time}\n\
+             nonce = {nonce}\n",
+            name = self.name,
+            description = self.description,
+            magic = self.magic,
+            p2p_port = self.p2p_port,
+            rpc_port = self.rpc_port,
+            address_version = self.address_version,
+            wif_version = self.wif_version,
+            initial_subsidy = self.initial_subsidy,
+            halving_interval = self.halving_interval,
+            coinbase_maturity = self.coinbase_maturity,
+            target_spacing = self.target_spacing,
+            retarget_window = self.retarget_window,
+            pow_limit_bits = self.pow_limit_bits,
+            limit = MAX_BLOCK_SIZE_LIMIT,
+            max_block_size = self.max_block_size,
+            max_message = MAX_GENESIS_MESSAGE,
+            message = self.genesis.message,
+            time = self.genesis.time,
+            nonce = self.genesis.nonce,
+        )
+    }
+
+    /// Checks every value and builds the spec, leaking its strings (call once per file:
+    /// [`resolve`] does). The genesis nonce is checked only when `check_nonce`.
+    fn build(&self, file: &str, check_nonce: bool) -> Result<ChainSpec, SpecFileError> {
+        let invalid = |key: &str, reason: String| SpecFileError::Invalid {
+            file: file.to_string(),
+            key: key.to_string(),
+            reason,
+        };
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 32
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !name_ok {
+            return Err(invalid(
+                "name",
+                format!(
+                    "{:?}: 1 to 32 lower-case letters, digits, - or _ (it names the data directory)",
+                    self.name
+                ),
+            ));
+        }
+        if ChainSpec::names().contains(&self.name.as_str()) {
+            return Err(invalid(
+                "name",
+                format!(
+                    "{:?} is a built-in chain's name; choose another so data directories and \
+                     logs tell them apart",
+                    self.name
+                ),
+            ));
+        }
+        let magic: [u8; 4] = hex::decode(&self.magic)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| {
+                invalid(
+                    "magic",
+                    format!("{:?} is not 4 bytes in hex (8 hex digits)", self.magic),
+                )
+            })?;
+        if self.p2p_port == 0 {
+            return Err(invalid("p2p_port", "must not be 0".to_string()));
+        }
+        if self.rpc_port == 0 || self.rpc_port == self.p2p_port {
+            return Err(invalid(
+                "rpc_port",
+                format!("{} must be neither 0 nor p2p_port", self.rpc_port),
+            ));
+        }
+        if self.initial_subsidy > MAX_MONEY {
+            return Err(invalid(
+                "initial_subsidy",
+                format!(
+                    "{} satoshis is above the 21,000,000-coin money supply",
+                    self.initial_subsidy
+                ),
+            ));
+        }
+        for (key, value) in [
+            ("halving_interval", self.halving_interval),
+            ("coinbase_maturity", self.coinbase_maturity),
+            ("target_spacing", self.target_spacing),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1".to_string()));
+            }
+        }
+        let retarget_window = match self.retarget_window {
+            0 => None,
+            1 => {
+                return Err(invalid(
+                    "retarget_window",
+                    "1 block cannot measure a timespan; 0 (never) or at least 2".to_string(),
+                ))
+            }
+            window => {
+                if window.checked_mul(self.target_spacing).is_none() {
+                    return Err(invalid(
+                        "retarget_window",
+                        format!(
+                            "{window} blocks of {} s overflow a 32-bit timespan",
+                            self.target_spacing
+                        ),
+                    ));
+                }
+                Some(window)
+            }
+        };
+        let bits_text = self.pow_limit_bits.trim_start_matches("0x");
+        let pow_limit_bits = u32::from_str_radix(bits_text, 16)
+            .ok()
+            .filter(|bits| target_from_compact(*bits).valid().is_some())
+            .ok_or_else(|| {
+                invalid(
+                    "pow_limit_bits",
+                    format!(
+                        "{:?} is not a valid compact target (positive, in 256 bits), e.g. \"0x207fffff\"",
+                        self.pow_limit_bits
+                    ),
+                )
+            })?;
+        let assume_valid = match self.assume_valid.as_str() {
+            "0" => None,
+            text => Some(text.parse::<Hash256>().map_err(|e| {
+                invalid(
+                    "assume_valid",
+                    format!("{text:?} is neither a block hash nor \"0\": {e}"),
+                )
+            })?),
+        };
+        if self.genesis.message.is_empty() || self.genesis.message.len() > MAX_GENESIS_MESSAGE {
+            return Err(invalid(
+                "genesis.message",
+                format!(
+                    "{} bytes; 1 to {MAX_GENESIS_MESSAGE}",
+                    self.genesis.message.len()
+                ),
+            ));
+        }
+        let spec = ChainSpec {
+            name: leak(&self.name),
+            description: leak(&self.description),
+            magic,
+            p2p_port: self.p2p_port,
+            rpc_port: self.rpc_port,
+            address_version: self.address_version,
+            wif_version: self.wif_version,
+            initial_subsidy: self.initial_subsidy,
+            halving_interval: self.halving_interval,
+            coinbase_maturity: self.coinbase_maturity,
+            target_spacing: self.target_spacing,
+            retarget_window,
+            pow_limit_bits,
+            max_block_size: self.max_block_size,
+            genesis: GenesisParams {
+                message: leak(&self.genesis.message),
+                time: self.genesis.time,
+                nonce: self.genesis.nonce,
+            },
+            assume_valid,
+        };
+        let genesis = spec.genesis_block();
+        if self.max_block_size < genesis.size() || self.max_block_size > MAX_BLOCK_SIZE_LIMIT {
+            return Err(invalid(
+                "max_block_size",
+                format!(
+                    "{} bytes is outside {}..={MAX_BLOCK_SIZE_LIMIT} (a header and a coinbase, \
+                     up to the largest block message)",
+                    self.max_block_size,
+                    genesis.size()
+                ),
+            ));
+        }
+        if check_nonce
+            && check_proof_of_work(&genesis.hash(), pow_limit_bits, &spec.pow_limit()).is_err()
+        {
+            return Err(SpecFileError::GenesisNonce {
+                file: file.to_string(),
+                nonce: self.genesis.nonce,
+            });
+        }
+        Ok(spec)
+    }
+}
+
+fn leak(text: &str) -> &'static str {
+    Box::leak(text.to_string().into_boxed_str())
+}
+
+/// Reads and checks a chain spec file, every key including the genesis nonce. The spec is
+/// leaked: call it once per process per file ([`resolve`] does).
+pub fn load_spec_file(path: &Path) -> Result<&'static ChainSpec, SpecFileError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| SpecFileError::Read {
+        file: file.clone(),
+        reason: e.to_string(),
+    })?;
+    static LOADED: OnceLock<Mutex<HashMap<String, &'static ChainSpec>>> = OnceLock::new();
+    let mut loaded = LOADED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(spec) = loaded.get(&text) {
+        return Ok(spec);
+    }
+    let spec: &'static ChainSpec =
+        Box::leak(Box::new(ChainSpecFile::parse(&text, &file)?.build(&file, true)?));
+    loaded.insert(text, spec);
+    Ok(spec)
+}
+
+/// The one way a `[node] chain` value becomes a spec: a built-in name (`regtest`, `dev`,
+/// `testnet`), or a path to a chain spec file, relative to `base` (the profile's
+/// directory) unless absolute.
+pub fn resolve(chain: &str, base: &Path) -> Result<&'static ChainSpec, SpecFileError> {
+    if let Ok(spec) = ChainSpec::by_name(chain) {
+        return Ok(spec);
+    }
+    let looks_like_path = chain.contains('/') || chain.ends_with(".toml");
+    let path = base.join(chain);
+    if !looks_like_path || !path.is_file() {
+        return Err(SpecFileError::Unknown {
+            value: chain.to_string(),
+            path: looks_like_path.then_some(path),
+        });
+    }
+    load_spec_file(&path)
+}
+
+/// What `node chainspec --from FILE` reports.
+#[derive(Debug, Clone)]
+pub struct CheckedSpecFile {
+    /// The file with a genesis nonce that meets its bits (the one given when it did).
+    pub file: ChainSpecFile,
+    /// The genesis hash with that nonce.
+    pub genesis_hash: Hash256,
+    /// Whether the nonce was searched for (the file given did not meet its bits).
+    pub nonce_found: bool,
+}
+
+/// Checks a chain spec file's text; when its genesis nonce does not meet the bits, finds
+/// the first one that does (on average `2^256 / target` tries: instant at regtest's
+/// limit, seconds at `0x1f00ffff`). Fails when no 32-bit nonce works (change the time or
+/// the message).
+pub fn check_spec_text(text: &str, file: &str) -> Result<CheckedSpecFile, SpecFileError> {
+    let mut parsed = ChainSpecFile::parse(text, file)?;
+    let spec = parsed.build(file, false)?;
+    let mut genesis = spec.genesis_block();
+    let limit = spec.pow_limit();
+    let meets = |g: &crate::block::Block| {
+        check_proof_of_work(&g.hash(), spec.pow_limit_bits, &limit).is_ok()
+    };
+    let nonce_found = !meets(&genesis);
+    if nonce_found {
+        let nonce = find_genesis_nonce(&mut genesis.header, &limit).ok_or_else(|| {
+            SpecFileError::Invalid {
+                file: file.to_string(),
+                key: "genesis.nonce".to_string(),
+                reason: "no 32-bit nonce meets pow_limit_bits; change genesis.time or \
+                         genesis.message"
+                    .to_string(),
+            }
+        })?;
+        parsed.genesis.nonce = nonce;
+    }
+    Ok(CheckedSpecFile {
+        file: parsed,
+        genesis_hash: genesis.hash(),
+        nonce_found,
+    })
+}
+
+/// Searches nonces from 0 for a header that meets its own bits; `None` when none does.
+pub fn find_genesis_nonce(
+    header: &mut crate::block::BlockHeader,
+    limit: &crate::pow::U256,
+) -> Option<u32> {
+    (0..=u32::MAX).find(|&nonce| {
+        header.nonce = nonce;
+        check_proof_of_work(&header.hash(), header.bits, limit).is_ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn regtest_file() -> ChainSpecFile {
+        let mut file = ChainSpecFile::from_spec(ChainSpec::by_name("regtest").unwrap());
+        file.name = "mine".to_string();
+        file
+    }
+
+    #[test]
+    fn a_builtin_spec_round_trips_through_its_file() {
+        for spec in ChainSpec::all() {
+            let text = ChainSpecFile::from_spec(spec).to_toml();
+            let file = ChainSpecFile::parse(&text, "x.toml").unwrap();
+            assert_eq!(file, ChainSpecFile::from_spec(spec));
+            let mut renamed = file.clone();
+            renamed.name = format!("{}-copy", spec.name);
+            let built = renamed.build("x.toml", true).unwrap();
+            assert_eq!(built.genesis_hash(), spec.genesis_hash(), "{}", spec.name);
+            assert_eq!(
+                ChainSpec {
+                    name: spec.name,
+                    ..built
+                },
+                *spec
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_and_missing_keys_name_the_file_and_key() {
+        let text = regtest_file().to_toml();
+        let err = ChainSpecFile::parse(&format!("{text}\nextra = 1\n"), "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("c.toml") && err.contains("extra"), "{err}");
+        let without = text.replace("target_spacing = 600\n", "");
+        let err = ChainSpecFile::parse(&without, "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("c.toml") && err.contains("target_spacing"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn nonsense_values_name_the_key() {
+        let cases: [(&str, fn(&mut ChainSpecFile)); 7] = [
+            ("target_spacing", |f| f.target_spacing = 0),
+            ("magic", |f| f.magic = "d9b4bef1ff".to_string()),
+            ("magic", |f| f.magic = "zz".to_string()),
+            ("max_block_size", |f| f.max_block_size = 100),
+            ("max_block_size", |f| f.max_block_size = 5_000_000),
+            ("pow_limit_bits", |f| f.pow_limit_bits = "0x00000000".into()),
+            ("name", |f| f.name = "regtest".into()),
+        ];
+        for (key, change) in cases {
+            let mut file = regtest_file();
+            change(&mut file);
+            let err = file.build("c.toml", true).unwrap_err().to_string();
+            assert!(
+                err.contains("c.toml") && err.contains(&format!("key {key}")),
+                "{key}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_genesis_nonce_is_found_when_missing() {
+        let mut file = regtest_file();
+        file.pow_limit_bits = "0x1f00ffff".to_string();
+        file.genesis.nonce = 0;
+        let text = file.to_toml();
+        let err = file.build("c.toml", true).unwrap_err();
+        assert!(matches!(err, SpecFileError::GenesisNonce { .. }), "{err}");
+        let checked = check_spec_text(&text, "c.toml").unwrap();
+        assert!(checked.nonce_found);
+        let spec = checked.file.build("c.toml", true).unwrap();
+        assert_eq!(spec.genesis_hash(), checked.genesis_hash);
+    }
+
+    #[test]
+    fn resolve_takes_names_and_paths_relative_to_the_base() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(resolve("regtest", dir.path()).unwrap().name, "regtest");
+        std::fs::create_dir(dir.path().join("chains")).unwrap();
+        std::fs::write(dir.path().join("chains/mine.toml"), regtest_file().to_toml()).unwrap();
+        let first = resolve("chains/mine.toml", dir.path()).unwrap();
+        assert_eq!(first.name, "mine");
+        // Resolved once: the same leaked spec again.
+        let second = resolve("chains/mine.toml", dir.path()).unwrap();
+        assert!(std::ptr::eq(first, second));
+        let err = resolve("devnet", dir.path()).unwrap_err().to_string();
+        assert!(err.contains("regtest, dev, testnet"), "{err}");
+        let err = resolve("chains/nope.toml", dir.path()).unwrap_err().to_string();
+        assert!(err.contains("nope.toml does not exist"), "{err}");
+    }
+}
