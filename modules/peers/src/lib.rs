@@ -55,4 +55,5 @@ mod util;
 pub use bans::{BanEntry, InvalidSubnet, Subnet};
 pub use config::PeersConfig;
 pub use error::PeersError;
+pub use module::ADDRESS_FILE;
 pub use peers::{Peers, SUBSCRIPTION_CAPACITY};
