@@ -40,6 +40,7 @@ mod bans;
 mod config;
 mod connection;
 mod error;
+mod eviction;
 mod inventory;
 mod manager;
 mod module;
