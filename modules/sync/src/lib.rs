@@ -28,6 +28,7 @@
 
 mod config;
 mod driver;
+mod header_guard;
 mod headers_first;
 mod module;
 mod poll;
