@@ -6,6 +6,7 @@ mod custom_node;
 mod import;
 mod kernel;
 mod layering;
+mod limits;
 mod methods;
 mod network;
 mod peers;

@@ -86,12 +86,17 @@ impl RawPeer {
         self.send_raw(&frame);
     }
 
-    fn send_raw(&mut self, bytes: &[u8]) {
+    /// A second handle on the socket, to write from another thread.
+    pub(crate) fn writer(&self) -> TcpStream {
+        self.stream.try_clone().expect("clone the socket")
+    }
+
+    pub(crate) fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("send to the node");
     }
 
     /// The next message, `None` once the node closed the connection.
-    fn recv(&mut self) -> Option<Message> {
+    pub(crate) fn recv(&mut self) -> Option<Message> {
         let mut header = [0u8; HEADER_LEN];
         if !read_exact_or_closed(&mut self.stream, &mut header) {
             return None;
@@ -126,7 +131,7 @@ impl RawPeer {
         }
     }
 
-    fn version() -> Message {
+    pub(crate) fn version() -> Message {
         let unspecified = NetAddress {
             services: 0,
             addr: "0.0.0.0:0".parse().expect("address"),
