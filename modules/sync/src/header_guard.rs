@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use node_api::chain::BlockHeader;
 use node_api::p2p::{PeerId, MAX_HEADERS};
 
-/// Low-work headers held per peer while its chain is checked for enough work (about
-/// 1.7 MB at 84 bytes each). A chain that forks deeper below the anti-DoS threshold than
+/// Low-work headers held per peer while its chain is checked for enough work (1.6 MB at
+/// 80 bytes each, twice that while the chain checks a run). A chain that forks deeper below the anti-DoS threshold than
 /// this cannot be followed; one that is not followed costs nothing on disk.
 pub(crate) const MAX_PRESYNC_HEADERS: usize = 20_000;
 /// Low-work header chains a peer may send before it is disconnected. A peer on a stale
