@@ -86,10 +86,8 @@ impl Node {
         let profile = dir.path().join("bench.toml");
         std::fs::write(
             &profile,
-            format!(
-                "[node]\nmodules = [\"chain\", \"rpc\"]\nchain = \"regtest\"\n\n\
-                 [rpc]\nlisten = \"127.0.0.1:0\"\n"
-            ),
+            "[node]\nmodules = [\"chain\", \"rpc\"]\nchain = \"regtest\"\n\n\
+             [rpc]\nlisten = \"127.0.0.1:0\"\n",
         )
         .expect("write profile");
         let datadir = dir.path().join("data");
