@@ -66,7 +66,7 @@ mod regtest_node;
 mod temp_dir;
 
 use json::{print, round};
-use regtest_node::{free_addrs, RegtestNode};
+use regtest_node::RegtestNode;
 use temp_dir::KeepOnPanic;
 
 /// Nodes in every network.
@@ -483,7 +483,6 @@ fn measure(behaviour: &str, topology: Topology, batch_interval: Duration) -> Fig
     // Kept if anything below panics, so the logs can be read.
     let guard = KeepOnPanic::new("propagation-");
     let root = guard.path().to_path_buf();
-    let addrs = free_addrs(2 * NODES);
     let mut nodes: Vec<RegtestNode> = Vec::with_capacity(NODES);
     let mut clients: Vec<Rpc> = Vec::with_capacity(NODES);
     let mut rng = rand::thread_rng();
@@ -503,12 +502,7 @@ fn measure(behaviour: &str, topology: Topology, batch_interval: Duration) -> Fig
             format!("relay.broadcast={behaviour}"),
             format!("peers.connect={targets:?}"),
         ];
-        let mut node = RegtestNode::spawn(
-            root.join(format!("n{i}")),
-            addrs[2 * i],
-            addrs[2 * i + 1],
-            &sets,
-        );
+        let mut node = RegtestNode::spawn(root.join(format!("n{i}")), &sets);
         clients.push(client(&mut node));
         nodes.push(node);
     }

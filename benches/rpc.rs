@@ -37,7 +37,9 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use node_rpc::{basic_authorization, read_cookie, ClientSettings, Credentials, COOKIE_FILE};
+use node_rpc::{
+    basic_authorization, read_cookie, ClientSettings, Credentials, ADDRESS_FILE, COOKIE_FILE,
+};
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
@@ -68,34 +70,24 @@ fn runtime() -> Runtime {
         .expect("runtime")
 }
 
-/// A free TCP port on 127.0.0.1: bound, then released for the node to bind.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 /// The `node` under load, started with the profile it needs.
 struct Node {
     // Dropped before `_dir`: the node must not outlive its data directory.
     process: NodeProcess,
     settings: ClientSettings,
     cookie: PathBuf,
+    datadir: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Node {
     fn start() -> Node {
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
         let profile = dir.path().join("bench.toml");
         std::fs::write(
             &profile,
-            format!(
-                "[node]\nmodules = [\"chain\", \"rpc\"]\nchain = \"regtest\"\n\n\
-                 [rpc]\nlisten = \"127.0.0.1:{port}\"\n"
-            ),
+            "[node]\nmodules = [\"chain\", \"rpc\"]\nchain = \"regtest\"\n\n\
+             [rpc]\nlisten = \"127.0.0.1:0\"\n",
         )
         .expect("write profile");
         let datadir = dir.path().join("data");
@@ -111,10 +103,12 @@ impl Node {
         Node {
             process,
             settings: ClientSettings {
-                addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                // Port 0 until the node publishes the one it bound (`wait_ready`).
+                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
                 credentials: Credentials::Cookie(cookie.clone()),
             },
             cookie,
+            datadir,
             _dir: dir,
         }
     }
@@ -127,7 +121,13 @@ impl Node {
     async fn wait_ready(&mut self) -> u64 {
         let deadline = Instant::now() + NODE_DEADLINE;
         loop {
-            // Fails while the port is closed, the cookie not yet written, or the method
+            if self.settings.addr.port() == 0 {
+                let published = std::fs::read_to_string(self.datadir.join(ADDRESS_FILE));
+                if let Some(addr) = published.ok().and_then(|t| t.trim().parse().ok()) {
+                    self.settings.addr = addr;
+                }
+            }
+            // Fails while the port is unknown, the cookie not yet written, or the method
             // not yet registered.
             let answer = node_rpc::call(&self.settings, "getblockcount", vec![]).await;
             if let Ok(height) = answer {

@@ -69,7 +69,7 @@ mod spend;
 mod temp_dir;
 
 use json::{print, round};
-use regtest_node::{free_addrs, RegtestNode};
+use regtest_node::RegtestNode;
 use spend::spend_each_output;
 use temp_dir::KeepOnPanic;
 
@@ -162,8 +162,7 @@ impl Node {
     /// Starts `node` on `configs/regtest.toml` with data directory `datadir`, logging to
     /// `datadir.log`.
     fn spawn(datadir: PathBuf, sets: &[String]) -> Node {
-        let addrs = free_addrs(2);
-        let node = RegtestNode::spawn(datadir, addrs[0], addrs[1], sets);
+        let node = RegtestNode::spawn(datadir, sets);
         let rpc = ClientSettings {
             addr: node.rpc,
             credentials: Credentials::Cookie(node.cookie()),

@@ -4,10 +4,14 @@
 //! Needs `process.rs` included beside it as `mod process`.
 
 use std::ffi::OsString;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crate::process::NodeProcess;
+
+/// A node that has not bound its listeners within this time is reported as broken.
+const START_DEADLINE: Duration = Duration::from_secs(60);
 
 /// A running `node` on `configs/regtest.toml`; killed when dropped.
 pub(crate) struct RegtestNode {
@@ -20,27 +24,50 @@ pub(crate) struct RegtestNode {
 }
 
 impl RegtestNode {
-    /// Starts `node` on `configs/regtest.toml` with data directory `datadir`, listening on
-    /// `p2p` and `rpc`, with the `--set` overrides `sets` after the ports, logging to
-    /// `datadir.log`.
-    pub(crate) fn spawn(
-        datadir: PathBuf,
-        p2p: SocketAddr,
-        rpc: SocketAddr,
-        sets: &[String],
-    ) -> RegtestNode {
+    /// Starts `node` on `configs/regtest.toml` with data directory `datadir`, listening
+    /// for peers and RPC on ports the system picks (port 0), with the `--set` overrides
+    /// `sets` after the ports, logging to `datadir.log`. Returns once the node has
+    /// published both addresses in its data directory (`peers.addr`, `rpc.addr`).
+    pub(crate) fn spawn(datadir: PathBuf, sets: &[String]) -> RegtestNode {
         let mut args: Vec<OsString> = vec![
             "--profile".into(),
             "configs/regtest.toml".into(),
             "--datadir".into(),
             datadir.clone().into(),
         ];
-        let ports = [format!("peers.listen={p2p}"), format!("rpc.listen={rpc}")];
+        let ports = [
+            "peers.listen=127.0.0.1:0".to_string(),
+            "rpc.listen=127.0.0.1:0".to_string(),
+        ];
         for set in ports.iter().chain(sets) {
             args.push("--set".into());
             args.push(set.into());
         }
-        let process = NodeProcess::spawn(args, datadir.with_extension("log"));
+        let mut process = NodeProcess::spawn(args, datadir.with_extension("log"));
+        let mut published = |name: &str| -> SocketAddr {
+            let path = datadir.join(name);
+            let deadline = Instant::now() + START_DEADLINE;
+            loop {
+                let found = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|text| text.trim().parse().ok());
+                if let Some(addr) = found {
+                    return addr;
+                }
+                if let Ok(Some(status)) = process.try_wait() {
+                    panic!("node exited ({status}); log {}", process.log().display());
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "no {} after {START_DEADLINE:?}; log {}",
+                    path.display(),
+                    process.log().display()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        let p2p = published("peers.addr");
+        let rpc = published("rpc.addr");
         RegtestNode {
             process,
             datadir,
@@ -63,15 +90,4 @@ impl RegtestNode {
             );
         }
     }
-}
-
-/// `count` distinct free ports on 127.0.0.1 (all bound at once, then released).
-pub(crate) fn free_addrs(count: usize) -> Vec<SocketAddr> {
-    let listeners: Vec<TcpListener> = (0..count)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().expect("bound address"))
-        .collect()
 }

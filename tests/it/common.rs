@@ -48,16 +48,19 @@ pub(crate) fn write_profile(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// A free TCP port on 127.0.0.1 (bound then released; the kernel rebinds it at once).
-pub(crate) fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let udp_free = std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok();
-    if udp_free {
-        port
-    } else {
-        free_port()
-    }
+/// The address a running node published in `DATADIR/NAME` (`peers.addr`, `rpc.addr`:
+/// written once its listener is bound, so a node started on port 0 can be found).
+pub(crate) fn published_addr(datadir: &Path, name: &str) -> std::net::SocketAddr {
+    let path = datadir.join(name);
+    wait_for(
+        &format!("{}", path.display()),
+        Duration::from_secs(30),
+        || {
+            std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|text| text.trim().parse().ok())
+        },
+    )
 }
 
 /// Polls `condition` until it returns `Some` or the deadline passes.
@@ -234,7 +237,7 @@ pub(crate) struct TestNode {
     /// The binary it runs (and its RPC client).
     bin: PathBuf,
     flags: Vec<String>,
-    /// The P2P (and discovery) port.
+    /// The P2P (and discovery) port the node bound (0 without the peers module).
     pub(crate) p2p_port: u16,
     /// The temporary directory holding the profile and data directory, when the node
     /// made it.
@@ -306,17 +309,18 @@ impl TestNode {
         sets: &[String],
         dir: Option<tempfile::TempDir>,
     ) -> TestNode {
-        let p2p_port = free_port();
-        let rpc_port = free_port();
+        // Port 0 for both: the node picks free ports and publishes them in its data
+        // directory (`node rpc` reads `rpc.addr` itself), so parallel tests never race
+        // for a port.
         let mut flags = vec![
             "--profile".to_string(),
             profile.display().to_string(),
             "--datadir".to_string(),
             datadir.display().to_string(),
             "--set".to_string(),
-            format!("peers.listen=127.0.0.1:{p2p_port}"),
+            "peers.listen=127.0.0.1:0".to_string(),
             "--set".to_string(),
-            format!("rpc.listen=127.0.0.1:{rpc_port}"),
+            "rpc.listen=127.0.0.1:0".to_string(),
             "--set".to_string(),
             "node.chain=regtest".to_string(),
         ];
@@ -327,6 +331,11 @@ impl TestNode {
         let extra: Vec<&str> = flags[4..].iter().map(String::as_str).collect();
         let mut process = NodeProcess::start_bin(bin, profile, datadir, &extra, &[]);
         process.wait_log("node running", Duration::from_secs(30));
+        // Written before "node running" by a node that runs the peers module.
+        let p2p_port = std::fs::read_to_string(datadir.join("peers.addr"))
+            .ok()
+            .and_then(|text| text.trim().parse::<std::net::SocketAddr>().ok())
+            .map_or(0, |addr| addr.port());
         TestNode {
             process,
             bin: bin.to_path_buf(),

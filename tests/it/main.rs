@@ -7,6 +7,7 @@ mod follow_chain;
 mod import;
 mod kernel;
 mod layering;
+mod limits;
 mod methods;
 mod network;
 mod peers;

@@ -16,9 +16,7 @@ use node_p2p::{
 };
 use serde_json::Value;
 
-use crate::common::{
-    free_port, modules_profile, node_output, regtest, wait_for, write_profile, TestNode,
-};
+use crate::common::{modules_profile, node_output, regtest, wait_for, write_profile, TestNode};
 use crate::network::same_tip;
 
 const START: Duration = Duration::from_secs(20);
@@ -88,12 +86,17 @@ impl RawPeer {
         self.send_raw(&frame);
     }
 
-    fn send_raw(&mut self, bytes: &[u8]) {
+    /// A second handle on the socket, to write from another thread.
+    pub(crate) fn writer(&self) -> TcpStream {
+        self.stream.try_clone().expect("clone the socket")
+    }
+
+    pub(crate) fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("send to the node");
     }
 
     /// The next message, `None` once the node closed the connection.
-    fn recv(&mut self) -> Option<Message> {
+    pub(crate) fn recv(&mut self) -> Option<Message> {
         let mut header = [0u8; HEADER_LEN];
         if !read_exact_or_closed(&mut self.stream, &mut header) {
             return None;
@@ -128,7 +131,7 @@ impl RawPeer {
         }
     }
 
-    fn version() -> Message {
+    pub(crate) fn version() -> Message {
         let unspecified = NetAddress {
             services: 0,
             addr: "0.0.0.0:0".parse().expect("address"),
@@ -502,10 +505,21 @@ fn a_peer_sending_an_invalid_block_is_dropped_while_other_peers_keep_syncing() {
 #[test]
 fn taken_peer_and_discovery_ports_stop_the_node_with_an_error_naming_them() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let tcp_port = free_port();
-    let _tcp = std::net::TcpListener::bind(("127.0.0.1", tcp_port)).expect("bind tcp");
-    let udp_port = free_port();
-    let _udp = std::net::UdpSocket::bind(("127.0.0.1", udp_port)).expect("bind udp");
+    // Held by the test for the whole run: a TCP port, and a UDP port whose TCP number is
+    // free (the node must get past its TCP bind to fail at the UDP one).
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind tcp");
+    let tcp_port = tcp.local_addr().expect("tcp addr").port();
+    let udp = std::iter::repeat_with(|| {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let port = udp.local_addr().expect("udp addr").port();
+        std::net::TcpListener::bind(("127.0.0.1", port))
+            .is_ok()
+            .then_some(udp)
+    })
+    .flatten()
+    .next()
+    .expect("a UDP port with its TCP number free");
+    let udp_port = udp.local_addr().expect("udp addr").port();
     for (port, module, message) in [
         (tcp_port, "peers", "cannot listen for peers on"),
         (

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{free_port, modules_profile, node_output, write_profile, NodeProcess};
+use crate::common::{modules_profile, node_output, published_addr, write_profile, NodeProcess};
 
 const START: Duration = Duration::from_secs(30);
 
@@ -69,11 +69,16 @@ fn rpc(profile: &Path, datadir: &Path, args: &[&str]) -> std::process::Output {
 #[test]
 fn cookie_client_and_stop_rpc() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let profile = profile(tmp.path(), port, "");
+    // Port 0: the node says where it listens, in its log and in `DATADIR/rpc.addr`.
+    let profile = profile(tmp.path(), 0, "");
     let datadir = tmp.path().join("data");
     let mut node = NodeProcess::start(&profile, &datadir, &[], &[]);
-    node.wait_log(&format!("RPC server listening on 127.0.0.1:{port}"), START);
+    node.wait_log("RPC server listening on 127.0.0.1:", START);
+    let port = published_addr(&datadir, "rpc.addr").port();
+    assert_ne!(port, 0);
+    assert!(node
+        .log()
+        .contains(&format!("RPC server listening on 127.0.0.1:{port}")));
 
     let cookie = datadir.join(".cookie");
     let mode = std::fs::metadata(&cookie)
@@ -136,6 +141,10 @@ fn cookie_client_and_stop_rpc() {
         node.log()
     );
     assert!(!cookie.exists(), "the cookie is removed at clean shutdown");
+    assert!(
+        !datadir.join("rpc.addr").exists(),
+        "the address file is removed at clean shutdown"
+    );
 
     let out = rpc(&profile, &datadir, &["uptime"]);
     assert_eq!(out.status.code(), Some(1));
@@ -144,11 +153,11 @@ fn cookie_client_and_stop_rpc() {
 #[test]
 fn user_and_password_from_the_profile() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let profile = profile(tmp.path(), port, "user = \"alice\"\npassword = \"pw\"\n");
+    let profile = profile(tmp.path(), 0, "user = \"alice\"\npassword = \"pw\"\n");
     let datadir = tmp.path().join("data");
     let mut node = NodeProcess::start(&profile, &datadir, &[], &[]);
     node.wait_log("RPC server listening on", START);
+    let port = published_addr(&datadir, "rpc.addr").port();
 
     let (status, body) = post(
         port,

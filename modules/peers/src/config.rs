@@ -43,6 +43,14 @@ pub struct PeersConfig {
     /// Bytes queued for one peer; a peer that lets more pile up is not reading and is
     /// disconnected.
     pub send_buffer_bytes: usize,
+    /// Blocks asked for with `getdata` are served only while at most this many bytes
+    /// are queued for the peer; past it, serving (and reading that peer) waits until the
+    /// peer has read what is queued.
+    pub getdata_pause_bytes: usize,
+    /// Bytes (as sent on the wire) of one peer's messages that other modules may hold
+    /// at once, queued or at work; past it, the peer's socket is not read until they
+    /// have let go.
+    pub receive_buffer_bytes: usize,
     /// Inventory hashes remembered per peer, to announce nothing it already has.
     pub known_inventory: usize,
     /// What `version` says we are.
@@ -72,11 +80,16 @@ impl Default for PeersConfig {
             // A handshake is two round trips; 10 s allows a slow link, and frees a slot
             // held by a silent client quickly.
             handshake_timeout_secs: 10,
-            // Bitcoin Core's MAX_PROTOCOL_MESSAGE_LENGTH: a full 50,000-item inv
-            // (1.8 MB) and a 1 MB block both fit.
-            max_message_bytes: 4_000_000,
-            // Room for a few full blocks and thousands of announcements.
-            send_buffer_bytes: 16 << 20,
+            // A full 50,000-item inv (1.8 MB) and a 1 MB block both fit. Bitcoin Core
+            // allows 4 MB for its 4 MB blocks; ours are at most 1 MB (blocks and
+            // transactions are held to the chain's own limit on top of this one).
+            max_message_bytes: 2_000_000,
+            // One largest message above the `getdata` pause, and 1 MB of announcements.
+            send_buffer_bytes: 4_000_000,
+            // Bitcoin Core's -maxsendbuffer (1000 KB): where it stops serving getdata.
+            getdata_pause_bytes: 1_000_000,
+            // Bitcoin Core's -maxreceivebuffer (5000 KB): where it stops reading a peer.
+            receive_buffer_bytes: 5_000_000,
             // 20,000 keys of 8 bytes (about 0.5 MB per peer): the last several minutes
             // of a busy transaction flow.
             known_inventory: 20_000,
@@ -101,6 +114,10 @@ pub(crate) struct Settings {
     pub(crate) handshake_timeout: Duration,
     pub(crate) max_message_bytes: usize,
     pub(crate) send_buffer_bytes: usize,
+    pub(crate) getdata_pause_bytes: usize,
+    pub(crate) receive_buffer_bytes: usize,
+    /// The chain's block size limit: no `block` or `tx` payload can be larger.
+    pub(crate) max_block_bytes: usize,
     pub(crate) known_inventory: usize,
     pub(crate) user_agent: String,
     pub(crate) magic: [u8; 4],
@@ -185,6 +202,19 @@ impl PeersConfig {
                 ),
             ));
         }
+        let room = self.send_buffer_bytes - (self.max_message_bytes + HEADER_LEN);
+        if self.getdata_pause_bytes > room {
+            // A block served at the pause must still fit, or the peer is dropped for what
+            // we chose to send it.
+            return Err(invalid(
+                "getdata_pause_bytes",
+                format!(
+                    "{} leaves no room for one largest message under send_buffer_bytes \
+                     ({}); give at most {room}",
+                    self.getdata_pause_bytes, self.send_buffer_bytes
+                ),
+            ));
+        }
         if self.user_agent.len() > MAX_USER_AGENT {
             return Err(invalid("user_agent", "longer than 256 bytes"));
         }
@@ -202,6 +232,9 @@ impl PeersConfig {
             handshake_timeout: Duration::from_secs(self.handshake_timeout_secs),
             max_message_bytes: self.max_message_bytes,
             send_buffer_bytes: self.send_buffer_bytes,
+            getdata_pause_bytes: self.getdata_pause_bytes,
+            receive_buffer_bytes: self.receive_buffer_bytes,
+            max_block_bytes: spec.max_block_size,
             known_inventory: self.known_inventory,
             user_agent: self.user_agent.clone(),
             magic: spec.map_or([0; 4], |spec| spec.magic),

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use node_api::PeerService;
 use node_p2p::{
-    ConnectionType, Message, MessageCodec, PayloadError, Received, MIN_PEER_VERSION,
-    SENDHEADERS_VERSION,
+    ConnectionType, Message, MessageCodec, PayloadError, Received, BLOCK_COMMAND, MIN_PEER_VERSION,
+    SENDHEADERS_VERSION, TX_COMMAND,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -26,6 +26,8 @@ use crate::peers::Peers;
 /// Undecodable messages (bad checksum, bad command, malformed payload) tolerated per
 /// connection; the next one is misbehaviour.
 const MAX_GARBAGE: u32 = 10;
+/// How often a paused reader looks whether subscribers have let go of enough.
+const RECEIVE_PAUSE_POLL: Duration = Duration::from_millis(10);
 /// How often the writer checks whether a ping is due or overdue.
 const PING_CHECK: Duration = Duration::from_secs(1);
 
@@ -86,6 +88,9 @@ async fn write_loop(
                     break;
                 }
                 peer.record_sent(out.frame.len(), &out.command);
+                // The frame's budget is returned: wake a `getdata` waiting for room.
+                drop(out);
+                peer.drained.notify_waiters();
             }
             _ = tick.tick() => check_ping(&peers, &peer, false),
             () = peer.ping_now.notified() => check_ping(&peers, &peer, true),
@@ -112,7 +117,12 @@ fn check_ping(peers: &Peers, peer: &Peer, forced: bool) {
 }
 
 async fn read_loop(peers: Arc<Peers>, peer: Arc<Peer>, read: OwnedReadHalf) {
-    let codec = MessageCodec::new(peers.settings.magic, peers.settings.max_message_bytes);
+    let settings = &peers.settings;
+    // Neither a block nor a transaction can be larger than the chain's block size limit:
+    // a frame claiming more is refused on its header.
+    let codec = MessageCodec::new(settings.magic, settings.max_message_bytes)
+        .limit_command(BLOCK_COMMAND, settings.max_block_bytes)
+        .limit_command(TX_COMMAND, settings.max_block_bytes);
     let mut frames = FramedRead::new(read, codec);
     let timeout = peers.settings.handshake_timeout;
     match tokio::time::timeout(timeout, handshake(&peers, &peer, &mut frames)).await {
@@ -125,9 +135,12 @@ async fn read_loop(peers: Arc<Peers>, peer: Arc<Peer>, read: OwnedReadHalf) {
             peer.set_remote(remote);
             peers.on_ready(&peer);
             after_handshake(&peers, &peer);
-            while let Some(received) = next(&peer, &mut frames).await {
+            while receive_room(&peers, &peer).await {
+                let Some(received) = next(&peer, &mut frames).await else {
+                    break;
+                };
                 match received.message {
-                    Ok(message) => handle(&peers, &peer, message).await,
+                    Ok(message) => handle(&peers, &peer, message, received.bytes).await,
                     Err(error) => {
                         garbage(&peers, &peer, &error);
                     }
@@ -141,6 +154,21 @@ async fn read_loop(peers: Arc<Peers>, peer: Arc<Peer>, read: OwnedReadHalf) {
         peer.close("connection closed");
     }
     peers.unregister(&peer);
+}
+
+/// Waits while the peer's messages that subscribers still hold are over
+/// `receive_buffer_bytes` (Bitcoin Core pauses reading a peer the same way): the socket
+/// is not read, so the peer's sends back up in TCP instead of in our memory. False once
+/// the connection ended.
+async fn receive_room(peers: &Peers, peer: &Peer) -> bool {
+    while peer.held_bytes() > peers.settings.receive_buffer_bytes {
+        // Subscribers drop messages without telling anyone: look again shortly.
+        tokio::select! {
+            () = peer.cancel.cancelled() => return false,
+            () = tokio::time::sleep(RECEIVE_PAUSE_POLL) => {}
+        }
+    }
+    !peer.cancel.is_cancelled()
 }
 
 /// The next frame, or `None` when the connection ended (the reason is recorded).
@@ -267,8 +295,9 @@ fn after_handshake(peers: &Peers, peer: &Peer) {
     }
 }
 
-/// Acts on one message after the handshake, then hands it to the subscribers.
-async fn handle(peers: &Peers, peer: &Peer, message: Message) {
+/// Acts on one message after the handshake (`bytes` on the wire), then hands it to the
+/// subscribers.
+async fn handle(peers: &Peers, peer: &Peer, message: Message, bytes: usize) {
     match &message {
         Message::Version(_) => {
             peers.punish(peer, "duplicate version message");
@@ -292,8 +321,14 @@ async fn handle(peers: &Peers, peer: &Peer, message: Message) {
             for hash in message.inventory_hashes() {
                 peers.note_known(peer, &hash);
             }
+            let now = crate::util::unix_now();
+            match &message {
+                Message::Block(_) => peer.last_block.store(now, Ordering::Relaxed),
+                Message::Tx(_) => peer.last_tx.store(now, Ordering::Relaxed),
+                _ => {}
+            }
         }
         Message::NotFound(_) => {}
     }
-    peers.deliver(peer, message).await;
+    peers.deliver(peer, message, bytes).await;
 }

@@ -17,29 +17,43 @@
 //! - **Profile** `[peers]` ([`PeersConfig`]): `listen`, `connect`, `addnode`, limits and
 //!   timeouts.
 //! - **Invariants**: a frame's magic and declared length are checked before its payload
-//!   is buffered (a wrong magic or a length over `max_message_bytes` ends the connection;
-//!   a bad checksum drops one message; too many undecodable ones, over-long lists or
-//!   messages before `version` are misbehaviour: disconnect and a ban, except for
-//!   loopback addresses, which are only disconnected). Banned addresses are refused at
-//!   accept and at connect; inbound connections over `max_inbound` are refused; a
-//!   connection to ourselves is dropped (version nonce). With `connect` set, no other
-//!   outbound connection is made. A pruned chain is advertised as NODE_NETWORK_LIMITED
-//!   (BIP159) instead of NODE_NETWORK; its pruned bodies are answered with `notfound`.
-//!   Every task ends when the module is cancelled, and none returns an error for what a
-//!   peer does (a disconnect, a bad frame, a failed dial is handled and logged where it
-//!   happens): only a bug stops the node.
-//! - **Costs**: two tasks per connection; per peer, a send buffer of at most
-//!   `send_buffer_bytes` (a peer that lets it fill is not reading and is dropped) and a
-//!   set of `known_inventory` 8-byte keys; per subscriber, at most
-//!   [`SUBSCRIPTION_CAPACITY`] messages (a full subscriber slows the sending peer down,
-//!   never loses a message); an address book of at most 4,096 entries; `max_bans` bans.
-//!   Served blocks are framed from their stored bytes without being decoded.
+//!   is buffered (a wrong magic, a length over `max_message_bytes`, or a `block` or `tx`
+//!   over the chain's `max_block_size` ends the connection; a bad checksum drops one
+//!   message; too many undecodable ones, over-long lists or messages before `version`
+//!   are misbehaviour: disconnect and a ban, except for loopback addresses, which are
+//!   only disconnected). A peer whose messages other modules still hold (in their
+//!   channels or at work) past `receive_buffer_bytes` is not read until they let go.
+//!   `getdata` is served only while at most `getdata_pause_bytes` are queued to the peer
+//!   (the rest waits, and the peer is not read meanwhile). Banned addresses are refused
+//!   at accept and at connect; when every inbound slot is taken, a newcomer evicts the
+//!   inbound peer Bitcoin Core's `AttemptToEvictConnection` would (`eviction.rs`), or is
+//!   refused when all are protected; a connection to ourselves is dropped (version
+//!   nonce). With `connect` set, no other outbound connection is made. A pruned chain is
+//!   advertised as NODE_NETWORK_LIMITED (BIP159) instead of NODE_NETWORK; its pruned
+//!   bodies are answered with `notfound`. The bound address is written to
+//!   `DATADIR/peers.addr` while the node runs (port 0 picks a free one). Every task ends
+//!   when the module is cancelled, and none returns an error for what a peer does (a
+//!   disconnect, a bad frame, a failed dial is handled and logged where it happens):
+//!   only a bug stops the node.
+//! - **Costs**: two tasks per connection. Memory per connection, at most (wire bytes;
+//!   decoded messages take about as much, blocks up to twice): `receive_buffer_bytes`
+//!   of its messages held by subscribers (5 MB), one message that crossed that line and
+//!   one being read (2 × `max_message_bytes`, 4 MB), a send queue of at most
+//!   `send_buffer_bytes` (4 MB; a peer that lets it fill is not reading and is dropped),
+//!   and `known_inventory` 8-byte keys (about 0.3 MB): about 13 MB, so about 950 MB at
+//!   64 inbound and 8 outbound connections if every buffer of every peer were full at
+//!   once (the sync module adds up to 1.6 MB of headers per peer; see the README's
+//!   "Limits"). Per subscriber, at most [`SUBSCRIPTION_CAPACITY`] messages (a full
+//!   subscriber slows the sending peer down, never loses a message); an address book of
+//!   at most 4,096 entries; `max_bans` bans. Served blocks are framed from their stored
+//!   bytes without being decoded.
 
 mod addrbook;
 mod bans;
 mod config;
 mod connection;
 mod error;
+mod eviction;
 mod inventory;
 mod manager;
 mod module;
@@ -55,4 +69,5 @@ mod util;
 pub use bans::{BanEntry, InvalidSubnet, Subnet};
 pub use config::PeersConfig;
 pub use error::PeersError;
+pub use module::ADDRESS_FILE;
 pub use peers::{Peers, SUBSCRIPTION_CAPACITY};

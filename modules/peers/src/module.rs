@@ -18,6 +18,9 @@ use crate::error::PeersError;
 use crate::manager;
 use crate::peers::Peers;
 
+/// The file in the data directory holding the bound P2P address while the node runs.
+pub const ADDRESS_FILE: &str = "peers.addr";
+
 /// Pause after a failed `accept` (out of file descriptors, say) before the next one, so
 /// the loop does not spin.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
@@ -67,6 +70,9 @@ impl Module for PeersModule {
         let bind = |source| PeersError::Bind { addr, source };
         let listener = TcpListener::bind(addr).await.map_err(bind)?;
         let local_addr = listener.local_addr().map_err(bind)?;
+        // With port 0 the system chose the port: say which, for tests and scripts (and
+        // the discovery module binds UDP on this same number).
+        ctx.publish_address(ADDRESS_FILE, local_addr)?;
         let peers = Peers::new(
             settings,
             chain,

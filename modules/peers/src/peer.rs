@@ -1,14 +1,14 @@
 //! One connection's shared state: who the peer is (after the handshake), its send queue and
 //! byte budget, its traffic counters, its ping, and the inventory it is known to have.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use node_p2p::{ConnectionType, PeerId, PeerInfo, VersionMessage};
+use node_p2p::{ConnectionType, Message, PeerId, PeerInfo, VersionMessage};
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio_util::sync::CancellationToken;
 
@@ -111,6 +111,15 @@ pub(crate) struct Peer {
     ping: Mutex<PingState>,
     known: Mutex<KnownInventory>,
     reason: Mutex<Option<String>>,
+    /// Messages of this peer handed to subscribers, with their size on the wire, until
+    /// every subscriber has dropped them (see [`Peer::held_bytes`]).
+    held: Mutex<VecDeque<(Arc<Message>, usize)>>,
+    /// Fired when the writer has written a frame (queued bytes went down).
+    pub(crate) drained: Notify,
+    /// When the peer last sent a block and a transaction (unix seconds, 0: never), for
+    /// eviction.
+    pub(crate) last_block: AtomicU64,
+    pub(crate) last_tx: AtomicU64,
 }
 
 /// How a new connection is set up.
@@ -151,6 +160,10 @@ impl Peer {
             ping: Mutex::new(PingState::default()),
             known: Mutex::new(KnownInventory::new(setup.known_inventory)),
             reason: Mutex::new(None),
+            held: Mutex::new(VecDeque::new()),
+            drained: Notify::new(),
+            last_block: AtomicU64::new(0),
+            last_tx: AtomicU64::new(0),
         };
         (Arc::new(peer), rx)
     }
@@ -231,6 +244,45 @@ impl Peer {
             .map_err(|_| PeersError::NotConnected(self.id))
     }
 
+    /// Bytes queued for this peer and not yet written.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        (self.budget_max as usize).saturating_sub(self.budget.available_permits())
+    }
+
+    /// Waits until at most `limit` bytes are queued for this peer (Bitcoin Core stops
+    /// serving `getdata` while its send buffer is over 1 MB). False if the connection
+    /// ended first.
+    pub(crate) async fn wait_queued_below(&self, limit: usize) -> bool {
+        loop {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if self.queued_bytes() <= limit {
+                return true;
+            }
+            tokio::select! {
+                () = self.cancel.cancelled() => return false,
+                () = drained => {}
+            }
+        }
+    }
+
+    /// Records a message handed to subscribers: it counts against the peer's receive
+    /// buffer until every copy is dropped.
+    pub(crate) fn hold(&self, message: Arc<Message>, bytes: usize) {
+        lock(&self.held).push_back((message, bytes));
+    }
+
+    /// Bytes (as sent on the wire) of this peer's messages that a subscriber still holds,
+    /// in its channel or at work. Messages no one holds any more are forgotten here; the
+    /// scan is over a few entries at most, since the reader stops once the sum is over
+    /// its limit.
+    pub(crate) fn held_bytes(&self) -> usize {
+        let mut held = lock(&self.held);
+        held.retain(|(message, _)| Arc::strong_count(message) > 1);
+        held.iter().map(|(_, bytes)| bytes).sum()
+    }
+
     pub(crate) fn record_sent(&self, bytes: usize, command: &str) {
         let c = &self.counters;
         c.bytes_sent.fetch_add(bytes as u64, Ordering::Relaxed);
@@ -301,6 +353,11 @@ impl Peer {
             }
             _ => {}
         }
+    }
+
+    /// The fastest round trip measured, if any (for eviction).
+    pub(crate) fn min_ping(&self) -> Option<Duration> {
+        lock(&self.ping).min
     }
 
     /// The peer as `getpeerinfo` shows it; `None` before the handshake completes.

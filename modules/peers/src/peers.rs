@@ -2,6 +2,7 @@
 //! judge peers.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::RandomState;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -18,6 +19,7 @@ use crate::addrbook::AddrBook;
 use crate::bans::{BanEntry, BanList, Subnet};
 use crate::config::{normalize_target, Settings};
 use crate::error::PeersError;
+use crate::eviction::{self, netgroup, Candidate};
 use crate::inventory::InventoryKeys;
 use crate::peer::{Outgoing, Peer, PeerSetup};
 use crate::targets::{TargetSource, TargetState};
@@ -61,6 +63,8 @@ pub struct Peers {
     topics: RwLock<HashMap<Topic, Vec<Subscriber>>>,
     /// Wakes the outbound connection manager (a connection ended, addresses arrived).
     pub(crate) wake: Notify,
+    /// The secret order of network groups for eviction.
+    netgroup_key: RandomState,
 }
 
 impl Peers {
@@ -99,16 +103,21 @@ impl Peers {
             state: Mutex::new(state),
             topics: RwLock::new(HashMap::new()),
             wake: Notify::new(),
+            netgroup_key: RandomState::new(),
         })
     }
 
-    /// Hands a message to the subscribers of its topics, waiting for room in each channel
-    /// (or until the connection ends).
-    pub(crate) async fn deliver(&self, peer: &Peer, message: Message) {
+    /// Hands a message (`bytes` on the wire) to the subscribers of its topics, waiting
+    /// for room in each channel (or until the connection ends). It counts against the
+    /// peer's receive buffer until every subscriber has dropped it.
+    pub(crate) async fn deliver(&self, peer: &Peer, message: Message, bytes: usize) {
         let routes = {
             let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
             route(message, |t| topics.get(&t).is_some_and(|s| !s.is_empty()))
         };
+        for (_, message) in &routes {
+            peer.hold(Arc::clone(message), bytes);
+        }
         for (topic, message) in routes {
             let subscribers = {
                 let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
@@ -311,14 +320,31 @@ impl Peers {
     ) -> Option<(Arc<Peer>, mpsc::UnboundedReceiver<Outgoing>)> {
         let mut state = lock(&self.state);
         if kind == ConnectionType::Inbound {
-            let inbound = state
+            // Connections being closed (an eviction a moment ago) no longer hold a slot.
+            let inbound: Vec<&Arc<Peer>> = state
                 .peers
                 .values()
-                .filter(|p| p.kind == ConnectionType::Inbound)
-                .count();
-            if inbound >= self.settings.max_inbound {
-                tracing::debug!(%addr, inbound, "refusing inbound connection: max_inbound reached");
-                return None;
+                .filter(|p| p.kind == ConnectionType::Inbound && !p.cancel.is_cancelled())
+                .collect();
+            if inbound.len() >= self.settings.max_inbound {
+                let candidates = inbound
+                    .iter()
+                    .map(|p| Candidate {
+                        id: p.id,
+                        netgroup: netgroup(p.addr.ip()),
+                        min_ping: p.min_ping(),
+                        last_block: p.last_block.load(Ordering::Relaxed),
+                        last_tx: p.last_tx.load(Ordering::Relaxed),
+                    })
+                    .collect();
+                let Some(victim) = eviction::select(candidates, &self.netgroup_key) else {
+                    tracing::debug!(%addr, inbound = inbound.len(), "refusing inbound connection: max_inbound reached and every inbound peer is protected");
+                    return None;
+                };
+                if let Some(victim) = state.peers.get(&victim) {
+                    tracing::info!(peer = %victim.id, addr = %victim.addr, newcomer = %addr, "inbound slots full: evicting a peer for a new one");
+                    victim.close("evicted: inbound slots full");
+                }
             }
         }
         let id = PeerId(self.next_id.fetch_add(1, Ordering::Relaxed));

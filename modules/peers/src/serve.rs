@@ -142,16 +142,17 @@ impl Peers {
         let mut missing = Vec::new();
         for item in items {
             match item.kind {
-                InvType::Block => match self.chain.block_bytes(&item.hash) {
-                    Ok(Some(bytes)) => {
+                InvType::Block => match self.block_when_room(peer, &item.hash).await {
+                    None => return,
+                    Some(Ok(Some(bytes))) => {
                         self.note_known(peer, &item.hash);
                         let frame = raw_frame(self.settings.magic, BLOCK_COMMAND, &bytes);
                         if !peer.send_wait(frame, "block").await {
                             return;
                         }
                     }
-                    Ok(None) => missing.push(*item),
-                    Err(error) => {
+                    Some(Ok(None)) => missing.push(*item),
+                    Some(Err(error)) => {
                         tracing::warn!(block = %item.hash, %error, "cannot read a block to serve");
                         missing.push(*item);
                     }
@@ -163,5 +164,23 @@ impl Peers {
         if !missing.is_empty() {
             self.queue_wait(peer, &Message::NotFound(missing)).await;
         }
+    }
+
+    /// A stored block's bytes, read once at most `getdata_pause_bytes` are queued for
+    /// `peer` (Bitcoin Core's pause: the rest of a request waits until the peer has read
+    /// what is queued, and the peer is not read meanwhile, so a peer that asks and never
+    /// reads holds at most the pause plus one block). `None` if the connection ended.
+    async fn block_when_room(
+        &self,
+        peer: &Peer,
+        hash: &node_api::chain::Hash256,
+    ) -> Option<Result<Option<Vec<u8>>, node_api::chain::ChainError>> {
+        if !peer
+            .wait_queued_below(self.settings.getdata_pause_bytes)
+            .await
+        {
+            return None;
+        }
+        Some(self.chain.block_bytes(hash))
     }
 }

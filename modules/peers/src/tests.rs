@@ -396,3 +396,129 @@ async fn a_node_connected_inbound_is_not_dialled_again() {
     );
     h.stop().await;
 }
+
+/// A block of about `bytes` bytes (one transaction with a large output script) on an
+/// unknown parent: decodable, never valid.
+fn fat_block(bytes: usize, tag: u8) -> node_api::chain::Block {
+    use node_api::chain::{Block, BlockHeader, OutPoint, Transaction, TxIn, TxOut};
+    let tx = Transaction {
+        version: 1,
+        inputs: vec![TxIn {
+            prevout: OutPoint::null(),
+            script_sig: vec![tag; 4],
+            sequence: 0,
+        }],
+        outputs: vec![TxOut {
+            value: 0,
+            script_pubkey: vec![tag; bytes - 150],
+        }],
+        lock_time: 0,
+    };
+    Block {
+        header: BlockHeader {
+            version: 1,
+            prev_block: Hash256([tag; 32]),
+            merkle_root: Hash256([tag; 32]),
+            time: 1,
+            bits: 0x207f_ffff,
+            nonce: 0,
+        },
+        txs: vec![tx],
+    }
+}
+
+#[tokio::test]
+async fn a_peer_is_not_read_while_its_messages_are_held_over_the_receive_buffer() {
+    let h = Harness::start(|c| c.receive_buffer_bytes = 1_000_000).await;
+    let mut blocks = h.peers.subscribe(Topic::Block);
+    let mut x = h.raw().await;
+    x.handshake().await;
+    let count = 40;
+    // Frames of a little over 190,000 bytes: five stay under 1,000,000, six cross it.
+    let size = 190_000;
+    // Sent from a task of its own: once the node stops reading, the writes block.
+    let magic = h.peers.magic();
+    let sender = tokio::spawn(async move {
+        for tag in 0..count {
+            let frame = encode_frame(magic, &Message::Block(fat_block(size, tag)));
+            if x.write.write_all(&frame).await.is_err() {
+                break;
+            }
+        }
+        x
+    });
+    // Five blocks fit under the buffer and the sixth crosses it: the reader then waits,
+    // though the subscription channel has room for 64.
+    let held = |rx: &tokio::sync::mpsc::Receiver<_>| rx.len();
+    tokio::time::timeout(WAIT, async {
+        while held(&blocks) < 6 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the first blocks arrive");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(held(&blocks), 6, "read past the receive buffer");
+    // Letting go of them resumes reading; nothing is lost.
+    for tag in 0..count {
+        let (_, message) = tokio::time::timeout(WAIT, blocks.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let Message::Block(block) = &*message else {
+            panic!("{message:?}")
+        };
+        assert_eq!(block.header.prev_block, Hash256([tag; 32]));
+    }
+    drop(sender.await.unwrap());
+
+    // A block over the chain's size limit ends the connection on its header.
+    let mut y = h.raw().await;
+    y.handshake().await;
+    let limit = ChainSpec::by_name("regtest").unwrap().max_block_size as u32;
+    let mut header = h.peers.magic().to_vec();
+    header.extend_from_slice(b"block\0\0\0\0\0\0\0");
+    header.extend_from_slice(&(limit + 1).to_le_bytes());
+    header.extend_from_slice(&[0; 4]);
+    y.write.write_all(&header).await.unwrap();
+    assert!(y.closed().await, "an oversized block was read");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn getdata_is_served_only_while_little_is_queued() {
+    let h = Harness::start(|_| {}).await;
+    let pause = PeersConfig::default().getdata_pause_bytes;
+    let mut x = h.raw().await;
+    x.handshake().await;
+    let genesis = ChainSpec::by_name("regtest").unwrap().genesis_hash();
+    // 150,000 genesis blocks asked for (about 43 MB) and none read: more than the
+    // kernel's socket buffers take, so the rest waits in the node.
+    for _ in 0..3 {
+        x.send(&Message::GetData(vec![
+            Inventory::block(genesis);
+            node_p2p::MAX_INV
+        ]))
+        .await;
+    }
+    let peer = tokio::time::timeout(WAIT, async {
+        loop {
+            let found = h.peers.all_peers().into_iter().next();
+            if let Some(peer) = found.filter(|p| p.queued_bytes() >= pause) {
+                return peer;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the queue fills up to the pause");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let block = 24 + 300;
+    assert!(
+        peer.queued_bytes() <= pause + block,
+        "{} bytes queued",
+        peer.queued_bytes()
+    );
+    assert!(!peer.cancel.is_cancelled(), "a slow reader is not dropped");
+    h.stop().await;
+}

@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 
 use crate::auth::basic_authorization;
 use crate::config::listen_addr;
-use crate::cookie::{read_cookie, COOKIE_FILE};
+use crate::cookie::{read_cookie, ADDRESS_FILE, COOKIE_FILE};
 use crate::error::ClientError;
 
 /// A node that does not accept the connection within this time is reported as down.
@@ -61,7 +61,8 @@ pub struct ClientSettings {
 
 impl ClientSettings {
     /// Reads `[rpc]` of a loaded profile (file, `NODE_` variables and `--set` already
-    /// layered): `listen` (defaults as the server's), and `user` with `password` if both
+    /// layered): `listen` (defaults as the server's; when it is not given or names port
+    /// 0, the address a running node wrote to `DATADIR/rpc.addr`), and `user` with `password` if both
     /// are set, otherwise the cookie in the profile's data directory, as bitcoin-cli does.
     pub fn from_profile(profile: &Profile) -> Result<Self, ClientError> {
         let table = profile.merged.get("rpc");
@@ -77,6 +78,15 @@ impl ClientSettings {
                 reason: other.to_string(),
             },
         })?;
+        // A server asked for port 0, or not told where to listen, says where it is in
+        // the data directory (a running node's file wins over the default port).
+        let published = std::fs::read_to_string(profile.node.datadir.join(ADDRESS_FILE))
+            .ok()
+            .and_then(|text| text.trim().parse::<SocketAddr>().ok());
+        let addr = match published {
+            Some(found) if listen.is_none() || addr.port() == 0 => found,
+            _ => addr,
+        };
         let credentials = match (string_at(table, "user")?, string_at(table, "password")?) {
             (Some(user), Some(password)) => Credentials::UserPassword { user, password },
             _ => Credentials::Cookie(profile.node.datadir.join(COOKIE_FILE)),

@@ -15,6 +15,10 @@ pub const COOKIE_USER: &str = "__cookie__";
 /// The cookie's file name inside the data directory.
 pub const COOKIE_FILE: &str = ".cookie";
 
+/// The file beside the cookie holding the address the server is bound to (the one the
+/// system chose when `listen` asks for port 0), removed at stop like the cookie.
+pub const ADDRESS_FILE: &str = "rpc.addr";
+
 /// A cookie this process wrote.
 #[derive(Debug)]
 pub struct Cookie {

@@ -59,6 +59,6 @@ mod server;
 pub use auth::{basic_authorization, Auth};
 pub use client::{call, cli_call, format_cli_output, parse_cli_args, ClientSettings, Credentials};
 pub use config::RpcConfig;
-pub use cookie::{read_cookie, Cookie, COOKIE_FILE, COOKIE_USER};
+pub use cookie::{read_cookie, Cookie, ADDRESS_FILE, COOKIE_FILE, COOKIE_USER};
 pub use error::{ClientError, StartError};
 pub use server::{serve, Limits, RpcService};

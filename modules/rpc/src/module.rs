@@ -12,7 +12,7 @@ use node_api::{
 
 use crate::auth::Auth;
 use crate::config::RpcConfig;
-use crate::cookie::{Cookie, COOKIE_USER};
+use crate::cookie::{Cookie, ADDRESS_FILE, COOKIE_USER};
 use crate::server::{bind, serve, Limits, RpcService};
 
 struct RpcModule {
@@ -53,6 +53,8 @@ impl Module for RpcModule {
         let listener = bind(self.listen).await?;
         let addr = listener.local_addr().unwrap_or(self.listen);
         let cookie = Cookie::generate(ctx.datadir())?;
+        // Beside the cookie: where `node rpc` finds a server bound on port 0.
+        ctx.publish_address(ADDRESS_FILE, addr)?;
         tracing::debug!(cookie = %cookie.path.display(), "RPC cookie written");
         let mut auth = Auth::new().allow(COOKIE_USER, &cookie.password);
         // After the connections: a call still being answered keeps a valid cookie.

@@ -3,15 +3,17 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 use node_api::chain::validation::BlockError;
 use node_api::chain::{BlockHeader, BlockOutcome, ChainError, Hash256};
-use node_api::p2p::{Message, PeerEvent, PeerId, PeerInfo, Topic};
+use node_api::p2p::{Message, PeerEvent, PeerId, PeerInfo, Topic, MAX_HEADERS};
 use node_api::{ChainView, ChainWriter, PeerService};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::header_guard::{is_continuous, HeaderGuard, Verdict};
 use crate::strategy::{is_limited, SyncContext, SyncStrategy};
 
 /// What the loop listens to, subscribed in `start` so nothing sent between start and the
@@ -48,6 +50,8 @@ pub(crate) struct Driver {
     heights: HashMap<PeerId, u32>,
     /// Ready peers that serve only recent blocks.
     limited: HashSet<PeerId>,
+    /// What each peer's headers may cost.
+    guard: HeaderGuard,
 }
 
 /// The strategy's view of the driver, built from disjoint fields so the strategy itself
@@ -77,6 +81,7 @@ impl Driver {
             strategy,
             heights: HashMap::new(),
             limited: HashSet::new(),
+            guard: HeaderGuard::default(),
         }
     }
 
@@ -103,7 +108,9 @@ impl Driver {
             }
             ChainError::Invalid(_) => {}
             // A branch this pruned node can no longer reorganise to: nobody's fault.
-            ChainError::BeyondPruned { .. } => tracing::debug!(%peer, "{error}"),
+            ChainError::BeyondPruned { .. } | ChainError::LowWork { .. } => {
+                tracing::debug!(%peer, "{error}")
+            }
             other => tracing::error!("chain error: {other}"),
         }
     }
@@ -139,6 +146,7 @@ impl Driver {
                     Ok(PeerEvent::Disconnected { id, .. }) => {
                         self.heights.remove(&id);
                         self.limited.remove(&id);
+                        self.guard.forget(id);
                         let ctx = ctx!(self);
                         self.strategy.peer_disconnected(&ctx, id);
                     }
@@ -209,8 +217,16 @@ impl Driver {
             self.strategy.headers(&ctx, peer, &list, 0);
             return;
         }
+        if !is_continuous(&list) {
+            tracing::info!(%peer, "peer sent headers that do not connect to each other");
+            self.peers
+                .misbehaving(peer, "non-continuous headers sequence");
+            return;
+        }
+        let full = list.len() >= MAX_HEADERS;
+        let run = self.guard.run(peer, list);
         let writer = self.writer.clone();
-        let checked = list.clone();
+        let checked = run.clone();
         let result = tokio::task::spawn_blocking(move || writer.accept_headers(&checked)).await;
         let result = match result {
             Ok(r) => r,
@@ -219,20 +235,43 @@ impl Driver {
                 return;
             }
         };
-        if let Some(last) = list.last().and_then(|h| self.chain.entry(&h.hash())) {
+        if let Some(last) = run.last().and_then(|h| self.chain.entry(&h.hash())) {
             self.raise_height(peer, last.height);
         }
-        match result {
+        let verdict = match result {
             Ok(new) => {
+                self.guard.connected(peer);
                 let ctx = ctx!(self);
-                self.strategy.headers(&ctx, peer, &list, new);
+                self.strategy.headers(&ctx, peer, &run, new);
+                Verdict::Ignore
             }
+            Err(ChainError::LowWork { last }) => {
+                tracing::debug!(%peer, %last, headers = run.len(), "low-work headers held, not stored");
+                self.guard.low_work(peer, run, full)
+            }
+            // Headers that do not connect: the peer is on a branch we lack the start of.
+            // Ask from our locator (Bitcoin Core does the same), at most once an interval.
             Err(ChainError::Invalid(BlockError::PrevNotFound)) => {
-                // Headers that do not connect: the peer is on a branch we lack the start
-                // of. Ask from our locator (Bitcoin Core does the same).
-                ctx!(self).request_headers(peer);
+                self.guard.unconnecting(peer, Instant::now())
             }
-            Err(e) => self.punish(peer, &e),
+            Err(e) => {
+                self.punish(peer, &e);
+                Verdict::Ignore
+            }
+        };
+        match verdict {
+            Verdict::Ignore => {}
+            Verdict::RequestHeaders => ctx!(self).request_headers(peer),
+            Verdict::ContinuePresync => {
+                if let Some(last) = self.guard.presync_tip(peer) {
+                    ctx!(self).request_headers_after(peer, last);
+                }
+            }
+            Verdict::Disconnect(reason) => {
+                tracing::info!(%peer, %reason, "disconnecting a peer for its headers");
+                self.peers.misbehaving(peer, &reason);
+                self.guard.forget(peer);
+            }
         }
     }
 

@@ -23,11 +23,20 @@
 //! A pruned peer (NODE_NETWORK_LIMITED without NODE_NETWORK) is only asked for bodies
 //! among its last 288 blocks, as Bitcoin Core does: older ones it would answer `notfound`.
 //!
+//! A peer's headers are stored only once their chain reaches the anti-DoS work (the
+//! tip's less 144 blocks' worth, as Bitcoin Core since 24.0): a low-work run the peer
+//! has more of is held in memory and extended (up to 20,000 headers per peer, then the
+//! peer is dropped); 10 low-work chains, 10 `headers` messages in a row that connect to
+//! nothing, or one whose headers do not connect to each other disconnect the peer; and
+//! unconnecting headers get at most one `getheaders` per peer per 2 minutes
+//! (`header_guard.rs`).
+//!
 //! Costs: one chain write per block, on the blocking pool; headers are validated in
-//! batches of up to 2,000.
+//! batches of up to 2,000; up to 1.6 MB of presync headers per peer.
 
 mod config;
 mod driver;
+mod header_guard;
 mod headers_first;
 mod module;
 mod poll;

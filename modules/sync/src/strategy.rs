@@ -60,6 +60,19 @@ impl SyncContext<'_> {
         }
     }
 
+    /// Asks `peer` for the headers after `last` (one of its own, not yet stored here: a
+    /// long chain being checked for work before it is stored).
+    pub fn request_headers_after(&self, peer: PeerId, last: Hash256) {
+        let message = Message::GetHeaders(GetHeaders {
+            version: PROTOCOL_VERSION as u32,
+            locator: vec![last],
+            stop: Hash256::ZERO,
+        });
+        if let Err(e) = self.peers.send(peer, message) {
+            tracing::debug!(%peer, "getheaders not sent: {e}");
+        }
+    }
+
     /// Asks `peer` for block bodies; `false` when the request could not be queued (the
     /// peer is gone).
     pub fn request_blocks(&self, peer: PeerId, hashes: &[Hash256]) -> bool {

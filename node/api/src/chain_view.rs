@@ -79,7 +79,9 @@ pub trait ChainListener: Send + Sync {
 pub trait ChainWriter: Send + Sync {
     /// Validates and stores a block, then moves the tip to the most-work chain.
     fn accept_block(&self, block: &Block) -> Result<BlockOutcome, ChainError>;
-    /// Validates and stores headers; returns how many were new.
+    /// Validates and stores a peer's headers; returns how many were new. A run whose
+    /// chain stays below the anti-DoS work (the tip's less 144 blocks' worth) is refused
+    /// with [`ChainError::LowWork`] and not stored.
     fn accept_headers(&self, headers: &[BlockHeader]) -> Result<usize, ChainError>;
 }
 
@@ -201,6 +203,6 @@ impl ChainWriter for LocalChain {
         self.state.accept_block(block)
     }
     fn accept_headers(&self, headers: &[BlockHeader]) -> Result<usize, ChainError> {
-        self.state.accept_headers(headers)
+        self.state.accept_peer_headers(headers)
     }
 }

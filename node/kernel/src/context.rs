@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
@@ -178,6 +178,26 @@ impl StartContext {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(Box::new(hook));
+    }
+
+    /// Writes `addr` to `DATADIR/NAME` (atomically: a reader sees the whole line or no
+    /// file) and removes the file when the module stops, so that a listener bound on
+    /// port 0 can be found by clients and tests (`peers.addr`, `rpc.addr`). Returns the
+    /// file's path.
+    pub fn publish_address(&self, name: &str, addr: SocketAddr) -> Result<PathBuf, BoxError> {
+        let path = self.datadir().join(name);
+        let tmp = self.datadir().join(format!("{name}.tmp"));
+        std::fs::write(&tmp, format!("{addr}\n"))
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let removed = path.clone();
+        self.on_stop(move || match std::fs::remove_file(&removed) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(format!("cannot remove {}: {e}", removed.display()).into())
+            }
+            _ => Ok(()),
+        });
+        Ok(path)
     }
 
     /// Asks the node to shut down (what the `stop` RPC does).

@@ -35,12 +35,35 @@ pub struct Received {
 pub struct MessageCodec {
     magic: [u8; 4],
     max_payload: usize,
+    /// Tighter limits for some commands (a `block` larger than the chain allows), checked
+    /// on the header like `max_payload`.
+    command_limits: Vec<([u8; 12], usize)>,
 }
 
 impl MessageCodec {
     /// A codec for `magic` that refuses payloads over `max_payload` bytes.
     pub fn new(magic: [u8; 4], max_payload: usize) -> Self {
-        MessageCodec { magic, max_payload }
+        MessageCodec {
+            magic,
+            max_payload,
+            command_limits: Vec::new(),
+        }
+    }
+
+    /// Refuses `command` payloads over `max` bytes (at most `max_payload`), before any of
+    /// the payload is read: a `block` over the chain's block size limit could never be
+    /// valid, so it is not buffered nor decoded.
+    pub fn limit_command(mut self, command: Command, max: usize) -> Self {
+        self.command_limits
+            .push((command.raw(), max.min(self.max_payload)));
+        self
+    }
+
+    fn limit_of(&self, raw: &[u8; 12]) -> usize {
+        self.command_limits
+            .iter()
+            .find(|(c, _)| c == raw)
+            .map_or(self.max_payload, |(_, max)| *max)
     }
 }
 
@@ -62,11 +85,12 @@ impl Decoder for MessageCodec {
         let mut raw = [0u8; 12];
         raw.copy_from_slice(&src[4..16]);
         let length = u32::from_le_bytes([src[16], src[17], src[18], src[19]]);
-        if length as usize > self.max_payload {
+        let limit = self.limit_of(&raw);
+        if length as usize > limit {
             return Err(CodecError::Oversized {
                 command: lossy(&raw),
                 length,
-                limit: self.max_payload,
+                limit,
             });
         }
         let total = HEADER_LEN + length as usize;
@@ -212,6 +236,31 @@ mod tests {
         header[16..20].copy_from_slice(&(MAX as u32).to_le_bytes());
         let mut buf = BytesMut::from(&header[..]);
         assert!(codec().decode(&mut buf).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_block_over_its_own_limit_is_refused_on_the_header() {
+        let header = |command: &[u8; 12], length: u32| {
+            let mut h = Vec::new();
+            h.extend_from_slice(&MAGIC);
+            h.extend_from_slice(command);
+            h.extend_from_slice(&length.to_le_bytes());
+            h.extend_from_slice(&[0; 4]);
+            BytesMut::from(&h[..])
+        };
+        let mut codec = codec().limit_command(crate::BLOCK_COMMAND, 1000);
+        let mut buf = header(b"block\0\0\0\0\0\0\0", 1001);
+        let err = codec.decode(&mut buf).unwrap_err();
+        assert!(
+            matches!(err, CodecError::Oversized { limit: 1000, .. }),
+            "{err}"
+        );
+        assert!(buf.capacity() < 1024, "reserved {} bytes", buf.capacity());
+        let mut buf = header(b"block\0\0\0\0\0\0\0", 1000);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        // Other commands keep the general limit.
+        let mut buf = header(b"inv\0\0\0\0\0\0\0\0\0", 1001);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
     }
 
     #[test]

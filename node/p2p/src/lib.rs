@@ -24,7 +24,7 @@ pub use message::{
     AddrEntry, Command, GetHeaders, InvType, Inventory, Message, NetAddress, VersionMessage,
     BLOCK_COMMAND, MAX_ADDR, MAX_HEADERS, MAX_INV, MAX_LOCATOR, MAX_USER_AGENT, MIN_PEER_VERSION,
     MSG_BLOCK, MSG_TX, NODE_NETWORK, NODE_NETWORK_LIMITED, NODE_NETWORK_LIMITED_MIN_BLOCKS,
-    PROTOCOL_VERSION, SENDHEADERS_VERSION,
+    PROTOCOL_VERSION, SENDHEADERS_VERSION, TX_COMMAND,
 };
 pub use peer::{ConnectionType, PeerId, PeerInfo};
 pub use topic::{route, Topic};

@@ -107,6 +107,9 @@ impl fmt::Debug for Command {
 /// The `block` command, for frames around stored block bytes.
 pub const BLOCK_COMMAND: Command = Command::known("block");
 
+/// The `tx` command.
+pub const TX_COMMAND: Command = Command::known("tx");
+
 /// What an inventory item names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InvType {

@@ -6,10 +6,13 @@ use std::sync::MutexGuard;
 use super::pipeline::Preverified;
 use super::records::{encode, FAILED, HAVE_DATA};
 use super::tree::BlockTree;
-use super::{now, BlockIndexEntry, BlockOutcome, ChainError, ChainState, MAX_FUTURE_SECS};
+use super::{
+    now, BlockIndexEntry, BlockOutcome, ChainError, ChainState, ANTI_DOS_MARGIN_BLOCKS,
+    MAX_FUTURE_SECS,
+};
 use crate::block::{Block, BlockHeader};
 use crate::hash::Hash256;
-use crate::pow::{block_work, check_proof_of_work};
+use crate::pow::{block_work, check_proof_of_work, U256};
 use crate::validation::{check_block, check_coinbase_height, BlockError};
 
 impl ChainState {
@@ -26,6 +29,43 @@ impl ChainState {
     /// invalid one, storing those before it.
     pub fn accept_headers(&self, headers: &[BlockHeader]) -> Result<usize, ChainError> {
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.accept_headers_locked(headers)
+    }
+
+    /// The work a peer's header chain must reach to be stored: the tip's less
+    /// [`ANTI_DOS_MARGIN_BLOCKS`] blocks' worth at the tip's difficulty (Bitcoin Core's
+    /// `GetAntiDoSWorkThreshold`, without a minimum chain work).
+    pub fn anti_dos_work(&self) -> U256 {
+        let tree = self.tree();
+        let tip = tree.tip_entry();
+        let margin = block_work(tip.header.bits).saturating_mul(U256::from(ANTI_DOS_MARGIN_BLOCKS));
+        tip.chain_work.saturating_sub(margin)
+    }
+
+    /// [`ChainState::accept_headers`] for headers from a peer: a run whose chain stays
+    /// below [`ChainState::anti_dos_work`] once its last header is counted is refused
+    /// with [`ChainError::LowWork`] and nothing of it is stored (the work comes from the
+    /// headers' `bits`, which are checked before anything is stored). Headers already
+    /// known are skipped, so a run that only repeats them is accepted as 0 new.
+    pub fn accept_peer_headers(&self, headers: &[BlockHeader]) -> Result<usize, ChainError> {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let threshold = self.anti_dos_work();
+        {
+            let tree = self.tree();
+            let first_new = headers.iter().position(|h| tree.get(&h.hash()).is_none());
+            if let Some(first) = first_new {
+                let Some(parent) = tree.get(&headers[first].prev_block) else {
+                    return Err(BlockError::PrevNotFound.into());
+                };
+                let work = headers[first..].iter().fold(parent.chain_work, |sum, h| {
+                    sum.saturating_add(block_work(h.bits))
+                });
+                if work < threshold {
+                    let last = headers.last().map(BlockHeader::hash).unwrap_or_default();
+                    return Err(ChainError::LowWork { last });
+                }
+            }
+        }
         self.accept_headers_locked(headers)
     }
 

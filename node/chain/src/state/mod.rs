@@ -111,7 +111,23 @@ pub enum ChainError {
         /// Main-chain blocks up to this height have no data.
         prune_height: u32,
     },
+    /// A peer's headers lead to a chain with less work than the anti-DoS threshold (the
+    /// tip's work less [`ANTI_DOS_MARGIN_BLOCKS`] blocks' worth): not stored, as Bitcoin
+    /// Core does since 24.0, so cheap forks cannot fill the index. Not a rule broken by
+    /// itself: the sender may be on a stale fork, or part way through a long chain.
+    #[error(
+        "headers ending at {last} lead to a chain with less work than the anti-DoS \
+         threshold ({ANTI_DOS_MARGIN_BLOCKS} blocks' worth below the tip): not stored"
+    )]
+    LowWork {
+        /// The last header of the run.
+        last: Hash256,
+    },
 }
+
+/// How far below the tip's work a peer's header chain must reach before it is stored:
+/// a day of blocks at the tip's difficulty (Bitcoin Core's 144).
+pub const ANTI_DOS_MARGIN_BLOCKS: u64 = 144;
 
 impl From<heed::Error> for ChainError {
     fn from(e: heed::Error) -> Self {
