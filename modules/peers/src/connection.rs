@@ -86,6 +86,7 @@ async fn write_loop(
                     break;
                 }
                 peer.record_sent(out.frame.len(), &out.command);
+                peers.metrics.sent(&out.command, out.frame.len());
             }
             _ = tick.tick() => check_ping(&peers, &peer, false),
             () = peer.ping_now.notified() => check_ping(&peers, &peer, true),
@@ -125,7 +126,7 @@ async fn read_loop(peers: Arc<Peers>, peer: Arc<Peer>, read: OwnedReadHalf) {
             peer.set_remote(remote);
             peers.on_ready(&peer);
             after_handshake(&peers, &peer);
-            while let Some(received) = next(&peer, &mut frames).await {
+            while let Some(received) = next(&peers, &peer, &mut frames).await {
                 match received.message {
                     Ok(message) => handle(&peers, &peer, message).await,
                     Err(error) => {
@@ -144,7 +145,7 @@ async fn read_loop(peers: Arc<Peers>, peer: Arc<Peer>, read: OwnedReadHalf) {
 }
 
 /// The next frame, or `None` when the connection ended (the reason is recorded).
-async fn next(peer: &Peer, frames: &mut Frames) -> Option<Received> {
+async fn next(peers: &Peers, peer: &Peer, frames: &mut Frames) -> Option<Received> {
     let item = tokio::select! {
         biased;
         () = peer.cancel.cancelled() => return None,
@@ -162,6 +163,7 @@ async fn next(peer: &Peer, frames: &mut Frames) -> Option<Received> {
         }
         Some(Ok(received)) => {
             peer.record_received(received.bytes, &received.command);
+            peers.metrics.received(&received.command, received.bytes);
             Some(received)
         }
     }
@@ -198,7 +200,7 @@ async fn handshake(peers: &Peers, peer: &Peer, frames: &mut Frames) -> Option<Re
     }
     let mut remote: Option<Remote> = None;
     loop {
-        let received = next(peer, frames).await?;
+        let received = next(peers, peer, frames).await?;
         let message = match received.message {
             Ok(message) => message,
             Err(error) => {

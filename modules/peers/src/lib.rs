@@ -28,6 +28,9 @@
 //!   Every task ends when the module is cancelled, and none returns an error for what a
 //!   peer does (a disconnect, a bad frame, a failed dial is handled and logged where it
 //!   happens): only a bug stops the node.
+//! - **Metrics**: `node_peers_connected{direction}`, `node_p2p_messages_total` and
+//!   `node_p2p_bytes_total` `{direction,command}` (commands outside the protocol's list as
+//!   `other`), `node_peers_banned_total`.
 //! - **Costs**: two tasks per connection; per peer, a send buffer of at most
 //!   `send_buffer_bytes` (a peer that lets it fill is not reading and is dropped) and a
 //!   set of `known_inventory` 8-byte keys; per subscriber, at most
@@ -42,6 +45,7 @@ mod connection;
 mod error;
 mod inventory;
 mod manager;
+mod metrics;
 mod module;
 mod peer;
 mod peers;

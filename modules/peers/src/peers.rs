@@ -19,6 +19,7 @@ use crate::bans::{BanEntry, BanList, Subnet};
 use crate::config::{normalize_target, Settings};
 use crate::error::PeersError;
 use crate::inventory::InventoryKeys;
+use crate::metrics::PeerMetrics;
 use crate::peer::{Outgoing, Peer, PeerSetup};
 use crate::targets::{TargetSource, TargetState};
 use crate::util::{lock, unix_now};
@@ -61,6 +62,7 @@ pub struct Peers {
     topics: RwLock<HashMap<Topic, Vec<Subscriber>>>,
     /// Wakes the outbound connection manager (a connection ended, addresses arrived).
     pub(crate) wake: Notify,
+    pub(crate) metrics: PeerMetrics,
 }
 
 impl Peers {
@@ -99,6 +101,7 @@ impl Peers {
             state: Mutex::new(state),
             topics: RwLock::new(HashMap::new()),
             wake: Notify::new(),
+            metrics: PeerMetrics::new(),
         })
     }
 
@@ -250,6 +253,9 @@ impl Peers {
             let added = state
                 .bans
                 .add(subnet, now.saturating_add(duration.as_secs()), now);
+            if added {
+                self.metrics.banned();
+            }
             let doomed: Vec<Arc<Peer>> = state
                 .peers
                 .values()
@@ -348,6 +354,7 @@ impl Peers {
                 target.connected();
             }
         }
+        self.metrics.peer_ready(peer.kind);
         if let Some(info) = peer.info() {
             tracing::info!(
                 peer = %info.id,
@@ -376,6 +383,7 @@ impl Peers {
             }
         }
         if peer.is_ready() {
+            self.metrics.peer_gone(peer.kind);
             tracing::info!(peer = %peer.id, addr = %peer.addr, %reason, "peer disconnected");
             self.events.publish(PeerEvent::Disconnected {
                 id: peer.id,
