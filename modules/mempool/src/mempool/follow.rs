@@ -113,6 +113,7 @@ impl Mempool {
                     }
                 }
             }
+            self.metrics.size(&inner.pool);
         }
         self.publish(events);
     }
