@@ -35,15 +35,27 @@ impl ChainMetrics {
     /// Registers the series and sets them from `chain`'s tip.
     pub(crate) fn new(chain: &Arc<LocalChain>) -> Arc<ChainMetrics> {
         describe_gauge!("node_chain_height", "height of the tip");
-        describe_gauge!("node_chain_header_height", "height of the most-work header known");
+        describe_gauge!(
+            "node_chain_header_height",
+            "height of the most-work header known"
+        );
         describe_gauge!("node_chain_work", "log2 of the tip's cumulative work");
-        describe_counter!("node_blocks_connected_total", "blocks connected to the main chain");
+        describe_counter!(
+            "node_blocks_connected_total",
+            "blocks connected to the main chain"
+        );
         describe_counter!(
             "node_blocks_disconnected_total",
             "blocks disconnected from the main chain by reorganisations"
         );
-        describe_counter!("node_reorgs_total", "reorganisations (a tip change that disconnected blocks)");
-        describe_histogram!("node_reorg_depth_blocks", "blocks disconnected by each reorganisation");
+        describe_counter!(
+            "node_reorgs_total",
+            "reorganisations (a tip change that disconnected blocks)"
+        );
+        describe_histogram!(
+            "node_reorg_depth_blocks",
+            "blocks disconnected by each reorganisation"
+        );
         describe_histogram!(
             "node_block_connect_seconds",
             Unit::Seconds,

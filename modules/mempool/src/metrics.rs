@@ -2,9 +2,7 @@
 //! transaction offered. Reject reasons come from a fixed set (one per kind of
 //! [`MempoolError`]), never from the transaction.
 
-use node_api::metrics::{
-    counter, describe_counter, describe_gauge, gauge, Counter, Gauge, Unit,
-};
+use node_api::metrics::{counter, describe_counter, describe_gauge, gauge, Counter, Gauge, Unit};
 use node_api::{MempoolError, MempoolEvent};
 
 use crate::pool::Pool;

@@ -3,9 +3,7 @@
 //! from a fixed list; anything else a peer sends counts as `other`, so a peer cannot
 //! create series.
 
-use node_api::metrics::{
-    counter, describe_counter, describe_gauge, gauge, Counter, Gauge, Unit,
-};
+use node_api::metrics::{counter, describe_counter, describe_gauge, gauge, Counter, Gauge, Unit};
 use node_api::p2p::ConnectionType;
 
 /// The commands with series of their own: the protocol's (what `node-p2p` decodes), and
@@ -87,7 +85,10 @@ impl PeerMetrics {
             Unit::Bytes,
             "P2P bytes, frame headers included, by direction and command"
         );
-        describe_counter!("node_peers_banned_total", "bans added (misbehaviour or setban)");
+        describe_counter!(
+            "node_peers_banned_total",
+            "bans added (misbehaviour or setban)"
+        );
         PeerMetrics {
             sent: Traffic::new("sent"),
             received: Traffic::new("received"),

@@ -23,6 +23,8 @@
 //! A pruned peer (NODE_NETWORK_LIMITED without NODE_NETWORK) is only asked for bodies
 //! among its last 288 blocks, as Bitcoin Core does: older ones it would answer `notfound`.
 //!
+//! Metrics: `node_sync_blocks_downloaded_total`, `node_sync_in_flight`.
+//!
 //! Costs: one chain write per block, on the blocking pool; headers are validated in
 //! batches of up to 2,000.
 
