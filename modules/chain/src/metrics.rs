@@ -19,6 +19,7 @@ use node_api::{ChainListener, ChainView, ChainWriter, LocalChain};
 /// Handles of the chain's series.
 pub(crate) struct ChainMetrics {
     height: Gauge,
+    tip_time: Gauge,
     header_height: Gauge,
     work: Gauge,
     connected: Counter,
@@ -63,6 +64,7 @@ impl ChainMetrics {
         );
         let metrics = Arc::new(ChainMetrics {
             height: gauge!("node_chain_height"),
+            tip_time: gauge!("node_chain_tip_timestamp_seconds"),
             header_height: gauge!("node_chain_header_height"),
             work: gauge!("node_chain_work"),
             connected: counter!("node_blocks_connected_total"),
@@ -80,6 +82,7 @@ impl ChainMetrics {
     fn tip_changed(&self, chain: &LocalChain) {
         let tip = chain.tip();
         self.height.set(f64::from(tip.height));
+        self.tip_time.set(f64::from(tip.header.time));
         self.work.set(log2(tip.chain_work));
         self.header_height.set(f64::from(chain.best_header().1));
     }

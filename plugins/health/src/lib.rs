@@ -17,6 +17,9 @@
 //! plugin, 127.0.0.1 on the chain's RPC port + 1000, sharing its listener), and the three
 //! thresholds above. Routes are public: they say nothing a peer could not learn.
 //!
+//! Metrics: `node_ready` (1 when `/ready` would answer 200) and
+//! `node_ready_failing{condition}`, refreshed every second, for alert rules.
+//!
 //! Costs: each request reads the tip and the peer list (memory only).
 
 mod module;

@@ -1,9 +1,10 @@
 //! The `health` module: its table, its factory, and the two routes.
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use node_api::http::{response, StatusCode};
+use node_api::metrics::{describe_gauge, gauge};
 use node_api::{
     async_trait, inventory, monitoring_listen, services, Access, BoxError, ChainView, ConfigError,
     HttpResponse, Module, ModuleConfig, ModuleFactory, PeerService, Route, StartContext,
@@ -11,7 +12,10 @@ use node_api::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::readiness::{failing, Snapshot, Thresholds};
+use crate::readiness::{failing, Snapshot, Thresholds, CONDITIONS};
+
+/// How often `node_ready` is refreshed: finer than any sensible scrape interval.
+const READY_GAUGE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The `[health]` table.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -93,12 +97,39 @@ impl Module for HealthModule {
             }
         });
         let limits = self.limits;
+        let (route_chain, route_peers) = (chain.clone(), peers.clone());
         let ready = Route::new("/ready", Access::Public, move |_request| {
-            let snapshot = snapshot(chain.as_ref(), peers.as_deref());
+            let snapshot = snapshot(route_chain.as_ref(), route_peers.as_deref());
             async move { ready_response(&snapshot, &limits) }
         });
         let bound = ctx.serve_http(self.listen, vec![healthy, ready]).await?;
         tracing::info!(%bound, "serving /healthy and /ready");
+
+        // The same verdict as a series, so an alert rule can say "not ready for 10
+        // minutes" without a probe of its own (a no-op without the metrics plugin).
+        describe_gauge!("node_ready", "1 when /ready answers 200, else 0");
+        describe_gauge!(
+            "node_ready_failing",
+            "1 for each /ready condition that fails (blocks_behind, tip_age, peers)"
+        );
+        let ready_gauge = gauge!("node_ready");
+        let conditions = CONDITIONS.map(|c| gauge!("node_ready_failing", "condition" => c));
+        let cancel = ctx.cancel_token();
+        ctx.spawn("readiness gauge", async move {
+            let mut tick = tokio::time::interval(READY_GAUGE_INTERVAL);
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                let failing = failing(&snapshot(chain.as_ref(), peers.as_deref()), &limits);
+                ready_gauge.set(if failing.is_empty() { 1.0 } else { 0.0 });
+                for (condition, gauge) in CONDITIONS.iter().zip(&conditions) {
+                    let fails = failing.iter().any(|f| f.condition == *condition);
+                    gauge.set(if fails { 1.0 } else { 0.0 });
+                }
+            }
+        });
         Ok(())
     }
 }

@@ -2,6 +2,9 @@
 
 use serde::Serialize;
 
+/// Every condition, as [`Failing::condition`] names it.
+pub(crate) const CONDITIONS: [&str; 3] = ["blocks_behind", "tip_age", "peers"];
+
 /// The `/ready` thresholds, from the profile.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Thresholds {
