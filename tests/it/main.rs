@@ -8,6 +8,7 @@ mod kernel;
 mod layering;
 mod methods;
 mod network;
+mod observability;
 mod peers;
 mod plugin;
 mod readme;
