@@ -38,7 +38,12 @@
 //! - `tx_ms_p50_<behaviour>_<topology>`, `tx_ms_p99_...`, `block_ms_p50_...`,
 //!   `block_ms_p99_...`: nearest-rank percentiles over the trials;
 //! - `trials_<behaviour>_<topology>`: trials of each kind;
-//! - `batch_interval_ms`, `poll_interval_ms`, `nodes`.
+//! - `batch_interval_ms`, `poll_interval_ms`, `nodes`;
+//! - the metrics variant (`with_metrics`): `announce` on the line with the metrics plugin
+//!   off and on, each node's `/metrics` scraped every 100 ms while trials run, two
+//!   networks of each in alternation: `with_metrics_<kind>_ms_p<50|99>_announce_line_off`,
+//!   `..._on` and `..._ratio` (on / off). `cargo bench --bench propagation --
+//!   with_metrics` runs only it (about a minute and a half).
 //!
 //! Run with `cargo bench --bench propagation` from the repository root; it takes two to
 //! four minutes on two cores. Node logs go to a temporary directory, kept and named on
@@ -469,6 +474,7 @@ fn block_at(rpc: &mut Rpc, height: u64) -> Block {
 // ---------------------------------------------------------------------------------------
 // One network.
 
+#[derive(Default)]
 struct Figures {
     tx_ms: Vec<f64>,
     block_ms: Vec<f64>,
@@ -479,10 +485,57 @@ fn call(rpc: &mut Rpc, method: &str, params: Value) -> Value {
         .unwrap_or_else(|e| panic!("{method}: {e}"))
 }
 
-fn measure(behaviour: &str, topology: Topology, batch_interval: Duration) -> Figures {
+/// Whether the nodes run the metrics plugin, scraped while trials run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Metrics {
+    Off,
+    On,
+}
+
+/// `configs/regtest.toml`'s modules plus the metrics plugin.
+const WITH_METRICS: [&str; 9] = [
+    "chain", "mempool", "wallet", "miner", "peers", "sync", "relay", "rpc", "metrics",
+];
+
+/// How often each node's `/metrics` is scraped while trials run: ten times Prometheus's
+/// usual fastest interval, so a cost would show.
+const SCRAPE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Scrapes every node's `/metrics` each [`SCRAPE_INTERVAL`] until the trials stop;
+/// returns the number of scrapes (each checked to be a real exposition).
+fn scrape(shared: &Shared, addrs: &[SocketAddr]) -> usize {
+    let mut scrapes = 0;
+    while !shared.lock().stop {
+        for addr in addrs {
+            let mut stream = TcpStream::connect(addr).expect("connect to /metrics");
+            write!(
+                stream,
+                "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+            )
+            .expect("request");
+            let mut text = String::new();
+            stream.read_to_string(&mut text).expect("read /metrics");
+            assert!(
+                text.starts_with("HTTP/1.1 200") && text.contains("node_chain_height"),
+                "{text}"
+            );
+            scrapes += 1;
+        }
+        std::thread::sleep(SCRAPE_INTERVAL);
+    }
+    scrapes
+}
+
+fn measure(
+    behaviour: &str,
+    topology: Topology,
+    batch_interval: Duration,
+    metrics: Metrics,
+) -> Figures {
     // Kept if anything below panics, so the logs can be read.
     let guard = KeepOnPanic::new("propagation-");
     let root = guard.path().to_path_buf();
+    let mut metrics_addrs: Vec<SocketAddr> = Vec::with_capacity(NODES);
     let mut nodes: Vec<RegtestNode> = Vec::with_capacity(NODES);
     let mut clients: Vec<Rpc> = Vec::with_capacity(NODES);
     let mut rng = rand::thread_rng();
@@ -498,11 +551,18 @@ fn measure(behaviour: &str, topology: Topology, batch_interval: Duration) -> Fig
             links if links.is_empty() => vec!["127.0.0.1:9".to_string()],
             links => links.iter().map(|j| nodes[*j].p2p.to_string()).collect(),
         };
-        let sets = [
+        let mut sets = vec![
             format!("relay.broadcast={behaviour}"),
             format!("peers.connect={targets:?}"),
         ];
+        if metrics == Metrics::On {
+            sets.push(format!("node.modules={WITH_METRICS:?}"));
+            sets.push("metrics.listen=127.0.0.1:0".to_string());
+        }
         let mut node = RegtestNode::spawn(root.join(format!("n{i}")), &sets);
+        if metrics == Metrics::On {
+            metrics_addrs.push(node.http_addr("metrics"));
+        }
         clients.push(client(&mut node));
         nodes.push(node);
     }
@@ -569,6 +629,11 @@ fn measure(behaviour: &str, topology: Topology, batch_interval: Duration) -> Fig
         })
         .collect();
     let spacing = (behaviour == "batched").then(|| (batch_interval / 20, batch_interval * 3 / 20));
+    let scraper = (metrics == Metrics::On).then(|| {
+        let shared = shared.clone();
+        let addrs = metrics_addrs[..NODES].to_vec();
+        std::thread::spawn(move || scrape(&shared, &addrs))
+    });
 
     let origin = &mut clients[0];
     let raw: Vec<String> = payments
@@ -602,6 +667,13 @@ fn measure(behaviour: &str, topology: Topology, batch_interval: Duration) -> Fig
     for poller in pollers {
         poller.join().expect("poller");
     }
+    if let Some(scraper) = scraper {
+        let scrapes = scraper.join().expect("scraper");
+        assert!(
+            scrapes >= NODES,
+            "every node was scraped ({scrapes} scrapes)"
+        );
+    }
     let tip = call(origin, "getbestblockhash", json!([]));
     for (i, rpc) in clients.iter_mut().enumerate() {
         assert_eq!(
@@ -625,9 +697,11 @@ fn main() {
         json!(POLL_INTERVAL.as_secs_f64() * 1e3),
         "ms",
     );
-    for behaviour in BEHAVIOURS {
+    // `cargo bench --bench propagation -- with_metrics` runs only the metrics variant.
+    let only_metrics = std::env::args().any(|a| a == "with_metrics");
+    for behaviour in BEHAVIOURS.iter().filter(|_| !only_metrics) {
         for topology in [Topology::Line, Topology::Mesh] {
-            let figures = measure(behaviour, topology, batch_interval);
+            let figures = measure(behaviour, topology, batch_interval, Metrics::Off);
             let suffix = format!("{behaviour}_{}", topology.name());
             for (kind, samples) in [("tx", &figures.tx_ms), ("block", &figures.block_ms)] {
                 for p in [50, 99] {
@@ -645,4 +719,43 @@ fn main() {
             );
         }
     }
+    with_metrics(batch_interval);
+}
+
+/// The metrics variant: `announce` on the line, with the metrics plugin off and on (each
+/// node scraped every [`SCRAPE_INTERVAL`]) in one run, twice each in alternation so a
+/// drift of the machine's load falls on both; prints each side's percentiles over all
+/// its trials and the on/off ratios.
+fn with_metrics(batch_interval: Duration) {
+    let mut off = Figures::default();
+    let mut on = Figures::default();
+    for _ in 0..2 {
+        for (metrics, figures) in [(Metrics::Off, &mut off), (Metrics::On, &mut on)] {
+            let run = measure("announce", Topology::Line, batch_interval, metrics);
+            figures.tx_ms.extend(run.tx_ms);
+            figures.block_ms.extend(run.block_ms);
+        }
+    }
+    for (kind, off_samples, on_samples) in [
+        ("tx", &off.tx_ms, &on.tx_ms),
+        ("block", &off.block_ms, &on.block_ms),
+    ] {
+        for p in [50, 99] {
+            let off_ms = percentile(off_samples, f64::from(p));
+            let on_ms = percentile(on_samples, f64::from(p));
+            let name = format!("with_metrics_{kind}_ms_p{p}_announce_line");
+            print(&format!("{name}_off"), json!(round(off_ms, 2)), "ms");
+            print(&format!("{name}_on"), json!(round(on_ms, 2)), "ms");
+            print(
+                &format!("{name}_ratio"),
+                json!(round(on_ms / off_ms, 3)),
+                "ratio",
+            );
+        }
+    }
+    print(
+        "with_metrics_scrape_interval_ms",
+        json!(SCRAPE_INTERVAL.as_millis() as u64),
+        "ms",
+    );
 }

@@ -10,6 +10,12 @@ if ! python3 -c 'import kademlia' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check 'kademlia==2.2.3'
 fi
 
+# The observability tests run a real Prometheus server and promtool (Debian's package).
+if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
+fi
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

@@ -76,6 +76,31 @@ impl RegtestNode {
         }
     }
 
+    /// The address a module serves HTTP on (the kernel logs it when the listener is
+    /// bound; a module given port 0 gets a free one).
+    #[allow(dead_code, reason = "only the benchmarks that run HTTP plugins ask")]
+    pub(crate) fn http_addr(&mut self, module: &str) -> SocketAddr {
+        let needle = format!("serving HTTP module=\"{module}\" bound=");
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            let log = std::fs::read_to_string(self.process.log()).unwrap_or_default();
+            let found = log.lines().find_map(|line| {
+                let rest = &line[line.find(&needle)? + needle.len()..];
+                rest.split_whitespace().next()?.parse().ok()
+            });
+            if let Some(addr) = found {
+                return addr;
+            }
+            self.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "{module} served no HTTP within {START_DEADLINE:?}; log {}",
+                self.process.log().display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The cookie file holding the node's RPC credentials.
     pub(crate) fn cookie(&self) -> PathBuf {
         self.datadir.join(node_rpc::COOKIE_FILE)

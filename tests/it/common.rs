@@ -345,6 +345,20 @@ impl TestNode {
         }
     }
 
+    /// The address a module serves HTTP on, from the kernel's log line (a module given
+    /// port 0 gets a free one; modules given the same address share its listener).
+    pub(crate) fn http_addr(&mut self, module: &str) -> String {
+        let needle = format!("serving HTTP module=\"{module}\" bound=");
+        self.process.wait_log(&needle, Duration::from_secs(30));
+        let log = self.process.log();
+        log.lines()
+            .find_map(|line| {
+                let rest = &line[line.find(&needle)? + needle.len()..];
+                rest.split_whitespace().next().map(str::to_string)
+            })
+            .expect("the line just waited for")
+    }
+
     /// The node's data directory.
     pub(crate) fn datadir(&self) -> &Path {
         &self.process.datadir

@@ -10,6 +10,7 @@ mod layering;
 mod limits;
 mod methods;
 mod network;
+mod observability;
 mod peers;
 mod plugin;
 mod readme;

@@ -6,8 +6,13 @@
 //!
 //! Profile table `[chain]` ([`ChainConfig`]): `address_index`, `keep_blocks`.
 //!
+//! Metrics: `node_chain_height`, `node_chain_tip_timestamp_seconds`, `node_chain_header_height`, `node_chain_work` (log2),
+//! `node_blocks_connected_total`, `node_blocks_disconnected_total`, `node_reorgs_total`,
+//! `node_reorg_depth_blocks` and `node_block_connect_seconds` (histograms).
+//!
 //! Costs: what `node-chain`'s state costs; the RPC methods run on the blocking pool.
 
+mod metrics;
 mod module;
 mod rpc;
 

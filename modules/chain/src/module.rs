@@ -8,6 +8,9 @@ use node_api::{
     Module, ModuleConfig, ModuleFactory, StartContext,
 };
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use crate::metrics::{ChainMetrics, MeteredWriter};
 
 /// The `[chain]` table.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -127,8 +130,10 @@ impl Module for ChainModule {
             "chain state loaded"
         );
         crate::rpc::register(&ctx, chain.state())?;
+        let metrics = ChainMetrics::new(&chain);
+        chain.listen(metrics.clone());
         ctx.provide::<dyn ChainView>(chain.clone())?;
-        ctx.provide::<dyn ChainWriter>(chain)?;
+        ctx.provide::<dyn ChainWriter>(Arc::new(MeteredWriter { chain, metrics }))?;
         Ok(())
     }
 }

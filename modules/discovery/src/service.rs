@@ -23,6 +23,7 @@ use crate::routing::{Insert, RoutingTable};
 use crate::store::ValueStore;
 use crate::util::{canonical, lock, usable};
 use crate::wire::{self, Kind, Request, Response, MAX_DATAGRAM};
+use node_api::metrics::{describe_gauge, gauge, Gauge};
 
 /// Announcements kept for a slow subscriber before it starts missing some.
 const ANNOUNCE_CAPACITY: usize = 256;
@@ -42,6 +43,8 @@ pub(crate) struct Shared {
     announce: broadcast::Sender<SocketAddr>,
     cancel: CancellationToken,
     tracker: TaskTracker,
+    /// `node_discovery_table_nodes`, set whenever the table gains or loses a node.
+    table_nodes: Gauge,
 }
 
 /// A running discovery node. Clones share it; it stops when the cancellation token given
@@ -77,6 +80,13 @@ impl Discovery {
             local_addr,
             rpc,
             table: Mutex::new(RoutingTable::new(id, K, limits.per_subnet, now)),
+            table_nodes: {
+                describe_gauge!(
+                    "node_discovery_table_nodes",
+                    "nodes in the Kademlia routing table (each answered a ping)"
+                );
+                gauge!("node_discovery_table_nodes")
+            },
             refreshing: AtomicBool::new(false),
             store: Mutex::new(ValueStore::new(
                 limits.max_values,
@@ -304,9 +314,15 @@ impl Shared {
     }
 
     fn announce(&self, contact: Contact) {
+        self.table_changed();
         tracing::debug!(id = %contact.id, addr = %contact.addr, "new discovery contact");
         // No subscribers is fine: contacts() still lists it.
         let _ = self.announce.send(contact.addr);
+    }
+
+    fn table_changed(&self) {
+        let nodes = lock(&self.table).len();
+        self.table_nodes.set(nodes as f64);
     }
 
     /// Pings `addr`; its answer is its id. A node that stays silent leaves the table.
@@ -331,6 +347,7 @@ impl Shared {
     fn forget_if_silent<T>(&self, answer: Result<T, DiscoveryError>) -> Result<T, DiscoveryError> {
         if let Err(DiscoveryError::Timeout { addr, .. }) = &answer {
             if lock(&self.table).remove_addr(*addr) > 0 {
+                self.table_changed();
                 tracing::debug!(%addr, "dropping a silent node from the routing table");
             }
         }

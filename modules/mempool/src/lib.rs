@@ -23,12 +23,17 @@
 //! at most the ancestor limit. An event that does not follow from the tip the pool last
 //! saw makes it re-check every entry at the end of that step instead of drifting.
 //!
+//! Metrics: `node_mempool_transactions`, `node_mempool_bytes`,
+//! `node_mempool_accepted_total`, `node_mempool_rejected_total{reason}` (a fixed set of
+//! reasons), `node_mempool_evicted_total` (size limit and expiry).
+//!
 //! Costs: one signature check per input on admission; block selection sorts the pool.
 //! Following a block costs the chain's writer a pass over the block's transactions; a
 //! reorganisation costs it a re-check of every entry's signatures.
 
 mod config;
 mod mempool;
+mod metrics;
 mod module;
 mod orphans;
 mod policy;

@@ -16,6 +16,7 @@ use node_api::{
 };
 
 use crate::config::MempoolConfig;
+use crate::metrics::MempoolMetrics;
 use crate::orphans::Orphans;
 use crate::pool::Pool;
 
@@ -34,6 +35,7 @@ pub struct Mempool {
     config: MempoolConfig,
     events: EventBus,
     inner: Mutex<Inner>,
+    metrics: MempoolMetrics,
 }
 
 fn now() -> u64 {
@@ -63,7 +65,9 @@ impl Mempool {
             policy,
             config,
             events,
+            metrics: MempoolMetrics::new(),
         });
+        pool.metrics.size(&pool.lock().pool);
         follow::listen(&pool);
         pool
     }
@@ -74,6 +78,7 @@ impl Mempool {
 
     fn publish(&self, events: Vec<MempoolEvent>) {
         for event in events {
+            self.metrics.event(&event);
             self.events.publish(event);
         }
     }
@@ -87,8 +92,13 @@ impl Mempool {
         let mut events = Vec::new();
         let result = {
             let mut inner = self.lock();
-            self.admit(&mut inner, Arc::new(tx), keep_orphan, &mut events)
+            let result = self.admit(&mut inner, Arc::new(tx), keep_orphan, &mut events);
+            self.metrics.size(&inner.pool);
+            result
         };
+        if let Err(error) = &result {
+            self.metrics.rejected(error);
+        }
         self.publish(events);
         result
     }
@@ -262,6 +272,7 @@ impl Mempool {
             inner
                 .orphans
                 .expire(now.saturating_sub(self.config.orphan_expiry_secs));
+            self.metrics.size(&inner.pool);
         }
         self.publish(events);
     }

@@ -14,6 +14,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use node_api::chain::{target_from_compact, ChainEvent, Hash256};
+use node_api::metrics::{counter, describe_counter, Counter};
 use node_api::{ChainListener, ChainView, ChainWriter, MempoolService, MinerService, MinerStatus};
 use tokio::sync::oneshot;
 
@@ -62,6 +63,10 @@ pub(crate) struct Control {
     kernel: &'static str,
     /// Search threads.
     threads: usize,
+    /// `node_miner_hashes_total` and `node_miner_blocks_found_total`, counted beside the
+    /// atomics above once per search (never per hash).
+    hashes_metric: Counter,
+    found_metric: Counter,
 }
 
 impl Control {
@@ -83,6 +88,17 @@ impl Control {
             blocks_found: AtomicU64::new(0),
             kernel,
             threads,
+            hashes_metric: {
+                describe_counter!(
+                    "node_miner_hashes_total",
+                    "block header hashes computed by the miner"
+                );
+                counter!("node_miner_hashes_total")
+            },
+            found_metric: {
+                describe_counter!("node_miner_blocks_found_total", "blocks this node mined");
+                counter!("node_miner_blocks_found_total")
+            },
         }
     }
 
@@ -301,6 +317,7 @@ impl Worker {
                         .accept_block(&block)
                         .map_err(|e| e.to_string())?;
                     self.control.blocks_found.fetch_add(1, Ordering::Relaxed);
+                    self.control.found_metric.increment(1);
                     // One line per block only at debug: a miner on a fast chain finds
                     // many; the minute summary (module.rs) says how many at info.
                     tracing::debug!(
@@ -362,6 +379,7 @@ impl Worker {
 
     fn record(&self, hashes: u64, elapsed: Duration) {
         self.control.hashes.fetch_add(hashes, Ordering::Relaxed);
+        self.control.hashes_metric.increment(hashes);
         // Short searches (regtest finds a block in a few hashes) say nothing of the rate.
         if elapsed >= Duration::from_millis(200) {
             let rate = hashes as f64 / elapsed.as_secs_f64();

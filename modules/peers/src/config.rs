@@ -234,7 +234,7 @@ impl PeersConfig {
             send_buffer_bytes: self.send_buffer_bytes,
             getdata_pause_bytes: self.getdata_pause_bytes,
             receive_buffer_bytes: self.receive_buffer_bytes,
-            max_block_bytes: spec.max_block_size,
+            max_block_bytes: spec.map_or(0, |spec| spec.max_block_size),
             known_inventory: self.known_inventory,
             user_agent: self.user_agent.clone(),
             magic: spec.map_or([0; 4], |spec| spec.magic),

@@ -88,6 +88,7 @@ async fn write_loop(
                     break;
                 }
                 peer.record_sent(out.frame.len(), &out.command);
+                peers.metrics.sent(&out.command, out.frame.len());
                 // The frame's budget is returned: wake a `getdata` waiting for room.
                 drop(out);
                 peer.drained.notify_waiters();
@@ -136,7 +137,7 @@ async fn read_loop(peers: Arc<Peers>, peer: Arc<Peer>, read: OwnedReadHalf) {
             peers.on_ready(&peer);
             after_handshake(&peers, &peer);
             while receive_room(&peers, &peer).await {
-                let Some(received) = next(&peer, &mut frames).await else {
+                let Some(received) = next(&peers, &peer, &mut frames).await else {
                     break;
                 };
                 match received.message {
@@ -172,7 +173,7 @@ async fn receive_room(peers: &Peers, peer: &Peer) -> bool {
 }
 
 /// The next frame, or `None` when the connection ended (the reason is recorded).
-async fn next(peer: &Peer, frames: &mut Frames) -> Option<Received> {
+async fn next(peers: &Peers, peer: &Peer, frames: &mut Frames) -> Option<Received> {
     let item = tokio::select! {
         biased;
         () = peer.cancel.cancelled() => return None,
@@ -190,6 +191,7 @@ async fn next(peer: &Peer, frames: &mut Frames) -> Option<Received> {
         }
         Some(Ok(received)) => {
             peer.record_received(received.bytes, &received.command);
+            peers.metrics.received(&received.command, received.bytes);
             Some(received)
         }
     }
@@ -226,7 +228,7 @@ async fn handshake(peers: &Peers, peer: &Peer, frames: &mut Frames) -> Option<Re
     }
     let mut remote: Option<Remote> = None;
     loop {
-        let received = next(peer, frames).await?;
+        let received = next(peers, peer, frames).await?;
         let message = match received.message {
             Ok(message) => message,
             Err(error) => {

@@ -35,6 +35,9 @@
 //!   when the module is cancelled, and none returns an error for what a peer does (a
 //!   disconnect, a bad frame, a failed dial is handled and logged where it happens):
 //!   only a bug stops the node.
+//! - **Metrics**: `node_peers_connected{direction}`, `node_p2p_messages_total` and
+//!   `node_p2p_bytes_total` `{direction,command}` (commands outside the protocol's list as
+//!   `other`), `node_peers_banned_total`.
 //! - **Costs**: two tasks per connection. Memory per connection, at most (wire bytes;
 //!   decoded messages take about as much, blocks up to twice): `receive_buffer_bytes`
 //!   of its messages held by subscribers (5 MB), one message that crossed that line and
@@ -56,6 +59,7 @@ mod error;
 mod eviction;
 mod inventory;
 mod manager;
+mod metrics;
 mod module;
 mod peer;
 mod peers;

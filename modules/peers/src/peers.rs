@@ -21,6 +21,7 @@ use crate::config::{normalize_target, Settings};
 use crate::error::PeersError;
 use crate::eviction::{self, netgroup, Candidate};
 use crate::inventory::InventoryKeys;
+use crate::metrics::PeerMetrics;
 use crate::peer::{Outgoing, Peer, PeerSetup};
 use crate::targets::{TargetSource, TargetState};
 use crate::util::{lock, unix_now};
@@ -65,6 +66,7 @@ pub struct Peers {
     pub(crate) wake: Notify,
     /// The secret order of network groups for eviction.
     netgroup_key: RandomState,
+    pub(crate) metrics: PeerMetrics,
 }
 
 impl Peers {
@@ -104,6 +106,7 @@ impl Peers {
             topics: RwLock::new(HashMap::new()),
             wake: Notify::new(),
             netgroup_key: RandomState::new(),
+            metrics: PeerMetrics::new(),
         })
     }
 
@@ -259,6 +262,9 @@ impl Peers {
             let added = state
                 .bans
                 .add(subnet, now.saturating_add(duration.as_secs()), now);
+            if added {
+                self.metrics.banned();
+            }
             let doomed: Vec<Arc<Peer>> = state
                 .peers
                 .values()
@@ -374,6 +380,7 @@ impl Peers {
                 target.connected();
             }
         }
+        self.metrics.peer_ready(peer.kind);
         if let Some(info) = peer.info() {
             tracing::info!(
                 peer = %info.id,
@@ -402,6 +409,7 @@ impl Peers {
             }
         }
         if peer.is_ready() {
+            self.metrics.peer_gone(peer.kind);
             tracing::info!(peer = %peer.id, addr = %peer.addr, %reason, "peer disconnected");
             self.events.publish(PeerEvent::Disconnected {
                 id: peer.id,

@@ -21,11 +21,16 @@
 //! back to its sender (the peers service tracks what each peer knows). Events come from
 //! the bus, which may lag: a missed event is logged and its object not announced.
 //!
+//! Metrics: `node_relay_first_seen_to_announced_seconds{kind,behaviour}` (histogram),
+//! timed around the peers service the behaviour is handed; at most 50,000 objects wait
+//! to be announced.
+//!
 //! Costs: one encoding per object per message shape, shared by every peer; transactions
 //! from peers are validated on the blocking pool, one at a time.
 
 mod behaviour;
 mod config;
+mod metrics;
 mod module;
 
 pub use behaviour::BatchedConfig;

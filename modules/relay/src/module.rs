@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RelayConfig;
+use crate::metrics::{Kind, RelayMetrics};
 
 /// Without a batching behaviour the loop still wakes this often to expire requests.
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
@@ -53,7 +54,9 @@ impl Module for RelayModule {
         // Subscribed here, before `start` returns, so nothing published in between is
         // missed.
         let inbox = Inbox::subscribe(&*peers, ctx.events());
+        let metrics = RelayMetrics::new(&self.config.broadcast);
         let relay = Relay {
+            metrics,
             mempool: ctx.require::<dyn MempoolService>()?,
             peers,
             config: self.config,
@@ -88,6 +91,7 @@ impl Inbox {
 }
 
 struct Relay {
+    metrics: RelayMetrics,
     mempool: Arc<dyn MempoolService>,
     peers: Arc<dyn PeerService>,
     config: RelayConfig,
@@ -115,7 +119,8 @@ impl Relay {
                 _ = cancel.cancelled() => return Ok(()),
                 event = inbox.pool_events.recv() => match event {
                     Ok(MempoolEvent::Accepted { txid, tx, .. }) => {
-                        self.behaviour.transaction(&*self.peers, txid, &tx);
+                        self.metrics.seen(txid, Kind::Tx);
+                        self.behaviour.transaction(&self.metrics.around(&self.peers), txid, &tx);
                     }
                     Ok(_) => {}
                     Err(RecvError::Lagged(missed)) => tracing::warn!(missed, "relay missed mempool events"),
@@ -128,7 +133,8 @@ impl Relay {
                         // Announce the new tip only: peers fetch its ancestors by headers.
                         if let Some((_, block)) = self.connected.iter().find(|(h, _)| *h == hash) {
                             let block = block.clone();
-                            self.behaviour.block(&*self.peers, hash, &block);
+                            self.metrics.seen(hash, Kind::Block);
+                            self.behaviour.block(&self.metrics.around(&self.peers), hash, &block);
                         }
                         self.connected.clear();
                     }
@@ -147,7 +153,7 @@ impl Relay {
                     }
                 }
                 _ = tick.tick() => {
-                    self.behaviour.tick(&*self.peers);
+                    self.behaviour.tick(&self.metrics.around(&self.peers));
                     let timeout = Duration::from_secs(self.config.request_timeout_secs);
                     self.requested.retain(|_, at| at.elapsed() < timeout);
                 }

@@ -18,6 +18,7 @@
 //! (Core 27 omits the key; earlier Cores and the 2.0 spec write null).
 
 use std::panic::AssertUnwindSafe;
+use std::time::Instant;
 
 use futures_util::FutureExt;
 use node_api::rpc::codes;
@@ -251,7 +252,8 @@ async fn batch(requests: Vec<Value>, registry: &RpcRegistry) -> Answer {
 /// Runs a method; a panicking handler (a plugin's bug) becomes an error reply instead of
 /// a dropped connection.
 async fn execute(registry: &RpcRegistry, method: &str, params: Value) -> Result<Value, RpcError> {
-    match AssertUnwindSafe(registry.call(method, params))
+    let started = Instant::now();
+    let outcome = match AssertUnwindSafe(registry.call(method, params))
         .catch_unwind()
         .await
     {
@@ -263,7 +265,9 @@ async fn execute(registry: &RpcRegistry, method: &str, params: Value) -> Result<
                 format!("internal error in method {method}; see the node's log"),
             ))
         }
-    }
+    };
+    crate::metrics::request(registry, method, &outcome, started.elapsed());
+    outcome
 }
 
 #[cfg(test)]

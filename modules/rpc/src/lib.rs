@@ -33,6 +33,9 @@
 //! the module (`server`, `connection`) and end when it is cancelled; a method that
 //! panics answers an internal error instead of taking its connection or the node down.
 //!
+//! Metrics: `node_rpc_requests_total{method,code}` (registered methods only, else
+//! `other`; code 0 for success) and `node_rpc_request_seconds` (histogram).
+//!
 //! Costs: one task per connection (at most `max_connections`, plus the one accepted
 //! while waiting for a slot), a request body in memory
 //! up to `max_body_bytes`, and the time of the methods called; batches run their calls
@@ -53,6 +56,7 @@ mod cookie;
 mod error;
 mod jsonrpc;
 mod login_gate;
+mod metrics;
 mod module;
 mod server;
 

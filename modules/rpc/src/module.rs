@@ -49,6 +49,7 @@ inventory::submit! {
 #[async_trait]
 impl Module for RpcModule {
     async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
+        crate::metrics::describe();
         // Bind before writing the cookie, so a port in use leaves no cookie behind.
         let listener = bind(self.listen).await?;
         let addr = listener.local_addr().unwrap_or(self.listen);

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use node_api::chain::validation::BlockError;
 use node_api::chain::{BlockHeader, BlockOutcome, ChainError, Hash256};
+use node_api::metrics::{counter, describe_counter, describe_gauge, gauge};
 use node_api::p2p::{Message, PeerEvent, PeerId, PeerInfo, Topic, MAX_HEADERS};
 use node_api::{ChainView, ChainWriter, PeerService};
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -134,6 +135,16 @@ impl Driver {
         let accepting = Arc::new(tokio::sync::Semaphore::new(MAX_ACCEPTING));
         let mut tick = tokio::time::interval(self.strategy.tick_interval());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        describe_counter!(
+            "node_sync_blocks_downloaded_total",
+            "block messages received from peers (requested, pushed or announced)"
+        );
+        describe_gauge!(
+            "node_sync_in_flight",
+            "blocks requested from peers and not yet received"
+        );
+        let downloaded = counter!("node_sync_blocks_downloaded_total");
+        let in_flight = gauge!("node_sync_in_flight");
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
@@ -169,6 +180,7 @@ impl Driver {
                 }
                 Some((peer, message)) = inbox.blocks.recv() => {
                     if let Message::Block(block) = &*message {
+                        downloaded.increment(1);
                         let hash = block.hash();
                         let permit = accepting.clone().acquire_owned().await.expect("never closed");
                         let writer = self.writer.clone();
@@ -208,6 +220,7 @@ impl Driver {
                     self.strategy.tick(&ctx);
                 }
             }
+            in_flight.set(self.strategy.in_flight() as f64);
         }
     }
 

@@ -31,6 +31,8 @@
 //! unconnecting headers get at most one `getheaders` per peer per 2 minutes
 //! (`header_guard.rs`).
 //!
+//! Metrics: `node_sync_blocks_downloaded_total`, `node_sync_in_flight`.
+//!
 //! Costs: one chain write per block, on the blocking pool; headers are validated in
 //! batches of up to 2,000; up to 1.6 MB of presync headers per peer.
 

@@ -14,7 +14,8 @@
 //!   [`MempoolPolicy`] ([`POLICY`]) and [`Broadcast`] ([`BROADCAST`]);
 //! - the events modules publish: [`chain::ChainEvent`], [`MempoolEvent`],
 //!   [`p2p::PeerEvent`];
-//! - the metrics facade ([`metrics`]): modules record, an exporter installs a recorder.
+//! - the metrics facade ([`metrics`]): modules record, an exporter installs a recorder;
+//!   [`monitoring_listen`] is where the monitoring plugins listen by default.
 //!
 //! Invariants: state that must agree with the tip (the mempool, a wallet's view, the
 //! next template) follows it through [`ChainListener`], called in order inside the step
@@ -28,6 +29,7 @@ mod chain_view;
 pub mod json;
 mod mempool;
 mod miner;
+mod monitoring;
 mod peers;
 mod wallet;
 
@@ -38,6 +40,7 @@ pub use mempool::{
     SelectedTx, POLICY,
 };
 pub use miner::{MinerService, MinerStatus};
+pub use monitoring::{monitoring_listen, MONITORING_PORT_OFFSET};
 pub use peers::{MakeAnnouncement, PeerService};
 pub use wallet::WalletService;
 

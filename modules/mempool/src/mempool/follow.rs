@@ -113,6 +113,7 @@ impl Mempool {
                     }
                 }
             }
+            self.metrics.size(&inner.pool);
         }
         self.publish(events);
     }
@@ -242,6 +243,7 @@ mod tests {
             policy: POLICY.build_default("standard").unwrap(),
             config: MempoolConfig::default(),
             events: EventBus::default(),
+            metrics: crate::metrics::MempoolMetrics::new(),
             inner: std::sync::Mutex::new(Inner {
                 pool: Pool::default(),
                 orphans: Orphans::default(),
