@@ -81,8 +81,8 @@ pub enum ImportError {
         hash: Hash256,
         /// Its position in the import, from 1.
         number: u64,
-        /// Why.
-        error: ChainError,
+        /// Why (boxed: the error is large and imports fail rarely).
+        error: Box<ChainError>,
     },
 }
 
@@ -168,7 +168,7 @@ where
                     return Err(ImportError::Refused {
                         hash: block.hash(),
                         number: imported + skipped + 1,
-                        error,
+                        error: Box::new(error),
                     })
                 }
             }
@@ -206,7 +206,7 @@ pub fn import_headers(state: &ChainState, source: &ChainState) -> Result<usize, 
             .map_err(|error| ImportError::Refused {
                 hash: headers.first().map(|h| h.hash()).unwrap_or_default(),
                 number: u64::from(height),
-                error,
+                error: Box::new(error),
             })?;
         height = last + 1;
     }

@@ -561,7 +561,8 @@ mod tests {
 
     #[test]
     fn nonsense_values_name_the_key() {
-        let cases: [(&str, fn(&mut ChainSpecFile)); 7] = [
+        type Spoil = fn(&mut ChainSpecFile);
+        let cases: [(&str, Spoil); 7] = [
             ("target_spacing", |f| f.target_spacing = 0),
             ("magic", |f| f.magic = "d9b4bef1ff".to_string()),
             ("magic", |f| f.magic = "zz".to_string()),
