@@ -9,6 +9,7 @@ mod kernel;
 mod layering;
 mod methods;
 mod network;
+mod overrides;
 mod peers;
 mod plugin;
 mod readme;

@@ -581,6 +581,32 @@ mod tests {
     }
 
     #[test]
+    fn bounds_hold_at_their_edges() {
+        let mut file = regtest_file();
+        file.max_block_size = MAX_BLOCK_SIZE_LIMIT;
+        assert!(file.build("c.toml", true).is_ok());
+        file.max_block_size = MAX_BLOCK_SIZE_LIMIT + 1;
+        assert!(file.build("c.toml", true).is_err());
+        let mut file = regtest_file();
+        file.max_block_size = file.build("c.toml", true).unwrap().genesis_block().size();
+        assert!(file.build("c.toml", true).is_ok());
+        file.max_block_size -= 1;
+        assert!(file.build("c.toml", true).is_err());
+        // The longest message keeps the genesis coinbase script within 100 bytes.
+        let mut file = regtest_file();
+        file.genesis.message = "m".repeat(MAX_GENESIS_MESSAGE);
+        let spec = file.build("c.toml", false).unwrap();
+        assert!(spec.genesis_block().txs[0].inputs[0].script_sig.len() <= 100);
+        file.genesis.message.push('m');
+        assert!(file.build("c.toml", false).is_err());
+        let mut file = regtest_file();
+        file.name = "n".repeat(32);
+        assert!(file.build("c.toml", true).is_ok());
+        file.name.push('n');
+        assert!(file.build("c.toml", true).is_err());
+    }
+
+    #[test]
     fn a_genesis_nonce_is_found_when_missing() {
         let mut file = regtest_file();
         file.pow_limit_bits = "0x1f00ffff".to_string();
