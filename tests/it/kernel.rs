@@ -87,8 +87,8 @@ fn profile_errors_name_the_file_key_value_and_choices() {
     refused(
         "[node]\nmodules = [\"chain\"]\nchain = \"mainnet\"\n",
         &[
-            "node.chain = \"mainnet\"",
-            "valid choices: regtest, dev, testnet",
+            "[node]: chain: \"mainnet\" is neither",
+            "regtest, dev, testnet",
         ],
     );
     refused(

@@ -88,7 +88,8 @@ pub struct GenesisFile {
 pub enum SpecFileError {
     /// Not a chain name, and no file there.
     #[error(
-        "chain {value:?} is neither a built-in chain spec ({}) nor a chain spec file{}",
+        "{value:?} is neither a built-in chain spec ({}) nor a chain spec file (a path to a \
+         .toml file){}",
         ChainSpec::names().join(", "),
         path.as_ref().map(|p| format!(" ({} does not exist)", p.display())).unwrap_or_default()
     )]
