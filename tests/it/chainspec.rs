@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use node_chain::spec_file::{check_spec_text, load_spec_file, ChainSpecFile};
 use node_chain::testing::{Builder, Wallet};
-use node_chain::{write_block_file, Block, ChainOptions, ChainState, ChainSpec};
+use node_chain::{write_block_file, Block, ChainOptions, ChainSpec, ChainState};
 
 use crate::common::{node_output, wait_for, write_profile, TestNode};
 
@@ -130,7 +130,8 @@ fn a_custom_chain_carries_big_blocks_and_keeps_other_chains_out() {
     // Node D on the default regtest spec: another magic, so no connection, and both
     // sides say why.
     let mut d = TestNode::start(std::slice::from_ref(&connect));
-    d.process.wait_log("closed the connection during the handshake", SYNC);
+    d.process
+        .wait_log("closed the connection during the handshake", SYNC);
     a.process.wait_log("is on another chain", SYNC);
     assert_eq!(d.rpc("getconnectioncount", &[]), 0);
     assert_eq!(d.rpc("getblockcount", &[]), 0);
@@ -179,10 +180,17 @@ fn chainspec_prints_a_builtin_spec_and_completes_a_file() {
     std::fs::write(&path, &out.stdout).unwrap();
     let out = node_output(&["chainspec", "--from", path.to_str().unwrap()], &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains(": ok; chain mine, genesis 0000"), "{stdout}");
+    assert!(
+        stdout.contains(": ok; chain mine, genesis 0000"),
+        "{stdout}"
+    );
 
     // Nonsense values and unknown keys name the file and the key.
-    std::fs::write(&path, text.replace("target_spacing = 10", "target_spacing = 0")).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("target_spacing = 10", "target_spacing = 0"),
+    )
+    .unwrap();
     let out = node_output(&["chainspec", "--from", path.to_str().unwrap()], &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());

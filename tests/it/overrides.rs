@@ -65,8 +65,7 @@ fn errors_name_the_layer_and_speak_toml() {
     let (ok, err) = check(&["--set", "node.chain=devnet"], &[]);
     assert!(!ok);
     assert!(
-        err.contains("in --set node.chain=devnet, [node]")
-            && err.contains("regtest, dev, testnet"),
+        err.contains("in --set node.chain=devnet, [node]") && err.contains("regtest, dev, testnet"),
         "{err}"
     );
     // A list typed without quotes gets the quoted form.
@@ -100,7 +99,12 @@ fn methods_of_modules_not_run_name_their_module() {
         -32601,
         "getnewaddress belongs to the wallet module, which this node does not run",
     );
-    node.fails_with("nosuchmethod", &[], -32601, "Method not found: nosuchmethod");
+    node.fails_with(
+        "nosuchmethod",
+        &[],
+        -32601,
+        "Method not found: nosuchmethod",
+    );
     let failure = node.fail("help", &["getblokcount"]);
     assert!(
         failure.text.contains("did you mean getblockcount"),

@@ -70,7 +70,8 @@ impl ClientSettings {
             listen.as_deref(),
             &profile.node.chain,
             &profile.node.chain_base,
-        ).map_err(|e| match e {
+        )
+        .map_err(|e| match e {
             ConfigError::Invalid { key, reason } => ClientError::Config { key, reason },
             other => ClientError::Config {
                 key: "listen".to_string(),

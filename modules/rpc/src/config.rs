@@ -160,7 +160,10 @@ mod tests {
                 SocketAddr::new(Ipv4Addr::LOCALHOST.into(), spec.rpc_port)
             );
         }
-        let err = c.listen_addr("mainnet", Path::new("")).unwrap_err().to_string();
+        let err = c
+            .listen_addr("mainnet", Path::new(""))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("mainnet") && err.contains("listen"), "{err}");
         // A port given needs no chain spec.
         let c = RpcConfig {

@@ -434,8 +434,9 @@ pub fn load_spec_file(path: &Path) -> Result<&'static ChainSpec, SpecFileError> 
     if let Some(spec) = loaded.get(&text) {
         return Ok(spec);
     }
-    let spec: &'static ChainSpec =
-        Box::leak(Box::new(ChainSpecFile::parse(&text, &file)?.build(&file, true)?));
+    let spec: &'static ChainSpec = Box::leak(Box::new(
+        ChainSpecFile::parse(&text, &file)?.build(&file, true)?,
+    ));
     loaded.insert(text, spec);
     Ok(spec)
 }
@@ -561,7 +562,8 @@ mod tests {
 
     #[test]
     fn nonsense_values_name_the_key() {
-        let cases: [(&str, fn(&mut ChainSpecFile)); 7] = [
+        type Change = fn(&mut ChainSpecFile);
+        let cases: [(&str, Change); 7] = [
             ("target_spacing", |f| f.target_spacing = 0),
             ("magic", |f| f.magic = "d9b4bef1ff".to_string()),
             ("magic", |f| f.magic = "zz".to_string()),
@@ -626,7 +628,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(resolve("regtest", dir.path()).unwrap().name, "regtest");
         std::fs::create_dir(dir.path().join("chains")).unwrap();
-        std::fs::write(dir.path().join("chains/mine.toml"), regtest_file().to_toml()).unwrap();
+        std::fs::write(
+            dir.path().join("chains/mine.toml"),
+            regtest_file().to_toml(),
+        )
+        .unwrap();
         let first = resolve("chains/mine.toml", dir.path()).unwrap();
         assert_eq!(first.name, "mine");
         // Resolved once: the same leaked spec again.
@@ -634,7 +640,9 @@ mod tests {
         assert!(std::ptr::eq(first, second));
         let err = resolve("devnet", dir.path()).unwrap_err().to_string();
         assert!(err.contains("regtest, dev, testnet"), "{err}");
-        let err = resolve("chains/nope.toml", dir.path()).unwrap_err().to_string();
+        let err = resolve("chains/nope.toml", dir.path())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nope.toml does not exist"), "{err}");
     }
 }

@@ -192,7 +192,11 @@ pub(crate) fn chainspec(name: Option<String>, from: Option<PathBuf>) -> anyhow::
                 );
                 out!("{}", checked.file.to_toml().trim_end());
             } else {
-                out!("{file}: ok; chain {}, genesis {}", checked.file.name, checked.genesis_hash);
+                out!(
+                    "{file}: ok; chain {}, genesis {}",
+                    checked.file.name,
+                    checked.genesis_hash
+                );
             }
         }
         _ => anyhow::bail!("give a built-in chain name or --from FILE"),

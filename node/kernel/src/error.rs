@@ -43,12 +43,14 @@ impl ConfigError {
     /// what the kernel looks up to say which layer set the value.
     pub fn key(&self) -> Option<String> {
         match self {
-            ConfigError::Deserialize(message) => ["for key `", "unknown field `", "missing field `"]
-                .iter()
-                .find_map(|marker| {
-                    let rest = &message[message.find(marker)? + marker.len()..];
-                    Some(rest[..rest.find('`')?].to_string())
-                }),
+            ConfigError::Deserialize(message) => {
+                ["for key `", "unknown field `", "missing field `"]
+                    .iter()
+                    .find_map(|marker| {
+                        let rest = &message[message.find(marker)? + marker.len()..];
+                        Some(rest[..rest.find('`')?].to_string())
+                    })
+            }
             ConfigError::InvalidValue { key, .. } | ConfigError::Invalid { key, .. } => {
                 Some(key.clone())
             }
@@ -222,11 +224,17 @@ pub fn toml_words(message: &str) -> String {
         ("expected isize", "expected an integer"),
         ("expected f32", "expected a number"),
         ("expected f64", "expected a number"),
-        ("expected a sequence", "expected an array like [\"a\", \"b\"]"),
+        (
+            "expected a sequence",
+            "expected an array like [\"a\", \"b\"]",
+        ),
         ("expected a map", "expected a table"),
         ("expected struct ", "expected a table: "),
         ("expected a borrowed string", "expected a string"),
-        ("an unsigned 64 bit or less integer", "a non-negative integer"),
+        (
+            "an unsigned 64 bit or less integer",
+            "a non-negative integer",
+        ),
         ("a signed 64 bit or less integer", "an integer"),
         ("64-bit integer `", "integer `"),
         ("invalid type: sequence", "invalid type: array"),
@@ -265,7 +273,10 @@ mod tests {
             toml_words("invalid type: map, expected a sequence"),
             "invalid type: table, expected an array like [\"a\", \"b\"]"
         );
-        assert_eq!(toml_words("expected u64"), "expected a non-negative integer");
+        assert_eq!(
+            toml_words("expected u64"),
+            "expected a non-negative integer"
+        );
     }
 
     #[test]

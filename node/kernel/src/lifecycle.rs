@@ -158,7 +158,11 @@ pub fn plan(mut profile: Profile) -> Result<Plan, ProfileError> {
              {} no effect (add {name:?} to modules to run it)",
             overrides.join(" and "),
             if overrides.len() == 1 { "s" } else { "" },
-            if overrides.len() == 1 { "it has" } else { "they have" },
+            if overrides.len() == 1 {
+                "it has"
+            } else {
+                "they have"
+            },
         ));
     }
 
@@ -166,7 +170,11 @@ pub fn plan(mut profile: Profile) -> Result<Plan, ProfileError> {
     let absent_methods = registry
         .values()
         .filter(|f| !listed.contains(f.name))
-        .flat_map(|f| f.methods.iter().map(|m| (m.to_string(), f.name.to_string())))
+        .flat_map(|f| {
+            f.methods
+                .iter()
+                .map(|m| (m.to_string(), f.name.to_string()))
+        })
         .collect();
 
     let modules = start_order(built, &providers, &file)?;

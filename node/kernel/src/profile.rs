@@ -132,13 +132,12 @@ impl Profile {
                 reason: "missing: a profile needs a [node] table with modules = [...]".to_string(),
             },
         })?;
-        let section: NodeSection = crate::module::deserialize(&node_table).map_err(|error| {
-            ProfileError::Table {
+        let section: NodeSection =
+            crate::module::deserialize(&node_table).map_err(|error| ProfileError::Table {
                 file: layer_of(&origins, &file, "node", error.key().as_deref()),
                 table: "node".to_string(),
                 error,
-            }
-        })?;
+            })?;
         let chain_base = match source {
             _ if origins.contains_key("node.chain") => PathBuf::new(),
             ProfileSource::File(path) => path.parent().map(PathBuf::from).unwrap_or_default(),

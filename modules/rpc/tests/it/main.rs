@@ -583,7 +583,10 @@ fn the_module_is_registered_and_its_table_checked() {
 
     let err = plan_error(base, &["rpc.lisen=1"]);
     // The value came from the --set, which the error names.
-    assert!(err.contains("--set rpc.lisen=1") && err.contains("lisen"), "{err}");
+    assert!(
+        err.contains("--set rpc.lisen=1") && err.contains("lisen"),
+        "{err}"
+    );
     let err = plan_error(base, &["rpc.user=bob"]);
     assert!(err.contains("[rpc]") && err.contains("user"), "{err}");
     let err = plan_error(base, &["rpc.listen=nowhere"]);
