@@ -4,7 +4,8 @@
 //! Bitcoin does (legacy, non-segwit serialization), computes ids, merkle roots, compact
 //! targets, chain work and retargets, builds and checks P2PKH scripts, addresses and
 //! signatures (legacy SIGHASH_ALL, BIP66 strict DER), names the chain specs (`regtest`,
-//! `dev`, `testnet`) with their genesis blocks, reads chain spec files ([`spec_file`]), validates blocks ([`validation`]) and keeps
+//! `dev`, `testnet`) with their genesis blocks, reads chain spec files and resolves a
+//! profile's chain to one spec ([`spec_file`]), validates blocks ([`validation`]) and keeps
 //! the chain state on LMDB with fork choice by most work ([`state`]), optionally pruned to
 //! the last `keep_blocks` bodies, and imports blocks from a file or another data directory
 //! ([`import`]). The `chain` module (`modules/chain`) opens the state in a data directory
