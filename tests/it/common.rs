@@ -286,6 +286,14 @@ impl TestNode {
         TestNode::launch(&profile, datadir, sets, None)
     }
 
+    /// Starts a node on a profile file whose chain (a built-in name or a chain spec file)
+    /// is kept, with its data directory at `datadir`; ports as for regtest.toml.
+    pub(crate) fn start_on_chain(profile: &Path, datadir: &Path, sets: &[String]) -> TestNode {
+        let mut all = vec!["node.chain=".to_string()];
+        all.extend_from_slice(sets);
+        TestNode::launch_bin(&node_bin(), profile, datadir, &all, None)
+    }
+
     /// Starts another build of the command line (a third party's binary) on `profile`.
     pub(crate) fn start_bin(bin: &Path, profile: &Path, sets: &[String]) -> TestNode {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -321,10 +329,14 @@ impl TestNode {
             "peers.listen=127.0.0.1:0".to_string(),
             "--set".to_string(),
             "rpc.listen=127.0.0.1:0".to_string(),
-            "--set".to_string(),
-            "node.chain=regtest".to_string(),
         ];
-        for set in sets {
+        // Regtest unless the caller keeps the profile's chain (an empty `node.chain=`).
+        let keep_chain = sets.first().is_some_and(|s| s == "node.chain=");
+        if !keep_chain {
+            flags.push("--set".to_string());
+            flags.push("node.chain=regtest".to_string());
+        }
+        for set in sets.iter().skip(usize::from(keep_chain)) {
             flags.push("--set".to_string());
             flags.push(set.clone());
         }

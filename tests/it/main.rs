@@ -1,6 +1,7 @@
 //! Multi-process tests: real `node` binaries on 127.0.0.1, real LMDB files in temporary
 //! directories. One test binary, a module per area.
 
+mod chainspec;
 mod common;
 mod custom_node;
 mod follow_chain;
@@ -11,6 +12,7 @@ mod limits;
 mod methods;
 mod network;
 mod observability;
+mod overrides;
 mod peers;
 mod plugin;
 mod readme;

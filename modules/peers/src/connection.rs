@@ -181,11 +181,35 @@ async fn next(peers: &Peers, peer: &Peer, frames: &mut Frames) -> Option<Receive
     };
     match item {
         None => {
+            if !peer.is_ready() && peer.kind != ConnectionType::Inbound {
+                // A node of another chain drops us at our version's magic, so this is the
+                // one sign of it on the dialling side.
+                tracing::info!(
+                    peer = %peer.id,
+                    addr = %peer.addr,
+                    "peer {} closed the connection during the handshake: it may be on \
+                     another chain (another magic) or refuse us",
+                    peer.addr
+                );
+            }
             peer.close("connection closed by the peer");
             None
         }
         Some(Err(error)) => {
-            tracing::debug!(peer = %peer.id, addr = %peer.addr, %error, "dropping connection");
+            // A node of another chain dialling in is most often a setup mistake the
+            // operator should see; at most one such line per interval, so a stranger
+            // reconnecting in a loop cannot flood the log.
+            let other_chain = matches!(error, node_p2p::CodecError::BadMagic { .. });
+            if other_chain && other_chain_log_due() {
+                tracing::info!(
+                    peer = %peer.id,
+                    addr = %peer.addr,
+                    "peer {} is on another chain ({error}); dropping it",
+                    peer.addr
+                );
+            } else {
+                tracing::debug!(peer = %peer.id, addr = %peer.addr, %error, "dropping connection");
+            }
             peer.close(error.to_string());
             None
         }
@@ -334,3 +358,21 @@ async fn handle(peers: &Peers, peer: &Peer, message: Message, bytes: usize) {
     }
     peers.deliver(peer, message, bytes).await;
 }
+
+/// Whether a line about a node of another chain may be logged now: at most one per
+/// [`OTHER_CHAIN_LOG_INTERVAL`].
+fn other_chain_log_due() -> bool {
+    use std::sync::atomic::AtomicU64;
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LAST.load(Ordering::Relaxed);
+    (last == 0 || now >= last + OTHER_CHAIN_LOG_INTERVAL.as_secs())
+        && LAST
+            .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+}
+
+/// The shortest interval between two info lines about nodes of another chain.
+const OTHER_CHAIN_LOG_INTERVAL: Duration = Duration::from_secs(10);

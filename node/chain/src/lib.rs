@@ -4,7 +4,8 @@
 //! Bitcoin does (legacy, non-segwit serialization), computes ids, merkle roots, compact
 //! targets, chain work and retargets, builds and checks P2PKH scripts, addresses and
 //! signatures (legacy SIGHASH_ALL, BIP66 strict DER), names the chain specs (`regtest`,
-//! `dev`, `testnet`) with their genesis blocks, reads chain spec files ([`spec_file`]), validates blocks ([`validation`]) and keeps
+//! `dev`, `testnet`) with their genesis blocks, reads chain spec files and resolves a
+//! profile's chain to one spec ([`spec_file`]), validates blocks ([`validation`]) and keeps
 //! the chain state on LMDB with fork choice by most work ([`state`]), optionally pruned to
 //! the last `keep_blocks` bodies, and imports blocks from a file or another data directory
 //! ([`import`]). The `chain` module (`modules/chain`) opens the state in a data directory
@@ -72,8 +73,8 @@ pub use signature::{is_low_s, is_strict_der, SIGHASH_ALL};
 pub use spec::{ChainSpec, UnknownSpec};
 pub use spec_file::{resolve, ChainSpecFile, SpecFileError};
 pub use state::{
-    BlockIndexEntry, BlockOutcome, ChainError, ChainOptions, ChainState, NextBlock, Tip,
-    ANTI_DOS_MARGIN_BLOCKS, MIN_KEEP_BLOCKS,
+    BlockIndexEntry, BlockOutcome, ChainError, ChainIdentity, ChainOptions, ChainState, NextBlock,
+    Tip, ANTI_DOS_MARGIN_BLOCKS, MIN_KEEP_BLOCKS,
 };
 pub use transaction::{Coins, OutPoint, Transaction, TxIn, TxOut, COIN, MAX_MONEY};
 pub use verify::{sign_p2pkh_input, verify_p2pkh_input, ScriptError};

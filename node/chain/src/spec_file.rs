@@ -88,7 +88,8 @@ pub struct GenesisFile {
 pub enum SpecFileError {
     /// Not a chain name, and no file there.
     #[error(
-        "chain {value:?} is neither a built-in chain spec ({}) nor a chain spec file{}",
+        "{value:?} is neither a built-in chain spec ({}) nor a chain spec file (a path to a \
+         .toml file){}",
         ChainSpec::names().join(", "),
         path.as_ref().map(|p| format!(" ({} does not exist)", p.display())).unwrap_or_default()
     )]
@@ -561,8 +562,8 @@ mod tests {
 
     #[test]
     fn nonsense_values_name_the_key() {
-        type Spoil = fn(&mut ChainSpecFile);
-        let cases: [(&str, Spoil); 7] = [
+        type Change = fn(&mut ChainSpecFile);
+        let cases: [(&str, Change); 7] = [
             ("target_spacing", |f| f.target_spacing = 0),
             ("magic", |f| f.magic = "d9b4bef1ff".to_string()),
             ("magic", |f| f.magic = "zz".to_string()),
@@ -580,6 +581,32 @@ mod tests {
                 "{key}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn bounds_hold_at_their_edges() {
+        let mut file = regtest_file();
+        file.max_block_size = MAX_BLOCK_SIZE_LIMIT;
+        assert!(file.build("c.toml", true).is_ok());
+        file.max_block_size = MAX_BLOCK_SIZE_LIMIT + 1;
+        assert!(file.build("c.toml", true).is_err());
+        let mut file = regtest_file();
+        file.max_block_size = file.build("c.toml", true).unwrap().genesis_block().size();
+        assert!(file.build("c.toml", true).is_ok());
+        file.max_block_size -= 1;
+        assert!(file.build("c.toml", true).is_err());
+        // The longest message keeps the genesis coinbase script within 100 bytes.
+        let mut file = regtest_file();
+        file.genesis.message = "m".repeat(MAX_GENESIS_MESSAGE);
+        let spec = file.build("c.toml", false).unwrap();
+        assert!(spec.genesis_block().txs[0].inputs[0].script_sig.len() <= 100);
+        file.genesis.message.push('m');
+        assert!(file.build("c.toml", false).is_err());
+        let mut file = regtest_file();
+        file.name = "n".repeat(32);
+        assert!(file.build("c.toml", true).is_ok());
+        file.name.push('n');
+        assert!(file.build("c.toml", true).is_err());
     }
 
     #[test]

@@ -648,7 +648,11 @@ fn the_module_is_registered_and_its_table_checked() {
     assert_eq!(config["password"], "********");
 
     let err = plan_error(base, &["rpc.lisen=1"]);
-    assert!(err.contains("t.toml") && err.contains("lisen"), "{err}");
+    // The value came from the --set, which the error names.
+    assert!(
+        err.contains("--set rpc.lisen=1") && err.contains("lisen"),
+        "{err}"
+    );
     let err = plan_error(base, &["rpc.user=bob"]);
     assert!(err.contains("[rpc]") && err.contains("user"), "{err}");
     let err = plan_error(base, &["rpc.listen=nowhere"]);

@@ -66,6 +66,15 @@ pub struct ChainOptions {
     pub assume_valid: Option<Hash256>,
 }
 
+/// What a data directory records of its chain: the spec's name and the genesis hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainIdentity {
+    /// The chain spec's name.
+    pub name: String,
+    /// The genesis block's hash, or `none` when the directory has no main chain.
+    pub genesis: String,
+}
+
 /// Errors of the chain state.
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
@@ -77,18 +86,15 @@ pub enum ChainError {
     Storage(String),
     /// The data directory belongs to another chain.
     #[error(
-        "the data directory holds chain {found:?} (genesis {found_genesis}), but the profile \
-         asks for chain {wanted:?} (genesis {wanted_genesis}); use another data directory"
+        "the data directory holds chain {:?} (genesis {}), but the profile asks for chain \
+         {:?} (genesis {}); use another data directory",
+        found.name, found.genesis, wanted.name, wanted.genesis
     )]
     WrongChain {
         /// The chain stored.
-        found: String,
-        /// The genesis hash stored.
-        found_genesis: String,
+        found: Box<ChainIdentity>,
         /// The chain asked for.
-        wanted: String,
-        /// Its genesis hash.
-        wanted_genesis: String,
+        wanted: Box<ChainIdentity>,
     },
     /// Stored records cannot be read.
     #[error("chain state is corrupt: {0}")]

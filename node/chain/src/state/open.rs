@@ -11,8 +11,8 @@ use super::records::{address_key, decode, encode, height_key, outpoint_from_key,
 use super::store::Store;
 use super::tree::BlockTree;
 use super::{
-    BlockIndexEntry, ChainError, ChainOptions, ChainState, ADDRESS_INDEX_KEY, MIN_KEEP_BLOCKS,
-    SCHEMA_KEY, SCHEMA_VERSION, SPEC_KEY, TIP_KEY,
+    BlockIndexEntry, ChainError, ChainIdentity, ChainOptions, ChainState, ADDRESS_INDEX_KEY,
+    MIN_KEEP_BLOCKS, SCHEMA_KEY, SCHEMA_VERSION, SPEC_KEY, TIP_KEY,
 };
 use crate::block::Block;
 use crate::coin::Coin;
@@ -59,10 +59,14 @@ impl ChainState {
             None => Self::initialize(&store, spec, &genesis)?,
             Some((name, _, stored)) if name != spec.name || stored != Some(genesis_hash) => {
                 return Err(ChainError::WrongChain {
-                    found: name,
-                    found_genesis: stored.map_or_else(|| "none".to_string(), |h| h.to_string()),
-                    wanted: spec.name.to_string(),
-                    wanted_genesis: genesis_hash.to_string(),
+                    found: Box::new(ChainIdentity {
+                        name,
+                        genesis: stored.map_or_else(|| "none".to_string(), |h| h.to_string()),
+                    }),
+                    wanted: Box::new(ChainIdentity {
+                        name: spec.name.to_string(),
+                        genesis: genesis_hash.to_string(),
+                    }),
                 })
             }
             Some((_, schema, _)) if schema != SCHEMA_VERSION => {
