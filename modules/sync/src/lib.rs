@@ -29,7 +29,8 @@
 //! peer is dropped); 10 low-work chains, 10 `headers` messages in a row that connect to
 //! nothing, or one whose headers do not connect to each other disconnect the peer; and
 //! unconnecting headers get at most one `getheaders` per peer per 2 minutes
-//! (`header_guard.rs`).
+//! (`header_guard.rs`). A block pushed on an unknown branch below that work is not
+//! stored either, and counts as a low-work chain.
 //!
 //! Costs: one chain write per block, on the blocking pool; headers are validated in
 //! batches of up to 2,000; up to 1.6 MB of presync headers per peer.
