@@ -1,6 +1,7 @@
 //! The `peers` module as the kernel sees it: built from `[peers]`, started with a bound
 //! listener, the outbound connection manager and the network RPC methods.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,7 +69,7 @@ impl Module for PeersModule {
         }
         let addr = settings.listen;
         let bind = |source| PeersError::Bind { addr, source };
-        let listener = TcpListener::bind(addr).await.map_err(bind)?;
+        let listener = listen(addr).await.map_err(bind)?;
         let local_addr = listener.local_addr().map_err(bind)?;
         // With port 0 the system chose the port: say which, for tests and scripts (and
         // the discovery module binds UDP on this same number).
@@ -86,6 +87,25 @@ impl Module for PeersModule {
         ctx.spawn("outbound manager", manager::run(peers));
         tracing::info!(%local_addr, "listening for peers on {local_addr}");
         Ok(())
+    }
+}
+
+/// Binds the P2P listener. With port 0, the port the system picks must also be free for
+/// UDP, since the discovery module binds UDP on the same number: a few picks are tried.
+async fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    const PICKS: usize = 16;
+    if addr.port() != 0 {
+        return TcpListener::bind(addr).await;
+    }
+    let mut picks = 0;
+    loop {
+        let listener = TcpListener::bind(addr).await?;
+        let port = listener.local_addr()?.port();
+        picks += 1;
+        let udp_free = std::net::UdpSocket::bind(SocketAddr::new(addr.ip(), port)).is_ok();
+        if udp_free || picks == PICKS {
+            return Ok(listener);
+        }
     }
 }
 

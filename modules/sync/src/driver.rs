@@ -5,8 +5,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
+use node_api::chain::pow::block_work;
 use node_api::chain::validation::BlockError;
-use node_api::chain::{BlockHeader, BlockOutcome, ChainError, Hash256};
+use node_api::chain::{anti_dos_threshold, BlockHeader, BlockOutcome, ChainError, Hash256};
 use node_api::metrics::{counter, describe_counter, describe_gauge, gauge};
 use node_api::p2p::{Message, PeerEvent, PeerId, PeerInfo, Topic, MAX_HEADERS};
 use node_api::{ChainView, ChainWriter, PeerService};
@@ -182,6 +183,17 @@ impl Driver {
                     if let Message::Block(block) = &*message {
                         downloaded.increment(1);
                         let hash = block.hash();
+                        if self.is_low_work_block(&block.header, &hash) {
+                            // Not stored, as a headers run of low work is not (Core does
+                            // not store an unrequested block with less work either).
+                            tracing::debug!(%peer, block = %hash, "low-work block from an unknown branch ignored");
+                            if let Verdict::Disconnect(reason) = self.guard.low_work(peer, Vec::new(), false) {
+                                tracing::info!(%peer, %reason, "disconnecting a peer for its blocks");
+                                self.peers.misbehaving(peer, &reason);
+                                self.guard.forget(peer);
+                            }
+                            continue;
+                        }
                         let permit = accepting.clone().acquire_owned().await.expect("never closed");
                         let writer = self.writer.clone();
                         let done = accepted_tx.clone();
@@ -286,6 +298,21 @@ impl Driver {
                 self.guard.forget(peer);
             }
         }
+    }
+
+    /// Whether `header` (of block `hash`) is new here and its chain stays below the
+    /// anti-DoS work: a block of such a branch was never asked for (its header would be
+    /// stored), and storing it would let cheap forks fill the disk.
+    fn is_low_work_block(&self, header: &BlockHeader, hash: &Hash256) -> bool {
+        if self.chain.entry(hash).is_some() {
+            return false;
+        }
+        let Some(parent) = self.chain.entry(&header.prev_block) else {
+            return false;
+        };
+        let tip = self.chain.tip();
+        let work = parent.chain_work.saturating_add(block_work(header.bits));
+        work < anti_dos_threshold(tip.chain_work, tip.header.bits)
     }
 
     fn on_block(

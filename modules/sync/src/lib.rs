@@ -29,7 +29,8 @@
 //! peer is dropped); 10 low-work chains, 10 `headers` messages in a row that connect to
 //! nothing, or one whose headers do not connect to each other disconnect the peer; and
 //! unconnecting headers get at most one `getheaders` per peer per 2 minutes
-//! (`header_guard.rs`).
+//! (`header_guard.rs`). A block pushed on an unknown branch below that work is not
+//! stored either, and counts as a low-work chain.
 //!
 //! Metrics: `node_sync_blocks_downloaded_total`, `node_sync_in_flight`.
 //!

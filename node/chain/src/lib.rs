@@ -73,8 +73,8 @@ pub use signature::{is_low_s, is_strict_der, SIGHASH_ALL};
 pub use spec::{ChainSpec, UnknownSpec};
 pub use spec_file::{resolve, ChainSpecFile, SpecFileError};
 pub use state::{
-    BlockIndexEntry, BlockOutcome, ChainError, ChainIdentity, ChainOptions, ChainState, NextBlock,
-    Tip, ANTI_DOS_MARGIN_BLOCKS, MIN_KEEP_BLOCKS,
+    anti_dos_threshold, BlockIndexEntry, BlockOutcome, ChainError, ChainIdentity, ChainOptions,
+    ChainState, NextBlock, Tip, ANTI_DOS_MARGIN_BLOCKS, MIN_KEEP_BLOCKS,
 };
 pub use transaction::{Coins, OutPoint, Transaction, TxIn, TxOut, COIN, MAX_MONEY};
 pub use verify::{sign_p2pkh_input, verify_p2pkh_input, ScriptError};

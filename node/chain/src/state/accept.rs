@@ -15,6 +15,13 @@ use crate::hash::Hash256;
 use crate::pow::{block_work, check_proof_of_work, U256};
 use crate::validation::{check_block, check_coinbase_height, BlockError};
 
+/// The anti-DoS work for a tip of `chain_work` whose header has `bits`: its work less
+/// [`ANTI_DOS_MARGIN_BLOCKS`] blocks' worth at its difficulty.
+pub fn anti_dos_threshold(chain_work: U256, bits: u32) -> U256 {
+    let margin = block_work(bits).saturating_mul(U256::from(ANTI_DOS_MARGIN_BLOCKS));
+    chain_work.saturating_sub(margin)
+}
+
 impl ChainState {
     /// Checks a header against its parent and stores it in the index. Returns whether it
     /// was new.
@@ -38,8 +45,7 @@ impl ChainState {
     pub fn anti_dos_work(&self) -> U256 {
         let tree = self.tree();
         let tip = tree.tip_entry();
-        let margin = block_work(tip.header.bits).saturating_mul(U256::from(ANTI_DOS_MARGIN_BLOCKS));
-        tip.chain_work.saturating_sub(margin)
+        anti_dos_threshold(tip.chain_work, tip.header.bits)
     }
 
     /// [`ChainState::accept_headers`] for headers from a peer: a run whose chain stays

@@ -30,6 +30,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use primitive_types::U256;
 
+pub use accept::anti_dos_threshold;
 pub use prune::MIN_KEEP_BLOCKS;
 pub use records::BlockIndexEntry;
 

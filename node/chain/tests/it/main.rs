@@ -455,3 +455,45 @@ fn refused_blocks_leave_their_header_stored_and_an_invalid_one_no_body() {
     );
     assert_eq!(state.tip().height, 0);
 }
+
+#[test]
+fn a_peers_low_work_headers_are_refused_unstored_until_their_chain_has_the_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _) = open(dir.path(), false);
+    let alice = Wallet::new(1);
+    let fork_base = Builder::new(&state);
+    let mut main = fork_base.clone();
+    for _ in 0..200 {
+        let block = main.next_block(&alice, vec![]);
+        state.accept_block(&block).unwrap();
+    }
+    // Every regtest block has the same work: the threshold is 144 blocks below the tip.
+    let one_block = state.entry(&regtest().genesis_hash()).unwrap().chain_work;
+    assert_eq!(
+        state.anti_dos_work(),
+        one_block * node_chain::pow::U256::from(57u64)
+    );
+    // A fork off genesis: 55 headers stay below (56 with genesis), 57 reach it.
+    let mut fork = fork_base.clone();
+    fork.set_extra(b"fork");
+    let headers: Vec<_> = (0..60)
+        .map(|_| fork.next_block(&alice, vec![]).header)
+        .collect();
+    match state.accept_peer_headers(&headers[..55]) {
+        Err(ChainError::LowWork { last }) => assert_eq!(last, headers[54].hash()),
+        other => panic!("{other:?}"),
+    }
+    assert!(state.entry(&headers[0].hash()).is_none(), "nothing stored");
+    assert_eq!(state.accept_peer_headers(&headers[..56]).unwrap(), 56);
+    // Known headers are skipped: the rest counts from the last stored one.
+    assert_eq!(state.accept_peer_headers(&headers).unwrap(), 4);
+    // The trusted path (import) stores whatever the work.
+    let mut other = fork_base.clone();
+    other.set_extra(b"other");
+    let header = other.next_block(&alice, vec![]).header;
+    assert!(matches!(
+        state.accept_peer_headers(&[header]),
+        Err(ChainError::LowWork { .. })
+    ));
+    assert_eq!(state.accept_headers(&[header]).unwrap(), 1);
+}
