@@ -31,12 +31,29 @@ fn connected_pair(sets: &[&str]) -> (TestNode, TestNode) {
 }
 
 pub(crate) fn same_tip(nodes: &[&TestNode], height: u64) {
-    wait_for(&format!("every node at height {height}"), WAIT, || {
+    // Fails only when no node moved for WAIT: a node that follows a long chain on a
+    // loaded machine (every block is a disk commit) may take longer than WAIT overall,
+    // and a stuck one is still caught.
+    let mut last_move = std::time::Instant::now();
+    let mut last_heights: Vec<u64> = Vec::new();
+    loop {
         let tips: Vec<(u64, String)> = nodes.iter().map(|n| (n.height(), n.tip())).collect();
-        tips.iter()
-            .all(|t| t.0 == height && t.1 == tips[0].1)
-            .then_some(())
-    });
+        if tips.iter().all(|t| t.0 == height && t.1 == tips[0].1) {
+            return;
+        }
+        let heights: Vec<u64> = tips.iter().map(|t| t.0).collect();
+        if heights != last_heights {
+            last_heights = heights;
+            last_move = std::time::Instant::now();
+        } else if last_move.elapsed() > WAIT {
+            panic!(
+                "no node moved for {WAIT:?} while waiting for every node at height {height}: \
+                 at {last_heights:?}; the last node's log:\n{}",
+                nodes.last().map(|n| n.process.log()).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
 }
 
 fn in_mempool(node: &TestNode, txid: &str) -> bool {

@@ -104,7 +104,7 @@ impl RpcService {
 
     /// Whether `authorization` is accepted. A refused request has waited
     /// `auth_failure_delay`; a request with credentials has first passed the server's
-    /// bound on failed logins (one without any is refused at once, as no guess is made).
+    /// bound on failed logins (one without any is not counted: it guesses nothing).
     async fn authenticate(&self, authorization: Option<&[u8]>, peer: IpAddr) -> bool {
         if authorization.is_some() && self.gate.check(&self.auth, authorization, peer).await {
             return true;
@@ -114,7 +114,7 @@ impl RpcService {
         false
     }
 
-    /// Answers one HTTP request. `peer` is only used in logs.
+    /// Answers one HTTP request. `peer` is only used in logs and the failed-login count.
     pub async fn handle<B>(&self, request: Request<B>, peer: SocketAddr) -> Response<ResponseBody>
     where
         B: Body<Data = Bytes>,

@@ -44,8 +44,12 @@ pub(crate) struct HeadersFirst {
     config: HeadersFirstConfig,
     /// Blocks requested: from whom, since when.
     in_flight: HashMap<Hash256, (PeerId, Instant)>,
-    /// Peers a block must not be asked from again (they stalled or lacked it).
+    /// Peers a block must not be asked from again (they said they lack it).
     avoid: HashMap<Hash256, HashSet<PeerId>>,
+    /// Peers that let a request for the block stall: asked again only when no other
+    /// peer can take it, since a slow peer is better than none (with one peer, avoiding
+    /// it for good stopped the sync at the first stall).
+    stalled: HashMap<Hash256, HashSet<PeerId>>,
 }
 
 fn build(config: &StrategyConfig) -> Result<BuiltStrategy, ConfigError> {
@@ -80,6 +84,7 @@ impl HeadersFirst {
             config,
             in_flight: HashMap::new(),
             avoid: HashMap::new(),
+            stalled: HashMap::new(),
         }
     }
 
@@ -99,6 +104,7 @@ impl HeadersFirst {
             }
             let height = ctx.height_of(&hash).unwrap_or(u32::MAX);
             let avoid = self.avoid.get(&hash);
+            let stalled = self.stalled.get(&hash);
             let choice = ctx
                 .heights
                 .keys()
@@ -107,7 +113,8 @@ impl HeadersFirst {
                 })
                 .map(|peer| (*peer, load.get(peer).copied().unwrap_or(0)))
                 .filter(|(_, l)| *l < self.config.max_in_flight_per_peer)
-                .min_by_key(|(peer, l)| (*l, *peer));
+                // Peers that stalled on this block last, then the least loaded.
+                .min_by_key(|(peer, l)| (stalled.is_some_and(|s| s.contains(peer)), *l, *peer));
             let Some((peer, _)) = choice else {
                 // The window is in order: if no peer can take this block now, later
                 // ones wait too, so the window does not run ahead of a gap.
@@ -138,7 +145,7 @@ impl SyncStrategy for HeadersFirst {
 
     fn peer_disconnected(&mut self, ctx: &SyncContext<'_>, peer: PeerId) {
         self.in_flight.retain(|_, (p, _)| *p != peer);
-        for avoid in self.avoid.values_mut() {
+        for avoid in self.avoid.values_mut().chain(self.stalled.values_mut()) {
             avoid.remove(&peer);
         }
         self.schedule(ctx);
@@ -161,6 +168,7 @@ impl SyncStrategy for HeadersFirst {
     fn block(&mut self, ctx: &SyncContext<'_>, peer: PeerId, hash: Hash256) {
         self.in_flight.remove(&hash);
         self.avoid.remove(&hash);
+        self.stalled.remove(&hash);
         // Refilling a peer once half its requests are answered sends `getdata` in batches
         // and walks the chain for missing blocks once per batch instead of once per block
         // (that walk is the costly part of scheduling while far behind).
@@ -188,9 +196,9 @@ impl SyncStrategy for HeadersFirst {
             .map(|(h, (p, _))| (*h, *p))
             .collect();
         for (hash, peer) in stalled {
-            tracing::debug!(%peer, block = %hash, "block download stalled; asking another peer");
+            tracing::debug!(%peer, block = %hash, "block download stalled; asking another peer, or this one again");
             self.in_flight.remove(&hash);
-            self.avoid.entry(hash).or_default().insert(peer);
+            self.stalled.entry(hash).or_default().insert(peer);
         }
         // Blocks that arrived by other routes (pushed, or already stored) leave the set.
         self.in_flight

@@ -14,7 +14,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::driver::{Driver, Inbox};
-use crate::strategy::STRATEGY;
+use crate::headers_first::{HeadersFirst, HeadersFirstConfig};
+use crate::strategy::{SyncStrategy, STRATEGY};
 
 const PEER: PeerId = PeerId(7);
 const BLOCKS: u32 = 40;
@@ -112,14 +113,17 @@ fn peer_info(height: u32) -> PeerInfo {
     }
 }
 
-/// Answers `getheaders` and `getdata` from `source`, as a peer would.
+/// Answers `getheaders` and `getdata` from `source`, as a peer would; with `stall_once`,
+/// except the first `getdata`, which it leaves unanswered as a slow peer would.
 async fn serve(
     source: Arc<LocalChain>,
     peers: Arc<FakePeers>,
     mut sent: mpsc::UnboundedReceiver<Message>,
+    mut stall_once: bool,
 ) {
     while let Some(message) = sent.recv().await {
         match message {
+            Message::GetData(_) if stall_once => stall_once = false,
             Message::GetHeaders(request) => {
                 let headers = source.headers_after(&request.locator, &request.stop, MAX_HEADERS);
                 peers.deliver(Topic::Headers, Message::Headers(headers));
@@ -139,6 +143,11 @@ async fn serve(
 }
 
 async fn syncs_with(strategy: &str) {
+    let built = STRATEGY.build_default(strategy).unwrap();
+    syncs_from_one_peer(strategy, built, false).await;
+}
+
+async fn syncs_from_one_peer(strategy: &str, built: Box<dyn SyncStrategy>, stall_once: bool) {
     let dir = tempfile::tempdir().unwrap();
     let spec = ChainSpec::by_name("regtest").unwrap();
     let source = LocalChain::open(
@@ -177,15 +186,10 @@ async fn syncs_with(strategy: &str) {
     // Kept to the end: the driver treats a closed bus as a failure.
     let bus = EventBus::default();
     let inbox = Inbox::subscribe(&*peers, &bus);
-    let driver = Driver::new(
-        sink.clone(),
-        sink.clone(),
-        peers.clone(),
-        STRATEGY.build_default(strategy).unwrap(),
-    );
+    let driver = Driver::new(sink.clone(), sink.clone(), peers.clone(), built);
     let cancel = CancellationToken::new();
     let running = tokio::spawn(driver.run(inbox, cancel.clone()));
-    let server = tokio::spawn(serve(source.clone(), peers.clone(), sent_rx));
+    let server = tokio::spawn(serve(source.clone(), peers.clone(), sent_rx, stall_once));
 
     tokio::time::timeout(DEADLINE, height.wait_for(|h| *h == BLOCKS))
         .await
@@ -211,4 +215,15 @@ async fn headers_first_downloads_the_peers_chain() {
 #[tokio::test]
 async fn poll_downloads_the_peers_chain() {
     syncs_with("poll").await;
+}
+
+/// A block request the only peer leaves unanswered is asked of it again after the stall
+/// timeout: with no other peer to ask, avoiding it for good stopped the sync.
+#[tokio::test]
+async fn headers_first_asks_its_only_peer_again_after_a_stall() {
+    let config = HeadersFirstConfig {
+        stall_timeout_secs: 1,
+        ..HeadersFirstConfig::default()
+    };
+    syncs_from_one_peer("headers-first", Box::new(HeadersFirst::new(config)), true).await;
 }
