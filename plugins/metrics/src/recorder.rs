@@ -67,3 +67,31 @@ pub fn install() -> Result<PrometheusHandle, String> {
         })
         .clone()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use node_api::metrics::{counter, histogram};
+
+    #[test]
+    fn histograms_render_as_buckets_the_alert_rules_name() {
+        let handle = install().expect("recorder");
+        // Installing again is the same recorder (a second node in one process).
+        install().expect("the same recorder");
+        histogram!("node_reorg_depth_blocks").record(7.0);
+        counter!("node_blocks_connected_total").increment(2);
+        handle.run_upkeep();
+        let text = handle.render();
+        // observability/prometheus/alerts.yml subtracts the le="6" bucket from the count.
+        assert!(
+            text.contains("node_reorg_depth_blocks_bucket{le=\"6\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("node_reorg_depth_blocks_bucket{le=\"+Inf\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("node_reorg_depth_blocks_count 1"), "{text}");
+        assert!(text.contains("node_blocks_connected_total 2"), "{text}");
+    }
+}
