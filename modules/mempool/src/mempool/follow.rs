@@ -249,7 +249,6 @@ mod tests {
                 orphans: Orphans::default(),
                 follow: Following::at(chain.tip().hash),
             }),
-            metrics: crate::metrics::MempoolMetrics::new(),
         });
         let tx = alice.pay(&coinbase.unwrap(), 0, &bob, 100_000_000, 10_000);
         pool.accept(tx.clone()).unwrap();
