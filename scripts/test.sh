@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 if ! python3 -c 'import kademlia' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check 'kademlia==2.2.3'
 fi
+# The zmq plugin's test subscribes with pyzmq (libzmq), as bitcoind's listeners do.
+if ! python3 -c 'import zmq' 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check 'pyzmq>=25'
+fi
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

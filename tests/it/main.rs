@@ -12,3 +12,4 @@ mod peers;
 mod plugin;
 mod readme;
 mod rpc;
+mod zmq;

@@ -26,6 +26,7 @@ use node_relay as _;
 use node_rpc as _;
 use node_sync as _;
 use node_wallet as _;
+use node_zmq as _;
 
 /// A modular proof-of-work full node.
 #[derive(Parser, Debug)]
