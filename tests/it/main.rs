@@ -3,6 +3,7 @@
 
 mod common;
 mod custom_node;
+mod events;
 mod import;
 mod kernel;
 mod layering;
