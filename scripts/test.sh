@@ -14,6 +14,12 @@ if ! python3 -c 'import zmq' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check 'pyzmq>=25'
 fi
 
+# The explorer's test drives a real browser: Debian's headless Chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+fi
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

@@ -4,6 +4,7 @@
 mod common;
 mod custom_node;
 mod events;
+mod explorer;
 mod import;
 mod kernel;
 mod layering;

@@ -20,6 +20,7 @@ use node_blocknotify as _;
 use node_chain_module as _;
 use node_discovery as _;
 use node_events as _;
+use node_explorer as _;
 use node_mempool as _;
 use node_miner as _;
 use node_peers as _;
