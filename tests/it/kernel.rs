@@ -20,7 +20,15 @@ fn modules_lists_every_module_strategy_and_the_plugin() {
     let out = node_output(&["modules"], &[]);
     assert!(out.status.success());
     let text = stdout(&out);
-    for name in ["chain", "mempool", "wallet", "blocknotify"] {
+    for name in [
+        "chain",
+        "mempool",
+        "wallet",
+        "blocknotify",
+        "zmq",
+        "events",
+        "explorer",
+    ] {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(name)),
             "{name} missing from:\n{text}"
