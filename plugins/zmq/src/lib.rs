@@ -97,7 +97,8 @@ fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
     let config: ZmqConfig = config.parse()?;
     let topics = config.topics();
     for (topic, endpoint) in &topics {
-        if !endpoint.starts_with("tcp://") && !endpoint.starts_with("ipc://") {
+        // Only the TCP transport is built in (bitcoind's listeners use it).
+        if !endpoint.starts_with("tcp://") {
             return Err(ConfigError::Invalid {
                 key: format!("pub{}", topic.name()),
                 reason: format!("{endpoint:?} is not a ZeroMQ endpoint; give tcp://HOST:PORT"),
