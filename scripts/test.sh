@@ -9,6 +9,16 @@ cd "$(dirname "$0")/.."
 if ! python3 -c 'import kademlia' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check 'kademlia==2.2.3'
 fi
+# The zmq plugin's test subscribes with pyzmq (libzmq), as bitcoind's listeners do.
+if ! python3 -c 'import zmq' 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check 'pyzmq>=25'
+fi
+
+# The explorer's test drives a real browser: Debian's headless Chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+fi
 
 # The observability tests run a real Prometheus server and promtool (Debian's package).
 if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then

@@ -27,6 +27,9 @@ fn modules_lists_every_module_strategy_and_the_plugin() {
         "blocknotify",
         "metrics",
         "health",
+        "zmq",
+        "events",
+        "explorer",
     ] {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(name)),

@@ -4,6 +4,8 @@
 mod chainspec;
 mod common;
 mod custom_node;
+mod events;
+mod explorer;
 mod follow_chain;
 mod import;
 mod kernel;
@@ -18,3 +20,4 @@ mod plugin;
 mod readme;
 mod rpc;
 mod rpc_limits;
+mod zmq;

@@ -56,7 +56,7 @@ pub(crate) fn same_tip(nodes: &[&TestNode], height: u64) {
     }
 }
 
-fn in_mempool(node: &TestNode, txid: &str) -> bool {
+pub(crate) fn in_mempool(node: &TestNode, txid: &str) -> bool {
     node.rpc("getrawmempool", &[])
         .as_array()
         .is_some_and(|a| a.iter().any(|t| t == txid))
@@ -120,20 +120,20 @@ fn walkthrough_headers_first_flood() {
 
 /// A node that connects nowhere by itself (its only `connect` target is a closed port),
 /// so a test decides every link with `addnode onetry` and cuts it with `disconnectnode`.
-fn isolated(sets: &[&str]) -> TestNode {
+pub(crate) fn isolated(sets: &[&str]) -> TestNode {
     let mut all: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
     all.push("peers.connect=[\"127.0.0.1:9\"]".to_string());
     TestNode::start(&all)
 }
 
-fn link(from: &TestNode, to: &TestNode) {
+pub(crate) fn link(from: &TestNode, to: &TestNode) {
     from.rpc("addnode", &[&to.p2p_addr(), "onetry"]);
     wait_for("the link to come up", WAIT, || {
         (from.rpc("getconnectioncount", &[]).as_u64() >= Some(1)).then_some(())
     });
 }
 
-fn unlink(a: &TestNode, b: &TestNode) {
+pub(crate) fn unlink(a: &TestNode, b: &TestNode) {
     for node in [a, b] {
         for peer in node.peer_info() {
             // The peer may already be gone when the other side's disconnect landed first.

@@ -19,6 +19,8 @@ use clap::{Parser, Subcommand};
 use node_blocknotify as _;
 use node_chain_module as _;
 use node_discovery as _;
+use node_events as _;
+use node_explorer as _;
 use node_health as _;
 use node_mempool as _;
 use node_metrics as _;
@@ -28,6 +30,7 @@ use node_relay as _;
 use node_rpc as _;
 use node_sync as _;
 use node_wallet as _;
+use node_zmq as _;
 
 /// A modular proof-of-work full node.
 #[derive(Parser, Debug)]
