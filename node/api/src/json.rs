@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use node_chain::encode::{deserialize, serialize, Decode};
 use node_chain::pow::difficulty;
-use node_chain::script::parse_p2pkh;
+use node_chain::script::{is_op_return, parse_p2pkh};
 use node_chain::{Address, Block, BlockHeader, BlockIndexEntry, ChainSpec, Hash256, Transaction};
 use node_kernel::rpc::{amount, codes, RpcError};
 
@@ -181,6 +181,9 @@ pub fn tx_json(tx: &Transaction, spec: &ChainSpec) -> Value {
                 "hex": hex::encode(&output.script_pubkey),
                 "type": "nonstandard",
             });
+            if is_op_return(&output.script_pubkey) {
+                script["type"] = json!("nulldata");
+            }
             if let Some(hash) = parse_p2pkh(&output.script_pubkey) {
                 let address = Address {
                     version: spec.address_version,
