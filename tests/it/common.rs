@@ -236,6 +236,8 @@ pub(crate) struct TestNode {
     flags: Vec<String>,
     /// The P2P (and discovery) port.
     pub(crate) p2p_port: u16,
+    /// The RPC port, for clients other than `node rpc`.
+    pub(crate) rpc_port: u16,
     /// The temporary directory holding the profile and data directory, when the node
     /// made it.
     _dir: Option<tempfile::TempDir>,
@@ -332,6 +334,7 @@ impl TestNode {
             bin: bin.to_path_buf(),
             flags,
             p2p_port,
+            rpc_port,
             _dir: dir,
         }
     }

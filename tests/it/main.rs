@@ -3,6 +3,7 @@
 
 mod common;
 mod custom_node;
+mod gbt;
 mod import;
 mod kernel;
 mod layering;

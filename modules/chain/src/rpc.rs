@@ -69,6 +69,12 @@ pub(crate) fn register(ctx: &StartContext, state: &Arc<ChainState>) -> Result<()
             getblock,
         ),
         (
+            "getdifficulty",
+            NONE,
+            "The proof-of-work difficulty of the tip, as a multiple of the minimum.",
+            |s, _| Ok(json!(difficulty(s.tip().header.bits))),
+        ),
+        (
             "decoderawtransaction",
             HEXSTRING,
             "The fields of a serialized transaction.",

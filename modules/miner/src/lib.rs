@@ -26,6 +26,7 @@
 //! template costs a pool selection and a merkle root.
 
 mod config;
+mod gbt;
 mod module;
 mod rpc;
 pub mod search;

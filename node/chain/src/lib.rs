@@ -70,8 +70,8 @@ pub use sighash::legacy_sighash_all;
 pub use signature::{is_low_s, is_strict_der, SIGHASH_ALL};
 pub use spec::{ChainSpec, UnknownSpec};
 pub use state::{
-    BlockIndexEntry, BlockOutcome, ChainError, ChainOptions, ChainState, NextBlock, Tip,
-    MIN_KEEP_BLOCKS,
+    BlockIndexEntry, BlockOutcome, ChainError, ChainOptions, ChainState, NextBlock, ProposalError,
+    Tip, MIN_KEEP_BLOCKS,
 };
 pub use transaction::{OutPoint, Transaction, TxIn, TxOut, COIN, MAX_MONEY};
 pub use verify::{sign_p2pkh_input, verify_p2pkh_input, ScriptError};

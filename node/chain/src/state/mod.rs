@@ -18,6 +18,7 @@ mod connect;
 mod open;
 mod pipeline;
 mod progress;
+mod proposal;
 mod prune;
 mod read;
 mod records;
@@ -30,6 +31,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use primitive_types::U256;
 
+pub use proposal::ProposalError;
 pub use prune::MIN_KEEP_BLOCKS;
 pub use records::BlockIndexEntry;
 

@@ -491,7 +491,10 @@ fn coinbase_op_return_outputs_are_valid_and_unspendable() {
         vout,
     };
     assert!(state.coin(&out(0)).unwrap().is_some());
-    assert!(state.coin(&out(1)).unwrap().is_none(), "OP_RETURN is unspendable");
+    assert!(
+        state.coin(&out(1)).unwrap().is_none(),
+        "OP_RETURN is unspendable"
+    );
     assert_utxo_consistent(&state);
 
     // Beaten by a longer branch: disconnecting the block leaves no trace of either output.
