@@ -229,3 +229,43 @@ fn difficulty_and_network_hash_rate_answer_as_core() {
     );
     node.fails_with("getnetworkhashps", &["x"], -3, "nblocks");
 }
+
+#[test]
+fn prioritisetransaction_changes_the_fee_templates_count() {
+    let node = TestNode::start_wallet(&[], "", &[]);
+    let address = node.text("getnewaddress", &[]);
+    node.generate(101, &address);
+    let txid = node.text("sendtoaddress", &[&address, "1"]);
+    let entry = node.rpc("getmempoolentry", &[&txid]);
+    assert_eq!(entry["fees"]["base"], entry["fees"]["modified"]);
+
+    assert_eq!(
+        node.rpc("prioritisetransaction", &[&txid, "0", "100000"]),
+        Value::Bool(true)
+    );
+    let entry = node.rpc("getmempoolentry", &[&txid]);
+    let base = entry["fees"]["base"].as_f64().unwrap();
+    let modified = entry["fees"]["modified"].as_f64().unwrap();
+    assert!((modified - base - 0.001).abs() < 1e-9, "{entry}");
+    let listed = node.rpc("getrawmempool", &["true"]);
+    assert_eq!(listed[&txid]["fees"], entry["fees"]);
+    // Templates still pay the real fee.
+    let template = node.rpc("getblocktemplate", &[]);
+    let fee = template["transactions"][0]["fee"].as_u64().unwrap();
+    assert_eq!(fee, (base * 1e8).round() as u64);
+
+    node.fails_with(
+        "prioritisetransaction",
+        &[&txid, "1", "5"],
+        -8,
+        "dummy argument to prioritisetransaction must be 0",
+    );
+    node.fails_with("prioritisetransaction", &["xyz", "0", "5"], -8, "txid");
+    node.fails_with("prioritisetransaction", &[&txid, "0"], -32602, "fee_delta");
+    node.fails_with(
+        "prioritisetransaction",
+        &[&txid, "0", "1.5"],
+        -3,
+        "fee_delta",
+    );
+}

@@ -68,6 +68,17 @@ impl Mempool {
         pool
     }
 
+    /// `prioritisetransaction`: `txid` counts `delta` satoshis more (or less) in block
+    /// selection and eviction.
+    pub(crate) fn prioritise(&self, txid: Hash256, delta: i64) {
+        self.lock().pool.prioritise(txid, delta);
+    }
+
+    /// The fee delta `prioritise` gave `txid`.
+    pub(crate) fn fee_delta(&self, txid: &Hash256) -> i64 {
+        self.lock().pool.delta(txid)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }

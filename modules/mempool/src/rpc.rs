@@ -15,6 +15,11 @@ use crate::mempool::Mempool;
 const NONE: &[Param] = &[];
 const VERBOSE: &[Param] = &[Param::optional("verbose")];
 const TXID: &[Param] = &[Param::required("txid")];
+const PRIORITISE: &[Param] = &[
+    Param::required("txid"),
+    Param::optional("dummy"),
+    Param::required("fee_delta"),
+];
 const SEND: &[Param] = &[Param::required("hexstring"), Param::optional("maxfeerate")];
 const GETRAW: &[Param] = &[
     Param::required("txid"),
@@ -42,6 +47,14 @@ pub(crate) fn register(ctx: &StartContext, mempool: &Arc<Mempool>) -> Result<(),
             SEND,
             "Submits a raw transaction (hex) to the pool and the network; returns its txid.",
             sendrawtransaction,
+        ),
+        (
+            "prioritisetransaction",
+            PRIORITISE,
+            "Makes block templates count fee_delta satoshis more (negative: less) for txid, \
+             pooled or not yet; the fee paid does not change. dummy must be 0 or null. \
+             Returns true.",
+            prioritisetransaction,
         ),
         (
             "getrawtransaction",
@@ -76,7 +89,19 @@ fn getmempoolinfo(m: &Mempool, _: RpcParams) -> Result<Value, RpcError> {
     }))
 }
 
-fn entry_json(e: &EntryInfo) -> Value {
+fn prioritisetransaction(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
+    let txid = parse_txid(&p, 0)?;
+    if p.optional::<f64>(1)?.is_some_and(|d| d != 0.0) {
+        return Err(RpcError::invalid_parameter(
+            "Priority is no longer supported, dummy argument to prioritisetransaction must be 0.",
+        ));
+    }
+    let delta: i64 = p.required(2)?;
+    m.prioritise(txid, delta);
+    Ok(json!(true))
+}
+
+fn entry_json(e: &EntryInfo, delta: i64) -> Value {
     json!({
         // No witness data here, so the wtxid is the txid.
         "wtxid": e.txid.to_string(),
@@ -90,7 +115,7 @@ fn entry_json(e: &EntryInfo) -> Value {
         "ancestorsize": e.ancestor_size,
         "fees": {
             "base": amount(e.fee),
-            "modified": amount(e.fee),
+            "modified": amount(e.fee.saturating_add_signed(delta)),
             "ancestor": amount(e.ancestor_fees),
             "descendant": amount(e.descendant_fees),
         },
@@ -103,7 +128,7 @@ fn getrawmempool(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
     if p.optional::<bool>(0)?.unwrap_or(false) {
         let mut map = Map::new();
         for e in m.entries() {
-            map.insert(e.txid.to_string(), entry_json(&e));
+            map.insert(e.txid.to_string(), entry_json(&e, m.fee_delta(&e.txid)));
         }
         Ok(Value::Object(map))
     } else {
@@ -118,7 +143,7 @@ fn getrawmempool(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
 fn getmempoolentry(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
     let txid = parse_txid(&p, 0)?;
     m.entry(&txid)
-        .map(|e| entry_json(&e))
+        .map(|e| entry_json(&e, m.fee_delta(&e.txid)))
         .ok_or_else(|| RpcError::new(codes::INVALID_ADDRESS_OR_KEY, "Transaction not in mempool"))
 }
 
