@@ -13,3 +13,4 @@ mod peers;
 mod plugin;
 mod readme;
 mod rpc;
+mod surface;

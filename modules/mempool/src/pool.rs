@@ -92,6 +92,11 @@ impl Pool {
         self.walk(parents.iter().copied(), true)
     }
 
+    /// Fees of every entry, satoshis.
+    pub(crate) fn total_fee(&self) -> u64 {
+        self.entries.values().map(|e| e.fee).sum()
+    }
+
     /// `txid` and every in-pool descendant.
     pub(crate) fn descendants(&self, txid: &Hash256) -> HashSet<Hash256> {
         self.walk([*txid], false)

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use node_api::chain::{serialize, Hash256, Transaction};
-use node_api::json::{decode_hex, tx_json};
+use node_api::chain::{serialize, Hash256, OutPoint, Transaction};
+use node_api::json::{decode_hex, script_pubkey_json, tx_json};
 use node_api::rpc::{amount, codes, Param, RpcError, RpcParams};
 use node_api::{
     BoxError, EntryInfo, MempoolError, MempoolService, MethodEntry, RunOn, StartContext,
@@ -15,6 +15,12 @@ use crate::mempool::Mempool;
 const NONE: &[Param] = &[];
 const VERBOSE: &[Param] = &[Param::optional("verbose")];
 const TXID: &[Param] = &[Param::required("txid")];
+const RELATIVES: &[Param] = &[Param::required("txid"), Param::optional("verbose")];
+const GETTXOUT: &[Param] = &[
+    Param::required("txid"),
+    Param::required("n"),
+    Param::optional("include_mempool"),
+];
 const PRIORITISE: &[Param] = &[
     Param::required("txid"),
     Param::optional("dummy"),
@@ -47,6 +53,26 @@ pub(crate) fn register(ctx: &StartContext, mempool: &Arc<Mempool>) -> Result<(),
             SEND,
             "Submits a raw transaction (hex) to the pool and the network; returns its txid.",
             sendrawtransaction,
+        ),
+        (
+            "getmempoolancestors",
+            RELATIVES,
+            "The in-pool ancestors of a pooled transaction: txids, or entries with verbose.",
+            getmempoolancestors,
+        ),
+        (
+            "getmempooldescendants",
+            RELATIVES,
+            "The in-pool descendants of a pooled transaction: txids, or entries with verbose.",
+            getmempooldescendants,
+        ),
+        (
+            "gettxout",
+            GETTXOUT,
+            "An unspent output: bestblock, confirmations (0 in the pool), value, \
+             scriptPubKey, coinbase; null when spent or unknown. include_mempool (default \
+             true) counts the pool's spends and outputs.",
+            gettxout,
         ),
         (
             "prioritisetransaction",
@@ -84,9 +110,80 @@ fn getmempoolinfo(m: &Mempool, _: RpcParams) -> Result<Value, RpcError> {
         "usage": info.bytes,
         "maxmempool": info.max_bytes,
         "orphans": info.orphans,
+        "total_fee": amount(m.total_fee()),
         "mempoolminfee": amount(info.min_relay_fee_per_kb),
         "minrelaytxfee": amount(info.min_relay_fee_per_kb),
     }))
+}
+
+fn relatives(m: &Mempool, p: RpcParams, ancestors: bool) -> Result<Value, RpcError> {
+    let txid = parse_txid(&p, 0)?;
+    let verbose: bool = p.optional(1)?.unwrap_or(false);
+    let found = m.relatives(&txid, ancestors).ok_or_else(|| {
+        RpcError::new(codes::INVALID_ADDRESS_OR_KEY, "Transaction not in mempool")
+    })?;
+    if verbose {
+        let mut map = Map::new();
+        for e in &found {
+            map.insert(e.txid.to_string(), entry_json(e, m.fee_delta(&e.txid)));
+        }
+        Ok(Value::Object(map))
+    } else {
+        Ok(json!(found
+            .iter()
+            .map(|e| e.txid.to_string())
+            .collect::<Vec<_>>()))
+    }
+}
+
+fn getmempoolancestors(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
+    relatives(m, p, true)
+}
+
+fn getmempooldescendants(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
+    relatives(m, p, false)
+}
+
+fn gettxout(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
+    let txid = parse_txid(&p, 0)?;
+    let vout: i64 = p.required(1)?;
+    let vout =
+        u32::try_from(vout).map_err(|_| RpcError::invalid_parameter("vout cannot be negative"))?;
+    let include_mempool: bool = p.optional(2)?.unwrap_or(true);
+    let outpoint = OutPoint { txid, vout };
+    let chain = m.chain();
+    let tip = chain.tip();
+    let found = if include_mempool && m.is_spent(&outpoint) {
+        None
+    } else if let Some(coin) = chain
+        .coin(&outpoint)
+        .map_err(|e| RpcError::new(codes::INTERNAL_ERROR, e.to_string()))?
+    {
+        Some((
+            tip.height - coin.height + 1,
+            coin.value,
+            coin.script_pubkey,
+            coin.coinbase,
+        ))
+    } else if include_mempool {
+        m.get(&txid).and_then(|tx| {
+            tx.outputs
+                .get(vout as usize)
+                .map(|o| (0, o.value, o.script_pubkey.clone(), false))
+        })
+    } else {
+        None
+    };
+    Ok(match found {
+        None => Value::Null,
+        Some((confirmations, value, script, coinbase)) => json!({
+            "bestblock": tip.hash.to_string(),
+            "confirmations": confirmations,
+            "value": amount(value),
+            "scriptPubKey": script_pubkey_json(&script, chain.spec()),
+            "coinbase": coinbase,
+        }),
+    })
 }
 
 fn prioritisetransaction(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {

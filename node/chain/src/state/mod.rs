@@ -22,6 +22,7 @@ mod proposal;
 mod prune;
 mod read;
 mod records;
+mod stats;
 mod store;
 mod tree;
 
@@ -34,6 +35,7 @@ use primitive_types::U256;
 pub use proposal::ProposalError;
 pub use prune::MIN_KEEP_BLOCKS;
 pub use records::BlockIndexEntry;
+pub use stats::{ChainTip, UtxoStats};
 
 use self::store::{Store, WriteError};
 use self::tree::BlockTree;
