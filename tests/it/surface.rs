@@ -171,3 +171,35 @@ fn unspent_outputs_and_in_pool_relatives() {
         "vout cannot be negative",
     );
 }
+
+#[test]
+fn the_mempool_survives_a_restart() {
+    let mut node = TestNode::start(&[]);
+    let address = node.text("getnewaddress", &[]);
+    node.generate(101, &address);
+    let first = node.text("sendtoaddress", &[&address, "1"]);
+    let second = node.text("sendtoaddress", &[&address, "2"]);
+    node.rpc("prioritisetransaction", &[&second, "0", "5000"]);
+    let saved = node.rpc("savemempool", &[]);
+    let file = saved["filename"].as_str().expect("a file name").to_string();
+    assert!(file.ends_with("mempool.dat"), "{saved}");
+    assert!(std::path::Path::new(&file).exists());
+    let entry = node.rpc("getmempoolentry", &[&second]);
+
+    // Saved again at shutdown, loaded at start: same entries, same deltas.
+    node.text("stop", &[]);
+    assert!(node.process.wait_exit(WAIT).success());
+    let datadir = node.datadir().to_path_buf();
+    let restarted = TestNode::start_in(&datadir, &[]);
+    let pooled = restarted.rpc("getrawmempool", &[]);
+    assert_eq!(pooled, serde_json::json!([first, second]));
+    assert_eq!(
+        restarted.rpc("getmempoolentry", &[&second])["fees"],
+        entry["fees"]
+    );
+    drop(restarted);
+
+    // persist = false: nothing loaded.
+    let fresh = TestNode::start_in(&datadir, &["mempool.persist=false".to_string()]);
+    assert_eq!(fresh.rpc("getrawmempool", &[]), serde_json::json!([]));
+}

@@ -31,6 +31,7 @@ mod config;
 mod mempool;
 mod module;
 mod orphans;
+mod persist;
 mod policy;
 mod pool;
 mod rpc;

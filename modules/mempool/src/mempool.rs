@@ -93,6 +93,12 @@ impl Mempool {
         Some(found.into_iter().map(|(_, info)| info).collect())
     }
 
+    /// Every pooled transaction in admission order (parents first).
+    pub(crate) fn in_order(&self) -> Vec<Arc<Transaction>> {
+        let inner = self.lock();
+        inner.pool.in_order().iter().map(|e| e.tx.clone()).collect()
+    }
+
     /// Fees of every pooled transaction, satoshis.
     pub(crate) fn total_fee(&self) -> u64 {
         self.lock().pool.total_fee()

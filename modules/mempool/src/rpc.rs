@@ -92,6 +92,35 @@ pub(crate) fn register(ctx: &StartContext, mempool: &Arc<Mempool>) -> Result<(),
     ctx.register_methods(mempool, RunOn::Blocking, methods)
 }
 
+/// `savemempool`: writes the pool to `file` now.
+pub(crate) fn register_save(
+    ctx: &StartContext,
+    mempool: &Arc<Mempool>,
+    file: std::path::PathBuf,
+) -> Result<(), BoxError> {
+    let mempool = mempool.clone();
+    let file = Arc::new(file);
+    ctx.rpc().register(
+        ctx.module(),
+        "savemempool",
+        NONE,
+        "Writes the pool to mempool.dat in the data directory (also done at shutdown and \
+         read at start when [mempool] persist is on); returns the file name.",
+        move |_| {
+            let (mempool, file) = (mempool.clone(), file.clone());
+            async move {
+                let path = file.clone();
+                tokio::task::spawn_blocking(move || crate::persist::save(&mempool, &path))
+                    .await
+                    .map_err(|e| RpcError::misc(e.to_string()))?
+                    .map_err(|e| RpcError::misc(format!("Unable to dump mempool to disk: {e}")))?;
+                Ok(json!({"filename": file.display().to_string()}))
+            }
+        },
+    )?;
+    Ok(())
+}
+
 fn parse_txid(p: &RpcParams, index: usize) -> Result<Hash256, RpcError> {
     let text: String = p.required(index)?;
     text.parse().map_err(|_| {
