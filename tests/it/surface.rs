@@ -59,6 +59,24 @@ fn chain_tips_utxo_set_and_chain_statistics() {
     let b_info = b.rpc("gettxoutsetinfo", &[]);
     assert_eq!(b_info["hash_serialized"], info["hash_serialized"]);
     assert_eq!(b_info["txouts"], info["txouts"]);
+    // Traffic totals count ended connections too.
+    let totals = a.rpc("getnettotals", &[]);
+    let (sent, received) = (
+        totals["totalbytessent"].as_u64().unwrap(),
+        totals["totalbytesrecv"].as_u64().unwrap(),
+    );
+    assert!(sent > 0 && received > 0, "{totals}");
+    assert!(totals["timemillis"].as_u64() > Some(0));
+    drop(b);
+    wait_for("the connection to end", WAIT, || {
+        (a.rpc("getconnectioncount", &[]).as_u64() == Some(0)).then_some(())
+    });
+    let after = a.rpc("getnettotals", &[]);
+    assert!(after["totalbytessent"].as_u64() >= Some(sent), "{after}");
+    assert!(
+        after["totalbytesrecv"].as_u64() >= Some(received),
+        "{after}"
+    );
     // One more block changes it.
     a.generate(1, &address);
     assert_ne!(
