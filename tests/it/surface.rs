@@ -221,3 +221,39 @@ fn the_mempool_survives_a_restart() {
     let fresh = TestNode::start_in(&datadir, &["mempool.persist=false".to_string()]);
     assert_eq!(fresh.rpc("getrawmempool", &[]), serde_json::json!([]));
 }
+
+#[test]
+fn wallet_addresses_and_info() {
+    let node = TestNode::start_wallet(&[], "", &[]);
+    assert_eq!(node.rpc("listwallets", &[]), serde_json::json!([""]));
+    let address = node.text("getnewaddress", &["savings"]);
+    let change = node.text("getrawchangeaddress", &[]);
+    assert_ne!(address, change);
+
+    let valid = node.rpc("validateaddress", &[&address]);
+    assert_eq!(valid["isvalid"], true);
+    assert_eq!(valid["address"], address.as_str());
+    assert!(is_hex(&valid["scriptPubKey"], 50), "{valid}");
+    let invalid = node.rpc("validateaddress", &["1notanaddress"]);
+    assert_eq!(invalid["isvalid"], false);
+    assert!(invalid["error"].is_string(), "{invalid}");
+
+    let info = node.rpc("getaddressinfo", &[&address]);
+    assert_eq!(info["ismine"], true);
+    assert_eq!(info["labels"], serde_json::json!(["savings"]));
+    assert_eq!(info["ischange"], false);
+    assert_eq!(node.rpc("getaddressinfo", &[&change])["ischange"], true);
+    let other = TestNode::start_wallet(&[], "", &[]);
+    let foreign = other.text("getnewaddress", &[]);
+    let info = node.rpc("getaddressinfo", &[&foreign]);
+    assert_eq!(info["ismine"], false);
+    assert_eq!(info["labels"], serde_json::json!([]));
+    node.fails_with("getaddressinfo", &["xyz"], -5, "Invalid address");
+
+    node.generate(101, &address);
+    let wallet = node.rpc("getwalletinfo", &[]);
+    assert_eq!(wallet["walletname"], "");
+    assert_eq!(wallet["balance"], node.rpc("getbalance", &[]));
+    assert!(wallet["immature_balance"].as_f64() > Some(0.0), "{wallet}");
+    assert!(wallet["keypoolsize"].as_u64() >= Some(2), "{wallet}");
+}
