@@ -115,7 +115,12 @@ fn main() {
     let deadline = Instant::now() + SETUP_TIMEOUT;
     while call(node.rpc, &node.cookie(), "getblockcount", json!([])).is_err() {
         node.assert_running();
-        assert!(Instant::now() < deadline, "node did not answer RPC");
+        assert!(
+            Instant::now() < deadline,
+            "node (P2P {}) did not answer RPC; log {}",
+            node.p2p,
+            node.process.log().display()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let bench = Bench { node };

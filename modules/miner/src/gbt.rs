@@ -279,9 +279,9 @@ impl Gbt {
             } else {
                 deadline
             };
-            match tokio::time::timeout_at(wake, watch.changed()).await {
-                Ok(Err(_)) => return,
-                Ok(Ok(())) | Err(_) => {}
+            // A closed watch means the miner is gone: nothing will change any more.
+            if let Ok(Err(_)) = tokio::time::timeout_at(wake, watch.changed()).await {
+                return;
             }
         }
     }

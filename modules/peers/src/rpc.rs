@@ -354,6 +354,28 @@ fn listbanned(peers: &Arc<Peers>, _: RpcParams) -> Result<Value, RpcError> {
     Ok(Value::Array(rows))
 }
 
+fn getnettotals(peers: &Arc<Peers>, _: RpcParams) -> Result<Value, RpcError> {
+    let (sent, received) = peers.net_totals();
+    let timemillis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Ok(json!({
+        "totalbytesrecv": received,
+        "totalbytessent": sent,
+        "timemillis": timemillis,
+        // No upload target here (Core's -maxuploadtarget).
+        "uploadtarget": {
+            "timeframe": 86400,
+            "target": 0,
+            "target_reached": false,
+            "serve_historical_blocks": true,
+            "bytes_left_in_cycle": 0,
+            "time_left_in_cycle": 0,
+        },
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,26 +397,4 @@ mod tests {
         assert!(services_names(0).is_empty());
         assert_eq!(client_version(), 100);
     }
-}
-
-fn getnettotals(peers: &Arc<Peers>, _: RpcParams) -> Result<Value, RpcError> {
-    let (sent, received) = peers.net_totals();
-    let timemillis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    Ok(json!({
-        "totalbytesrecv": received,
-        "totalbytessent": sent,
-        "timemillis": timemillis,
-        // No upload target here (Core's -maxuploadtarget).
-        "uploadtarget": {
-            "timeframe": 86400,
-            "target": 0,
-            "target_reached": false,
-            "serve_historical_blocks": true,
-            "bytes_left_in_cycle": 0,
-            "time_left_in_cycle": 0,
-        },
-    }))
 }
