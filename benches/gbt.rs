@@ -44,7 +44,9 @@ use regtest_node::{free_addrs, RegtestNode};
 const POOL_TXS: usize = 5_000;
 /// Fan-out: the coinbase splits into this many coins, each into `POOL_TXS / SPLIT`.
 const SPLIT: usize = 50;
+/// A payment's fee (about 10 sat/byte) and a fan-out's (100 outputs, about 3.5 kB).
 const FEE: u64 = 2_000;
+const SPLIT_FEE: u64 = 40_000;
 const TEMPLATE_CALLS: usize = 60;
 const LONGPOLL_TRIALS: usize = 10;
 const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -137,8 +139,8 @@ fn main() {
     bench.call("generatetoaddress", json!([101, address]));
     let coinbase = bench.block_at(1).txs[0].clone();
     let split = |prev: &Transaction, vout: usize, parts: usize| {
-        let value = prev.outputs[vout].value - FEE;
-        let mut tx = wallet.pay(prev, vout as u32, &wallet, value, FEE);
+        let value = prev.outputs[vout].value - SPLIT_FEE;
+        let mut tx = wallet.pay(prev, vout as u32, &wallet, value, SPLIT_FEE);
         tx.outputs = vec![
             TxOut {
                 value: value / parts as u64,
