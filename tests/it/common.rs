@@ -239,6 +239,8 @@ pub(crate) struct TestNode {
     flags: Vec<String>,
     /// The P2P (and discovery) port the node bound (0 without the peers module).
     pub(crate) p2p_port: u16,
+    /// The RPC port, for clients other than `node rpc`.
+    pub(crate) rpc_port: u16,
     /// The temporary directory holding the profile and data directory, when the node
     /// made it.
     _dir: Option<tempfile::TempDir>,
@@ -343,16 +345,21 @@ impl TestNode {
         let extra: Vec<&str> = flags[4..].iter().map(String::as_str).collect();
         let mut process = NodeProcess::start_bin(bin, profile, datadir, &extra, &[]);
         process.wait_log("node running", Duration::from_secs(30));
-        // Written before "node running" by a node that runs the peers module.
-        let p2p_port = std::fs::read_to_string(datadir.join("peers.addr"))
-            .ok()
-            .and_then(|text| text.trim().parse::<std::net::SocketAddr>().ok())
-            .map_or(0, |addr| addr.port());
+        // Written before "node running" by a node that runs the peers (rpc) module.
+        let published_port = |name: &str| {
+            std::fs::read_to_string(datadir.join(name))
+                .ok()
+                .and_then(|text| text.trim().parse::<std::net::SocketAddr>().ok())
+                .map_or(0, |addr| addr.port())
+        };
+        let p2p_port = published_port("peers.addr");
+        let rpc_port = published_port("rpc.addr");
         TestNode {
             process,
             bin: bin.to_path_buf(),
             flags,
             p2p_port,
+            rpc_port,
             _dir: dir,
         }
     }

@@ -9,7 +9,9 @@
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
-use node_api::chain::{Block, BlockHeader, BlockOutcome, ChainError, ChainEvent, U256};
+use node_api::chain::{
+    Block, BlockHeader, BlockOutcome, ChainError, ChainEvent, ProposalError, U256,
+};
 use node_api::metrics::{
     counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Counter,
     Gauge, Histogram, Unit,
@@ -145,6 +147,10 @@ impl ChainWriter for MeteredWriter {
             .header_height
             .set(f64::from(self.chain.best_header().1));
         accepted
+    }
+
+    fn check_proposal(&self, block: &Block) -> Result<(), ProposalError> {
+        self.chain.check_proposal(block)
     }
 }
 

@@ -108,7 +108,7 @@ inventory::submit! {
         provides: &[services::CHAIN, services::CHAIN_WRITER],
         needs: &[],
         uses: &[],
-        methods: &["getblockcount", "getbestblockhash", "getblockhash", "getblockchaininfo", "getchaininfo", "getblockheader", "getblock", "decoderawtransaction"],
+        methods: &["getblockcount", "getbestblockhash", "getblockhash", "getblockchaininfo", "getchaininfo", "getblockheader", "getblock", "decoderawtransaction", "getchaintips", "getchaintxstats", "getdeploymentinfo", "getdifficulty", "getindexinfo", "gettxoutsetinfo", "pruneblockchain"],
         build,
     }
 }

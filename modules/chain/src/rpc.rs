@@ -15,6 +15,10 @@ const HEIGHT: &[Param] = &[Param::required("height")];
 const HEADER: &[Param] = &[Param::required("blockhash"), Param::optional("verbose")];
 const BLOCK: &[Param] = &[Param::required("blockhash"), Param::optional("verbosity")];
 const HEXSTRING: &[Param] = &[Param::required("hexstring")];
+const CHAINTXSTATS: &[Param] = &[Param::optional("nblocks"), Param::optional("blockhash")];
+const DEPLOYMENT: &[Param] = &[Param::optional("blockhash")];
+const INDEX: &[Param] = &[Param::optional("index_name")];
+const PRUNE: &[Param] = &[Param::required("height")];
 
 fn storage(e: ChainError) -> RpcError {
     RpcError::new(codes::INTERNAL_ERROR, e.to_string())
@@ -73,6 +77,53 @@ pub(crate) fn register(ctx: &StartContext, state: &Arc<ChainState>) -> Result<()
             BLOCK,
             "A block: verbosity 0 raw hex, 1 fields with txids (default), 2 decoded transactions.",
             getblock,
+        ),
+        (
+            "getdifficulty",
+            NONE,
+            "The proof-of-work difficulty of the tip, as a multiple of the minimum.",
+            |s, _| Ok(json!(difficulty(s.tip().header.bits))),
+        ),
+        (
+            "getchaintips",
+            NONE,
+            "Every known branch's tip: height, hash, branchlen (blocks off the main chain) and \
+             status (active, valid-fork, headers-only, invalid).",
+            getchaintips,
+        ),
+        (
+            "gettxoutsetinfo",
+            NONE,
+            "Statistics of the UTXO set at the tip, with hash_serialized: a SHA-256 of every \
+             record that two nodes on the same tip agree on. Walks the whole set.",
+            gettxoutsetinfo,
+        ),
+        (
+            "getchaintxstats",
+            CHAINTXSTATS,
+            "Transaction counts and rate over the nblocks blocks (default: one month of \
+             target spacing) ending at blockhash (default: the tip).",
+            getchaintxstats,
+        ),
+        (
+            "getdeploymentinfo",
+            DEPLOYMENT,
+            "Soft-fork deployments at blockhash (default: the tip): none on these chains.",
+            getdeploymentinfo,
+        ),
+        (
+            "getindexinfo",
+            INDEX,
+            "The optional indexes and how far they are synced (the address index here), or \
+             only index_name's.",
+            getindexinfo,
+        ),
+        (
+            "pruneblockchain",
+            PRUNE,
+            "Pruning is automatic here ([chain] keep_blocks): answers the height pruned up \
+             to; error -1 when the node does not prune.",
+            pruneblockchain,
         ),
         (
             "decoderawtransaction",
@@ -213,4 +264,135 @@ fn decoderawtransaction(s: &ChainState, p: RpcParams) -> Result<Value, RpcError>
     let text: String = p.required(0)?;
     let tx: Transaction = decode_hex(&text, "TX")?;
     Ok(tx_json(&tx, s.spec()))
+}
+
+fn getchaintips(s: &ChainState, _: RpcParams) -> Result<Value, RpcError> {
+    Ok(json!(s
+        .chain_tips()
+        .iter()
+        .map(|t| json!({
+            "height": t.height,
+            "hash": t.hash.to_string(),
+            "branchlen": t.branch_len,
+            "status": t.status,
+        }))
+        .collect::<Vec<_>>()))
+}
+
+fn gettxoutsetinfo(s: &ChainState, _: RpcParams) -> Result<Value, RpcError> {
+    let stats = s.utxo_stats().map_err(storage)?;
+    let height = s.entry(&stats.tip).map(|e| e.height).unwrap_or(0);
+    Ok(json!({
+        "height": height,
+        "bestblock": stats.tip.to_string(),
+        "txouts": stats.txouts,
+        "bogosize": stats.bogosize,
+        "hash_serialized": stats.hash.to_string(),
+        "total_amount": amount(stats.total_amount),
+        "transactions": stats.transactions,
+        "disk_size": s.disk_size(),
+    }))
+}
+
+fn getchaintxstats(s: &ChainState, p: RpcParams) -> Result<Value, RpcError> {
+    let end = match p.get(1) {
+        Some(_) => {
+            let hash = parse_hash(&p, 1, "blockhash")?;
+            if s.entry(&hash).is_none() {
+                return Err(RpcError::new(
+                    codes::INVALID_ADDRESS_OR_KEY,
+                    "Block not found",
+                ));
+            }
+            if !s.is_main(&hash) {
+                return Err(RpcError::invalid_parameter("Block is not in main chain"));
+            }
+            hash
+        }
+        None => s.tip().hash,
+    };
+    let end_entry = s.entry(&end).expect("checked above");
+    let height = end_entry.height;
+    // Core's default window: one month of blocks at the target spacing.
+    let month = 30 * 24 * 60 * 60 / s.spec().target_spacing.max(1);
+    let nblocks: i64 = p
+        .optional(0)?
+        .unwrap_or(i64::from(month.min(height.saturating_sub(1))));
+    if nblocks < 0 || (nblocks > 0 && nblocks >= i64::from(height)) {
+        return Err(RpcError::invalid_parameter(
+            "Invalid block count: should be between 0 and the block's height - 1",
+        ));
+    }
+    let nblocks = nblocks as u32;
+    // Transactions up to each height: the stored counts, summed along the main chain.
+    let count_through = |h: u32| -> u64 {
+        (0..=h)
+            .filter_map(|i| s.hash_at(i).and_then(|hash| s.entry(&hash)))
+            .map(|e| u64::from(e.tx_count))
+            .sum()
+    };
+    let txcount = count_through(height);
+    let mut stats = json!({
+        "time": end_entry.header.time,
+        "txcount": txcount,
+        "window_final_block_hash": end.to_string(),
+        "window_final_block_height": height,
+        "window_block_count": nblocks,
+    });
+    if nblocks > 0 {
+        let start_height = height - nblocks;
+        let start = s
+            .hash_at(start_height)
+            .and_then(|h| s.entry(&h))
+            .expect("a main-chain ancestor");
+        let window_txs = txcount - count_through(start_height);
+        let interval = i64::from(end_entry.header.time) - i64::from(start.header.time);
+        stats["window_tx_count"] = json!(window_txs);
+        stats["window_interval"] = json!(interval);
+        if interval > 0 {
+            stats["txrate"] = json!(window_txs as f64 / interval as f64);
+        }
+    }
+    Ok(stats)
+}
+
+fn getdeploymentinfo(s: &ChainState, p: RpcParams) -> Result<Value, RpcError> {
+    let hash = match p.get(0) {
+        Some(_) => parse_hash(&p, 0, "blockhash")?,
+        None => s.tip().hash,
+    };
+    let entry = s
+        .entry(&hash)
+        .ok_or_else(|| RpcError::new(codes::INVALID_ADDRESS_OR_KEY, "Block not found"))?;
+    Ok(json!({
+        "hash": hash.to_string(),
+        "height": entry.height,
+        "deployments": {},
+    }))
+}
+
+fn getindexinfo(s: &ChainState, p: RpcParams) -> Result<Value, RpcError> {
+    let only: Option<String> = p.optional(0)?;
+    let mut indexes = serde_json::Map::new();
+    if s.has_address_index() {
+        // Kept inside each block's write: always synced with the tip.
+        indexes.insert(
+            "addressindex".to_string(),
+            json!({"synced": true, "best_block_height": s.tip().height}),
+        );
+    }
+    if let Some(name) = only {
+        indexes.retain(|k, _| *k == name);
+    }
+    Ok(Value::Object(indexes))
+}
+
+fn pruneblockchain(s: &ChainState, p: RpcParams) -> Result<Value, RpcError> {
+    let _height: i64 = p.required(0)?;
+    if !s.is_pruned() {
+        return Err(RpcError::misc(
+            "Cannot prune blocks because node is not in prune mode.",
+        ));
+    }
+    Ok(json!(s.prune_height()))
 }

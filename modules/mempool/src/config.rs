@@ -20,6 +20,9 @@ pub struct MempoolConfig {
     pub orphan_expiry_secs: u64,
     /// Hours an entry may wait for a block before it is dropped.
     pub expiry_hours: u64,
+    /// Save the pool to `mempool.dat` in the data directory at shutdown and load it at
+    /// start (Core's -persistmempool).
+    pub persist: bool,
 }
 
 impl Default for MempoolConfig {
@@ -38,6 +41,8 @@ impl Default for MempoolConfig {
             // Bitcoin Core's ORPHAN_TX_EXPIRE_TIME: 20 minutes.
             orphan_expiry_secs: 20 * 60,
             // Bitcoin Core's default mempoolexpiry: two weeks.
+            // Core's default: a restart keeps the pool.
+            persist: true,
             expiry_hours: 14 * 24,
         }
     }

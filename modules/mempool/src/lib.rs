@@ -6,7 +6,9 @@
 //! a plugin adds one for [`node_api::POLICY`]), keeps first-seen on conflicts, holds
 //! transactions with unknown parents in a bounded orphan pool until the parents arrive,
 //! evicts the lowest fee rate when full, expires old entries, and selects the best
-//! transactions for a block template.
+//! transactions for a block template (counting `prioritisetransaction` deltas). With
+//! `[mempool] persist` (the default) the pool is saved to `mempool.dat` at shutdown and
+//! admitted again at start (`persist.rs`).
 //!
 //! It follows the chain through a [`node_api::ChainListener`], called in order inside
 //! the step that connects or disconnects a block, not through the event bus: when
@@ -36,6 +38,7 @@ mod mempool;
 mod metrics;
 mod module;
 mod orphans;
+mod persist;
 mod policy;
 mod pool;
 mod rpc;

@@ -72,6 +72,47 @@ impl Mempool {
         pool
     }
 
+    /// `prioritisetransaction`: `txid` counts `delta` satoshis more (or less) in block
+    /// selection and eviction.
+    pub(crate) fn prioritise(&self, txid: Hash256, delta: i64) {
+        self.lock().pool.prioritise(txid, delta);
+    }
+
+    /// In-pool ancestors (or descendants) of a pooled `txid`, itself excluded, in
+    /// admission order; `None` when `txid` is not pooled.
+    pub(crate) fn relatives(&self, txid: &Hash256, ancestors: bool) -> Option<Vec<EntryInfo>> {
+        let inner = self.lock();
+        let entry = inner.pool.get(txid)?;
+        let mut set = if ancestors {
+            inner.pool.ancestors_of(&entry.parents)
+        } else {
+            inner.pool.descendants(txid)
+        };
+        set.remove(txid);
+        let mut found: Vec<(u64, EntryInfo)> = set
+            .iter()
+            .filter_map(|t| Some((inner.pool.get(t)?.sequence, inner.pool.info(t)?)))
+            .collect();
+        found.sort_by_key(|(sequence, _)| *sequence);
+        Some(found.into_iter().map(|(_, info)| info).collect())
+    }
+
+    /// Every pooled transaction in admission order (parents first).
+    pub(crate) fn in_order(&self) -> Vec<Arc<Transaction>> {
+        let inner = self.lock();
+        inner.pool.in_order().iter().map(|e| e.tx.clone()).collect()
+    }
+
+    /// Fees of every pooled transaction, satoshis.
+    pub(crate) fn total_fee(&self) -> u64 {
+        self.lock().pool.total_fee()
+    }
+
+    /// The fee delta `prioritise` gave `txid`.
+    pub(crate) fn fee_delta(&self, txid: &Hash256) -> i64 {
+        self.lock().pool.delta(txid)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }

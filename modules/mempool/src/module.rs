@@ -11,6 +11,7 @@ use node_api::{
 
 use crate::config::MempoolConfig;
 use crate::mempool::Mempool;
+use crate::persist;
 
 /// How often expiry runs; entries live for hours, so a minute of slack is nothing.
 const EXPIRY_INTERVAL: Duration = Duration::from_secs(60);
@@ -37,7 +38,7 @@ inventory::submit! {
         provides: &[services::MEMPOOL],
         needs: &[services::CHAIN],
         uses: &[],
-        methods: &["getmempoolinfo", "getrawmempool", "getmempoolentry", "sendrawtransaction", "getrawtransaction"],
+        methods: &["getmempoolinfo", "getrawmempool", "getmempoolentry", "sendrawtransaction", "getrawtransaction", "getmempoolancestors", "getmempooldescendants", "gettxout", "prioritisetransaction", "savemempool"],
         build,
     }
 }
@@ -46,7 +47,30 @@ inventory::submit! {
 impl Module for MempoolModule {
     async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
         let chain = ctx.require::<dyn ChainView>()?;
+        let persist = self.config.persist;
+        let max_bytes = self.config.max_bytes;
         let mempool = Mempool::new(chain, self.policy, self.config, ctx.events().clone());
+        let file = ctx.datadir().join(persist::FILE);
+        if persist {
+            match persist::load(&mempool, &file, max_bytes) {
+                Ok(loaded) if loaded.accepted + loaded.refused > 0 => tracing::info!(
+                    accepted = loaded.accepted,
+                    refused = loaded.refused,
+                    "mempool loaded from {}",
+                    file.display()
+                ),
+                Ok(_) => {}
+                // A damaged file costs the saved entries, never the start.
+                Err(e) => tracing::warn!("mempool file {} not loaded: {e}", file.display()),
+            }
+            let pool = mempool.clone();
+            let file = file.clone();
+            ctx.on_stop(move || {
+                let saved = persist::save(&pool, &file)?;
+                tracing::debug!(saved, "mempool saved");
+                Ok(())
+            });
+        }
 
         let cancel = ctx.cancel_token();
         let pool = mempool.clone();
@@ -60,6 +84,7 @@ impl Module for MempoolModule {
             }
         });
         crate::rpc::register(&ctx, &mempool)?;
+        crate::rpc::register_save(&ctx, &mempool, file)?;
         ctx.provide::<dyn MempoolService>(mempool)?;
         Ok(())
     }

@@ -27,6 +27,11 @@ pub(crate) struct Pool {
     spent_by: HashMap<OutPoint, Hash256>,
     bytes: usize,
     next_sequence: u64,
+    /// `prioritisetransaction` fee deltas, satoshis: counted by block selection and
+    /// eviction, never paid. Kept for a transaction not yet pooled (it applies when it
+    /// arrives) and dropped when it leaves the pool. One entry per call at most, so the
+    /// RPC user bounds it.
+    deltas: HashMap<Hash256, i64>,
 }
 
 impl Pool {
@@ -87,6 +92,11 @@ impl Pool {
         self.walk(parents.iter().copied(), true)
     }
 
+    /// Fees of every entry, satoshis.
+    pub(crate) fn total_fee(&self) -> u64 {
+        self.entries.values().map(|e| e.fee).sum()
+    }
+
     /// `txid` and every in-pool descendant.
     pub(crate) fn descendants(&self, txid: &Hash256) -> HashSet<Hash256> {
         self.walk([*txid], false)
@@ -129,8 +139,29 @@ impl Pool {
 
     /// Removes one entry; its children lose it as a parent (used when a block confirms
     /// it, so the children's inputs now come from the chain).
+    /// Adds `delta` to the fee `txid` counts with (Core's `prioritisetransaction`).
+    pub(crate) fn prioritise(&mut self, txid: Hash256, delta: i64) {
+        let total = self.deltas.entry(txid).or_default();
+        *total = total.saturating_add(delta);
+        if *total == 0 {
+            self.deltas.remove(&txid);
+        }
+    }
+
+    /// The fee delta of `txid`.
+    pub(crate) fn delta(&self, txid: &Hash256) -> i64 {
+        self.deltas.get(txid).copied().unwrap_or(0)
+    }
+
+    /// The fee an entry counts with: its fee plus its delta, at least zero.
+    fn modified_fee(&self, txid: &Hash256) -> u64 {
+        let fee = self.entries[txid].fee;
+        fee.saturating_add_signed(self.delta(txid))
+    }
+
     pub(crate) fn remove(&mut self, txid: &Hash256) -> Option<Entry> {
         let entry = self.entries.remove(txid)?;
+        self.deltas.remove(txid);
         for input in &entry.tx.inputs {
             if self.spent_by.get(&input.prevout) == Some(txid) {
                 self.spent_by.remove(&input.prevout);
@@ -163,9 +194,10 @@ impl Pool {
         self.entries
             .iter()
             .filter(|(_, e)| e.children.is_empty())
-            .min_by(|(_, a), (_, b)| {
-                // a.fee / a.size < b.fee / b.size, compared without division.
-                (u128::from(a.fee) * b.size as u128).cmp(&(u128::from(b.fee) * a.size as u128))
+            .min_by(|(ta, a), (tb, b)| {
+                let (fa, fb) = (self.modified_fee(ta), self.modified_fee(tb));
+                // fa / a.size < fb / b.size, compared without division.
+                (u128::from(fa) * b.size as u128).cmp(&(u128::from(fb) * a.size as u128))
             })
             .map(|(txid, _)| *txid)
     }
@@ -178,7 +210,7 @@ impl Pool {
             .keys()
             .map(|txid| {
                 let package = self.walk([*txid], true);
-                let fee: u64 = package.iter().map(|t| self.entries[t].fee).sum();
+                let fee: u64 = package.iter().map(|t| self.modified_fee(t)).sum();
                 let size: usize = package.iter().map(|t| self.entries[t].size).sum();
                 (*txid, fee, size)
             })
@@ -271,5 +303,59 @@ impl Pool {
         self.spent_by.clear();
         self.bytes = 0;
         all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use node_api::chain::{TxIn, TxOut};
+
+    use super::*;
+
+    fn tx(seed: u8) -> Arc<Transaction> {
+        Arc::new(Transaction {
+            version: 1,
+            inputs: vec![TxIn {
+                prevout: OutPoint {
+                    txid: Hash256([seed; 32]),
+                    vout: 0,
+                },
+                script_sig: vec![seed],
+                sequence: u32::MAX,
+            }],
+            outputs: vec![TxOut {
+                value: 1000,
+                script_pubkey: vec![],
+            }],
+            lock_time: 0,
+        })
+    }
+
+    #[test]
+    fn fee_deltas_reorder_selection_and_eviction() {
+        let mut pool = Pool::default();
+        let (rich, poor) = (tx(1), tx(2));
+        pool.insert(rich.clone(), 5000, 0, 0);
+        pool.insert(poor.clone(), 100, 0, 0);
+        assert_eq!(pool.select(usize::MAX, usize::MAX)[0], rich.txid());
+        assert_eq!(pool.cheapest_leaf(), Some(poor.txid()));
+
+        pool.prioritise(poor.txid(), 10_000);
+        assert_eq!(pool.select(usize::MAX, usize::MAX)[0], poor.txid());
+        assert_eq!(pool.cheapest_leaf(), Some(rich.txid()));
+        // Deltas add up; the fee counted never goes below zero.
+        pool.prioritise(rich.txid(), -1_000_000);
+        assert_eq!(pool.modified_fee(&rich.txid()), 0);
+        pool.prioritise(poor.txid(), -10_000);
+        assert_eq!(pool.delta(&poor.txid()), 0);
+
+        // A delta given before the transaction arrives applies when it does, and goes
+        // with it.
+        let later = tx(3);
+        pool.prioritise(later.txid(), 7);
+        pool.insert(later.clone(), 1, 0, 0);
+        assert_eq!(pool.modified_fee(&later.txid()), 8);
+        pool.remove(&later.txid());
+        assert_eq!(pool.delta(&later.txid()), 0);
     }
 }

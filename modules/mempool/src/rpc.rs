@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use node_api::chain::{serialize, Hash256, Transaction};
-use node_api::json::{decode_hex, tx_json};
+use node_api::chain::{serialize, Hash256, OutPoint, Transaction};
+use node_api::json::{decode_hex, script_pubkey_json, tx_json};
 use node_api::rpc::{amount, codes, Param, RpcError, RpcParams};
 use node_api::{
     BoxError, EntryInfo, MempoolError, MempoolService, MethodEntry, RunOn, StartContext,
@@ -15,6 +15,17 @@ use crate::mempool::Mempool;
 const NONE: &[Param] = &[];
 const VERBOSE: &[Param] = &[Param::optional("verbose")];
 const TXID: &[Param] = &[Param::required("txid")];
+const RELATIVES: &[Param] = &[Param::required("txid"), Param::optional("verbose")];
+const GETTXOUT: &[Param] = &[
+    Param::required("txid"),
+    Param::required("n"),
+    Param::optional("include_mempool"),
+];
+const PRIORITISE: &[Param] = &[
+    Param::required("txid"),
+    Param::optional("dummy"),
+    Param::required("fee_delta"),
+];
 const SEND: &[Param] = &[Param::required("hexstring"), Param::optional("maxfeerate")];
 const GETRAW: &[Param] = &[
     Param::required("txid"),
@@ -44,6 +55,34 @@ pub(crate) fn register(ctx: &StartContext, mempool: &Arc<Mempool>) -> Result<(),
             sendrawtransaction,
         ),
         (
+            "getmempoolancestors",
+            RELATIVES,
+            "The in-pool ancestors of a pooled transaction: txids, or entries with verbose.",
+            getmempoolancestors,
+        ),
+        (
+            "getmempooldescendants",
+            RELATIVES,
+            "The in-pool descendants of a pooled transaction: txids, or entries with verbose.",
+            getmempooldescendants,
+        ),
+        (
+            "gettxout",
+            GETTXOUT,
+            "An unspent output: bestblock, confirmations (0 in the pool), value, \
+             scriptPubKey, coinbase; null when spent or unknown. include_mempool (default \
+             true) counts the pool's spends and outputs.",
+            gettxout,
+        ),
+        (
+            "prioritisetransaction",
+            PRIORITISE,
+            "Makes block templates count fee_delta satoshis more (negative: less) for txid, \
+             pooled or not yet; the fee paid does not change. dummy must be 0 or null. \
+             Returns true.",
+            prioritisetransaction,
+        ),
+        (
             "getrawtransaction",
             GETRAW,
             "A transaction from the pool, or from a block given its hash.",
@@ -51,6 +90,35 @@ pub(crate) fn register(ctx: &StartContext, mempool: &Arc<Mempool>) -> Result<(),
         ),
     ];
     ctx.register_methods(mempool, RunOn::Blocking, methods)
+}
+
+/// `savemempool`: writes the pool to `file` now.
+pub(crate) fn register_save(
+    ctx: &StartContext,
+    mempool: &Arc<Mempool>,
+    file: std::path::PathBuf,
+) -> Result<(), BoxError> {
+    let mempool = mempool.clone();
+    let file = Arc::new(file);
+    ctx.rpc().register(
+        ctx.module(),
+        "savemempool",
+        NONE,
+        "Writes the pool to mempool.dat in the data directory (also done at shutdown and \
+         read at start when [mempool] persist is on); returns the file name.",
+        move |_| {
+            let (mempool, file) = (mempool.clone(), file.clone());
+            async move {
+                let path = file.clone();
+                tokio::task::spawn_blocking(move || crate::persist::save(&mempool, &path))
+                    .await
+                    .map_err(|e| RpcError::misc(e.to_string()))?
+                    .map_err(|e| RpcError::misc(format!("Unable to dump mempool to disk: {e}")))?;
+                Ok(json!({"filename": file.display().to_string()}))
+            }
+        },
+    )?;
+    Ok(())
 }
 
 fn parse_txid(p: &RpcParams, index: usize) -> Result<Hash256, RpcError> {
@@ -71,12 +139,95 @@ fn getmempoolinfo(m: &Mempool, _: RpcParams) -> Result<Value, RpcError> {
         "usage": info.bytes,
         "maxmempool": info.max_bytes,
         "orphans": info.orphans,
+        "total_fee": amount(m.total_fee()),
         "mempoolminfee": amount(info.min_relay_fee_per_kb),
         "minrelaytxfee": amount(info.min_relay_fee_per_kb),
     }))
 }
 
-fn entry_json(e: &EntryInfo) -> Value {
+fn relatives(m: &Mempool, p: RpcParams, ancestors: bool) -> Result<Value, RpcError> {
+    let txid = parse_txid(&p, 0)?;
+    let verbose: bool = p.optional(1)?.unwrap_or(false);
+    let found = m.relatives(&txid, ancestors).ok_or_else(|| {
+        RpcError::new(codes::INVALID_ADDRESS_OR_KEY, "Transaction not in mempool")
+    })?;
+    if verbose {
+        let mut map = Map::new();
+        for e in &found {
+            map.insert(e.txid.to_string(), entry_json(e, m.fee_delta(&e.txid)));
+        }
+        Ok(Value::Object(map))
+    } else {
+        Ok(json!(found
+            .iter()
+            .map(|e| e.txid.to_string())
+            .collect::<Vec<_>>()))
+    }
+}
+
+fn getmempoolancestors(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
+    relatives(m, p, true)
+}
+
+fn getmempooldescendants(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
+    relatives(m, p, false)
+}
+
+fn gettxout(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
+    let txid = parse_txid(&p, 0)?;
+    let vout: i64 = p.required(1)?;
+    let vout =
+        u32::try_from(vout).map_err(|_| RpcError::invalid_parameter("vout cannot be negative"))?;
+    let include_mempool: bool = p.optional(2)?.unwrap_or(true);
+    let outpoint = OutPoint { txid, vout };
+    let chain = m.chain();
+    let tip = chain.tip();
+    let found = if include_mempool && m.is_spent(&outpoint) {
+        None
+    } else if let Some(coin) = chain
+        .coin(&outpoint)
+        .map_err(|e| RpcError::new(codes::INTERNAL_ERROR, e.to_string()))?
+    {
+        Some((
+            tip.height - coin.height + 1,
+            coin.value,
+            coin.script_pubkey,
+            coin.coinbase,
+        ))
+    } else if include_mempool {
+        m.get(&txid).and_then(|tx| {
+            tx.outputs
+                .get(vout as usize)
+                .map(|o| (0, o.value, o.script_pubkey.clone(), false))
+        })
+    } else {
+        None
+    };
+    Ok(match found {
+        None => Value::Null,
+        Some((confirmations, value, script, coinbase)) => json!({
+            "bestblock": tip.hash.to_string(),
+            "confirmations": confirmations,
+            "value": amount(value),
+            "scriptPubKey": script_pubkey_json(&script, chain.spec()),
+            "coinbase": coinbase,
+        }),
+    })
+}
+
+fn prioritisetransaction(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
+    let txid = parse_txid(&p, 0)?;
+    if p.optional::<f64>(1)?.is_some_and(|d| d != 0.0) {
+        return Err(RpcError::invalid_parameter(
+            "Priority is no longer supported, dummy argument to prioritisetransaction must be 0.",
+        ));
+    }
+    let delta: i64 = p.required(2)?;
+    m.prioritise(txid, delta);
+    Ok(json!(true))
+}
+
+fn entry_json(e: &EntryInfo, delta: i64) -> Value {
     json!({
         // No witness data here, so the wtxid is the txid.
         "wtxid": e.txid.to_string(),
@@ -90,7 +241,7 @@ fn entry_json(e: &EntryInfo) -> Value {
         "ancestorsize": e.ancestor_size,
         "fees": {
             "base": amount(e.fee),
-            "modified": amount(e.fee),
+            "modified": amount(e.fee.saturating_add_signed(delta)),
             "ancestor": amount(e.ancestor_fees),
             "descendant": amount(e.descendant_fees),
         },
@@ -103,7 +254,7 @@ fn getrawmempool(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
     if p.optional::<bool>(0)?.unwrap_or(false) {
         let mut map = Map::new();
         for e in m.entries() {
-            map.insert(e.txid.to_string(), entry_json(&e));
+            map.insert(e.txid.to_string(), entry_json(&e, m.fee_delta(&e.txid)));
         }
         Ok(Value::Object(map))
     } else {
@@ -118,7 +269,7 @@ fn getrawmempool(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
 fn getmempoolentry(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
     let txid = parse_txid(&p, 0)?;
     m.entry(&txid)
-        .map(|e| entry_json(&e))
+        .map(|e| entry_json(&e, m.fee_delta(&e.txid)))
         .ok_or_else(|| RpcError::new(codes::INVALID_ADDRESS_OR_KEY, "Transaction not in mempool"))
 }
 

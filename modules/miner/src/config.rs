@@ -20,6 +20,12 @@ pub struct MinerConfig {
     pub min_txs: usize,
     /// Where the coinbase pays; empty asks the wallet for a new address.
     pub payout_address: String,
+    /// A `getblocktemplate` long poll answers after this many seconds at the latest,
+    /// with a fresh template, when neither the tip nor the mempool changed.
+    pub longpoll_timeout_secs: u64,
+    /// Mempool changes end a long poll only once it has waited this many seconds (a new
+    /// tip ends it at once), so a busy pool does not turn long polling into polling.
+    pub longpoll_mempool_secs: u64,
 }
 
 impl Default for MinerConfig {
@@ -32,6 +38,13 @@ impl Default for MinerConfig {
             block_max_txs: 0,
             min_txs: 0,
             payout_address: String::new(),
+            // Below the 90-120 s HTTP timeouts of common mining software, so a waiting
+            // miner never sees its request time out.
+            longpoll_timeout_secs: 60,
+            // Core looks at the mempool once a minute during a long poll; fees arriving
+            // in between are worth less than the round trip. Shorter here, since this
+            // chain's blocks may come faster.
+            longpoll_mempool_secs: 10,
         }
     }
 }

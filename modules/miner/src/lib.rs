@@ -7,12 +7,15 @@
 //! extensions, or portable `sha2`), rolls the extranonce when the space runs out, and
 //! submits a found block to the chain like any peer's. It mines continuously
 //! (`[miner] autostart`, `setgenerate`) or on request (`generatetoaddress`, regtest).
+//! External miners get templates through `getblocktemplate` (BIP22, with BIP23 long
+//! polling and proposals) and hand blocks back with `submitblock` (`gbt.rs`).
 //!
 //! Needs: `dyn ChainView` (the tip, and a listener on it), `dyn ChainWriter` (to accept
 //! found blocks), `dyn MempoolService` (the transactions); uses `dyn WalletService` when
 //! present for a payout address if `[miner] payout_address` is empty. Provides: `dyn
 //! MinerService` (the `miner` service: status, start and stop) and the mining RPC
-//! methods. Tasks: `search` (blocking: the mining thread) and `watch` (fresher
+//! methods; uses `dyn PeerService` when present (templates are refused off regtest
+//! while no peer is connected, as Core does). Tasks: `search` (blocking: the mining thread) and `watch` (fresher
 //! transactions, the hash-rate log, shutdown).
 //!
 //! Invariants: a reported nonce always meets the target, checked with the full 256-bit
@@ -26,9 +29,12 @@
 //!
 //! Costs: one SHA-256 compression per header to set up a job, at most two per nonce; on a
 //! core with AVX-512 about 37 million nonces per second, no allocation while hashing. A
-//! template costs a pool selection and a merkle root.
+//! template costs a pool selection and a merkle root; a `getblocktemplate` answer also
+//! the hex of every selected transaction. A waiting long poll costs a task and one RPC
+//! connection until the tip moves, the pool changes or `longpoll_timeout_secs` pass.
 
 mod config;
+mod gbt;
 mod module;
 mod rpc;
 pub mod search;

@@ -9,11 +9,14 @@ use std::time::{Duration, Instant};
 use node_api::chain::ChainSpec;
 use node_api::{
     async_trait, inventory, services, BoxError, ChainView, ChainWriter, ConfigError, MempoolEvent,
-    MempoolService, MinerService, Module, ModuleConfig, ModuleFactory, StartContext, WalletService,
+    MempoolService, MinerService, Module, ModuleConfig, ModuleFactory, PeerService, StartContext,
+    WalletService,
 };
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
 
 use crate::config::MinerConfig;
+use crate::gbt::{mempool_changed, Gbt, TipChanges};
 use crate::search::NonceSearcher;
 use crate::template::COINBASE_RESERVE;
 use crate::worker::{Control, TipWatch, Worker};
@@ -73,8 +76,8 @@ inventory::submit! {
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[services::MINER],
         needs: &[services::CHAIN, services::CHAIN_WRITER, services::MEMPOOL],
-        uses: &[services::WALLET],
-        methods: &["getmininginfo", "generatetoaddress", "setgenerate"],
+        uses: &[services::WALLET, services::PEERS],
+        methods: &["getmininginfo", "generatetoaddress", "setgenerate", "getblocktemplate", "getnetworkhashps", "submitblock"],
         build,
     }
 }
@@ -113,12 +116,16 @@ impl Module for MinerModule {
         // The mempool started first, so its listener runs before this one: when the
         // miner hears a tip, the pool is done with it.
         chain.listen(Arc::new(TipWatch(Arc::downgrade(&control))));
+        // Long polls hear the tip after the mempool, too.
+        let changes = Arc::new(watch::Sender::new((chain.tip().hash, 0)));
+        chain.listen(Arc::new(TipChanges(changes.clone())));
+        changes.send_modify(|state| state.0 = chain.tip().hash);
         // A tip that settled since `Control::new` read it reached no listener of ours.
         control.settle(chain.tip().hash);
         let worker = Worker {
             control: control.clone(),
             chain: chain.clone(),
-            writer,
+            writer: writer.clone(),
             mempool: mempool.clone(),
             searcher,
             payout: payout.map(|a| a.script_pubkey()).unwrap_or_default(),
@@ -128,6 +135,20 @@ impl Module for MinerModule {
         };
         ctx.spawn_blocking("search", move || worker.run());
         control.set_generate(self.config.autostart, None);
+
+        let gbt = Arc::new(Gbt {
+            chain: chain.clone(),
+            writer,
+            mempool: mempool.clone(),
+            peers: ctx.get::<dyn PeerService>()?,
+            spec,
+            changes: changes.clone(),
+            block_max_bytes: self.config.block_max_bytes,
+            block_max_txs: self.config.block_max_txs,
+            longpoll_timeout: Duration::from_secs(self.config.longpoll_timeout_secs),
+            longpoll_mempool: Duration::from_secs(self.config.longpoll_mempool_secs),
+        });
+        crate::gbt::register(&ctx, gbt)?;
 
         let watched = control.clone();
         let summary_chain = chain.clone();
@@ -147,15 +168,16 @@ impl Module for MinerModule {
                         Ok(MempoolEvent::Accepted { .. }) | Err(RecvError::Lagged(_))
                             if last_refresh.elapsed() >= TEMPLATE_REFRESH =>
                         {
+                            mempool_changed(&changes);
                             last_refresh = Instant::now();
                             control.refresh();
                         }
+                        Ok(_) | Err(RecvError::Lagged(_)) => mempool_changed(&changes),
                         // The bus outlives every module; only a node without one ends here.
                         Err(RecvError::Closed) => {
                             cancel.cancelled().await;
                             break;
                         }
-                        _ => {}
                     },
                     _ = rate_log.tick() => {
                         let total = control.hashes.load(Ordering::Relaxed);

@@ -24,6 +24,7 @@ const SETGENERATE: &[Param] = &[
     Param::optional("genproclimit"),
     Param::optional("address"),
 ];
+const NETWORKHASHPS: &[Param] = &[Param::optional("nblocks"), Param::optional("height")];
 /// Bitcoin Core's getnetworkhashps default window.
 const HASHPS_WINDOW: u32 = 120;
 
@@ -48,7 +49,7 @@ pub(crate) fn register(
                     Ok(json!({
                         "blocks": tip.height,
                         "difficulty": difficulty(tip.header.bits),
-                        "networkhashps": network_hash_ps(&*chain),
+                        "networkhashps": network_hash_ps(&*chain, HASHPS_WINDOW as i64, None),
                         "localhashps": control.hash_rate(),
                         "pooledtx": mempool.info().size,
                         "generate": control.is_generating(),
@@ -56,6 +57,40 @@ pub(crate) fn register(
                         "chain": chain.spec().name,
                         "warnings": "",
                     }))
+                }
+            },
+        )?;
+    }
+    {
+        let chain = chain.clone();
+        ctx.rpc().register(
+            ctx.module(),
+            "getnetworkhashps",
+            NETWORKHASHPS,
+            "Estimated network hashes per second from the work and time of the last nblocks \
+             blocks (default 120; 0 or less: since the last difficulty change) ending at \
+             height (default -1: the tip).",
+            move |p: RpcParams| {
+                let chain = chain.clone();
+                async move {
+                    let nblocks: i64 = p.optional(0)?.unwrap_or(i64::from(HASHPS_WINDOW));
+                    let height: i64 = p.optional(1)?.unwrap_or(-1);
+                    let tip = chain.tip().height;
+                    let height = if height < 0 {
+                        None
+                    } else {
+                        Some(
+                            u32::try_from(height)
+                                .ok()
+                                .filter(|h| *h <= tip)
+                                .ok_or_else(|| {
+                                    RpcError::invalid_parameter(
+                                        "Block does not exist at specified height",
+                                    )
+                                })?,
+                        )
+                    };
+                    Ok(json!(network_hash_ps(&*chain, nblocks, height)))
                 }
             },
         )?;
@@ -134,23 +169,44 @@ pub(crate) fn register(
     Ok(())
 }
 
-/// Work done over the last blocks divided by the time they took, as Core's
-/// getnetworkhashps.
-fn network_hash_ps(chain: &dyn ChainView) -> f64 {
-    let tip = chain.tip();
-    let back = tip.height.min(HASHPS_WINDOW);
+/// Work done over the `nblocks` blocks ending at `height` (the tip when `None`) divided
+/// by the time they took, as Core's getnetworkhashps; `nblocks` of 0 or less counts back
+/// to the last difficulty change.
+fn network_hash_ps(chain: &dyn ChainView, nblocks: i64, height: Option<u32>) -> f64 {
+    let height = height.unwrap_or_else(|| chain.tip().height);
+    let Some(end) = chain.hash_at(height).and_then(|h| chain.entry(&h)) else {
+        return 0.0;
+    };
+    let back = if nblocks <= 0 {
+        // Without retargeting (regtest) the whole chain is one difficulty period.
+        chain
+            .spec()
+            .retarget_window
+            .map_or(height, |window| height % window.max(1) + 1)
+    } else {
+        u32::try_from(nblocks).unwrap_or(u32::MAX)
+    };
+    let back = height.min(back);
     if back == 0 {
         return 0.0;
     }
-    let Some(start) = chain
-        .hash_at(tip.height - back)
-        .and_then(|h| chain.entry(&h))
-    else {
+    let Some(start) = chain.hash_at(height - back).and_then(|h| chain.entry(&h)) else {
         return 0.0;
     };
-    let seconds = tip.header.time.saturating_sub(start.header.time).max(1);
-    let work: U256 = tip.chain_work - start.chain_work;
+    // Core divides by the spread of times over the window, not first and last alone.
+    let mut min_time = start.header.time;
+    let mut max_time = start.header.time;
+    for h in height - back..=height {
+        if let Some(entry) = chain.hash_at(h).and_then(|hash| chain.entry(&hash)) {
+            min_time = min_time.min(entry.header.time);
+            max_time = max_time.max(entry.header.time);
+        }
+    }
+    if min_time == max_time {
+        return 0.0;
+    }
+    let work: U256 = end.chain_work - start.chain_work;
     // Work fits f64's range easily; precision beyond 53 bits does not matter for a rate.
     let work = work.to_string().parse::<f64>().unwrap_or(0.0);
-    work / f64::from(seconds)
+    work / f64::from(max_time - min_time)
 }

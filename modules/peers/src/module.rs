@@ -47,7 +47,7 @@ inventory::submit! {
         provides: &[services::PEERS],
         needs: &[services::CHAIN],
         uses: &[],
-        methods: &["getpeerinfo", "getnetworkinfo", "getconnectioncount", "addnode", "disconnectnode", "setban", "listbanned", "clearbanned", "ping"],
+        methods: &["getpeerinfo", "getnetworkinfo", "getconnectioncount", "addnode", "disconnectnode", "setban", "listbanned", "clearbanned", "ping", "getnettotals"],
         build,
     }
 }

@@ -283,6 +283,14 @@ impl Peer {
         held.iter().map(|(_, bytes)| bytes).sum()
     }
 
+    /// Bytes (sent, received) so far.
+    pub(crate) fn bytes(&self) -> (u64, u64) {
+        (
+            self.counters.bytes_sent.load(Ordering::Relaxed),
+            self.counters.bytes_received.load(Ordering::Relaxed),
+        )
+    }
+
     pub(crate) fn record_sent(&self, bytes: usize, command: &str) {
         let c = &self.counters;
         c.bytes_sent.fetch_add(bytes as u64, Ordering::Relaxed);

@@ -36,6 +36,8 @@ type Subscriber = mpsc::Sender<(PeerId, Arc<Message>)>;
 /// Mutable state shared by the connections, the manager and the handle.
 pub(crate) struct State {
     pub(crate) peers: BTreeMap<PeerId, Arc<Peer>>,
+    /// Bytes (sent, received) of connections that ended, for `getnettotals`.
+    pub(crate) closed_bytes: (u64, u64),
     pub(crate) bans: BanList,
     pub(crate) book: AddrBook,
     /// Persistent outbound targets (`connect`, `addnode`), by `host:port`.
@@ -88,6 +90,7 @@ impl Peers {
         }
         let state = State {
             peers: BTreeMap::new(),
+            closed_bytes: (0, 0),
             bans: BanList::new(settings.max_bans),
             book: AddrBook::default(),
             targets,
@@ -395,12 +398,25 @@ impl Peers {
         }
     }
 
+    /// Bytes (sent, received) over every connection since start, ended ones included.
+    pub(crate) fn net_totals(&self) -> (u64, u64) {
+        let state = lock(&self.state);
+        state
+            .peers
+            .values()
+            .map(|p| p.bytes())
+            .fold(state.closed_bytes, |(s, r), (ps, pr)| (s + ps, r + pr))
+    }
+
     /// The connection ended: forget it, account for it, tell the bus.
     pub(crate) fn unregister(&self, peer: &Peer) {
         let reason = peer.reason();
         {
             let mut state = lock(&self.state);
             state.peers.remove(&peer.id);
+            let (sent, received) = peer.bytes();
+            state.closed_bytes.0 += sent;
+            state.closed_bytes.1 += received;
             if peer.kind == ConnectionType::Outbound && !peer.is_ready() {
                 state.book.failure(&peer.addr);
             }

@@ -44,6 +44,13 @@ pub(crate) fn register(ctx: &StartContext, peers: &Arc<Peers>) -> Result<(), Box
             getnetworkinfo,
         ),
         (
+            "getnettotals",
+            NONE,
+            "Bytes sent and received over every P2P connection since start, and the time \
+             in milliseconds.",
+            getnettotals,
+        ),
+        (
             "getconnectioncount",
             NONE,
             "The number of connections to other nodes.",
@@ -345,6 +352,28 @@ fn listbanned(peers: &Arc<Peers>, _: RpcParams) -> Result<Value, RpcError> {
         })
         .collect();
     Ok(Value::Array(rows))
+}
+
+fn getnettotals(peers: &Arc<Peers>, _: RpcParams) -> Result<Value, RpcError> {
+    let (sent, received) = peers.net_totals();
+    let timemillis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Ok(json!({
+        "totalbytesrecv": received,
+        "totalbytessent": sent,
+        "timemillis": timemillis,
+        // No upload target here (Core's -maxuploadtarget).
+        "uploadtarget": {
+            "timeframe": 86400,
+            "target": 0,
+            "target_reached": false,
+            "serve_historical_blocks": true,
+            "bytes_left_in_cycle": 0,
+            "time_left_in_cycle": 0,
+        },
+    }))
 }
 
 #[cfg(test)]

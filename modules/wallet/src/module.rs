@@ -35,7 +35,7 @@ inventory::submit! {
         provides: &[services::WALLET],
         needs: &[services::CHAIN, services::MEMPOOL],
         uses: &[],
-        methods: &["getnewaddress", "listaddresses", "getbalance", "listunspent", "sendtoaddress", "sendfrom"],
+        methods: &["getnewaddress", "listaddresses", "getbalance", "listunspent", "sendtoaddress", "sendfrom", "getaddressinfo", "getrawchangeaddress", "getwalletinfo", "listwallets", "validateaddress"],
         build,
     }
 }

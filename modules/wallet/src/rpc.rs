@@ -18,6 +18,7 @@ const UNSPENT: &[Param] = &[
     Param::optional("maxconf"),
     Param::optional("addresses"),
 ];
+const ADDRESS: &[Param] = &[Param::required("address")];
 const SEND: &[Param] = &[Param::required("address"), Param::required("amount")];
 const SENDFROM: &[Param] = &[
     Param::required("fromaddress"),
@@ -32,6 +33,11 @@ pub(crate) fn register(ctx: &StartContext, wallet: &Arc<Wallet>) -> Result<(), B
         ("getbalance", BALANCE, "The wallet's spendable balance; given an address (any, with the address index), that address's balance.", getbalance),
         ("listunspent", UNSPENT, "Unspent outputs of the wallet, or of the given addresses, within the confirmation range; immature coinbase outputs are left out, as in Core.", listunspent),
         ("sendtoaddress", SEND, "Pays an amount (in coins) to an address from the wallet; returns the txid.", sendtoaddress),
+        ("getrawchangeaddress", NONE, "A new address of the wallet for change (labelled \"change\").", getrawchangeaddress),
+        ("validateaddress", ADDRESS, "Whether an address is valid on this chain: isvalid, address, scriptPubKey, isscript, iswitness; or isvalid false and the error.", validateaddress),
+        ("getaddressinfo", ADDRESS, "What the wallet knows of an address: ismine, solvable, labels, scriptPubKey.", getaddressinfo),
+        ("listwallets", NONE, "The loaded wallets: one, named \"\" (Core's default wallet).", |_, _| Ok(json!([""]))),
+        ("getwalletinfo", NONE, "The wallet's name, format, balances (confirmed, unconfirmed, immature) and key count.", getwalletinfo),
         ("sendfrom", SENDFROM, "Pays an amount from one wallet address, change back to it (the tutorial's send --from); returns the txid.", sendfrom),
     ];
     ctx.register_methods(wallet, RunOn::Blocking, methods)
@@ -71,6 +77,63 @@ fn getnewaddress(w: &Wallet, p: RpcParams) -> Result<Value, RpcError> {
     let label: String = p.optional(0)?.unwrap_or_default();
     let address = w.new_address(&label).map_err(|e| e.to_rpc())?;
     Ok(json!(address.to_string()))
+}
+
+fn getrawchangeaddress(w: &Wallet, _: RpcParams) -> Result<Value, RpcError> {
+    let address = w.new_address("change").map_err(|e| e.to_rpc())?;
+    Ok(json!(address.to_string()))
+}
+
+fn validateaddress(w: &Wallet, p: RpcParams) -> Result<Value, RpcError> {
+    let text: String = p.required(0)?;
+    Ok(match w.chain_spec_address(&text) {
+        Ok(address) => json!({
+            "isvalid": true,
+            "address": address.to_string(),
+            "scriptPubKey": hex::encode(address.script_pubkey()),
+            "isscript": false,
+            "iswitness": false,
+        }),
+        Err(e) => json!({"isvalid": false, "error": e.to_string()}),
+    })
+}
+
+fn getaddressinfo(w: &Wallet, p: RpcParams) -> Result<Value, RpcError> {
+    let address = parse_address(w, &p, 0)?;
+    let label = w
+        .addresses()
+        .into_iter()
+        .find(|(a, _)| *a == address)
+        .map(|(_, label)| label);
+    let mine = label.is_some();
+    Ok(json!({
+        "address": address.to_string(),
+        "scriptPubKey": hex::encode(address.script_pubkey()),
+        "ismine": mine,
+        "solvable": mine,
+        "iswatchonly": false,
+        "isscript": false,
+        "iswitness": false,
+        "ischange": label.as_deref() == Some("change"),
+        "labels": label.map(|l| vec![l]).unwrap_or_default(),
+    }))
+}
+
+fn getwalletinfo(w: &Wallet, _: RpcParams) -> Result<Value, RpcError> {
+    let balance = Wallet::balance_of(&w.coins().map_err(|e| e.to_rpc())?);
+    Ok(json!({
+        "walletname": "",
+        "walletversion": 1,
+        "format": "node",
+        "balance": amount(balance.confirmed),
+        "unconfirmed_balance": amount(balance.unconfirmed),
+        "immature_balance": amount(balance.immature),
+        "keypoolsize": w.addresses().len(),
+        "private_keys_enabled": true,
+        "avoid_reuse": false,
+        "scanning": false,
+        "descriptors": false,
+    }))
 }
 
 fn listaddresses(w: &Wallet, _: RpcParams) -> Result<Value, RpcError> {

@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 
 use node_chain::{
     Block, BlockHeader, BlockIndexEntry, BlockOutcome, ChainError, ChainEvent, ChainSpec,
-    ChainState, Coin, Hash256, NextBlock, OutPoint, Tip,
+    ChainState, Coin, Hash256, NextBlock, OutPoint, ProposalError, Tip,
 };
 
 /// The read-only chain: what plugins, RPC and the mempool read. Every call is a short
@@ -83,6 +83,9 @@ pub trait ChainWriter: Send + Sync {
     /// chain stays below the anti-DoS work (the tip's less 144 blocks' worth) is refused
     /// with [`ChainError::LowWork`] and not stored.
     fn accept_headers(&self, headers: &[BlockHeader]) -> Result<usize, ChainError>;
+    /// Checks a block on the tip against every rule but proof of work, storing nothing
+    /// (`getblocktemplate` proposals, BIP23).
+    fn check_proposal(&self, block: &Block) -> Result<(), ProposalError>;
 }
 
 /// The chain service over a local [`ChainState`]: what the chain module provides, and
@@ -204,5 +207,8 @@ impl ChainWriter for LocalChain {
     }
     fn accept_headers(&self, headers: &[BlockHeader]) -> Result<usize, ChainError> {
         self.state.accept_peer_headers(headers)
+    }
+    fn check_proposal(&self, block: &Block) -> Result<(), ProposalError> {
+        self.state.check_proposal(block)
     }
 }

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use node_chain::encode::{deserialize, serialize, Decode};
 use node_chain::pow::difficulty;
-use node_chain::script::parse_p2pkh;
+use node_chain::script::{is_op_return, parse_p2pkh};
 use node_chain::{Address, Block, BlockHeader, BlockIndexEntry, ChainSpec, Hash256, Transaction};
 use node_kernel::rpc::{amount, codes, RpcError};
 
@@ -23,6 +23,28 @@ pub fn decode_hex<T: Decode>(text: &str, what: &str) -> Result<T, RpcError> {
             format!("{what} decode failed: {e}"),
         )
     })
+}
+
+/// An output script as Core shows it: `asm`, `hex`, `type` (`pubkeyhash`, `nulldata`,
+/// `nonstandard`) and the `address` of a P2PKH script.
+pub fn script_pubkey_json(script_pubkey: &[u8], spec: &ChainSpec) -> Value {
+    let mut script = json!({
+        "asm": script_asm(script_pubkey),
+        "hex": hex::encode(script_pubkey),
+        "type": "nonstandard",
+    });
+    if is_op_return(script_pubkey) {
+        script["type"] = json!("nulldata");
+    }
+    if let Some(hash) = parse_p2pkh(script_pubkey) {
+        let address = Address {
+            version: spec.address_version,
+            hash,
+        };
+        script["type"] = json!("pubkeyhash");
+        script["address"] = json!(address.to_string());
+    }
+    script
 }
 
 /// A script's pushes and opcodes as Core's `asm` (`ScriptToAsmStr`): pushes of up to 4
@@ -176,19 +198,7 @@ pub fn tx_json(tx: &Transaction, spec: &ChainSpec) -> Value {
         .iter()
         .enumerate()
         .map(|(n, output)| {
-            let mut script = json!({
-                "asm": script_asm(&output.script_pubkey),
-                "hex": hex::encode(&output.script_pubkey),
-                "type": "nonstandard",
-            });
-            if let Some(hash) = parse_p2pkh(&output.script_pubkey) {
-                let address = Address {
-                    version: spec.address_version,
-                    hash,
-                };
-                script["type"] = json!("pubkeyhash");
-                script["address"] = json!(address.to_string());
-            }
+            let script = script_pubkey_json(&output.script_pubkey, spec);
             json!({
                 "value": amount(output.value),
                 "n": n,

@@ -24,6 +24,10 @@ pub const OP_CODESEPARATOR: u8 = 0xab;
 /// Checks a signature against a public key.
 pub const OP_CHECKSIG: u8 = 0xac;
 
+/// Marks an output provably unspendable; what follows is data (a miner's tag, a segwit
+/// witness commitment).
+pub const OP_RETURN: u8 = 0x6a;
+
 /// Bytes in a P2PKH output script.
 pub const P2PKH_SCRIPT_LEN: usize = 25;
 
@@ -45,6 +49,12 @@ pub fn parse_p2pkh(script: &[u8]) -> Option<[u8; 20]> {
         [OP_DUP, OP_HASH160, 20, hash @ .., OP_EQUALVERIFY, OP_CHECKSIG] => hash.try_into().ok(),
         _ => None,
     }
+}
+
+/// Whether an output script starts with `OP_RETURN`: nothing can spend it, so it never
+/// enters the UTXO set (Bitcoin's `CScript::IsUnspendable`).
+pub fn is_op_return(script: &[u8]) -> bool {
+    script.first() == Some(&OP_RETURN)
 }
 
 /// Appends a push of `data` the way Bitcoin Core's `CScript << bytes` does: `OP_0` when

@@ -16,7 +16,7 @@ use super::TIP_KEY;
 use crate::block::Block;
 use crate::coin::Coin;
 use crate::hash::Hash256;
-use crate::script::parse_p2pkh;
+use crate::script::{is_op_return, parse_p2pkh};
 use crate::spec::ChainSpec;
 use crate::transaction::{OutPoint, Transaction};
 use crate::validation::{check_tx_inputs, verify_block_input_scripts, BlockError, TxError};
@@ -179,6 +179,10 @@ fn apply_block(
             undo.spent.extend(checked.spent);
         }
         for (vout, output) in tx.outputs.iter().enumerate() {
+            // Unspendable: kept out of the UTXO set, as Bitcoin does.
+            if is_op_return(&output.script_pubkey) {
+                continue;
+            }
             let coin = Coin {
                 value: output.value,
                 height,
@@ -222,6 +226,9 @@ pub(crate) fn disconnect_block(
     for tx in block.txs.iter().rev() {
         let txid = tx.txid();
         for (vout, output) in tx.outputs.iter().enumerate() {
+            if is_op_return(&output.script_pubkey) {
+                continue;
+            }
             let outpoint = OutPoint {
                 txid,
                 vout: vout as u32,

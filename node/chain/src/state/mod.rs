@@ -18,9 +18,11 @@ mod connect;
 mod open;
 mod pipeline;
 mod progress;
+mod proposal;
 mod prune;
 mod read;
 mod records;
+mod stats;
 mod store;
 mod tree;
 
@@ -31,8 +33,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use primitive_types::U256;
 
 pub use accept::anti_dos_threshold;
+pub use proposal::ProposalError;
 pub use prune::MIN_KEEP_BLOCKS;
 pub use records::BlockIndexEntry;
+pub use stats::{ChainTip, UtxoStats};
 
 use self::store::{Store, WriteError};
 use self::tree::BlockTree;

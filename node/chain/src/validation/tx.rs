@@ -5,12 +5,16 @@ use std::collections::HashSet;
 
 use super::TxError;
 use crate::coin::Coin;
-use crate::script::parse_p2pkh;
+use crate::script::{is_op_return, parse_p2pkh};
 use crate::transaction::{OutPoint, Transaction, MAX_MONEY};
 use crate::verify::{verify_p2pkh_input_cached, CacheUse};
 
 /// Context-free rules every transaction follows (Bitcoin's CheckTransaction, plus the
 /// P2PKH-only output rule of this chain). `max_size` is the chain's block size limit.
+///
+/// A coinbase may also carry `OP_RETURN` outputs: external miners add them (pool tags,
+/// the segwit witness commitment that mining software writes by default), and Bitcoin
+/// accepts them. They never enter the UTXO set.
 pub fn check_transaction(tx: &Transaction, max_size: usize) -> Result<(), TxError> {
     if tx.inputs.is_empty() {
         return Err(TxError::EmptyInputs);
@@ -30,7 +34,9 @@ pub fn check_transaction(tx: &Transaction, max_size: usize) -> Result<(), TxErro
         if total > MAX_MONEY {
             return Err(TxError::OutputTotalTooLarge);
         }
-        if parse_p2pkh(&out.script_pubkey).is_none() {
+        let allowed = parse_p2pkh(&out.script_pubkey).is_some()
+            || (tx.is_coinbase() && is_op_return(&out.script_pubkey));
+        if !allowed {
             return Err(TxError::NonP2pkhOutput { index });
         }
     }

@@ -66,6 +66,9 @@ fn replayed_utxo(state: &ChainState) -> HashMap<OutPoint, Coin> {
                 }
             }
             for (vout, out) in tx.outputs.iter().enumerate() {
+                if node_chain::script::is_op_return(&out.script_pubkey) {
+                    continue;
+                }
                 utxo.insert(
                     OutPoint {
                         txid: tx.txid(),
@@ -496,4 +499,79 @@ fn a_peers_low_work_headers_are_refused_unstored_until_their_chain_has_the_work(
         Err(ChainError::LowWork { .. })
     ));
     assert_eq!(state.accept_headers(&[header]).unwrap(), 1);
+}
+
+/// External miners add OP_RETURN outputs to their coinbase (tags, the segwit witness
+/// commitment): valid as in Bitcoin, kept out of the UTXO set, undone cleanly; anywhere
+/// else a non-P2PKH output stays invalid.
+#[test]
+fn coinbase_op_return_outputs_are_valid_and_unspendable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _) = open(dir.path(), true);
+    let mut builder = Builder::new(&state);
+    let miner = Wallet::new(7);
+    let mut block = builder.next_block(&miner, vec![]);
+    // A witness commitment output as mining software writes it: OP_RETURN, 36 bytes.
+    let mut commitment = vec![0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed];
+    commitment.extend_from_slice(&[0x5c; 32]);
+    block.txs[0].outputs.push(node_chain::TxOut {
+        value: 0,
+        script_pubkey: commitment,
+    });
+    let txids: Vec<_> = block.txs.iter().map(|t| t.txid()).collect();
+    block.header.merkle_root = node_chain::merkle_root(&txids).0;
+    let limit = regtest().pow_limit();
+    while node_chain::pow::check_proof_of_work(&block.header.hash(), block.header.bits, &limit)
+        .is_err()
+    {
+        block.header.nonce += 1;
+    }
+    assert_eq!(state.accept_block(&block).unwrap(), BlockOutcome::BecameTip);
+    let coinbase = block.txs[0].txid();
+    let out = |vout| OutPoint {
+        txid: coinbase,
+        vout,
+    };
+    assert!(state.coin(&out(0)).unwrap().is_some());
+    assert!(
+        state.coin(&out(1)).unwrap().is_none(),
+        "OP_RETURN is unspendable"
+    );
+    assert_utxo_consistent(&state);
+
+    // Beaten by a longer branch: disconnecting the block leaves no trace of either output.
+    let rival = {
+        let dir2 = tempfile::tempdir().unwrap();
+        let (fresh, _) = open(dir2.path(), false);
+        let mut b = Builder::new(&fresh);
+        b.set_extra(b"rival");
+        let blocks = [b.next_block(&miner, vec![]), b.next_block(&miner, vec![])];
+        drop(fresh);
+        blocks
+    };
+    for b in &rival {
+        state.accept_block(b).unwrap();
+    }
+    assert_eq!(state.tip().hash, rival[1].hash());
+    assert!(state.coin(&out(0)).unwrap().is_none());
+    assert_utxo_consistent(&state);
+
+    // In any other transaction, an OP_RETURN output is still refused.
+    let spend = node_chain::Transaction {
+        version: 1,
+        inputs: vec![node_chain::TxIn {
+            prevout: out(0),
+            script_sig: vec![],
+            sequence: u32::MAX,
+        }],
+        outputs: vec![node_chain::TxOut {
+            value: 0,
+            script_pubkey: vec![0x6a, 0x01, 0x01],
+        }],
+        lock_time: 0,
+    };
+    assert_eq!(
+        node_chain::validation::check_transaction(&spend, regtest().max_block_size),
+        Err(TxError::NonP2pkhOutput { index: 0 })
+    );
 }
