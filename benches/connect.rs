@@ -13,7 +13,13 @@
 //! - `raw_verify_sigs_per_s_1t`, `raw_verify_sigs_per_s_all`: `verify_p2pkh_input` per
 //!   second on one thread and on every core (median of a few passes);
 //! - `connect_vs_raw_all_ratio` = connect_sigs_per_s / raw_verify_sigs_per_s_all;
-//! - `cores`.
+//! - `cores`;
+//! - `mempool_block_spends`, `mempool_block_bytes`: a ~1 MB block of single-input spends
+//!   whose every transaction was verified by the mempool's check
+//!   (`validation::verify_input_scripts`) before it arrives;
+//! - `mempool_block_connect_ms_no_cache`: its connect time when the signature cache is
+//!   emptied in between (a node without the cache), `mempool_block_connect_ms_cache`:
+//!   the same for a twin block with the cache kept, and `sig_cache_speedup`, their ratio.
 //!
 //! Run with `cargo bench --bench connect`; it takes well under a minute.
 
@@ -21,8 +27,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use node_chain::testing::{Builder, Wallet};
+use node_chain::validation::{verify_input_scripts, SigCache};
 use node_chain::{
-    verify_p2pkh_input, Block, BlockOutcome, ChainOptions, ChainSpec, ChainState, Transaction,
+    verify_p2pkh_input, Block, BlockOutcome, ChainOptions, ChainSpec, ChainState, Coin, Transaction,
 };
 use rayon::prelude::*;
 use serde_json::json;
@@ -44,11 +51,14 @@ const SPENDS_PER_BLOCK: usize = 1_000;
 const TIMED_BLOCKS: usize = 9;
 /// Passes over all inputs for each raw verification figure.
 const RAW_PASSES: usize = 3;
+/// Spends of each ~1 MB mempool-warm block (about 192 bytes each).
+const MEMPOOL_BLOCK_SPENDS: usize = 5_000;
 /// Fee of each spend, satoshis.
 const FEE: u64 = 1_000;
 
-/// A state whose tip is followed by `TIMED_BLOCKS` blocks of `SPENDS_PER_BLOCK` spends.
-fn prepare(dir: &std::path::Path) -> (Arc<ChainState>, Vec<Block>) {
+/// A state whose tip is followed by `TIMED_BLOCKS` blocks of `SPENDS_PER_BLOCK` spends,
+/// then two of `MEMPOOL_BLOCK_SPENDS`.
+fn prepare(dir: &std::path::Path) -> (Arc<ChainState>, Vec<Block>, [Block; 2]) {
     let spec = ChainSpec::by_name("regtest").expect("regtest");
     let state =
         ChainState::open(dir, spec, ChainOptions::default(), |_| {}).expect("open chain state");
@@ -60,6 +70,12 @@ fn prepare(dir: &std::path::Path) -> (Arc<ChainState>, Vec<Block>) {
         state.accept_block(&block).expect("fan-out block");
         fan_out.push(block.txs[0].clone());
     }
+    let mut big_fan_out = Vec::new();
+    for _ in 0..2 {
+        let block = builder.next_block_split(&miner, MEMPOOL_BLOCK_SPENDS, vec![]);
+        state.accept_block(&block).expect("fan-out block");
+        big_fan_out.push(block.txs[0].clone());
+    }
     for _ in 0..spec.coinbase_maturity {
         let block = builder.next_block(&miner, vec![]);
         state.accept_block(&block).expect("maturing block");
@@ -70,7 +86,36 @@ fn prepare(dir: &std::path::Path) -> (Arc<ChainState>, Vec<Block>) {
             builder.next_block(&miner, spend_each_output(coinbase, &miner, &payee, FEE))
         })
         .collect();
-    (state, blocks)
+    let big: Vec<Block> = big_fan_out
+        .iter()
+        .map(|coinbase| {
+            builder.next_block(&miner, spend_each_output(coinbase, &miner, &payee, FEE))
+        })
+        .collect();
+    let [cold, warm]: [Block; 2] = big.try_into().unwrap_or_else(|_| panic!("two blocks"));
+    (state, blocks, [cold, warm])
+}
+
+/// What the mempool does to each transaction of `block` on arrival (the check that
+/// fills the signature cache).
+fn mempool_verify(block: &Block, script: &[u8]) {
+    block.txs[1..].par_iter().for_each(|tx| {
+        let coin = Coin {
+            value: 0,
+            height: 0,
+            coinbase: true,
+            script_pubkey: script.to_vec(),
+        };
+        verify_input_scripts(tx, &[coin]).expect("valid spend");
+    });
+}
+
+/// Milliseconds `accept_block` takes on `block`.
+fn connect_ms(state: &ChainState, block: &Block) -> f64 {
+    let start = Instant::now();
+    let outcome = state.accept_block(block).expect("valid block");
+    assert_eq!(outcome, BlockOutcome::BecameTip);
+    start.elapsed().as_secs_f64() * 1e3
 }
 
 /// Inputs per second of `verify_p2pkh_input` over every spend, on the current pool.
@@ -90,7 +135,7 @@ fn raw_rate(inputs: &[(&Transaction, &[u8])], parallel: bool) -> f64 {
 fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let dir = tempfile::tempdir().expect("temporary directory");
-    let (state, blocks) = prepare(dir.path());
+    let (state, blocks, [cold, warm]) = prepare(dir.path());
 
     let mut times = Vec::with_capacity(blocks.len());
     for block in &blocks {
@@ -130,4 +175,28 @@ fn main() {
         "x",
     );
     print("cores", json!(cores), "count");
+
+    let miner_script = Wallet::new(1).script();
+    print(
+        "mempool_block_spends",
+        json!(cold.txs.len() - 1),
+        "transactions",
+    );
+    print("mempool_block_bytes", json!(cold.size()), "bytes");
+    mempool_verify(&cold, &miner_script);
+    SigCache::global().clear();
+    let no_cache = connect_ms(&state, &cold);
+    mempool_verify(&warm, &miner_script);
+    let cache = connect_ms(&state, &warm);
+    print(
+        "mempool_block_connect_ms_no_cache",
+        json!(round(no_cache, 2)),
+        "ms",
+    );
+    print(
+        "mempool_block_connect_ms_cache",
+        json!(round(cache, 2)),
+        "ms",
+    );
+    print("sig_cache_speedup", json!(round(no_cache / cache, 2)), "x");
 }

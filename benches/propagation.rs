@@ -2,7 +2,7 @@
 //! of eight real `node` processes, per broadcast behaviour and topology.
 //!
 //! For each broadcast behaviour (`flood`, `announce`, `batched` at the default
-//! `relay.batch_interval_ms`) and each topology, eight nodes start on
+//! `relay.batched.interval_ms`) and each topology, eight nodes start on
 //! `configs/regtest.toml`, on 127.0.0.1 with their own data directories, and fix the
 //! topology with `peers.connect` (a node with a `connect` list dials nobody else):
 //! - `line`: node i connects to node i-1 only (node 0 to a closed port), seven hops end
@@ -622,7 +622,7 @@ fn measure(behaviour: &str, topology: Topology, batch_interval: Duration) -> Fig
 }
 
 fn main() {
-    let batch_interval_ms = node_relay::RelayConfig::default().batch_interval_ms;
+    let batch_interval_ms = node_relay::BatchedConfig::default().interval_ms;
     let batch_interval = Duration::from_millis(batch_interval_ms);
     print("nodes", json!(NODES), "count");
     print("batch_interval_ms", json!(batch_interval_ms), "ms");

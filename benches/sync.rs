@@ -9,25 +9,39 @@
 //! chain state in a temporary data directory (`DATADIR/chain`, the address index on, as
 //! in `configs/regtest.toml`), then:
 //! - import: the same blocks are read back from that state and accepted into a fresh one
-//!   with `node_chain::import_blocks`, in this process (what `node import` does);
+//!   with `node_chain::import_headers` then `node_chain::import_blocks`, in this process
+//!   (what `node import --from-datadir` does);
 //! - sync: three source nodes run on copies of that data directory (a directory is locked
 //!   by one node), and for each strategy (`headers-first`, `poll`, their other settings at
 //!   their defaults) a fresh node on `configs/regtest.toml` connects to the first source,
 //!   then to all three; the time runs from its spawn until its `getblockcount` reads
 //!   2,000 (polled every 20 ms).
 //!
+//! Two ceilings are measured in the same run:
+//! - the signature ceiling: every signature of the chain verified with
+//!   `verify_p2pkh_input` on all cores (rayon), nothing else: no sync can be faster;
+//! - the write ceiling: the chain's blocks, already in memory, accepted one by one into a
+//!   fresh chain state with `assume_valid` at the tip (every rule but signatures, every
+//!   commit synced): what a sync that skips signatures cannot beat.
+//!
 //! Prints one JSON object per line, `{"name", "value", "unit"}`:
-//! - `chain_blocks`, `chain_txs` (coinbases included), `chain_bytes` (serialized);
-//! - `import_secs`, `import_blocks_per_s`, `import_tx_per_s`;
-//! - for each `<strategy>_<n>peer(s)` (`headers_first_1peer`, `poll_3peers`, ...):
-//!   `sync_secs_...`, `sync_blocks_per_s_...`, `sync_tx_per_s_...`, and
+//! - `chain_blocks`, `chain_txs` (coinbases included), `chain_sigs`, `chain_bytes`;
+//! - `sig_ceiling_sigs_per_s`, `sig_ceiling_secs`; `write_ceiling_blocks_per_s`,
+//!   `write_ceiling_secs`;
+//! - `import_secs`, `import_blocks_per_s`, `import_tx_per_s`, `import_vs_ceiling`
+//!   (signature ceiling secs over import secs), and the same with `_assumevalid`
+//!   (`import_assumevalid_vs_ceiling` is against the write ceiling);
+//! - for each `<strategy>_<n>peer(s)` (`headers_first_1peer`, `poll_3peers`, ...), and
+//!   again with `_assumevalid` appended (the syncing node has `chain.assume_valid` set to
+//!   the tip): `sync_secs_...`, `sync_blocks_per_s_...`, `sync_tx_per_s_...`,
+//!   `sync_vs_ceiling_...` (the ceiling's secs over the sync's: 1 is the ceiling),
 //!   `sync_vs_import_...` = sync blocks/s over import blocks/s, and
 //!   `sync_block_bytes_vs_chain_...`: bytes of `block` messages received (from
 //!   `getpeerinfo`, headers included) over `chain_bytes`, above 1 when blocks were
 //!   downloaded twice;
-//! - `poll_interval_secs`: the `poll` heartbeat used.
+//! - `poll_interval_secs`: the `poll` heartbeat used (`[sync.poll] interval_secs`).
 //!
-//! Run with `cargo bench --bench sync` from the repository root; it takes about two
+//! Run with `cargo bench --bench sync` from the repository root; it takes about three
 //! minutes on two cores. Node logs go to a temporary directory, kept and named on
 //! failure.
 
@@ -36,9 +50,11 @@ use std::time::{Duration, Instant};
 
 use node_chain::testing::{Builder, Wallet};
 use node_chain::{
-    chain_blocks, import_blocks, Block, ChainOptions, ChainSpec, ChainState, Transaction,
+    chain_blocks, import_blocks, import_headers, verify_p2pkh_input, Block, ChainOptions,
+    ChainSpec, ChainState, Hash256, Transaction,
 };
 use node_rpc::{ClientSettings, Credentials};
+use rayon::prelude::*;
 use serde_json::json;
 
 #[path = "support/json.rs"]
@@ -76,6 +92,7 @@ const POLL: Duration = Duration::from_millis(20);
 const OPTIONS: ChainOptions = ChainOptions {
     address_index: true,
     keep_blocks: 0,
+    assume_valid: None,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -190,15 +207,29 @@ struct Sync {
     block_bytes: u64,
 }
 
-/// Syncs a fresh node with `strategy` from `sources` up to [`BLOCKS`].
-fn sync(root: &Path, runtime: &tokio::runtime::Runtime, strategy: &str, sources: &[Node]) -> Sync {
-    let name = format!("fresh-{strategy}-{}", sources.len());
+/// Syncs a fresh node with `strategy` from `sources` up to [`BLOCKS`], with
+/// `chain.assume_valid` set to `assume_valid` if given.
+fn sync(
+    root: &Path,
+    runtime: &tokio::runtime::Runtime,
+    strategy: &str,
+    sources: &[Node],
+    assume_valid: Option<Hash256>,
+) -> Sync {
+    let name = format!(
+        "fresh-{strategy}-{}{}",
+        sources.len(),
+        if assume_valid.is_some() { "-av" } else { "" }
+    );
     let datadir = root.join(&name);
     let targets: Vec<String> = sources.iter().map(|s| s.node.p2p.to_string()).collect();
-    let sets = [
+    let mut sets = vec![
         format!("sync.strategy={strategy}"),
         format!("peers.connect={targets:?}"),
     ];
+    if let Some(hash) = assume_valid {
+        sets.push(format!("chain.assume_valid={hash}"));
+    }
     let start = Instant::now();
     let mut node = Node::spawn(datadir.clone(), &sets);
     let deadline = start + SYNC_TIMEOUT;
@@ -229,6 +260,77 @@ fn sync(root: &Path, runtime: &tokio::runtime::Runtime, strategy: &str, sources:
     Sync { secs, block_bytes }
 }
 
+/// Every block of `source` after genesis, in memory.
+fn load_blocks(source: &ChainState) -> Vec<Block> {
+    chain_blocks(source)
+        .collect::<Result<_, _>>()
+        .expect("read the source chain")
+}
+
+/// Seconds to verify every signature of `blocks` on all cores, nothing else, and how
+/// many there are.
+fn signature_ceiling(blocks: &[Block]) -> (f64, u64) {
+    let script = Wallet::new(3).script();
+    let inputs: Vec<(&Transaction, usize)> = blocks
+        .iter()
+        .flat_map(|b| b.txs[1..].iter())
+        .flat_map(|tx| (0..tx.inputs.len()).map(move |i| (tx, i)))
+        .collect();
+    let start = Instant::now();
+    inputs.par_iter().for_each(|(tx, i)| {
+        verify_p2pkh_input(tx, *i, &script).expect("a valid generated spend");
+    });
+    (start.elapsed().as_secs_f64(), inputs.len() as u64)
+}
+
+/// Seconds to accept `blocks` one by one into a fresh state whose `assume_valid` is the
+/// last of them (headers known first, as a node syncing headers-first has them).
+fn write_ceiling(
+    dir: &Path,
+    spec: &'static ChainSpec,
+    source: &ChainState,
+    blocks: &[Block],
+) -> f64 {
+    let options = ChainOptions {
+        assume_valid: Some(source.tip().hash),
+        ..OPTIONS
+    };
+    let state = ChainState::open(dir, spec, options, |_| {}).expect("open a chain state");
+    import_headers(&state, source).expect("headers");
+    let start = Instant::now();
+    for block in blocks {
+        state.accept_block(block).expect("a valid block");
+    }
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(state.tip().height, BLOCKS);
+    drop(state);
+    std::fs::remove_dir_all(dir).expect("remove the ceiling's state");
+    secs
+}
+
+/// Seconds `import_blocks` takes from `source` into a fresh state with `assume_valid`.
+fn import(
+    dir: &Path,
+    spec: &'static ChainSpec,
+    source: &ChainState,
+    assume_valid: Option<Hash256>,
+) -> f64 {
+    let options = ChainOptions {
+        assume_valid,
+        ..OPTIONS
+    };
+    let state = ChainState::open(dir, spec, options, |_| {}).expect("open the import chain state");
+    let start = Instant::now();
+    import_headers(&state, source).expect("import the headers");
+    let end = import_blocks(&state, chain_blocks(source), Some(BLOCKS), |_| {})
+        .expect("import the chain");
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(end.height, BLOCKS);
+    drop(state);
+    std::fs::remove_dir_all(dir).expect("remove the imported state");
+    secs
+}
+
 fn main() {
     let spec = ChainSpec::by_name("regtest").expect("regtest");
     let dir = KeepOnPanic::new("sync-bench-");
@@ -239,32 +341,55 @@ fn main() {
         .expect("open the source chain state");
     let ChainSize { txs, bytes } = build_chain(&source, spec);
     assert_eq!(source.tip().height, BLOCKS);
+    let tip = source.tip().hash;
     print("chain_blocks", json!(BLOCKS), "blocks");
     print("chain_txs", json!(txs), "transactions");
     print("chain_bytes", json!(bytes), "bytes");
 
-    let imported = ChainState::open(&root.join("import/chain"), spec, OPTIONS, |_| {})
-        .expect("open the import chain state");
-    let start = Instant::now();
-    let end = import_blocks(&imported, chain_blocks(&source), Some(BLOCKS), |_| {})
-        .expect("import the chain");
-    let import_secs = start.elapsed().as_secs_f64();
-    assert_eq!(end.height, BLOCKS);
-    drop(imported);
-    drop(source);
-    std::fs::remove_dir_all(root.join("import")).expect("remove the imported state");
-    let import_rate = f64::from(BLOCKS) / import_secs;
-    print("import_secs", json!(round(import_secs, 2)), "s");
+    let blocks = load_blocks(&source);
+    let (sig_secs, sigs) = signature_ceiling(&blocks);
+    print("chain_sigs", json!(sigs), "signatures");
     print(
-        "import_blocks_per_s",
-        json!(round(import_rate, 1)),
+        "sig_ceiling_sigs_per_s",
+        json!((sigs as f64 / sig_secs).round()),
+        "sig/s",
+    );
+    print("sig_ceiling_secs", json!(round(sig_secs, 2)), "s");
+    let write_secs = write_ceiling(&root.join("ceiling"), spec, &source, &blocks);
+    drop(blocks);
+    print(
+        "write_ceiling_blocks_per_s",
+        json!(round(f64::from(BLOCKS) / write_secs, 1)),
         "blocks/s",
     );
-    print(
-        "import_tx_per_s",
-        json!((txs as f64 / import_secs).round()),
-        "tx/s",
-    );
+    print("write_ceiling_secs", json!(round(write_secs, 2)), "s");
+
+    let mut import_rates = Vec::new();
+    for (assume_valid, ceiling, suffix) in [
+        (None, sig_secs, ""),
+        (Some(tip), write_secs, "_assumevalid"),
+    ] {
+        let secs = import(&root.join("import"), spec, &source, assume_valid);
+        let rate = f64::from(BLOCKS) / secs;
+        import_rates.push(rate);
+        print(&format!("import_secs{suffix}"), json!(round(secs, 2)), "s");
+        print(
+            &format!("import_blocks_per_s{suffix}"),
+            json!(round(rate, 1)),
+            "blocks/s",
+        );
+        print(
+            &format!("import_tx_per_s{suffix}"),
+            json!((txs as f64 / secs).round()),
+            "tx/s",
+        );
+        print(
+            &format!("import_vs_ceiling{suffix}"),
+            json!(round(ceiling / secs, 3)),
+            "ratio",
+        );
+    }
+    drop(source);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -284,36 +409,48 @@ fn main() {
 
     print(
         "poll_interval_secs",
-        json!(node_sync::SyncConfig::default().poll_interval_secs),
+        json!(node_sync::PollConfig::default().interval_secs),
         "s",
     );
-    for strategy in ["headers-first", "poll"] {
-        for count in [1, SOURCES] {
-            let Sync { secs, block_bytes } = sync(&root, &runtime, strategy, &sources[..count]);
-            let plural = if count == 1 { "" } else { "s" };
-            let suffix = format!("{}_{count}peer{plural}", strategy.replace('-', "_"));
-            let rate = f64::from(BLOCKS) / secs;
-            print(&format!("sync_secs_{suffix}"), json!(round(secs, 2)), "s");
-            print(
-                &format!("sync_blocks_per_s_{suffix}"),
-                json!(round(rate, 1)),
-                "blocks/s",
-            );
-            print(
-                &format!("sync_tx_per_s_{suffix}"),
-                json!((txs as f64 / secs).round()),
-                "tx/s",
-            );
-            print(
-                &format!("sync_vs_import_{suffix}"),
-                json!(round(rate / import_rate, 3)),
-                "ratio",
-            );
-            print(
-                &format!("sync_block_bytes_vs_chain_{suffix}"),
-                json!(round(block_bytes as f64 / bytes as f64, 3)),
-                "ratio",
-            );
+    let runs = [
+        (None, sig_secs, import_rates[0], ""),
+        (Some(tip), write_secs, import_rates[1], "_assumevalid"),
+    ];
+    for (assume_valid, ceiling, import_rate, av) in runs {
+        for strategy in ["headers-first", "poll"] {
+            for count in [1, SOURCES] {
+                let Sync { secs, block_bytes } =
+                    sync(&root, &runtime, strategy, &sources[..count], assume_valid);
+                let plural = if count == 1 { "" } else { "s" };
+                let suffix = format!("{}_{count}peer{plural}{av}", strategy.replace('-', "_"));
+                let rate = f64::from(BLOCKS) / secs;
+                print(&format!("sync_secs_{suffix}"), json!(round(secs, 2)), "s");
+                print(
+                    &format!("sync_blocks_per_s_{suffix}"),
+                    json!(round(rate, 1)),
+                    "blocks/s",
+                );
+                print(
+                    &format!("sync_tx_per_s_{suffix}"),
+                    json!((txs as f64 / secs).round()),
+                    "tx/s",
+                );
+                print(
+                    &format!("sync_vs_ceiling_{suffix}"),
+                    json!(round(ceiling / secs, 3)),
+                    "ratio",
+                );
+                print(
+                    &format!("sync_vs_import_{suffix}"),
+                    json!(round(rate / import_rate, 3)),
+                    "ratio",
+                );
+                print(
+                    &format!("sync_block_bytes_vs_chain_{suffix}"),
+                    json!(round(block_bytes as f64 / bytes as f64, 3)),
+                    "ratio",
+                );
+            }
         }
     }
     drop(sources);

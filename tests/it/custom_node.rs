@@ -41,9 +41,18 @@ fn build_custom_node(dir: &Path) -> PathBuf {
     let manifest = project.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).expect("read manifest");
     let text = text
-        .replace("path = \"../../node/api\"", &format!("path = \"{}/node/api\"", root.display()))
-        .replace("path = \"../..\"", &format!("path = \"{}\"", root.display()));
-    assert!(!text.contains("../"), "every path dependency points at the checkout:\n{text}");
+        .replace(
+            "path = \"../../node/api\"",
+            &format!("path = \"{}/node/api\"", root.display()),
+        )
+        .replace(
+            "path = \"../..\"",
+            &format!("path = \"{}\"", root.display()),
+        );
+    assert!(
+        !text.contains("../"),
+        "every path dependency points at the checkout:\n{text}"
+    );
     std::fs::write(&manifest, text).expect("write manifest");
     // The checkout's lock file pins the versions node was tested with; the copy's own
     // package is added to it by the build.
@@ -57,7 +66,10 @@ fn build_custom_node(dir: &Path) -> PathBuf {
         .env("CARGO_TARGET_DIR", &target)
         .status()
         .expect("run cargo build");
-    assert!(status.success(), "building the custom node failed: {status}");
+    assert!(
+        status.success(),
+        "building the custom node failed: {status}"
+    );
     target.join("debug/custom-node")
 }
 
@@ -69,7 +81,14 @@ fn a_node_built_outside_the_repository_runs_its_own_module_strategy_and_method()
     let listed = bin_output(&bin, &["modules"], &[]);
     assert!(listed.status.success(), "{listed:?}");
     let listed = String::from_utf8_lossy(&listed.stdout);
-    for name in ["tipstats", "maxoutputs", "chain", "mempool", "miner", "standard"] {
+    for name in [
+        "tipstats",
+        "maxoutputs",
+        "chain",
+        "mempool",
+        "miner",
+        "standard",
+    ] {
         assert!(listed.contains(name), "`modules` lists {name}:\n{listed}");
     }
 
@@ -88,7 +107,10 @@ fn a_node_built_outside_the_repository_runs_its_own_module_strategy_and_method()
         .as_array()
         .and_then(|m| m.iter().find(|m| m["name"] == "mempool"))
         .expect("mempool module running");
-    assert_eq!(mempool["strategies"]["mempool policy"]["name"], "maxoutputs");
+    assert_eq!(
+        mempool["strategies"]["mempool policy"]["name"],
+        "maxoutputs"
+    );
     assert_eq!(
         mempool["strategies"]["mempool policy"]["config"]["max_outputs"],
         1

@@ -10,11 +10,21 @@ use crate::common::repo_root;
 fn no_module_or_plugin_depends_on_another_module() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(repo_root())
         .output()
         .expect("run cargo metadata");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
     let root = repo_root();
     let modules_dir = root.join("modules");
@@ -37,7 +47,10 @@ fn no_module_or_plugin_depends_on_another_module() {
             }
         }
     }
-    assert!(checked >= 10, "found the module and plugin crates ({checked})");
+    assert!(
+        checked >= 10,
+        "found the module and plugin crates ({checked})"
+    );
     assert!(
         violations.is_empty(),
         "modules depend on node-api, not on each other: {violations:?}"

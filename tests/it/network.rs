@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use node_chain::Hash256;
-use node_peers::{
+use node_p2p::{
     GetHeaders, Inventory, Message, NODE_NETWORK, NODE_NETWORK_LIMITED, PROTOCOL_VERSION,
 };
 use serde_json::Value;
@@ -90,9 +90,9 @@ fn walkthrough_headers_first_announce() {
 fn walkthrough_poll_batched() {
     walkthrough(&[
         "sync.strategy=poll",
-        "sync.poll_interval_secs=1",
+        "sync.poll.interval_secs=1",
         "relay.broadcast=batched",
-        "relay.batch_interval_ms=200",
+        "relay.batched.interval_ms=200",
     ]);
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use node_chain::testing::{Builder, Wallet};
 use node_chain::{check_proof_of_work, Block, ChainOptions, ChainSpec, ChainState, Hash256};
-use node_peers::{
+use node_p2p::{
     encode_frame, Command, GetHeaders, Inventory, Message, NetAddress, VersionMessage, HEADER_LEN,
     PROTOCOL_VERSION,
 };

@@ -2,7 +2,7 @@
 //! `chain` service, publishes its events on the bus, and registers the blockchain RPC
 //! methods.
 
-use node_api::chain::{ChainOptions, ChainSpec, MIN_KEEP_BLOCKS};
+use node_api::chain::{ChainOptions, ChainSpec, Hash256, MIN_KEEP_BLOCKS};
 use node_api::{
     async_trait, inventory, services, BoxError, ChainView, ChainWriter, ConfigError, LocalChain,
     Module, ModuleConfig, ModuleFactory, StartContext,
@@ -21,6 +21,10 @@ pub struct ChainConfig {
     /// set and every header stay). 0 keeps every block; otherwise at least 288, Bitcoin
     /// Core's minimum, so the node can still reorganise that deep and serve recent blocks.
     pub keep_blocks: u32,
+    /// Block hash (as `getblockhash` prints it) whose ancestors' signatures are not
+    /// checked while it is on the best header chain, as Bitcoin Core's `-assumevalid`;
+    /// `"0"` checks every signature. Unset: the chain spec's default.
+    pub assume_valid: Option<String>,
 }
 
 impl ChainConfig {
@@ -35,8 +39,39 @@ impl ChainConfig {
                 ),
             });
         }
+        if let Some(text) = &self.assume_valid {
+            parse_assume_valid(text)?;
+        }
         Ok(())
     }
+
+    /// The assumed-valid block for `spec`: the profile's choice, else the spec's default.
+    pub fn assume_valid(&self, spec: &ChainSpec) -> Result<Option<Hash256>, ConfigError> {
+        match &self.assume_valid {
+            None => Ok(spec.assume_valid),
+            Some(text) => parse_assume_valid(text),
+        }
+    }
+
+    /// The chain state's options on `spec`.
+    pub fn options(&self, spec: &ChainSpec) -> Result<ChainOptions, ConfigError> {
+        Ok(ChainOptions {
+            address_index: self.address_index,
+            keep_blocks: self.keep_blocks,
+            assume_valid: self.assume_valid(spec)?,
+        })
+    }
+}
+
+/// `"0"` (off) or a block hash.
+fn parse_assume_valid(text: &str) -> Result<Option<Hash256>, ConfigError> {
+    if text == "0" {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|e| ConfigError::Invalid {
+        key: "assume_valid".to_string(),
+        reason: format!("{text:?} is neither a block hash nor \"0\": {e}"),
+    })
 }
 
 struct ChainModule {
@@ -75,10 +110,7 @@ inventory::submit! {
 impl Module for ChainModule {
     async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
         let bus = ctx.events().clone();
-        let options = ChainOptions {
-            address_index: self.config.address_index,
-            keep_blocks: self.config.keep_blocks,
-        };
+        let options = self.config.options(self.spec)?;
         let path = ctx.datadir().join("chain");
         let chain = LocalChain::open(&path, self.spec, options, move |event| bus.publish(event))?;
         let tip = chain.tip();

@@ -14,11 +14,12 @@
 //!   routing table; [`Discovery::subscribe`] announces each newly added contact's address
 //!   for the peers module to connect to; [`Discovery::lookup`], [`Discovery::bootstrap`],
 //!   [`Discovery::ping`].
-//! - **Module** `discovery` (needs `peers`, provides `discovery`: an `Arc<Discovery>`):
-//!   binds UDP on the peers module's TCP address and hands each new contact to
-//!   `Peers::add_candidate`. Profile table `[discovery]` ([`DiscoveryTable`]):
-//!   `bootstrap = ["host:port", ...]`, `refresh_interval_secs`, `request_timeout_ms` and
-//!   the limits below.
+//! - **Module** `discovery` (needs `peers`, a `dyn PeerService`; provides no service):
+//!   binds UDP on the peers service's `local_addr` in `start` and hands each new contact
+//!   to `PeerService::add_candidate`. Its supervised tasks: `kademlia node` (the library's
+//!   task tree, joined) and `candidates` (the forwarding). Profile table `[discovery]`
+//!   ([`DiscoveryTable`]): `bootstrap = ["host:port", ...]`, `refresh_interval_secs`,
+//!   `request_timeout_ms` and the limits below.
 //! - **Invariants** (hardening the Python package lacks): only the five procedures are
 //!   callable; datagrams over 8 KiB + 21 bytes are dropped; stored values are bounded in
 //!   size, count and age; requests are rate-limited per source IP; a node enters the table
@@ -32,14 +33,15 @@
 
 mod config;
 mod error;
+mod kademlia_rpc;
 mod lookup;
 mod module;
 mod node_id;
 mod rate_limit;
 mod routing;
-mod rpc;
 mod service;
 mod store;
+mod util;
 mod wire;
 
 /// Entry points for the fuzz targets in `fuzz/` only.

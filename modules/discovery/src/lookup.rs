@@ -15,7 +15,8 @@ use tokio::task::JoinSet;
 
 use crate::config::{ALPHA, K};
 use crate::node_id::{Contact, Distance, NodeId};
-use crate::service::{canonical, lock, usable, Shared};
+use crate::service::Shared;
+use crate::util::{canonical, lock, usable};
 
 /// Requests one lookup may send; a lookup among honest nodes needs far fewer.
 const MAX_QUERIES: usize = 5 * K;

@@ -1,17 +1,15 @@
 //! The `discovery` module as the kernel sees it: reads `[discovery]`, binds UDP on the
-//! peers module's own address (same IP, same port number as its TCP listener), provides
-//! the running [`Discovery`] as the `discovery` service, and hands every newly found
-//! contact to the peers module as a candidate to connect to.
+//! peers service's own address (same IP, same port number as its TCP listener), and hands
+//! every newly found contact to the peers service as a candidate to connect to.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::FutureExt;
-use node_kernel::{
-    inventory, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory, StartContext,
+use node_api::{
+    async_trait, inventory, services, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory,
+    PeerService, StartContext,
 };
-use node_peers::Peers;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
@@ -139,8 +137,9 @@ inventory::submit! {
         name: "discovery",
         description: "Kademlia discovery over UDP on the peers port, compatible with the \
                       Python kademlia package; found nodes become peer candidates",
-        provides: &["discovery"],
-        needs: &["peers"],
+        registered_by: env!("CARGO_PKG_NAME"),
+        provides: &[],
+        needs: &[services::PEERS],
         uses: &[],
         build,
     }
@@ -148,10 +147,10 @@ inventory::submit! {
 
 /// Resolves `host:port` entries; one that does not resolve is skipped with a warning, so
 /// a bootstrap node that is down or unnamed does not keep the node from starting.
-fn resolve(entries: &[String]) -> Vec<SocketAddr> {
+async fn resolve(entries: &[String]) -> Vec<SocketAddr> {
     let mut out = Vec::new();
     for entry in entries {
-        match entry.to_socket_addrs() {
+        match tokio::net::lookup_host(entry.as_str()).await {
             Ok(addrs) => out.extend(addrs),
             Err(error) => {
                 tracing::warn!(bootstrap = %entry, %error, "cannot resolve a bootstrap node; skipping it")
@@ -161,22 +160,19 @@ fn resolve(entries: &[String]) -> Vec<SocketAddr> {
     out
 }
 
+#[async_trait]
 impl Module for DiscoveryModule {
-    fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), BoxError> {
-        let peers = ctx.services.require::<Peers>("peers")?;
+    async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
+        let peers = ctx.require::<dyn PeerService>()?;
         let listen = peers.local_addr();
-        let config = self
-            .table
-            .library_config(listen, resolve(&self.table.bootstrap));
-        // `start` is synchronous, and `Discovery::start` only binds a socket given by
-        // address (ready at once) and spawns its task: one poll completes it.
-        let started = Discovery::start(config, ctx.cancel.clone())
-            .now_or_never()
-            .ok_or("discovery did not bind its UDP socket at once")??;
-        let (discovery, task) = started;
-        ctx.spawn(async move {
-            // The library's own task tree, joined so the kernel waits for it on stop.
-            let _ = task.await;
+        let bootstrap = resolve(&self.table.bootstrap).await;
+        let config = self.table.library_config(listen, bootstrap);
+        let (discovery, node) = Discovery::start(config, ctx.cancel_token()).await?;
+        // The library's own task tree, joined so the kernel waits for it on stop and a
+        // panic in it stops the node.
+        ctx.spawn("kademlia node", async move {
+            node.await
+                .map_err(|error| format!("the discovery node's task failed: {error}"))
         });
         tracing::info!(
             udp = %discovery.local_addr(),
@@ -184,15 +180,13 @@ impl Module for DiscoveryModule {
             "discovery listening on {}",
             discovery.local_addr()
         );
-        ctx.services
-            .provide("discovery", Arc::new(discovery.clone()));
-        ctx.spawn(forward(discovery, peers, ctx.cancel.clone()));
+        ctx.spawn("candidates", forward(discovery, peers, ctx.cancel_token()));
         Ok(())
     }
 }
 
 /// Hands every contact the routing table gains to the peers module.
-async fn forward(discovery: Discovery, peers: Arc<Peers>, cancel: CancellationToken) {
+async fn forward(discovery: Discovery, peers: Arc<dyn PeerService>, cancel: CancellationToken) {
     let mut found = discovery.subscribe();
     for contact in discovery.contacts() {
         peers.add_candidate(contact.addr);
@@ -221,8 +215,8 @@ async fn forward(discovery: Discovery, peers: Arc<Peers>, cancel: CancellationTo
 mod tests {
     use super::*;
 
-    #[test]
-    fn defaults_match_the_library_and_bad_values_name_their_key() {
+    #[tokio::test]
+    async fn defaults_match_the_library_and_bad_values_name_their_key() {
         let table = DiscoveryTable::default();
         assert_eq!(table.refresh_interval_secs, 600);
         assert_eq!(table.per_subnet, 2);
@@ -241,7 +235,7 @@ mod tests {
         );
         let config = table.library_config(
             "127.0.0.1:18444".parse().unwrap(),
-            resolve(&["127.0.0.1:1".to_string(), "no such host:x".to_string()]),
+            resolve(&["127.0.0.1:1".to_string(), "no such host:x".to_string()]).await,
         );
         assert_eq!(config.bootstrap, ["127.0.0.1:1".parse().unwrap()]);
         assert_eq!(config.request_timeout, Duration::from_secs(2));

@@ -3,9 +3,9 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
@@ -16,35 +16,25 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{DiscoveryConfig, K};
 use crate::error::DiscoveryError;
+use crate::kademlia_rpc::KademliaRpc;
 use crate::node_id::{Contact, NodeId};
 use crate::rate_limit::RateLimiter;
 use crate::routing::{Insert, RoutingTable};
-use crate::rpc::Calls;
 use crate::store::ValueStore;
+use crate::util::{canonical, lock, usable};
 use crate::wire::{self, Kind, Request, Response, MAX_DATAGRAM};
 
 /// Announcements kept for a slow subscriber before it starts missing some.
 const ANNOUNCE_CAPACITY: usize = 256;
 
-/// A poisoned lock only means another task panicked mid-update of plain data; carry on.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// IPv4-mapped IPv6 addresses (from a dual-stack socket) as plain IPv4, so one node has one
-/// address everywhere.
-pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
-    SocketAddr::new(addr.ip().to_canonical(), addr.port())
-}
-
 /// State shared by the receive loop, spawned tasks and every [`Discovery`] clone.
 pub(crate) struct Shared {
     pub(crate) id: NodeId,
     pub(crate) local_addr: SocketAddr,
-    pub(crate) socket: UdpSocket,
     pub(crate) config: DiscoveryConfig,
     pub(crate) table: Mutex<RoutingTable>,
-    pub(crate) calls: Calls,
+    /// The socket: our calls and our answers.
+    pub(crate) rpc: KademliaRpc,
     pub(crate) refreshing: AtomicBool,
     store: Mutex<ValueStore>,
     limiter: Mutex<RateLimiter>,
@@ -76,16 +66,17 @@ impl Discovery {
                     addr: config.listen,
                     source,
                 })?;
-        let local_addr = socket.local_addr().map_err(DiscoveryError::LocalAddr)?;
         let id = config.node_id.unwrap_or_else(NodeId::random);
         let limits = &config.limits;
+        let rpc = KademliaRpc::new(id, socket, config.request_timeout, limits.max_in_flight)
+            .map_err(DiscoveryError::LocalAddr)?;
+        let local_addr = rpc.local_addr();
         let now = Instant::now();
         let shared = Arc::new(Shared {
             id,
             local_addr,
-            socket,
+            rpc,
             table: Mutex::new(RoutingTable::new(id, K, limits.per_subnet, now)),
-            calls: Calls::new(limits.max_in_flight),
             refreshing: AtomicBool::new(false),
             store: Mutex::new(ValueStore::new(
                 limits.max_values,
@@ -191,8 +182,8 @@ impl Shared {
         loop {
             tokio::select! {
                 () = self.cancel.cancelled() => break,
-                received = self.socket.recv_from(&mut buf) => match received {
-                    Ok((len, from)) => self.on_datagram(&buf[..len], canonical(from)).await,
+                received = self.rpc.recv(&mut buf) => match received {
+                    Ok((len, from)) => self.on_datagram(&buf[..len], from).await,
                     Err(error) => tracing::debug!(%error, "discovery receive failed"),
                 },
                 _ = refresh.tick() => {
@@ -220,7 +211,7 @@ impl Shared {
             Err(error) => return tracing::trace!(%from, %error, "dropping datagram"),
         };
         if frame.kind == Kind::Response {
-            return self.calls.complete(frame.id, from, frame.payload);
+            return self.rpc.complete(frame.id, from, frame.payload);
         }
         if !lock(&self.limiter).allow(from.ip(), Instant::now()) {
             return tracing::trace!(%from, "request over the rate limit");
@@ -230,17 +221,7 @@ impl Shared {
             Err(error) => return tracing::debug!(%from, %error, "refusing request"),
         };
         let response = self.serve(request, from);
-        let sent = match (
-            wire::encode(Kind::Response, &frame.id, &response.to_value()),
-            self.outbound(from),
-        ) {
-            (Ok(bytes), Ok(target)) => self.socket.send_to(&bytes, target).await.map(drop),
-            (Err(error), _) => return tracing::debug!(%from, %error, "cannot encode answer"),
-            (_, Err(error)) => return tracing::debug!(%from, %error, "cannot answer"),
-        };
-        if let Err(error) = sent {
-            tracing::debug!(%from, %error, "sending answer failed");
-        }
+        self.rpc.answer(&frame.id, from, &response).await;
     }
 
     /// Answers a request the way the Python package does, with our bounds.
@@ -328,24 +309,33 @@ impl Shared {
         let _ = self.announce.send(contact.addr);
     }
 
-    /// The address to send to from our socket: IPv4 becomes IPv4-mapped on an IPv6 socket.
-    pub(crate) fn outbound(&self, addr: SocketAddr) -> Result<SocketAddr, DiscoveryError> {
-        match (self.local_addr.ip(), addr.ip()) {
-            (IpAddr::V6(_), IpAddr::V4(v4)) => Ok(SocketAddr::new(
-                IpAddr::V6(v4.to_ipv6_mapped()),
-                addr.port(),
-            )),
-            (IpAddr::V4(_), IpAddr::V6(_)) => Err(DiscoveryError::AddressFamily { addr }),
-            _ => Ok(addr),
-        }
+    /// Pings `addr`; its answer is its id. A node that stays silent leaves the table.
+    pub(crate) async fn call_ping(&self, addr: SocketAddr) -> Result<NodeId, DiscoveryError> {
+        let answer = self.rpc.ping(addr).await;
+        self.forget_if_silent(answer)
     }
-}
 
-/// Whether an address can be a node at all.
-pub(crate) fn usable(addr: SocketAddr) -> bool {
-    let ip = addr.ip();
-    let broadcast = matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
-    addr.port() != 0 && !ip.is_unspecified() && !ip.is_multicast() && !broadcast
+    /// Asks `addr` for the contacts it knows nearest `key`. A node that stays silent
+    /// leaves the table.
+    pub(crate) async fn call_find_node(
+        &self,
+        addr: SocketAddr,
+        key: NodeId,
+    ) -> Result<Vec<Contact>, DiscoveryError> {
+        let answer = self.rpc.find_node(addr, key).await;
+        self.forget_if_silent(answer)
+    }
+
+    /// Drops a node that did not answer in time from the table, as the Python package
+    /// does.
+    fn forget_if_silent<T>(&self, answer: Result<T, DiscoveryError>) -> Result<T, DiscoveryError> {
+        if let Err(DiscoveryError::Timeout { addr, .. }) = &answer {
+            if lock(&self.table).remove_addr(*addr) > 0 {
+                tracing::debug!(%addr, "dropping a silent node from the routing table");
+            }
+        }
+        answer
+    }
 }
 
 #[cfg(test)]

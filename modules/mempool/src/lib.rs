@@ -2,23 +2,32 @@
 //!
 //! What it does: validates transactions against the chain's UTXO set plus the outputs of
 //! unconfirmed parents (so a second spend from one address works before a block confirms
-//! the first), applies a registered policy (`[mempool] policy`, `standard` by default),
-//! keeps first-seen on conflicts, holds transactions with unknown parents in a bounded
-//! orphan pool until the parents arrive, evicts the lowest fee rate when full, expires old
-//! entries, removes what blocks confirm and re-admits what a reorganisation disconnects.
-//! The miner asks it for the best set of transactions for a block.
+//! the first), applies a registered policy (`[mempool] policy`, `standard` by default;
+//! a plugin adds one for [`node_api::POLICY`]), keeps first-seen on conflicts, holds
+//! transactions with unknown parents in a bounded orphan pool until the parents arrive,
+//! evicts the lowest fee rate when full, expires old entries, and selects the best
+//! transactions for a block template.
 //!
-//! Needs: the `chain` service and its events. Provides: the `mempool` service
-//! ([`Mempool`]) and [`MempoolEvent`]s on the bus (what relay announces).
+//! It follows the chain through a [`node_api::ChainListener`], called in order inside
+//! the step that connects or disconnects a block, not through the event bus: when
+//! `accept_block` returns, what the block confirmed or conflicted is gone from the pool
+//! and what a reorganisation disconnected is back (re-checked with every other entry
+//! against the new tip), so the next template, balance or listing agrees with one tip.
 //!
-//! Invariants: every entry spends coins that exist in the chain or in an earlier entry and
-//! that no other entry spends; an entry's in-pool ancestors number at most the ancestor
-//! limit.
+//! Needs: `dyn ChainView` (the `chain` service). Provides: `dyn MempoolService` (the
+//! `mempool` service, [`Mempool`]), its RPC methods, and [`node_api::MempoolEvent`]s on
+//! the bus (what relay announces). Tasks: `expiry`, once a minute.
+//!
+//! Invariants: every entry spends coins that exist in the chain at the pool's tip or in
+//! an earlier entry, and that no other entry spends; an entry's in-pool ancestors number
+//! at most the ancestor limit. An event that does not follow from the tip the pool last
+//! saw makes it re-check every entry at the end of that step instead of drifting.
 //!
 //! Costs: one signature check per input on admission; block selection sorts the pool.
+//! Following a block costs the chain's writer a pass over the block's transactions; a
+//! reorganisation costs it a re-check of every entry's signatures.
 
 mod config;
-mod error;
 mod mempool;
 mod module;
 mod orphans;
@@ -27,7 +36,4 @@ mod pool;
 mod rpc;
 
 pub use config::MempoolConfig;
-pub use error::MempoolError;
-pub use mempool::{Accepted, Mempool, MempoolEvent, MempoolInfo, SelectedTx};
-pub use policy::{MempoolPolicy, POLICY_BEHAVIOUR};
-pub use pool::EntryInfo;
+pub use mempool::Mempool;

@@ -1,85 +1,35 @@
-//! The `mempool` service: admission, removal on blocks, re-admission after a
-//! reorganisation, block selection, and what the wallet needs to spend unconfirmed change.
+//! The `mempool` service: admission, block selection, and what a wallet needs to spend
+//! unconfirmed change. How the pool follows the chain is in [`follow`].
+
+mod follow;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use node_chain::validation::{check_transaction, check_tx_inputs, verify_input_scripts, TxError};
-use node_chain::{ChainEvent, ChainState, Coin, Hash256, OutPoint, Transaction, TxOut};
-use node_kernel::EventBus;
+use node_api::chain::validation::{
+    check_transaction, check_tx_inputs, verify_input_scripts, TxError,
+};
+use node_api::chain::{Coin, Hash256, OutPoint, Transaction, TxOut};
+use node_api::{
+    Accepted, ChainView, EntryInfo, EventBus, MempoolError, MempoolEvent, MempoolInfo,
+    MempoolPolicy, MempoolService, SelectedTx,
+};
 
 use crate::config::MempoolConfig;
-use crate::error::MempoolError;
 use crate::orphans::Orphans;
-use crate::policy::MempoolPolicy;
-use crate::pool::{EntryInfo, Pool};
+use crate::pool::Pool;
 
-/// What the bus carries about the pool: relay announces accepted transactions.
-#[derive(Debug, Clone)]
-pub enum MempoolEvent {
-    /// A transaction entered the pool.
-    Accepted {
-        /// Its id.
-        txid: Hash256,
-        /// The transaction.
-        tx: Arc<Transaction>,
-        /// Its fee, satoshis.
-        fee: u64,
-    },
-    /// A transaction left the pool without being confirmed.
-    Removed {
-        /// Its id.
-        txid: Hash256,
-        /// Why: `conflict`, `expiry`, `sizelimit`, `reorg`.
-        reason: &'static str,
-    },
-}
-
-/// A transaction was admitted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Accepted {
-    /// Its id.
-    pub txid: Hash256,
-    /// Its fee, satoshis.
-    pub fee: u64,
-}
-
-/// A transaction chosen for a block, with its fee.
-#[derive(Debug, Clone)]
-pub struct SelectedTx {
-    /// The transaction.
-    pub tx: Arc<Transaction>,
-    /// Its fee, satoshis.
-    pub fee: u64,
-}
-
-/// Figures for `getmempoolinfo`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MempoolInfo {
-    /// Entries.
-    pub size: usize,
-    /// Their serialized bytes.
-    pub bytes: usize,
-    /// The configured limit in bytes.
-    pub max_bytes: usize,
-    /// Orphans waiting for parents.
-    pub orphans: usize,
-    /// Minimum relay fee, satoshis per 1000 bytes.
-    pub min_relay_fee_per_kb: u64,
-}
-
-#[derive(Default)]
 struct Inner {
     pool: Pool,
     orphans: Orphans,
-    /// Transactions of disconnected blocks, oldest block first, re-admitted when the tip
-    /// settles.
-    readmit: Vec<Vec<Arc<Transaction>>>,
+    /// How far the pool has followed the chain; see [`follow`].
+    follow: follow::Following,
 }
 
-/// The mempool service.
+/// The mempool service. It follows the chain it was built over from the moment it is
+/// built: when `accept_block` returns, the pool agrees with the new tip.
 pub struct Mempool {
-    chain: Arc<ChainState>,
+    chain: Arc<dyn ChainView>,
     policy: Box<dyn MempoolPolicy>,
     config: MempoolConfig,
     events: EventBus,
@@ -94,20 +44,28 @@ fn now() -> u64 {
 }
 
 impl Mempool {
-    /// A pool over `chain`, deciding by `policy`, announcing on `events`.
+    /// A pool over `chain`, deciding by `policy`, announcing on `events`. It registers as
+    /// a listener of `chain`, so it removes what blocks confirm and re-admits what a
+    /// reorganisation disconnects inside the step that changes the tip.
     pub fn new(
-        chain: Arc<ChainState>,
+        chain: Arc<dyn ChainView>,
         policy: Box<dyn MempoolPolicy>,
         config: MempoolConfig,
         events: EventBus,
     ) -> Arc<Mempool> {
-        Arc::new(Mempool {
+        let pool = Arc::new(Mempool {
+            inner: Mutex::new(Inner {
+                pool: Pool::default(),
+                orphans: Orphans::default(),
+                follow: follow::Following::at(chain.tip().hash),
+            }),
             chain,
             policy,
             config,
             events,
-            inner: Mutex::new(Inner::default()),
-        })
+        });
+        follow::listen(&pool);
+        pool
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -120,25 +78,16 @@ impl Mempool {
         }
     }
 
-    /// Admits a transaction from a local client (RPC, wallet): a missing parent is an
-    /// error, not an orphan.
-    pub fn accept(&self, tx: Transaction) -> Result<Accepted, MempoolError> {
-        let mut events = Vec::new();
-        let result = {
-            let mut inner = self.lock();
-            self.admit(&mut inner, Arc::new(tx), false, &mut events)
-        };
-        self.publish(events);
-        result
+    /// The chain the pool validates against.
+    pub(crate) fn chain(&self) -> &Arc<dyn ChainView> {
+        &self.chain
     }
 
-    /// Admits a transaction relayed by a peer: with unknown parents it waits in the
-    /// orphan pool (and the error says so).
-    pub fn accept_from_peer(&self, tx: Transaction) -> Result<Accepted, MempoolError> {
+    fn accept_as(&self, tx: Transaction, keep_orphan: bool) -> Result<Accepted, MempoolError> {
         let mut events = Vec::new();
         let result = {
             let mut inner = self.lock();
-            self.admit(&mut inner, Arc::new(tx), true, &mut events)
+            self.admit(&mut inner, Arc::new(tx), keep_orphan, &mut events)
         };
         self.publish(events);
         result
@@ -160,23 +109,26 @@ impl Mempool {
                     tracing::debug!(%txid, "kept as orphan");
                 }
             }
-            Ok(a) => {
-                let mut unblocked = vec![a.txid];
-                while let Some(parent) = unblocked.pop() {
-                    for child in inner.orphans.take_children(&parent) {
-                        match self.admit_one(inner, child.clone(), events) {
-                            Ok(a) => unblocked.push(a.txid),
-                            Err(MempoolError::MissingInputs) => {
-                                inner.orphans.add(child, now(), self.config.max_orphans);
-                            }
-                            Err(e) => tracing::debug!(reason = %e, "orphan refused"),
-                        }
-                    }
-                }
-            }
+            Ok(a) => self.admit_orphans_of(inner, a.txid, events),
             Err(_) => {}
         }
         accepted
+    }
+
+    /// Admits the orphans waiting for `parent`, and theirs in turn.
+    fn admit_orphans_of(&self, inner: &mut Inner, parent: Hash256, events: &mut Vec<MempoolEvent>) {
+        let mut unblocked = vec![parent];
+        while let Some(parent) = unblocked.pop() {
+            for child in inner.orphans.take_children(&parent) {
+                match self.admit_one(inner, child.clone(), events) {
+                    Ok(a) => unblocked.push(a.txid),
+                    Err(MempoolError::MissingInputs) => {
+                        inner.orphans.add(child, now(), self.config.max_orphans);
+                    }
+                    Err(e) => tracing::debug!(reason = %e, "orphan refused"),
+                }
+            }
+        }
     }
 
     fn admit_one(
@@ -232,7 +184,7 @@ impl Mempool {
             Err(e) => return Err(MempoolError::Invalid(e)),
         };
         let size = tx.size();
-        let required = self.policy.min_fee(size, &self.config);
+        let required = self.policy.min_fee(size, self.config.min_relay_fee_per_kb);
         if checked.fee < required {
             return Err(MempoolError::FeeTooLow {
                 fee: checked.fee,
@@ -292,86 +244,6 @@ impl Mempool {
         }
     }
 
-    /// Follows the chain: confirmed transactions leave, conflicts with a block are
-    /// dropped, disconnected blocks' transactions come back once the tip settles.
-    pub fn on_chain_event(&self, event: &ChainEvent) {
-        let mut events = Vec::new();
-        {
-            let mut inner = self.lock();
-            match event {
-                ChainEvent::BlockConnected { block, .. } => {
-                    for tx in &block.txs {
-                        inner.pool.remove(&tx.txid());
-                    }
-                    for tx in block.txs.iter().filter(|t| !t.is_coinbase()) {
-                        for input in &tx.inputs {
-                            if let Some(conflict) = inner.pool.spender(&input.prevout) {
-                                for e in inner.pool.remove_with_descendants(&conflict) {
-                                    events.push(MempoolEvent::Removed {
-                                        txid: e.tx.txid(),
-                                        reason: "conflict",
-                                    });
-                                }
-                            }
-                        }
-                    }
-                    for tx in &block.txs {
-                        let txid = tx.txid();
-                        inner.orphans.remove(&txid);
-                        for child in inner.orphans.take_children(&txid) {
-                            let _ = self.admit(&mut inner, child, true, &mut events);
-                        }
-                    }
-                }
-                ChainEvent::BlockDisconnected { block, .. } => {
-                    let txs = block
-                        .txs
-                        .iter()
-                        .filter(|t| !t.is_coinbase())
-                        .map(|t| Arc::new(t.clone()))
-                        .collect();
-                    // Disconnects come newest block first; re-admission goes oldest first.
-                    inner.readmit.insert(0, txs);
-                }
-                ChainEvent::TipChanged { .. } => {
-                    if !inner.readmit.is_empty() {
-                        self.revalidate(&mut inner, &mut events);
-                    }
-                }
-            }
-        }
-        self.publish(events);
-    }
-
-    /// Re-admits disconnected blocks' transactions, then every entry again (a
-    /// reorganisation may have confirmed, conflicted or un-matured their inputs).
-    fn revalidate(&self, inner: &mut Inner, events: &mut Vec<MempoolEvent>) {
-        let readmit: Vec<Arc<Transaction>> = inner.readmit.drain(..).flatten().collect();
-        let previous: Vec<Arc<Transaction>> =
-            inner.pool.drain().into_iter().map(|e| e.tx).collect();
-        let mut back = 0;
-        for tx in readmit.into_iter().chain(previous.iter().cloned()) {
-            if self.admit_one(inner, tx, events).is_ok() {
-                back += 1;
-            }
-        }
-        // Entries that were already pooled are not news to relay; only report drops.
-        events.retain(|e| !matches!(e, MempoolEvent::Accepted { txid, .. } if previous.iter().any(|p| p.txid() == *txid)));
-        for tx in &previous {
-            let txid = tx.txid();
-            if !inner.pool.contains(&txid) {
-                events.push(MempoolEvent::Removed {
-                    txid,
-                    reason: "reorg",
-                });
-            }
-        }
-        tracing::info!(
-            entries = back,
-            "mempool re-validated after a reorganisation"
-        );
-    }
-
     /// Drops entries and orphans past their expiry.
     pub fn expire(&self) {
         let mut events = Vec::new();
@@ -393,34 +265,34 @@ impl Mempool {
         }
         self.publish(events);
     }
+}
 
-    /// The chain the pool validates against.
-    pub fn chain(&self) -> &Arc<ChainState> {
-        &self.chain
+impl MempoolService for Mempool {
+    fn accept(&self, tx: Transaction) -> Result<Accepted, MempoolError> {
+        self.accept_as(tx, false)
     }
 
-    /// Whether `txid` is pooled.
-    pub fn contains(&self, txid: &Hash256) -> bool {
+    fn accept_from_peer(&self, tx: Transaction) -> Result<Accepted, MempoolError> {
+        self.accept_as(tx, true)
+    }
+
+    fn contains(&self, txid: &Hash256) -> bool {
         self.lock().pool.contains(txid)
     }
 
-    /// A pooled transaction.
-    pub fn get(&self, txid: &Hash256) -> Option<Arc<Transaction>> {
+    fn get(&self, txid: &Hash256) -> Option<Arc<Transaction>> {
         self.lock().pool.get(txid).map(|e| e.tx.clone())
     }
 
-    /// Every pooled txid, in admission order.
-    pub fn txids(&self) -> Vec<Hash256> {
+    fn txids(&self) -> Vec<Hash256> {
         self.lock().pool.txids()
     }
 
-    /// One entry's figures.
-    pub fn entry(&self, txid: &Hash256) -> Option<EntryInfo> {
+    fn entry(&self, txid: &Hash256) -> Option<EntryInfo> {
         self.lock().pool.info(txid)
     }
 
-    /// Every entry's figures, in admission order.
-    pub fn entries(&self) -> Vec<EntryInfo> {
+    fn entries(&self) -> Vec<EntryInfo> {
         let inner = self.lock();
         inner
             .pool
@@ -430,8 +302,7 @@ impl Mempool {
             .collect()
     }
 
-    /// Figures for `getmempoolinfo`.
-    pub fn info(&self) -> MempoolInfo {
+    fn info(&self) -> MempoolInfo {
         let inner = self.lock();
         MempoolInfo {
             size: inner.pool.len(),
@@ -442,9 +313,7 @@ impl Mempool {
         }
     }
 
-    /// The best transactions for a block of at most `max_bytes` of transactions and
-    /// `max_txs` of them, each after its unconfirmed parents.
-    pub fn select(&self, max_bytes: usize, max_txs: usize) -> Vec<SelectedTx> {
+    fn select(&self, max_bytes: usize, max_txs: usize) -> Vec<SelectedTx> {
         let inner = self.lock();
         inner
             .pool
@@ -458,14 +327,11 @@ impl Mempool {
             .collect()
     }
 
-    /// Whether an entry spends `outpoint`.
-    pub fn is_spent(&self, outpoint: &OutPoint) -> bool {
+    fn is_spent(&self, outpoint: &OutPoint) -> bool {
         self.lock().pool.spender(outpoint).is_some()
     }
 
-    /// Unspent outputs of pooled transactions paying `script_pubkey`: unconfirmed coins a
-    /// wallet may spend again.
-    pub fn unspent_outputs_to(&self, script_pubkey: &[u8]) -> Vec<(OutPoint, TxOut)> {
+    fn unspent_outputs_to(&self, script_pubkey: &[u8]) -> Vec<(OutPoint, TxOut)> {
         let inner = self.lock();
         let mut found = Vec::new();
         for entry in inner.pool.in_order() {

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use node_chain::{Hash256, Transaction};
+use node_api::chain::{Hash256, Transaction};
 
 /// An orphan larger than this is not kept: a parent-less giant is more likely an attack
 /// than a race (Bitcoin Core's limit).

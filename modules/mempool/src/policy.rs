@@ -1,25 +1,13 @@
-//! Mempool policies: what is relayed beyond what consensus allows. Chosen by name with
-//! `[mempool] policy`; a plugin adds one with `inventory::submit!` of a
-//! `node_kernel::StrategyFactory` whose behaviour is [`POLICY_BEHAVIOUR`] and whose
-//! `build` returns a `Box<dyn MempoolPolicy>`.
+//! The built-in mempool policies: what is relayed beyond what consensus allows. Chosen by
+//! name with `[mempool] policy`; a plugin adds one with `inventory::submit!` of a
+//! `node_api::StrategyFactory` for the behaviour [`node_api::POLICY`].
 
-use node_chain::script::parse_p2pkh_script_sig;
-use node_chain::{is_low_s, Transaction};
-use node_kernel::{inventory, StrategyFactory};
-
-use crate::config::MempoolConfig;
-use crate::error::MempoolError;
-
-/// The behaviour name mempool policies register under.
-pub const POLICY_BEHAVIOUR: &str = "mempool policy";
-
-/// A relay policy.
-pub trait MempoolPolicy: Send + Sync {
-    /// Rules on the transaction's shape (size, scripts, outputs).
-    fn check_standard(&self, tx: &Transaction) -> Result<(), MempoolError>;
-    /// The least fee a transaction of `size` bytes must pay.
-    fn min_fee(&self, size: usize, config: &MempoolConfig) -> u64;
-}
+use node_api::chain::script::parse_p2pkh_script_sig;
+use node_api::chain::{is_low_s, Transaction};
+use node_api::{
+    inventory, without_settings, BuiltStrategy, ConfigError, MempoolError, MempoolPolicy,
+    StrategyConfig, StrategyFactory, POLICY,
+};
 
 /// Bitcoin Core's standardness rules that apply to a P2PKH-only chain.
 struct Standard;
@@ -56,8 +44,8 @@ impl MempoolPolicy for Standard {
         Ok(())
     }
 
-    fn min_fee(&self, size: usize, config: &MempoolConfig) -> u64 {
-        (size as u64 * config.min_relay_fee_per_kb).div_ceil(1000)
+    fn min_fee(&self, size: usize, min_relay_fee_per_kb: u64) -> u64 {
+        (size as u64 * min_relay_fee_per_kb).div_ceil(1000)
     }
 }
 
@@ -69,25 +57,37 @@ impl MempoolPolicy for Free {
         Ok(())
     }
 
-    fn min_fee(&self, _size: usize, _config: &MempoolConfig) -> u64 {
+    fn min_fee(&self, _size: usize, _min_relay_fee_per_kb: u64) -> u64 {
         0
     }
 }
 
+fn build_standard(config: &StrategyConfig) -> Result<BuiltStrategy, ConfigError> {
+    without_settings(config)?;
+    Ok(POLICY.erase(Box::new(Standard)))
+}
+
+fn build_free(config: &StrategyConfig) -> Result<BuiltStrategy, ConfigError> {
+    without_settings(config)?;
+    Ok(POLICY.erase(Box::new(Free)))
+}
+
 inventory::submit! {
     StrategyFactory {
-        behaviour: POLICY_BEHAVIOUR,
+        behaviour: POLICY.name,
         name: "standard",
         description: "Bitcoin Core's standardness: low-S, no dust, size limit, minimum relay fee",
-        build: || Box::new(Box::new(Standard) as Box<dyn MempoolPolicy>),
+        registered_by: env!("CARGO_PKG_NAME"),
+        build: build_standard,
     }
 }
 
 inventory::submit! {
     StrategyFactory {
-        behaviour: POLICY_BEHAVIOUR,
+        behaviour: POLICY.name,
         name: "free",
         description: "relays every consensus-valid transaction, fee or not (the tutorial's chain)",
-        build: || Box::new(Box::new(Free) as Box<dyn MempoolPolicy>),
+        registered_by: env!("CARGO_PKG_NAME"),
+        build: build_free,
     }
 }

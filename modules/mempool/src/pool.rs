@@ -4,7 +4,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use node_chain::{Hash256, OutPoint, Transaction, TxOut};
+use node_api::chain::{Hash256, OutPoint, Transaction, TxOut};
+use node_api::EntryInfo;
 
 pub(crate) struct Entry {
     pub(crate) tx: Arc<Transaction>,
@@ -18,37 +19,6 @@ pub(crate) struct Entry {
     pub(crate) sequence: u64,
     pub(crate) parents: HashSet<Hash256>,
     pub(crate) children: HashSet<Hash256>,
-}
-
-/// What `getmempoolentry` and `getrawmempool true` show of an entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntryInfo {
-    /// The transaction id.
-    pub txid: Hash256,
-    /// Serialized size in bytes.
-    pub size: usize,
-    /// Fee in satoshis.
-    pub fee: u64,
-    /// Unix seconds at admission.
-    pub time: u64,
-    /// Chain height at admission.
-    pub height: u32,
-    /// In-pool ancestors, itself included.
-    pub ancestor_count: usize,
-    /// Their bytes.
-    pub ancestor_size: usize,
-    /// Their fees.
-    pub ancestor_fees: u64,
-    /// In-pool descendants, itself included.
-    pub descendant_count: usize,
-    /// Their bytes.
-    pub descendant_size: usize,
-    /// Their fees.
-    pub descendant_fees: u64,
-    /// In-pool parents.
-    pub depends: Vec<Hash256>,
-    /// In-pool children.
-    pub spent_by: Vec<Hash256>,
 }
 
 #[derive(Default)]

@@ -2,15 +2,15 @@
 
 use std::sync::Arc;
 
-use node_chain::json::tx_json;
-use node_chain::rpc::decode_hex;
-use node_chain::{serialize, Hash256, Transaction};
-use node_kernel::rpc::{amount, codes, Param, RpcError, RpcParams};
-use node_kernel::{MethodEntry, RunOn, StartContext};
+use node_api::chain::{serialize, Hash256, Transaction};
+use node_api::json::{decode_hex, tx_json};
+use node_api::rpc::{amount, codes, Param, RpcError, RpcParams};
+use node_api::{
+    BoxError, EntryInfo, MempoolError, MempoolService, MethodEntry, RunOn, StartContext,
+};
 use serde_json::{json, Map, Value};
 
 use crate::mempool::Mempool;
-use crate::pool::EntryInfo;
 
 const NONE: &[Param] = &[];
 const VERBOSE: &[Param] = &[Param::optional("verbose")];
@@ -22,7 +22,7 @@ const GETRAW: &[Param] = &[
     Param::optional("blockhash"),
 ];
 
-pub(crate) fn register(ctx: &StartContext<'_>, mempool: &Arc<Mempool>) -> Result<(), String> {
+pub(crate) fn register(ctx: &StartContext, mempool: &Arc<Mempool>) -> Result<(), BoxError> {
     let methods: &[MethodEntry<Mempool>] = &[
         (
             "getmempoolinfo",
@@ -50,8 +50,7 @@ pub(crate) fn register(ctx: &StartContext<'_>, mempool: &Arc<Mempool>) -> Result
             getrawtransaction,
         ),
     ];
-    ctx.rpc
-        .register_table(ctx.module, mempool, RunOn::Blocking, methods)
+    ctx.register_methods(mempool, RunOn::Blocking, methods)
 }
 
 fn parse_txid(p: &RpcParams, index: usize) -> Result<Hash256, RpcError> {
@@ -130,7 +129,7 @@ fn sendrawtransaction(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
     match m.accept(tx) {
         Ok(a) => Ok(json!(a.txid.to_string())),
         // Resubmitting a pooled transaction is not an error, as in Core.
-        Err(crate::MempoolError::AlreadyInMempool) => Ok(json!(txid.to_string())),
+        Err(MempoolError::AlreadyInMempool) => Ok(json!(txid.to_string())),
         Err(e) => Err(e.to_rpc()),
     }
 }

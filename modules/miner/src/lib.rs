@@ -1,19 +1,29 @@
-//! The `miner` module's mining engine.
+//! The miner: block templates from the mempool, and a nonce search on every core.
 //!
-//! What it does: searches a block header's nonce space for a hash at or below the target
-//! ([`search`]), on a rayon pool of a configured number of threads, with the widest SHA-256
-//! kernel the CPU offers (AVX-512, AVX2, the SHA extensions, or portable `sha2`).
+//! What it does: builds a template on the chain's tip (a coinbase paying subsidy plus
+//! fees, then the mempool's best transactions), searches the header's nonce space for a
+//! hash at or below the target ([`search`]) on a rayon pool of a configured number of
+//! threads with the widest SHA-256 kernel the CPU offers (AVX-512, AVX2, the SHA
+//! extensions, or portable `sha2`), rolls the extranonce when the space runs out, and
+//! submits a found block to the chain like any peer's. It mines continuously
+//! (`[miner] autostart`, `setgenerate`) or on request (`generatetoaddress`, regtest).
 //!
-//! What it needs: an 80-byte header and a 256-bit target; nothing else from the node.
-//!
-//! What it provides: [`search::NonceSearcher`] (one per miner: it owns the threads),
-//! [`search::SearchJob`] (one per header), and [`search::scan`] for a single thread.
+//! Needs: `dyn ChainView` (the tip, and a listener on it), `dyn ChainWriter` (to accept
+//! found blocks), `dyn MempoolService` (the transactions); uses `dyn WalletService` when
+//! present for a payout address if `[miner] payout_address` is empty. Provides: `dyn
+//! MinerService` (the `miner` service: status, start and stop) and the mining RPC
+//! methods. Tasks: `search` (blocking: the mining thread) and `watch` (fresher
+//! transactions, the hash-rate log, shutdown).
 //!
 //! Invariants: a reported nonce always meets the target, checked with the full 256-bit
-//! comparison; a search stops within about a millisecond of its stop flag being raised.
+//! comparison; a search stops within about a millisecond of a new tip, which a chain
+//! listener reports inside the step that moved it. A template is built from a pool that
+//! has finished with the tip it builds on (the mempool's listener runs before the
+//! miner's), so it never offers a transaction that tip confirmed.
 //!
 //! Costs: one SHA-256 compression per header to set up a job, at most two per nonce; on a
-//! core with AVX-512 about 37 million nonces per second, no allocation while hashing.
+//! core with AVX-512 about 37 million nonces per second, no allocation while hashing. A
+//! template costs a pool selection and a merkle root.
 
 mod config;
 mod module;

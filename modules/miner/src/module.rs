@@ -1,22 +1,22 @@
-//! The `miner` module: the mining thread, the watchers that stop its search on a new tip
-//! or fresher transactions, the hash-rate log, and the mining RPC methods.
+//! The `miner` module: the mining thread, the chain listener and event watcher that stop
+//! its search on a new tip or fresher transactions, the hash-rate log, and the mining
+//! RPC methods.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use node_chain::{ChainEvent, ChainSpec, ChainState};
-use node_kernel::{
-    inventory, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory, StartContext,
+use node_api::chain::ChainSpec;
+use node_api::{
+    async_trait, inventory, services, BoxError, ChainView, ChainWriter, ConfigError, MempoolEvent,
+    MempoolService, MinerService, Module, ModuleConfig, ModuleFactory, StartContext, WalletService,
 };
-use node_mempool::{Mempool, MempoolEvent};
-use node_wallet::Wallet;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::config::MinerConfig;
 use crate::search::NonceSearcher;
 use crate::template::COINBASE_RESERVE;
-use crate::worker::{Control, Worker};
+use crate::worker::{Control, TipWatch, Worker};
 
 /// The hash rate is logged this often while mining.
 const RATE_LOG_INTERVAL: Duration = Duration::from_secs(60);
@@ -27,7 +27,6 @@ const TEMPLATE_REFRESH: Duration = Duration::from_secs(1);
 struct MinerModule {
     config: MinerConfig,
     spec: &'static ChainSpec,
-    control: Arc<Control>,
 }
 
 fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
@@ -59,7 +58,6 @@ fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
     Ok(Box::new(MinerModule {
         config: parsed,
         spec,
-        control: Arc::new(Control::default()),
     }))
 }
 
@@ -67,20 +65,23 @@ inventory::submit! {
     ModuleFactory {
         name: "miner",
         description: "block templates from the mempool and a multi-core SHA-256 nonce search",
-        provides: &["miner"],
-        needs: &["chain", "mempool"],
-        uses: &["wallet"],
+        registered_by: env!("CARGO_PKG_NAME"),
+        provides: &[services::MINER],
+        needs: &[services::CHAIN, services::CHAIN_WRITER, services::MEMPOOL],
+        uses: &[services::WALLET],
         build,
     }
 }
 
+#[async_trait]
 impl Module for MinerModule {
-    fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), BoxError> {
-        let chain: Arc<ChainState> = ctx.services.require("chain")?;
-        let mempool: Arc<Mempool> = ctx.services.require("mempool")?;
+    async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
+        let chain = ctx.require::<dyn ChainView>()?;
+        let writer = ctx.require::<dyn ChainWriter>()?;
+        let mempool = ctx.require::<dyn MempoolService>()?;
         let payout = if !self.config.payout_address.is_empty() {
             Some(self.spec.parse_address(&self.config.payout_address)?)
-        } else if let Some(wallet) = ctx.services.get::<Wallet>("wallet") {
+        } else if let Some(wallet) = ctx.get::<dyn WalletService>()? {
             Some(wallet.new_address("mining")?)
         } else {
             None
@@ -96,9 +97,20 @@ impl Module for MinerModule {
             autostart = self.config.autostart,
             "miner ready"
         );
+        let control = Arc::new(Control::new(
+            searcher.kernel().name(),
+            searcher.threads(),
+            chain.tip().hash,
+        ));
+        // The mempool started first, so its listener runs before this one: when the
+        // miner hears a tip, the pool is done with it.
+        chain.listen(Arc::new(TipWatch(Arc::downgrade(&control))));
+        // A tip that settled since `Control::new` read it reached no listener of ours.
+        control.settle(chain.tip().hash);
         let worker = Worker {
-            control: self.control.clone(),
+            control: control.clone(),
             chain: chain.clone(),
+            writer,
             mempool: mempool.clone(),
             searcher,
             payout: payout.map(|a| a.script_pubkey()).unwrap_or_default(),
@@ -106,14 +118,14 @@ impl Module for MinerModule {
             block_max_txs: self.config.block_max_txs,
             min_txs: self.config.min_txs,
         };
-        ctx.tasks.spawn_blocking(move || worker.run());
-        self.control.set_generate(self.config.autostart, None);
+        ctx.spawn_blocking("search", move || worker.run());
+        control.set_generate(self.config.autostart, None);
 
-        let control = self.control.clone();
-        let cancel = ctx.cancel.clone();
-        let mut chain_events = ctx.events.subscribe::<ChainEvent>();
-        let mut pool_events = ctx.events.subscribe::<MempoolEvent>();
-        ctx.spawn(async move {
+        let watched = control.clone();
+        let cancel = ctx.cancel_token();
+        let mut pool_events = ctx.events().subscribe::<MempoolEvent>();
+        ctx.spawn("watch", async move {
+            let control = watched;
             let mut last_refresh = Instant::now();
             let mut rate_log = tokio::time::interval(RATE_LOG_INTERVAL);
             rate_log.tick().await;
@@ -121,17 +133,18 @@ impl Module for MinerModule {
             loop {
                 tokio::select! {
                     _ = cancel.cancelled() => break,
-                    event = chain_events.recv() => match event {
-                        Ok(ChainEvent::TipChanged { .. }) | Err(RecvError::Lagged(_)) => control.refresh(),
-                        Ok(_) => {}
-                        Err(RecvError::Closed) => break,
-                    },
                     event = pool_events.recv() => match event {
-                        Ok(MempoolEvent::Accepted { .. }) if last_refresh.elapsed() >= TEMPLATE_REFRESH => {
+                        Ok(MempoolEvent::Accepted { .. }) | Err(RecvError::Lagged(_))
+                            if last_refresh.elapsed() >= TEMPLATE_REFRESH =>
+                        {
                             last_refresh = Instant::now();
                             control.refresh();
                         }
-                        Err(RecvError::Closed) => break,
+                        // The bus outlives every module; only a node without one ends here.
+                        Err(RecvError::Closed) => {
+                            cancel.cancelled().await;
+                            break;
+                        }
                         _ => {}
                     },
                     _ = rate_log.tick() => {
@@ -144,10 +157,11 @@ impl Module for MinerModule {
                     }
                 }
             }
+            // The search thread watches no token: this ends it.
             control.shutdown();
         });
-        crate::rpc::register(ctx, self.control.clone(), chain, mempool, self.spec)?;
-        ctx.services.provide("miner", self.control.clone());
+        crate::rpc::register(&ctx, control.clone(), chain, mempool, self.spec)?;
+        ctx.provide::<dyn MinerService>(control)?;
         Ok(())
     }
 }

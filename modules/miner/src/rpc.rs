@@ -3,11 +3,10 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use node_chain::pow::difficulty;
-use node_chain::{ChainSpec, ChainState};
-use node_kernel::rpc::{codes, Param, RpcError, RpcParams};
-use node_kernel::StartContext;
-use node_mempool::Mempool;
+use node_api::chain::pow::difficulty;
+use node_api::chain::ChainSpec;
+use node_api::rpc::{codes, Param, RpcError, RpcParams};
+use node_api::{BoxError, ChainView, MempoolService, MinerService, StartContext};
 use primitive_types::U256;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -29,16 +28,16 @@ const SETGENERATE: &[Param] = &[
 const HASHPS_WINDOW: u32 = 120;
 
 pub(crate) fn register(
-    ctx: &StartContext<'_>,
+    ctx: &StartContext,
     control: Arc<Control>,
-    chain: Arc<ChainState>,
-    mempool: Arc<Mempool>,
+    chain: Arc<dyn ChainView>,
+    mempool: Arc<dyn MempoolService>,
     spec: &'static ChainSpec,
-) -> Result<(), String> {
+) -> Result<(), BoxError> {
     {
         let (control, chain) = (control.clone(), chain.clone());
-        ctx.rpc.register(
-            ctx.module,
+        ctx.rpc().register(
+            ctx.module(),
             "getmininginfo",
             NONE,
             "Mining state: blocks, difficulty, network and local hash rates, pooled transactions.",
@@ -49,7 +48,7 @@ pub(crate) fn register(
                     Ok(json!({
                         "blocks": tip.height,
                         "difficulty": difficulty(tip.header.bits),
-                        "networkhashps": network_hash_ps(&chain),
+                        "networkhashps": network_hash_ps(&*chain),
                         "localhashps": control.hash_rate(),
                         "pooledtx": mempool.info().size,
                         "generate": control.is_generating(),
@@ -63,8 +62,8 @@ pub(crate) fn register(
     }
     {
         let control = control.clone();
-        ctx.rpc.register(
-            ctx.module,
+        ctx.rpc().register(
+            ctx.module(),
             "generatetoaddress",
             GENERATE,
             "Mines nblocks blocks paying address at once (regtest only); returns their hashes.",
@@ -103,8 +102,8 @@ pub(crate) fn register(
             },
         )?;
     }
-    ctx.rpc.register(
-        ctx.module,
+    ctx.rpc().register(
+        ctx.module(),
         "setgenerate",
         SETGENERATE,
         "Switches continuous mining on (true) or off (false). genproclimit is accepted and \
@@ -137,7 +136,7 @@ pub(crate) fn register(
 
 /// Work done over the last blocks divided by the time they took, as Core's
 /// getnetworkhashps.
-fn network_hash_ps(chain: &ChainState) -> f64 {
+fn network_hash_ps(chain: &dyn ChainView) -> f64 {
     let tip = chain.tip();
     let back = tip.height.min(HASHPS_WINDOW);
     if back == 0 {

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use node_chain::script::{bip34_height_prefix, push_slice};
-use node_chain::{merkle_root, Block, BlockHeader, ChainState, Hash256, NextBlock, Transaction};
-use node_mempool::Mempool;
+use node_api::chain::script::{bip34_height_prefix, push_slice};
+use node_api::chain::{merkle_root, Block, BlockHeader, Hash256, NextBlock, Transaction};
+use node_api::{ChainView, MempoolService};
 
 /// Bytes kept for the header, the transaction count and the coinbase, as Bitcoin Core
 /// reserves 4000 weight units for them.
@@ -26,8 +26,8 @@ pub(crate) struct Template {
 impl Template {
     /// Builds a template on the current tip from the pool's best transactions.
     pub(crate) fn build(
-        chain: &ChainState,
-        mempool: &Mempool,
+        chain: &dyn ChainView,
+        mempool: &dyn MempoolService,
         payout: Vec<u8>,
         max_bytes: usize,
         max_txs: usize,

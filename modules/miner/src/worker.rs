@@ -2,14 +2,19 @@
 //! submits found blocks to the chain like any peer's block, and answers generate
 //! requests. A new tip, fresher transactions, `setgenerate false` or shutdown raise the
 //! stop flag, which ends the search within about a millisecond.
+//!
+//! The tip reaches the miner through a chain listener ([`TipWatch`]), registered after
+//! the mempool's: when it hears a tip, the pool is done with that tip too. A template is
+//! built only from a pool settled on the tip it builds on, so it never offers what the
+//! tip already confirmed, even while another module's block is being connected.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use node_chain::{target_from_compact, ChainState, Hash256};
-use node_mempool::Mempool;
+use node_api::chain::{target_from_compact, ChainEvent, Hash256};
+use node_api::{ChainListener, ChainView, ChainWriter, MempoolService, MinerService, MinerStatus};
 use tokio::sync::oneshot;
 
 use crate::search::{NonceSearcher, SearchJob, SearchStatus};
@@ -18,6 +23,10 @@ use crate::template::Template;
 /// How long an idle miner waiting for `min_txs` sleeps between looks at the pool, in case
 /// a wake-up was missed.
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How long a template waits, at most, for the pool to settle on the tip before it is
+/// built anyway: a step of the chain takes milliseconds, a reorganisation of a thousand
+/// blocks about two seconds.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A `generatetoaddress` call waiting for its blocks.
 pub(crate) struct GenerateRequest {
@@ -26,8 +35,9 @@ pub(crate) struct GenerateRequest {
     pub(crate) reply: oneshot::Sender<Result<Vec<Hash256>, String>>,
 }
 
-#[derive(Default)]
 struct State {
+    /// The last tip the chain's listeners have finished with (the mempool's among them).
+    settled: Hash256,
     generating: bool,
     /// Where continuous mining pays, when `setgenerate` named an address.
     payout: Option<Vec<u8>>,
@@ -35,8 +45,8 @@ struct State {
     requests: VecDeque<GenerateRequest>,
 }
 
-/// Shared between the mining thread, the event watchers and the RPC methods.
-#[derive(Default)]
+/// Shared between the mining thread, the tip listener, the event watcher and the RPC
+/// methods; the `miner` service.
 pub(crate) struct Control {
     state: Mutex<State>,
     wake: Condvar,
@@ -48,27 +58,54 @@ pub(crate) struct Control {
     rate_bits: AtomicU64,
     /// Blocks this node mined.
     pub(crate) blocks_found: AtomicU64,
+    /// The SHA-256 kernel the searcher uses.
+    kernel: &'static str,
+    /// Search threads.
+    threads: usize,
 }
 
 impl Control {
+    /// A miner searching with `kernel` on `threads` threads, on a chain whose tip is
+    /// `tip`.
+    pub(crate) fn new(kernel: &'static str, threads: usize, tip: Hash256) -> Control {
+        Control {
+            state: Mutex::new(State {
+                settled: tip,
+                generating: false,
+                payout: None,
+                shutdown: false,
+                requests: VecDeque::new(),
+            }),
+            wake: Condvar::new(),
+            stop_search: AtomicBool::new(false),
+            hashes: AtomicU64::new(0),
+            rate_bits: AtomicU64::new(0),
+            blocks_found: AtomicU64::new(0),
+            kernel,
+            threads,
+        }
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Switches continuous mining on or off; `payout` replaces the configured address.
-    pub(crate) fn set_generate(&self, on: bool, payout: Option<Vec<u8>>) {
-        let mut state = self.state();
-        state.generating = on;
-        if payout.is_some() {
-            state.payout = payout;
+    /// The chain's listeners are done with `tip`: the running search is stale.
+    pub(crate) fn settle(&self, tip: Hash256) {
+        self.state().settled = tip;
+        self.refresh();
+    }
+
+    fn settled(&self) -> Hash256 {
+        self.state().settled
+    }
+
+    /// Waits until a tip other than `tip` settles, or `timeout`.
+    fn wait_settled(&self, tip: Hash256, timeout: Duration) {
+        let state = self.state();
+        if state.settled == tip && !state.shutdown {
+            let _ = self.wake.wait_timeout(state, timeout);
         }
-        // Under the state lock: `next_work` clears the flag under the same lock, so a
-        // stop can never be cleared after it was raised for the work being handed out.
-        if !on {
-            self.stop_search.store(true, Ordering::Relaxed);
-        }
-        drop(state);
-        self.wake.notify_all();
     }
 
     pub(crate) fn is_generating(&self) -> bool {
@@ -106,11 +143,56 @@ enum Work {
     Stop,
 }
 
+impl MinerService for Control {
+    fn status(&self) -> MinerStatus {
+        MinerStatus {
+            generating: self.is_generating(),
+            threads: self.threads,
+            kernel: self.kernel,
+            hashes_per_second: self.hash_rate(),
+            hashes: self.hashes.load(Ordering::Relaxed),
+            blocks_found: self.blocks_found.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Switches continuous mining on or off; `payout` replaces the configured address.
+    fn set_generate(&self, on: bool, payout: Option<Vec<u8>>) {
+        let mut state = self.state();
+        state.generating = on;
+        if payout.is_some() {
+            state.payout = payout;
+        }
+        // Under the state lock: `next_work` clears the flag under the same lock, so a
+        // stop can never be cleared after it was raised for the work being handed out.
+        if !on {
+            self.stop_search.store(true, Ordering::Relaxed);
+        }
+        drop(state);
+        self.wake.notify_all();
+    }
+}
+
+/// The miner's chain listener. It only records the tip and raises the stop flag, so the
+/// chain's writer never waits on the miner. It holds the miner weakly: the chain outlives
+/// the module.
+pub(crate) struct TipWatch(pub(crate) Weak<Control>);
+
+impl ChainListener for TipWatch {
+    fn on_chain_event(&self, event: &ChainEvent) {
+        if let ChainEvent::TipChanged { hash, .. } = event {
+            if let Some(control) = self.0.upgrade() {
+                control.settle(*hash);
+            }
+        }
+    }
+}
+
 /// What the mining thread needs.
 pub(crate) struct Worker {
     pub(crate) control: Arc<Control>,
-    pub(crate) chain: Arc<ChainState>,
-    pub(crate) mempool: Arc<Mempool>,
+    pub(crate) chain: Arc<dyn ChainView>,
+    pub(crate) writer: Arc<dyn ChainWriter>,
+    pub(crate) mempool: Arc<dyn MempoolService>,
     pub(crate) searcher: NonceSearcher,
     pub(crate) payout: Vec<u8>,
     pub(crate) block_max_bytes: usize,
@@ -201,18 +283,7 @@ impl Worker {
     /// Mines one block on a fresh template. `None` when the search was stopped (new tip,
     /// new transactions, shutdown) before finding one.
     fn mine_one(&self, payout: &[u8]) -> Result<Option<Hash256>, String> {
-        let mut template = Template::build(
-            &self.chain,
-            &self.mempool,
-            payout.to_vec(),
-            self.block_max_bytes,
-            if self.block_max_txs == 0 {
-                usize::MAX
-            } else {
-                self.block_max_txs
-            },
-            now(),
-        );
+        let mut template = self.template(payout);
         let target = target_from_compact(template.next.bits)
             .target
             .to_little_endian();
@@ -226,7 +297,9 @@ impl Worker {
                 SearchStatus::Found(nonce) => {
                     block.header.nonce = nonce;
                     let hash = block.hash();
-                    self.chain.accept_block(&block).map_err(|e| e.to_string())?;
+                    self.writer
+                        .accept_block(&block)
+                        .map_err(|e| e.to_string())?;
                     self.control.blocks_found.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(
                         height = template.next.height,
@@ -246,6 +319,45 @@ impl Worker {
         }
     }
 
+    /// A template on the tip from a pool settled on that tip. The chain moves its tip
+    /// before its listeners run, so a tip read while a block is being connected may be
+    /// ahead of the pool: then the template waits for the step to end.
+    fn template(&self, payout: &[u8]) -> Template {
+        let max_txs = if self.block_max_txs == 0 {
+            usize::MAX
+        } else {
+            self.block_max_txs
+        };
+        let build = || {
+            Template::build(
+                &*self.chain,
+                &*self.mempool,
+                payout.to_vec(),
+                self.block_max_bytes,
+                max_txs,
+                now(),
+            )
+        };
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        loop {
+            let settled = self.control.settled();
+            let template = build();
+            let consistent = template.next.prev == settled
+                && self.chain.tip().hash == settled
+                && self.control.settled() == settled;
+            let now = Instant::now();
+            if consistent || now >= deadline {
+                if !consistent {
+                    tracing::warn!(
+                        "the pool did not settle on the tip in time; mining its current selection"
+                    );
+                }
+                return template;
+            }
+            self.control.wait_settled(settled, deadline - now);
+        }
+    }
+
     fn record(&self, hashes: u64, elapsed: Duration) {
         self.control.hashes.fetch_add(hashes, Ordering::Relaxed);
         // Short searches (regtest finds a block in a few hashes) say nothing of the rate.
@@ -255,5 +367,106 @@ impl Worker {
                 .rate_bits
                 .store(rate.to_bits(), Ordering::Relaxed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use node_api::chain::{Address, ChainOptions, ChainSpec, OutPoint, Transaction, TxOut};
+    use node_api::{Accepted, EntryInfo, LocalChain, MempoolError, MempoolInfo, SelectedTx};
+
+    use super::*;
+
+    /// A pool with nothing in it: the miner's tests are about blocks and tips.
+    struct EmptyPool;
+
+    impl MempoolService for EmptyPool {
+        fn accept(&self, _tx: Transaction) -> Result<Accepted, MempoolError> {
+            Err(MempoolError::MissingInputs)
+        }
+        fn accept_from_peer(&self, _tx: Transaction) -> Result<Accepted, MempoolError> {
+            Err(MempoolError::MissingInputs)
+        }
+        fn contains(&self, _txid: &Hash256) -> bool {
+            false
+        }
+        fn get(&self, _txid: &Hash256) -> Option<Arc<Transaction>> {
+            None
+        }
+        fn txids(&self) -> Vec<Hash256> {
+            Vec::new()
+        }
+        fn entry(&self, _txid: &Hash256) -> Option<EntryInfo> {
+            None
+        }
+        fn entries(&self) -> Vec<EntryInfo> {
+            Vec::new()
+        }
+        fn info(&self) -> MempoolInfo {
+            MempoolInfo {
+                size: 0,
+                bytes: 0,
+                max_bytes: 0,
+                orphans: 0,
+                min_relay_fee_per_kb: 0,
+            }
+        }
+        fn select(&self, _max_bytes: usize, _max_txs: usize) -> Vec<SelectedTx> {
+            Vec::new()
+        }
+        fn is_spent(&self, _outpoint: &OutPoint) -> bool {
+            false
+        }
+        fn unspent_outputs_to(&self, _script_pubkey: &[u8]) -> Vec<(OutPoint, TxOut)> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn generate_mines_on_each_new_tip_and_the_listener_settles_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = ChainSpec::by_name("regtest").unwrap();
+        let chain = LocalChain::open(dir.path(), spec, ChainOptions::default(), |_| {}).unwrap();
+        let searcher = NonceSearcher::new(1).unwrap();
+        let control = Arc::new(Control::new(
+            searcher.kernel().name(),
+            searcher.threads(),
+            chain.tip().hash,
+        ));
+        chain.listen(Arc::new(TipWatch(Arc::downgrade(&control))));
+        let worker = Worker {
+            control: control.clone(),
+            chain: chain.clone(),
+            writer: chain.clone(),
+            mempool: Arc::new(EmptyPool),
+            searcher,
+            payout: Vec::new(),
+            block_max_bytes: 1_000_000,
+            block_max_txs: 0,
+            min_txs: 0,
+        };
+        let thread = std::thread::spawn(move || worker.run());
+
+        let (reply, answer) = oneshot::channel();
+        control.request(GenerateRequest {
+            count: 3,
+            payout: Address {
+                version: spec.address_version,
+                hash: [7; 20],
+            }
+            .script_pubkey(),
+            reply,
+        });
+        let hashes = answer.blocking_recv().unwrap().unwrap();
+        assert_eq!(hashes.len(), 3);
+        let tip = chain.tip();
+        assert_eq!((tip.height, tip.hash), (3, hashes[2]));
+        assert_eq!(chain.hash_at(2), Some(hashes[1]));
+        assert_eq!(control.settled(), tip.hash);
+        let status = control.status();
+        assert_eq!((status.blocks_found, status.generating), (3, false));
+
+        control.shutdown();
+        thread.join().unwrap();
     }
 }

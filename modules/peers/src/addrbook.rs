@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rand::seq::IteratorRandom;
 
-use crate::message::AddrEntry;
+use node_p2p::AddrEntry;
 
 /// Addresses kept. Each costs under 100 bytes; 4,096 is plenty for a small network, and
 /// bounds what `addr` floods can make us hold.

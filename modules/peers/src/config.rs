@@ -3,12 +3,10 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use node_chain::ChainSpec;
-use node_kernel::ConfigError;
+use node_api::chain::ChainSpec;
+use node_api::ConfigError;
+use node_p2p::{HEADER_LEN, MAX_INV, MAX_USER_AGENT};
 use serde::{Deserialize, Serialize};
-
-use crate::codec::HEADER_LEN;
-use crate::message::MAX_INV;
 
 /// The `[peers]` table.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -183,7 +181,7 @@ impl PeersConfig {
                 ),
             ));
         }
-        if self.user_agent.len() > crate::message::MAX_USER_AGENT {
+        if self.user_agent.len() > MAX_USER_AGENT {
             return Err(invalid("user_agent", "longer than 256 bytes"));
         }
         Ok(Settings {

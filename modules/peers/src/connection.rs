@@ -8,6 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use node_api::PeerService;
+use node_p2p::{
+    ConnectionType, Message, MessageCodec, PayloadError, Received, MIN_PEER_VERSION,
+    SENDHEADERS_VERSION,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -15,10 +20,7 @@ use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 
 use crate::addrbook::canonical;
-use crate::codec::{MessageCodec, Received};
-use crate::error::PayloadError;
-use crate::message::{Message, MIN_PEER_VERSION};
-use crate::peer::{ConnectionType, Outgoing, Peer, Remote};
+use crate::peer::{Outgoing, Peer, Remote};
 use crate::peers::Peers;
 
 /// Undecodable messages (bad checksum, bad command, malformed payload) tolerated per
@@ -51,10 +53,14 @@ pub(crate) fn start(
     };
     tracing::debug!(peer = %peer.id, %addr, kind = kind.as_str(), "connection opened");
     let (read, write) = stream.into_split();
-    peers
-        .tasks
-        .spawn(write_loop(Arc::clone(peers), Arc::clone(&peer), write, rx));
-    peers.tasks.spawn(read_loop(Arc::clone(peers), peer, read));
+    peers.spawner.spawn(
+        "connection writer",
+        write_loop(Arc::clone(peers), Arc::clone(&peer), write, rx),
+    );
+    peers.spawner.spawn(
+        "connection reader",
+        read_loop(Arc::clone(peers), peer, read),
+    );
 }
 
 async fn write_loop(
@@ -250,7 +256,7 @@ async fn handshake(peers: &Peers, peer: &Peer, frames: &mut Frames) -> Option<Re
 /// want addresses (outbound only, as Bitcoin Core), and where we can be reached.
 fn after_handshake(peers: &Peers, peer: &Peer) {
     let Some(remote) = peer.remote() else { return };
-    if remote.version >= crate::message::SENDHEADERS_VERSION {
+    if remote.version >= SENDHEADERS_VERSION {
         let _ = peers.send_to(peer, &Message::SendHeaders);
     }
     if peer.kind != ConnectionType::Inbound {

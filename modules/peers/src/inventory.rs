@@ -10,7 +10,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::{HashSet, VecDeque};
 use std::hash::BuildHasher;
 
-use node_chain::Hash256;
+use node_api::chain::Hash256;
 
 /// Turns hashes into the keys kept per peer; one per node, shared by every peer.
 #[derive(Debug, Default)]

@@ -1,18 +1,19 @@
-//! The `peers` module: every TCP connection of the node and the P2P wire format.
+//! The `peers` module: every TCP connection of the node, speaking the wire format of
+//! [`node_p2p`] (Bitcoin's framing and messages; an unknown command is ignored, never
+//! punished, so Bitcoin tooling that sends more still works).
 //!
-//! - **Wire**: Bitcoin's framing (chain magic, 12-byte command, length, sha256d checksum)
-//!   as a `tokio_util` codec ([`MessageCodec`]) and Bitcoin's messages ([`Message`]):
-//!   version/verack, ping/pong, getheaders/headers, inv/getdata/notfound, block, tx,
-//!   getaddr/addr, sendheaders; any other command decodes as [`Message::Unknown`] and is
-//!   ignored, never punished, so Bitcoin tooling that sends more still works.
-//! - **Needs**: the `chain` service ([`node_chain::ChainState`]): the tip height for
-//!   `version`, headers for `getheaders`, stored blocks for `getdata`.
-//! - **Provides**: the `peers` service, an `Arc<`[`Peers`]`>`: subscriptions to inbound
-//!   messages by [`Topic`], `send`/`broadcast`/`announce` (inventory-aware, so nothing
-//!   is echoed back to a peer that has it), peer listing, misbehaviour, bans, connecting;
-//!   [`PeerEvent`]s on the event bus; the RPC methods getpeerinfo, getnetworkinfo,
-//!   getconnectioncount, addnode, disconnectnode, setban, listbanned, clearbanned, ping.
-//!   The discovery module feeds addresses in through [`Peers::add_candidate`].
+//! - **Needs**: the `chain` service (`dyn ChainView`): the tip height for `version`,
+//!   headers for `getheaders`, stored block bytes for `getdata`, whether it is pruned.
+//! - **Provides**: the `peers` service, `dyn PeerService` ([`Peers`]): subscriptions to
+//!   inbound messages by [`Topic`](node_p2p::Topic), `send`/`broadcast`/`announce`
+//!   (inventory-aware, so nothing is echoed back to a peer that has it), peer listing,
+//!   misbehaviour, disconnecting, and `add_candidate`, through which the discovery module
+//!   feeds addresses in; [`PeerEvent`](node_p2p::PeerEvent)s on the event bus; the RPC
+//!   methods getpeerinfo, getnetworkinfo, getconnectioncount, addnode, disconnectnode,
+//!   setban, listbanned, clearbanned, ping.
+//! - **Tasks**, supervised under the module's name: `accept` (the listener, bound in
+//!   `start`), `outbound manager`, a `connection reader` and a `connection writer` per
+//!   connection, and short-lived `dial ...` tasks.
 //! - **Profile** `[peers]` ([`PeersConfig`]): `listen`, `connect`, `addnode`, limits and
 //!   timeouts.
 //! - **Invariants**: a frame's magic and declared length are checked before its payload
@@ -24,7 +25,9 @@
 //!   connection to ourselves is dropped (version nonce). With `connect` set, no other
 //!   outbound connection is made. A pruned chain is advertised as NODE_NETWORK_LIMITED
 //!   (BIP159) instead of NODE_NETWORK; its pruned bodies are answered with `notfound`.
-//!   Every task ends when the module is cancelled.
+//!   Every task ends when the module is cancelled, and none returns an error for what a
+//!   peer does (a disconnect, a bad frame, a failed dial is handled and logged where it
+//!   happens): only a bug stops the node.
 //! - **Costs**: two tasks per connection; per peer, a send buffer of at most
 //!   `send_buffer_bytes` (a peer that lets it fill is not reading and is dropped) and a
 //!   set of `known_inventory` 8-byte keys; per subscriber, at most
@@ -34,34 +37,22 @@
 
 mod addrbook;
 mod bans;
-mod codec;
 mod config;
 mod connection;
 mod error;
-mod events;
 mod inventory;
 mod manager;
-mod message;
 mod module;
 mod peer;
 mod peers;
 mod rpc;
 mod serve;
+mod targets;
 #[cfg(test)]
 mod tests;
-mod topic;
+mod util;
 
 pub use bans::{BanEntry, InvalidSubnet, Subnet};
-pub use codec::{encode_frame, MessageCodec, Received, HEADER_LEN};
 pub use config::PeersConfig;
-pub use error::{CodecError, PayloadError, PeersError};
-pub use events::PeerEvent;
-pub use message::{
-    AddrEntry, Command, GetHeaders, InvType, Inventory, Message, NetAddress, VersionMessage,
-    MAX_ADDR, MAX_HEADERS, MAX_INV, MAX_LOCATOR, MAX_USER_AGENT, MIN_PEER_VERSION, MSG_BLOCK,
-    MSG_TX, NODE_NETWORK, NODE_NETWORK_LIMITED, NODE_NETWORK_LIMITED_MIN_BLOCKS, PROTOCOL_VERSION,
-    SENDHEADERS_VERSION,
-};
-pub use peer::{ConnectionType, PeerId, PeerInfo};
+pub use error::PeersError;
 pub use peers::{Peers, SUBSCRIPTION_CAPACITY};
-pub use topic::Topic;

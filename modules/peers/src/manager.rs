@@ -10,10 +10,13 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
 
+use node_api::PeerService;
+use node_p2p::ConnectionType;
+
 use crate::addrbook::canonical;
 use crate::connection;
-use crate::peer::{lock, unix_now, ConnectionType};
 use crate::peers::{Peers, State};
+use crate::util::{lock, unix_now};
 
 /// How often the manager looks for work without being woken.
 const TICK: Duration = Duration::from_secs(1);
@@ -50,7 +53,7 @@ pub(crate) fn fill(peers: &Arc<Peers>) {
     };
     for target in targets {
         let peers_ = Arc::clone(peers);
-        peers.tasks.spawn(async move {
+        peers.spawner.spawn("dial target", async move {
             let connected = dial(&peers_, &target, Some(target.clone())).await;
             if !connected {
                 if let Some(t) = lock(&peers_.state).targets.get_mut(&target) {
@@ -61,9 +64,9 @@ pub(crate) fn fill(peers: &Arc<Peers>) {
     }
     for addr in addrs {
         let peers_ = Arc::clone(peers);
-        peers
-            .tasks
-            .spawn(async move { dial_automatic(&peers_, addr).await });
+        peers.spawner.spawn("dial candidate", async move {
+            dial_automatic(&peers_, addr).await
+        });
     }
 }
 
@@ -171,10 +174,15 @@ pub(crate) async fn dial(peers: &Arc<Peers>, target: &str, persistent: Option<St
 }
 
 impl Peers {
+    /// Makes one outbound connection attempt to `addr` (as `addnode ... onetry`).
+    pub fn connect(self: &Arc<Self>, addr: SocketAddr) {
+        self.onetry(addr.to_string());
+    }
+
     /// One manual connection attempt to `host:port`, not retried.
     pub(crate) fn onetry(self: &Arc<Self>, target: String) {
         let peers = Arc::clone(self);
-        self.tasks.spawn(async move {
+        self.spawner.spawn("dial once", async move {
             dial(&peers, &target, None).await;
         });
     }

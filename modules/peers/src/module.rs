@@ -1,14 +1,15 @@
 //! The `peers` module as the kernel sees it: built from `[peers]`, started with a bound
 //! listener, the outbound connection manager and the network RPC methods.
 
-use std::net::TcpListener as StdListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use node_chain::{ChainSpec, ChainState};
-use node_kernel::{
-    inventory, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory, StartContext,
+use node_api::chain::ChainSpec;
+use node_api::{
+    async_trait, inventory, services, BoxError, ChainView, ConfigError, Module, ModuleConfig,
+    ModuleFactory, PeerService, StartContext,
 };
+use node_p2p::ConnectionType;
 use tokio::net::TcpListener;
 
 use crate::addrbook::canonical;
@@ -16,7 +17,6 @@ use crate::config::{PeersConfig, Settings};
 use crate::connection;
 use crate::error::PeersError;
 use crate::manager;
-use crate::peer::ConnectionType;
 use crate::peers::Peers;
 
 /// Pause after a failed `accept` (out of file descriptors, say) before the next one, so
@@ -44,40 +44,41 @@ inventory::submit! {
         name: "peers",
         description: "TCP peers on Bitcoin's P2P framing: handshake, pings, bans, address \
                       book, outbound connections; serves headers and blocks",
-        provides: &["peers"],
-        needs: &["chain"],
+        registered_by: env!("CARGO_PKG_NAME"),
+        provides: &[services::PEERS],
+        needs: &[services::CHAIN],
         uses: &[],
         build,
     }
 }
 
+#[async_trait]
 impl Module for PeersModule {
-    fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), BoxError> {
-        let chain = ctx.services.require::<ChainState>("chain")?;
+    async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
+        let chain = ctx.require::<dyn ChainView>()?;
         let addr = self.settings.listen;
         let bind = |source| PeersError::Bind { addr, source };
-        // `start` is synchronous: bind with std, then hand the socket to tokio.
-        let listener = StdListener::bind(addr).map_err(bind)?;
-        listener.set_nonblocking(true).map_err(bind)?;
-        let listener = TcpListener::from_std(listener).map_err(bind)?;
+        let listener = TcpListener::bind(addr).await.map_err(bind)?;
         let local_addr = listener.local_addr().map_err(bind)?;
         let peers = Peers::new(
-            self.settings.clone(),
+            self.settings,
             chain,
-            ctx.events.clone(),
-            ctx.cancel.clone(),
-            ctx.tasks.clone(),
+            ctx.events().clone(),
+            ctx.spawner(),
             local_addr,
         );
-        crate::rpc::register(ctx, &peers)?;
-        ctx.services.provide("peers", Arc::clone(&peers));
-        ctx.spawn(accept_loop(Arc::clone(&peers), listener));
-        ctx.spawn(manager::run(Arc::clone(&peers)));
+        crate::rpc::register(&ctx, &peers)?;
+        ctx.provide::<dyn PeerService>(Arc::clone(&peers) as Arc<dyn PeerService>)?;
+        ctx.spawn("accept", accept_loop(Arc::clone(&peers), listener));
+        ctx.spawn("outbound manager", manager::run(peers));
         tracing::info!(%local_addr, "listening for peers on {local_addr}");
         Ok(())
     }
 }
 
+/// Accepts inbound connections until the module is cancelled. A failed `accept` is the
+/// OS running short (descriptors, memory), not a reason to stop the node: it waits and
+/// tries again.
 pub(crate) async fn accept_loop(peers: Arc<Peers>, listener: TcpListener) {
     loop {
         let accepted = tokio::select! {

@@ -2,7 +2,6 @@
 //! byte budget, its traffic counters, its ping, and the inventory it is known to have.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};

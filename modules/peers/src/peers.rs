@@ -8,23 +8,20 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use node_chain::{ChainState, Hash256};
-use node_kernel::EventBus;
+use node_api::chain::Hash256;
+use node_api::{ChainView, EventBus, MakeAnnouncement, PeerService, TaskSpawner};
+use node_p2p::{encode_frame, route, ConnectionType, Message, PeerEvent, PeerId, PeerInfo, Topic};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::addrbook::AddrBook;
 use crate::bans::{BanEntry, BanList, Subnet};
-use crate::codec::encode_frame;
 use crate::config::{normalize_target, Settings};
 use crate::error::PeersError;
-use crate::events::PeerEvent;
 use crate::inventory::InventoryKeys;
-use crate::manager::{TargetSource, TargetState};
-use crate::message::Message;
-use crate::peer::{lock, unix_now, ConnectionType, Peer, PeerId, PeerInfo, PeerSetup};
-use crate::topic::{self, Topic};
+use crate::peer::{Outgoing, Peer, PeerSetup};
+use crate::targets::{TargetSource, TargetState};
+use crate::util::{lock, unix_now};
 
 /// Messages buffered per subscriber. When a subscriber falls this far behind, the peer
 /// whose message does not fit waits (its reader stops reading), so nothing is dropped;
@@ -47,13 +44,16 @@ pub(crate) struct State {
 /// The `peers` service: every P2P connection of the node.
 ///
 /// Cheap calls that never wait: they lock shared state briefly and queue frames. Provided
-/// to other modules as `Arc<Peers>` under the service name `peers`.
+/// to other modules as `dyn PeerService`; the RPC methods use the rest (bans, added
+/// nodes).
 pub struct Peers {
     pub(crate) settings: Settings,
-    pub(crate) chain: Arc<ChainState>,
+    pub(crate) chain: Arc<dyn ChainView>,
     events: EventBus,
+    /// The module's token; every connection's own token is a child of it.
     pub(crate) cancel: CancellationToken,
-    pub(crate) tasks: TaskTracker,
+    /// Spawns the connections' and dials' tasks, supervised under the module's name.
+    pub(crate) spawner: TaskSpawner,
     local_addr: SocketAddr,
     next_id: AtomicU64,
     keys: InventoryKeys,
@@ -66,10 +66,9 @@ pub struct Peers {
 impl Peers {
     pub(crate) fn new(
         settings: Settings,
-        chain: Arc<ChainState>,
+        chain: Arc<dyn ChainView>,
         events: EventBus,
-        cancel: CancellationToken,
-        tasks: TaskTracker,
+        spawner: TaskSpawner,
         local_addr: SocketAddr,
     ) -> Arc<Peers> {
         let mut targets = BTreeMap::new();
@@ -92,8 +91,8 @@ impl Peers {
             settings,
             chain,
             events,
-            cancel,
-            tasks,
+            cancel: spawner.cancel_token(),
+            spawner,
             local_addr,
             next_id: AtomicU64::new(0),
             keys: InventoryKeys::default(),
@@ -103,33 +102,12 @@ impl Peers {
         })
     }
 
-    /// Inbound messages of `topic` from every peer, from now on, with the sender's id.
-    /// Each subscriber gets its own copy; the channel holds [`SUBSCRIPTION_CAPACITY`]
-    /// messages, and a full channel makes the sending peer wait rather than lose a message.
-    /// Dropping the receiver unsubscribes.
-    pub fn subscribe(&self, topic: Topic) -> mpsc::Receiver<(PeerId, Arc<Message>)> {
-        let (tx, rx) = mpsc::channel(SUBSCRIPTION_CAPACITY);
-        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
-        let subscribers = topics.entry(topic).or_default();
-        subscribers.retain(|s| !s.is_closed());
-        subscribers.push(tx);
-        rx
-    }
-
-    /// Whether anyone listens to `topic`.
-    pub fn has_subscribers(&self, topic: Topic) -> bool {
-        let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
-        topics
-            .get(&topic)
-            .is_some_and(|s| s.iter().any(|s| !s.is_closed()))
-    }
-
     /// Hands a message to the subscribers of its topics, waiting for room in each channel
     /// (or until the connection ends).
     pub(crate) async fn deliver(&self, peer: &Peer, message: Message) {
         let routes = {
             let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
-            topic::route(message, |t| topics.get(&t).is_some_and(|s| !s.is_empty()))
+            route(message, |t| topics.get(&t).is_some_and(|s| !s.is_empty()))
         };
         for (topic, message) in routes {
             let subscribers = {
@@ -216,99 +194,6 @@ impl Peers {
         self.queue(&peer, self.frame(&message), &message)
     }
 
-    /// Sends `message` to every peer that completed the handshake, encoding it once.
-    /// Returns how many peers it was queued for.
-    pub fn broadcast(&self, message: Message) -> usize {
-        let frame = self.frame(&message);
-        self.ready_peers()
-            .iter()
-            .filter(|peer| self.queue(peer, frame.clone(), &message).is_ok())
-            .count()
-    }
-
-    /// The inventory-aware send behind every broadcast behaviour: for each peer, the
-    /// `hashes` it is not known to have are passed to `make`, which returns the message
-    /// to send it (or `None` to send nothing). Peers that already have every hash are
-    /// skipped, so nothing is echoed back to where it came from. What the message carries
-    /// is then recorded as known to the peer. `make` may return the same `Arc` for many
-    /// peers: each distinct one is encoded once. Returns how many peers got a message.
-    pub fn announce<F>(&self, hashes: &[Hash256], mut make: F) -> usize
-    where
-        F: FnMut(&PeerInfo, &[Hash256]) -> Option<Arc<Message>>,
-    {
-        let keyed: Vec<(Hash256, u64)> = hashes.iter().map(|h| (*h, self.keys.key(h))).collect();
-        // Frames by message: `make` usually returns one of a few shared messages.
-        let mut encoded: Vec<(Arc<Message>, Bytes)> = Vec::new();
-        let mut sent = 0;
-        for peer in self.ready_peers() {
-            let missing: Vec<Hash256> = keyed
-                .iter()
-                .filter(|(_, key)| !peer.knows(*key))
-                .map(|(hash, _)| *hash)
-                .collect();
-            if missing.is_empty() {
-                continue;
-            }
-            let Some(info) = peer.info() else { continue };
-            let Some(message) = make(&info, &missing) else {
-                continue;
-            };
-            let cached = encoded.iter().find(|(m, _)| Arc::ptr_eq(m, &message));
-            let frame = match cached {
-                Some((_, frame)) => frame.clone(),
-                None => {
-                    let frame = self.frame(&message);
-                    encoded.push((Arc::clone(&message), frame.clone()));
-                    frame
-                }
-            };
-            if self.queue(&peer, frame, &message).is_ok() {
-                sent += 1;
-            }
-        }
-        sent
-    }
-
-    /// Whether `peer` is known to have `hash` (it sent or was sent it recently).
-    pub fn knows(&self, peer: PeerId, hash: &Hash256) -> bool {
-        lock(&self.state)
-            .peers
-            .get(&peer)
-            .is_some_and(|p| p.knows(self.keys.key(hash)))
-    }
-
-    /// Records that `peer` has `hashes` (learned some other way than by a message).
-    pub fn mark_known(&self, peer: PeerId, hashes: &[Hash256]) {
-        if let Some(p) = lock(&self.state).peers.get(&peer) {
-            p.learn(hashes.iter().map(|h| self.keys.key(h)));
-        }
-    }
-
-    /// Every peer that completed the handshake, by id.
-    pub fn peers(&self) -> Vec<PeerInfo> {
-        self.ready_peers().iter().filter_map(|p| p.info()).collect()
-    }
-
-    /// One peer, if connected and past the handshake.
-    pub fn peer(&self, id: PeerId) -> Option<PeerInfo> {
-        lock(&self.state).peers.get(&id).and_then(|p| p.info())
-    }
-
-    /// Open connections, handshaking ones included.
-    pub fn connection_count(&self) -> usize {
-        lock(&self.state).peers.len()
-    }
-
-    /// `peer` broke a protocol rule: it is disconnected and its address banned for
-    /// `ban_secs`, unless it is a local address (loopback), which is only disconnected,
-    /// as Bitcoin Core does.
-    pub fn misbehaving(&self, peer: PeerId, reason: &str) {
-        let found = lock(&self.state).peers.get(&peer).cloned();
-        if let Some(peer) = found {
-            self.punish(&peer, reason);
-        }
-    }
-
     pub(crate) fn punish(&self, peer: &Peer, reason: &str) {
         let ip = peer.addr.ip();
         if is_local(ip) {
@@ -318,37 +203,6 @@ impl Peers {
             self.ban(Subnet::host(ip), self.settings.ban);
         }
         peer.close(format!("misbehaved: {reason}"));
-    }
-
-    /// Disconnects a peer; false if no such connection.
-    pub fn disconnect(&self, peer: PeerId) -> bool {
-        let found = lock(&self.state).peers.get(&peer).cloned();
-        match found {
-            Some(peer) => {
-                peer.close("disconnected on request");
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Makes one outbound connection attempt to `addr` (as `addnode ... onetry`).
-    pub fn connect(self: &Arc<Self>, addr: SocketAddr) {
-        self.onetry(addr.to_string());
-    }
-
-    /// Offers an address to connect to (from discovery, say). Used when outbound slots are
-    /// free and `connect` is not set; returns whether it was new.
-    pub fn add_candidate(&self, addr: SocketAddr) -> bool {
-        if addr == self.local_addr {
-            return false;
-        }
-        let added = lock(&self.state).book.add(addr, 0, unix_now() as u32);
-        if added {
-            tracing::debug!(%addr, "new candidate peer address");
-            self.wake.notify_one();
-        }
-        added
     }
 
     /// Adds a `host:port` to keep connected to (the `addnode add` RPC).
@@ -437,11 +291,6 @@ impl Peers {
         }
     }
 
-    /// The bound TCP address (the discovery module binds UDP on the same one).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
     /// Addresses in the address book.
     pub fn known_addresses(&self) -> usize {
         lock(&self.state).book.len()
@@ -459,7 +308,7 @@ impl Peers {
         local_addr: SocketAddr,
         kind: ConnectionType,
         target: Option<String>,
-    ) -> Option<(Arc<Peer>, mpsc::UnboundedReceiver<crate::peer::Outgoing>)> {
+    ) -> Option<(Arc<Peer>, mpsc::UnboundedReceiver<Outgoing>)> {
         let mut state = lock(&self.state);
         if kind == ConnectionType::Inbound {
             let inbound = state
@@ -555,6 +404,154 @@ impl Peers {
             }
             None => false,
         }
+    }
+}
+
+impl PeerService for Peers {
+    /// Inbound messages of `topic` from every peer, from now on, with the sender's id.
+    /// Each subscriber gets its own copy; the channel holds [`SUBSCRIPTION_CAPACITY`]
+    /// messages, and a full channel makes the sending peer wait rather than lose a message.
+    /// Dropping the receiver unsubscribes.
+    fn subscribe(&self, topic: Topic) -> mpsc::Receiver<(PeerId, Arc<Message>)> {
+        let (tx, rx) = mpsc::channel(SUBSCRIPTION_CAPACITY);
+        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+        let subscribers = topics.entry(topic).or_default();
+        subscribers.retain(|s| !s.is_closed());
+        subscribers.push(tx);
+        rx
+    }
+
+    /// Whether anyone listens to `topic`.
+    fn has_subscribers(&self, topic: Topic) -> bool {
+        let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
+        topics
+            .get(&topic)
+            .is_some_and(|s| s.iter().any(|s| !s.is_closed()))
+    }
+
+    fn send(&self, peer: PeerId, message: Message) -> Result<(), String> {
+        Peers::send(self, peer, message).map_err(|e| e.to_string())
+    }
+
+    /// Sends `message` to every peer that completed the handshake, encoding it once.
+    /// Returns how many peers it was queued for.
+    fn broadcast(&self, message: Message) -> usize {
+        let frame = self.frame(&message);
+        self.ready_peers()
+            .iter()
+            .filter(|peer| self.queue(peer, frame.clone(), &message).is_ok())
+            .count()
+    }
+
+    /// The inventory-aware send behind every broadcast behaviour: for each peer, the
+    /// `hashes` it is not known to have are passed to `make`, which returns the message
+    /// to send it (or `None` to send nothing). Peers that already have every hash are
+    /// skipped, so nothing is echoed back to where it came from. What the message carries
+    /// is then recorded as known to the peer. `make` may return the same `Arc` for many
+    /// peers: each distinct one is encoded once. Returns how many peers got a message.
+    fn announce(&self, hashes: &[Hash256], make: &mut MakeAnnouncement<'_>) -> usize {
+        let keyed: Vec<(Hash256, u64)> = hashes.iter().map(|h| (*h, self.keys.key(h))).collect();
+        // Frames by message: `make` usually returns one of a few shared messages.
+        let mut encoded: Vec<(Arc<Message>, Bytes)> = Vec::new();
+        let mut sent = 0;
+        for peer in self.ready_peers() {
+            let missing: Vec<Hash256> = keyed
+                .iter()
+                .filter(|(_, key)| !peer.knows(*key))
+                .map(|(hash, _)| *hash)
+                .collect();
+            if missing.is_empty() {
+                continue;
+            }
+            let Some(info) = peer.info() else { continue };
+            let Some(message) = make(&info, &missing) else {
+                continue;
+            };
+            let cached = encoded.iter().find(|(m, _)| Arc::ptr_eq(m, &message));
+            let frame = match cached {
+                Some((_, frame)) => frame.clone(),
+                None => {
+                    let frame = self.frame(&message);
+                    encoded.push((Arc::clone(&message), frame.clone()));
+                    frame
+                }
+            };
+            if self.queue(&peer, frame, &message).is_ok() {
+                sent += 1;
+            }
+        }
+        sent
+    }
+
+    /// Whether `peer` is known to have `hash` (it sent or was sent it recently).
+    fn knows(&self, peer: PeerId, hash: &Hash256) -> bool {
+        lock(&self.state)
+            .peers
+            .get(&peer)
+            .is_some_and(|p| p.knows(self.keys.key(hash)))
+    }
+
+    /// Records that `peer` has `hashes` (learned some other way than by a message).
+    fn mark_known(&self, peer: PeerId, hashes: &[Hash256]) {
+        if let Some(p) = lock(&self.state).peers.get(&peer) {
+            p.learn(hashes.iter().map(|h| self.keys.key(h)));
+        }
+    }
+
+    /// Every peer that completed the handshake, by id.
+    fn peers(&self) -> Vec<PeerInfo> {
+        self.ready_peers().iter().filter_map(|p| p.info()).collect()
+    }
+
+    /// One peer, if connected and past the handshake.
+    fn peer(&self, id: PeerId) -> Option<PeerInfo> {
+        lock(&self.state).peers.get(&id).and_then(|p| p.info())
+    }
+
+    /// Open connections, handshaking ones included.
+    fn connection_count(&self) -> usize {
+        lock(&self.state).peers.len()
+    }
+
+    /// `peer` broke a protocol rule: it is disconnected and its address banned for
+    /// `ban_secs`, unless it is a local address (loopback), which is only disconnected,
+    /// as Bitcoin Core does.
+    fn misbehaving(&self, peer: PeerId, reason: &str) {
+        let found = lock(&self.state).peers.get(&peer).cloned();
+        if let Some(peer) = found {
+            self.punish(&peer, reason);
+        }
+    }
+
+    /// Disconnects a peer; false if no such connection.
+    fn disconnect(&self, peer: PeerId) -> bool {
+        let found = lock(&self.state).peers.get(&peer).cloned();
+        match found {
+            Some(peer) => {
+                peer.close("disconnected on request");
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Offers an address to connect to (from discovery, say). Used when outbound slots are
+    /// free and `connect` is not set; returns whether it was new.
+    fn add_candidate(&self, addr: SocketAddr) -> bool {
+        if addr == self.local_addr {
+            return false;
+        }
+        let added = lock(&self.state).book.add(addr, 0, unix_now() as u32);
+        if added {
+            tracing::debug!(%addr, "new candidate peer address");
+            self.wake.notify_one();
+        }
+        added
+    }
+
+    /// The bound TCP address (the discovery module binds UDP on the same one).
+    fn local_addr(&self) -> SocketAddr {
+        self.local_addr
     }
 }
 

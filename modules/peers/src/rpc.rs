@@ -6,15 +6,15 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use node_kernel::rpc::{codes, Param, RpcError, RpcParams};
-use node_kernel::StartContext;
+use node_api::rpc::{codes, Param, RpcError, RpcParams};
+use node_api::{BoxError, MethodEntry, PeerService, RunOn, StartContext};
+use node_p2p::{ConnectionType, PeerId, NODE_NETWORK, NODE_NETWORK_LIMITED, PROTOCOL_VERSION};
 use serde_json::{json, Map, Value};
 
 use crate::bans::Subnet;
 use crate::error::PeersError;
-use crate::message::{NODE_NETWORK, NODE_NETWORK_LIMITED, PROTOCOL_VERSION};
-use crate::peer::{unix_now, ConnectionType, PeerId};
 use crate::peers::Peers;
+use crate::util::unix_now;
 
 const NONE: &[Param] = &[];
 const ADDNODE: &[Param] = &[Param::required("node"), Param::required("command")];
@@ -26,11 +26,11 @@ const SETBAN: &[Param] = &[
     Param::optional("absolute"),
 ];
 
-type Handler = fn(&Arc<Peers>, RpcParams) -> Result<Value, RpcError>;
-
-/// Registers the methods against the running peers service.
-pub(crate) fn register(ctx: &StartContext<'_>, peers: &Arc<Peers>) -> Result<(), String> {
-    let methods: [(&str, &'static [Param], &'static str, Handler); 9] = [
+/// Registers the methods against the running peers service. They only read memory, so
+/// they run inline. The state is the `Arc` itself because `addnode onetry` spawns a dial
+/// that outlives the call.
+pub(crate) fn register(ctx: &StartContext, peers: &Arc<Peers>) -> Result<(), BoxError> {
+    let methods: &[MethodEntry<Arc<Peers>>] = &[
         (
             "getpeerinfo",
             NONE,
@@ -89,15 +89,7 @@ pub(crate) fn register(ctx: &StartContext<'_>, peers: &Arc<Peers>) -> Result<(),
             },
         ),
     ];
-    for (name, params, help, handler) in methods {
-        let peers = Arc::clone(peers);
-        ctx.rpc
-            .register(ctx.module, name, params, help, move |p: RpcParams| {
-                let result = handler(&peers, p);
-                async move { result }
-            })?;
-    }
-    Ok(())
+    ctx.register_methods(&Arc::new(Arc::clone(peers)), RunOn::Inline, methods)
 }
 
 fn services_hex(services: u64) -> String {

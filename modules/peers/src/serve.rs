@@ -3,14 +3,16 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use crate::codec::raw_frame;
-use crate::message::{
-    AddrEntry, GetHeaders, InvType, Inventory, Message, NetAddress, VersionMessage, BLOCK_COMMAND,
-    MAX_ADDR, MAX_HEADERS, NODE_NETWORK, NODE_NETWORK_LIMITED, PROTOCOL_VERSION,
+use node_api::PeerService;
+use node_p2p::{
+    raw_frame, AddrEntry, ConnectionType, GetHeaders, InvType, Inventory, Message, NetAddress,
+    Topic, VersionMessage, BLOCK_COMMAND, MAX_ADDR, MAX_HEADERS, NODE_NETWORK,
+    NODE_NETWORK_LIMITED, PROTOCOL_VERSION,
 };
-use crate::peer::{lock, unix_now, ConnectionType, Peer, Remote};
+
+use crate::peer::{Peer, Remote};
 use crate::peers::Peers;
-use crate::topic::Topic;
+use crate::util::{lock, unix_now};
 
 /// Addresses more than this far in the future are clamped to now, so a peer cannot make
 /// its addresses look fresher than any other.

@@ -5,8 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use node_chain::{ChainOptions, ChainSpec, ChainState, Hash256};
-use node_kernel::EventBus;
+use node_api::chain::{ChainOptions, ChainSpec, Hash256};
+use node_api::{ChainView, EventBus, LocalChain, PeerService, TaskSpawner};
+use node_p2p::{
+    encode_frame, AddrEntry, Inventory, Message, MessageCodec, NetAddress, PeerEvent, PeerInfo,
+    Topic, VersionMessage, PROTOCOL_VERSION,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -14,13 +18,9 @@ use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::codec::{encode_frame, MessageCodec};
 use crate::config::PeersConfig;
-use crate::events::PeerEvent;
-use crate::message::{Inventory, Message, NetAddress, VersionMessage, PROTOCOL_VERSION};
-use crate::peer::lock;
 use crate::peers::{Peers, SUBSCRIPTION_CAPACITY};
-use crate::topic::Topic;
+use crate::util::lock;
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -36,7 +36,7 @@ impl Harness {
     async fn start(tweak: impl FnOnce(&mut PeersConfig)) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let spec = ChainSpec::by_name("regtest").unwrap();
-        let chain = ChainState::open(
+        let chain: Arc<dyn ChainView> = LocalChain::open(
             &dir.path().join("chain"),
             spec,
             ChainOptions::default(),
@@ -54,16 +54,13 @@ impl Harness {
         let events = EventBus::default();
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
-        let peers = Peers::new(
-            settings,
-            chain,
-            events.clone(),
-            cancel.clone(),
-            tasks.clone(),
-            local,
+        let spawner = TaskSpawner::detached("peers", tasks.clone(), cancel.clone());
+        let peers = Peers::new(settings, chain, events.clone(), spawner.clone(), local);
+        spawner.spawn(
+            "accept",
+            crate::module::accept_loop(Arc::clone(&peers), listener),
         );
-        tasks.spawn(crate::module::accept_loop(Arc::clone(&peers), listener));
-        tasks.spawn(crate::manager::run(Arc::clone(&peers)));
+        spawner.spawn("outbound manager", crate::manager::run(Arc::clone(&peers)));
         Harness {
             peers,
             events,
@@ -179,7 +176,7 @@ impl Raw {
     }
 }
 
-async fn connected(events: &mut tokio::sync::broadcast::Receiver<PeerEvent>) -> crate::PeerInfo {
+async fn connected(events: &mut tokio::sync::broadcast::Receiver<PeerEvent>) -> PeerInfo {
     loop {
         match tokio::time::timeout(WAIT, events.recv())
             .await
@@ -224,7 +221,7 @@ async fn announcements_skip_peers_that_have_the_object_and_inv_is_split() {
         )))
     };
     let hashes = [tx_inv(1).hash, tx_inv(2).hash];
-    assert_eq!(h.peers.announce(&hashes, |_, missing| inv(missing)), 2);
+    assert_eq!(h.peers.announce(&hashes, &mut |_, missing| inv(missing)), 2);
     // x sent us tx 1, so it only hears of tx 2; y hears of both.
     let to_x = x.drain(1).await;
     assert!(to_x.contains(&Message::Inv(vec![tx_inv(2)])), "{to_x:?}");
@@ -236,9 +233,9 @@ async fn announcements_skip_peers_that_have_the_object_and_inv_is_split() {
         "{to_y:?}"
     );
     // Nobody lacks them any more: nothing is sent twice.
-    assert_eq!(h.peers.announce(&hashes, |_, missing| inv(missing)), 0);
+    assert_eq!(h.peers.announce(&hashes, &mut |_, missing| inv(missing)), 0);
     assert_eq!(h.peers.broadcast(Message::Inv(vec![tx_inv(3)])), 2);
-    assert_eq!(h.peers.announce(&[tx_inv(3).hash], |_, m| inv(m)), 0);
+    assert_eq!(h.peers.announce(&[tx_inv(3).hash], &mut |_, m| inv(m)), 0);
 
     drop(x);
     match tokio::time::timeout(WAIT, events.recv())
@@ -384,7 +381,7 @@ async fn a_node_connected_inbound_is_not_dialled_again() {
     x.handshake_as(listen).await;
     connected(&mut events).await;
     // Its own advertisement, as a node sends after the handshake.
-    x.send(&Message::Addr(vec![crate::message::AddrEntry {
+    x.send(&Message::Addr(vec![AddrEntry {
         time: 0,
         services: 1,
         addr: listen,

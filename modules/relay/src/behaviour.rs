@@ -1,45 +1,30 @@
-//! Broadcast behaviours: how a validated object reaches the peers.
+//! The built-in broadcast behaviours: how a validated object reaches the peers. The
+//! contract ([`Broadcast`], [`BROADCAST`]) lives in `node-api` so plugins add their own.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use node_chain::{Block, Hash256, Transaction};
-use node_kernel::{inventory, StrategyFactory};
-use node_peers::{Inventory, Message, Peers};
-
-use crate::config::RelayConfig;
-
-/// The behaviour name broadcast behaviours register under.
-pub const BEHAVIOUR: &str = "broadcast behaviour";
-
-/// How new transactions and blocks are pushed to peers. Every send goes through
-/// `Peers::announce`, which skips peers that already know the object.
-pub trait Broadcast: Send {
-    /// A transaction entered the mempool.
-    fn transaction(&mut self, peers: &Peers, txid: Hash256, tx: &Arc<Transaction>);
-    /// A block became the tip.
-    fn block(&mut self, peers: &Peers, hash: Hash256, block: &Arc<Block>);
-    /// How often `tick` runs, if at all.
-    fn interval(&self, _config: &RelayConfig) -> Option<Duration> {
-        None
-    }
-    /// Periodic work.
-    fn tick(&mut self, _peers: &Peers) {}
-}
+use node_api::chain::{Block, Hash256, Transaction};
+use node_api::p2p::{Inventory, Message};
+use node_api::{
+    inventory, without_settings, Broadcast, BuiltStrategy, ConfigError, PeerService,
+    StrategyConfig, StrategyFactory, BROADCAST,
+};
+use serde::{Deserialize, Serialize};
 
 /// Sends the object itself to every peer lacking it.
 struct Flood;
 
 impl Broadcast for Flood {
-    fn transaction(&mut self, peers: &Peers, txid: Hash256, tx: &Arc<Transaction>) {
+    fn transaction(&mut self, peers: &dyn PeerService, txid: Hash256, tx: &Arc<Transaction>) {
         let message = Arc::new(Message::Tx((**tx).clone()));
-        peers.announce(&[txid], |_, _| Some(message.clone()));
+        peers.announce(&[txid], &mut |_, _| Some(message.clone()));
     }
 
-    fn block(&mut self, peers: &Peers, hash: Hash256, block: &Arc<Block>) {
+    fn block(&mut self, peers: &dyn PeerService, hash: Hash256, block: &Arc<Block>) {
         let message = Arc::new(Message::Block((**block).clone()));
-        peers.announce(&[hash], |_, _| Some(message.clone()));
+        peers.announce(&[hash], &mut |_, _| Some(message.clone()));
     }
 }
 
@@ -47,15 +32,15 @@ impl Broadcast for Flood {
 struct Announce;
 
 impl Broadcast for Announce {
-    fn transaction(&mut self, peers: &Peers, txid: Hash256, _tx: &Arc<Transaction>) {
+    fn transaction(&mut self, peers: &dyn PeerService, txid: Hash256, _tx: &Arc<Transaction>) {
         let message = Arc::new(Message::Inv(vec![Inventory::tx(txid)]));
-        peers.announce(&[txid], |info, _| info.relay.then(|| message.clone()));
+        peers.announce(&[txid], &mut |info, _| info.relay.then(|| message.clone()));
     }
 
-    fn block(&mut self, peers: &Peers, hash: Hash256, block: &Arc<Block>) {
+    fn block(&mut self, peers: &dyn PeerService, hash: Hash256, block: &Arc<Block>) {
         let headers = Arc::new(Message::Headers(vec![block.header]));
         let inv = Arc::new(Message::Inv(vec![Inventory::block(hash)]));
-        peers.announce(&[hash], |info, _| {
+        peers.announce(&[hash], &mut |info, _| {
             Some(if info.sendheaders {
                 headers.clone()
             } else {
@@ -65,32 +50,50 @@ impl Broadcast for Announce {
     }
 }
 
+/// The `[relay.batched]` table.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchedConfig {
+    /// Milliseconds between announcements; at least 1.
+    pub interval_ms: u64,
+}
+
+impl Default for BatchedConfig {
+    fn default() -> Self {
+        BatchedConfig {
+            // The tutorial's heartbeat was ten seconds; batched keeps a shorter one for
+            // comparison without stalling tests.
+            interval_ms: 2000,
+        }
+    }
+}
+
 /// Queues announcements and sends them together at an interval.
-#[derive(Default)]
 struct Batched {
+    interval: Duration,
     queued: BTreeMap<Hash256, Inventory>,
 }
 
 impl Broadcast for Batched {
-    fn transaction(&mut self, _peers: &Peers, txid: Hash256, _tx: &Arc<Transaction>) {
+    fn transaction(&mut self, _peers: &dyn PeerService, txid: Hash256, _tx: &Arc<Transaction>) {
         self.queued.insert(txid, Inventory::tx(txid));
     }
 
-    fn block(&mut self, _peers: &Peers, hash: Hash256, _block: &Arc<Block>) {
+    fn block(&mut self, _peers: &dyn PeerService, hash: Hash256, _block: &Arc<Block>) {
         self.queued.insert(hash, Inventory::block(hash));
     }
 
-    fn interval(&self, config: &RelayConfig) -> Option<Duration> {
-        Some(Duration::from_millis(config.batch_interval_ms.max(1)))
+    fn interval(&self) -> Option<Duration> {
+        Some(self.interval)
     }
 
-    fn tick(&mut self, peers: &Peers) {
+    fn tick(&mut self, peers: &dyn PeerService) {
         if self.queued.is_empty() {
             return;
         }
         let queued = std::mem::take(&mut self.queued);
         let hashes: Vec<Hash256> = queued.keys().copied().collect();
-        peers.announce(&hashes, |_, missing| {
+        peers.announce(&hashes, &mut |_, missing| {
             let items = missing
                 .iter()
                 .filter_map(|h| queued.get(h).copied())
@@ -100,29 +103,258 @@ impl Broadcast for Batched {
     }
 }
 
+fn build_flood(config: &StrategyConfig) -> Result<BuiltStrategy, ConfigError> {
+    without_settings(config)?;
+    Ok(BROADCAST.erase(Box::new(Flood)))
+}
+
+fn build_announce(config: &StrategyConfig) -> Result<BuiltStrategy, ConfigError> {
+    without_settings(config)?;
+    Ok(BROADCAST.erase(Box::new(Announce)))
+}
+
+fn build_batched(config: &StrategyConfig) -> Result<BuiltStrategy, ConfigError> {
+    let config: BatchedConfig = config.parse()?;
+    Ok(BROADCAST.erase(Box::new(Batched {
+        interval: Duration::from_millis(config.interval_ms.max(1)),
+        queued: BTreeMap::new(),
+    })))
+}
+
 inventory::submit! {
     StrategyFactory {
-        behaviour: BEHAVIOUR,
+        behaviour: BROADCAST.name,
         name: "flood",
         description: "send new transactions and blocks themselves to every peer at once",
-        build: || Box::new(Box::new(Flood) as Box<dyn Broadcast>),
+        registered_by: env!("CARGO_PKG_NAME"),
+        build: build_flood,
     }
 }
 
 inventory::submit! {
     StrategyFactory {
-        behaviour: BEHAVIOUR,
+        behaviour: BROADCAST.name,
         name: "announce",
         description: "inv for transactions, headers for blocks; peers fetch what they lack",
-        build: || Box::new(Box::new(Announce) as Box<dyn Broadcast>),
+        registered_by: env!("CARGO_PKG_NAME"),
+        build: build_announce,
     }
 }
 
 inventory::submit! {
     StrategyFactory {
-        behaviour: BEHAVIOUR,
+        behaviour: BROADCAST.name,
         name: "batched",
-        description: "queue announcements and send them every batch_interval_ms (the tutorial's heartbeat)",
-        build: || Box::new(Box::new(Batched::default()) as Box<dyn Broadcast>),
+        description: "queue announcements and send them every interval_ms (the tutorial's heartbeat)",
+        registered_by: env!("CARGO_PKG_NAME"),
+        build: build_batched,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::net::SocketAddr;
+    use std::sync::Mutex;
+
+    use node_api::chain::{BlockHeader, Hash256};
+    use node_api::p2p::{ConnectionType, InvType, PeerId, PeerInfo, Topic};
+    use node_api::MakeAnnouncement;
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    /// Peers that record what `announce` would send each of them.
+    struct Recording {
+        peers: Vec<PeerInfo>,
+        known: HashSet<(PeerId, Hash256)>,
+        sent: Mutex<Vec<(PeerId, Arc<Message>)>>,
+    }
+
+    impl Recording {
+        fn new(peers: Vec<PeerInfo>) -> Self {
+            Recording {
+                peers,
+                known: HashSet::new(),
+                sent: Mutex::default(),
+            }
+        }
+
+        fn take(&self) -> Vec<(PeerId, Arc<Message>)> {
+            std::mem::take(&mut *self.sent.lock().unwrap())
+        }
+    }
+
+    impl PeerService for Recording {
+        fn subscribe(&self, _topic: Topic) -> mpsc::Receiver<(PeerId, Arc<Message>)> {
+            unimplemented!("behaviours only announce")
+        }
+        fn has_subscribers(&self, _topic: Topic) -> bool {
+            false
+        }
+        fn send(&self, _peer: PeerId, _message: Message) -> Result<(), String> {
+            unimplemented!("behaviours only announce")
+        }
+        fn broadcast(&self, _message: Message) -> usize {
+            unimplemented!("behaviours only announce")
+        }
+        fn announce(&self, hashes: &[Hash256], make: &mut MakeAnnouncement<'_>) -> usize {
+            let mut count = 0;
+            for peer in &self.peers {
+                let missing: Vec<Hash256> = hashes
+                    .iter()
+                    .filter(|h| !self.known.contains(&(peer.id, **h)))
+                    .copied()
+                    .collect();
+                if missing.is_empty() {
+                    continue;
+                }
+                if let Some(message) = make(peer, &missing) {
+                    self.sent.lock().unwrap().push((peer.id, message));
+                    count += 1;
+                }
+            }
+            count
+        }
+        fn knows(&self, peer: PeerId, hash: &Hash256) -> bool {
+            self.known.contains(&(peer, *hash))
+        }
+        fn mark_known(&self, _peer: PeerId, _hashes: &[Hash256]) {}
+        fn peers(&self) -> Vec<PeerInfo> {
+            self.peers.clone()
+        }
+        fn peer(&self, id: PeerId) -> Option<PeerInfo> {
+            self.peers.iter().find(|p| p.id == id).cloned()
+        }
+        fn connection_count(&self) -> usize {
+            self.peers.len()
+        }
+        fn misbehaving(&self, _peer: PeerId, _reason: &str) {}
+        fn disconnect(&self, _peer: PeerId) -> bool {
+            false
+        }
+        fn add_candidate(&self, _addr: SocketAddr) -> bool {
+            false
+        }
+        fn local_addr(&self) -> SocketAddr {
+            SocketAddr::from(([127, 0, 0, 1], 0))
+        }
+    }
+
+    fn peer(id: u64, relay: bool, sendheaders: bool) -> PeerInfo {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 18444));
+        PeerInfo {
+            id: PeerId(id),
+            addr,
+            local_addr: addr,
+            connection_type: ConnectionType::Inbound,
+            inbound: true,
+            version: node_api::p2p::PROTOCOL_VERSION,
+            services: node_api::p2p::NODE_NETWORK,
+            user_agent: "/test/".to_string(),
+            start_height: 0,
+            relay,
+            sendheaders,
+            connected_at: 0,
+            time_offset: 0,
+            bytes_sent: 0,
+            bytes_received: 0,
+            messages_sent: 0,
+            messages_received: 0,
+            last_send: 0,
+            last_recv: 0,
+            ping_time: None,
+            min_ping: None,
+            ping_wait: None,
+        }
+    }
+
+    fn block() -> Arc<Block> {
+        Arc::new(Block {
+            header: BlockHeader {
+                version: 1,
+                prev_block: Hash256::ZERO,
+                merkle_root: Hash256::ZERO,
+                time: 0,
+                bits: 0x207f_ffff,
+                nonce: 0,
+            },
+            txs: vec![],
+        })
+    }
+
+    fn tx() -> Arc<Transaction> {
+        Arc::new(Transaction::coinbase(vec![1], vec![0x51], 50))
+    }
+
+    fn build(name: &str) -> Box<dyn Broadcast> {
+        BROADCAST.build_default(name).unwrap()
+    }
+
+    #[test]
+    fn announce_sends_inv_for_transactions_to_relaying_peers_and_headers_to_those_that_asked() {
+        let peers = Recording::new(vec![peer(1, true, true), peer(2, false, false)]);
+        let mut announce = build("announce");
+        assert_eq!(announce.interval(), None);
+        let tx = tx();
+        announce.transaction(&peers, tx.txid(), &tx);
+        let sent = peers.take();
+        assert_eq!(
+            sent.len(),
+            1,
+            "a peer that asked for no transactions gets none"
+        );
+        assert_eq!(sent[0].0, PeerId(1));
+        assert!(matches!(&*sent[0].1, Message::Inv(items) if items == &[Inventory::tx(tx.txid())]));
+
+        let block = block();
+        announce.block(&peers, block.hash(), &block);
+        let sent = peers.take();
+        assert!(matches!(&*sent[0].1, Message::Headers(h) if h == &[block.header]));
+        assert!(matches!(&*sent[1].1, Message::Inv(items) if items[0].kind == InvType::Block));
+    }
+
+    #[test]
+    fn flood_skips_peers_that_know_the_object() {
+        let mut peers = Recording::new(vec![peer(1, true, false), peer(2, true, false)]);
+        let tx = tx();
+        peers.known.insert((PeerId(2), tx.txid()));
+        build("flood").transaction(&peers, tx.txid(), &tx);
+        let sent = peers.take();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].0, PeerId(1));
+        assert!(matches!(&*sent[0].1, Message::Tx(t) if t.txid() == tx.txid()));
+    }
+
+    #[test]
+    fn batched_sends_what_is_queued_once_per_tick() {
+        let mut peers = Recording::new(vec![peer(1, true, false), peer(2, true, false)]);
+        let mut batched = build("batched");
+        assert_eq!(
+            batched.interval(),
+            Some(Duration::from_millis(BatchedConfig::default().interval_ms))
+        );
+        let (tx, block) = (tx(), block());
+        peers.known.insert((PeerId(2), tx.txid()));
+        batched.transaction(&peers, tx.txid(), &tx);
+        batched.block(&peers, block.hash(), &block);
+        assert!(peers.take().is_empty(), "nothing before the tick");
+
+        batched.tick(&peers);
+        let sent = peers.take();
+        assert_eq!(sent.len(), 2);
+        let items = |i: usize| match &*sent[i].1 {
+            Message::Inv(items) => items.len(),
+            other => panic!("not an inv: {other:?}"),
+        };
+        assert_eq!(items(0), 2, "one inv with both");
+        assert_eq!(
+            items(1),
+            1,
+            "only the block to the peer that has the transaction"
+        );
+
+        batched.tick(&peers);
+        assert!(peers.take().is_empty(), "the queue was emptied");
     }
 }

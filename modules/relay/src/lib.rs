@@ -5,22 +5,28 @@
 //! chain connects, the way the chosen broadcast behaviour says (`[relay] broadcast`):
 //! `flood` sends the object itself to every peer at once, `announce` sends `inv` for
 //! transactions and `headers` (or `inv` to peers that did not ask for headers) for
-//! blocks, `batched` queues announcements and sends them at an interval, as the tutorial's
-//! heartbeat did. It requests announced transactions it lacks, hands received ones to the
-//! mempool, and serves `getdata` for pooled transactions.
+//! blocks, `batched` queues announcements and sends them every `[relay.batched]
+//! interval_ms`, as the tutorial's heartbeat did. It requests announced transactions it
+//! lacks, hands received ones to the mempool, and serves `getdata` for pooled
+//! transactions.
 //!
-//! Needs: `chain`, `mempool` and `peers`. Provides: nothing; behaviours are registered
-//! under [`BEHAVIOUR`].
+//! Needs: [`node_api::MempoolService`] (`mempool`) and [`node_api::PeerService`]
+//! (`peers`), and on the bus the mempool's [`node_api::MempoolEvent`]s and the chain's
+//! [`node_api::chain::ChainEvent`]s (the mempool needs the chain, so it is there).
+//! Provides: nothing; its behaviours implement [`node_api::Broadcast`] and are registered
+//! under [`node_api::BROADCAST`]. Runs one task, `relay loop`.
 //!
 //! Invariants: only validated objects are relayed (the mempool's and the chain's events
 //! come after validation); no peer is sent what it is known to have, so nothing is echoed
-//! back to its sender (the peers module tracks what each peer knows).
+//! back to its sender (the peers service tracks what each peer knows). Events come from
+//! the bus, which may lag: a missed event is logged and its object not announced.
 //!
-//! Costs: one encoding per object per message shape, shared by every peer.
+//! Costs: one encoding per object per message shape, shared by every peer; transactions
+//! from peers are validated on the blocking pool, one at a time.
 
 mod behaviour;
 mod config;
 mod module;
 
-pub use behaviour::{Broadcast, BEHAVIOUR};
+pub use behaviour::BatchedConfig;
 pub use config::RelayConfig;

@@ -4,16 +4,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use node_chain::{Block, ChainEvent, Hash256};
-use node_kernel::{
-    inventory, BoxError, ConfigError, EventBus, Module, ModuleConfig, ModuleFactory, StartContext,
+use node_api::chain::{Block, ChainEvent, Hash256};
+use node_api::p2p::{Inventory, Message, PeerId, Topic};
+use node_api::{
+    async_trait, inventory, services, BoxError, Broadcast, ConfigError, EventBus, MempoolEvent,
+    MempoolService, Module, ModuleConfig, ModuleFactory, PeerService, StartContext, BROADCAST,
 };
-use node_mempool::{Mempool, MempoolEvent};
-use node_peers::{Inventory, Message, PeerId, Peers, Topic};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::behaviour::{Broadcast, BEHAVIOUR};
 use crate::config::RelayConfig;
 
 /// Without a batching behaviour the loop still wakes this often to expire requests.
@@ -21,24 +21,15 @@ const HOUSEKEEPING: Duration = Duration::from_secs(1);
 
 struct RelayModule {
     config: RelayConfig,
-    behaviour: Option<Box<dyn Broadcast>>,
+    behaviour: Box<dyn Broadcast>,
 }
 
 fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
     let parsed: RelayConfig = config.parse()?;
-    let behaviour = config
-        .choose_strategy("broadcast", BEHAVIOUR, &parsed.broadcast)?
-        .build_as::<Box<dyn Broadcast>>()
-        .ok_or_else(|| ConfigError::Invalid {
-            key: "broadcast".to_string(),
-            reason: format!(
-                "{:?} is not registered as a broadcast behaviour type",
-                parsed.broadcast
-            ),
-        })?;
+    let behaviour = config.strategy("broadcast", &BROADCAST, &parsed.broadcast)?;
     Ok(Box::new(RelayModule {
         config: parsed,
-        behaviour: Some(behaviour),
+        behaviour,
     }))
 }
 
@@ -46,31 +37,58 @@ inventory::submit! {
     ModuleFactory {
         name: "relay",
         description: "relays validated transactions and blocks with a chosen broadcast behaviour",
+        registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &["chain", "mempool", "peers"],
+        needs: &[services::MEMPOOL, services::PEERS],
         uses: &[],
         build,
     }
 }
 
+#[async_trait]
 impl Module for RelayModule {
-    fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), BoxError> {
+    async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
+        let peers = ctx.require::<dyn PeerService>()?;
+        // Subscribed here, before `start` returns, so nothing published in between is
+        // missed.
+        let inbox = Inbox::subscribe(&*peers, ctx.events());
         let relay = Relay {
-            mempool: ctx.services.require::<Mempool>("mempool")?,
-            peers: ctx.services.require::<Peers>("peers")?,
-            config: self.config.clone(),
-            behaviour: self.behaviour.take().ok_or("relay module started twice")?,
+            mempool: ctx.require::<dyn MempoolService>()?,
+            peers,
+            config: self.config,
+            behaviour: self.behaviour,
             requested: HashMap::new(),
             connected: Vec::new(),
         };
-        ctx.spawn(relay.run(ctx.events.clone(), ctx.cancel.clone()));
+        ctx.spawn("relay loop", relay.run(inbox, ctx.cancel_token()));
         Ok(())
     }
 }
 
+/// What the loop listens to.
+struct Inbox {
+    invs: mpsc::Receiver<(PeerId, Arc<Message>)>,
+    txs: mpsc::Receiver<(PeerId, Arc<Message>)>,
+    getdata: mpsc::Receiver<(PeerId, Arc<Message>)>,
+    pool_events: broadcast::Receiver<MempoolEvent>,
+    chain_events: broadcast::Receiver<ChainEvent>,
+}
+
+impl Inbox {
+    fn subscribe(peers: &dyn PeerService, events: &EventBus) -> Inbox {
+        Inbox {
+            invs: peers.subscribe(Topic::InvTx),
+            txs: peers.subscribe(Topic::Tx),
+            getdata: peers.subscribe(Topic::GetDataTx),
+            pool_events: events.subscribe::<MempoolEvent>(),
+            chain_events: events.subscribe::<ChainEvent>(),
+        }
+    }
+}
+
 struct Relay {
-    mempool: Arc<Mempool>,
-    peers: Arc<Peers>,
+    mempool: Arc<dyn MempoolService>,
+    peers: Arc<dyn PeerService>,
     config: RelayConfig,
     behaviour: Box<dyn Broadcast>,
     /// Transactions asked of a peer and not yet received, so other announcers are not
@@ -81,56 +99,54 @@ struct Relay {
 }
 
 impl Relay {
-    async fn run(mut self, events: EventBus, cancel: CancellationToken) {
-        let mut invs = self.peers.subscribe(Topic::InvTx);
-        let mut txs = self.peers.subscribe(Topic::Tx);
-        let mut getdata = self.peers.subscribe(Topic::GetDataTx);
-        let mut pool_events = events.subscribe::<MempoolEvent>();
-        let mut chain_events = events.subscribe::<ChainEvent>();
-        let period = self
-            .behaviour
-            .interval(&self.config)
-            .unwrap_or(HOUSEKEEPING);
+    /// Runs until `cancel` fires. The event bus never closes while the node runs, so its
+    /// closing is an error that stops the node rather than a relay gone quietly.
+    async fn run(
+        mut self,
+        mut inbox: Inbox,
+        cancel: CancellationToken,
+    ) -> Result<(), &'static str> {
+        let period = self.behaviour.interval().unwrap_or(HOUSEKEEPING);
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = cancel.cancelled() => return,
-                event = pool_events.recv() => match event {
+                _ = cancel.cancelled() => return Ok(()),
+                event = inbox.pool_events.recv() => match event {
                     Ok(MempoolEvent::Accepted { txid, tx, .. }) => {
-                        self.behaviour.transaction(&self.peers, txid, &tx);
+                        self.behaviour.transaction(&*self.peers, txid, &tx);
                     }
                     Ok(_) => {}
                     Err(RecvError::Lagged(missed)) => tracing::warn!(missed, "relay missed mempool events"),
-                    Err(RecvError::Closed) => return,
+                    Err(RecvError::Closed) => return Err("the event bus closed"),
                 },
-                event = chain_events.recv() => match event {
+                event = inbox.chain_events.recv() => match event {
                     Ok(ChainEvent::BlockConnected { hash, block, .. }) => self.connected.push((hash, block)),
                     Ok(ChainEvent::BlockDisconnected { .. }) => {}
                     Ok(ChainEvent::TipChanged { hash, .. }) => {
                         // Announce the new tip only: peers fetch its ancestors by headers.
                         if let Some((_, block)) = self.connected.iter().find(|(h, _)| *h == hash) {
                             let block = block.clone();
-                            self.behaviour.block(&self.peers, hash, &block);
+                            self.behaviour.block(&*self.peers, hash, &block);
                         }
                         self.connected.clear();
                     }
                     Err(RecvError::Lagged(missed)) => tracing::warn!(missed, "relay missed chain events"),
-                    Err(RecvError::Closed) => return,
+                    Err(RecvError::Closed) => return Err("the event bus closed"),
                 },
-                Some((peer, message)) = invs.recv() => {
+                Some((peer, message)) = inbox.invs.recv() => {
                     if let Message::Inv(items) = &*message {
                         self.on_inv(peer, items);
                     }
                 }
-                Some((peer, message)) = txs.recv() => self.on_tx(peer, message).await,
-                Some((peer, message)) = getdata.recv() => {
+                Some((peer, message)) = inbox.txs.recv() => self.on_tx(peer, message).await,
+                Some((peer, message)) = inbox.getdata.recv() => {
                     if let Message::GetData(items) = &*message {
                         self.serve(peer, items);
                     }
                 }
                 _ = tick.tick() => {
-                    self.behaviour.tick(&self.peers);
+                    self.behaviour.tick(&*self.peers);
                     let timeout = Duration::from_secs(self.config.request_timeout_secs);
                     self.requested.retain(|_, at| at.elapsed() < timeout);
                 }

@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use node_kernel::{ConfigError, Profile};
+use node_api::{ConfigError, Profile};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 
@@ -310,7 +310,7 @@ mod tests {
         assert_eq!(format_cli_output(&json!("line\nline")), "line\nline");
         assert_eq!(format_cli_output(&json!(7)), "7");
         assert_eq!(
-            format_cli_output(&json!({"balance": node_kernel::rpc::amount(150_000_000)})),
+            format_cli_output(&json!({"balance": node_api::rpc::amount(150_000_000)})),
             "{\n  \"balance\": 1.50000000\n}"
         );
         let parsed: Value = serde_json::from_str(r#"{"fee":0.00001000}"#).unwrap();

@@ -3,8 +3,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use node_chain::ChainSpec;
-use node_kernel::ConfigError;
+use node_api::chain::ChainSpec;
+use node_api::ConfigError;
 use serde::{Deserialize, Serialize, Serializer};
 
 /// The `[rpc]` table.

@@ -20,8 +20,8 @@
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
-use node_kernel::rpc::codes;
-use node_kernel::{RpcError, RpcRegistry};
+use node_api::rpc::codes;
+use node_api::{RpcError, RpcRegistry};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -269,8 +269,8 @@ async fn execute(registry: &RpcRegistry, method: &str, params: Value) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use node_kernel::rpc::Param;
-    use node_kernel::RpcParams;
+    use node_api::rpc::Param;
+    use node_api::RpcParams;
     use serde_json::json;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
@@ -298,7 +298,7 @@ mod tests {
         r.register("t", "boom", NONE, "", |_| async { panic!("boom") })
             .unwrap();
         r.register("t", "balance", NONE, "", |_| async {
-            Ok(json!({"balance": node_kernel::rpc::amount(5_000_000_000), "fee": node_kernel::rpc::amount(1000)}))
+            Ok(json!({"balance": node_api::rpc::amount(5_000_000_000), "fee": node_api::rpc::amount(1000)}))
         })
         .unwrap();
         (r, count)

@@ -8,19 +8,25 @@
 //! bitcoind's clients, with Bitcoin Core's reply shapes, HTTP statuses and error codes
 //! (see Protocol below).
 //!
-//! What it needs: the kernel's [`node_kernel::RpcRegistry`]; it serves whatever methods
-//! modules and plugins registered there, at call time (`help` is the kernel's). The
-//! default port is the chain spec's `rpc_port` ([`node_chain::ChainSpec`]).
+//! What it needs: the kernel's [`node_api::RpcRegistry`]; it serves whatever methods
+//! modules and plugins registered there, at call time (`help` is the kernel's). No
+//! service. The default port is the chain spec's `rpc_port`
+//! ([`node_api::chain::ChainSpec`]).
 //!
-//! What it provides: no service. The binary uses [`cli_call`] and [`format_cli_output`]
-//! for `node rpc`; tests and benchmarks start the server in-process with [`serve`].
-//! Amounts are formatted by `node_kernel::rpc::amount` (8 decimals, exact), and written
-//! as they are because the workspace enables serde_json's `arbitrary_precision`.
+//! What it provides: no service, but the credentials check of the node's HTTP routes:
+//! routes that modules serve with [`node_api::Access::Authenticated`] accept the same
+//! cookie and user as JSON-RPC (with the same delay before a 401). The binary uses
+//! [`cli_call`] and [`format_cli_output`] for `node rpc`; tests start the server
+//! in-process with [`serve`]. Amounts are formatted by `node_api::rpc::amount`
+//! (8 decimals, exact), and written as they are because the workspace enables
+//! serde_json's `arbitrary_precision`.
 //!
-//! Invariants: the cookie file is mode 0600 and exists only while the server runs; a
-//! wrong or missing credential is answered 401 only after `auth_failure_delay_ms`; a
-//! body over `max_body_bytes` is refused with 413 without being read whole; every
-//! connection task is tracked and ends when the module is cancelled.
+//! Invariants: the cookie file is mode 0600 and exists only while the server runs (it is
+//! removed after the last connection ended); a wrong or missing credential is answered
+//! 401 only after `auth_failure_delay_ms`; a body over `max_body_bytes` is refused with
+//! 413 without being read whole; the listener and every connection are named tasks of
+//! the module (`server`, `connection`) and end when it is cancelled; a method that
+//! panics answers an internal error instead of taking its connection or the node down.
 //!
 //! Costs: one task per connection (at most `max_connections`), a request body in memory
 //! up to `max_body_bytes`, and the time of the methods called; batches run their calls

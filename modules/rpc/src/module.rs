@@ -1,10 +1,14 @@
-//! The `rpc` module as the kernel sees it: built from `[rpc]`, started with a bound
-//! listener and a fresh cookie, stopped by removing the cookie.
+//! The `rpc` module as the kernel sees it: built from `[rpc]`; its start binds the
+//! listener, writes a fresh cookie (removed once every connection has ended), installs
+//! the credentials check of the node's authenticated HTTP routes, and spawns the server.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use node_kernel::{BoxError, ConfigError, Module, ModuleConfig, StartContext};
+use node_api::{
+    async_trait, inventory, services, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory,
+    StartContext,
+};
 
 use crate::auth::Auth;
 use crate::config::RpcConfig;
@@ -14,7 +18,6 @@ use crate::server::{bind, serve, Limits, RpcService};
 struct RpcModule {
     config: RpcConfig,
     listen: SocketAddr,
-    cookie: Option<Cookie>,
 }
 
 fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
@@ -24,55 +27,46 @@ fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
     Ok(Box::new(RpcModule {
         config: parsed,
         listen,
-        cookie: None,
     }))
 }
 
-impl Module for RpcModule {
-    fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), BoxError> {
-        // Bind before writing the cookie, so a port in use leaves no cookie behind.
-        let listener = bind(self.listen)?;
-        let addr = listener.local_addr().unwrap_or(self.listen);
-        let cookie = Cookie::generate(ctx.datadir.path())?;
-        let mut auth = Auth::new().allow(COOKIE_USER, &cookie.password);
-        if let (Some(user), Some(password)) = (&self.config.user, &self.config.password) {
-            auth = auth.allow(user, password);
-        }
-        tracing::debug!(cookie = %cookie.path.display(), "RPC cookie written");
-        self.cookie = Some(cookie);
-        let service = Arc::new(RpcService::new(
-            ctx.rpc.clone(),
-            auth,
-            Limits::from_config(&self.config),
-        ));
-        ctx.spawn(serve(
-            listener,
-            service,
-            ctx.cancel.clone(),
-            ctx.tasks.clone(),
-        ));
-        tracing::info!(%addr, "RPC server listening on {addr}");
-        Ok(())
-    }
-
-    fn stop(&mut self) -> Result<(), BoxError> {
-        if let Some(cookie) = self.cookie.take() {
-            cookie.remove()?;
-        }
-        Ok(())
-    }
-}
-
-node_kernel::inventory::submit! {
-    node_kernel::ModuleFactory {
+inventory::submit! {
+    ModuleFactory {
         name: "rpc",
         description: "HTTP JSON-RPC server for every registered method, bitcoind-compatible, cookie auth",
+        registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
         needs: &[],
         // Not needed, but when listed these start first and stop last: once the port
         // answers and the cookie exists, their methods are registered, and no call
         // reaches them while they stop.
-        uses: &["chain", "mempool", "peers", "wallet"],
+        uses: &[services::CHAIN, services::MEMPOOL, services::PEERS, services::WALLET],
         build,
+    }
+}
+
+#[async_trait]
+impl Module for RpcModule {
+    async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
+        // Bind before writing the cookie, so a port in use leaves no cookie behind.
+        let listener = bind(self.listen).await?;
+        let addr = listener.local_addr().unwrap_or(self.listen);
+        let cookie = Cookie::generate(ctx.datadir())?;
+        tracing::debug!(cookie = %cookie.path.display(), "RPC cookie written");
+        let mut auth = Auth::new().allow(COOKIE_USER, &cookie.password);
+        // After the connections: a call still being answered keeps a valid cookie.
+        ctx.on_stop(move || cookie.remove().map_err(Into::into));
+        if let (Some(user), Some(password)) = (&self.config.user, &self.config.password) {
+            auth = auth.allow(user, password);
+        }
+        let service = Arc::new(RpcService::new(
+            ctx.rpc().clone(),
+            auth,
+            Limits::from_config(&self.config),
+        ));
+        ctx.http().set_authenticator(service.clone());
+        ctx.spawn("server", serve(listener, service, ctx.spawner()));
+        tracing::info!(%addr, "RPC server listening on {addr}");
+        Ok(())
     }
 }

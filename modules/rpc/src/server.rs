@@ -3,8 +3,8 @@
 //!
 //! One task per connection, so a slow method or a slow client holds only its own
 //! connection; HTTP/1.1 keep-alive lets a client send many calls over one connection.
-//! When the cancellation token fires the listener closes, idle connections close at
-//! once and busy ones after their current response.
+//! When the module's token fires the listener closes, idle connections close at once
+//! and busy ones after their current response.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -19,11 +19,11 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use node_kernel::RpcRegistry;
+use node_api::http::Authenticator;
+use node_api::{RpcRegistry, TaskSpawner};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::auth::Auth;
 use crate::config::RpcConfig;
@@ -170,6 +170,18 @@ impl RpcService {
     }
 }
 
+/// The module's HTTP routes marked authenticated accept exactly what JSON-RPC accepts,
+/// and make a refused client wait as long.
+impl Authenticator for RpcService {
+    fn authorized(&self, authorization: Option<&[u8]>) -> bool {
+        self.auth.check(authorization)
+    }
+
+    fn failure_delay(&self) -> Duration {
+        self.limits.auth_failure_delay
+    }
+}
+
 /// A plain-text response (no body when `message` is empty).
 fn text(status: StatusCode, message: &str) -> Response<ResponseBody> {
     let mut response = Response::new(Full::new(Bytes::from(message.to_string())));
@@ -198,32 +210,29 @@ fn too_large(max: usize) -> Response<ResponseBody> {
     ))
 }
 
-/// Binds `addr` now, so that a port in use fails the module's start with a clear reason.
-pub(crate) fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    let err = |e: std::io::Error| StartError::Listen {
-        addr,
-        reason: match e.kind() {
-            std::io::ErrorKind::AddrInUse => "address in use".to_string(),
-            std::io::ErrorKind::AddrNotAvailable => {
-                "address not available on this host".to_string()
-            }
-            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-            _ => e.to_string(),
-        },
-    };
-    let listener = std::net::TcpListener::bind(addr).map_err(err)?;
-    listener.set_nonblocking(true).map_err(err)?;
-    TcpListener::from_std(listener).map_err(err)
+/// Binds `addr` in the module's start, so that a port in use fails the start with a
+/// clear reason.
+pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartError::Listen {
+            addr,
+            reason: match e.kind() {
+                std::io::ErrorKind::AddrInUse => "address in use".to_string(),
+                std::io::ErrorKind::AddrNotAvailable => {
+                    "address not available on this host".to_string()
+                }
+                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                _ => e.to_string(),
+            },
+        })
 }
 
-/// Serves connections from `listener` until `cancel` fires. Each connection is a task on
-/// `tasks`; the caller waits on `tasks` to know when every connection has ended.
-pub async fn serve(
-    listener: TcpListener,
-    service: Arc<RpcService>,
-    cancel: CancellationToken,
-    tasks: TaskTracker,
-) {
+/// Serves connections from `listener` until the spawner's token fires. Each connection
+/// is a task of `spawner` (named `connection`), so the module stops only once every
+/// connection has ended. Tests outside a node use [`TaskSpawner::detached`].
+pub async fn serve(listener: TcpListener, service: Arc<RpcService>, spawner: TaskSpawner) {
+    let cancel = spawner.cancel_token();
     let slots = Arc::new(Semaphore::new(service.limits.max_connections));
     loop {
         // Waiting for a slot before accepting leaves extra clients in the kernel's
@@ -251,7 +260,7 @@ pub async fn serve(
         };
         let service = service.clone();
         let cancel = cancel.clone();
-        tasks.spawn(async move {
+        spawner.spawn("connection", async move {
             serve_connection(stream, peer, service, cancel).await;
             drop(slot);
         });

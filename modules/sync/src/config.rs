@@ -9,16 +9,12 @@ use serde::{Deserialize, Serialize};
 pub struct SyncConfig {
     /// Registered sync strategy (`headers-first`, `poll`).
     pub strategy: String,
-    /// Seconds between progress lines while far behind.
-    pub progress_interval_secs: u64,
 }
 
 impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
             strategy: "headers-first".to_string(),
-            // Often enough to see a download move, rarely enough to read the log.
-            progress_interval_secs: 5,
         }
     }
 }

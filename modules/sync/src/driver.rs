@@ -4,23 +4,50 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use node_chain::validation::BlockError;
-use node_chain::{BlockHeader, ChainError, ChainState};
-use node_peers::{Message, PeerEvent, PeerId, PeerInfo, Peers, Topic};
-use tokio::sync::broadcast::error::RecvError;
+use node_api::chain::validation::BlockError;
+use node_api::chain::{BlockHeader, BlockOutcome, ChainError, Hash256};
+use node_api::p2p::{Message, PeerEvent, PeerId, PeerInfo, Topic};
+use node_api::{ChainView, ChainWriter, PeerService};
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::SyncConfig;
 use crate::strategy::{is_limited, SyncContext, SyncStrategy};
 
+/// What the loop listens to, subscribed in `start` so nothing sent between start and the
+/// loop's first poll is lost.
+pub(crate) struct Inbox {
+    pub(crate) headers: mpsc::Receiver<(PeerId, Arc<Message>)>,
+    pub(crate) blocks: mpsc::Receiver<(PeerId, Arc<Message>)>,
+    pub(crate) invs: mpsc::Receiver<(PeerId, Arc<Message>)>,
+    pub(crate) not_found: mpsc::Receiver<(PeerId, Arc<Message>)>,
+    pub(crate) peer_events: broadcast::Receiver<PeerEvent>,
+}
+
+impl Inbox {
+    pub(crate) fn subscribe(peers: &dyn PeerService, events: &node_api::EventBus) -> Inbox {
+        Inbox {
+            headers: peers.subscribe(Topic::Headers),
+            blocks: peers.subscribe(Topic::Block),
+            invs: peers.subscribe(Topic::InvBlock),
+            not_found: peers.subscribe(Topic::NotFoundBlock),
+            peer_events: events.subscribe::<PeerEvent>(),
+        }
+    }
+}
+
+/// Blocks accepted at once: enough to keep every core verifying while one block is
+/// written, few enough that blocking threads and memory stay bounded.
+const MAX_ACCEPTING: usize = 32;
+
 pub(crate) struct Driver {
-    pub(crate) chain: Arc<ChainState>,
-    pub(crate) peers: Arc<Peers>,
-    pub(crate) config: SyncConfig,
-    pub(crate) strategy: Box<dyn SyncStrategy>,
-    pub(crate) heights: HashMap<PeerId, u32>,
+    chain: Arc<dyn ChainView>,
+    writer: Arc<dyn ChainWriter>,
+    peers: Arc<dyn PeerService>,
+    strategy: Box<dyn SyncStrategy>,
+    heights: HashMap<PeerId, u32>,
     /// Ready peers that serve only recent blocks.
-    pub(crate) limited: HashSet<PeerId>,
+    limited: HashSet<PeerId>,
 }
 
 /// The strategy's view of the driver, built from disjoint fields so the strategy itself
@@ -30,7 +57,6 @@ macro_rules! ctx {
         SyncContext {
             chain: &$driver.chain,
             peers: &$driver.peers,
-            config: &$driver.config,
             heights: &$driver.heights,
             limited: &$driver.limited,
         }
@@ -38,6 +64,22 @@ macro_rules! ctx {
 }
 
 impl Driver {
+    pub(crate) fn new(
+        chain: Arc<dyn ChainView>,
+        writer: Arc<dyn ChainWriter>,
+        peers: Arc<dyn PeerService>,
+        strategy: Box<dyn SyncStrategy>,
+    ) -> Driver {
+        Driver {
+            chain,
+            writer,
+            peers,
+            strategy,
+            heights: HashMap::new(),
+            limited: HashSet::new(),
+        }
+    }
+
     fn add_peer(&mut self, info: &PeerInfo) {
         self.heights
             .insert(info.id, info.start_height.max(0) as u32);
@@ -66,24 +108,29 @@ impl Driver {
         }
     }
 
-    pub(crate) async fn run(mut self, events: node_kernel::EventBus, cancel: CancellationToken) {
-        let mut headers = self.peers.subscribe(Topic::Headers);
-        let mut blocks = self.peers.subscribe(Topic::Block);
-        let mut invs = self.peers.subscribe(Topic::InvBlock);
-        let mut not_found = self.peers.subscribe(Topic::NotFoundBlock);
-        let mut peer_events = events.subscribe::<PeerEvent>();
+    /// Runs until `cancel` fires. The event bus never closes while the node runs, so its
+    /// closing is an error that stops the node rather than a sync loop gone quietly.
+    pub(crate) async fn run(
+        mut self,
+        mut inbox: Inbox,
+        cancel: CancellationToken,
+    ) -> Result<(), &'static str> {
         // Peers that connected before this loop subscribed.
         for info in self.peers.peers() {
             self.add_peer(&info);
             let ctx = ctx!(self);
             self.strategy.peer_connected(&ctx, &info);
         }
-        let mut tick = tokio::time::interval(self.strategy.tick_interval(&self.config));
+        // Blocks are accepted on blocking threads side by side (the chain verifies their
+        // signatures in parallel and connects them in order); results come back here.
+        let (accepted_tx, mut accepted) = mpsc::unbounded_channel();
+        let accepting = Arc::new(tokio::sync::Semaphore::new(MAX_ACCEPTING));
+        let mut tick = tokio::time::interval(self.strategy.tick_interval());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = cancel.cancelled() => return,
-                event = peer_events.recv() => match event {
+                _ = cancel.cancelled() => return Ok(()),
+                event = inbox.peer_events.recv() => match event {
                     Ok(PeerEvent::Connected(info)) => {
                         self.add_peer(&info);
                         let ctx = ctx!(self);
@@ -105,19 +152,34 @@ impl Driver {
                             }
                         }
                     }
-                    Err(RecvError::Closed) => return,
+                    Err(RecvError::Closed) => return Err("the event bus closed"),
                 },
-                Some((peer, message)) = headers.recv() => {
+                Some((peer, message)) = inbox.headers.recv() => {
                     if let Message::Headers(list) = &*message {
                         self.on_headers(peer, list.clone()).await;
                     }
                 }
-                Some((peer, message)) = blocks.recv() => {
+                Some((peer, message)) = inbox.blocks.recv() => {
                     if let Message::Block(block) = &*message {
-                        self.on_block(peer, message.clone(), block.hash()).await;
+                        let hash = block.hash();
+                        let permit = accepting.clone().acquire_owned().await.expect("never closed");
+                        let writer = self.writer.clone();
+                        let done = accepted_tx.clone();
+                        tokio::spawn(async move {
+                            let result = tokio::task::spawn_blocking(move || match &*message {
+                                Message::Block(block) => writer.accept_block(block),
+                                _ => unreachable!("only blocks are routed here"),
+                            })
+                            .await;
+                            drop(permit);
+                            let _ = done.send((peer, hash, result));
+                        });
                     }
                 }
-                Some((peer, message)) = invs.recv() => {
+                Some((peer, hash, result)) = accepted.recv() => {
+                    self.on_block(peer, hash, result);
+                }
+                Some((peer, message)) = inbox.invs.recv() => {
                     if let Message::Inv(items) = &*message {
                         let unknown = items.iter().any(|i| self.chain.entry(&i.hash).is_none_or(|e| !e.has_data()));
                         if unknown {
@@ -126,7 +188,7 @@ impl Driver {
                         }
                     }
                 }
-                Some((peer, message)) = not_found.recv() => {
+                Some((peer, message)) = inbox.not_found.recv() => {
                     if let Message::NotFound(items) = &*message {
                         let hashes: Vec<_> = items.iter().map(|i| i.hash).collect();
                         let ctx = ctx!(self);
@@ -147,9 +209,9 @@ impl Driver {
             self.strategy.headers(&ctx, peer, &list, 0);
             return;
         }
-        let chain = self.chain.clone();
+        let writer = self.writer.clone();
         let checked = list.clone();
-        let result = tokio::task::spawn_blocking(move || chain.accept_headers(&checked)).await;
+        let result = tokio::task::spawn_blocking(move || writer.accept_headers(&checked)).await;
         let result = match result {
             Ok(r) => r,
             Err(e) => {
@@ -174,16 +236,16 @@ impl Driver {
         }
     }
 
-    async fn on_block(&mut self, peer: PeerId, message: Arc<Message>, hash: node_chain::Hash256) {
-        let chain = self.chain.clone();
-        let result = tokio::task::spawn_blocking(move || match &*message {
-            Message::Block(block) => chain.accept_block(block),
-            _ => unreachable!("only blocks are routed here"),
-        })
-        .await;
+    fn on_block(
+        &mut self,
+        peer: PeerId,
+        hash: Hash256,
+        result: Result<Result<BlockOutcome, ChainError>, tokio::task::JoinError>,
+    ) {
         match result {
-            Ok(Ok(_)) => {
+            Ok(Ok(outcome)) => {
                 if let Some(entry) = self.chain.entry(&hash) {
+                    tracing::debug!(%peer, block = %hash, height = entry.height, ?outcome, "block accepted");
                     self.raise_height(peer, entry.height);
                 }
             }

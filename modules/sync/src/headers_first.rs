@@ -4,58 +4,92 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use node_chain::{BlockHeader, Hash256};
-use node_kernel::{inventory, StrategyFactory};
-use node_peers::{PeerId, PeerInfo};
+use node_api::chain::{BlockHeader, Hash256};
+use node_api::p2p::{PeerId, PeerInfo, MAX_HEADERS};
+use node_api::{inventory, BuiltStrategy, ConfigError, StrategyConfig, StrategyFactory};
+use serde::{Deserialize, Serialize};
 
-use crate::config::SyncConfig;
-use crate::strategy::{SyncContext, SyncStrategy, STRATEGY_BEHAVIOUR};
+use crate::strategy::{SyncContext, SyncStrategy, STRATEGY};
 
-/// A full `headers` message: the peer has more.
-const MAX_HEADERS: usize = 2000;
 /// Scheduling runs this often even when nothing arrives, to catch stalls.
 const TICK: Duration = Duration::from_millis(250);
 
-#[derive(Default)]
-pub(crate) struct HeadersFirst {
-    /// Blocks requested: from whom, since when.
-    in_flight: HashMap<Hash256, (PeerId, Instant)>,
-    /// Peers a block must not be asked from again (they stalled or lacked it).
-    avoid: HashMap<Hash256, HashSet<PeerId>>,
-    progress: Progress,
+/// The `[sync.headers-first]` table.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HeadersFirstConfig {
+    /// The moving window of missing blocks being fetched.
+    pub window: usize,
+    /// Most blocks in flight from one peer.
+    pub max_in_flight_per_peer: usize,
+    /// Seconds a requested block may take before another peer is asked.
+    pub stall_timeout_secs: u64,
 }
 
-struct Progress {
-    last_log: Instant,
-    height_at_log: u32,
-}
-
-impl Default for Progress {
+impl Default for HeadersFirstConfig {
     fn default() -> Self {
-        Progress {
-            last_log: Instant::now(),
-            height_at_log: 0,
+        HeadersFirstConfig {
+            // Bitcoin Core's BLOCK_DOWNLOAD_WINDOW.
+            window: 1024,
+            // Bitcoin Core's MAX_BLOCKS_IN_TRANSIT_PER_PEER.
+            max_in_flight_per_peer: 16,
+            // Core waits seconds to minutes depending on load; our blocks are small and
+            // peers near, so a few seconds is a stall.
+            stall_timeout_secs: 5,
         }
     }
 }
 
+pub(crate) struct HeadersFirst {
+    config: HeadersFirstConfig,
+    /// Blocks requested: from whom, since when.
+    in_flight: HashMap<Hash256, (PeerId, Instant)>,
+    /// Peers a block must not be asked from again (they stalled or lacked it).
+    avoid: HashMap<Hash256, HashSet<PeerId>>,
+}
+
+fn build(config: &StrategyConfig) -> Result<BuiltStrategy, ConfigError> {
+    let config: HeadersFirstConfig = config.parse()?;
+    for (key, value) in [
+        ("window", config.window),
+        ("max_in_flight_per_peer", config.max_in_flight_per_peer),
+    ] {
+        if value == 0 {
+            return Err(ConfigError::Invalid {
+                key: key.to_string(),
+                reason: "0 would never request a block".to_string(),
+            });
+        }
+    }
+    Ok(STRATEGY.erase(Box::new(HeadersFirst::new(config))))
+}
+
 inventory::submit! {
     StrategyFactory {
-        behaviour: STRATEGY_BEHAVIOUR,
+        behaviour: STRATEGY.name,
         name: "headers-first",
         description: "validate headers, then fetch bodies in parallel from several peers in a moving window",
-        build: || Box::new(Box::new(HeadersFirst::default()) as Box<dyn SyncStrategy>),
+        registered_by: env!("CARGO_PKG_NAME"),
+        build,
     }
 }
 
 impl HeadersFirst {
+    pub(crate) fn new(config: HeadersFirstConfig) -> Self {
+        HeadersFirst {
+            config,
+            in_flight: HashMap::new(),
+            avoid: HashMap::new(),
+        }
+    }
+
     fn load(&self, peer: PeerId) -> usize {
         self.in_flight.values().filter(|(p, _)| *p == peer).count()
     }
 
     /// Requests missing blocks of the window from peers with room, least loaded first.
     fn schedule(&mut self, ctx: &SyncContext<'_>) {
-        let missing = ctx.chain.missing_blocks(ctx.config.window);
+        let missing = ctx.chain.missing_blocks(self.config.window);
         let mut requests: HashMap<PeerId, Vec<Hash256>> = HashMap::new();
         let mut load: HashMap<PeerId, usize> =
             ctx.heights.keys().map(|p| (*p, self.load(*p))).collect();
@@ -72,7 +106,7 @@ impl HeadersFirst {
                     ctx.can_serve(**peer, height) && !avoid.is_some_and(|a| a.contains(peer))
                 })
                 .map(|peer| (*peer, load.get(peer).copied().unwrap_or(0)))
-                .filter(|(_, l)| *l < ctx.config.max_in_flight_per_peer)
+                .filter(|(_, l)| *l < self.config.max_in_flight_per_peer)
                 .min_by_key(|(peer, l)| (*l, *peer));
             let Some((peer, _)) = choice else {
                 // The window is in order: if no peer can take this block now, later
@@ -91,35 +125,10 @@ impl HeadersFirst {
             }
         }
     }
-
-    fn log_progress(&mut self, ctx: &SyncContext<'_>) {
-        let interval = Duration::from_secs(ctx.config.progress_interval_secs);
-        if self.progress.last_log.elapsed() < interval {
-            return;
-        }
-        let tip = ctx.chain.tip().height;
-        let (_, best) = ctx.chain.best_header();
-        let elapsed = self.progress.last_log.elapsed().as_secs_f64();
-        let rate = f64::from(tip.saturating_sub(self.progress.height_at_log)) / elapsed;
-        if best > tip {
-            tracing::info!(
-                height = tip,
-                headers = best,
-                progress = format!("{:.1}%", 100.0 * f64::from(tip) / f64::from(best.max(1))),
-                blocks_per_s = format!("{rate:.1}"),
-                in_flight = self.in_flight.len(),
-                "syncing"
-            );
-        }
-        self.progress = Progress {
-            last_log: Instant::now(),
-            height_at_log: tip,
-        };
-    }
 }
 
 impl SyncStrategy for HeadersFirst {
-    fn tick_interval(&self, _config: &SyncConfig) -> Duration {
+    fn tick_interval(&self) -> Duration {
         TICK
     }
 
@@ -142,6 +151,7 @@ impl SyncStrategy for HeadersFirst {
         headers: &[BlockHeader],
         _new: usize,
     ) {
+        // A full message: the peer has more.
         if headers.len() == MAX_HEADERS {
             ctx.request_headers(peer);
         }
@@ -154,7 +164,7 @@ impl SyncStrategy for HeadersFirst {
         // Refilling a peer once half its requests are answered sends `getdata` in batches
         // and walks the chain for missing blocks once per batch instead of once per block
         // (that walk is the costly part of scheduling while far behind).
-        if self.load(peer) <= ctx.config.max_in_flight_per_peer / 2 {
+        if self.load(peer) <= self.config.max_in_flight_per_peer / 2 {
             self.schedule(ctx);
         }
     }
@@ -170,7 +180,7 @@ impl SyncStrategy for HeadersFirst {
     }
 
     fn tick(&mut self, ctx: &SyncContext<'_>) {
-        let timeout = Duration::from_secs(ctx.config.stall_timeout_secs);
+        let timeout = Duration::from_secs(self.config.stall_timeout_secs);
         let stalled: Vec<(Hash256, PeerId)> = self
             .in_flight
             .iter()
@@ -186,6 +196,9 @@ impl SyncStrategy for HeadersFirst {
         self.in_flight
             .retain(|hash, _| ctx.chain.entry(hash).is_some_and(|e| !e.has_data()));
         self.schedule(ctx);
-        self.log_progress(ctx);
+    }
+
+    fn in_flight(&self) -> usize {
+        self.in_flight.len()
     }
 }

@@ -1,23 +1,30 @@
 //! Block download: brings the chain to the most-work chain the peers know.
 //!
 //! What it does: accepts every `headers` and `block` message a peer sends (announced,
-//! pushed or requested) into the chain state, asks for headers when a peer announces a
-//! block we cannot place, punishes peers that send invalid data, and leaves the choice of
-//! what to request from whom to a registered strategy (`[sync] strategy`):
+//! pushed or requested) into the chain, asks for headers when a peer announces a block we
+//! cannot place, punishes peers that send invalid data, and leaves the choice of what to
+//! request from whom to a registered strategy (`[sync] strategy`):
 //! `headers-first` (validate the header chain, then fetch bodies in parallel from several
-//! peers in a moving window, re-assigning blocks a peer stalls on, with progress logs) or
+//! peers in a moving window, re-assigning blocks a peer stalls on; settings in
+//! `[sync.headers-first]`: `window`, `max_in_flight_per_peer`, `stall_timeout_secs`) or
 //! `poll` (the tutorial's heartbeat made correct: at an interval, ask every peer for
-//! headers after our locator and fetch what is missing from one peer).
+//! headers after our locator and fetch what is missing from one peer; settings in
+//! `[sync.poll]`: `interval_secs`, `batch`). Blocks are handed to the chain side by side
+//! (up to 32 at once): the chain verifies their signatures in parallel and connects them
+//! in order; its catch-up progress lines say how far the download is.
 //!
-//! Needs: the `chain` and `peers` services. Provides: nothing; its strategies are
-//! registered under the behaviour [`STRATEGY_BEHAVIOUR`].
+//! Needs: [`node_api::ChainView`] and [`node_api::ChainWriter`] (`chain`,
+//! `chain-writer`), [`node_api::PeerService`] (`peers`), and the peers module's
+//! [`node_api::p2p::PeerEvent`]s on the bus. Provides: nothing; its strategies are
+//! registered under the behaviour [`STRATEGY`]. Runs one task, `sync loop`.
 //!
 //! Invariants: blocks are handed to the chain one at a time, in arrival order; the chain
 //! stores blocks that arrive before their parents and connects them once the gap fills.
 //! A pruned peer (NODE_NETWORK_LIMITED without NODE_NETWORK) is only asked for bodies
 //! among its last 288 blocks, as Bitcoin Core does: older ones it would answer `notfound`.
 //!
-//! Costs: one chain write per block; headers are validated in batches of up to 2,000.
+//! Costs: one chain write per block, on the blocking pool; headers are validated in
+//! batches of up to 2,000.
 
 mod config;
 mod driver;
@@ -25,6 +32,10 @@ mod headers_first;
 mod module;
 mod poll;
 mod strategy;
+#[cfg(test)]
+mod tests;
 
 pub use config::SyncConfig;
-pub use strategy::{SyncContext, SyncStrategy, STRATEGY_BEHAVIOUR};
+pub use headers_first::HeadersFirstConfig;
+pub use poll::PollConfig;
+pub use strategy::{SyncContext, SyncStrategy, STRATEGY};

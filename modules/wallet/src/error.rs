@@ -1,7 +1,7 @@
 //! Wallet errors. None of them carries key material.
 
-use node_kernel::rpc::{codes, RpcError};
-use node_mempool::MempoolError;
+use node_api::rpc::{codes, RpcError};
+use node_api::MempoolError;
 
 /// Why a wallet operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use node_chain::PrivateKey;
+use node_api::chain::PrivateKey;
 use serde::{Deserialize, Serialize};
 
 use crate::error::WalletError;

@@ -1,12 +1,10 @@
-//! The `wallet` module: opens the key file and registers the wallet RPC methods.
+//! The `wallet` module: opens the key file, registers the wallet RPC methods, and
+//! provides the wallet service (the miner asks it for a payout address).
 
-use std::sync::Arc;
-
-use node_chain::ChainState;
-use node_kernel::{
-    inventory, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory, StartContext,
+use node_api::{
+    async_trait, inventory, services, BoxError, ChainView, ConfigError, MempoolService, Module,
+    ModuleConfig, ModuleFactory, StartContext, WalletService,
 };
-use node_mempool::Mempool;
 
 use crate::config::WalletConfig;
 use crate::wallet::Wallet;
@@ -33,28 +31,30 @@ inventory::submit! {
     ModuleFactory {
         name: "wallet",
         description: "P2PKH keys, addresses, balances and payments (spends unconfirmed change)",
-        provides: &["wallet"],
-        needs: &["chain", "mempool"],
+        registered_by: env!("CARGO_PKG_NAME"),
+        provides: &[services::WALLET],
+        needs: &[services::CHAIN, services::MEMPOOL],
         uses: &[],
         build,
     }
 }
 
+#[async_trait]
 impl Module for WalletModule {
-    fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), BoxError> {
-        let chain: Arc<ChainState> = ctx.services.require("chain")?;
+    async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
+        let chain = ctx.require::<dyn ChainView>()?;
         if !chain.has_address_index() {
             return Err(
                 "the wallet needs the chain's address index: set [chain] address_index = true"
                     .into(),
             );
         }
-        let mempool: Arc<Mempool> = ctx.services.require("mempool")?;
-        let path = ctx.datadir.path().join(&self.config.file);
+        let mempool = ctx.require::<dyn MempoolService>()?;
+        let path = ctx.datadir().join(&self.config.file);
         let wallet = Wallet::open(chain, mempool, path, self.config.fee_rate_per_kb)?;
         tracing::info!(addresses = wallet.addresses().len(), "wallet loaded");
-        crate::rpc::register(ctx, &wallet)?;
-        ctx.services.provide("wallet", wallet);
+        crate::rpc::register(&ctx, &wallet)?;
+        ctx.provide::<dyn WalletService>(wallet)?;
         Ok(())
     }
 }

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use node_chain::Address;
-use node_kernel::rpc::{amount, codes, parse_amount, Param, RpcError, RpcParams};
-use node_kernel::{MethodEntry, RunOn, StartContext};
+use node_api::chain::Address;
+use node_api::rpc::{amount, codes, parse_amount, Param, RpcError, RpcParams};
+use node_api::{BoxError, MethodEntry, RunOn, StartContext};
 use serde_json::{json, Value};
 
 use crate::wallet::{Wallet, WalletCoin};
@@ -25,7 +25,7 @@ const SENDFROM: &[Param] = &[
     Param::required("amount"),
 ];
 
-pub(crate) fn register(ctx: &StartContext<'_>, wallet: &Arc<Wallet>) -> Result<(), String> {
+pub(crate) fn register(ctx: &StartContext, wallet: &Arc<Wallet>) -> Result<(), BoxError> {
     let methods: &[MethodEntry<Wallet>] = &[
         ("getnewaddress", LABEL, "A new P2PKH address of the wallet (the tutorial's createwallet).", getnewaddress),
         ("listaddresses", NONE, "The wallet's addresses with their balances (the tutorial's printwallet).", listaddresses),
@@ -34,8 +34,7 @@ pub(crate) fn register(ctx: &StartContext<'_>, wallet: &Arc<Wallet>) -> Result<(
         ("sendtoaddress", SEND, "Pays an amount (in coins) to an address from the wallet; returns the txid.", sendtoaddress),
         ("sendfrom", SENDFROM, "Pays an amount from one wallet address, change back to it (the tutorial's send --from); returns the txid.", sendfrom),
     ];
-    ctx.rpc
-        .register_table(ctx.module, wallet, RunOn::Blocking, methods)
+    ctx.register_methods(wallet, RunOn::Blocking, methods)
 }
 
 fn parse_address(w: &Wallet, p: &RpcParams, index: usize) -> Result<Address, RpcError> {

@@ -1,13 +1,15 @@
 //! The `wallet` service: addresses, coins, balances and payments.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use node_chain::{
-    sign_p2pkh_input, Address, ChainState, Hash256, OutPoint, PrivateKey, Transaction, TxIn, TxOut,
+use node_api::chain::{
+    sign_p2pkh_input, Address, AddressError, Hash256, OutPoint, PrivateKey, Transaction, TxIn,
+    TxOut,
 };
-use node_mempool::Mempool;
+use node_api::{ChainView, MempoolService, WalletService};
 
 use crate::error::WalletError;
 use crate::keystore::KeyStore;
@@ -49,8 +51,8 @@ pub struct Balance {
 
 /// The wallet service.
 pub struct Wallet {
-    chain: Arc<ChainState>,
-    mempool: Arc<Mempool>,
+    chain: Arc<dyn ChainView>,
+    mempool: Arc<dyn MempoolService>,
     keys: Mutex<KeyStore>,
     fee_rate_per_kb: u64,
     /// Held while a payment is built and submitted, so two payments never pick one coin.
@@ -67,8 +69,8 @@ fn now() -> u64 {
 impl Wallet {
     /// Opens the key file at `path`.
     pub fn open(
-        chain: Arc<ChainState>,
-        mempool: Arc<Mempool>,
+        chain: Arc<dyn ChainView>,
+        mempool: Arc<dyn MempoolService>,
         path: PathBuf,
         fee_rate_per_kb: u64,
     ) -> Result<Arc<Wallet>, WalletError> {
@@ -91,7 +93,7 @@ impl Wallet {
     }
 
     /// Parses an address of this wallet's chain (any address, not only ours).
-    pub fn chain_spec_address(&self, text: &str) -> Result<Address, node_chain::AddressError> {
+    pub fn chain_spec_address(&self, text: &str) -> Result<Address, AddressError> {
         self.chain.spec().parse_address(text)
     }
 
@@ -123,23 +125,34 @@ impl Wallet {
             .any(|k| k.key.address(version) == *address)
     }
 
-    /// Coins paying `addresses`: confirmed ones from the address index not spent by a
-    /// pooled transaction, then unconfirmed ones from the mempool.
+    /// Coins paying `addresses`: confirmed ones from the address index that no pooled
+    /// transaction spends, then unconfirmed ones from the mempool. Each outpoint is
+    /// listed once.
+    ///
+    /// The mempool drops what a block confirms inside the step that connects it, but a
+    /// block may connect between the two reads here, before that step reaches the pool:
+    /// an output of a transaction seen confirmed is then not taken from the mempool too.
+    /// The race can hide an output for one call; it never counts one twice.
     pub fn coins_of(&self, addresses: &[Address]) -> Result<Vec<WalletCoin>, WalletError> {
+        let chain_error = |e: node_api::chain::ChainError| WalletError::Chain(e.to_string());
         let tip = self.chain.tip().height;
         let maturity = self.chain.spec().coinbase_maturity;
         let mut coins = Vec::new();
+        let mut listed: HashSet<OutPoint> = HashSet::new();
+        let mut confirmed_txids: HashSet<Hash256> = HashSet::new();
         for address in addresses {
             let confirmed = self
                 .chain
                 .address_coins(&address.hash)
-                .map_err(|e| WalletError::Chain(e.to_string()))?
+                .map_err(chain_error)?
                 .ok_or_else(|| WalletError::Chain("the address index is off".to_string()))?;
             for (outpoint, coin) in confirmed {
-                if self.mempool.is_spent(&outpoint) {
+                confirmed_txids.insert(outpoint.txid);
+                if !listed.insert(outpoint) || self.mempool.is_spent(&outpoint) {
                     continue;
                 }
-                let confirmations = tip + 1 - coin.height;
+                // The index may be read after a block the tip read above did not see.
+                let confirmations = (tip + 1).saturating_sub(coin.height).max(1);
                 coins.push(WalletCoin {
                     outpoint,
                     value: coin.value,
@@ -148,7 +161,16 @@ impl Wallet {
                     spendable: !coin.coinbase || confirmations > maturity,
                 });
             }
+        }
+        for address in addresses {
             for (outpoint, out) in self.mempool.unspent_outputs_to(&address.script_pubkey()) {
+                if confirmed_txids.contains(&outpoint.txid) || !listed.insert(outpoint) {
+                    continue;
+                }
+                // Confirmed after the index was read: the next call lists it as confirmed.
+                if self.chain.coin(&outpoint).map_err(chain_error)?.is_some() {
+                    continue;
+                }
                 coins.push(WalletCoin {
                     outpoint,
                     value: out.value,
@@ -271,5 +293,19 @@ impl Wallet {
         let accepted = self.mempool.accept(tx)?;
         tracing::info!(txid = %accepted.txid, amount, fee = accepted.fee, "payment sent");
         Ok((accepted.txid, accepted.fee))
+    }
+}
+
+impl WalletService for Wallet {
+    fn new_address(&self, label: &str) -> Result<Address, String> {
+        Wallet::new_address(self, label).map_err(|e| e.to_string())
+    }
+
+    fn addresses(&self) -> Vec<(Address, String)> {
+        Wallet::addresses(self)
+    }
+
+    fn is_mine(&self, address: &Address) -> bool {
+        Wallet::is_mine(self, address)
     }
 }

@@ -25,7 +25,6 @@ pub fn decode_hex<T: Decode>(text: &str, what: &str) -> Result<T, RpcError> {
     })
 }
 
-
 /// A script's pushes and opcodes as Core's `asm` (`ScriptToAsmStr`): pushes of up to 4
 /// bytes as decimal numbers, longer ones as hex, opcodes by name, `[error]` at a push
 /// that runs past the end.

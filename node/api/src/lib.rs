@@ -38,20 +38,20 @@ pub use mempool::{
     SelectedTx, POLICY,
 };
 pub use miner::{MinerService, MinerStatus};
-pub use peers::PeerService;
+pub use peers::{MakeAnnouncement, PeerService};
 pub use wallet::WalletService;
 
+pub use metrics;
 pub use node_chain as chain;
-pub use node_p2p as p2p;
 pub use node_kernel::http::{self, Access, HttpRequest, HttpResponse, Route};
 pub use node_kernel::rpc::{self, MethodEntry, Param, RpcError, RpcParams, RpcRegistry, RunOn};
 pub use node_kernel::{
-    async_trait, inventory, registered_modules, registered_strategies, without_settings,
-    Behaviour, BoxError, BuiltStrategy, ConfigError, EventBus, Module, ModuleConfig,
-    ModuleFactory, NodeSettings, Service, StartContext, StrategyConfig, StrategyFactory,
-    TaskOutcome, TaskSpawner,
+    async_trait, inventory, registered_modules, registered_strategies, without_settings, Behaviour,
+    BoxError, BuiltStrategy, ConfigError, EventBus, Module, ModuleConfig, ModuleFactory,
+    NodeSettings, Profile, Service, StartContext, StrategyConfig, StrategyFactory, TaskOutcome,
+    TaskSpawner,
 };
-pub use metrics;
+pub use node_p2p as p2p;
 
 /// The service names modules declare in `provides`, `needs` and `uses`; each belongs to
 /// one service type (its [`Service::NAME`]).

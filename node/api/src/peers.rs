@@ -7,6 +7,10 @@ use node_chain::Hash256;
 use node_p2p::{Message, PeerId, PeerInfo, Topic};
 use tokio::sync::mpsc;
 
+/// What [`PeerService::announce`] calls for each peer: given the peer and the hashes it
+/// lacks, the message to send it, or `None`.
+pub type MakeAnnouncement<'a> = dyn FnMut(&PeerInfo, &[Hash256]) -> Option<Arc<Message>> + 'a;
+
 /// The peers service: every P2P connection of the node. Calls never wait: they lock
 /// shared state briefly and queue frames.
 pub trait PeerService: Send + Sync {
@@ -25,11 +29,7 @@ pub trait PeerService: Send + Sync {
     /// it (or `None`); peers that have them all are skipped, so nothing is echoed back.
     /// Returning one `Arc` for many peers encodes it once. Returns how many peers got
     /// a message.
-    fn announce(
-        &self,
-        hashes: &[Hash256],
-        make: &mut dyn FnMut(&PeerInfo, &[Hash256]) -> Option<Arc<Message>>,
-    ) -> usize;
+    fn announce(&self, hashes: &[Hash256], make: &mut MakeAnnouncement<'_>) -> usize;
     /// Whether `peer` is known to have `hash`.
     fn knows(&self, peer: PeerId, hash: &Hash256) -> bool;
     /// Records that `peer` has `hashes`.

@@ -1,5 +1,6 @@
 //! Importing blocks from outside the network: from another data directory's chain state,
-//! or from a file of concatenated serialized blocks, accepted one by one in order with a
+//! or from a file of concatenated serialized blocks, accepted in order through the block
+//! pipeline (the next blocks' signatures are verified while one block is written) with a
 //! progress report every few seconds. `node import` runs it, and the sync benchmark uses
 //! it to time validation and storage without peers.
 //!
@@ -10,15 +11,23 @@
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::block::Block;
+use crate::block::{Block, BlockHeader};
 use crate::encode::{serialize, Decode, DecodeError, DecodeErrorKind, Reader};
 use crate::hash::Hash256;
 use crate::state::{BlockOutcome, ChainError, ChainState};
 
 /// Time between two progress reports.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Blocks decoded and verified ahead of the one being written: enough to keep every
+/// core verifying while a commit waits for the disk, few enough to bound the memory.
+pub const LOOKAHEAD: usize = 16;
+
+/// Headers accepted per write by [`import_headers`] (a `headers` message's worth).
+const HEADERS_PER_RUN: u32 = 2_000;
 
 /// Bytes read from a block file at a time.
 const READ_CHUNK: usize = 1 << 20;
@@ -102,13 +111,21 @@ pub struct ImportProgress {
 /// first source error. Calls `progress` (and logs at info level) every
 /// [`PROGRESS_INTERVAL`] and once at the end; returns the final report.
 ///
+/// It runs the block pipeline as a synced block does: a reader thread decodes the next
+/// blocks and verifies their signatures on every core (up to [`LOOKAHEAD`] blocks ahead)
+/// while this thread writes each block's state.
+///
 /// `target_height`, when known (the source's tip height), gives the percentage.
-pub fn import_blocks(
+pub fn import_blocks<I>(
     state: &ChainState,
-    blocks: impl IntoIterator<Item = Result<Block, ImportError>>,
+    blocks: I,
     target_height: Option<u32>,
     mut progress: impl FnMut(&ImportProgress),
-) -> Result<ImportProgress, ImportError> {
+) -> Result<ImportProgress, ImportError>
+where
+    I: IntoIterator<Item = Result<Block, ImportError>>,
+    I::IntoIter: Send,
+{
     let start = Instant::now();
     let mut last_report = start;
     let (mut imported, mut skipped) = (0u64, 0u64);
@@ -126,30 +143,74 @@ pub fn import_blocks(
             done,
         }
     };
-    for block in blocks {
-        let block = block?;
-        match state.accept_block(&block) {
-            Ok(BlockOutcome::AlreadyHave) => skipped += 1,
-            Ok(_) => imported += 1,
-            Err(error) => {
-                return Err(ImportError::Refused {
-                    hash: block.hash(),
-                    number: imported + skipped + 1,
-                    error,
-                })
+    let blocks = blocks.into_iter();
+    std::thread::scope(|scope| {
+        let (ready, verified) = mpsc::sync_channel(LOOKAHEAD);
+        scope.spawn(move || {
+            for block in blocks {
+                let failed = block.is_err();
+                let item = block.map(|block| {
+                    let pre = state.preverify(&block);
+                    (block, pre)
+                });
+                // A closed channel: the writer stopped at a refused block.
+                if ready.send(item).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        for item in verified {
+            let (block, pre) = item?;
+            match state.accept_preverified(&block, pre) {
+                Ok(BlockOutcome::AlreadyHave) => skipped += 1,
+                Ok(_) => imported += 1,
+                Err(error) => {
+                    return Err(ImportError::Refused {
+                        hash: block.hash(),
+                        number: imported + skipped + 1,
+                        error,
+                    })
+                }
+            }
+            if last_report.elapsed() >= PROGRESS_INTERVAL {
+                last_report = Instant::now();
+                let now = report(imported, skipped, false);
+                log(&now);
+                progress(&now);
             }
         }
-        if last_report.elapsed() >= PROGRESS_INTERVAL {
-            last_report = Instant::now();
-            let now = report(imported, skipped, false);
-            log(&now);
-            progress(&now);
-        }
-    }
+        Ok(())
+    })?;
     let end = report(imported, skipped, true);
     log(&end);
     progress(&end);
     Ok(end)
+}
+
+/// Accepts the headers of `source`'s main chain into `state` (in runs of 2,000, as a
+/// `headers` message carries them), as a headers-first sync would before the bodies:
+/// with the whole header chain known, an `assume_valid` block of it takes effect from
+/// the first block imported. Returns how many were new.
+pub fn import_headers(state: &ChainState, source: &ChainState) -> Result<usize, ImportError> {
+    let tip = source.tip().height;
+    let mut new = 0;
+    let mut height = 1;
+    while height <= tip {
+        let last = tip.min(height + HEADERS_PER_RUN - 1);
+        let headers: Vec<BlockHeader> = (height..=last)
+            .filter_map(|h| source.hash_at(h).and_then(|hash| source.entry(&hash)))
+            .map(|entry| entry.header)
+            .collect();
+        new += state
+            .accept_headers(&headers)
+            .map_err(|error| ImportError::Refused {
+                hash: headers.first().map(|h| h.hash()).unwrap_or_default(),
+                number: u64::from(height),
+                error,
+            })?;
+        height = last + 1;
+    }
+    Ok(new)
 }
 
 fn log(p: &ImportProgress) {

@@ -58,7 +58,8 @@ pub use events::ChainEvent;
 pub use genesis::GenesisParams;
 pub use hash::{hash160, sha256d, Hash256, HashParseError};
 pub use import::{
-    chain_blocks, import_blocks, write_block_file, BlockFileReader, ImportError, ImportProgress,
+    chain_blocks, import_blocks, import_headers, write_block_file, BlockFileReader, ImportError,
+    ImportProgress,
 };
 pub use keys::{KeyError, PrivateKey, PublicKey};
 pub use merkle::merkle_root;

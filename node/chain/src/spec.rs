@@ -50,6 +50,10 @@ pub struct ChainSpec {
     pub max_block_size: usize,
     /// What makes the genesis block unique.
     pub genesis: GenesisParams,
+    /// The default `[chain] assume_valid` block (Bitcoin Core's `defaultAssumeValid`):
+    /// signatures of its ancestors on the best header chain are not checked. A release
+    /// sets it to a block buried deep enough that its validity is not in doubt.
+    pub assume_valid: Option<Hash256>,
 }
 
 const GENESIS_TIME: u32 = 1_767_225_600; // 2026-01-01T00:00:00Z
@@ -75,6 +79,8 @@ static SPECS: [ChainSpec; 3] = [
             time: GENESIS_TIME,
             nonce: 0,
         }, // half of all nonces meet 0x207fffff; 0 does
+        // Test chains are built from scratch; nothing is known valid in advance.
+        assume_valid: None,
     },
     ChainSpec {
         name: "dev",
@@ -96,6 +102,8 @@ static SPECS: [ChainSpec; 3] = [
             time: GENESIS_TIME,
             nonce: 164_446,
         },
+        // A development chain is restarted at will: no block to vouch for.
+        assume_valid: None,
     },
     ChainSpec {
         name: "testnet",
@@ -117,6 +125,8 @@ static SPECS: [ChainSpec; 3] = [
             time: GENESIS_TIME,
             nonce: 2_289_823,
         },
+        // Set to a deeply buried block once the shared network has a history worth it.
+        assume_valid: None,
     },
 ];
 

@@ -6,10 +6,11 @@
 
 use crate::hash::hash160;
 use crate::keys::{KeyError, PrivateKey, PublicKey};
-use crate::script::{p2pkh_script_sig, parse_p2pkh, parse_p2pkh_script_sig};
+use crate::script::{p2pkh_script, p2pkh_script_sig, parse_p2pkh, parse_p2pkh_script_sig};
 use crate::sighash::legacy_sighash_all;
 use crate::signature::{is_strict_der, SIGHASH_ALL};
 use crate::transaction::Transaction;
+use crate::validation::SigCache;
 
 /// Why an input does not unlock the output it spends.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,14 +56,37 @@ pub fn verify_p2pkh_input(
     input_index: usize,
     prev_script_pubkey: &[u8],
 ) -> Result<(), ScriptError> {
+    verify_p2pkh_input_cached(tx, input_index, prev_script_pubkey, CacheUse::None)
+}
+
+/// How a verification uses the signature cache ([`SigCache::global`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CacheUse {
+    /// Neither reads nor writes it.
+    None,
+    /// A hit skips the signature check; a signature that verifies is recorded (the
+    /// mempool, and blocks verified ahead of connecting).
+    Store,
+    /// A hit skips the signature check and removes the entry (a block connecting).
+    Consume,
+}
+
+/// [`verify_p2pkh_input`] with the signature cache. Every check but the elliptic-curve
+/// one runs on a hit too, against this input's own spent script.
+pub(crate) fn verify_p2pkh_input_cached(
+    tx: &Transaction,
+    input_index: usize,
+    prev_script_pubkey: &[u8],
+    cache: CacheUse,
+) -> Result<(), ScriptError> {
     let input = tx.inputs.get(input_index).ok_or(ScriptError::InputIndex {
         index: input_index,
         inputs: tx.inputs.len(),
     })?;
     let key_hash = parse_p2pkh(prev_script_pubkey).ok_or(ScriptError::NotP2pkh)?;
-    let (sig, pubkey) =
+    let (sig, pubkey_bytes) =
         parse_p2pkh_script_sig(&input.script_sig).ok_or(ScriptError::MalformedScriptSig)?;
-    if hash160(pubkey) != key_hash {
+    if hash160(pubkey_bytes) != key_hash {
         return Err(ScriptError::PubkeyHashMismatch);
     }
     if !is_strict_der(sig) {
@@ -72,17 +96,42 @@ pub fn verify_p2pkh_input(
     if hash_type != SIGHASH_ALL {
         return Err(ScriptError::HashType(hash_type));
     }
-    let pubkey = PublicKey::from_slice(pubkey)?;
     let sighash =
         legacy_sighash_all(tx, input_index, prev_script_pubkey).ok_or(ScriptError::InputIndex {
             index: input_index,
             inputs: tx.inputs.len(),
         })?;
-    if pubkey.verify_hash(&sighash, der) {
-        Ok(())
-    } else {
-        Err(ScriptError::BadSignature)
+    let key =
+        (cache != CacheUse::None).then(|| SigCache::global().key(&sighash.0, pubkey_bytes, sig));
+    match (cache, &key) {
+        (CacheUse::Store, Some(key)) if SigCache::global().contains(key) => return Ok(()),
+        (CacheUse::Consume, Some(key)) if SigCache::global().take(key) => return Ok(()),
+        _ => {}
     }
+    let pubkey = PublicKey::from_slice(pubkey_bytes)?;
+    if !pubkey.verify_hash(&sighash, der) {
+        return Err(ScriptError::BadSignature);
+    }
+    if let (CacheUse::Store, Some(key)) = (cache, key) {
+        SigCache::global().insert(key);
+    }
+    Ok(())
+}
+
+/// Verifies input `input_index` of `tx` before the coin it spends is known, recording a
+/// valid signature in the cache for when the block connects. A P2PKH spend can only be
+/// valid against `p2pkh_script(hash160(pubkey))`, the script this assumes; if the real
+/// coin differs, the check at connect time fails without a cache hit. Returns whether
+/// the signature verified.
+pub(crate) fn preverify_p2pkh_input(tx: &Transaction, input_index: usize) -> bool {
+    let Some(input) = tx.inputs.get(input_index) else {
+        return false;
+    };
+    let Some((_, pubkey)) = parse_p2pkh_script_sig(&input.script_sig) else {
+        return false;
+    };
+    let script = p2pkh_script(&hash160(pubkey));
+    verify_p2pkh_input_cached(tx, input_index, &script, CacheUse::Store).is_ok()
 }
 
 /// The input script that spends the P2PKH output `prev_script_pubkey` with `key`, for
@@ -217,6 +266,43 @@ mod tests {
         long_form.extend_from_slice(&sig);
         push_slice(&mut long_form, &pubkey);
         assert_eq!(with_script(long_form), Err(ScriptError::MalformedScriptSig));
+    }
+
+    #[test]
+    fn the_cache_serves_only_the_same_transaction_and_script() {
+        let key = PrivateKey::from_bytes(&[9; 32], true).unwrap();
+        let (tx, prev) = spend(&key);
+        assert_eq!(
+            verify_p2pkh_input_cached(&tx, 0, &prev, CacheUse::Store),
+            Ok(())
+        );
+        // The same scriptSig on a transaction paying elsewhere: another sighash.
+        let mut other = tx.clone();
+        other.outputs[0].value += 1;
+        assert_eq!(
+            verify_p2pkh_input_cached(&other, 0, &prev, CacheUse::Consume),
+            Err(ScriptError::BadSignature)
+        );
+        // Another spent script: refused before the cache is asked.
+        let other_script = p2pkh_script(&[4; 20]);
+        assert_eq!(
+            verify_p2pkh_input_cached(&tx, 0, &other_script, CacheUse::Consume),
+            Err(ScriptError::PubkeyHashMismatch)
+        );
+        // The block consumes the entry; verifying again checks the signature for real.
+        let cache = SigCache::global();
+        let entry = {
+            let (sig, pubkey) = parse_p2pkh_script_sig(&tx.inputs[0].script_sig).unwrap();
+            cache.key(&legacy_sighash_all(&tx, 0, &prev).unwrap().0, pubkey, sig)
+        };
+        assert!(cache.contains(&entry));
+        assert_eq!(
+            verify_p2pkh_input_cached(&tx, 0, &prev, CacheUse::Consume),
+            Ok(())
+        );
+        assert!(!cache.contains(&entry));
+        assert!(preverify_p2pkh_input(&tx, 1));
+        assert!(!preverify_p2pkh_input(&other, 1));
     }
 
     #[test]

@@ -128,10 +128,7 @@ fn open_chain(
         None => node_chain_module::ChainConfig::default(),
     };
     let lock = node_kernel::DataDir::open(datadir)?;
-    let options = node_chain::ChainOptions {
-        address_index: config.address_index,
-        keep_blocks: config.keep_blocks,
-    };
+    let options = config.options(spec)?;
     let state = node_chain::ChainState::open(&datadir.join("chain"), spec, options, |_| {})?;
     Ok((lock, state))
 }
@@ -150,6 +147,8 @@ pub(crate) fn import(
             // The source is read through its own chain state, with its own lock.
             let (_source_lock, source) = open_chain(&profile, &dir)?;
             let target = Some(source.tip().height);
+            // Headers first, so an assumed-valid block of the source takes effect at once.
+            node_chain::import_headers(&state, &source)?;
             node_chain::import_blocks(&state, node_chain::chain_blocks(&source), target, |_| {})?
         }
         (None, Some(path)) => {

@@ -61,7 +61,9 @@ impl StartContext {
             )
             .into());
         }
-        self.services.provide(self.module(), handle).map_err(Into::into)
+        self.services
+            .provide(self.module(), handle)
+            .map_err(Into::into)
     }
 
     /// Service `S`, which the module's factory declares in `needs`. The profile check

@@ -182,5 +182,4 @@ pub enum KernelError {
         /// Its reason.
         reason: String,
     },
-
 }

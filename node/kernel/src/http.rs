@@ -111,6 +111,12 @@ pub fn response(status: StatusCode, content_type: &str, body: impl Into<Bytes>) 
 pub trait Authenticator: Send + Sync {
     /// Whether the `Authorization` header value (if any) is accepted.
     fn authorized(&self, authorization: Option<&[u8]>) -> bool;
+
+    /// How long a refused request waits before its 401, so that module routes do not
+    /// let a client guess passwords faster than the JSON-RPC endpoint does.
+    fn failure_delay(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 struct OwnedRoute {
@@ -135,7 +141,10 @@ pub struct HttpHub {
 impl HttpHub {
     /// Installs the credentials check of authenticated routes (the rpc module does).
     pub fn set_authenticator(&self, authenticator: Arc<dyn Authenticator>) {
-        *self.authenticator.write().unwrap_or_else(|e| e.into_inner()) = Some(authenticator);
+        *self
+            .authenticator
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(authenticator);
     }
 
     pub(crate) async fn serve(
@@ -274,14 +283,29 @@ impl HttpHub {
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone();
-            let credentials = request.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes);
-            let allowed = authenticator.is_some_and(|a| a.authorized(credentials));
+            let credentials = request
+                .headers()
+                .get(AUTHORIZATION)
+                .map(HeaderValue::as_bytes);
+            let allowed = match &authenticator {
+                Some(a) if a.authorized(credentials) => true,
+                Some(a) => {
+                    // Only this connection waits: others are served meanwhile.
+                    tokio::time::sleep(a.failure_delay()).await;
+                    false
+                }
+                None => false,
+            };
             if !allowed {
-                let mut denied =
-                    response(StatusCode::UNAUTHORIZED, "text/plain", "authentication required\n");
-                denied
-                    .headers_mut()
-                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"node\""));
+                let mut denied = response(
+                    StatusCode::UNAUTHORIZED,
+                    "text/plain",
+                    "authentication required\n",
+                );
+                denied.headers_mut().insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"node\""),
+                );
                 return denied;
             }
         }

@@ -298,11 +298,7 @@ pub async fn run(plan: Plan) -> Result<(), KernelError> {
 
 /// Stops modules in reverse start order: cancel, wait for the tasks, then the module's
 /// stop hooks; last, the HTTP listeners.
-async fn stop_all(
-    running: Vec<Running>,
-    rpc: &RpcRegistry,
-    http: &HttpHub,
-) -> Option<KernelError> {
+async fn stop_all(running: Vec<Running>, rpc: &RpcRegistry, http: &HttpHub) -> Option<KernelError> {
     let mut first_error = None;
     for m in running.into_iter().rev() {
         tracing::debug!(module = m.name, "stopping");

@@ -62,8 +62,7 @@ impl Registered for ModuleFactory {
 
 /// Every registered module factory, sorted by name; two registrations of one name are an
 /// error naming both crates.
-pub fn registered_modules() -> Result<BTreeMap<&'static str, &'static ModuleFactory>, ConfigError>
-{
+pub fn registered_modules() -> Result<BTreeMap<&'static str, &'static ModuleFactory>, ConfigError> {
     let unique = registry::unique(inventory::iter::<ModuleFactory>, "module")?;
     Ok(unique.into_values().map(|f| (f.name, f)).collect())
 }
@@ -142,7 +141,9 @@ impl ModuleConfig {
             .strategy_tables
             .borrow_mut()
             .remove(name)
-            .unwrap_or_else(|| config::Value::new(None, config::ValueKind::Table(Default::default())));
+            .unwrap_or_else(|| {
+                config::Value::new(None, config::ValueKind::Table(Default::default()))
+            });
         let config = StrategyConfig::new(table);
         let built = (factory.build)(&config).map_err(|e| e.within(name))?;
         let value = built.0.downcast::<T>().map_err(|_| ConfigError::Invalid {

@@ -39,6 +39,7 @@ pub(crate) fn unique<T: Registered + 'static>(
 mod tests {
     use super::*;
 
+    #[derive(Debug)]
     struct Entry(&'static str, &'static str);
     impl Registered for Entry {
         fn key(&self) -> String {

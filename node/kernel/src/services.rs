@@ -101,6 +101,9 @@ mod tests {
         let again = services
             .provide::<dyn Greeter>("other", Arc::new(English))
             .unwrap_err();
-        assert!(again.contains("already provided by module \"english\""), "{again}");
+        assert!(
+            again.contains("already provided by module \"english\""),
+            "{again}"
+        );
     }
 }

@@ -37,6 +37,29 @@ impl<T: Any + Send> Behaviour<T> {
     pub fn erase(&self, built: T) -> BuiltStrategy {
         BuiltStrategy(Box::new(built))
     }
+
+    /// Builds the registered strategy `name` with its default settings (no sub-table):
+    /// for tests of a module that receives a strategy, outside a profile.
+    pub fn build_default(&self, name: &str) -> Result<T, ConfigError> {
+        let factory = find(self.name, name).ok_or_else(|| ConfigError::InvalidValue {
+            key: self.name.to_string(),
+            value: name.to_string(),
+            choices: names(self.name),
+        })?;
+        let empty = config::Value::new(None, config::ValueKind::Table(Default::default()));
+        let built = (factory.build)(&StrategyConfig::new(empty))?;
+        built
+            .0
+            .downcast::<T>()
+            .map(|value| *value)
+            .map_err(|_| ConfigError::Invalid {
+                key: self.name.to_string(),
+                reason: format!(
+                    "strategy {name:?} of crate {} does not build a {}",
+                    factory.registered_by, self.name
+                ),
+            })
+    }
 }
 
 /// What a strategy's `build` returns: a value of its behaviour's type, erased by

@@ -68,11 +68,7 @@ impl TaskSpawner {
     /// A spawner outside a running node, for tests of a module's tasks: they are tracked
     /// by `tracker` and watch `cancel`. With no node to stop, a failing task is only
     /// logged.
-    pub fn detached(
-        module: &'static str,
-        tracker: TaskTracker,
-        cancel: CancellationToken,
-    ) -> Self {
+    pub fn detached(module: &'static str, tracker: TaskTracker, cancel: CancellationToken) -> Self {
         let (failures, _) = mpsc::unbounded_channel();
         TaskSpawner::new(module, tracker, cancel, failures)
     }
@@ -131,7 +127,11 @@ impl TaskSpawner {
                 Err(panic) => format!("panicked: {}", panic_message(&*panic)),
             };
             if cancel.is_cancelled() && !reason.starts_with("panicked") {
-                tracing::debug!(module, task, "task ended with an error while stopping: {reason}");
+                tracing::debug!(
+                    module,
+                    task,
+                    "task ended with an error while stopping: {reason}"
+                );
                 return;
             }
             tracing::error!(module, task, "task failed: {reason}");
@@ -164,13 +164,20 @@ mod tests {
         (spawner, rx)
     }
 
+    async fn panics() {
+        panic!("boom")
+    }
+
     #[tokio::test]
     async fn errors_and_panics_are_reported_with_module_and_task() {
         let (spawner, mut failures) = spawner();
         spawner.spawn("fails", async { Err::<(), _>("disk full") });
         let f = failures.recv().await.unwrap();
-        assert_eq!((f.module, f.task, f.reason.as_str()), ("m", "fails", "disk full"));
-        spawner.spawn("panics", async { panic!("boom") });
+        assert_eq!(
+            (f.module, f.task, f.reason.as_str()),
+            ("m", "fails", "disk full")
+        );
+        spawner.spawn("panics", panics());
         let f = failures.recv().await.unwrap();
         assert_eq!((f.task, f.reason.as_str()), ("panics", "panicked: boom"));
         spawner.spawn_blocking("blocking", || -> Result<(), String> { Err("no".into()) });

@@ -78,4 +78,3 @@ impl PayloadError {
         matches!(self, PayloadError::TooMany { .. })
     }
 }
-

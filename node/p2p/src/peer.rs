@@ -84,4 +84,3 @@ pub struct PeerInfo {
     /// How long the ping in flight has been waiting.
     pub ping_wait: Option<Duration>,
 }
-

@@ -66,10 +66,7 @@ impl Topic {
 /// The topics a message is delivered on, each with the message its subscribers get, for
 /// the topics `wanted` accepts. An inventory message is split by kind; items of other
 /// kinds reach no one. `version`, `verack` and unknown commands have no topic.
-pub fn route(
-    message: Message,
-    wanted: impl Fn(Topic) -> bool,
-) -> Vec<(Topic, Arc<Message>)> {
+pub fn route(message: Message, wanted: impl Fn(Topic) -> bool) -> Vec<(Topic, Arc<Message>)> {
     let single = |topic: Topic, message: Message| {
         if wanted(topic) {
             vec![(topic, Arc::new(message))]

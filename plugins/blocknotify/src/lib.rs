@@ -1,23 +1,27 @@
 //! `blocknotify`: runs a command whenever the best block changes, as bitcoind's
-//! `-blocknotify` does. It is shipped the way a third party would ship a module: its own
-//! crate, one `inventory::submit!`, one line in the binary's dependencies.
+//! `-blocknotify` does. It is the small example of a plugin: its own crate, depending on
+//! `node-api` only, one `inventory::submit!`, one line in the binary's dependencies.
 //!
-//! Needs: the `chain` service's tip events on the event bus. Provides: nothing.
+//! Needs: the `chain` service, only so that it starts after the chain; what it reads is
+//! the chain's tip events on the event bus. Provides: nothing.
+//!
 //! Profile table `[blocknotify]`: `command` (run with `sh -c`, `%s` replaced by the block
 //! hash in hex) and `timeout_secs`.
 //!
-//! Commands run one at a time in tip order, so a slow command delays later notifications
-//! but never the node; if tips change faster than commands finish, intermediate ones are
-//! skipped (the event bus reports how many) and the latest still runs.
+//! Costs and limits: commands run one at a time in tip order, so a slow command delays
+//! later notifications but never the node. If tips change faster than commands finish
+//! (initial sync), intermediate ones are skipped, the count logged, and the latest still
+//! runs. A command still running when the node stops is killed.
 
 use std::time::Duration;
 
-use node_chain::ChainEvent;
-use node_kernel::{
-    inventory, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory, StartContext,
+use node_api::chain::ChainEvent;
+use node_api::{
+    async_trait, inventory, services, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory,
+    StartContext,
 };
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{error::RecvError, Receiver};
 
 /// The `[blocknotify]` table.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -59,46 +63,53 @@ inventory::submit! {
     ModuleFactory {
         name: "blocknotify",
         description: "runs a command with the block hash whenever the best block changes (plugin)",
+        registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &["chain"],
+        needs: &[services::CHAIN],
         uses: &[],
         build,
     }
 }
 
+#[async_trait]
 impl Module for BlockNotify {
-    fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), BoxError> {
-        let mut events = ctx.events.subscribe::<ChainEvent>();
-        let cancel = ctx.cancel.clone();
-        let config = self.config.clone();
-        ctx.spawn(async move {
-            loop {
-                let event = tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    event = events.recv() => event,
-                };
-                match event {
-                    Ok(ChainEvent::TipChanged { hash, .. }) => {
-                        notify(&config, &hash.to_string()).await
-                    }
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(skipped)) => {
-                        tracing::warn!(skipped, "blocknotify fell behind; skipped tips")
-                    }
-                    Err(RecvError::Closed) => return,
-                }
+    async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
+        // Subscribed before start returns: no tip change after the node is up is missed.
+        let events = ctx.events().subscribe::<ChainEvent>();
+        let cancel = ctx.cancel_token();
+        ctx.spawn("notify", async move {
+            tokio::select! {
+                () = cancel.cancelled() => {}
+                () = follow_tips(&self.config, events) => {}
             }
         });
         Ok(())
     }
 }
 
-async fn notify(config: &BlockNotifyConfig, hash: &str) {
+/// Runs the command for each new tip until the event bus closes.
+async fn follow_tips(config: &BlockNotifyConfig, mut events: Receiver<ChainEvent>) {
+    loop {
+        match events.recv().await {
+            Ok(ChainEvent::TipChanged { hash, .. }) => run_command(config, &hash.to_string()).await,
+            Ok(_) => {}
+            Err(RecvError::Lagged(skipped)) => {
+                tracing::warn!(skipped, "blocknotify fell behind; skipped events")
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Runs the command for one block. Its failures are the operator's to see in the log, not
+/// a reason to stop the node.
+async fn run_command(config: &BlockNotifyConfig, hash: &str) {
     let command = config.command.replace("%s", hash);
     tracing::debug!(%command, "blocknotify");
     let child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(&command)
+        // Dropped when it times out or when the node stops while it runs.
         .kill_on_drop(true)
         .spawn();
     let mut child = match child {

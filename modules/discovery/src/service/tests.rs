@@ -182,7 +182,7 @@ async fn a_silent_caller_never_enters_the_table() {
     assert_eq!(body, Response::Id(node.id()).to_value());
     let shared = &node.shared;
     wait_until("verification to give up", || {
-        lock(&shared.verifying).is_empty() && shared.calls.in_flight() == 0
+        lock(&shared.verifying).is_empty() && shared.rpc.in_flight() == 0
     })
     .await;
     assert!(node.contacts().is_empty());

@@ -1,19 +1,19 @@
 //! The mempool over a real chain state: unconfirmed chains, conflicts, orphans, fees,
-//! limits, confirmation, reorganisation and block selection.
+//! limits, confirmation, reorganisation and block selection. The pool follows the chain
+//! through its listener, so every check runs right after `accept_block` returns.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use node_api::chain::{Block, ChainOptions, ChainSpec, Transaction};
+use node_api::{ChainView, ChainWriter, LocalChain, MempoolError, MempoolService, POLICY};
 use node_chain::testing::{Builder, Wallet};
-use node_chain::{Block, ChainEvent, ChainOptions, ChainSpec, ChainState, Transaction};
-use node_kernel::{registered_strategies, EventBus};
-use node_mempool::{Mempool, MempoolConfig, MempoolError, MempoolPolicy, POLICY_BEHAVIOUR};
+use node_mempool::{Mempool, MempoolConfig};
 
 const COIN: u64 = 100_000_000;
 
 struct Harness {
     _dir: tempfile::TempDir,
-    chain: Arc<ChainState>,
-    events: Arc<Mutex<Vec<ChainEvent>>>,
+    chain: Arc<LocalChain>,
     pool: Arc<Mempool>,
     builder: Builder,
     alice: Wallet,
@@ -22,31 +22,15 @@ struct Harness {
     coinbases: Vec<Transaction>,
 }
 
-fn policy(name: &str) -> Box<dyn MempoolPolicy> {
-    registered_strategies()
-        .into_iter()
-        .find(|s| s.behaviour == POLICY_BEHAVIOUR && s.name == name)
-        .and_then(|s| s.build_as::<Box<dyn MempoolPolicy>>())
-        .expect("policy registered")
-}
-
 impl Harness {
     fn new(config: MempoolConfig) -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let events: Arc<Mutex<Vec<ChainEvent>>> = Arc::default();
-        let sink = events.clone();
         let spec = ChainSpec::by_name("regtest").unwrap();
-        let chain = ChainState::open(dir.path(), spec, ChainOptions::default(), move |e| {
-            sink.lock().unwrap().push(e)
-        })
-        .unwrap();
-        let pool = Mempool::new(
-            chain.clone(),
-            policy(&config.policy),
-            config,
-            EventBus::default(),
-        );
-        let mut builder = Builder::new(&chain);
+        let chain = LocalChain::open(dir.path(), spec, ChainOptions::default(), |_| {}).unwrap();
+        let policy = POLICY.build_default(&config.policy).unwrap();
+        let view: Arc<dyn ChainView> = chain.clone();
+        let pool = Mempool::new(view, policy, config, Default::default());
+        let mut builder = Builder::new(chain.state());
         let alice = Wallet::new(1);
         let mut coinbases = Vec::new();
         for i in 0..103 {
@@ -56,33 +40,52 @@ impl Harness {
             }
             chain.accept_block(&block).unwrap();
         }
-        let h = Harness {
+        Harness {
             _dir: dir,
             chain,
-            events,
             pool,
             builder,
             alice,
             bob: Wallet::new(2),
             coinbases,
-        };
-        h.feed();
-        h
-    }
-
-    fn feed(&self) {
-        let events: Vec<ChainEvent> = self.events.lock().unwrap().drain(..).collect();
-        for e in events {
-            self.pool.on_chain_event(&e);
         }
     }
 
     fn mine(&mut self, txs: Vec<Transaction>) -> Block {
         let block = self.builder.next_block(&self.alice, txs);
         self.chain.accept_block(&block).unwrap();
-        self.feed();
         block
     }
+
+    fn selected(&self) -> Vec<node_api::chain::Hash256> {
+        self.pool
+            .select(1_000_000, 100)
+            .iter()
+            .map(|s| s.tx.txid())
+            .collect()
+    }
+}
+
+#[test]
+fn once_accept_block_returns_the_confirmed_transaction_is_out_of_the_pool_and_templates() {
+    let mut h = Harness::new(MempoolConfig::default());
+    let paid = h.alice.pay(&h.coinbases[0], 0, &h.bob, COIN, 10_000);
+    let other = h.alice.pay(&h.coinbases[1], 0, &h.bob, COIN, 10_000);
+    h.pool.accept(paid.clone()).unwrap();
+    h.pool.accept(other.clone()).unwrap();
+    assert_eq!(h.selected().len(), 2);
+
+    // Issue 12's failure: the second template still offered what the first block
+    // confirmed. No event loop runs here: only the chain's listener can have done this.
+    h.mine(vec![paid.clone()]);
+    assert!(!h.pool.contains(&paid.txid()));
+    assert_eq!(h.selected(), [other.txid()]);
+    // The next block from that template is accepted.
+    let next = h.builder.next_block(&h.alice, vec![other.clone()]);
+    h.chain.accept_block(&next).unwrap();
+    assert_eq!(h.chain.tip().hash, next.hash());
+    assert!(h.selected().is_empty());
+    assert_eq!(h.pool.info().size, 0);
 }
 
 #[test]
@@ -95,13 +98,7 @@ fn a_second_spend_of_unconfirmed_change_is_accepted_and_both_confirm() {
     h.pool.accept(second.clone()).unwrap();
     let entry = h.pool.entry(&second.txid()).unwrap();
     assert_eq!(entry.depends, vec![first.txid()]);
-    let selected: Vec<_> = h
-        .pool
-        .select(1_000_000, 100)
-        .iter()
-        .map(|s| s.tx.txid())
-        .collect();
-    assert_eq!(selected, [first.txid(), second.txid()]);
+    assert_eq!(h.selected(), [first.txid(), second.txid()]);
     h.mine(vec![first, second]);
     assert_eq!(h.pool.info().size, 0);
 }
@@ -201,7 +198,6 @@ fn transactions_of_a_disconnected_block_return_to_the_pool() {
             .accept_block(&other.next_block(&h.alice, vec![]))
             .unwrap();
     }
-    h.feed();
     assert!(
         h.pool.contains(&tx.txid()),
         "the reorganisation brought it back"
@@ -256,4 +252,51 @@ fn selection_puts_higher_fee_rates_first_within_the_size() {
         .collect();
     assert_eq!(one, [high.txid()]);
     assert_eq!(h.pool.select(1_000_000, 1).len(), 1);
+}
+
+#[test]
+fn a_reorganisation_returns_a_disconnected_parent_before_its_pooled_child() {
+    let mut h = Harness::new(MempoolConfig::default());
+    let fork = h.builder.clone();
+    let parent = h.alice.pay(&h.coinbases[0], 0, &h.bob, COIN, 10_000);
+    h.mine(vec![parent.clone()]);
+    let child = h.alice.pay(&parent, 1, &h.bob, COIN, 10_000);
+    h.pool.accept(child.clone()).unwrap();
+    assert!(h.pool.entry(&child.txid()).unwrap().depends.is_empty());
+
+    let mut other = fork;
+    other.set_extra(b"other");
+    for _ in 0..2 {
+        h.chain
+            .accept_block(&other.next_block(&h.alice, vec![]))
+            .unwrap();
+    }
+    assert_eq!(h.pool.txids(), [parent.txid(), child.txid()]);
+    assert_eq!(
+        h.pool.entry(&child.txid()).unwrap().depends,
+        vec![parent.txid()]
+    );
+    assert_eq!(h.selected(), [parent.txid(), child.txid()]);
+}
+
+#[test]
+fn a_branch_spending_the_same_coin_drops_the_disconnected_transaction_and_its_child() {
+    let mut h = Harness::new(MempoolConfig::default());
+    let fork = h.builder.clone();
+    let parent = h.alice.pay(&h.coinbases[0], 0, &h.bob, COIN, 10_000);
+    h.mine(vec![parent.clone()]);
+    let child = h.alice.pay(&parent, 1, &h.bob, COIN, 10_000);
+    h.pool.accept(child.clone()).unwrap();
+
+    let mut other = fork;
+    other.set_extra(b"other");
+    let rival = h.alice.pay(&h.coinbases[0], 0, &h.bob, 3 * COIN, 20_000);
+    h.chain
+        .accept_block(&other.next_block(&h.alice, vec![rival]))
+        .unwrap();
+    h.chain
+        .accept_block(&other.next_block(&h.alice, vec![]))
+        .unwrap();
+    assert_eq!(h.pool.info().size, 0);
+    assert!(h.selected().is_empty());
 }

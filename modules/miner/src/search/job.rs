@@ -1,7 +1,7 @@
 //! One block template's search input: the header, the target, and everything the kernels
 //! can compute once because it does not depend on the nonce.
 
-use super::portable;
+use super::digest::{self, hash_meets_target};
 use super::sha256::{self, HEADER_BITS};
 
 /// Byte offset of the nonce in a header.
@@ -149,7 +149,7 @@ impl SearchJob {
     /// sha256d of the header with `nonce`, in the byte order SHA-256 produces (the
     /// little-endian integer that is compared with the target).
     pub fn hash(&self, nonce: u32) -> [u8; 32] {
-        portable::sha256d(self, nonce)
+        digest::sha256d(&self.midstate, &self.block2, nonce)
     }
 
     /// Whether `nonce` gives a hash at or below the target. This is the final word on
@@ -157,11 +157,6 @@ impl SearchJob {
     pub fn meets_target(&self, nonce: u32) -> bool {
         hash_meets_target(&self.hash(nonce), &self.target)
     }
-}
-
-/// Whether `hash` is at most `target`, both read as 256-bit little-endian integers.
-pub fn hash_meets_target(hash: &[u8; 32], target: &[u8; 32]) -> bool {
-    hash.iter().rev().cmp(target.iter().rev()).is_le()
 }
 
 #[cfg(test)]
@@ -191,17 +186,5 @@ mod tests {
         let b = SearchJob::new(&header, &[0xff; 32]);
         assert_eq!(a.header(), b.header());
         assert_eq!(a.hash(5), b.hash(5));
-    }
-
-    #[test]
-    fn comparison_reads_little_endian() {
-        let mut hash = [0u8; 32];
-        let mut target = [0u8; 32];
-        hash[0] = 0xff; // least significant byte
-        target[1] = 0x01;
-        assert!(hash_meets_target(&hash, &target));
-        hash[31] = 1; // most significant byte
-        assert!(!hash_meets_target(&hash, &target));
-        assert!(hash_meets_target(&target, &target));
     }
 }

@@ -23,6 +23,7 @@
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod digest;
 mod error;
 mod job;
 mod kernel;
@@ -37,8 +38,9 @@ mod sha_ni;
 use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+pub use digest::hash_meets_target;
 pub use error::SearchError;
-pub use job::{hash_meets_target, SearchJob};
+pub use job::SearchJob;
 pub use kernel::{Kernel, KernelKind};
 pub use searcher::{NonceSearcher, SearchOutcome, SearchStatus};
 

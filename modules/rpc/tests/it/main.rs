@@ -1,9 +1,10 @@
 //! The real server on 127.0.0.1:0, in-process, with a registry of test methods: auth,
 //! body limits, statuses and shapes per protocol version, concurrency, shutdown, and the
-//! client against it.
+//! client against it; then the module in a running kernel, guarding another module's
+//! HTTP route with its cookie.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -12,16 +13,20 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
-use node_kernel::rpc::Param;
-use node_kernel::{RpcError, RpcParams, RpcRegistry};
+use node_api::http::{response, Access, Route};
+use node_api::rpc::Param;
+use node_api::{
+    async_trait, inventory, BoxError, Module, ModuleFactory, RpcError, RpcParams, RpcRegistry,
+    StartContext, TaskSpawner,
+};
 use node_rpc::{
-    basic_authorization, call, serve, Auth, ClientError, ClientSettings, Cookie, Credentials,
-    Limits, RpcService,
+    basic_authorization, call, read_cookie, serve, Auth, ClientError, ClientSettings, Cookie,
+    Credentials, Limits, RpcService, COOKIE_FILE,
 };
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
+use tokio::sync::{oneshot, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -81,7 +86,8 @@ async fn start(limits: Limits) -> Server {
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
     let service = Arc::new(RpcService::new(registry, auth, limits));
-    let serving = tokio::spawn(serve(listener, service, cancel.clone(), tasks.clone()));
+    let spawner = TaskSpawner::detached("rpc", tasks.clone(), cancel.clone());
+    let serving = tokio::spawn(serve(listener, service, spawner));
     Server {
         addr,
         cancel,
@@ -250,7 +256,8 @@ async fn cookie_credentials_work_end_to_end() {
         fast_limits(),
     ));
     let cancel = CancellationToken::new();
-    tokio::spawn(serve(listener, service, cancel.clone(), TaskTracker::new()));
+    let spawner = TaskSpawner::detached("rpc", TaskTracker::new(), cancel.clone());
+    tokio::spawn(serve(listener, service, spawner));
 
     let settings = ClientSettings {
         addr,
@@ -264,7 +271,7 @@ async fn cookie_credentials_work_end_to_end() {
         call(
             &settings,
             "echo",
-            vec![node_kernel::rpc::amount(10_000_000), json!("x")]
+            vec![node_api::rpc::amount(10_000_000), json!("x")]
         )
         .await
         .unwrap()
@@ -582,4 +589,87 @@ fn the_module_is_registered_and_its_table_checked() {
     assert!(err.contains("listen") && err.contains("nowhere"), "{err}");
     let err = plan_error("[node]\nmodules = [\"rpc\"]\nchain = \"mainnet\"\n", &[]);
     assert!(err.contains("mainnet"), "{err}");
+}
+
+/// What the `web` test module hands the test once it serves: its address, and the node's
+/// shutdown token.
+type Serving = (SocketAddr, CancellationToken);
+static WEB: Mutex<Option<oneshot::Sender<Serving>>> = Mutex::new(None);
+
+/// A module serving one authenticated route, as an exporter or a dashboard would.
+struct Web;
+
+#[async_trait]
+impl Module for Web {
+    async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
+        let route = Route::new("/private", Access::Authenticated, |_| async {
+            response(hyper::StatusCode::OK, "text/plain", "private\n")
+        });
+        let addr = ctx.serve_http("127.0.0.1:0".parse()?, vec![route]).await?;
+        if let Some(serving) = WEB.lock().unwrap().take() {
+            let _ = serving.send((addr, ctx.shutdown_token()));
+        }
+        Ok(())
+    }
+}
+
+inventory::submit! {
+    ModuleFactory {
+        name: "web",
+        description: "serves an authenticated route (test)",
+        registered_by: env!("CARGO_PKG_NAME"),
+        provides: &[],
+        needs: &[],
+        uses: &[],
+        build: |_| Ok(Box::new(Web)),
+    }
+}
+
+#[tokio::test]
+async fn in_a_node_the_cookie_guards_module_routes_and_goes_with_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, serving) = oneshot::channel();
+    *WEB.lock().unwrap() = Some(tx);
+    // rpc first: its credentials are in place before `web` answers.
+    let text = "[node]\nmodules = [\"rpc\", \"web\"]\nchain = \"regtest\"\n\
+                [rpc]\nlisten = \"127.0.0.1:0\"\nauth_failure_delay_ms = 300\n";
+    let profile = node_kernel::Profile::load(
+        &node_kernel::ProfileSource::Embedded {
+            name: "t.toml",
+            text,
+        },
+        [],
+        &[],
+        Some(dir.path().to_path_buf()),
+    )
+    .unwrap();
+    let node = tokio::spawn(node_kernel::run(node_kernel::plan(profile).unwrap()));
+    let (addr, shutdown) = tokio::time::timeout(DEADLINE, serving)
+        .await
+        .expect("the node starts in time")
+        .unwrap();
+
+    let cookie = dir.path().join(COOKIE_FILE);
+    let (user, password) = read_cookie(&cookie).unwrap();
+    let mut sender = connect(addr).await;
+    let auth = Some(basic_authorization(&user, &password));
+    let r = send_with(&mut sender, Method::GET, "/private", auth, "").await;
+    assert_eq!((r.status, r.body.as_str()), (200, "private\n"));
+    for auth in [None, Some(basic_authorization(&user, "wrong"))] {
+        let started = Instant::now();
+        let r = send_with(&mut sender, Method::GET, "/private", auth.clone(), "").await;
+        assert_eq!(r.status, 401, "{auth:?}");
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "{auth:?} answered before rpc.auth_failure_delay_ms"
+        );
+    }
+
+    shutdown.cancel();
+    tokio::time::timeout(DEADLINE, node)
+        .await
+        .expect("the node stops in time")
+        .unwrap()
+        .unwrap();
+    assert!(!cookie.exists(), "the cookie outlived the node");
 }

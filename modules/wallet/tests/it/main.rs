@@ -1,67 +1,86 @@
-//! The wallet over a real chain state and mempool: receiving, maturity, two payments in a
-//! row from one address, and balances after confirmation.
+//! The wallet over a real chain state and a mempool of the contract: receiving,
+//! maturity, two payments in a row from one address, balances after confirmation, and
+//! no output counted twice when the mempool is behind the chain.
 
-use std::sync::{Arc, Mutex};
+mod pool;
 
+use std::sync::Arc;
+
+use node_api::chain::{Address, ChainOptions, ChainSpec};
+use node_api::{ChainView, ChainWriter, LocalChain, MempoolService, WalletService};
 use node_chain::testing::{Builder, Wallet as TestKey};
-use node_chain::{Address, ChainEvent, ChainOptions, ChainSpec, ChainState};
-use node_kernel::{registered_strategies, EventBus};
-use node_mempool::{Mempool, MempoolConfig, MempoolPolicy};
 use node_wallet::{Wallet, WalletError};
+
+use pool::TestPool;
 
 const COIN: u64 = 100_000_000;
 
-fn standard_policy() -> Box<dyn MempoolPolicy> {
-    registered_strategies()
-        .into_iter()
-        .find(|s| s.name == "standard")
-        .and_then(|s| s.build_as::<Box<dyn MempoolPolicy>>())
+struct Harness {
+    dir: tempfile::TempDir,
+    chain: Arc<LocalChain>,
+    builder: Builder,
+    /// Mines the blocks that do not pay the wallet.
+    miner: TestKey,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = ChainSpec::by_name("regtest").unwrap();
+        let options = ChainOptions {
+            address_index: true,
+            ..Default::default()
+        };
+        let chain = LocalChain::open(&dir.path().join("chain"), spec, options, |_| {}).unwrap();
+        let builder = Builder::new(chain.state());
+        Harness {
+            dir,
+            chain,
+            builder,
+            miner: TestKey::new(9),
+        }
+    }
+
+    fn wallet(&self, pool: &Arc<TestPool>) -> Arc<Wallet> {
+        let mempool: Arc<dyn MempoolService> = pool.clone();
+        Wallet::open(
+            self.chain.clone(),
+            mempool,
+            self.dir.path().join("wallet.json"),
+            2000,
+        )
         .unwrap()
+    }
+
+    /// Pays 50 coins to `to`, then buries it under 100 blocks so that it matures.
+    fn fund(&mut self, to: &Address) {
+        let block = self
+            .builder
+            .next_block_paying_script(to.script_pubkey(), 50 * COIN);
+        self.chain.accept_block(&block).unwrap();
+        for _ in 0..100 {
+            self.mine(vec![]);
+        }
+    }
+
+    fn mine(&mut self, txs: Vec<node_api::chain::Transaction>) {
+        let block = self.builder.next_block(&self.miner, txs);
+        self.chain.accept_block(&block).unwrap();
+    }
 }
 
 #[test]
 fn two_payments_in_a_row_from_one_address_both_confirm() {
-    let dir = tempfile::tempdir().unwrap();
-    let events: Arc<Mutex<Vec<ChainEvent>>> = Arc::default();
-    let sink = events.clone();
-    let spec = ChainSpec::by_name("regtest").unwrap();
-    let chain = ChainState::open(
-        &dir.path().join("chain"),
-        spec,
-        ChainOptions {
-            address_index: true,
-            ..Default::default()
-        },
-        move |e| sink.lock().unwrap().push(e),
-    )
-    .unwrap();
-    let pool = Mempool::new(
-        chain.clone(),
-        standard_policy(),
-        MempoolConfig::default(),
-        EventBus::default(),
-    );
-    let feed = || {
-        for e in events.lock().unwrap().drain(..) {
-            pool.on_chain_event(&e);
-        }
-    };
-    let wallet = Wallet::open(
-        chain.clone(),
-        pool.clone(),
-        dir.path().join("wallet.json"),
-        2000,
-    )
-    .unwrap();
+    let mut h = Harness::new();
+    let pool = TestPool::following(h.chain.clone());
+    let wallet = h.wallet(&pool);
     let mine_to = wallet.new_address("mining").unwrap();
     let friend = wallet.new_address("friend").unwrap();
 
-    // A miner paying the wallet: the block builder pays a test key, so mine to a key
-    // whose address the wallet does not know, then check immature coins via our own.
-    let miner = TestKey::new(9);
-    let mut builder = Builder::new(&chain);
-    let first = builder.next_block_paying_script(mine_to.script_pubkey(), 50 * COIN);
-    chain.accept_block(&first).unwrap();
+    let first = h
+        .builder
+        .next_block_paying_script(mine_to.script_pubkey(), 50 * COIN);
+    h.chain.accept_block(&first).unwrap();
     let balance = Wallet::balance_of(&wallet.coins().unwrap());
     assert_eq!(balance.immature, 50 * COIN);
     assert!(matches!(
@@ -69,11 +88,8 @@ fn two_payments_in_a_row_from_one_address_both_confirm() {
         WalletError::InsufficientFunds { .. }
     ));
     for _ in 0..100 {
-        chain
-            .accept_block(&builder.next_block(&miner, vec![]))
-            .unwrap();
+        h.mine(vec![]);
     }
-    feed();
     assert_eq!(
         Wallet::balance_of(&wallet.coins().unwrap()).confirmed,
         50 * COIN
@@ -94,22 +110,60 @@ fn two_payments_in_a_row_from_one_address_both_confirm() {
         .iter()
         .map(|s| (*s.tx).clone())
         .collect();
-    chain
-        .accept_block(&builder.next_block(&miner, txs))
-        .unwrap();
-    feed();
+    h.mine(txs);
     assert_eq!(pool.info().size, 0);
     let friend_balance = Wallet::balance_of(&wallet.coins_of(&[friend]).unwrap());
     assert_eq!(friend_balance.confirmed, 15 * COIN);
     let from_balance = Wallet::balance_of(&wallet.coins_of(&[mine_to]).unwrap());
     assert_eq!(from_balance.confirmed, 35 * COIN - fee1 - fee2);
-    let unknown: Address = miner_address(&miner, spec);
+    let spec = h.chain.spec();
+    let unknown = Address {
+        version: spec.address_version,
+        hash: h.miner.hash160(),
+    };
     assert!(!wallet.is_mine(&unknown));
 }
 
-fn miner_address(key: &TestKey, spec: &ChainSpec) -> Address {
-    Address {
-        version: spec.address_version,
-        hash: key.hash160(),
-    }
+#[test]
+fn an_output_confirmed_and_still_listed_by_a_lagging_mempool_counts_once() {
+    let mut h = Harness::new();
+    let pool = TestPool::lagging(h.chain.clone());
+    let wallet = h.wallet(&pool);
+    let from = wallet.new_address("from").unwrap();
+    let friend = wallet.new_address("friend").unwrap();
+    h.fund(&from);
+
+    let (txid, fee) = wallet.send(&friend, 10 * COIN, Some(&from)).unwrap();
+    let balance = Wallet::balance_of(&wallet.coins().unwrap());
+    assert_eq!(
+        (balance.confirmed, balance.unconfirmed),
+        (0, 50 * COIN - fee)
+    );
+
+    // The block confirms the payment; the pool never hears of it and still lists both
+    // of its outputs.
+    let tx = (*pool.get(&txid).unwrap()).clone();
+    h.mine(vec![tx]);
+    assert!(pool.contains(&txid));
+    let coins = wallet.coins().unwrap();
+    let balance = Wallet::balance_of(&coins);
+    assert_eq!(
+        (balance.confirmed, balance.unconfirmed),
+        (50 * COIN - fee, 0)
+    );
+    assert_eq!(coins.len(), 2, "{coins:?}");
+    // Asked one address at a time, too.
+    let friend_coins = wallet.coins_of(&[friend]).unwrap();
+    assert_eq!(Wallet::balance_of(&friend_coins).confirmed, 10 * COIN);
+    assert_eq!(Wallet::balance_of(&friend_coins).unconfirmed, 0);
+}
+
+#[test]
+fn the_wallet_service_hands_out_addresses_it_knows() {
+    let h = Harness::new();
+    let pool = TestPool::following(h.chain.clone());
+    let service: Arc<dyn WalletService> = h.wallet(&pool);
+    let address = service.new_address("mining").unwrap();
+    assert!(service.is_mine(&address));
+    assert_eq!(service.addresses(), vec![(address, "mining".to_string())]);
 }

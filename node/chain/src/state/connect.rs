@@ -19,7 +19,7 @@ use crate::hash::Hash256;
 use crate::script::parse_p2pkh;
 use crate::spec::ChainSpec;
 use crate::transaction::{OutPoint, Transaction};
-use crate::validation::{check_tx_inputs, verify_input_scripts, BlockError, TxError};
+use crate::validation::{check_tx_inputs, verify_block_input_scripts, BlockError, TxError};
 
 type Result<T> = std::result::Result<T, WriteError<BlockError>>;
 
@@ -83,8 +83,13 @@ fn tx_error(tx: &Transaction, error: TxError) -> WriteError<BlockError> {
 /// Applies `block` at `height` on top of the current tip inside `txn`: spends inputs,
 /// adds outputs, checks amounts, maturity and (in parallel) signatures, writes the undo
 /// record, the main-chain entry and the tip. Any refusal aborts the whole transaction;
-/// a broken rule of the UTXO pass is reported before a bad signature. Returns the fees
-/// the block collected.
+/// a broken rule of the UTXO pass is reported before a bad signature. Without
+/// `check_scripts` (an assumed-valid block) signatures are skipped. Returns the fees the
+/// block collected.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the write transaction's context, spelled out rather than bundled for one caller"
+)]
 pub(crate) fn connect_block(
     txn: &mut RwTxn<'_>,
     dbs: &Dbs,
@@ -93,37 +98,43 @@ pub(crate) fn connect_block(
     block: &Block,
     hash: &Hash256,
     height: u32,
+    check_scripts: bool,
 ) -> Result<u64> {
-    // The transaction handle stays on this thread (LMDB requires it); the verifiers get
-    // (transaction index, the coins its inputs spend) through the channel.
-    let (work, queue) = mpsc::channel::<(usize, Vec<Coin>)>();
-    std::thread::scope(|scope| {
-        let verifier = scope.spawn(move || {
-            queue
-                .into_iter()
-                .par_bridge()
-                .try_for_each(|(index, spent)| {
-                    let tx = &block.txs[index];
-                    verify_input_scripts(tx, &spent).map_err(|e| tx_error(tx, e))
-                })
-        });
-        let applied = apply_block(txn, dbs, spec, address_index, block, height, &work);
-        // Closing the channel lets the verifiers finish once the queue is empty.
-        drop(work);
-        let verified = verifier
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        let (fees, undo) = applied?;
-        verified?;
-        dbs.undo.put(txn, hash.as_bytes(), &encode(&undo))?;
-        dbs.main.put(txn, &height_key(height), hash.as_bytes())?;
-        dbs.meta.put(txn, TIP_KEY, hash.as_bytes())?;
-        Ok(fees)
-    })
+    let (fees, undo) = if check_scripts {
+        // The transaction handle stays on this thread (LMDB requires it); the verifiers
+        // get (transaction index, the coins its inputs spend) through the channel.
+        let (work, queue) = mpsc::channel::<(usize, Vec<Coin>)>();
+        std::thread::scope(|scope| -> Result<(u64, BlockUndo)> {
+            let verifier = scope.spawn(move || {
+                queue
+                    .into_iter()
+                    .par_bridge()
+                    .try_for_each(|(index, spent)| {
+                        let tx = &block.txs[index];
+                        verify_block_input_scripts(tx, &spent).map_err(|e| tx_error(tx, e))
+                    })
+            });
+            let applied = apply_block(txn, dbs, spec, address_index, block, height, Some(&work));
+            // Closing the channel lets the verifiers finish once the queue is empty.
+            drop(work);
+            let verified = verifier
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let applied = applied?;
+            verified?;
+            Ok(applied)
+        })?
+    } else {
+        apply_block(txn, dbs, spec, address_index, block, height, None)?
+    };
+    dbs.undo.put(txn, hash.as_bytes(), &encode(&undo))?;
+    dbs.main.put(txn, &height_key(height), hash.as_bytes())?;
+    dbs.meta.put(txn, TIP_KEY, hash.as_bytes())?;
+    Ok(fees)
 }
 
 /// The sequential part of connecting: the UTXO changes, amounts, maturity and the
-/// coinbase value, handing each transaction's spent coins to `verify`. Returns the fees
+/// coinbase value, handing each transaction's spent coins to `verify` (if any). Returns the fees
 /// and the undo record.
 fn apply_block(
     txn: &mut RwTxn<'_>,
@@ -132,7 +143,7 @@ fn apply_block(
     address_index: bool,
     block: &Block,
     height: u32,
-    verify: &mpsc::Sender<(usize, Vec<Coin>)>,
+    verify: Option<&mpsc::Sender<(usize, Vec<Coin>)>>,
 ) -> Result<(u64, BlockUndo)> {
     let mut undo = BlockUndo::default();
     let mut fees: u64 = 0;
@@ -162,7 +173,9 @@ fn apply_block(
             }
             // A send fails only when the verifiers stopped at a bad signature, which
             // the caller reports.
-            let _ = verify.send((index, checked.spent.clone()));
+            if let Some(verify) = verify {
+                let _ = verify.send((index, checked.spent.clone()));
+            }
             undo.spent.extend(checked.spent);
         }
         for (vout, output) in tx.outputs.iter().enumerate() {

@@ -51,6 +51,19 @@ impl BlockTree {
         }
     }
 
+    /// Whether `hash` is `assume_valid` or one of its ancestors, with `assume_valid` on
+    /// the best header chain (Bitcoin Core's condition for skipping scripts).
+    pub(crate) fn is_assumed_valid(&self, hash: &Hash256, assume_valid: &Hash256) -> bool {
+        let (Some(block), Some(anchor)) = (self.entries.get(hash), self.entries.get(assume_valid))
+        else {
+            return false;
+        };
+        let on_best = |h: &Hash256, height: u32| self.best_chain.get(height as usize) == Some(h);
+        block.height <= anchor.height
+            && on_best(assume_valid, anchor.height)
+            && on_best(hash, block.height)
+    }
+
     pub(crate) fn get(&self, hash: &Hash256) -> Option<&BlockIndexEntry> {
         self.entries.get(hash)
     }

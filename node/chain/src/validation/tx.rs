@@ -7,7 +7,7 @@ use super::TxError;
 use crate::coin::Coin;
 use crate::script::parse_p2pkh;
 use crate::transaction::{OutPoint, Transaction, MAX_MONEY};
-use crate::verify::verify_p2pkh_input;
+use crate::verify::{verify_p2pkh_input_cached, CacheUse};
 
 /// Context-free rules every transaction follows (Bitcoin's CheckTransaction, plus the
 /// P2PKH-only output rule of this chain). `max_size` is the chain's block size limit.
@@ -99,12 +99,26 @@ pub fn check_tx_inputs(
     })
 }
 
-/// Verifies every input's signature against the coin it spends, in order.
+/// Verifies every input's signature against the coin it spends, in order, recording the
+/// valid ones in the signature cache so that the block that confirms the transaction
+/// does not verify them again (the mempool's check).
 pub fn verify_input_scripts(tx: &Transaction, spent: &[Coin]) -> Result<(), TxError> {
+    verify_scripts(tx, spent, CacheUse::Store)
+}
+
+/// [`verify_input_scripts`] for a block connecting: signatures found in the cache are
+/// not checked again, and leave it.
+pub(crate) fn verify_block_input_scripts(tx: &Transaction, spent: &[Coin]) -> Result<(), TxError> {
+    verify_scripts(tx, spent, CacheUse::Consume)
+}
+
+fn verify_scripts(tx: &Transaction, spent: &[Coin], cache: CacheUse) -> Result<(), TxError> {
     for (input, coin) in spent.iter().enumerate() {
-        verify_p2pkh_input(tx, input, &coin.script_pubkey).map_err(|e| TxError::Script {
-            input,
-            reason: e.to_string(),
+        verify_p2pkh_input_cached(tx, input, &coin.script_pubkey, cache).map_err(|e| {
+            TxError::Script {
+                input,
+                reason: e.to_string(),
+            }
         })?;
     }
     Ok(())

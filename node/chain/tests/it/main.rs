@@ -4,6 +4,7 @@
 
 mod crash;
 mod import;
+mod pipeline;
 mod prune;
 
 use std::collections::HashMap;

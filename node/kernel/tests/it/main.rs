@@ -1,19 +1,29 @@
 //! Kernel behaviour with test modules registered the way real ones are: profile errors,
-//! start order, reverse stop order, failed starts, and override precedence.
+//! start order, reverse stop order, failed starts and failed tasks, strategy settings,
+//! typed services, module HTTP, and override precedence.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use node_kernel::http::{response, Access, Route};
 use node_kernel::{
-    inventory, plan, run, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory, Profile,
-    ProfileSource, StartContext, StrategyFactory,
+    async_trait, inventory, plan, run, without_settings, Behaviour, BoxError, ConfigError,
+    KernelError, Module, ModuleConfig, ModuleFactory, Profile, ProfileSource, Service,
+    StartContext, StrategyFactory,
 };
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 /// What the test modules did, in order. Tests that run nodes hold `SERIAL` so their
 /// journals do not mix.
 static JOURNAL: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Bounds every wait, so a broken kernel fails the test instead of hanging it.
+const DEADLINE: Duration = Duration::from_secs(10);
 
 fn journal(line: String) {
     JOURNAL.lock().unwrap().push(line);
@@ -21,6 +31,61 @@ fn journal(line: String) {
 
 fn take_journal() -> Vec<String> {
     std::mem::take(&mut *JOURNAL.lock().unwrap())
+}
+
+// Two typed services, as an API crate would declare them.
+
+trait Store: Send + Sync {
+    fn owner(&self) -> &'static str;
+}
+impl Service for dyn Store {
+    const NAME: &'static str = "store";
+}
+
+trait Net: Send + Sync {
+    fn owner(&self) -> &'static str;
+}
+impl Service for dyn Net {
+    const NAME: &'static str = "net";
+}
+
+struct Owned(&'static str);
+impl Store for Owned {
+    fn owner(&self) -> &'static str {
+        self.0
+    }
+}
+impl Net for Owned {
+    fn owner(&self) -> &'static str {
+        self.0
+    }
+}
+
+/// A behaviour with two strategies: `fast` has a setting, `slow` has none.
+const SPEED: Behaviour<u32> = Behaviour::new("test behaviour");
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+struct FastConfig {
+    x: u32,
+}
+
+impl Default for FastConfig {
+    fn default() -> Self {
+        // Any number would do: the tests only check that a profile's value replaces it.
+        FastConfig { x: 10 }
+    }
+}
+
+inventory::submit! {
+    StrategyFactory { behaviour: SPEED.name, name: "fast", description: "fast",
+        registered_by: env!("CARGO_PKG_NAME"),
+        build: |c| { let config: FastConfig = c.parse()?; Ok(SPEED.erase(config.x)) } }
+}
+inventory::submit! {
+    StrategyFactory { behaviour: SPEED.name, name: "slow", description: "slow",
+        registered_by: env!("CARGO_PKG_NAME"),
+        build: |c| { without_settings(c)?; Ok(SPEED.erase(2)) } }
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -32,8 +97,10 @@ struct TestConfig {
     shutdown: bool,
     /// A number, to check types and override precedence.
     level: u32,
-    /// A strategy name.
+    /// A strategy name of `SPEED`.
     strategy: String,
+    /// A task that fails once started: "panic" or "error".
+    failing_task: String,
 }
 
 struct TestModule {
@@ -41,38 +108,66 @@ struct TestModule {
     config: TestConfig,
 }
 
+#[async_trait]
 impl Module for TestModule {
-    fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), BoxError> {
-        journal(format!("start {} level={}", self.name, self.config.level));
-        // A task that ends only when the module's token fires: stop must wait for it.
-        let cancel = ctx.cancel.clone();
+    async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
         let name = self.name;
-        ctx.spawn(async move {
+        journal(format!("start {name} level={}", self.config.level));
+        // A task that ends only when the module's token fires: stop must wait for it.
+        let cancel = ctx.cancel_token();
+        ctx.spawn("waiter", async move {
             cancel.cancelled().await;
             tokio::time::sleep(Duration::from_millis(20)).await;
             journal(format!("task end {name}"));
         });
-        ctx.services
-            .provide(self.name, Arc::new(self.name.to_string()));
+        ctx.on_stop(move || {
+            journal(format!("stop {name}"));
+            Ok(())
+        });
+        match name {
+            "store" | "store2" => ctx.provide::<dyn Store>(Arc::new(Owned(name)))?,
+            "net" => {
+                let store = ctx.require::<dyn Store>()?;
+                journal(format!("net found the store of {}", store.owner()));
+                ctx.provide::<dyn Net>(Arc::new(Owned(name)))?;
+            }
+            "api" => {
+                let net = ctx.require::<dyn Net>()?;
+                let store = ctx.get::<dyn Store>()?.map_or("nobody", |s| s.owner());
+                journal(format!(
+                    "api found the net of {} and the store of {store}",
+                    net.owner()
+                ));
+            }
+            // Declares no service: asking for one is a bug of the module.
+            "rogue" => {
+                ctx.require::<dyn Store>()?;
+            }
+            _ => {}
+        }
+        match self.config.failing_task.as_str() {
+            "panic" => ctx.spawn("worker", panics()),
+            "error" => ctx.spawn("worker", async { Err::<(), _>("disk full") }),
+            _ => {}
+        }
         if self.config.fail {
-            return Err(format!("{} refuses to start", self.name).into());
+            return Err(format!("{name} refuses to start").into());
         }
         if self.config.shutdown {
             ctx.request_shutdown();
         }
         Ok(())
     }
+}
 
-    fn stop(&mut self) -> Result<(), BoxError> {
-        journal(format!("stop {}", self.name));
-        Ok(())
-    }
+async fn panics() {
+    panic!("boom")
 }
 
 fn build(name: &'static str, config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
     let parsed: TestConfig = config.parse()?;
     if !parsed.strategy.is_empty() {
-        config.choose_strategy("strategy", "test behaviour", &parsed.strategy)?;
+        config.strategy("strategy", &SPEED, &parsed.strategy)?;
     }
     Ok(Box::new(TestModule {
         name,
@@ -81,28 +176,25 @@ fn build(name: &'static str, config: &ModuleConfig) -> Result<Box<dyn Module>, C
 }
 
 inventory::submit! {
-    ModuleFactory { name: "store", description: "provides storage", provides: &["store"],
-        needs: &[], uses: &[], build: |c| build("store", c) }
+    ModuleFactory { name: "store", description: "provides storage", registered_by: env!("CARGO_PKG_NAME"),
+        provides: &["store"], needs: &[], uses: &[], build: |c| build("store", c) }
 }
 inventory::submit! {
-    ModuleFactory { name: "net", description: "needs storage", provides: &["net"],
-        needs: &["store"], uses: &[], build: |c| build("net", c) }
+    ModuleFactory { name: "net", description: "needs storage", registered_by: env!("CARGO_PKG_NAME"),
+        provides: &["net"], needs: &["store"], uses: &[], build: |c| build("net", c) }
 }
 inventory::submit! {
-    ModuleFactory { name: "api", description: "needs net, uses store", provides: &[],
-        needs: &["net"], uses: &["store"], build: |c| build("api", c) }
+    ModuleFactory { name: "api", description: "needs net, uses store", registered_by: env!("CARGO_PKG_NAME"),
+        provides: &[], needs: &["net"], uses: &["store"], build: |c| build("api", c) }
 }
 inventory::submit! {
-    ModuleFactory { name: "store2", description: "provides storage too", provides: &["store"],
-        needs: &[], uses: &[], build: |c| build("store2", c) }
+    ModuleFactory { name: "store2", description: "provides storage too", registered_by: env!("CARGO_PKG_NAME"),
+        provides: &["store"], needs: &[], uses: &[], build: |c| build("store2", c) }
 }
 inventory::submit! {
-    StrategyFactory { behaviour: "test behaviour", name: "fast", description: "fast",
-        build: || Box::new(1u8) }
-}
-inventory::submit! {
-    StrategyFactory { behaviour: "test behaviour", name: "slow", description: "slow",
-        build: || Box::new(2u8) }
+    ModuleFactory { name: "rogue", description: "asks for storage without declaring it",
+        registered_by: env!("CARGO_PKG_NAME"),
+        provides: &[], needs: &[], uses: &[], build: |c| build("rogue", c) }
 }
 
 fn load(text: &str, env: &[(&str, &str)], sets: &[&str]) -> Result<node_kernel::Plan, String> {
@@ -133,7 +225,10 @@ fn unknown_module_lists_registered_ones() {
         e.contains("unknown module \"stroe\" in FILE at node.modules"),
         "{e}"
     );
-    assert!(e.contains("registered: api, net, store, store2"), "{e}");
+    assert!(
+        e.contains("registered: api, net, rogue, store, store2, web"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -157,6 +252,68 @@ fn unknown_strategy_lists_registered_ones() {
     let e = error_of("[node]\nmodules = [\"store\"]\n[store]\nstrategy = \"quick\"\n");
     assert!(
         e.contains("strategy = \"quick\" is not valid; valid choices: fast, slow"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_strategy_reads_its_settings_from_its_sub_table() {
+    let strategy = |text: &str| {
+        let plan = load(text, &[], &[]).unwrap();
+        plan.modules[0].strategies["test behaviour"].clone()
+    };
+    let base = "[node]\nmodules = [\"store\"]\n[store]\nstrategy = \"fast\"\n";
+    assert_eq!(
+        strategy(&format!("{base}[store.fast]\nx = 1\n")),
+        serde_json::json!({"name": "fast", "config": {"x": 1}})
+    );
+    // Without a sub-table the strategy's defaults apply, and are reported.
+    assert_eq!(
+        strategy(base),
+        serde_json::json!({"name": "fast", "config": {"x": 10}})
+    );
+    // Its settings stay out of the module's own table.
+    let plan = load(&format!("{base}[store.fast]\nx = 1\n"), &[], &[]).unwrap();
+    assert!(plan.modules[0].config.get("fast").is_none());
+}
+
+#[test]
+fn a_wrong_strategy_setting_names_the_strategy() {
+    let e = error_of(
+        "[node]\nmodules = [\"store\"]\n[store]\nstrategy = \"fast\"\n[store.fast]\ny = 1\n",
+    );
+    assert!(e.contains("in FILE, [store]"), "{e}");
+    assert!(e.contains("in the settings of strategy \"fast\""), "{e}");
+    assert!(e.contains("unknown field `y`, expected `x`"), "{e}");
+
+    let e = error_of(
+        "[node]\nmodules = [\"store\"]\n[store]\nstrategy = \"slow\"\n[store.slow]\nx = 1\n",
+    );
+    assert!(
+        e.contains("strategy \"slow\"") && e.contains("no settings"),
+        "{e}"
+    );
+
+    // The settings of a strategy not chosen are checked too: a typo is found before the
+    // operator switches to it.
+    let e = error_of(
+        "[node]\nmodules = [\"store\"]\n[store]\nstrategy = \"slow\"\n[store.fast]\ny = 1\n",
+    );
+    assert!(e.contains("in the settings of strategy \"fast\""), "{e}");
+}
+
+#[test]
+fn a_sub_table_for_no_strategy_of_the_module_is_refused() {
+    // Not a registered strategy: an unknown key of the module's table.
+    let e = error_of(
+        "[node]\nmodules = [\"store\"]\n[store]\nstrategy = \"fast\"\n[store.quick]\nx = 1\n",
+    );
+    assert!(e.contains("in FILE, [store]") && e.contains("quick"), "{e}");
+    // A registered strategy, of a behaviour this module does not choose.
+    let e = error_of("[node]\nmodules = [\"net\", \"store\"]\n[net.fast]\nx = 1\n");
+    assert!(e.contains("in FILE, [net]"), "{e}");
+    assert!(
+        e.contains("\"fast\", which is not a strategy this module chooses"),
         "{e}"
     );
 }
@@ -217,18 +374,29 @@ fn datadir_profile(modules: &str, extra: &str) -> (tempfile::TempDir, String) {
     (dir, text)
 }
 
+/// Runs a profile to its end, within the deadline.
+async fn run_profile(modules: &str, extra: &str) -> Result<(), KernelError> {
+    let (_dir, text) = datadir_profile(modules, extra);
+    tokio::time::timeout(DEADLINE, run(load(&text, &[], &[]).unwrap()))
+        .await
+        .expect("the node ends in time")
+}
+
 #[tokio::test]
-async fn modules_start_in_order_and_stop_in_reverse_after_their_tasks() {
+async fn modules_start_in_order_with_their_services_and_stop_in_reverse_after_their_tasks() {
     let _serial = SERIAL.lock().await;
     take_journal();
-    let (_dir, text) = datadir_profile("\"api\", \"net\", \"store\"", "[api]\nshutdown = true\n");
-    run(load(&text, &[], &[]).unwrap()).await.unwrap();
+    run_profile("\"api\", \"net\", \"store\"", "[api]\nshutdown = true\n")
+        .await
+        .unwrap();
     assert_eq!(
         take_journal(),
         [
             "start store level=0",
             "start net level=0",
+            "net found the store of store",
             "start api level=0",
+            "api found the net of net and the store of store",
             "task end api",
             "stop api",
             "task end net",
@@ -243,8 +411,9 @@ async fn modules_start_in_order_and_stop_in_reverse_after_their_tasks() {
 async fn a_failed_start_stops_the_started_modules_and_reports_why() {
     let _serial = SERIAL.lock().await;
     take_journal();
-    let (_dir, text) = datadir_profile("\"store\", \"net\", \"api\"", "[net]\nfail = true\n");
-    let err = run(load(&text, &[], &[]).unwrap()).await.unwrap_err();
+    let err = run_profile("\"store\", \"net\", \"api\"", "[net]\nfail = true\n")
+        .await
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "module \"net\" failed to start: net refuses to start"
@@ -254,10 +423,143 @@ async fn a_failed_start_stops_the_started_modules_and_reports_why() {
         [
             "start store level=0",
             "start net level=0",
+            "net found the store of store",
             "task end net",
             "stop net",
             "task end store",
             "stop store",
         ]
     );
+}
+
+#[tokio::test]
+async fn a_task_that_panics_or_fails_stops_the_node_naming_module_and_task() {
+    let _serial = SERIAL.lock().await;
+    for (kind, reason) in [("panic", "panicked: boom"), ("error", "disk full")] {
+        take_journal();
+        let err = run_profile(
+            "\"store\", \"net\"",
+            &format!("[store]\nfailing_task = \"{kind}\"\n"),
+        )
+        .await
+        .unwrap_err();
+        match &err {
+            KernelError::Failed {
+                module,
+                task,
+                reason: why,
+            } => assert_eq!(
+                (module.as_str(), task.as_str(), why.as_str()),
+                ("store", "worker", reason)
+            ),
+            other => panic!("{kind}: {other}"),
+        }
+        assert_eq!(
+            err.to_string(),
+            format!("module \"store\" failed: task \"worker\" {reason}")
+        );
+        // Every module started stops, in reverse order, as on a signal.
+        let journal = take_journal();
+        let stops: Vec<&String> = journal.iter().filter(|l| l.starts_with("stop")).collect();
+        let expected = match stops.len() {
+            // The failure was seen before `net` started, or after.
+            1 => vec!["stop store"],
+            _ => vec!["stop net", "stop store"],
+        };
+        assert_eq!(stops, expected, "{kind}: {journal:?}");
+    }
+}
+
+#[tokio::test]
+async fn asking_for_an_undeclared_service_fails_the_start_clearly() {
+    let _serial = SERIAL.lock().await;
+    take_journal();
+    let err = run_profile("\"store\", \"rogue\"", "").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "module \"rogue\" failed to start: module \"rogue\" asks for service \"store\" \
+         without declaring it in `needs`, so it may start before its provider"
+    );
+}
+
+// Module HTTP: a module serving a public and an authenticated route.
+
+/// What the `web` module hands the test once it serves.
+type Serving = (SocketAddr, CancellationToken);
+static WEB: Mutex<Option<oneshot::Sender<Serving>>> = Mutex::new(None);
+
+struct Web;
+
+#[async_trait]
+impl Module for Web {
+    async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
+        let routes = vec![
+            Route::new("/hello", Access::Public, |_| async {
+                response(hyper::StatusCode::OK, "text/plain", "hello\n")
+            }),
+            Route::new("/private", Access::Authenticated, |_| async {
+                response(hyper::StatusCode::OK, "text/plain", "private\n")
+            }),
+        ];
+        let addr = ctx.serve_http("127.0.0.1:0".parse()?, routes).await?;
+        if let Some(serving) = WEB.lock().unwrap().take() {
+            let _ = serving.send((addr, ctx.shutdown_token()));
+        }
+        Ok(())
+    }
+}
+
+inventory::submit! {
+    ModuleFactory { name: "web", description: "serves HTTP routes", registered_by: env!("CARGO_PKG_NAME"),
+        provides: &[], needs: &[], uses: &[], build: |_| Ok(Box::new(Web)) }
+}
+
+/// A GET over a raw connection: the status line and the body.
+async fn get(addr: SocketAddr, path: &str) -> (String, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(DEADLINE, stream.read_to_string(&mut answer))
+        .await
+        .expect("answer in time")
+        .unwrap();
+    let status = answer.lines().next().unwrap_or("").to_string();
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, body)| body)
+        .to_string();
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_module_serves_http_routes_with_their_access() {
+    let _serial = SERIAL.lock().await;
+    let (_dir, text) = datadir_profile("\"web\"", "");
+    let (tx, serving) = oneshot::channel();
+    *WEB.lock().unwrap() = Some(tx);
+    let node = tokio::spawn(run(load(&text, &[], &[]).unwrap()));
+    let (addr, shutdown) = tokio::time::timeout(DEADLINE, serving)
+        .await
+        .expect("the node starts in time")
+        .unwrap();
+
+    assert_eq!(
+        get(addr, "/hello").await,
+        ("HTTP/1.1 200 OK".to_string(), "hello\n".to_string())
+    );
+    // Nobody installed an authenticator (the rpc module does): nobody gets in.
+    let (status, _) = get(addr, "/private").await;
+    assert_eq!(status, "HTTP/1.1 401 Unauthorized");
+    let (status, _) = get(addr, "/elsewhere").await;
+    assert_eq!(status, "HTTP/1.1 404 Not Found");
+
+    shutdown.cancel();
+    tokio::time::timeout(DEADLINE, node)
+        .await
+        .expect("the node stops in time")
+        .unwrap()
+        .unwrap();
+    // The listener ended with the node.
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }

@@ -1,18 +1,22 @@
-//! Our side of a call: a random message id, the request sent, the answer matched by id and
-//! source address, and a timeout after which the node is dropped from the table (as the
-//! Python package does).
+//! Kademlia RPC over our UDP socket: our calls (a random message id, the request sent, the
+//! answer matched by id and source address, a timeout) and our answers to others' calls.
+//! It knows datagrams and procedures, not the routing table: what a silent node means for
+//! the table is the caller's business.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use rmpv::Value;
+use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 
 use crate::config::K;
 use crate::error::DiscoveryError;
 use crate::node_id::{Contact, NodeId};
-use crate::service::{canonical, lock, Shared};
+use crate::util::{canonical, lock};
 use crate::wire::{self, Kind, MsgId, Request, Response, Rpc, WireError};
 
 type Answer = Result<Value, WireError>;
@@ -22,30 +26,58 @@ struct Pending {
     tx: oneshot::Sender<Answer>,
 }
 
-/// Requests awaiting answers, bounded.
-pub(crate) struct Calls {
+/// The socket, and our requests awaiting answers (bounded).
+pub(crate) struct KademliaRpc {
+    /// Our id, sent as the sender of every request.
+    id: NodeId,
+    socket: UdpSocket,
+    local_addr: SocketAddr,
+    timeout: Duration,
     pending: Mutex<HashMap<MsgId, Pending>>,
-    max: usize,
+    max_in_flight: usize,
 }
 
 /// Forgets a call however its future ends (answer, timeout or cancellation).
 struct Forget<'a> {
-    calls: &'a Calls,
+    rpc: &'a KademliaRpc,
     id: MsgId,
 }
 
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
-        lock(&self.calls.pending).remove(&self.id);
+        lock(&self.rpc.pending).remove(&self.id);
     }
 }
 
-impl Calls {
-    pub(crate) fn new(max: usize) -> Self {
-        Calls {
+impl KademliaRpc {
+    /// Takes over a bound socket; a call waits `timeout` for its answer, and at most
+    /// `max_in_flight` wait at once.
+    pub(crate) fn new(
+        id: NodeId,
+        socket: UdpSocket,
+        timeout: Duration,
+        max_in_flight: usize,
+    ) -> io::Result<Self> {
+        let local_addr = socket.local_addr()?;
+        Ok(KademliaRpc {
+            id,
+            socket,
+            local_addr,
+            timeout,
             pending: Mutex::new(HashMap::new()),
-            max,
-        }
+            max_in_flight,
+        })
+    }
+
+    /// The bound address.
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The next datagram and its (canonical) source.
+    pub(crate) async fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let (len, from) = self.socket.recv_from(buf).await?;
+        Ok((len, canonical(from)))
     }
 
     fn register(
@@ -53,8 +85,10 @@ impl Calls {
         addr: SocketAddr,
     ) -> Result<(MsgId, oneshot::Receiver<Answer>), DiscoveryError> {
         let mut pending = lock(&self.pending);
-        if pending.len() >= self.max {
-            return Err(DiscoveryError::Busy { limit: self.max });
+        if pending.len() >= self.max_in_flight {
+            return Err(DiscoveryError::Busy {
+                limit: self.max_in_flight,
+            });
         }
         let mut id: MsgId = rand::random();
         while pending.contains_key(&id) {
@@ -88,9 +122,7 @@ impl Calls {
     pub(crate) fn in_flight(&self) -> usize {
         lock(&self.pending).len()
     }
-}
 
-impl Shared {
     /// Sends `request` to `addr` and waits for the answer, typed by the request.
     pub(crate) async fn call(
         &self,
@@ -100,34 +132,26 @@ impl Shared {
         let addr = canonical(addr);
         let rpc = request.rpc();
         let target = self.outbound(addr)?;
-        let (id, rx) = self.calls.register(addr)?;
-        let _forget = Forget {
-            calls: &self.calls,
-            id,
-        };
+        let (id, rx) = self.register(addr)?;
+        let _forget = Forget { rpc: self, id };
         let bytes = wire::encode(Kind::Request, &id, &request.to_value())
             .map_err(DiscoveryError::Encode)?;
         self.socket
             .send_to(&bytes, target)
             .await
             .map_err(|source| DiscoveryError::Send { addr, source })?;
-        let timeout = self.config.request_timeout;
+        let timeout = self.timeout;
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(Ok(body))) => Response::parse(rpc, body, K)
                 .map_err(|source| DiscoveryError::BadAnswer { addr, source }),
             Ok(Ok(Err(source))) => Err(DiscoveryError::BadAnswer { addr, source }),
             Ok(Err(_)) => Err(DiscoveryError::ShutDown),
-            Err(_) => {
-                if lock(&self.table).remove_addr(addr) > 0 {
-                    tracing::debug!(%addr, "dropping a silent node from the routing table");
-                }
-                Err(DiscoveryError::Timeout { addr, timeout })
-            }
+            Err(_) => Err(DiscoveryError::Timeout { addr, timeout }),
         }
     }
 
     /// Pings `addr`; its answer is its id.
-    pub(crate) async fn call_ping(&self, addr: SocketAddr) -> Result<NodeId, DiscoveryError> {
+    pub(crate) async fn ping(&self, addr: SocketAddr) -> Result<NodeId, DiscoveryError> {
         match self.call(addr, Request::Ping { sender: self.id }).await? {
             Response::Id(id) => Ok(id),
             _ => Err(unexpected(addr, Rpc::Ping)),
@@ -135,23 +159,46 @@ impl Shared {
     }
 
     /// Asks `addr` for the contacts it knows nearest `key`.
-    pub(crate) async fn call_find_node(
+    pub(crate) async fn find_node(
         &self,
         addr: SocketAddr,
         key: NodeId,
     ) -> Result<Vec<Contact>, DiscoveryError> {
-        match self
-            .call(
-                addr,
-                Request::FindNode {
-                    sender: self.id,
-                    key,
-                },
-            )
-            .await?
-        {
+        let request = Request::FindNode {
+            sender: self.id,
+            key,
+        };
+        match self.call(addr, request).await? {
             Response::Contacts(contacts) => Ok(contacts),
             _ => Err(unexpected(addr, Rpc::FindNode)),
+        }
+    }
+
+    /// Answers the request `id` from `to`. An answer that cannot go out is only logged:
+    /// the caller will time out, as with a lost datagram.
+    pub(crate) async fn answer(&self, id: &MsgId, to: SocketAddr, response: &Response) {
+        let bytes = match wire::encode(Kind::Response, id, &response.to_value()) {
+            Ok(bytes) => bytes,
+            Err(error) => return tracing::debug!(%to, %error, "cannot encode answer"),
+        };
+        let target = match self.outbound(to) {
+            Ok(target) => target,
+            Err(error) => return tracing::debug!(%to, %error, "cannot answer"),
+        };
+        if let Err(error) = self.socket.send_to(&bytes, target).await {
+            tracing::debug!(%to, %error, "sending answer failed");
+        }
+    }
+
+    /// The address to send to from our socket: IPv4 becomes IPv4-mapped on an IPv6 socket.
+    fn outbound(&self, addr: SocketAddr) -> Result<SocketAddr, DiscoveryError> {
+        match (self.local_addr.ip(), addr.ip()) {
+            (IpAddr::V6(_), IpAddr::V4(v4)) => Ok(SocketAddr::new(
+                IpAddr::V6(v4.to_ipv6_mapped()),
+                addr.port(),
+            )),
+            (IpAddr::V4(_), IpAddr::V6(_)) => Err(DiscoveryError::AddressFamily { addr }),
+            _ => Ok(addr),
         }
     }
 }

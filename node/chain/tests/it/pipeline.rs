@@ -1,0 +1,142 @@
+//! The block pipeline and `assume_valid`: blocks accepted from many threads in any order
+//! end on the same chain, and signatures are skipped only below an assumed-valid block
+//! on the best header chain.
+
+use std::sync::Arc;
+
+use node_chain::testing::{Builder, SpendingChain, Wallet};
+use node_chain::validation::{BlockError, TxError};
+use node_chain::{Block, BlockOutcome, ChainOptions, ChainState, Hash256};
+
+use super::{assert_utxo_consistent, regtest, rule};
+
+fn open_assuming(dir: &std::path::Path, assume_valid: Option<Hash256>) -> Arc<ChainState> {
+    let options = ChainOptions {
+        assume_valid,
+        ..ChainOptions::default()
+    };
+    ChainState::open(dir, regtest(), options, |_| {}).unwrap()
+}
+
+/// 105 blocks whose 101st spends the first coinbase with an invalid signature (the
+/// output was changed after signing).
+fn chain_with_bad_signature() -> Vec<Block> {
+    let dir = tempfile::tempdir().unwrap();
+    let state = open_assuming(dir.path(), None);
+    let wallet = Wallet::new(1);
+    let mut builder = Builder::new(&state);
+    let mut blocks: Vec<Block> = (0..100)
+        .map(|_| builder.next_block(&wallet, vec![]))
+        .collect();
+    let coinbase = &blocks[0].txs[0];
+    let value = coinbase.outputs[0].value;
+    let mut bad = wallet.pay(coinbase, 0, &wallet, value - 2_000, 1_000);
+    bad.outputs[0].value += 500;
+    blocks.push(builder.next_block(&wallet, vec![bad]));
+    blocks.extend((0..4).map(|_| builder.next_block(&wallet, vec![])));
+    blocks
+}
+
+fn headers_then_blocks(state: &ChainState, blocks: &[Block]) -> Result<(), BlockError> {
+    let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
+    state.accept_headers(&headers).unwrap();
+    for block in blocks {
+        state.accept_block(block).map_err(rule)?;
+    }
+    Ok(())
+}
+
+fn is_bad_signature(error: &BlockError) -> bool {
+    matches!(
+        error,
+        BlockError::Tx {
+            error: TxError::Script { .. },
+            ..
+        }
+    )
+}
+
+#[test]
+fn a_bad_signature_below_the_assumed_valid_block_is_accepted() {
+    let blocks = chain_with_bad_signature();
+    let dir = tempfile::tempdir().unwrap();
+    let state = open_assuming(dir.path(), Some(blocks[103].hash()));
+    headers_then_blocks(&state, &blocks).unwrap();
+    assert_eq!(state.tip().height, 105);
+    assert_utxo_consistent(&state);
+}
+
+#[test]
+fn a_bad_signature_above_the_assumed_valid_block_is_rejected_with_its_reason() {
+    let blocks = chain_with_bad_signature();
+    let dir = tempfile::tempdir().unwrap();
+    let state = open_assuming(dir.path(), Some(blocks[99].hash()));
+    let error = headers_then_blocks(&state, &blocks).unwrap_err();
+    assert!(is_bad_signature(&error), "{error}");
+    assert!(error
+        .to_string()
+        .contains("mandatory-script-verify-flag-failed"));
+    assert_eq!(state.tip().height, 100);
+}
+
+#[test]
+fn an_assumed_valid_block_off_the_best_header_chain_vouches_for_nothing() {
+    let blocks = chain_with_bad_signature();
+    // Not known at all: its header has not arrived.
+    let dir = tempfile::tempdir().unwrap();
+    let state = open_assuming(dir.path(), Some(blocks[103].hash()));
+    let error = blocks
+        .iter()
+        .map(|b| state.accept_block(b))
+        .find_map(Result::err)
+        .map(rule)
+        .unwrap();
+    assert!(is_bad_signature(&error), "{error}");
+    assert_eq!(state.tip().height, 100);
+
+    // Known, but on a branch with less work than the best header chain.
+    let dir = tempfile::tempdir().unwrap();
+    let state = open_assuming(dir.path(), Some(blocks[101].hash()));
+    let longer = {
+        let mut builder = Builder::new(&state);
+        let wallet = Wallet::new(2);
+        builder.set_extra(b"other");
+        (0..110)
+            .map(|_| builder.next_block(&wallet, vec![]))
+            .collect::<Vec<_>>()
+    };
+    let headers: Vec<_> = longer.iter().map(|b| b.header).collect();
+    state.accept_headers(&headers).unwrap();
+    let error = headers_then_blocks(&state, &blocks).unwrap_err();
+    assert!(is_bad_signature(&error), "{error}");
+}
+
+#[test]
+fn blocks_accepted_from_many_threads_in_any_order_build_one_chain() {
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = open_assuming(source_dir.path(), None);
+    let mut chain = SpendingChain::new(&source, 3);
+    let blocks: Vec<Block> = (0..160).map(|_| chain.next_block(4)).collect();
+    for block in &blocks {
+        source.accept_block(block).unwrap();
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = open_assuming(dir.path(), None);
+    let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
+    state.accept_headers(&headers).unwrap();
+    // Four threads take every fourth block, so children often arrive before parents.
+    std::thread::scope(|scope| {
+        for lane in 0..4 {
+            let (state, blocks) = (&state, &blocks);
+            scope.spawn(move || {
+                for block in blocks.iter().skip(lane).step_by(4) {
+                    let outcome = state.accept_block(block).unwrap();
+                    assert_ne!(outcome, BlockOutcome::AlreadyHave);
+                }
+            });
+        }
+    });
+    assert_eq!(state.tip(), source.tip());
+    assert_utxo_consistent(&state);
+}
