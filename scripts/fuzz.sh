@@ -70,8 +70,8 @@ for target in "${targets[@]}"; do
         outcome="CRASH: $(grep -m1 -oE 'artifacts/[^ ]+' "$log" || echo "see fuzz/$log")"
         failed=1
     fi
-    execs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | grep -oE '[0-9]+$' || true)
-    rate=$(grep -oE 'stat::average_exec_per_sec: [0-9]+' "$log" | grep -oE '[0-9]+$' || true)
+    execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || true)
+    rate=$(grep -oE 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -oE '[0-9]+$' || true)
     if [[ -z $execs ]]; then
         # No final stats (killed): the last status line's count.
         execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')

@@ -1,7 +1,7 @@
 //! The request parser as the fuzz targets in `fuzz/` drive it: compiled only with the
 //! `fuzzing` feature, which no build of the node enables. Not an API.
 
-use node_kernel::RpcRegistry;
+use node_api::RpcRegistry;
 
 use crate::jsonrpc::{self, Answer};
 
