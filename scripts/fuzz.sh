@@ -67,7 +67,9 @@ for target in "${targets[@]}"; do
         -print_final_stats=1 $(flags_of "$target") ${FUZZ_ARGS:-} >>"$log" 2>&1; then
         outcome="no crash"
     else
-        outcome="CRASH: $(grep -m1 -oE 'artifacts/[^ ]+' "$log" || echo "see fuzz/$log")"
+        # libFuzzer names the input it saved: crash-, oom-, leak- or timeout-HASH.
+        unit=$(grep -m1 -oE 'Test unit written to [^ ]+' "$log" | sed 's/.* //' || true)
+        outcome="CRASH: ${unit:-see fuzz/$log}"
         failed=1
     fi
     execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || true)
