@@ -44,6 +44,11 @@ mod store;
 mod util;
 mod wire;
 
+/// Entry points for the fuzz targets in `fuzz/` only.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use config::{DiscoveryConfig, DiscoveryLimits, ALPHA, K};
 pub use error::DiscoveryError;
 pub use module::DiscoveryTable;

@@ -60,6 +60,11 @@ mod metrics;
 mod module;
 mod server;
 
+/// Entry points for the fuzz targets in `fuzz/` only.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use auth::{basic_authorization, Auth};
 pub use client::{call, cli_call, format_cli_output, parse_cli_args, ClientSettings, Credentials};
 pub use config::RpcConfig;

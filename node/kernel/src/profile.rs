@@ -21,6 +21,13 @@ pub enum ProfileSource {
         /// The TOML text.
         text: &'static str,
     },
+    /// Profile text built at run time (a program's own, a test's, a fuzz input).
+    Text {
+        /// The name shown in messages.
+        name: String,
+        /// The TOML text.
+        text: String,
+    },
 }
 
 impl ProfileSource {
@@ -28,6 +35,7 @@ impl ProfileSource {
         match self {
             ProfileSource::File(path) => path.display().to_string(),
             ProfileSource::Embedded { name, .. } => format!("{name} (embedded)"),
+            ProfileSource::Text { name, .. } => name.clone(),
         }
     }
 }
@@ -104,6 +112,9 @@ impl Profile {
                 Config::builder().add_source(File::from(path.as_path()).format(FileFormat::Toml))
             }
             ProfileSource::Embedded { text, .. } => {
+                Config::builder().add_source(File::from_str(text, FileFormat::Toml))
+            }
+            ProfileSource::Text { text, .. } => {
                 Config::builder().add_source(File::from_str(text, FileFormat::Toml))
             }
         };
@@ -253,6 +264,25 @@ mod tests {
         assert!(err.contains("[node]"), "{err}");
         assert!(err.contains("modulez"), "{err}");
         assert!(err.contains("modules"), "{err}");
+    }
+
+    #[test]
+    fn owned_text_loads_and_is_named() {
+        let src = ProfileSource::Text {
+            name: "built".to_string(),
+            text: "[node]\nmodules = []\nchain = \"regtest\"\n[x]\na = [1\n".to_string(),
+        };
+        let err = Profile::load(&src, [], &[], None).unwrap_err().to_string();
+        assert!(err.contains("built"), "{err}");
+        let src = ProfileSource::Text {
+            name: "built".to_string(),
+            text: "[node]\nmodules = [\"a\"]\n".to_string(),
+        };
+        let p = Profile::load(&src, [], &[], None).unwrap();
+        assert_eq!(
+            (p.node.modules, p.node.profile.as_str()),
+            (vec!["a".to_string()], "built")
+        );
     }
 
     #[test]
