@@ -200,6 +200,7 @@ async fn next(peers: &Peers, peer: &Peer, frames: &mut Frames) -> Option<Receive
             // operator should see; at most one such line per interval, so a stranger
             // reconnecting in a loop cannot flood the log.
             let other_chain = matches!(error, node_p2p::CodecError::BadMagic { .. });
+            let oversized = matches!(error, node_p2p::CodecError::Oversized { .. });
             if other_chain && other_chain_log_due() {
                 tracing::info!(
                     peer = %peer.id,
@@ -207,6 +208,10 @@ async fn next(peers: &Peers, peer: &Peer, frames: &mut Frames) -> Option<Receive
                     "peer {} is on another chain ({error}); dropping it",
                     peer.addr
                 );
+            } else if oversized && other_chain_log_due() {
+                // A block over our chain's limit is refused unread, with the reason a
+                // checked one would get: the operator of a node whose spec differs sees why.
+                tracing::info!(peer = %peer.id, addr = %peer.addr, "peer sent invalid data ({error}); dropping it");
             } else {
                 tracing::debug!(peer = %peer.id, addr = %peer.addr, %error, "dropping connection");
             }
@@ -359,8 +364,9 @@ async fn handle(peers: &Peers, peer: &Peer, message: Message, bytes: usize) {
     peers.deliver(peer, message, bytes).await;
 }
 
-/// Whether a line about a node of another chain may be logged now: at most one per
-/// [`OTHER_CHAIN_LOG_INTERVAL`].
+/// Whether a line about a peer dropped for what its frames claim (another chain's magic,
+/// a block over our size limit) may be logged now: at most one per
+/// [`OTHER_CHAIN_LOG_INTERVAL`], so a peer reconnecting in a loop cannot flood the log.
 fn other_chain_log_due() -> bool {
     use std::sync::atomic::AtomicU64;
     static LAST: AtomicU64 = AtomicU64::new(0);

@@ -152,7 +152,7 @@ impl Profile {
         let chain_base = match source {
             _ if origins.contains_key("node.chain") => PathBuf::new(),
             ProfileSource::File(path) => path.parent().map(PathBuf::from).unwrap_or_default(),
-            ProfileSource::Embedded { .. } => PathBuf::new(),
+            ProfileSource::Embedded { .. } | ProfileSource::Text { .. } => PathBuf::new(),
         };
         let datadir = datadir
             .or(section.datadir)

@@ -18,8 +18,13 @@ pub enum CodecError {
         /// The bytes received (as many as had arrived, up to four).
         found: Vec<u8>,
     },
-    /// A frame declares a payload larger than `max_message_bytes`; nothing of it is read.
-    #[error("message {command:?} declares {length} bytes, over the limit of {limit}")]
+    /// A frame declares a payload larger than `max_message_bytes` (or, for `block` and
+    /// `tx`, than the chain's maximum block size); nothing of it is read. A block or
+    /// transaction says so with Bitcoin Core's reason, as if it had been checked.
+    #[error(
+        "{}message {command:?} declares {length} bytes, over the limit of {limit}",
+        oversize_reason(command)
+    )]
     Oversized {
         /// The command of the frame, lossily decoded.
         command: String,
@@ -76,5 +81,14 @@ impl PayloadError {
     /// Whether the sender broke a protocol rule (rather than sent bytes we cannot use).
     pub fn is_misbehaviour(&self) -> bool {
         matches!(self, PayloadError::TooMany { .. })
+    }
+}
+
+/// Core's reason for a block or transaction over the size limit, as a prefix.
+fn oversize_reason(command: &str) -> &'static str {
+    match command {
+        "block" => "bad-blk-length: ",
+        "tx" => "bad-txns-oversize: ",
+        _ => "",
     }
 }
