@@ -4,27 +4,10 @@
 //! create series.
 
 use node_api::metrics::{counter, describe_counter, describe_gauge, gauge, Counter, Gauge, Unit};
-use node_api::p2p::ConnectionType;
+use node_api::p2p::{ConnectionType, KNOWN_COMMANDS};
 
-/// The commands with series of their own: the protocol's (what `node-p2p` decodes), and
-/// `other` last for everything else.
-const COMMANDS: [&str; 15] = [
-    "version",
-    "verack",
-    "ping",
-    "pong",
-    "getheaders",
-    "headers",
-    "inv",
-    "getdata",
-    "notfound",
-    "block",
-    "tx",
-    "getaddr",
-    "addr",
-    "sendheaders",
-    "other",
-];
+/// The label of commands outside the protocol's list, so a peer cannot create series.
+const OTHER: &str = "other";
 
 /// Per direction, per command: messages and bytes (frame header included).
 struct Traffic {
@@ -35,8 +18,9 @@ struct Traffic {
 impl Traffic {
     fn new(direction: &'static str) -> Traffic {
         let each = |name: &'static str| {
-            COMMANDS
+            KNOWN_COMMANDS
                 .iter()
+                .chain([&OTHER])
                 .map(|command| counter!(name, "direction" => direction, "command" => *command))
                 .collect()
         };
@@ -53,12 +37,13 @@ impl Traffic {
     }
 }
 
-/// Where `command` is counted: its own index, or `other`'s.
+/// Where `command` is counted: its own index in [`KNOWN_COMMANDS`], or `other`'s after
+/// them.
 fn command_index(command: &str) -> usize {
-    COMMANDS[..COMMANDS.len() - 1]
+    KNOWN_COMMANDS
         .iter()
         .position(|known| *known == command)
-        .unwrap_or(COMMANDS.len() - 1)
+        .unwrap_or(KNOWN_COMMANDS.len())
 }
 
 /// Handles of the peers' series.
@@ -134,10 +119,10 @@ mod tests {
 
     #[test]
     fn unknown_commands_count_as_other() {
-        assert_eq!(COMMANDS[command_index("block")], "block");
-        assert_eq!(COMMANDS[command_index("sendheaders")], "sendheaders");
+        assert_eq!(KNOWN_COMMANDS[command_index("block")], "block");
+        assert_eq!(KNOWN_COMMANDS[command_index("sendheaders")], "sendheaders");
         for made_up in ["wtxidrelay", "other", "", "BLOCK", "x".repeat(12).as_str()] {
-            assert_eq!(COMMANDS[command_index(made_up)], "other", "{made_up}");
+            assert_eq!(command_index(made_up), KNOWN_COMMANDS.len(), "{made_up}");
         }
     }
 }

@@ -377,7 +377,8 @@ impl Message {
     }
 }
 
-const KNOWN_COMMANDS: [&str; 14] = [
+/// Every command this crate decodes; anything else is [`Message::Unknown`].
+pub const KNOWN_COMMANDS: [&str; 14] = [
     "version",
     "verack",
     "ping",
