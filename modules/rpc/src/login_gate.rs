@@ -7,8 +7,10 @@
 //! whole server evaluates in `t` seconds are at most `burst + rate * t`, whatever the
 //! number of connections. A correct credential costs no token, so clients are not
 //! throttled by their own calls; while the bucket is empty they wait for the next token
-//! like everyone else (in arrival order: the bucket is behind a fair mutex), since
-//! answering a correct guess at once would tell a guesser which guess was right.
+//! like everyone else (in arrival order: waiters queue on a fair mutex), since answering
+//! a correct guess at once would tell a guesser which guess was right. While tokens are
+//! left, a check takes the bucket's plain mutex for a few instructions and never awaits,
+//! so the common case (clients with the right cookie) does not queue.
 //! A client that gives up while waiting costs nothing and learns nothing: its
 //! credentials were not checked.
 
@@ -34,8 +36,10 @@ pub(crate) struct LoginGate {
     /// Tokens added per second, and the most the bucket holds.
     rate: f64,
     burst: f64,
-    /// A fair mutex: credentials are checked one at a time, in the order they came.
-    bucket: tokio::sync::Mutex<Bucket>,
+    /// The tokens: checked and paid for under this lock, held for a few instructions.
+    bucket: Mutex<Bucket>,
+    /// A fair mutex: while the bucket is empty, waiters take their turn in arrival order.
+    queue: tokio::sync::Mutex<()>,
     failures: Mutex<Failures>,
     /// Wakes the reporter when the first failure of an interval is recorded.
     first_failure: Notify,
@@ -61,10 +65,11 @@ impl LoginGate {
         LoginGate {
             rate,
             burst: rate,
-            bucket: tokio::sync::Mutex::new(Bucket {
+            bucket: Mutex::new(Bucket {
                 tokens: rate,
                 refilled: Instant::now(),
             }),
+            queue: tokio::sync::Mutex::new(()),
             failures: Mutex::new(Failures::default()),
             first_failure: Notify::new(),
         }
@@ -78,23 +83,42 @@ impl LoginGate {
         authorization: Option<&[u8]>,
         peer: IpAddr,
     ) -> bool {
-        let mut bucket = self.bucket.lock().await;
+        if let Some(accepted) = self.try_check(auth, authorization, peer) {
+            return accepted;
+        }
+        let _turn = self.queue.lock().await;
+        loop {
+            if let Some(accepted) = self.try_check(auth, authorization, peer) {
+                return accepted;
+            }
+            tokio::time::sleep(self.until_next_token()).await;
+        }
+    }
+
+    /// Checks `authorization` if the bucket holds a token, paying one for a failure;
+    /// `None` when it is empty. Checked and paid for under one lock, so no failure is
+    /// evaluated without a token.
+    fn try_check(&self, auth: &Auth, authorization: Option<&[u8]>, peer: IpAddr) -> Option<bool> {
+        let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
         self.refill(&mut bucket);
         if bucket.tokens < 1.0 {
-            let wait = Duration::from_secs_f64((1.0 - bucket.tokens) / self.rate);
-            tokio::time::sleep(wait).await;
-            self.refill(&mut bucket);
-            // Rounding may leave the bucket a hair short of a token; the wait was for one.
-            bucket.tokens = bucket.tokens.max(1.0);
+            return None;
         }
-        // Checked and paid for under the lock, so no failure is evaluated without a token.
         let accepted = auth.check(authorization);
         if !accepted {
             bucket.tokens -= 1.0;
             drop(bucket);
             self.record_failure(peer);
         }
-        accepted
+        Some(accepted)
+    }
+
+    /// How long until the bucket holds a token again.
+    fn until_next_token(&self) -> Duration {
+        let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
+        self.refill(&mut bucket);
+        // A floor, so rounding a hair short of a token never spins.
+        Duration::from_secs_f64(((1.0 - bucket.tokens) / self.rate).max(0.001))
     }
 
     fn refill(&self, bucket: &mut Bucket) {
