@@ -98,30 +98,127 @@ pub type RpcFuture = Pin<Box<dyn Future<Output = Result<Value, RpcError>> + Send
 /// A method's handler.
 pub type RpcHandler = Arc<dyn Fn(RpcParams) -> RpcFuture + Send + Sync>;
 
-/// One parameter of a method: its name, and whether it may be left out.
+/// What a parameter holds, as Bitcoin Core's help names it (`numeric`, `string`, ...).
+/// `node rpc` sends a command-line argument of a `String` or `Hex` parameter as a JSON
+/// string and parses every other kind as JSON, as bitcoin-cli's `vRPCConvertParams` table
+/// does; so an address or a label that looks like a number stays a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    /// Text, sent as it is.
+    String,
+    /// Hex-encoded bytes (a hash, a transaction), sent as a string.
+    Hex,
+    /// An integer or decimal number.
+    Numeric,
+    /// An amount in coins (`0.1`), a number or a string.
+    Amount,
+    /// `true` or `false`.
+    Boolean,
+    /// A JSON object.
+    Object,
+    /// A JSON array.
+    Array,
+    /// Any JSON value (parsed as JSON, sent as a string when it does not parse).
+    Any,
+}
+
+impl ParamKind {
+    /// The type as Core's help prints it.
+    pub fn help_name(self) -> &'static str {
+        match self {
+            ParamKind::String => "string",
+            ParamKind::Hex => "string, hex",
+            ParamKind::Numeric => "numeric",
+            ParamKind::Amount => "numeric or string",
+            ParamKind::Boolean => "boolean",
+            ParamKind::Object => "json object",
+            ParamKind::Array => "json array",
+            ParamKind::Any => "any",
+        }
+    }
+
+    /// Whether a command-line argument for this kind is sent as a string as it is,
+    /// rather than parsed as JSON.
+    pub fn is_text(self) -> bool {
+        matches!(self, ParamKind::String | ParamKind::Hex)
+    }
+}
+
+/// One parameter of a method: its name, whether it may be left out, its kind and what it
+/// means. Built as a constant: `Param::required("height").numeric("The height index")`.
 #[derive(Debug, Clone, Copy)]
 pub struct Param {
     /// The name, for named calls and `help`.
     pub name: &'static str,
     /// Whether the call fails without it.
     pub required: bool,
+    /// What it holds: drives `help` and `node rpc`'s conversion of arguments.
+    pub kind: ParamKind,
+    /// One line for `help`: what it means, its unit and default.
+    pub description: &'static str,
 }
 
 impl Param {
-    /// A parameter that must be given.
+    /// A parameter that must be given (a string until a kind is set).
     pub const fn required(name: &'static str) -> Param {
         Param {
             name,
             required: true,
+            kind: ParamKind::String,
+            description: "",
         }
     }
 
-    /// A parameter that may be left out.
+    /// A parameter that may be left out (a string until a kind is set).
     pub const fn optional(name: &'static str) -> Param {
         Param {
-            name,
             required: false,
+            ..Param::required(name)
         }
+    }
+
+    /// The same parameter with a kind and a description.
+    pub const fn of(self, kind: ParamKind, description: &'static str) -> Param {
+        Param {
+            kind,
+            description,
+            ..self
+        }
+    }
+
+    /// A text parameter, described.
+    pub const fn string(self, description: &'static str) -> Param {
+        self.of(ParamKind::String, description)
+    }
+
+    /// A hex parameter (hash, raw transaction), described.
+    pub const fn hex(self, description: &'static str) -> Param {
+        self.of(ParamKind::Hex, description)
+    }
+
+    /// A number, described.
+    pub const fn numeric(self, description: &'static str) -> Param {
+        self.of(ParamKind::Numeric, description)
+    }
+
+    /// An amount in coins, described.
+    pub const fn amount(self, description: &'static str) -> Param {
+        self.of(ParamKind::Amount, description)
+    }
+
+    /// A boolean, described.
+    pub const fn boolean(self, description: &'static str) -> Param {
+        self.of(ParamKind::Boolean, description)
+    }
+
+    /// A JSON object, described.
+    pub const fn object(self, description: &'static str) -> Param {
+        self.of(ParamKind::Object, description)
+    }
+
+    /// A JSON array, described.
+    pub const fn array(self, description: &'static str) -> Param {
+        self.of(ParamKind::Array, description)
     }
 }
 
