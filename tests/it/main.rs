@@ -22,4 +22,5 @@ mod readme;
 mod rpc;
 mod rpc_limits;
 mod surface;
+mod wallet_methods;
 mod zmq;

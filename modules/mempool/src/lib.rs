@@ -29,11 +29,17 @@
 //! `node_mempool_accepted_total`, `node_mempool_rejected_total{reason}` (a fixed set of
 //! reasons), `node_mempool_evicted_total` (size limit and expiry).
 //!
+//! Fee estimation (`estimatesmartfee`, `fees.rs`): the pool records the fee rate of each
+//! entry a block confirms and how many blocks it waited since admission; the estimate
+//! for N blocks is the lowest rate at which 85% (95% conservative) of the recent
+//! transactions paying at least that much confirmed within N blocks.
+//!
 //! Costs: one signature check per input on admission; block selection sorts the pool.
 //! Following a block costs the chain's writer a pass over the block's transactions; a
 //! reorganisation costs it a re-check of every entry's signatures.
 
 mod config;
+mod fees;
 mod mempool;
 mod metrics;
 mod module;

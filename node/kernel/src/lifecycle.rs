@@ -187,7 +187,10 @@ pub fn plan(mut profile: Profile) -> Result<Plan, ProfileError> {
 }
 
 /// Orders modules so each starts after the providers of what it needs or uses; among
-/// modules free to start, profile order decides.
+/// modules free to start, profile order decides. A `uses` yields when it closes a cycle
+/// (the mempool uses the wallet, which needs the mempool): when no module is free to
+/// start, one whose `needs` are met starts first, and finds the service it only uses
+/// later through [`StartContext::get_later`]. A cycle of `needs` is an error.
 fn start_order(
     mut pending: Vec<PlannedModule>,
     providers: &BTreeMap<&str, &str>,
@@ -196,14 +199,19 @@ fn start_order(
     let mut started: BTreeSet<&str> = BTreeSet::new();
     let mut order = Vec::new();
     while !pending.is_empty() {
-        let ready = pending.iter().position(|m| {
+        let free = |m: &PlannedModule, with_uses: bool| {
+            let uses: &[&str] = if with_uses { m.factory.uses } else { &[] };
             m.factory
                 .needs
                 .iter()
-                .chain(m.factory.uses)
+                .chain(uses)
                 .filter_map(|s| providers.get(s))
                 .all(|p| *p == m.factory.name || started.contains(p))
-        });
+        };
+        let ready = pending
+            .iter()
+            .position(|m| free(m, true))
+            .or_else(|| pending.iter().position(|m| free(m, false)));
         match ready {
             Some(i) => {
                 let m = pending.remove(i);
