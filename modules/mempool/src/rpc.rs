@@ -30,9 +30,10 @@ const PRIORITISE: &[Param] = &[
 ];
 const SEND: &[Param] = &[Param::required("hexstring"), Param::optional("maxfeerate")];
 const GETRAW: &[Param] = &[
-    Param::required("txid"),
-    Param::optional("verbose"),
-    Param::optional("blockhash"),
+    Param::required("txid").hex("The transaction id"),
+    Param::optional("verbose")
+        .boolean("If false, return a string, otherwise return a json object (1 and 0 also accepted)"),
+    Param::optional("blockhash").hex("The block in which to look for the transaction"),
 ];
 const ESTIMATE: &[Param] = &[
     Param::required("conf_target").numeric("Confirmation target in blocks (1 - 1008)"),

@@ -121,6 +121,8 @@ fn getaddressinfo(w: &Wallet, p: RpcParams) -> Result<Value, RpcError> {
 
 fn getwalletinfo(w: &Wallet, _: RpcParams) -> Result<Value, RpcError> {
     let balance = Wallet::balance_of(&w.coins().map_err(|e| e.to_rpc())?);
+    // Read alone: the history's lock is never taken while the keys' is held.
+    let txcount = w.history().txs.len();
     let mut info = json!({
         "walletname": "",
         "walletversion": 1,
@@ -134,7 +136,7 @@ fn getwalletinfo(w: &Wallet, _: RpcParams) -> Result<Value, RpcError> {
         "scanning": false,
         "descriptors": false,
         "paytxfee": amount(w.fee_rate_per_kb()),
-        "txcount": w.history().txs.len(),
+        "txcount": txcount,
     });
     // Core shows it only for an encrypted wallet: 0 while locked.
     if let Some(until) = w.lock_state() {
