@@ -96,7 +96,10 @@ fn wallet_methods_a_payment_sent_and_received_in_gettransaction_and_listtransact
         .iter()
         .map(|d| (d["category"].as_str().unwrap(), sats(&d["amount"])))
         .collect();
-    assert_eq!(categories, [("send", -500_000_000), ("receive", 500_000_000)]);
+    assert_eq!(
+        categories,
+        [("send", -500_000_000), ("receive", 500_000_000)]
+    );
     assert_eq!(
         sats(&node.rpc("getreceivedbyaddress", &[&friend, "0"])),
         500_000_000
@@ -146,8 +149,18 @@ fn wallet_methods_a_payment_sent_and_received_in_gettransaction_and_listtransact
     );
     node.fails_with("gettransaction", &["xyz"], -8, "txid");
     node.fails_with("listtransactions", &["*", "-1"], -8, "Negative count");
-    node.fails_with("getreceivedbyaddress", &["nonsense"], -5, "Invalid Bitcoin address");
-    node.fails_with("getreceivedbyaddress", &[&outside], -4, "Address not found in wallet");
+    node.fails_with(
+        "getreceivedbyaddress",
+        &["nonsense"],
+        -5,
+        "Invalid Bitcoin address",
+    );
+    node.fails_with(
+        "getreceivedbyaddress",
+        &[&outside],
+        -4,
+        "Address not found in wallet",
+    );
 }
 
 #[test]
@@ -160,24 +173,44 @@ fn wallet_methods_listsinceblock_across_blocks() {
     let second = node.text("sendtoaddress", &[&outside_address(), "2"]);
 
     let since = node.rpc("listsinceblock", &[&before]);
-    assert_eq!(entries_of(&since["transactions"], &first).len(), 1, "{since}");
-    assert_eq!(entries_of(&since["transactions"], &second).len(), 1, "{since}");
+    assert_eq!(
+        entries_of(&since["transactions"], &first).len(),
+        1,
+        "{since}"
+    );
+    assert_eq!(
+        entries_of(&since["transactions"], &second).len(),
+        1,
+        "{since}"
+    );
     assert_eq!(since["lastblock"], middle.as_str());
     assert_eq!(since["removed"], serde_json::json!([]));
 
     // From the middle block: only what came after it (the unconfirmed payment).
     let since = node.rpc("listsinceblock", &[&middle]);
-    assert!(entries_of(&since["transactions"], &first).is_empty(), "{since}");
-    assert_eq!(entries_of(&since["transactions"], &second)[0]["confirmations"], 0);
+    assert!(
+        entries_of(&since["transactions"], &first).is_empty(),
+        "{since}"
+    );
+    assert_eq!(
+        entries_of(&since["transactions"], &second)[0]["confirmations"],
+        0
+    );
 
     // Confirmed one block later; target_confirmations picks the block to come back with.
     node.generate(1, &outside_address());
     let since = node.rpc("listsinceblock", &[&middle, "2"]);
     assert_eq!(since["lastblock"], middle.as_str());
-    assert_eq!(entries_of(&since["transactions"], &second)[0]["confirmations"], 1);
+    assert_eq!(
+        entries_of(&since["transactions"], &second)[0]["confirmations"],
+        1
+    );
     // Without a block: every transaction, coinbases included.
     let all = node.rpc("listsinceblock", &[]);
-    assert!(all["transactions"].as_array().unwrap().len() >= 103, "{all}");
+    assert!(
+        all["transactions"].as_array().unwrap().len() >= 103,
+        "{all}"
+    );
 
     node.fails_with("listsinceblock", &[&"00".repeat(32)], -5, "Block not found");
     node.fails_with("listsinceblock", &[&middle, "0"], -8, "Invalid parameter");
@@ -196,7 +229,10 @@ fn wallet_methods_sendmany_settxfee_and_getrawtransaction_of_a_wallet_transactio
         .iter()
         .map(|o| {
             (
-                o["scriptPubKey"]["address"].as_str().unwrap_or("").to_string(),
+                o["scriptPubKey"]["address"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
                 sats(&o["value"]),
             )
         })
@@ -223,11 +259,21 @@ fn wallet_methods_sendmany_settxfee_and_getrawtransaction_of_a_wallet_transactio
     let c = outside_address();
     let txid = node.text(
         "sendmany",
-        &["", &format!("{{\"{c}\": 1}}"), "1", "", &format!("[\"{c}\"]")],
+        &[
+            "",
+            &format!("{{\"{c}\": 1}}"),
+            "1",
+            "",
+            &format!("[\"{c}\"]"),
+        ],
     );
     let tx = node.rpc("gettransaction", &[&txid]);
     let fee = -sats(&tx["fee"]);
-    assert_eq!(sats(&tx["details"][0]["amount"]), -(100_000_000 - fee), "{tx}");
+    assert_eq!(
+        sats(&tx["details"][0]["amount"]),
+        -(100_000_000 - fee),
+        "{tx}"
+    );
 
     // settxfee: 50 sat/byte, then back to the configured rate.
     assert_eq!(node.rpc("settxfee", &["0.0005"]), true);
@@ -241,8 +287,18 @@ fn wallet_methods_sendmany_settxfee_and_getrawtransaction_of_a_wallet_transactio
 
     // Errors.
     node.fails_with("settxfee", &["0.00000100"], -8, "min relay tx fee");
-    node.fails_with("sendmany", &["", &format!("{{\"{a}\": 100000}}")], -6, "Insufficient funds");
-    node.fails_with("sendmany", &["", "{\"nonsense\": 1}"], -5, "Invalid Bitcoin address");
+    node.fails_with(
+        "sendmany",
+        &["", &format!("{{\"{a}\": 100000}}")],
+        -6,
+        "Insufficient funds",
+    );
+    node.fails_with(
+        "sendmany",
+        &["", "{\"nonsense\": 1}"],
+        -5,
+        "Invalid Bitcoin address",
+    );
     node.fails_with("sendmany", &["x", &amounts], -8, "Dummy value");
     node.fails_with("sendmany", &["", "{}"], -8, "at least one recipient");
 }
@@ -314,7 +370,12 @@ fn wallet_methods_encrypted_wallet_locks_unlocks_and_survives_a_restart() {
     let (mut node, mining) = funded_node(&[]);
     let wif = node.text("dumpprivkey", &[&mining]);
     let key = PrivateKey::from_wif(&wif, regtest().wif_version).expect("a WIF key");
-    node.fails_with("walletpassphrase", &["pass", "60"], -15, "unencrypted wallet");
+    node.fails_with(
+        "walletpassphrase",
+        &["pass", "60"],
+        -15,
+        "unencrypted wallet",
+    );
     node.fails_with("walletlock", &[], -15, "unencrypted wallet");
     node.fails_with("encryptwallet", &[""], -8, "passphrase can not be empty");
 
@@ -329,9 +390,17 @@ fn wallet_methods_encrypted_wallet_locks_unlocks_and_survives_a_restart() {
     let text = String::from_utf8_lossy(&bytes);
     assert!(!text.contains(&wif));
     let secret = key.secret_bytes();
-    assert!(!text.contains(&secret.iter().map(|b| format!("{b:02x}")).collect::<String>()));
+    assert!(!text.contains(
+        &secret
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    ));
     assert!(!bytes.windows(32).any(|w| w == secret));
-    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 
     // Locked: addresses and balances still known; no signing, no key export.
     assert_eq!(sats(&node.rpc("getbalance", &[])), 5_000_000_000);
@@ -345,7 +414,9 @@ fn wallet_methods_encrypted_wallet_locks_unlocks_and_survives_a_restart() {
     assert!(!node.process.log().contains("wrong pass"));
 
     node.rpc("walletpassphrase", &["first pass", "600"]);
-    let until = node.rpc("getwalletinfo", &[])["unlocked_until"].as_u64().unwrap();
+    let until = node.rpc("getwalletinfo", &[])["unlocked_until"]
+        .as_u64()
+        .unwrap();
     assert!(until > 0);
     let paid = node.text("sendtoaddress", &[&outside, "1"]);
     assert_eq!(node.rpc("gettransaction", &[&paid])["confirmations"], 0);
@@ -360,7 +431,12 @@ fn wallet_methods_encrypted_wallet_locks_unlocks_and_survives_a_restart() {
     });
     node.fails_with("sendtoaddress", &[&outside, "1"], -13, locked);
 
-    node.fails_with("walletpassphrasechange", &["wrong", "second pass"], -14, "incorrect");
+    node.fails_with(
+        "walletpassphrasechange",
+        &["wrong", "second pass"],
+        -14,
+        "incorrect",
+    );
     node.rpc("walletpassphrasechange", &["first pass", "second pass"]);
     node.fails_with("walletpassphrase", &["first pass", "60"], -14, "incorrect");
 
@@ -412,9 +488,16 @@ fn wallet_methods_backup_dump_and_import_into_a_second_node() {
     // A second node that syncs the chain over P2P, then imports the key.
     let other = TestNode::start(&[format!("peers.connect=[\"{}\"]", node.p2p_addr())]);
     let tip = node.tip();
-    wait_for("the second node to sync", WAIT, || (other.tip() == tip).then_some(()));
+    wait_for("the second node to sync", WAIT, || {
+        (other.tip() == tip).then_some(())
+    });
     assert_eq!(sats(&other.rpc("getbalance", &[])), 0);
-    other.fails_with("importprivkey", &["nonsense"], -5, "Invalid private key encoding");
+    other.fails_with(
+        "importprivkey",
+        &["nonsense"],
+        -5,
+        "Invalid private key encoding",
+    );
     assert_eq!(other.rpc("importprivkey", &[&wif, "imported"]), Value::Null);
     assert_eq!(sats(&other.rpc("getbalance", &[])), 300_000_000);
     let tx = other.rpc("gettransaction", &[&paid]);

@@ -103,7 +103,9 @@ impl FeeEstimator {
                 in_time += 1;
             }
             // Decide at the last sample of a rate: all who paid it are counted.
-            let last_of_rate = by_rate.get(i + 1).is_none_or(|next| next.rate != sample.rate);
+            let last_of_rate = by_rate
+                .get(i + 1)
+                .is_none_or(|next| next.rate != sample.rate);
             if last_of_rate && seen >= MIN_SAMPLES && in_time * 100 >= seen * mode.percent() {
                 best = Some(sample.rate);
             }

@@ -31,8 +31,9 @@ const PRIORITISE: &[Param] = &[
 const SEND: &[Param] = &[Param::required("hexstring"), Param::optional("maxfeerate")];
 const GETRAW: &[Param] = &[
     Param::required("txid").hex("The transaction id"),
-    Param::optional("verbose")
-        .boolean("If false, return a string, otherwise return a json object (1 and 0 also accepted)"),
+    Param::optional("verbose").boolean(
+        "If false, return a string, otherwise return a json object (1 and 0 also accepted)",
+    ),
     Param::optional("blockhash").hex("The block in which to look for the transaction"),
 ];
 const ESTIMATE: &[Param] = &[

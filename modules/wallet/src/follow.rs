@@ -90,7 +90,11 @@ pub(crate) fn start(wallet: &Arc<Wallet>) -> Result<(), WalletError> {
     };
     let tip = chain.tip();
     if first <= tip.height {
-        tracing::info!(from = first, to = tip.height, "wallet catching up with the chain");
+        tracing::info!(
+            from = first,
+            to = tip.height,
+            "wallet catching up with the chain"
+        );
     }
     for height in first..=tip.height {
         let Some(hash) = chain.hash_at(height) else {

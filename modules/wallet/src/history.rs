@@ -328,7 +328,10 @@ mod tests {
         let order: Vec<u64> = reopened.in_order().iter().map(|w| w.order).collect();
         assert_eq!(order, [0, 1]);
         let first = &reopened.txs[&tx(1).txid()];
-        assert_eq!((first.block, first.received, first.change.clone()), (Some(at), 10, vec![1]));
+        assert_eq!(
+            (first.block, first.received, first.change.clone()),
+            (Some(at), 10, vec![1])
+        );
         reopened.disconnect(&at.hash);
         assert_eq!(reopened.txs[&tx(1).txid()].block, None);
     }

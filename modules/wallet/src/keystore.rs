@@ -425,7 +425,10 @@ mod tests {
         store.add(key.clone(), String::new(), 1).unwrap();
         store.encrypt("first pass").unwrap();
         assert!(store.is_locked());
-        assert!(matches!(store.secret(&address, 0x6f), Err(WalletError::Locked)));
+        assert!(matches!(
+            store.secret(&address, 0x6f),
+            Err(WalletError::Locked)
+        ));
         assert!(matches!(
             store.add(PrivateKey::generate(), String::new(), 2),
             Err(WalletError::Locked)
@@ -447,7 +450,9 @@ mod tests {
         reopened.unlock("first pass").unwrap();
         assert_eq!(reopened.secret(&address, 0x6f).unwrap(), key);
 
-        reopened.change_passphrase("first pass", "second pass").unwrap();
+        reopened
+            .change_passphrase("first pass", "second pass")
+            .unwrap();
         reopened.lock();
         let mut again = KeyStore::open(path, 0xef).unwrap();
         assert!(matches!(

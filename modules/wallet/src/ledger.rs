@@ -39,7 +39,9 @@ impl Owner {
     /// Whether the transaction touches the wallet: pays it, or spends one of its outputs
     /// recorded in `history`.
     pub(crate) fn touches(&self, tx: &node_api::chain::Transaction, history: &History) -> bool {
-        tx.outputs.iter().any(|o| self.of(&o.script_pubkey).is_some())
+        tx.outputs
+            .iter()
+            .any(|o| self.of(&o.script_pubkey).is_some())
             || tx.inputs.iter().any(|i| {
                 history
                     .output(&i.prevout)
@@ -162,9 +164,7 @@ pub(crate) fn summarize(
         let Some((address, label)) = owner.of(&out.script_pubkey) else {
             continue;
         };
-        if from_me
-            && (wtx.change.contains(&(vout as u32)) || label == CHANGE_LABEL)
-        {
+        if from_me && (wtx.change.contains(&(vout as u32)) || label == CHANGE_LABEL) {
             continue;
         }
         details.push(Detail {
@@ -255,7 +255,10 @@ mod tests {
         assert_eq!(got.details[0].category, Category::Receive);
 
         let sent = summarize(&history.txs[&outgoing.txid()], &history, &owner, 12, 100);
-        assert_eq!((sent.amount, sent.fee, sent.confirmations), (-200, Some(-10), 0));
+        assert_eq!(
+            (sent.amount, sent.fee, sent.confirmations),
+            (-200, Some(-10), 0)
+        );
         assert_eq!(sent.details.len(), 1, "{:?}", sent.details);
         assert_eq!(sent.details[0].category, Category::Send);
         assert_eq!(sent.details[0].amount, -200);

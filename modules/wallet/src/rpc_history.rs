@@ -268,7 +268,10 @@ fn listsinceblock(w: &Wallet, p: RpcParams) -> Result<Value, RpcError> {
         None => None,
         Some(text) if text.is_empty() => None,
         Some(text) => Some(text.parse().map_err(|_| {
-            RpcError::invalid_parameter(format!("blockhash must be of length 64 (not {})", text.len()))
+            RpcError::invalid_parameter(format!(
+                "blockhash must be of length 64 (not {})",
+                text.len()
+            ))
         })?),
     };
     let target: i64 = p.optional(1)?.unwrap_or(1);
@@ -339,12 +342,15 @@ fn listsinceblock(w: &Wallet, p: RpcParams) -> Result<Value, RpcError> {
 
 fn getreceivedbyaddress(w: &Wallet, p: RpcParams) -> Result<Value, RpcError> {
     let text: String = p.required(0)?;
-    let address = w.chain_spec_address(&text).map_err(|_| {
-        RpcError::new(codes::INVALID_ADDRESS_OR_KEY, "Invalid Bitcoin address")
-    })?;
+    let address = w
+        .chain_spec_address(&text)
+        .map_err(|_| RpcError::new(codes::INVALID_ADDRESS_OR_KEY, "Invalid Bitcoin address"))?;
     let minconf: u32 = p.optional(1)?.unwrap_or(1);
     if !w.is_mine(&address) {
-        return Err(RpcError::new(codes::WALLET_ERROR, "Address not found in wallet"));
+        return Err(RpcError::new(
+            codes::WALLET_ERROR,
+            "Address not found in wallet",
+        ));
     }
     sync_pool(w).map_err(|e| e.to_rpc())?;
     let view = View::new(w);

@@ -38,8 +38,9 @@ const IMPORT: &[Param] = &[
     Param::optional("rescan")
         .boolean("Scan the chain (through the address index) for the key's unspent outputs and the transactions that made them, default true"),
 ];
-const BACKUP: &[Param] = &[Param::required("destination")
-    .string("The destination file (a path on the node's machine)")];
+const BACKUP: &[Param] = &[
+    Param::required("destination").string("The destination file (a path on the node's machine)")
+];
 
 pub(crate) fn register(ctx: &StartContext, wallet: &Arc<Wallet>) -> Result<(), BoxError> {
     let methods: &[MethodEntry<Wallet>] = &[
@@ -132,7 +133,10 @@ fn importprivkey(w: &Wallet, p: RpcParams) -> Result<Value, RpcError> {
     }
     // The error never repeats the key.
     let key = PrivateKey::from_wif(&wif, w.chain.spec().wif_version).map_err(|_| {
-        RpcError::new(codes::INVALID_ADDRESS_OR_KEY, "Invalid private key encoding")
+        RpcError::new(
+            codes::INVALID_ADDRESS_OR_KEY,
+            "Invalid private key encoding",
+        )
     })?;
     w.import_key(key, &label, rescan).map_err(|e| e.to_rpc())?;
     Ok(Value::Null)

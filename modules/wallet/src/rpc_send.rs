@@ -12,15 +12,14 @@ use crate::wallet::{Recipient, Wallet};
 
 const SENDMANY: &[Param] = &[
     Param::required("dummy").string("Must be set to \"\" for backwards compatibility."),
-    Param::required("amounts").object(
-        "The addresses and amounts: {\"address\": amount, ...}, the amount in BTC",
+    Param::required("amounts")
+        .object("The addresses and amounts: {\"address\": amount, ...}, the amount in BTC"),
+    Param::optional("minconf").numeric(
+        "Only spend coins confirmed at least this many times (default 0: unconfirmed change too)",
     ),
-    Param::optional("minconf")
-        .numeric("Only spend coins confirmed at least this many times (default 0: unconfirmed change too)"),
     Param::optional("comment").string("A comment (not kept)"),
-    Param::optional("subtractfeefrom").array(
-        "The addresses the fee is equally deducted from; none: the sender pays the fee",
-    ),
+    Param::optional("subtractfeefrom")
+        .array("The addresses the fee is equally deducted from; none: the sender pays the fee"),
 ];
 const SETTXFEE: &[Param] = &[Param::required("amount")
     .amount("The transaction fee rate in BTC/kvB; 0 restores the configured rate")];
@@ -38,7 +37,9 @@ pub(crate) fn register(ctx: &StartContext, wallet: &Arc<Wallet>) -> Result<(), B
 fn sendmany(w: &Wallet, p: RpcParams) -> Result<Value, RpcError> {
     if let Some(dummy) = p.get(0) {
         if dummy.as_str() != Some("") {
-            return Err(RpcError::invalid_parameter("Dummy value must be set to \"\""));
+            return Err(RpcError::invalid_parameter(
+                "Dummy value must be set to \"\"",
+            ));
         }
     }
     let amounts: Map<String, Value> = p.required(1)?;

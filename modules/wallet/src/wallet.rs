@@ -156,7 +156,8 @@ impl Wallet {
         Ok(())
     }
 
-    pub(crate) fn version(&self) -> u8 {        self.chain.spec().address_version
+    pub(crate) fn version(&self) -> u8 {
+        self.chain.spec().address_version
     }
 
     /// Parses an address of this wallet's chain (any address, not only ours).
