@@ -16,9 +16,12 @@
 //! and what a reorganisation disconnected is back (re-checked with every other entry
 //! against the new tip), so the next template, balance or listing agrees with one tip.
 //!
-//! Needs: `dyn ChainView` (the `chain` service). Provides: `dyn MempoolService` (the
-//! `mempool` service, [`Mempool`]), its RPC methods, and [`node_api::MempoolEvent`]s on
-//! the bus (what relay announces). Tasks: `expiry`, once a minute.
+//! Needs: `dyn ChainView` (the `chain` service). Uses: `dyn WalletService` (the `wallet`
+//! service, looked up at each `getrawtransaction`: the block of a confirmed wallet
+//! transaction; the wallet needs the pool, so it starts later). Provides: `dyn
+//! MempoolService` (the `mempool` service, [`Mempool`]), its RPC methods, and
+//! [`node_api::MempoolEvent`]s on the bus (what relay announces). Tasks: `expiry`, once
+//! a minute.
 //!
 //! Invariants: every entry spends coins that exist in the chain at the pool's tip or in
 //! an earlier entry, and that no other entry spends; an entry's in-pool ancestors number
