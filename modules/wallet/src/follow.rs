@@ -106,7 +106,8 @@ pub(crate) fn start(wallet: &Arc<Wallet>) -> Result<(), WalletError> {
             .ok_or_else(|| chain_error(format!("block {hash} is not stored (pruned?)")))?;
         connect(&mut history, &owner, &block, hash, height);
     }
-    history.save()
+    // Written even if nothing changed: the next start begins from here.
+    history.write()
 }
 
 /// Records what `block` confirms for the wallet.
@@ -138,7 +139,7 @@ impl ChainListener for Follower {
                 history.set_best(block.header.prev_block);
             }
             ChainEvent::TipChanged { .. } => {
-                // One write per step: a failure costs a rescan at the next start.
+                // At most one write per step: a failure costs a rescan at the next start.
                 if let Err(e) = history.save() {
                     tracing::warn!("wallet history not saved: {e}");
                 }

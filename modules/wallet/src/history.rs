@@ -23,6 +23,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::WalletError;
 
+/// Blocks that did not touch the wallet between two writes of its `best` block: a write
+/// per block would cost the chain's writer a file sync each; after a crash the wallet
+/// rescans at most this many blocks more.
+const SAVE_BEST_EVERY: u32 = 144;
+
 /// Where a transaction was confirmed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct BlockPosition {
@@ -74,8 +79,10 @@ pub(crate) struct History {
     /// The last block whose transactions were recorded; `Hash256::ZERO` before any.
     pub(crate) best: Hash256,
     next_order: u64,
-    /// Changed since the last write.
+    /// Transactions changed since the last write.
     dirty: bool,
+    /// Blocks followed since the last write.
+    unsaved_blocks: u32,
 }
 
 fn file_error(path: &Path, reason: impl std::fmt::Display) -> WalletError {
@@ -125,6 +132,7 @@ impl History {
             best: file.best,
             next_order,
             dirty: false,
+            unsaved_blocks: 0,
         }))
     }
 
@@ -136,6 +144,7 @@ impl History {
             best,
             next_order: 0,
             dirty: true,
+            unsaved_blocks: 0,
         }
     }
 
@@ -200,7 +209,7 @@ impl History {
     pub(crate) fn set_best(&mut self, hash: Hash256) {
         if self.best != hash {
             self.best = hash;
-            self.dirty = true;
+            self.unsaved_blocks += 1;
         }
     }
 
@@ -222,11 +231,17 @@ impl History {
         all
     }
 
-    /// Writes the history if it changed.
+    /// Writes the history if a transaction changed or [`SAVE_BEST_EVERY`] blocks
+    /// passed since the last write.
     pub(crate) fn save(&mut self) -> Result<(), WalletError> {
-        if !self.dirty {
+        if !self.dirty && self.unsaved_blocks < SAVE_BEST_EVERY {
             return Ok(());
         }
+        self.write()
+    }
+
+    /// Writes the history now (at shutdown: the next start rescans nothing).
+    pub(crate) fn write(&mut self) -> Result<(), WalletError> {
         let file = HistoryFile {
             best: self.best,
             txs: self
@@ -258,6 +273,7 @@ impl History {
             .map_err(|e| file_error(&tmp, e))?;
         std::fs::rename(&tmp, &self.path).map_err(|e| file_error(&self.path, e))?;
         self.dirty = false;
+        self.unsaved_blocks = 0;
         Ok(())
     }
 }
@@ -321,7 +337,7 @@ mod tests {
         assert!(!history.record(tx(1), Some(at), 12, vec![]));
         history.record(tx(2), None, 13, vec![]);
         history.set_best(at.hash);
-        history.save().unwrap();
+        history.write().unwrap();
 
         let mut reopened = History::open(path).unwrap().unwrap();
         assert_eq!(reopened.best, at.hash);

@@ -58,9 +58,9 @@ impl Module for WalletModule {
         crate::rpc_history::register(&ctx, &wallet)?;
         crate::rpc_send::register(&ctx, &wallet)?;
         crate::rpc_keys::register(&ctx, &wallet)?;
-        // The history is written at each chain step; this keeps the last tip too.
+        // The history is written when it changes; this keeps the last block it followed.
         let saving = wallet.clone();
-        ctx.on_stop(move || saving.history().save().map_err(Into::into));
+        ctx.on_stop(move || saving.history().write().map_err(Into::into));
         ctx.provide::<dyn WalletService>(wallet)?;
         Ok(())
     }
