@@ -15,6 +15,7 @@
 mod accept;
 mod activate;
 mod connect;
+mod invalidate;
 mod open;
 mod pipeline;
 mod progress;
@@ -25,6 +26,8 @@ mod records;
 mod stats;
 mod store;
 mod tree;
+mod tx_index;
+mod verify_chain;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
@@ -33,10 +36,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use primitive_types::U256;
 
 pub use accept::anti_dos_threshold;
+pub use invalidate::Marked;
 pub use proposal::ProposalError;
 pub use prune::MIN_KEEP_BLOCKS;
 pub use records::BlockIndexEntry;
 pub use stats::{ChainTip, UtxoStats};
+pub use tx_index::TxLocation;
 
 use self::store::{Store, WriteError};
 use self::tree::BlockTree;
@@ -50,6 +55,8 @@ const TIP_KEY: &[u8] = b"tip";
 const SPEC_KEY: &[u8] = b"spec";
 const SCHEMA_KEY: &[u8] = b"schema";
 const ADDRESS_INDEX_KEY: &[u8] = b"address_index";
+/// How far the transaction index is built (see `tx_index.rs`).
+const TX_INDEX_KEY: &[u8] = b"tx_index";
 /// Bumped when a record layout changes; an older data directory is refused, not misread.
 const SCHEMA_VERSION: u32 = 1;
 /// A header may be at most this far ahead of our clock (Bitcoin's MAX_FUTURE_BLOCK_TIME).
@@ -62,6 +69,9 @@ const LOCATOR_DENSE: usize = 10;
 pub struct ChainOptions {
     /// Keep an index from P2PKH hash to unspent outputs (balance of any address).
     pub address_index: bool,
+    /// Keep an index from txid to the main-chain block holding it (Bitcoin Core's
+    /// `-txindex`), so any confirmed transaction can be looked up by txid.
+    pub tx_index: bool,
     /// Keep the bodies and undo data of only this many recent main-chain blocks; 0 keeps
     /// everything. At least [`MIN_KEEP_BLOCKS`] when set.
     pub keep_blocks: u32,
@@ -120,6 +130,16 @@ pub enum ChainError {
         /// Height of the last main-chain block its branch shares.
         fork_height: u32,
         /// Main-chain blocks up to this height have no data.
+        prune_height: u32,
+    },
+    /// The transaction index needs every block's data, and this data directory was
+    /// pruned: it cannot be built (Bitcoin Core refuses `-txindex` with `-prune` too).
+    #[error(
+        "tx_index needs every block, but this data directory was pruned up to height \
+         {prune_height}; use a new data directory to build it"
+    )]
+    TxIndexPruned {
+        /// Main-chain heights up to this one have no data.
         prune_height: u32,
     },
     /// A peer's headers lead to a chain with less work than the anti-DoS threshold (the

@@ -80,6 +80,7 @@ impl ChainState {
         let tree = Self::load_tree(&store, genesis_hash)?;
         let prune_height =
             store.read(|txn, dbs| Ok(decode_prune_height(dbs.meta.get(txn, PRUNE_HEIGHT_KEY)?)))?;
+        super::tx_index::sync_tx_index(&store, options.tx_index, prune_height)?;
         if prune_height > 0 && options.keep_blocks == 0 {
             tracing::warn!(
                 prune_height,
@@ -216,13 +217,7 @@ impl ChainState {
         }
         tree.set_main(main);
         tree.set_best_header();
-        let tip_work = tree.tip_entry().chain_work;
-        let candidates: Vec<Hash256> = tree
-            .iter()
-            .filter(|(_, e)| e.has_data() && !e.is_failed() && e.chain_work > tip_work)
-            .map(|(h, _)| *h)
-            .collect();
-        tree.candidates.extend(candidates);
+        tree.refill_candidates();
         Ok(tree)
     }
 }

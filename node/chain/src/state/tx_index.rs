@@ -1,0 +1,384 @@
+//! The transaction index (Bitcoin Core's `-txindex`): txid -> the main-chain block that
+//! holds it and its position there, so any confirmed transaction can be found without
+//! knowing its block.
+//!
+//! It is written inside the same LMDB write transaction that connects or disconnects a
+//! block, so a crash never leaves it out of step with the main chain. Turned on for a
+//! data directory that has a chain already, it is built when the state opens, in batches
+//! that each record how far they got (a crash resumes there); turned off, it is dropped.
+//!
+//! Cost: 68 bytes of key and value per confirmed transaction, plus LMDB's overhead.
+
+use std::time::{Duration, Instant};
+
+use heed::RwTxn;
+
+use super::records::{decode, height_key};
+use super::store::{Store, WriteError};
+use super::{ChainError, ChainState, TX_INDEX_KEY};
+use crate::block::Block;
+use crate::hash::Hash256;
+use crate::validation::BlockError;
+
+/// Blocks indexed per write transaction while building: small enough that one commit is
+/// quick, large enough that commits do not dominate.
+const BUILD_BATCH: u32 = 1_000;
+
+/// At most one progress line this often while building.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// Meta value of [`TX_INDEX_KEY`] once the index covers the whole main chain; while it is
+/// being built the value is the last height indexed (u32 little-endian).
+const COMPLETE: &[u8] = b"complete";
+
+/// Where a confirmed transaction is: its block and its position in the block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxLocation {
+    /// The main-chain block holding it.
+    pub block: Hash256,
+    /// Its index in the block's transactions (0 is the coinbase).
+    pub position: u32,
+}
+
+impl TxLocation {
+    fn encode(&self) -> [u8; 36] {
+        let mut value = [0u8; 36];
+        value[..32].copy_from_slice(self.block.as_bytes());
+        value[32..].copy_from_slice(&self.position.to_le_bytes());
+        value
+    }
+
+    fn decode(bytes: &[u8]) -> Option<TxLocation> {
+        let block: [u8; 32] = bytes.get(..32)?.try_into().ok()?;
+        let position: [u8; 4] = bytes.get(32..36)?.try_into().ok()?;
+        Some(TxLocation {
+            block: Hash256(block),
+            position: u32::from_le_bytes(position),
+        })
+    }
+}
+
+/// Inside the write that connects `block` (`hash`): indexes each of its transactions.
+pub(crate) fn add_block<E>(
+    txn: &mut RwTxn<'_>,
+    dbs: &super::store::Dbs,
+    block: &Block,
+    hash: &Hash256,
+) -> Result<(), WriteError<E>> {
+    for (position, tx) in block.txs.iter().enumerate() {
+        let location = TxLocation {
+            block: *hash,
+            position: position as u32,
+        };
+        dbs.tx_index
+            .put(txn, tx.txid().as_bytes(), &location.encode())?;
+    }
+    Ok(())
+}
+
+/// Inside the write that disconnects `block` (`hash`): forgets its transactions. An entry
+/// that names another block is left alone (a transaction cannot be in two main-chain
+/// blocks, so this only guards against removing what is not ours).
+pub(crate) fn remove_block<E>(
+    txn: &mut RwTxn<'_>,
+    dbs: &super::store::Dbs,
+    block: &Block,
+    hash: &Hash256,
+) -> Result<(), WriteError<E>> {
+    for tx in &block.txs {
+        let txid = tx.txid();
+        let ours = dbs
+            .tx_index
+            .get(txn, txid.as_bytes())?
+            .and_then(TxLocation::decode)
+            .is_some_and(|l| l.block == *hash);
+        if ours {
+            dbs.tx_index.delete(txn, txid.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// How far a data directory's index is built.
+enum Built {
+    /// No index (or it was dropped).
+    Absent,
+    /// Built up to this main-chain height; heights above it are not indexed yet.
+    Partly(u32),
+    /// Covers the main chain, kept up to date by every connect and disconnect.
+    Complete,
+}
+
+fn built(store: &Store) -> Result<Built, ChainError> {
+    let value = store.read(|txn, dbs| Ok(dbs.meta.get(txn, TX_INDEX_KEY)?.map(<[u8]>::to_vec)))?;
+    Ok(match value.as_deref() {
+        None => Built::Absent,
+        Some(COMPLETE) => Built::Complete,
+        Some(bytes) => match <[u8; 4]>::try_from(bytes) {
+            Ok(height) => Built::Partly(u32::from_le_bytes(height)),
+            Err(_) => return Err(ChainError::Corrupt("tx index progress record".to_string())),
+        },
+    })
+}
+
+/// When the state opens (before any block connects): builds the index over the stored
+/// main chain when it is wanted and not complete, drops it when it is not wanted.
+pub(super) fn sync_tx_index(
+    store: &Store,
+    wanted: bool,
+    prune_height: u32,
+) -> Result<(), ChainError> {
+    let from = match (built(store)?, wanted) {
+        (Built::Complete, true) => return Ok(()),
+        (Built::Absent, false) => return Ok(()),
+        (_, false) => {
+            store.write::<(), BlockError>(|txn, dbs| {
+                dbs.tx_index.clear(txn)?;
+                dbs.meta.delete(txn, TX_INDEX_KEY)?;
+                Ok(())
+            })?;
+            tracing::info!("tx index dropped ([chain] tx_index is off)");
+            return Ok(());
+        }
+        (Built::Absent, true) => 0,
+        (Built::Partly(height), true) => height + 1,
+    };
+    if prune_height > 0 {
+        return Err(ChainError::TxIndexPruned { prune_height });
+    }
+    let tip_height = store.read(|txn, dbs| {
+        Ok(dbs
+            .main
+            .last(txn)?
+            .map(|(key, _)| key.try_into().map(u32::from_be_bytes).unwrap_or(0))
+            .unwrap_or(0))
+    })?;
+    tracing::info!(
+        from,
+        tip_height,
+        "building the tx index over the stored chain"
+    );
+    let started = Instant::now();
+    let mut logged = Instant::now();
+    let mut indexed: u64 = 0;
+    let mut next = from;
+    while next <= tip_height {
+        let last = next.saturating_add(BUILD_BATCH - 1).min(tip_height);
+        indexed += store.write::<u64, BlockError>(|txn, dbs| {
+            let mut count = 0u64;
+            for height in next..=last {
+                let hash = main_hash(txn, dbs, height)?;
+                let bytes = dbs.blocks.get(txn, hash.as_bytes())?.ok_or_else(|| {
+                    corrupt(format!(
+                        "main-chain block {hash} at height {height} has no data"
+                    ))
+                })?;
+                let block: Block = decode(bytes)
+                    .map_err(|e| corrupt(format!("block {hash} at height {height}: {e}")))?;
+                add_block(txn, dbs, &block, &hash)?;
+                count += block.txs.len() as u64;
+            }
+            let progress: &[u8] = if last == tip_height {
+                COMPLETE
+            } else {
+                &last.to_le_bytes()
+            };
+            dbs.meta.put(txn, TX_INDEX_KEY, progress)?;
+            Ok(count)
+        })?;
+        if logged.elapsed() >= PROGRESS_EVERY {
+            logged = Instant::now();
+            tracing::info!(
+                height = last,
+                tip_height,
+                transactions = indexed,
+                "building the tx index"
+            );
+        }
+        next = last + 1;
+    }
+    tracing::info!(
+        tip_height,
+        transactions = indexed,
+        secs = started.elapsed().as_secs_f64(),
+        "tx index built"
+    );
+    Ok(())
+}
+
+fn corrupt(what: String) -> WriteError<BlockError> {
+    WriteError::Store(heed::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        what,
+    )))
+}
+
+fn main_hash(
+    txn: &RwTxn<'_>,
+    dbs: &super::store::Dbs,
+    height: u32,
+) -> Result<Hash256, WriteError<BlockError>> {
+    dbs.main
+        .get(txn, &height_key(height))?
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .map(Hash256)
+        .ok_or_else(|| corrupt(format!("no main-chain block at height {height}")))
+}
+
+impl ChainState {
+    /// Whether the transaction index is kept (`[chain] tx_index`).
+    pub fn has_tx_index(&self) -> bool {
+        self.options.tx_index
+    }
+
+    /// The main-chain block holding `txid` and its position there, from the transaction
+    /// index; `None` when the transaction is not confirmed or the index is off.
+    pub fn transaction_location(&self, txid: &Hash256) -> Result<Option<TxLocation>, ChainError> {
+        if !self.options.tx_index {
+            return Ok(None);
+        }
+        let value = self
+            .store
+            .read(|txn, dbs| Ok(dbs.tx_index.get(txn, txid.as_bytes())?.map(<[u8]>::to_vec)))?;
+        value
+            .map(|bytes| {
+                TxLocation::decode(&bytes)
+                    .ok_or_else(|| ChainError::Corrupt(format!("tx index entry of {txid}")))
+            })
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::testing::{Builder, Wallet};
+    use crate::{ChainOptions, ChainSpec};
+
+    fn open(dir: &std::path::Path, tx_index: bool) -> Arc<ChainState> {
+        let options = ChainOptions {
+            tx_index,
+            ..ChainOptions::default()
+        };
+        let spec = ChainSpec::by_name("regtest").unwrap();
+        ChainState::open(dir, spec, options, |_| {}).unwrap()
+    }
+
+    fn location(state: &ChainState, txid: &Hash256) -> Option<(Hash256, u32)> {
+        state
+            .transaction_location(txid)
+            .unwrap()
+            .map(|l| (l.block, l.position))
+    }
+
+    #[test]
+    fn connecting_indexes_and_a_reorg_moves_the_entries_to_the_winning_branch() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = open(dir.path(), true);
+        let alice = Wallet::new(1);
+        let bob = Wallet::new(2);
+        let mut main = Builder::new(&state);
+        let first = main.next_block(&alice, vec![]);
+        state.accept_block(&first).unwrap();
+        for _ in 0..100 {
+            state
+                .accept_block(&main.next_block(&alice, vec![]))
+                .unwrap();
+        }
+        let fork = main.clone();
+        let pay = alice.pay(&first.txs[0], 0, &bob, 100_000_000, 500);
+        let a1 = main.next_block(&alice, vec![pay.clone()]);
+        state.accept_block(&a1).unwrap();
+        assert_eq!(
+            location(&state, &first.txs[0].txid()),
+            Some((first.hash(), 0))
+        );
+        assert_eq!(location(&state, &pay.txid()), Some((a1.hash(), 1)));
+        assert_eq!(location(&state, &a1.txs[0].txid()), Some((a1.hash(), 0)));
+
+        // A heavier branch without the payment: a1's transactions leave the index.
+        let mut other = fork;
+        other.set_extra(b"branch-b");
+        let b1 = other.next_block(&bob, vec![]);
+        let b2 = other.next_block(&bob, vec![]);
+        state.accept_block(&b1).unwrap();
+        state.accept_block(&b2).unwrap();
+        assert_eq!(state.tip().hash, b2.hash());
+        assert_eq!(location(&state, &pay.txid()), None);
+        assert_eq!(location(&state, &a1.txs[0].txid()), None);
+        assert_eq!(location(&state, &b1.txs[0].txid()), Some((b1.hash(), 0)));
+
+        // The payment confirmed on the new branch points there.
+        let b3 = other.next_block(&bob, vec![pay.clone()]);
+        state.accept_block(&b3).unwrap();
+        assert_eq!(location(&state, &pay.txid()), Some((b3.hash(), 1)));
+    }
+
+    #[test]
+    fn turned_on_later_it_is_built_over_the_chain_and_turned_off_it_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut blocks = Vec::new();
+        {
+            let state = open(dir.path(), false);
+            let mut b = Builder::new(&state);
+            for _ in 0..5 {
+                let block = b.next_block(&Wallet::new(1), vec![]);
+                state.accept_block(&block).unwrap();
+                blocks.push(block);
+            }
+            assert!(!state.has_tx_index());
+            assert_eq!(location(&state, &blocks[0].txs[0].txid()), None);
+        }
+        {
+            let state = open(dir.path(), true);
+            for block in &blocks {
+                assert_eq!(
+                    location(&state, &block.txs[0].txid()),
+                    Some((block.hash(), 0))
+                );
+            }
+            let count = state.store.read(|txn, dbs| dbs.tx_index.len(txn)).unwrap();
+            // Genesis and the five blocks, one transaction each.
+            assert_eq!(count, 6);
+        }
+        {
+            let state = open(dir.path(), false);
+            let count = state.store.read(|txn, dbs| dbs.tx_index.len(txn)).unwrap();
+            assert_eq!(count, 0);
+            assert!(matches!(built(&state.store).unwrap(), Built::Absent));
+        }
+    }
+
+    #[test]
+    fn a_build_cut_short_resumes_from_its_last_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = open(dir.path(), false);
+        let mut b = Builder::new(&state);
+        let blocks: Vec<Block> = (0..4)
+            .map(|_| {
+                let block = b.next_block(&Wallet::new(1), vec![]);
+                state.accept_block(&block).unwrap();
+                block
+            })
+            .collect();
+        // As a crash after the batch ending at height 2 leaves it.
+        state
+            .store
+            .write::<(), BlockError>(|txn, dbs| {
+                dbs.meta.put(txn, TX_INDEX_KEY, &2u32.to_le_bytes())?;
+                Ok(())
+            })
+            .unwrap();
+        drop(state);
+        let state = open(dir.path(), true);
+        assert!(matches!(built(&state.store).unwrap(), Built::Complete));
+        // Heights 3 and 4 were indexed by the resumed build; 1 and 2 were not redone.
+        assert_eq!(location(&state, &blocks[0].txs[0].txid()), None);
+        assert_eq!(
+            location(&state, &blocks[3].txs[0].txid()),
+            Some((blocks[3].hash(), 0))
+        );
+    }
+}
