@@ -20,11 +20,15 @@ const DEPLOYMENT: &[Param] = &[Param::optional("blockhash")];
 const INDEX: &[Param] = &[Param::optional("index_name")];
 const PRUNE: &[Param] = &[Param::required("height")];
 
-fn storage(e: ChainError) -> RpcError {
+pub(crate) fn storage(e: ChainError) -> RpcError {
     RpcError::new(codes::INTERNAL_ERROR, e.to_string())
 }
 
-fn parse_hash(params: &RpcParams, index: usize, name: &str) -> Result<Hash256, RpcError> {
+pub(crate) fn parse_hash(
+    params: &RpcParams,
+    index: usize,
+    name: &str,
+) -> Result<Hash256, RpcError> {
     let text: String = params.required(index)?;
     text.parse().map_err(|_| {
         RpcError::invalid_parameter(format!(
@@ -114,7 +118,7 @@ pub(crate) fn register(ctx: &StartContext, state: &Arc<ChainState>) -> Result<()
         (
             "getindexinfo",
             INDEX,
-            "The optional indexes and how far they are synced (the address index here), or \
+            "The optional indexes and how far they are synced (txindex, addressindex), or \
              only index_name's.",
             getindexinfo,
         ),
@@ -378,6 +382,13 @@ fn getindexinfo(s: &ChainState, p: RpcParams) -> Result<Value, RpcError> {
         // Kept inside each block's write: always synced with the tip.
         indexes.insert(
             "addressindex".to_string(),
+            json!({"synced": true, "best_block_height": s.tip().height}),
+        );
+    }
+    if s.has_tx_index() {
+        // Built before the module started and kept inside each block's write since.
+        indexes.insert(
+            "txindex".to_string(),
             json!({"synced": true, "best_block_height": s.tip().height}),
         );
     }
