@@ -85,7 +85,8 @@ pub(crate) fn register(ctx: &StartContext, mempool: &Arc<Mempool>) -> Result<(),
         (
             "getrawtransaction",
             GETRAW,
-            "A transaction from the pool, or from a block given its hash.",
+            "A transaction from the pool, else from the block given by its hash, else (with \
+             [chain] tx_index) from the block the transaction index names.",
             getrawtransaction,
         ),
     ];
@@ -285,6 +286,39 @@ fn sendrawtransaction(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
     }
 }
 
+/// A confirmed transaction found through the chain's transaction index, with its block;
+/// Core's -5 answers when the index is off or does not know it.
+fn confirmed(m: &Mempool, txid: &Hash256) -> Result<(Transaction, Option<Hash256>), RpcError> {
+    let chain = m.chain();
+    if !chain.has_tx_index() {
+        return Err(RpcError::new(
+            codes::INVALID_ADDRESS_OR_KEY,
+            "No such mempool transaction. Use -txindex ([chain] tx_index = true) or provide \
+             a block hash to enable blockchain transaction queries",
+        ));
+    }
+    let internal =
+        |e: node_api::chain::ChainError| RpcError::new(codes::INTERNAL_ERROR, e.to_string());
+    let not_found = || {
+        RpcError::new(
+            codes::INVALID_ADDRESS_OR_KEY,
+            "No such mempool or blockchain transaction",
+        )
+    };
+    let location = chain
+        .transaction_location(txid)
+        .map_err(internal)?
+        .ok_or_else(not_found)?;
+    // The tip may have moved off the block since the index was read: then it is gone.
+    let tx = chain
+        .block(&location.block)
+        .map_err(internal)?
+        .and_then(|block| block.txs.into_iter().nth(location.position as usize))
+        .filter(|tx| tx.txid() == *txid)
+        .ok_or_else(not_found)?;
+    Ok((tx, Some(location.block)))
+}
+
 fn getrawtransaction(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
     let txid = parse_txid(&p, 0)?;
     let verbose = match p.get(1) {
@@ -296,27 +330,29 @@ fn getrawtransaction(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
         (Some(tx), None) => ((*tx).clone(), None),
         (_, Some(_)) => {
             let hash: String = p.required(2)?;
-            let hash: Hash256 = hash
-                .parse()
-                .map_err(|_| RpcError::invalid_parameter("blockhash must be a 64-character hex string"))?;
+            let hash: Hash256 = hash.parse().map_err(|_| {
+                RpcError::invalid_parameter("blockhash must be a 64-character hex string")
+            })?;
             let block = m
                 .chain()
                 .block(&hash)
                 .map_err(|e| RpcError::new(codes::INTERNAL_ERROR, e.to_string()))?
-                .ok_or_else(|| RpcError::new(codes::INVALID_ADDRESS_OR_KEY, "Block hash not found"))?;
+                .ok_or_else(|| {
+                    RpcError::new(codes::INVALID_ADDRESS_OR_KEY, "Block hash not found")
+                })?;
             let tx = block
                 .txs
                 .into_iter()
                 .find(|t| t.txid() == txid)
-                .ok_or_else(|| RpcError::new(codes::INVALID_ADDRESS_OR_KEY, "No such transaction found in the provided block"))?;
+                .ok_or_else(|| {
+                    RpcError::new(
+                        codes::INVALID_ADDRESS_OR_KEY,
+                        "No such transaction found in the provided block",
+                    )
+                })?;
             (tx, Some(hash))
         }
-        (None, None) => {
-            return Err(RpcError::new(
-                codes::INVALID_ADDRESS_OR_KEY,
-                "No such mempool transaction. Provide a block hash to enable blockchain transaction queries",
-            ))
-        }
+        (None, None) => confirmed(m, &txid)?,
     };
     let hex = hex::encode(serialize(&tx));
     if !verbose {
@@ -329,7 +365,10 @@ fn getrawtransaction(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
         v["blockhash"] = json!(hash.to_string());
         if let Some(entry) = chain.entry(&hash) {
             let main = chain.is_main(&hash);
-            v["in_active_chain"] = json!(main);
+            // As Core: only a caller that named the block is told whether it is main.
+            if p.get(2).is_some() {
+                v["in_active_chain"] = json!(main);
+            }
             // Signed: the tip may have moved below the block since `is_main` looked.
             v["confirmations"] = json!(if main {
                 (i64::from(chain.tip().height) - i64::from(entry.height) + 1).max(0)
