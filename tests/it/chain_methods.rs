@@ -96,6 +96,14 @@ fn the_tx_index_is_built_over_an_existing_chain_and_finds_confirmed_transactions
     let found = restarted.rpc("getrawtransaction", &[&new_coinbase, "true"]);
     assert_eq!(found["blockhash"], new_block.as_str());
 
+    let genesis = restarted.text("getblockhash", &["0"]);
+    let genesis_coinbase = coinbase_of(&restarted, &genesis);
+    restarted.fails_with(
+        "getrawtransaction",
+        &[&genesis_coinbase],
+        -5,
+        "The genesis block coinbase is not considered an ordinary transaction",
+    );
     restarted.fails_with(
         "getrawtransaction",
         &[UNKNOWN_HASH],

@@ -321,6 +321,19 @@ fn confirmed(m: &Mempool, txid: &Hash256) -> Result<(Transaction, Option<Hash256
 
 fn getrawtransaction(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
     let txid = parse_txid(&p, 0)?;
+    // The genesis block holds one transaction, so its merkle root is the coinbase's txid.
+    let chain = m.chain();
+    let genesis_root = chain
+        .hash_at(0)
+        .and_then(|h| chain.entry(&h))
+        .map(|e| e.header.merkle_root);
+    if genesis_root == Some(txid) {
+        return Err(RpcError::new(
+            codes::INVALID_ADDRESS_OR_KEY,
+            "The genesis block coinbase is not considered an ordinary transaction and cannot \
+             be retrieved",
+        ));
+    }
     let verbose = match p.get(1) {
         None => false,
         Some(Value::Bool(b)) => *b,

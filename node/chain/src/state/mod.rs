@@ -132,16 +132,11 @@ pub enum ChainError {
         /// Main-chain blocks up to this height have no data.
         prune_height: u32,
     },
-    /// The transaction index needs every block's data, and this data directory was
-    /// pruned: it cannot be built (Bitcoin Core refuses `-txindex` with `-prune` too).
-    #[error(
-        "tx_index needs every block, but this data directory was pruned up to height \
-         {prune_height}; use a new data directory to build it"
-    )]
-    TxIndexPruned {
-        /// Main-chain heights up to this one have no data.
-        prune_height: u32,
-    },
+    /// The transaction index needs every block's data: it cannot be kept with pruning on,
+    /// nor built on a data directory pruned already (Bitcoin Core refuses `-txindex` with
+    /// `-prune` too).
+    #[error("tx_index needs every block: {0}")]
+    TxIndexNeedsBlocks(String),
     /// A peer's headers lead to a chain with less work than the anti-DoS threshold (the
     /// tip's work less [`ANTI_DOS_MARGIN_BLOCKS`] blocks' worth): not stored, as Bitcoin
     /// Core does since 24.0, so cheap forks cannot fill the index. Not a rule broken by

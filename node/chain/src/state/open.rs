@@ -34,6 +34,11 @@ impl ChainState {
         if options.keep_blocks != 0 && options.keep_blocks < MIN_KEEP_BLOCKS {
             return Err(ChainError::KeepBlocksTooLow(options.keep_blocks));
         }
+        if options.tx_index && options.keep_blocks != 0 {
+            return Err(ChainError::TxIndexNeedsBlocks(
+                "it cannot be combined with keep_blocks".to_string(),
+            ));
+        }
         let store = Store::open(path)?;
         let genesis = spec.genesis_block();
         let genesis_hash = genesis.hash();

@@ -140,11 +140,16 @@ pub(super) fn sync_tx_index(
             tracing::info!("tx index dropped ([chain] tx_index is off)");
             return Ok(());
         }
-        (Built::Absent, true) => 0,
+        // Genesis's coinbase is not an ordinary transaction (its output cannot be spent),
+        // so Core's index leaves it out, and so does this one.
+        (Built::Absent, true) => 1,
         (Built::Partly(height), true) => height + 1,
     };
     if prune_height > 0 {
-        return Err(ChainError::TxIndexPruned { prune_height });
+        return Err(ChainError::TxIndexNeedsBlocks(format!(
+            "this data directory was pruned up to height {prune_height}; use a new data \
+             directory to build it"
+        )));
     }
     let tip_height = store.read(|txn, dbs| {
         Ok(dbs
@@ -153,6 +158,15 @@ pub(super) fn sync_tx_index(
             .map(|(key, _)| key.try_into().map(u32::from_be_bytes).unwrap_or(0))
             .unwrap_or(0))
     })?;
+    if from > tip_height {
+        // Nothing stored to index (a new chain): every later block is indexed as it
+        // connects.
+        store.write::<(), BlockError>(|txn, dbs| {
+            dbs.meta.put(txn, TX_INDEX_KEY, COMPLETE)?;
+            Ok(())
+        })?;
+        return Ok(());
+    }
     tracing::info!(
         from,
         tip_height,
@@ -340,8 +354,10 @@ mod tests {
                 );
             }
             let count = state.store.read(|txn, dbs| dbs.tx_index.len(txn)).unwrap();
-            // Genesis and the five blocks, one transaction each.
-            assert_eq!(count, 6);
+            // The five blocks, one transaction each; genesis's coinbase is left out.
+            assert_eq!(count, 5);
+            let genesis = state.block(&state.hash_at(0).unwrap()).unwrap().unwrap();
+            assert_eq!(location(&state, &genesis.txs[0].txid()), None);
         }
         {
             let state = open(dir.path(), false);
@@ -349,6 +365,24 @@ mod tests {
             assert_eq!(count, 0);
             assert!(matches!(built(&state.store).unwrap(), Built::Absent));
         }
+    }
+
+    #[test]
+    fn it_is_refused_with_pruning() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = ChainOptions {
+            tx_index: true,
+            keep_blocks: crate::MIN_KEEP_BLOCKS,
+            ..ChainOptions::default()
+        };
+        let spec = ChainSpec::by_name("regtest").unwrap();
+        let error = ChainState::open(dir.path(), spec, options, |_| {})
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(error, ChainError::TxIndexNeedsBlocks(_)),
+            "{error}"
+        );
     }
 
     #[test]
