@@ -23,8 +23,9 @@ pub struct ChainConfig {
     /// Keep an index from txid to the block holding it (Bitcoin Core's `-txindex`), so
     /// `getrawtransaction TXID` finds any confirmed transaction without its block hash.
     /// Off by default: about 70 bytes per confirmed transaction. Turned on for a chain
-    /// already stored, it is built when the node starts (a progress line every 10 s);
-    /// turned off, it is dropped. Needs every block: not with `keep_blocks`.
+    /// already stored, it is built in the background while the node serves (a progress
+    /// line every 10 s; `getindexinfo` says when it is synced); turned off, it is
+    /// dropped. Needs every block: not with `keep_blocks`.
     pub tx_index: bool,
     /// Keep the bodies and undo data of only this many recent main-chain blocks (the UTXO
     /// set and every header stay). 0 keeps every block; otherwise at least 288, Bitcoin
@@ -147,6 +148,7 @@ impl Module for ChainModule {
         );
         crate::rpc::register(&ctx, chain.state())?;
         crate::maintenance::register(&ctx, chain.state())?;
+        crate::tx_index::start_build(&ctx, chain.state());
         let metrics = ChainMetrics::new(&chain);
         chain.listen(metrics.clone());
         ctx.provide::<dyn ChainView>(chain.clone())?;

@@ -385,11 +385,10 @@ fn getindexinfo(s: &ChainState, p: RpcParams) -> Result<Value, RpcError> {
             json!({"synced": true, "best_block_height": s.tip().height}),
         );
     }
-    if s.has_tx_index() {
-        // Built before the module started and kept inside each block's write since.
+    if let Some(info) = s.tx_index_info() {
         indexes.insert(
             "txindex".to_string(),
-            json!({"synced": true, "best_block_height": s.tip().height}),
+            json!({"synced": info.synced, "best_block_height": info.best_block_height}),
         );
     }
     if let Some(name) = only {

@@ -290,19 +290,24 @@ fn sendrawtransaction(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
 /// Core's -5 answers when the index is off or does not know it.
 fn confirmed(m: &Mempool, txid: &Hash256) -> Result<(Transaction, Option<Hash256>), RpcError> {
     let chain = m.chain();
-    if !chain.has_tx_index() {
+    let Some(index) = chain.tx_index_info() else {
         return Err(RpcError::new(
             codes::INVALID_ADDRESS_OR_KEY,
             "No such mempool transaction. Use -txindex ([chain] tx_index = true) or provide \
              a block hash to enable blockchain transaction queries",
         ));
-    }
+    };
     let internal =
         |e: node_api::chain::ChainError| RpcError::new(codes::INTERNAL_ERROR, e.to_string());
     let not_found = || {
         RpcError::new(
             codes::INVALID_ADDRESS_OR_KEY,
-            "No such mempool or blockchain transaction",
+            if index.synced {
+                "No such mempool or blockchain transaction"
+            } else {
+                "No such mempool transaction. Blockchain transactions are still in the \
+                 process of being indexed"
+            },
         )
     };
     let location = chain

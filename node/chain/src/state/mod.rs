@@ -29,7 +29,7 @@ mod tree;
 mod tx_index;
 mod verify_chain;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -41,7 +41,7 @@ pub use proposal::ProposalError;
 pub use prune::MIN_KEEP_BLOCKS;
 pub use records::BlockIndexEntry;
 pub use stats::{ChainTip, UtxoStats};
-pub use tx_index::TxLocation;
+pub use tx_index::{TxIndexInfo, TxLocation};
 
 use self::store::{Store, WriteError};
 use self::tree::BlockTree;
@@ -224,6 +224,9 @@ pub struct ChainState {
     options: ChainOptions,
     /// Mirror of the meta record: main-chain heights `1..=prune_height` have no data.
     prune_height: AtomicU32,
+    /// How far the tx index is built: `tx_index::SYNCED`, or the last height indexed
+    /// while it is being built (see `tx_index.rs`).
+    tx_index_built: AtomicU64,
     sink: EventSink,
 }
 

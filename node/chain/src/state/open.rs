@@ -2,7 +2,7 @@
 //! an older schema, building or dropping the address index, and loading the block tree.
 
 use std::path::Path;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::progress::Progress;
@@ -85,7 +85,7 @@ impl ChainState {
         let tree = Self::load_tree(&store, genesis_hash)?;
         let prune_height =
             store.read(|txn, dbs| Ok(decode_prune_height(dbs.meta.get(txn, PRUNE_HEIGHT_KEY)?)))?;
-        super::tx_index::sync_tx_index(&store, options.tx_index, prune_height)?;
+        let tx_index_built = super::tx_index::prepare(&store, options.tx_index, prune_height)?;
         if prune_height > 0 && options.keep_blocks == 0 {
             tracing::warn!(
                 prune_height,
@@ -102,6 +102,7 @@ impl ChainState {
             progress: Mutex::new(Progress::new()),
             options,
             prune_height: AtomicU32::new(prune_height),
+            tx_index_built: AtomicU64::new(tx_index_built),
             sink: Box::new(sink),
         });
         {

@@ -4,32 +4,47 @@
 //!
 //! It is written inside the same LMDB write transaction that connects or disconnects a
 //! block, so a crash never leaves it out of step with the main chain. Turned on for a
-//! data directory that has a chain already, it is built when the state opens, in batches
-//! that each record how far they got (a crash resumes there); turned off, it is dropped.
+//! data directory that has a chain already, it is built while the node runs, by
+//! [`ChainState::build_tx_index_batch`] called until it reports the index synced: each
+//! batch indexes a run of main-chain blocks under the writer lock and records how far it
+//! got in the same write (a restart resumes there). Blocks connected meanwhile are
+//! indexed as they connect, and a reorganisation removes what it disconnects, so the
+//! batches and the connects never disagree. Turned off, the index is dropped at open.
 //!
 //! Cost: 68 bytes of key and value per confirmed transaction, plus LMDB's overhead.
 
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
 
 use heed::RwTxn;
 
-use super::records::{decode, height_key};
+use super::records::decode;
 use super::store::{Store, WriteError};
 use super::{ChainError, ChainState, TX_INDEX_KEY};
 use crate::block::Block;
 use crate::hash::Hash256;
 use crate::validation::BlockError;
 
-/// Blocks indexed per write transaction while building: small enough that one commit is
-/// quick, large enough that commits do not dominate.
-const BUILD_BATCH: u32 = 1_000;
+/// Blocks indexed per batch while building. A batch holds the writer lock, so blocks
+/// arriving meanwhile wait for it: 100 blocks of 1 MB are read and indexed in well under
+/// a second, and commits still do not dominate.
+const BUILD_BATCH: u32 = 100;
 
-/// At most one progress line this often while building.
-const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+/// The in-memory mark of a complete index (or none at all): every main-chain block is
+/// indexed as it connects.
+pub(super) const SYNCED: u64 = u64::MAX;
 
 /// Meta value of [`TX_INDEX_KEY`] once the index covers the whole main chain; while it is
 /// being built the value is the last height indexed (u32 little-endian).
 const COMPLETE: &[u8] = b"complete";
+
+/// How far the transaction index is built (`getindexinfo`'s `txindex`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxIndexInfo {
+    /// It covers the whole main chain and follows every block.
+    pub synced: bool,
+    /// The height of the last main-chain block indexed (the tip once synced).
+    pub best_block_height: u32,
+}
 
 /// Where a confirmed transaction is: its block and its position in the block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,103 +136,45 @@ fn built(store: &Store) -> Result<Built, ChainError> {
     })
 }
 
-/// When the state opens (before any block connects): builds the index over the stored
-/// main chain when it is wanted and not complete, drops it when it is not wanted.
-pub(super) fn sync_tx_index(
-    store: &Store,
-    wanted: bool,
-    prune_height: u32,
-) -> Result<(), ChainError> {
-    let from = match (built(store)?, wanted) {
-        (Built::Complete, true) => return Ok(()),
-        (Built::Absent, false) => return Ok(()),
-        (_, false) => {
+/// When the state opens: drops the index when it is not wanted; when it is, answers how
+/// far it is built, as the state keeps it in memory: [`SYNCED`], or the last height
+/// indexed (0 when nothing is).
+pub(super) fn prepare(store: &Store, wanted: bool, prune_height: u32) -> Result<u64, ChainError> {
+    let built = built(store)?;
+    if !wanted {
+        if !matches!(built, Built::Absent) {
             store.write::<(), BlockError>(|txn, dbs| {
                 dbs.tx_index.clear(txn)?;
                 dbs.meta.delete(txn, TX_INDEX_KEY)?;
                 Ok(())
             })?;
             tracing::info!("tx index dropped ([chain] tx_index is off)");
-            return Ok(());
         }
-        // Genesis's coinbase is not an ordinary transaction (its output cannot be spent),
-        // so Core's index leaves it out, and so does this one.
-        (Built::Absent, true) => 1,
-        (Built::Partly(height), true) => height + 1,
+        return Ok(SYNCED);
+    }
+    let done = match built {
+        Built::Complete => return Ok(SYNCED),
+        // Genesis's coinbase is not an ordinary transaction (its output cannot be
+        // spent), so Core's index leaves it out, and so does this one.
+        Built::Absent => 0,
+        Built::Partly(height) => height,
     };
+    let tip_height = store.read(|txn, dbs| Ok(dbs.main.len(txn)?.saturating_sub(1)))?;
+    if done == 0 && tip_height == 0 {
+        // A new chain: nothing to build, every block is indexed as it connects.
+        store.write::<(), BlockError>(|txn, dbs| {
+            dbs.meta.put(txn, TX_INDEX_KEY, COMPLETE)?;
+            Ok(())
+        })?;
+        return Ok(SYNCED);
+    }
     if prune_height > 0 {
         return Err(ChainError::TxIndexNeedsBlocks(format!(
             "this data directory was pruned up to height {prune_height}; use a new data \
              directory to build it"
         )));
     }
-    let tip_height = store.read(|txn, dbs| {
-        Ok(dbs
-            .main
-            .last(txn)?
-            .map(|(key, _)| key.try_into().map(u32::from_be_bytes).unwrap_or(0))
-            .unwrap_or(0))
-    })?;
-    if from > tip_height {
-        // Nothing stored to index (a new chain): every later block is indexed as it
-        // connects.
-        store.write::<(), BlockError>(|txn, dbs| {
-            dbs.meta.put(txn, TX_INDEX_KEY, COMPLETE)?;
-            Ok(())
-        })?;
-        return Ok(());
-    }
-    tracing::info!(
-        from,
-        tip_height,
-        "building the tx index over the stored chain"
-    );
-    let started = Instant::now();
-    let mut logged = Instant::now();
-    let mut indexed: u64 = 0;
-    let mut next = from;
-    while next <= tip_height {
-        let last = next.saturating_add(BUILD_BATCH - 1).min(tip_height);
-        indexed += store.write::<u64, BlockError>(|txn, dbs| {
-            let mut count = 0u64;
-            for height in next..=last {
-                let hash = main_hash(txn, dbs, height)?;
-                let bytes = dbs.blocks.get(txn, hash.as_bytes())?.ok_or_else(|| {
-                    corrupt(format!(
-                        "main-chain block {hash} at height {height} has no data"
-                    ))
-                })?;
-                let block: Block = decode(bytes)
-                    .map_err(|e| corrupt(format!("block {hash} at height {height}: {e}")))?;
-                add_block(txn, dbs, &block, &hash)?;
-                count += block.txs.len() as u64;
-            }
-            let progress: &[u8] = if last == tip_height {
-                COMPLETE
-            } else {
-                &last.to_le_bytes()
-            };
-            dbs.meta.put(txn, TX_INDEX_KEY, progress)?;
-            Ok(count)
-        })?;
-        if logged.elapsed() >= PROGRESS_EVERY {
-            logged = Instant::now();
-            tracing::info!(
-                height = last,
-                tip_height,
-                transactions = indexed,
-                "building the tx index"
-            );
-        }
-        next = last + 1;
-    }
-    tracing::info!(
-        tip_height,
-        transactions = indexed,
-        secs = started.elapsed().as_secs_f64(),
-        "tx index built"
-    );
-    Ok(())
+    Ok(u64::from(done))
 }
 
 fn corrupt(what: String) -> WriteError<BlockError> {
@@ -227,22 +184,77 @@ fn corrupt(what: String) -> WriteError<BlockError> {
     )))
 }
 
-fn main_hash(
-    txn: &RwTxn<'_>,
-    dbs: &super::store::Dbs,
-    height: u32,
-) -> Result<Hash256, WriteError<BlockError>> {
-    dbs.main
-        .get(txn, &height_key(height))?
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .map(Hash256)
-        .ok_or_else(|| corrupt(format!("no main-chain block at height {height}")))
-}
-
 impl ChainState {
-    /// Whether the transaction index is kept (`[chain] tx_index`).
-    pub fn has_tx_index(&self) -> bool {
-        self.options.tx_index
+    /// How far the transaction index is built; `None` when it is off.
+    pub fn tx_index_info(&self) -> Option<TxIndexInfo> {
+        if !self.options.tx_index {
+            return None;
+        }
+        let built = self.tx_index_built.load(Ordering::Acquire);
+        Some(if built == SYNCED {
+            TxIndexInfo {
+                synced: true,
+                best_block_height: self.tree().height(),
+            }
+        } else {
+            TxIndexInfo {
+                synced: false,
+                best_block_height: built as u32,
+            }
+        })
+    }
+
+    /// Indexes the next run of main-chain blocks the index lacks (at most
+    /// [`BUILD_BATCH`]), under the writer lock, recording how far it got in the same
+    /// write. Returns how far the index is; once it is synced, a call does nothing.
+    pub fn build_tx_index_batch(&self) -> Result<Option<TxIndexInfo>, ChainError> {
+        if !self.options.tx_index {
+            return Ok(None);
+        }
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let built = self.tx_index_built.load(Ordering::Acquire);
+        if built == SYNCED {
+            return Ok(self.tx_index_info());
+        }
+        let (hashes, complete) = {
+            let tree = self.tree();
+            let tip = tree.height();
+            // A reorganisation may have left the tip below what was indexed: the blocks it
+            // disconnected took their entries with them.
+            let from = (built as u32).saturating_add(1);
+            let last = from.saturating_add(BUILD_BATCH - 1).min(tip);
+            let hashes: Vec<(u32, Hash256)> = (from..=last)
+                .map(|h| (h, tree.main_hash(h).expect("height within the main chain")))
+                .collect();
+            (hashes, last >= tip)
+        };
+        self.store.write::<(), BlockError>(|txn, dbs| {
+            for (height, hash) in &hashes {
+                let bytes = dbs.blocks.get(txn, hash.as_bytes())?.ok_or_else(|| {
+                    corrupt(format!(
+                        "main-chain block {hash} at height {height} has no data"
+                    ))
+                })?;
+                let block: Block = decode(bytes)
+                    .map_err(|e| corrupt(format!("block {hash} at height {height}: {e}")))?;
+                add_block(txn, dbs, &block, hash)?;
+            }
+            match (complete, hashes.last()) {
+                (true, _) => dbs.meta.put(txn, TX_INDEX_KEY, COMPLETE)?,
+                (false, Some((height, _))) => {
+                    dbs.meta.put(txn, TX_INDEX_KEY, &height.to_le_bytes())?
+                }
+                (false, None) => {}
+            }
+            Ok(())
+        })?;
+        let now = match (complete, hashes.last()) {
+            (true, _) => SYNCED,
+            (false, Some((height, _))) => u64::from(*height),
+            (false, None) => built,
+        };
+        self.tx_index_built.store(now, Ordering::Release);
+        Ok(self.tx_index_info())
     }
 
     /// The main-chain block holding `txid` and its position there, from the transaction
@@ -280,6 +292,11 @@ mod tests {
         ChainState::open(dir, spec, options, |_| {}).unwrap()
     }
 
+    /// Builds the index to the end, as the chain module's task does.
+    fn build(state: &ChainState) {
+        while !state.build_tx_index_batch().unwrap().unwrap().synced {}
+    }
+
     fn location(state: &ChainState, txid: &Hash256) -> Option<(Hash256, u32)> {
         state
             .transaction_location(txid)
@@ -291,6 +308,10 @@ mod tests {
     fn connecting_indexes_and_a_reorg_moves_the_entries_to_the_winning_branch() {
         let dir = tempfile::tempdir().unwrap();
         let state = open(dir.path(), true);
+        assert!(
+            state.tx_index_info().unwrap().synced,
+            "a new chain has nothing to build"
+        );
         let alice = Wallet::new(1);
         let bob = Wallet::new(2);
         let mut main = Builder::new(&state);
@@ -342,11 +363,26 @@ mod tests {
                 state.accept_block(&block).unwrap();
                 blocks.push(block);
             }
-            assert!(!state.has_tx_index());
+            assert!(state.tx_index_info().is_none());
             assert_eq!(location(&state, &blocks[0].txs[0].txid()), None);
         }
         {
             let state = open(dir.path(), true);
+            let info = state.tx_index_info().unwrap();
+            assert!(!info.synced && info.best_block_height == 0, "{info:?}");
+            // A block connected before the build gets to it is indexed as it connects.
+            let mut b = Builder::new(&state);
+            let late = b.next_block(&Wallet::new(1), vec![]);
+            state.accept_block(&late).unwrap();
+            assert_eq!(
+                location(&state, &late.txs[0].txid()),
+                Some((late.hash(), 0))
+            );
+            assert_eq!(location(&state, &blocks[0].txs[0].txid()), None);
+            build(&state);
+            let info = state.tx_index_info().unwrap();
+            assert!(info.synced && info.best_block_height == 6, "{info:?}");
+            blocks.push(late);
             for block in &blocks {
                 assert_eq!(
                     location(&state, &block.txs[0].txid()),
@@ -354,8 +390,8 @@ mod tests {
                 );
             }
             let count = state.store.read(|txn, dbs| dbs.tx_index.len(txn)).unwrap();
-            // The five blocks, one transaction each; genesis's coinbase is left out.
-            assert_eq!(count, 5);
+            // The six blocks, one transaction each; genesis's coinbase is left out.
+            assert_eq!(count, 6);
             let genesis = state.block(&state.hash_at(0).unwrap()).unwrap().unwrap();
             assert_eq!(location(&state, &genesis.txs[0].txid()), None);
         }
@@ -407,6 +443,14 @@ mod tests {
             .unwrap();
         drop(state);
         let state = open(dir.path(), true);
+        assert_eq!(
+            state.tx_index_info(),
+            Some(TxIndexInfo {
+                synced: false,
+                best_block_height: 2
+            })
+        );
+        build(&state);
         assert!(matches!(built(&state.store).unwrap(), Built::Complete));
         // Heights 3 and 4 were indexed by the resumed build; 1 and 2 were not redone.
         assert_eq!(location(&state, &blocks[0].txs[0].txid()), None);
