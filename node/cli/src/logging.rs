@@ -59,7 +59,7 @@ impl ReloadableFilter {
     fn start_level(&self, target: &str) -> LevelFilter {
         let mut best: Option<(usize, LevelFilter)> = None;
         for directive in self.start.split(',').map(str::trim) {
-            if directive.contains('[') {
+            if directive.is_empty() || directive.contains('[') {
                 continue;
             }
             // `target=level`, a bare level (every target), or a bare target (every level).
@@ -93,11 +93,21 @@ impl LogControl for ReloadableFilter {
     fn set_debug(&self, changes: &[(String, bool)], categories: &[String]) -> Result<(), String> {
         let mut changed = self.changed.lock().unwrap_or_else(|e| e.into_inner());
         changed.extend(changes.iter().cloned());
-        // The start directives but those naming a category exactly, then one per category.
+        let filter =
+            EnvFilter::try_new(self.directives(&changed, categories)).map_err(|e| e.to_string())?;
+        self.handle.reload(filter).map_err(|e| e.to_string())
+    }
+}
+
+impl ReloadableFilter {
+    /// The filter's directives: the start directives but those naming a category exactly,
+    /// then one per category.
+    fn directives(&self, changed: &BTreeMap<String, bool>, categories: &[String]) -> String {
         let mut directives: Vec<String> = self
             .start
             .split(',')
             .map(str::trim)
+            .filter(|d| !d.is_empty())
             .filter(|d| {
                 let target = d.split_once('=').map_or(*d, |(t, _)| t);
                 !categories.iter().any(|c| c == target)
@@ -113,8 +123,7 @@ impl LogControl for ReloadableFilter {
             };
             directives.push(format!("{category}={level}"));
         }
-        let filter = EnvFilter::try_new(directives.join(",")).map_err(|e| e.to_string())?;
-        self.handle.reload(filter).map_err(|e| e.to_string())
+        directives.join(",")
     }
 }
 
@@ -140,5 +149,25 @@ mod tests {
         assert_eq!(f.start_level("node_sync"), LevelFilter::TRACE);
         assert!(f.debug_enabled("node_peers") && !f.debug_enabled("node_chain"));
         assert_eq!(filter("").start_level("node_chain"), LevelFilter::ERROR);
+        assert_eq!(filter("warn,").start_level("node_chain"), LevelFilter::WARN);
+    }
+
+    #[test]
+    fn every_category_gets_its_own_directive_so_a_prefix_reaches_no_other() {
+        let f = filter("info,node_peers=trace,node_peers::connection=warn");
+        let categories: Vec<String> = ["node_chain", "node_chain_module", "node_peers"]
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let changed = BTreeMap::from([
+            ("node_chain".to_string(), true),
+            ("node_peers".to_string(), false),
+        ]);
+        assert_eq!(
+            f.directives(&changed, &categories),
+            "info,node_peers::connection=warn,node_chain=debug,node_chain_module=info,\
+             node_peers=info"
+        );
+        assert!(EnvFilter::try_new(f.directives(&changed, &categories)).is_ok());
     }
 }
