@@ -1,5 +1,6 @@
 //! Opening the chain state: creating a new data directory, refusing another chain's or
-//! an older schema, building or dropping the address index, and loading the block tree.
+//! an older schema, building or dropping the address index, dropping the tx index or
+//! reading how far it is built, and loading the block tree.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU64};
