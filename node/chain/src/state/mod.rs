@@ -1,5 +1,7 @@
 //! Chain state on LMDB: blocks, the block index, the main chain, the UTXO set, undo data,
-//! metadata and an optional address index, with fork choice by most cumulative work.
+//! metadata, an optional address index and an optional transaction index (`tx_index.rs`),
+//! with fork choice by most cumulative work; blocks may be marked invalid by hand
+//! (`invalidate.rs`) and the last blocks re-checked (`verify_chain.rs`).
 //!
 //! One writer at a time (a mutex) accepts headers and blocks and moves the tip; readers
 //! (RPC, peers) use the in-memory tree and LMDB read transactions and never wait for it.
