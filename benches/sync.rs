@@ -91,6 +91,7 @@ const POLL: Duration = Duration::from_millis(20);
 /// The options `configs/regtest.toml` gives the chain module.
 const OPTIONS: ChainOptions = ChainOptions {
     address_index: true,
+    tx_index: false,
     keep_blocks: 0,
     assume_valid: None,
 };

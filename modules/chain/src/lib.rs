@@ -4,7 +4,9 @@
 //! `submitblock`), publishes its events on the bus after its in-order listeners have
 //! seen them, and registers the blockchain RPC methods.
 //!
-//! Profile table `[chain]` ([`ChainConfig`]): `address_index`, `keep_blocks`.
+//! Profile table `[chain]` ([`ChainConfig`]): `address_index`, `tx_index` (Core's
+//! `-txindex`: txid -> block, kept in each block's write, built in the background for
+//! a chain already stored), `keep_blocks`, `assume_valid`.
 //!
 //! Metrics: `node_chain_height`, `node_chain_tip_timestamp_seconds`, `node_chain_header_height`, `node_chain_work` (log2),
 //! `node_blocks_connected_total`, `node_blocks_disconnected_total`, `node_reorgs_total`,
@@ -12,8 +14,10 @@
 //!
 //! Costs: what `node-chain`'s state costs; the RPC methods run on the blocking pool.
 
+mod maintenance;
 mod metrics;
 mod module;
 mod rpc;
+mod tx_index;
 
 pub use module::ChainConfig;

@@ -20,6 +20,13 @@ pub struct ChainConfig {
     /// `listunspent` answer for any address (the tutorial's `balance ADDR`). Off by
     /// default: it costs a second entry per unspent output.
     pub address_index: bool,
+    /// Keep an index from txid to the block holding it (Bitcoin Core's `-txindex`), so
+    /// `getrawtransaction TXID` finds any confirmed transaction without its block hash.
+    /// Off by default: about 70 bytes per confirmed transaction. Turned on for a chain
+    /// already stored, it is built in the background while the node serves (a progress
+    /// line every 10 s; `getindexinfo` says when it is synced); turned off, it is
+    /// dropped. Needs every block: not with `keep_blocks`.
+    pub tx_index: bool,
     /// Keep the bodies and undo data of only this many recent main-chain blocks (the UTXO
     /// set and every header stay). 0 keeps every block; otherwise at least 288, Bitcoin
     /// Core's minimum, so the node can still reorganise that deep and serve recent blocks.
@@ -42,6 +49,14 @@ impl ChainConfig {
                 ),
             });
         }
+        if self.tx_index && self.keep_blocks != 0 {
+            return Err(ConfigError::Invalid {
+                key: "tx_index".to_string(),
+                reason: "the tx index needs every block, so it cannot be combined with \
+                         keep_blocks (Bitcoin Core refuses -txindex with -prune too)"
+                    .to_string(),
+            });
+        }
         if let Some(text) = &self.assume_valid {
             parse_assume_valid(text)?;
         }
@@ -60,6 +75,7 @@ impl ChainConfig {
     pub fn options(&self, spec: &ChainSpec) -> Result<ChainOptions, ConfigError> {
         Ok(ChainOptions {
             address_index: self.address_index,
+            tx_index: self.tx_index,
             keep_blocks: self.keep_blocks,
             assume_valid: self.assume_valid(spec)?,
         })
@@ -108,7 +124,7 @@ inventory::submit! {
         provides: &[services::CHAIN, services::CHAIN_WRITER],
         needs: &[],
         uses: &[],
-        methods: &["getblockcount", "getbestblockhash", "getblockhash", "getblockchaininfo", "getchaininfo", "getblockheader", "getblock", "decoderawtransaction", "getchaintips", "getchaintxstats", "getdeploymentinfo", "getdifficulty", "getindexinfo", "gettxoutsetinfo", "pruneblockchain"],
+        methods: &["getblockcount", "getbestblockhash", "getblockhash", "getblockchaininfo", "getchaininfo", "getblockheader", "getblock", "decoderawtransaction", "getchaintips", "getchaintxstats", "getdeploymentinfo", "getdifficulty", "getindexinfo", "gettxoutsetinfo", "pruneblockchain", "invalidateblock", "reconsiderblock", "verifychain"],
         build,
     }
 }
@@ -127,9 +143,12 @@ impl Module for ChainModule {
             tip = %tip.hash,
             keep_blocks = self.config.keep_blocks,
             prune_height = chain.prune_height(),
+            tx_index = self.config.tx_index,
             "chain state loaded"
         );
         crate::rpc::register(&ctx, chain.state())?;
+        crate::maintenance::register(&ctx, chain.state())?;
+        crate::tx_index::start_build(&ctx, chain.state());
         let metrics = ChainMetrics::new(&chain);
         chain.listen(metrics.clone());
         ctx.provide::<dyn ChainView>(chain.clone())?;
@@ -160,5 +179,21 @@ mod tests {
             message.contains("keep_blocks") && message.contains("288"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn the_tx_index_needs_every_block() {
+        let config = ChainConfig {
+            tx_index: true,
+            keep_blocks: MIN_KEEP_BLOCKS,
+            ..ChainConfig::default()
+        };
+        let message = config.validate().unwrap_err().to_string();
+        assert!(message.contains("tx_index"), "{message}");
+        let config = ChainConfig {
+            tx_index: true,
+            ..ChainConfig::default()
+        };
+        assert!(config.validate().is_ok());
     }
 }

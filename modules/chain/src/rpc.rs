@@ -20,11 +20,15 @@ const DEPLOYMENT: &[Param] = &[Param::optional("blockhash")];
 const INDEX: &[Param] = &[Param::optional("index_name")];
 const PRUNE: &[Param] = &[Param::required("height")];
 
-fn storage(e: ChainError) -> RpcError {
+pub(crate) fn storage(e: ChainError) -> RpcError {
     RpcError::new(codes::INTERNAL_ERROR, e.to_string())
 }
 
-fn parse_hash(params: &RpcParams, index: usize, name: &str) -> Result<Hash256, RpcError> {
+pub(crate) fn parse_hash(
+    params: &RpcParams,
+    index: usize,
+    name: &str,
+) -> Result<Hash256, RpcError> {
     let text: String = params.required(index)?;
     text.parse().map_err(|_| {
         RpcError::invalid_parameter(format!(
@@ -114,7 +118,7 @@ pub(crate) fn register(ctx: &StartContext, state: &Arc<ChainState>) -> Result<()
         (
             "getindexinfo",
             INDEX,
-            "The optional indexes and how far they are synced (the address index here), or \
+            "The optional indexes and how far they are synced (txindex, addressindex), or \
              only index_name's.",
             getindexinfo,
         ),
@@ -379,6 +383,12 @@ fn getindexinfo(s: &ChainState, p: RpcParams) -> Result<Value, RpcError> {
         indexes.insert(
             "addressindex".to_string(),
             json!({"synced": true, "best_block_height": s.tip().height}),
+        );
+    }
+    if let Some(info) = s.tx_index_info() {
+        indexes.insert(
+            "txindex".to_string(),
+            json!({"synced": info.synced, "best_block_height": info.best_block_height}),
         );
     }
     if let Some(name) = only {

@@ -121,8 +121,8 @@ pub(crate) fn register(ctx: &StartContext, mempool: &Arc<Mempool>) -> Result<(),
     let raw_methods: &[MethodEntry<RawTransactions>] = &[(
         "getrawtransaction",
         GETRAW,
-        "A transaction from the pool, from a block given its hash, or a confirmed \
-         transaction of the wallet.",
+        "A transaction from the pool, else from the block given by its hash, else a \
+         confirmed transaction of the wallet or (with [chain] tx_index) any confirmed one.",
         getrawtransaction,
     )];
     ctx.register_methods(&raw, RunOn::Blocking, raw_methods)
@@ -327,9 +327,84 @@ fn wallet_block(raw: &RawTransactions, txid: &Hash256) -> Option<Hash256> {
     raw.wallet.get()?.transaction_block(txid)
 }
 
+/// A confirmed transaction found through the chain's transaction index, with its block;
+/// Core's -5 answers when the index is off or does not know it.
+fn confirmed(m: &Mempool, txid: &Hash256) -> Result<(Transaction, Option<Hash256>), RpcError> {
+    let chain = m.chain();
+    let Some(index) = chain.tx_index_info() else {
+        return Err(RpcError::new(
+            codes::INVALID_ADDRESS_OR_KEY,
+            "No such mempool transaction. Use -txindex ([chain] tx_index = true) or provide \
+             a block hash to enable blockchain transaction queries",
+        ));
+    };
+    let internal =
+        |e: node_api::chain::ChainError| RpcError::new(codes::INTERNAL_ERROR, e.to_string());
+    let not_found = || {
+        RpcError::new(
+            codes::INVALID_ADDRESS_OR_KEY,
+            if index.synced {
+                "No such mempool or blockchain transaction"
+            } else {
+                "No such mempool transaction. Blockchain transactions are still in the \
+                 process of being indexed"
+            },
+        )
+    };
+    let location = chain
+        .transaction_location(txid)
+        .map_err(internal)?
+        .ok_or_else(not_found)?;
+    // The tip may have moved off the block since the index was read: then it is gone.
+    let tx = chain
+        .block(&location.block)
+        .map_err(internal)?
+        .and_then(|block| block.txs.into_iter().nth(location.position as usize))
+        .filter(|tx| tx.txid() == *txid)
+        .ok_or_else(not_found)?;
+    Ok((tx, Some(location.block)))
+}
+
+/// Transaction `txid` out of block `hash`, with Core's -5 answers.
+fn in_block(
+    m: &Mempool,
+    hash: Hash256,
+    txid: &Hash256,
+) -> Result<(Transaction, Option<Hash256>), RpcError> {
+    let block = m
+        .chain()
+        .block(&hash)
+        .map_err(|e| RpcError::new(codes::INTERNAL_ERROR, e.to_string()))?
+        .ok_or_else(|| RpcError::new(codes::INVALID_ADDRESS_OR_KEY, "Block hash not found"))?;
+    let tx = block
+        .txs
+        .into_iter()
+        .find(|t| t.txid() == *txid)
+        .ok_or_else(|| {
+            RpcError::new(
+                codes::INVALID_ADDRESS_OR_KEY,
+                "No such transaction found in the provided block",
+            )
+        })?;
+    Ok((tx, Some(hash)))
+}
+
 fn getrawtransaction(raw: &RawTransactions, p: RpcParams) -> Result<Value, RpcError> {
     let m = &*raw.mempool;
     let txid = parse_txid(&p, 0)?;
+    // The genesis block holds one transaction, so its merkle root is the coinbase's txid.
+    let chain = m.chain();
+    let genesis_root = chain
+        .hash_at(0)
+        .and_then(|h| chain.entry(&h))
+        .map(|e| e.header.merkle_root);
+    if genesis_root == Some(txid) {
+        return Err(RpcError::new(
+            codes::INVALID_ADDRESS_OR_KEY,
+            "The genesis block coinbase is not considered an ordinary transaction and cannot \
+             be retrieved",
+        ));
+    }
     let verbose = match p.get(1) {
         None => false,
         Some(Value::Bool(b)) => *b,
@@ -344,34 +419,15 @@ fn getrawtransaction(raw: &RawTransactions, p: RpcParams) -> Result<Value, RpcEr
         }
         None => None,
     };
-    let pooled = m.get(&txid);
-    // Core's order: the given block, else the pool, else (without -txindex) the wallet.
-    let block_hash = match (&pooled, given_block) {
-        (_, Some(hash)) => Some(hash),
-        (Some(_), None) => None,
-        (None, None) => wallet_block(raw, &txid),
-    };
-    let (tx, block): (Transaction, Option<Hash256>) = match (pooled, block_hash) {
+    // Core's order: the given block, else the pool, else the wallet's own transactions
+    // or (with -txindex) any confirmed one; both name the same block.
+    let (tx, block): (Transaction, Option<Hash256>) = match (m.get(&txid), given_block) {
+        (_, Some(hash)) => in_block(m, hash, &txid)?,
         (Some(tx), None) => ((*tx).clone(), None),
-        (_, Some(hash)) => {
-            let block = m
-                .chain()
-                .block(&hash)
-                .map_err(|e| RpcError::new(codes::INTERNAL_ERROR, e.to_string()))?
-                .ok_or_else(|| RpcError::new(codes::INVALID_ADDRESS_OR_KEY, "Block hash not found"))?;
-            let tx = block
-                .txs
-                .into_iter()
-                .find(|t| t.txid() == txid)
-                .ok_or_else(|| RpcError::new(codes::INVALID_ADDRESS_OR_KEY, "No such transaction found in the provided block"))?;
-            (tx, Some(hash))
-        }
-        (None, None) => {
-            return Err(RpcError::new(
-                codes::INVALID_ADDRESS_OR_KEY,
-                "No such mempool transaction. Provide a block hash to enable blockchain transaction queries",
-            ))
-        }
+        (None, None) => match wallet_block(raw, &txid) {
+            Some(hash) => in_block(m, hash, &txid)?,
+            None => confirmed(m, &txid)?,
+        },
     };
     let hex = hex::encode(serialize(&tx));
     if !verbose {
@@ -384,7 +440,10 @@ fn getrawtransaction(raw: &RawTransactions, p: RpcParams) -> Result<Value, RpcEr
         v["blockhash"] = json!(hash.to_string());
         if let Some(entry) = chain.entry(&hash) {
             let main = chain.is_main(&hash);
-            v["in_active_chain"] = json!(main);
+            // As Core: only a caller that named the block is told whether it is main.
+            if p.get(2).is_some() {
+                v["in_active_chain"] = json!(main);
+            }
             // Signed: the tip may have moved below the block since `is_main` looked.
             v["confirmations"] = json!(if main {
                 (i64::from(chain.tip().height) - i64::from(entry.height) + 1).max(0)

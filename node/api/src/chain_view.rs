@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 
 use node_chain::{
     Block, BlockHeader, BlockIndexEntry, BlockOutcome, ChainError, ChainEvent, ChainSpec,
-    ChainState, Coin, Hash256, NextBlock, OutPoint, ProposalError, Tip,
+    ChainState, Coin, Hash256, NextBlock, OutPoint, ProposalError, Tip, TxIndexInfo, TxLocation,
 };
 
 /// The read-only chain: what plugins, RPC and the mempool read. Every call is a short
@@ -44,6 +44,11 @@ pub trait ChainView: Send + Sync {
         &self,
         hash160: &[u8; 20],
     ) -> Result<Option<Vec<(OutPoint, Coin)>>, ChainError>;
+    /// How far the transaction index (`[chain] tx_index`) is built; `None` when it is off.
+    fn tx_index_info(&self) -> Option<TxIndexInfo>;
+    /// The main-chain block holding a confirmed transaction and its position there;
+    /// `None` when it is not confirmed or the index is off.
+    fn transaction_location(&self, txid: &Hash256) -> Result<Option<TxLocation>, ChainError>;
     /// Block locator of the main chain (tip first, then exponentially sparser).
     fn locator(&self) -> Vec<Hash256>;
     /// Height of the last main-chain block in `locator`.
@@ -171,6 +176,12 @@ impl ChainView for LocalChain {
         hash160: &[u8; 20],
     ) -> Result<Option<Vec<(OutPoint, Coin)>>, ChainError> {
         self.state.address_coins(hash160)
+    }
+    fn tx_index_info(&self) -> Option<TxIndexInfo> {
+        self.state.tx_index_info()
+    }
+    fn transaction_location(&self, txid: &Hash256) -> Result<Option<TxLocation>, ChainError> {
+        self.state.transaction_location(txid)
     }
     fn locator(&self) -> Vec<Hash256> {
         self.state.locator()

@@ -41,8 +41,11 @@ pub(crate) fn run(
     source: ProfileSource,
     sets: &[String],
     datadir: Option<PathBuf>,
+    logs: Option<std::sync::Arc<crate::logging::ReloadableFilter>>,
 ) -> anyhow::Result<()> {
-    let plan = load(source, sets, datadir)?;
+    let mut plan = load(source, sets, datadir)?;
+    // The `logging` method changes the filter this process installed.
+    plan.log_control = logs.map(|l| l as std::sync::Arc<dyn node_kernel::LogControl>);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("node")

@@ -8,8 +8,8 @@
 //! registrations are kept by the linker. See `examples/custom-node`.
 
 mod commands;
+mod logging;
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -98,15 +98,14 @@ pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // The RPC client prints results on stdout and errors on stderr, nothing else; a
     // chain spec is printed for redirection into a file.
-    if !matches!(
+    let logs = (!matches!(
         cli.command,
         Some(Command::Rpc { .. } | Command::Chainspec { .. })
-    ) {
-        init_logging();
-    }
+    ))
+    .then(logging::init);
     let source = commands::profile_source(cli.profile.clone());
     let result = match cli.command.unwrap_or(Command::Run) {
-        Command::Run => commands::run(source, &cli.sets, cli.datadir),
+        Command::Run => commands::run(source, &cli.sets, cli.datadir, logs),
         Command::Check => commands::check(source, &cli.sets, cli.datadir),
         Command::Modules => commands::list_modules(),
         Command::Import { from_datadir, file } => {
@@ -124,16 +123,4 @@ pub fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-/// Quiet by default (info: a line at start and stop, found blocks, sync progress);
-/// `RUST_LOG` widens or narrows it.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
 }

@@ -18,6 +18,8 @@ use crate::error::{KernelError, ProfileError};
 use crate::events::EventBus;
 use crate::http::HttpHub;
 use crate::layers::table_error;
+use crate::logging::{self, LogControl};
+use crate::memory;
 use crate::module::{registered_modules, Module, ModuleConfig, ModuleFactory};
 use crate::profile::Profile;
 use crate::rpc::{Param, RpcError, RpcParams, RpcRegistry};
@@ -54,6 +56,9 @@ pub struct Plan {
     /// RPC methods of registered modules the profile does not run, and their module:
     /// a call answers which module it belongs to instead of "Method not found".
     pub absent_methods: BTreeMap<String, String>,
+    /// The log filter the binary installed, for the `logging` method (none: no method).
+    /// [`plan`] leaves it empty; the binary that owns the subscriber sets it.
+    pub log_control: Option<Arc<dyn LogControl>>,
 }
 
 /// Checks a profile against the registries and builds its modules, without starting
@@ -183,6 +188,7 @@ pub fn plan(mut profile: Profile) -> Result<Plan, ProfileError> {
         modules,
         warnings,
         absent_methods,
+        log_control: None,
     })
 }
 
@@ -293,6 +299,7 @@ pub async fn run(plan: Plan) -> Result<(), KernelError> {
         modules,
         warnings,
         absent_methods,
+        log_control,
     } = plan;
     for warning in &warnings {
         tracing::warn!("{warning}");
@@ -318,7 +325,7 @@ pub async fn run(plan: Plan) -> Result<(), KernelError> {
             })
         })
         .collect();
-    register_kernel_methods(&rpc, &shutdown, summary, &profile).map_err(|reason| {
+    register_kernel_methods(&rpc, &shutdown, summary, &profile, log_control).map_err(|reason| {
         KernelError::Start {
             module: "kernel".to_string(),
             reason,
@@ -480,6 +487,7 @@ fn register_kernel_methods(
     shutdown: &CancellationToken,
     modules: Vec<serde_json::Value>,
     profile: &Profile,
+    log_control: Option<Arc<dyn LogControl>>,
 ) -> Result<(), String> {
     let started = Instant::now();
     let stop = shutdown.clone();
@@ -524,6 +532,25 @@ fn register_kernel_methods(
             async move { Ok((*merged).clone()) }
         },
     )?;
+    rpc.register(
+        "kernel",
+        "getmemoryinfo",
+        memory::PARAMS,
+        memory::HELP,
+        |p: RpcParams| async move { memory::getmemoryinfo(p) },
+    )?;
+    if let Some(control) = log_control {
+        rpc.register(
+            "kernel",
+            "logging",
+            logging::PARAMS,
+            logging::HELP,
+            move |p: RpcParams| {
+                let control = control.clone();
+                async move { logging::logging(&control, p) }
+            },
+        )?;
+    }
     let weak: Weak<RpcRegistry> = Arc::downgrade(rpc);
     rpc.register(
         "kernel",

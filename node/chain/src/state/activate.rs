@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::records::encode;
-use super::{connect, prune, BlockIndexEntry, ChainError, ChainState};
+use super::{connect, prune, tx_index, BlockIndexEntry, ChainError, ChainState};
 use crate::block::Block;
 use crate::events::ChainEvent;
 use crate::hash::Hash256;
@@ -103,6 +103,9 @@ impl ChainState {
                 height,
                 check_scripts,
             )?;
+            if self.options.tx_index {
+                tx_index::add_block(txn, dbs, block, &hash)?;
+            }
             prune::prune_step(
                 txn,
                 dbs,
@@ -152,7 +155,11 @@ impl ChainState {
             .block(&hash)?
             .ok_or_else(|| ChainError::Corrupt(format!("tip {hash} has no data to disconnect")))?;
         self.store.write(|txn, dbs| {
-            connect::disconnect_block(txn, dbs, self.options.address_index, &block, &hash, height)
+            connect::disconnect_block(txn, dbs, self.options.address_index, &block, &hash, height)?;
+            if self.options.tx_index {
+                tx_index::remove_block(txn, dbs, &block, &hash)?;
+            }
+            Ok(())
         })?;
         {
             let mut tree = self.tree.write().unwrap_or_else(|e| e.into_inner());

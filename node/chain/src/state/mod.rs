@@ -1,5 +1,7 @@
 //! Chain state on LMDB: blocks, the block index, the main chain, the UTXO set, undo data,
-//! metadata and an optional address index, with fork choice by most cumulative work.
+//! metadata, an optional address index and an optional transaction index (`tx_index.rs`),
+//! with fork choice by most cumulative work; blocks may be marked invalid by hand
+//! (`invalidate.rs`) and the last blocks re-checked (`verify_chain.rs`).
 //!
 //! One writer at a time (a mutex) accepts headers and blocks and moves the tip; readers
 //! (RPC, peers) use the in-memory tree and LMDB read transactions and never wait for it.
@@ -15,6 +17,7 @@
 mod accept;
 mod activate;
 mod connect;
+mod invalidate;
 mod open;
 mod pipeline;
 mod progress;
@@ -25,18 +28,22 @@ mod records;
 mod stats;
 mod store;
 mod tree;
+mod tx_index;
+mod verify_chain;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use primitive_types::U256;
 
 pub use accept::anti_dos_threshold;
+pub use invalidate::Marked;
 pub use proposal::ProposalError;
 pub use prune::MIN_KEEP_BLOCKS;
 pub use records::BlockIndexEntry;
 pub use stats::{ChainTip, UtxoStats};
+pub use tx_index::{TxIndexInfo, TxLocation};
 
 use self::store::{Store, WriteError};
 use self::tree::BlockTree;
@@ -50,6 +57,8 @@ const TIP_KEY: &[u8] = b"tip";
 const SPEC_KEY: &[u8] = b"spec";
 const SCHEMA_KEY: &[u8] = b"schema";
 const ADDRESS_INDEX_KEY: &[u8] = b"address_index";
+/// How far the transaction index is built (see `tx_index.rs`).
+const TX_INDEX_KEY: &[u8] = b"tx_index";
 /// Bumped when a record layout changes; an older data directory is refused, not misread.
 const SCHEMA_VERSION: u32 = 1;
 /// A header may be at most this far ahead of our clock (Bitcoin's MAX_FUTURE_BLOCK_TIME).
@@ -62,6 +71,9 @@ const LOCATOR_DENSE: usize = 10;
 pub struct ChainOptions {
     /// Keep an index from P2PKH hash to unspent outputs (balance of any address).
     pub address_index: bool,
+    /// Keep an index from txid to the main-chain block holding it (Bitcoin Core's
+    /// `-txindex`), so any confirmed transaction can be looked up by txid.
+    pub tx_index: bool,
     /// Keep the bodies and undo data of only this many recent main-chain blocks; 0 keeps
     /// everything. At least [`MIN_KEEP_BLOCKS`] when set.
     pub keep_blocks: u32,
@@ -122,6 +134,11 @@ pub enum ChainError {
         /// Main-chain blocks up to this height have no data.
         prune_height: u32,
     },
+    /// The transaction index needs every block's data: it cannot be kept with pruning on,
+    /// nor built on a data directory pruned already (Bitcoin Core refuses `-txindex` with
+    /// `-prune` too).
+    #[error("tx_index needs every block: {0}")]
+    TxIndexNeedsBlocks(String),
     /// A peer's headers lead to a chain with less work than the anti-DoS threshold (the
     /// tip's work less [`ANTI_DOS_MARGIN_BLOCKS`] blocks' worth): not stored, as Bitcoin
     /// Core does since 24.0, so cheap forks cannot fill the index. Not a rule broken by
@@ -209,6 +226,9 @@ pub struct ChainState {
     options: ChainOptions,
     /// Mirror of the meta record: main-chain heights `1..=prune_height` have no data.
     prune_height: AtomicU32,
+    /// How far the tx index is built: `tx_index::SYNCED`, or the last height indexed
+    /// while it is being built (see `tx_index.rs`).
+    tx_index_built: AtomicU64,
     sink: EventSink,
 }
 

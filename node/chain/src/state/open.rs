@@ -1,8 +1,9 @@
 //! Opening the chain state: creating a new data directory, refusing another chain's or
-//! an older schema, building or dropping the address index, and loading the block tree.
+//! an older schema, building or dropping the address index, dropping the tx index or
+//! reading how far it is built, and loading the block tree.
 
 use std::path::Path;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::progress::Progress;
@@ -33,6 +34,11 @@ impl ChainState {
     ) -> Result<Arc<ChainState>, ChainError> {
         if options.keep_blocks != 0 && options.keep_blocks < MIN_KEEP_BLOCKS {
             return Err(ChainError::KeepBlocksTooLow(options.keep_blocks));
+        }
+        if options.tx_index && options.keep_blocks != 0 {
+            return Err(ChainError::TxIndexNeedsBlocks(
+                "it cannot be combined with keep_blocks".to_string(),
+            ));
         }
         let store = Store::open(path)?;
         let genesis = spec.genesis_block();
@@ -80,6 +86,7 @@ impl ChainState {
         let tree = Self::load_tree(&store, genesis_hash)?;
         let prune_height =
             store.read(|txn, dbs| Ok(decode_prune_height(dbs.meta.get(txn, PRUNE_HEIGHT_KEY)?)))?;
+        let tx_index_built = super::tx_index::prepare(&store, options.tx_index, prune_height)?;
         if prune_height > 0 && options.keep_blocks == 0 {
             tracing::warn!(
                 prune_height,
@@ -96,6 +103,7 @@ impl ChainState {
             progress: Mutex::new(Progress::new()),
             options,
             prune_height: AtomicU32::new(prune_height),
+            tx_index_built: AtomicU64::new(tx_index_built),
             sink: Box::new(sink),
         });
         {
@@ -216,13 +224,7 @@ impl ChainState {
         }
         tree.set_main(main);
         tree.set_best_header();
-        let tip_work = tree.tip_entry().chain_work;
-        let candidates: Vec<Hash256> = tree
-            .iter()
-            .filter(|(_, e)| e.has_data() && !e.is_failed() && e.chain_work > tip_work)
-            .map(|(h, _)| *h)
-            .collect();
-        tree.candidates.extend(candidates);
+        tree.refill_candidates();
         Ok(tree)
     }
 }

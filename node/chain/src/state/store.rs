@@ -28,6 +28,8 @@ pub(crate) struct Dbs {
     pub(crate) meta: Database<Bytes, Bytes>,
     /// hash160 ++ outpoint key -> `Coin`, when the address index is on.
     pub(crate) address: Database<Bytes, Bytes>,
+    /// Txid -> block hash ++ position (u32 little-endian), when the tx index is on.
+    pub(crate) tx_index: Database<Bytes, Bytes>,
 }
 
 /// Why a write did not happen.
@@ -54,7 +56,7 @@ impl Store {
     pub(crate) fn open(path: &Path) -> Result<Store, heed::Error> {
         std::fs::create_dir_all(path)?;
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
-        options.map_size(INITIAL_MAP_SIZE).max_dbs(8);
+        options.map_size(INITIAL_MAP_SIZE).max_dbs(9);
         // SAFETY: the data directory is locked by the kernel, so no other process opens
         // this environment, and this process opens it once.
         let env = unsafe { options.open(path)? };
@@ -68,6 +70,7 @@ impl Store {
             undo: env.create_database(&mut wtxn, Some("undo"))?,
             meta: env.create_database(&mut wtxn, Some("meta"))?,
             address: env.create_database(&mut wtxn, Some("address"))?,
+            tx_index: env.create_database(&mut wtxn, Some("tx_index"))?,
         };
         wtxn.commit()?;
         tracing::debug!(map_size = current, "chain store open");
@@ -110,6 +113,21 @@ impl Store {
                 other => return other,
             }
         }
+    }
+
+    /// Runs `f` in a write transaction that is always aborted, never committed: for
+    /// checks that replay changes (`verifychain` disconnecting and reconnecting blocks)
+    /// without keeping them. Other writes wait while it runs.
+    pub(crate) fn scratch<T, E>(
+        &self,
+        f: impl FnOnce(&mut RwTxn<'_>, &Dbs) -> Result<T, WriteError<E>>,
+    ) -> Result<T, WriteError<E>> {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let _shared = self.gate.read().unwrap_or_else(|e| e.into_inner());
+        let mut wtxn = self.env.write_txn()?;
+        let result = f(&mut wtxn, &self.dbs);
+        wtxn.abort();
+        result
     }
 
     fn grow(&self) -> Result<(), heed::Error> {

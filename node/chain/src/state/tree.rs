@@ -201,6 +201,44 @@ impl BlockTree {
         marked
     }
 
+    /// Clears the failed mark of `hash`, its descendants and its ancestors (Bitcoin Core's
+    /// `ResetBlockFailureFlags`): what `reconsiderblock` undoes. A block that really breaks
+    /// a rule is marked again when it fails to connect. Returns the blocks changed.
+    pub(crate) fn clear_failed(&mut self, hash: Hash256) -> Vec<Hash256> {
+        let mut related = self.descendants(&hash);
+        related.push(hash);
+        let mut current = self.entries.get(&hash).map(|e| e.header.prev_block);
+        while let Some(h) = current.filter(|h| !h.is_zero()) {
+            related.push(h);
+            current = self.entries.get(&h).map(|e| e.header.prev_block);
+        }
+        let mut cleared = Vec::new();
+        for h in related {
+            if let Some(e) = self.entries.get_mut(&h) {
+                if e.status & FAILED != 0 {
+                    e.status &= !FAILED;
+                    cleared.push(h);
+                }
+            }
+        }
+        self.set_best_header();
+        cleared
+    }
+
+    /// Makes every stored, valid block with more work than the tip a candidate again:
+    /// after the tip moved back (an invalidated block) or marks were cleared, branches
+    /// dropped earlier as too light may be the best again.
+    pub(crate) fn refill_candidates(&mut self) {
+        let tip_work = self.tip_entry().chain_work;
+        let found: Vec<Hash256> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.has_data() && !e.is_failed() && e.chain_work > tip_work)
+            .map(|(h, _)| *h)
+            .collect();
+        self.candidates.extend(found);
+    }
+
     fn recompute_best_header(&self) -> Hash256 {
         let mut best = self.tip();
         let mut best_work = U256::zero();
