@@ -47,7 +47,9 @@ pub use wallet::WalletService;
 pub use metrics;
 pub use node_chain as chain;
 pub use node_kernel::http::{self, Access, HttpRequest, HttpResponse, Route};
-pub use node_kernel::rpc::{self, MethodEntry, Param, ParamKind, RpcError, RpcParams, RpcRegistry, RunOn};
+pub use node_kernel::rpc::{
+    self, MethodEntry, Param, ParamKind, RpcError, RpcParams, RpcRegistry, RunOn,
+};
 pub use node_kernel::{
     async_trait, inventory, registered_modules, registered_strategies, without_settings, Behaviour,
     BoxError, BuiltStrategy, ConfigError, EventBus, Module, ModuleConfig, ModuleFactory,
