@@ -52,6 +52,7 @@ mod auth;
 mod client;
 mod config;
 mod connections;
+mod convert;
 mod cookie;
 mod error;
 mod jsonrpc;
@@ -66,7 +67,7 @@ mod server;
 pub mod fuzzing;
 
 pub use auth::{basic_authorization, Auth};
-pub use client::{call, cli_call, format_cli_output, parse_cli_args, ClientSettings, Credentials};
+pub use client::{call, cli_call, format_cli_output, ClientSettings, Credentials};
 pub use config::RpcConfig;
 pub use cookie::{read_cookie, Cookie, ADDRESS_FILE, COOKIE_FILE, COOKIE_USER};
 pub use error::{ClientError, StartError};

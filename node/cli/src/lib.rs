@@ -83,12 +83,21 @@ enum Command {
     },
     /// Call a JSON-RPC method of a running node, like bitcoin-cli. It reads the same
     /// profile, `--datadir` and `--set` as the node to find its address and cookie.
+    ///
+    /// Options before the method, spelled as bitcoin-cli's: `-named` sends `name=value`
+    /// arguments as named parameters; `-stdin` reads more arguments from standard input,
+    /// one per line, after those given. Each argument is converted as the method declares
+    /// its parameter (asked of the node with `getmethodparams`): a string or hex parameter
+    /// is sent as it is, the others are parsed as JSON.
     Rpc {
-        /// The method, e.g. `getblockchaininfo`.
-        method: String,
-        /// Parameters; each one that parses as JSON is sent as JSON, others as strings.
-        #[arg(allow_hyphen_values = true)]
-        args: Vec<String>,
+        /// `[-named] [-stdin] METHOD [ARGS...]`, e.g. `getblockhash 1000`.
+        #[arg(
+            required = true,
+            allow_hyphen_values = true,
+            trailing_var_arg = true,
+            value_name = "[-named] [-stdin] METHOD [ARGS]"
+        )]
+        words: Vec<String>,
     },
 }
 
@@ -113,9 +122,7 @@ pub fn main() -> std::process::ExitCode {
             commands::import(source, &cli.sets, cli.datadir, from_datadir, file)
         }
         Command::Chainspec { name, from } => commands::chainspec(name, from),
-        Command::Rpc { method, args } => {
-            commands::rpc(source, &cli.sets, cli.datadir, &method, &args)
-        }
+        Command::Rpc { words } => commands::rpc(source, &cli.sets, cli.datadir, &words),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
