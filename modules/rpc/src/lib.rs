@@ -48,6 +48,7 @@
 //! with 200, or on error 404 (unknown method), 400 (invalid request) or 500. Batches are
 //! always 200. Responses carry `Content-Type: application/json`.
 
+mod active;
 mod auth;
 mod client;
 mod config;
@@ -59,7 +60,10 @@ mod jsonrpc;
 mod login_gate;
 mod metrics;
 mod module;
+mod rpcauth;
+mod rpcinfo;
 mod server;
+mod whitelist;
 
 /// Entry points for the fuzz targets in `fuzz/` only.
 #[cfg(feature = "fuzzing")]
@@ -71,4 +75,5 @@ pub use client::{call, cli_call, format_cli_output, ClientSettings, Credentials}
 pub use config::RpcConfig;
 pub use cookie::{read_cookie, Cookie, ADDRESS_FILE, COOKIE_FILE, COOKIE_USER};
 pub use error::{ClientError, StartError};
+pub use rpcauth::{generate_password, RpcAuth};
 pub use server::{serve, Limits, RpcService};
