@@ -103,6 +103,20 @@ pub(crate) fn list_modules() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `node rpcauth USER [PASSWORD]`: what rpcauth.py prints, worded for a profile.
+pub(crate) fn rpcauth(user: &str, password: Option<String>) -> anyhow::Result<()> {
+    if user.is_empty() || user.contains(':') {
+        anyhow::bail!("node rpcauth: the user name must be non-empty and hold no ':'");
+    }
+    let password = password.unwrap_or_else(node_rpc::generate_password);
+    let entry = node_rpc::RpcAuth::new(user, &password);
+    out!("String to be appended to [rpc] auth in the profile:");
+    out!("{:?}", entry.line());
+    out!("Your password:");
+    out!("{password}");
+    Ok(())
+}
+
 /// What `node rpc` was asked: bitcoin-cli's options, the method and its arguments.
 #[derive(Debug, PartialEq, Eq)]
 struct RpcCommand {

@@ -81,6 +81,14 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         from: Option<PathBuf>,
     },
+    /// Print an `[rpc] auth` entry for a user, as Bitcoin Core's rpcauth.py: the salted
+    /// HMAC-SHA256 of the password, and the password (generated when not given).
+    Rpcauth {
+        /// The user name.
+        user: String,
+        /// The password; a random one is generated when left out.
+        password: Option<String>,
+    },
     /// Call a JSON-RPC method of a running node, like bitcoin-cli. It reads the same
     /// profile, `--datadir` and `--set` as the node to find its address and cookie.
     ///
@@ -109,7 +117,7 @@ pub fn main() -> std::process::ExitCode {
     // chain spec is printed for redirection into a file.
     if !matches!(
         cli.command,
-        Some(Command::Rpc { .. } | Command::Chainspec { .. })
+        Some(Command::Rpc { .. } | Command::Rpcauth { .. } | Command::Chainspec { .. })
     ) {
         init_logging();
     }
@@ -122,6 +130,7 @@ pub fn main() -> std::process::ExitCode {
             commands::import(source, &cli.sets, cli.datadir, from_datadir, file)
         }
         Command::Chainspec { name, from } => commands::chainspec(name, from),
+        Command::Rpcauth { user, password } => commands::rpcauth(&user, password),
         Command::Rpc { words } => commands::rpc(source, &cli.sets, cli.datadir, &words),
     };
     match result {
