@@ -20,6 +20,7 @@ mod peers;
 mod plugin;
 mod readme;
 mod rpc;
+mod rpc_access;
 mod rpc_limits;
 mod surface;
 mod zmq;

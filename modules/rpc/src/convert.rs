@@ -52,10 +52,10 @@ pub(crate) fn positional(
         .map(|(i, arg)| {
             let param = declared.and_then(|d| d.get(i));
             let label = match param {
-                Some(p) => format!("argument {} ({})", i + 1, p.name),
-                None => format!("argument {}", i + 1),
+                Some(p) => format!("argument {} of {method}, {}", i + 1, p.name),
+                None => format!("argument {} of {method}", i + 1),
             };
-            convert(method, &label, param.and_then(|p| p.kind), arg)
+            convert(&label, param.and_then(|p| p.kind), arg)
         })
         .collect()
 }
@@ -71,7 +71,6 @@ pub(crate) fn named(
     let mut params = Map::new();
     for arg in args {
         let (name, value) = arg.split_once('=').ok_or_else(|| ClientError::Argument {
-            method: method.to_string(),
             reason: format!(
                 "No '=' in named argument '{arg}', this needs to be present for every \
                  argument (even if it is empty)"
@@ -79,14 +78,13 @@ pub(crate) fn named(
         })?;
         if params.contains_key(name) {
             return Err(ClientError::Argument {
-                method: method.to_string(),
                 reason: format!("Parameter {name} specified multiple times"),
             });
         }
         let kind = declared
             .and_then(|d| d.iter().find(|p| p.name == name))
             .and_then(|p| p.kind);
-        let value = convert(method, &format!("argument {name}"), kind, value)?;
+        let value = convert(&format!("argument {name} of {method}"), kind, value)?;
         params.insert(name.to_string(), value);
     }
     Ok(params)
@@ -94,21 +92,12 @@ pub(crate) fn named(
 
 /// One argument: text kinds as they are, other known kinds parsed as JSON (an error
 /// when they do not parse), `any` and unknown ones guessed.
-fn convert(
-    method: &str,
-    label: &str,
-    kind: Option<ParamKind>,
-    arg: &str,
-) -> Result<Value, ClientError> {
+fn convert(label: &str, kind: Option<ParamKind>, arg: &str) -> Result<Value, ClientError> {
     match kind {
         Some(kind) if kind.is_text() => Ok(Value::String(arg.to_string())),
         Some(ParamKind::Any) | None => Ok(guess(arg)),
         Some(kind) => serde_json::from_str(arg).map_err(|_| ClientError::Argument {
-            method: method.to_string(),
-            reason: format!(
-                "Error parsing JSON: {arg} ({label} is {})",
-                kind.help_name()
-            ),
+            reason: format!("Error parsing JSON: {arg} ({label}: {})", kind.help_name()),
         }),
     }
 }
@@ -170,8 +159,7 @@ mod tests {
             .to_string();
         assert!(
             err.contains("Error parsing JSON: {bad")
-                && err.contains("argument 1 (template_request)")
-                && err.contains("getblocktemplate"),
+                && err.contains("argument 1 of getblocktemplate, template_request: json object"),
             "{err}"
         );
     }

@@ -66,11 +66,9 @@ pub enum ClientError {
         method: String,
     },
     /// A command-line argument cannot be sent as the method's parameter.
-    #[error("{reason} (node rpc {method})")]
+    #[error("{reason}")]
     Argument {
-        /// The method called.
-        method: String,
-        /// What is wrong, naming the argument.
+        /// What is wrong, naming the argument and the method.
         reason: String,
     },
     /// The exchange failed at the HTTP level, or the answer is not JSON-RPC.
