@@ -1,6 +1,7 @@
 //! The client behind `node rpc METHOD [ARGS...]`, in the manner of bitcoin-cli: it finds
 //! the node's address and credentials from the same profile, data directory and `--set`
-//! flags the node was started with, sends one JSON-RPC 1.0-style call and returns the
+//! flags the node was started with, sends one JSON-RPC 1.0-style call (after asking the
+//! node how the method's parameters convert, when arguments are given) and returns the
 //! result or the node's error.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

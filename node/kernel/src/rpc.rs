@@ -1,5 +1,8 @@
 //! The registry of JSON-RPC methods. Modules and plugins register their methods here when
 //! they start; the rpc module serves whatever is registered. Codes follow Bitcoin Core.
+//! Each method declares its parameters ([`Param`]: name, kind, description), from which
+//! the kernel answers `help` in Core's layout and `getmethodparams` (this node's own
+//! method, not Core's), which `node rpc` asks to convert command-line arguments.
 
 use std::collections::BTreeMap;
 use std::future::Future;
