@@ -34,7 +34,7 @@ impl Whitelist {
                 ));
             }
             let methods: BTreeSet<String> = methods
-                .split(|c| c == ',' || c == ' ')
+                .split([',', ' '])
                 .filter(|m| !m.is_empty())
                 .map(str::to_string)
                 .collect();
