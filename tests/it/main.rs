@@ -23,4 +23,5 @@ mod rpc;
 mod rpc_access;
 mod rpc_limits;
 mod surface;
+mod wallet_methods;
 mod zmq;

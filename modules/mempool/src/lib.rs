@@ -16,9 +16,12 @@
 //! and what a reorganisation disconnected is back (re-checked with every other entry
 //! against the new tip), so the next template, balance or listing agrees with one tip.
 //!
-//! Needs: `dyn ChainView` (the `chain` service). Provides: `dyn MempoolService` (the
-//! `mempool` service, [`Mempool`]), its RPC methods, and [`node_api::MempoolEvent`]s on
-//! the bus (what relay announces). Tasks: `expiry`, once a minute.
+//! Needs: `dyn ChainView` (the `chain` service). Uses: `dyn WalletService` (the `wallet`
+//! service, looked up at each `getrawtransaction`: the block of a confirmed wallet
+//! transaction; the wallet needs the pool, so it starts later). Provides: `dyn
+//! MempoolService` (the `mempool` service, [`Mempool`]), its RPC methods, and
+//! [`node_api::MempoolEvent`]s on the bus (what relay announces). Tasks: `expiry`, once
+//! a minute.
 //!
 //! Invariants: every entry spends coins that exist in the chain at the pool's tip or in
 //! an earlier entry, and that no other entry spends; an entry's in-pool ancestors number
@@ -29,11 +32,17 @@
 //! `node_mempool_accepted_total`, `node_mempool_rejected_total{reason}` (a fixed set of
 //! reasons), `node_mempool_evicted_total` (size limit and expiry).
 //!
+//! Fee estimation (`estimatesmartfee`, `fees.rs`): the pool records the fee rate of each
+//! entry a block confirms and how many blocks it waited since admission; the estimate
+//! for N blocks is the lowest rate at which 85% (95% conservative) of the recent
+//! transactions paying at least that much confirmed within N blocks.
+//!
 //! Costs: one signature check per input on admission; block selection sorts the pool.
 //! Following a block costs the chain's writer a pass over the block's transactions; a
 //! reorganisation costs it a re-check of every entry's signatures.
 
 mod config;
+mod fees;
 mod mempool;
 mod metrics;
 mod module;

@@ -16,6 +16,7 @@ use node_api::{
 };
 
 use crate::config::MempoolConfig;
+use crate::fees::{FeeEstimator, Mode};
 use crate::metrics::MempoolMetrics;
 use crate::orphans::Orphans;
 use crate::pool::Pool;
@@ -25,6 +26,8 @@ struct Inner {
     orphans: Orphans,
     /// How far the pool has followed the chain; see [`follow`].
     follow: follow::Following,
+    /// Fee rates and waits of what blocks confirmed from the pool.
+    fees: FeeEstimator,
 }
 
 /// The mempool service. It follows the chain it was built over from the moment it is
@@ -60,6 +63,7 @@ impl Mempool {
                 pool: Pool::default(),
                 orphans: Orphans::default(),
                 follow: follow::Following::at(chain.tip().hash),
+                fees: FeeEstimator::default(),
             }),
             chain,
             policy,
@@ -70,6 +74,13 @@ impl Mempool {
         pool.metrics.size(&pool.lock().pool);
         follow::listen(&pool);
         pool
+    }
+
+    /// `estimatesmartfee`: satoshis per 1000 bytes that confirmed within `target` blocks
+    /// recently (see [`crate::fees`]), never below the minimum relay fee.
+    pub(crate) fn estimate_fee(&self, target: u32, mode: Mode) -> Option<u64> {
+        let estimate = self.lock().fees.estimate(target, mode)?;
+        Some(estimate.max(self.config.min_relay_fee_per_kb))
     }
 
     /// `prioritisetransaction`: `txid` counts `delta` satoshis more (or less) in block

@@ -37,8 +37,10 @@ inventory::submit! {
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[services::MEMPOOL],
         needs: &[services::CHAIN],
-        uses: &[],
-        methods: &["getmempoolinfo", "getrawmempool", "getmempoolentry", "sendrawtransaction", "getrawtransaction", "getmempoolancestors", "getmempooldescendants", "gettxout", "prioritisetransaction", "savemempool"],
+        // getrawtransaction asks the wallet for the block of a wallet transaction; the
+        // wallet needs the pool, so it starts later and is looked up at each call.
+        uses: &[services::WALLET],
+        methods: &["getmempoolinfo", "getrawmempool", "getmempoolentry", "sendrawtransaction", "getrawtransaction", "getmempoolancestors", "getmempooldescendants", "gettxout", "prioritisetransaction", "savemempool", "estimatesmartfee"],
         build,
     }
 }

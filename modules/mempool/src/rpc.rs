@@ -6,10 +6,12 @@ use node_api::chain::{serialize, Hash256, OutPoint, Transaction};
 use node_api::json::{decode_hex, script_pubkey_json, tx_json};
 use node_api::rpc::{amount, codes, Param, RpcError, RpcParams};
 use node_api::{
-    BoxError, EntryInfo, MempoolError, MempoolService, MethodEntry, RunOn, StartContext,
+    BoxError, EntryInfo, Later, MempoolError, MempoolService, MethodEntry, RunOn, StartContext,
+    WalletService,
 };
 use serde_json::{json, Map, Value};
 
+use crate::fees::{Mode, MAX_TARGET};
 use crate::mempool::Mempool;
 
 const NONE: &[Param] = &[];
@@ -48,10 +50,25 @@ const SEND: &[Param] = &[
 const GETRAW: &[Param] = &[
     Param::required("txid").hex("The transaction id"),
     Param::optional("verbose")
-        .any("If false (or 0), return a string of hex-encoded data, otherwise a json object (true or 1)")
+        .boolean(
+            "If false, return a string, otherwise return a json object (1 and 0 also accepted)",
+        )
         .default("false"),
     Param::optional("blockhash").hex("The block in which to look for the transaction"),
 ];
+const ESTIMATE: &[Param] = &[
+    Param::required("conf_target").numeric("Confirmation target in blocks (1 - 1008)"),
+    Param::optional("estimate_mode").string(
+        "The fee estimate mode: \"unset\", \"economical\" or \"conservative\" (default economical)",
+    ),
+];
+
+/// What `getrawtransaction` reads: the pool, the chain through it, and the wallet when
+/// one runs (it starts after the pool, because it needs it).
+pub(crate) struct RawTransactions {
+    mempool: Arc<Mempool>,
+    wallet: Later<dyn WalletService>,
+}
 
 pub(crate) fn register(ctx: &StartContext, mempool: &Arc<Mempool>) -> Result<(), BoxError> {
     let methods: &[MethodEntry<Mempool>] = &[
@@ -103,13 +120,32 @@ pub(crate) fn register(ctx: &StartContext, mempool: &Arc<Mempool>) -> Result<(),
             prioritisetransaction,
         ),
         (
-            "getrawtransaction",
-            GETRAW,
-            "A transaction from the pool, or from a block given its hash.",
-            getrawtransaction,
+            "estimatesmartfee",
+            ESTIMATE,
+            "Estimates the fee rate needed for a transaction to confirm within conf_target \
+             blocks, from the fee rates and waits of the transactions recent blocks \
+             confirmed from this pool: the lowest rate at which 85% (conservative: 95%) of \
+             those paying at least as much confirmed in time.\n\nResult:\n{\n  \
+             \"feerate\" : n,     (numeric, optional) estimate fee rate in BTC/kvB\n  \
+             \"errors\" : [       (json array, optional) Errors encountered during processing\n    \
+             \"str\",           (string)\n    ...\n  ],\n  \
+             \"blocks\" : n       (numeric) block number where estimate was found\n}",
+            estimatesmartfee,
         ),
     ];
-    ctx.register_methods(mempool, RunOn::Blocking, methods)
+    ctx.register_methods(mempool, RunOn::Blocking, methods)?;
+    let raw = Arc::new(RawTransactions {
+        mempool: mempool.clone(),
+        wallet: ctx.get_later::<dyn WalletService>()?,
+    });
+    let raw_methods: &[MethodEntry<RawTransactions>] = &[(
+        "getrawtransaction",
+        GETRAW,
+        "A transaction from the pool, from a block given its hash, or a confirmed \
+         transaction of the wallet.",
+        getrawtransaction,
+    )];
+    ctx.register_methods(&raw, RunOn::Blocking, raw_methods)
 }
 
 /// `savemempool`: writes the pool to `file` now.
@@ -305,20 +341,39 @@ fn sendrawtransaction(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
     }
 }
 
-fn getrawtransaction(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
+/// The wallet's block for `txid`, if a wallet runs and the transaction is one of its
+/// confirmed ones.
+fn wallet_block(raw: &RawTransactions, txid: &Hash256) -> Option<Hash256> {
+    raw.wallet.get()?.transaction_block(txid)
+}
+
+fn getrawtransaction(raw: &RawTransactions, p: RpcParams) -> Result<Value, RpcError> {
+    let m = &*raw.mempool;
     let txid = parse_txid(&p, 0)?;
     let verbose = match p.get(1) {
         None => false,
         Some(Value::Bool(b)) => *b,
         Some(_) => p.required::<i64>(1)? != 0,
     };
-    let (tx, block): (Transaction, Option<Hash256>) = match (m.get(&txid), p.get(2)) {
-        (Some(tx), None) => ((*tx).clone(), None),
-        (_, Some(_)) => {
+    let given_block = match p.get(2) {
+        Some(_) => {
             let hash: String = p.required(2)?;
-            let hash: Hash256 = hash
-                .parse()
-                .map_err(|_| RpcError::invalid_parameter("blockhash must be a 64-character hex string"))?;
+            Some(hash.parse::<Hash256>().map_err(|_| {
+                RpcError::invalid_parameter("blockhash must be a 64-character hex string")
+            })?)
+        }
+        None => None,
+    };
+    let pooled = m.get(&txid);
+    // Core's order: the given block, else the pool, else (without -txindex) the wallet.
+    let block_hash = match (&pooled, given_block) {
+        (_, Some(hash)) => Some(hash),
+        (Some(_), None) => None,
+        (None, None) => wallet_block(raw, &txid),
+    };
+    let (tx, block): (Transaction, Option<Hash256>) = match (pooled, block_hash) {
+        (Some(tx), None) => ((*tx).clone(), None),
+        (_, Some(hash)) => {
             let block = m
                 .chain()
                 .block(&hash)
@@ -361,4 +416,29 @@ fn getrawtransaction(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
         }
     }
     Ok(v)
+}
+
+fn estimatesmartfee(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
+    let target: i64 = p.required(0)?;
+    if !(1..=i64::from(MAX_TARGET)).contains(&target) {
+        return Err(RpcError::invalid_parameter(format!(
+            "Invalid conf_target, must be between 1 and {MAX_TARGET}"
+        )));
+    }
+    let mode = match p.optional::<String>(1)?.as_deref().map(str::to_ascii_lowercase) {
+        None => Mode::Economical,
+        Some(m) if m == "unset" || m == "economical" => Mode::Economical,
+        Some(m) if m == "conservative" => Mode::Conservative,
+        Some(_) => return Err(RpcError::invalid_parameter("Invalid estimate_mode parameter, must be one of: \"unset\", \"economical\", \"conservative\"")),
+    };
+    // As Core: a one-block target is answered for two blocks, the soonest a transaction
+    // sent now can be expected to wait for reliably.
+    let blocks = target.max(2) as u32;
+    Ok(match m.estimate_fee(blocks, mode) {
+        Some(rate) => json!({"feerate": amount(rate), "blocks": blocks}),
+        None => json!({
+            "errors": ["Insufficient data or no feerate found"],
+            "blocks": blocks,
+        }),
+    })
 }

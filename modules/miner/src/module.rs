@@ -93,12 +93,22 @@ impl Module for MinerModule {
         let payout = if !self.config.payout_address.is_empty() {
             Some(spec.parse_address(&self.config.payout_address)?)
         } else if let Some(wallet) = ctx.get::<dyn WalletService>()? {
-            Some(wallet.new_address("mining")?)
+            // A locked encrypted wallet cannot make a key: the node still starts, and
+            // mines only to addresses it is given.
+            match wallet.new_address("mining") {
+                Ok(address) => Some(address),
+                Err(e) => {
+                    tracing::warn!("no payout address from the wallet: {e}");
+                    None
+                }
+            }
         } else {
             None
         };
         if self.config.autostart && payout.is_none() {
-            return Err("autostart needs [miner] payout_address or the wallet module".into());
+            return Err(
+                "autostart needs [miner] payout_address or the wallet module (unlocked)".into(),
+            );
         }
         let searcher = NonceSearcher::new(self.config.threads)?;
         tracing::info!(

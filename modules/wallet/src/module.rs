@@ -35,7 +35,7 @@ inventory::submit! {
         provides: &[services::WALLET],
         needs: &[services::CHAIN, services::MEMPOOL],
         uses: &[],
-        methods: &["getnewaddress", "listaddresses", "getbalance", "listunspent", "sendtoaddress", "sendfrom", "getaddressinfo", "getrawchangeaddress", "getwalletinfo", "listwallets", "validateaddress"],
+        methods: &["getnewaddress", "listaddresses", "getbalance", "listunspent", "sendtoaddress", "sendfrom", "getaddressinfo", "getrawchangeaddress", "getwalletinfo", "listwallets", "validateaddress", "gettransaction", "listtransactions", "listsinceblock", "getreceivedbyaddress", "sendmany", "settxfee", "abandontransaction", "encryptwallet", "walletpassphrase", "walletlock", "walletpassphrasechange", "dumpprivkey", "importprivkey", "backupwallet"],
         build,
     }
 }
@@ -55,6 +55,12 @@ impl Module for WalletModule {
         let wallet = Wallet::open(chain, mempool, path, self.config.fee_rate_per_kb)?;
         tracing::info!(addresses = wallet.addresses().len(), "wallet loaded");
         crate::rpc::register(&ctx, &wallet)?;
+        crate::rpc_history::register(&ctx, &wallet)?;
+        crate::rpc_send::register(&ctx, &wallet)?;
+        crate::rpc_keys::register(&ctx, &wallet)?;
+        // The history is written when it changes; this keeps the last block it followed.
+        let saving = wallet.clone();
+        ctx.on_stop(move || saving.history().write().map_err(Into::into));
         ctx.provide::<dyn WalletService>(wallet)?;
         Ok(())
     }

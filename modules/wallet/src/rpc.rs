@@ -58,7 +58,7 @@ pub(crate) fn register(ctx: &StartContext, wallet: &Arc<Wallet>) -> Result<(), B
         ("validateaddress", ADDRESS, "Whether an address is valid on this chain: isvalid, address, scriptPubKey, isscript, iswitness; or isvalid false and the error.", validateaddress),
         ("getaddressinfo", ADDRESS, "What the wallet knows of an address: ismine, solvable, labels, scriptPubKey.", getaddressinfo),
         ("listwallets", NONE, "The loaded wallets: one, named \"\" (Core's default wallet).", |_, _| Ok(json!([""]))),
-        ("getwalletinfo", NONE, "The wallet's name, format, balances (confirmed, unconfirmed, immature) and key count.", getwalletinfo),
+        ("getwalletinfo", NONE, "The wallet's name, format, balances (confirmed, unconfirmed, immature), key count, fee rate (paytxfee, BTC/kvB), transaction count and, when encrypted, unlocked_until (unix seconds; 0 locked).", getwalletinfo),
         ("sendfrom", SENDFROM, "Pays an amount from one wallet address, change back to it (the tutorial's send --from); returns the txid.", sendfrom),
     ];
     ctx.register_methods(wallet, RunOn::Blocking, methods)
@@ -142,7 +142,9 @@ fn getaddressinfo(w: &Wallet, p: RpcParams) -> Result<Value, RpcError> {
 
 fn getwalletinfo(w: &Wallet, _: RpcParams) -> Result<Value, RpcError> {
     let balance = Wallet::balance_of(&w.coins().map_err(|e| e.to_rpc())?);
-    Ok(json!({
+    // Read alone: the history's lock is never taken while the keys' is held.
+    let txcount = w.history().txs.len();
+    let mut info = json!({
         "walletname": "",
         "walletversion": 1,
         "format": "node",
@@ -154,7 +156,14 @@ fn getwalletinfo(w: &Wallet, _: RpcParams) -> Result<Value, RpcError> {
         "avoid_reuse": false,
         "scanning": false,
         "descriptors": false,
-    }))
+        "paytxfee": amount(w.fee_rate_per_kb()),
+        "txcount": txcount,
+    });
+    // Core shows it only for an encrypted wallet: 0 while locked.
+    if let Some(until) = w.lock_state() {
+        info["unlocked_until"] = json!(until);
+    }
+    Ok(info)
 }
 
 fn listaddresses(w: &Wallet, _: RpcParams) -> Result<Value, RpcError> {

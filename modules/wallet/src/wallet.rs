@@ -1,9 +1,10 @@
 //! The `wallet` service: addresses, coins, balances and payments.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use node_api::chain::{
     sign_p2pkh_input, Address, AddressError, Coins, Hash256, OutPoint, PrivateKey, Transaction,
@@ -12,7 +13,9 @@ use node_api::chain::{
 use node_api::{ChainView, MempoolService, WalletService};
 
 use crate::error::WalletError;
+use crate::history::History;
 use crate::keystore::KeyStore;
+use crate::ledger::Owner;
 
 /// Bytes a signed P2PKH input adds (outpoint 36, script ~107, sequence 4, length 1).
 const INPUT_SIZE: u64 = 148;
@@ -51,15 +54,32 @@ pub struct Balance {
 
 /// The wallet service.
 pub struct Wallet {
-    chain: Arc<dyn ChainView>,
-    mempool: Arc<dyn MempoolService>,
-    keys: Mutex<KeyStore>,
-    fee_rate_per_kb: u64,
+    pub(crate) chain: Arc<dyn ChainView>,
+    pub(crate) mempool: Arc<dyn MempoolService>,
+    /// Shared with the relock timer of `walletpassphrase`.
+    keys: Arc<Mutex<KeyStore>>,
+    /// The wallet's transactions. Lock order: history before keys, never the reverse.
+    pub(crate) history: Mutex<History>,
+    /// Fee rate of payments, satoshis per 1000 bytes (`settxfee` changes it).
+    fee_rate_per_kb: AtomicU64,
+    /// The configured rate, which `settxfee 0` restores.
+    default_fee_rate_per_kb: u64,
     /// Held while a payment is built and submitted, so two payments never pick one coin.
     paying: Mutex<()>,
 }
 
-fn now() -> u64 {
+/// One recipient of a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recipient {
+    /// Where to.
+    pub address: Address,
+    /// Satoshis.
+    pub amount: u64,
+    /// Whether the fee is taken out of this amount (Core's subtractfeefrom).
+    pub subtract_fee: bool,
+}
+
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -67,28 +87,76 @@ fn now() -> u64 {
 }
 
 impl Wallet {
-    /// Opens the key file at `path`.
+    /// Opens the key file at `path` and its transaction history beside it, catches the
+    /// history up with the chain and follows the chain from then on.
     pub fn open(
         chain: Arc<dyn ChainView>,
         mempool: Arc<dyn MempoolService>,
         path: PathBuf,
         fee_rate_per_kb: u64,
     ) -> Result<Arc<Wallet>, WalletError> {
-        let keys = KeyStore::open(path, chain.spec().wif_version)?;
-        Ok(Arc::new(Wallet {
+        let keys = KeyStore::open(path.clone(), chain.spec().wif_version)?;
+        let history = crate::follow::load_history(&*chain, &keys, &path)?;
+        let wallet = Arc::new(Wallet {
             chain,
             mempool,
-            keys: Mutex::new(keys),
-            fee_rate_per_kb,
+            keys: Arc::new(Mutex::new(keys)),
+            history: Mutex::new(history),
+            fee_rate_per_kb: AtomicU64::new(fee_rate_per_kb),
+            default_fee_rate_per_kb: fee_rate_per_kb,
             paying: Mutex::new(()),
-        }))
+        });
+        crate::follow::start(&wallet)?;
+        Ok(wallet)
     }
 
-    fn keys(&self) -> MutexGuard<'_, KeyStore> {
+    pub(crate) fn keys(&self) -> MutexGuard<'_, KeyStore> {
         self.keys.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn version(&self) -> u8 {
+    pub(crate) fn history(&self) -> MutexGuard<'_, History> {
+        self.history.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The wallet's addresses by hash, with labels: what decides what is ours.
+    pub(crate) fn owner(&self) -> Owner {
+        let version = self.version();
+        Owner {
+            version,
+            labels: self
+                .keys()
+                .keys
+                .iter()
+                .map(|k| (k.public.hash160(), k.label.clone()))
+                .collect(),
+        }
+    }
+
+    /// Fee rate of payments, satoshis per 1000 bytes.
+    pub fn fee_rate_per_kb(&self) -> u64 {
+        self.fee_rate_per_kb.load(Ordering::Relaxed)
+    }
+
+    /// `settxfee`: the fee rate of later payments; 0 restores the configured rate. A rate
+    /// below the pool's minimum relay fee would make payments the pool refuses.
+    pub fn set_fee_rate(&self, per_kb: u64) -> Result<(), WalletError> {
+        let min = self.mempool.info().min_relay_fee_per_kb;
+        if per_kb != 0 && per_kb < min {
+            return Err(WalletError::InvalidParameter(format!(
+                "txfee cannot be less than min relay tx fee ({} BTC/kvB)",
+                Coins(min)
+            )));
+        }
+        let rate = if per_kb == 0 {
+            self.default_fee_rate_per_kb
+        } else {
+            per_kb
+        };
+        self.fee_rate_per_kb.store(rate, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub(crate) fn version(&self) -> u8 {
         self.chain.spec().address_version
     }
 
@@ -97,7 +165,8 @@ impl Wallet {
         self.chain.spec().parse_address(text)
     }
 
-    /// Creates a key and returns its address.
+    /// Creates a key and returns its address. An encrypted wallet must be unlocked: the
+    /// new key is sealed before it is written.
     pub fn new_address(&self, label: &str) -> Result<Address, WalletError> {
         let key = PrivateKey::generate();
         let address = key.address(self.version());
@@ -112,7 +181,7 @@ impl Wallet {
         self.keys()
             .keys
             .iter()
-            .map(|k| (k.key.address(version), k.label.clone()))
+            .map(|k| (k.public.address(version), k.label.clone()))
             .collect()
     }
 
@@ -122,7 +191,95 @@ impl Wallet {
         self.keys()
             .keys
             .iter()
-            .any(|k| k.key.address(version) == *address)
+            .any(|k| k.public.address(version) == *address)
+    }
+
+    /// `dumpprivkey`: the key of `address` (the caller shows it as WIF; never logged).
+    pub fn private_key(&self, address: &Address) -> Result<PrivateKey, WalletError> {
+        self.keys().secret(address, self.version())
+    }
+
+    /// `importprivkey`: adds `key` (if new) and, with `rescan`, finds its confirmed coins
+    /// through the address index and records the transactions that made them. Returns
+    /// its address.
+    pub fn import_key(
+        &self,
+        key: PrivateKey,
+        label: &str,
+        rescan: bool,
+    ) -> Result<Address, WalletError> {
+        let address = key.address(self.version());
+        if !self.is_mine(&address) {
+            self.keys().add(key, label.to_string(), now())?;
+            tracing::info!(%address, "key imported");
+        }
+        if rescan {
+            crate::follow::rescan_address(self, &address)?;
+        }
+        Ok(address)
+    }
+
+    /// Whether the wallet is encrypted, and until when (unix seconds, 0 locked) it is
+    /// unlocked.
+    pub fn lock_state(&self) -> Option<u64> {
+        let keys = self.keys();
+        keys.is_encrypted().then_some(keys.unlocked_until)
+    }
+
+    /// `encryptwallet`: encrypts the keys under `passphrase`; the wallet is left locked.
+    pub fn encrypt(&self, passphrase: &str) -> Result<(), WalletError> {
+        self.keys().encrypt(passphrase)?;
+        tracing::info!("wallet encrypted");
+        Ok(())
+    }
+
+    /// `walletpassphrase`: unlocks for `seconds`, then a timer on `runtime` locks again
+    /// (unless another unlock or a `walletlock` came first).
+    pub fn unlock(
+        &self,
+        passphrase: &str,
+        seconds: u64,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<(), WalletError> {
+        let generation = {
+            let mut keys = self.keys();
+            keys.unlock(passphrase)?;
+            keys.unlocked_until = now().saturating_add(seconds);
+            keys.unlock_generation
+        };
+        let keys = self.keys.clone();
+        runtime.spawn(async move {
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+            let mut keys = keys.lock().unwrap_or_else(|e| e.into_inner());
+            if keys.unlock_generation == generation {
+                keys.lock();
+                tracing::info!("wallet locked again after its unlock time");
+            }
+        });
+        Ok(())
+    }
+
+    /// `walletlock`.
+    pub fn lock(&self) -> Result<(), WalletError> {
+        let mut keys = self.keys();
+        if !keys.is_encrypted() {
+            return Err(WalletError::NotEncrypted("walletlock"));
+        }
+        keys.lock();
+        Ok(())
+    }
+
+    /// `walletpassphrasechange`.
+    pub fn change_passphrase(&self, old: &str, new: &str) -> Result<(), WalletError> {
+        self.keys().change_passphrase(old, new)?;
+        tracing::info!("wallet passphrase changed");
+        Ok(())
+    }
+
+    /// `backupwallet`: the key file as stored (sealed if encrypted), 0600. The history
+    /// is not copied: a wallet restored from the keys alone finds it again by rescanning.
+    pub fn backup(&self, destination: &Path) -> Result<(), WalletError> {
+        self.keys().backup(destination)
     }
 
     /// Coins paying `addresses`: confirmed ones from the address index that no pooled
@@ -204,20 +361,44 @@ impl Wallet {
     }
 
     /// Pays `amount` to `to` from the wallet's coins (or only from `from`'s, change back
-    /// to it, as the tutorial's `send --from`), at the configured fee rate. The payment
-    /// goes to the mempool, which announces it to the network at once.
+    /// to it, as the tutorial's `send --from`), at the fee rate. The payment goes to the
+    /// mempool, which announces it to the network at once.
     pub fn send(
         &self,
         to: &Address,
         amount: u64,
         from: Option<&Address>,
     ) -> Result<(Hash256, u64), WalletError> {
-        if amount < DUST {
-            return Err(WalletError::InvalidAmount(format!(
-                "{} is below the dust threshold of {} coins",
-                Coins(amount),
-                Coins(DUST)
-            )));
+        let recipient = Recipient {
+            address: *to,
+            amount,
+            subtract_fee: false,
+        };
+        self.pay(&[recipient], from, 0)
+    }
+
+    /// Pays every recipient in one transaction (`sendmany`), from coins with at least
+    /// `minconf` confirmations (0: unconfirmed change too), or only from `from`'s coins
+    /// with change back to it. The fee is added on top, or split evenly among the
+    /// recipients marked `subtract_fee` (the first of them pays the remainder), as Core.
+    /// Returns the txid and the fee.
+    pub fn pay(
+        &self,
+        recipients: &[Recipient],
+        from: Option<&Address>,
+        minconf: u32,
+    ) -> Result<(Hash256, u64), WalletError> {
+        for r in recipients {
+            if r.amount < DUST {
+                return Err(WalletError::InvalidAmount(format!(
+                    "{} is below the dust threshold of {} coins",
+                    Coins(r.amount),
+                    Coins(DUST)
+                )));
+            }
+        }
+        if self.keys().is_locked() {
+            return Err(WalletError::Locked);
         }
         let _paying = self.paying.lock().unwrap_or_else(|e| e.into_inner());
         let mut coins = match from {
@@ -229,37 +410,65 @@ impl Wallet {
             }
             None => self.coins()?,
         };
-        coins.retain(|c| c.spendable);
+        coins.retain(|c| c.spendable && c.confirmations >= minconf);
         // Confirmed coins first, largest first: fewer inputs, smaller fees.
         coins.sort_by_key(|c| (c.confirmations == 0, std::cmp::Reverse(c.value)));
-        let fee_for = |inputs: u64, outputs: u64| {
-            ((TX_OVERHEAD + INPUT_SIZE * inputs + OUTPUT_SIZE * outputs) * self.fee_rate_per_kb)
+        let rate = self.fee_rate_per_kb();
+        let outputs_count = recipients.len() as u64 + 1;
+        let fee_for = |inputs: u64| {
+            ((TX_OVERHEAD + INPUT_SIZE * inputs + OUTPUT_SIZE * outputs_count) * rate)
                 .div_ceil(1000)
         };
+        let total_out: u64 = recipients.iter().map(|r| r.amount).sum();
+        let subtracting = recipients.iter().filter(|r| r.subtract_fee).count() as u64;
+        // What the inputs must cover with `n` of them.
+        let needed = |n: u64| total_out + if subtracting > 0 { 0 } else { fee_for(n) };
         let mut chosen = Vec::new();
         let mut total = 0u64;
         for coin in coins.iter() {
-            if total >= amount + fee_for(chosen.len() as u64, 2) {
+            if total >= needed(chosen.len() as u64) {
                 break;
             }
             total += coin.value;
             chosen.push(coin.clone());
         }
-        let needed = amount + fee_for(chosen.len() as u64, 2);
-        if total < needed {
+        if chosen.is_empty() || total < needed(chosen.len() as u64) {
             let available: u64 = coins.iter().map(|c| c.value).sum();
             return Err(WalletError::InsufficientFunds {
                 available,
-                needed: amount + fee_for(coins.len().max(1) as u64, 2),
+                needed: needed(coins.len().max(1) as u64),
             });
         }
+        let fee = fee_for(chosen.len() as u64);
+        let mut outputs = Vec::with_capacity(recipients.len() + 1);
+        let mut first_subtracted = true;
+        for r in recipients {
+            let mut value = r.amount;
+            if r.subtract_fee {
+                let mut share = fee / subtracting;
+                if first_subtracted {
+                    share += fee % subtracting;
+                    first_subtracted = false;
+                }
+                value = value.saturating_sub(share);
+                if value < DUST {
+                    return Err(WalletError::InvalidAmount(
+                        "The transaction amount is too small to pay the fee".to_string(),
+                    ));
+                }
+            }
+            outputs.push(TxOut {
+                value,
+                script_pubkey: r.address.script_pubkey(),
+            });
+        }
+        let paid: u64 = outputs.iter().map(|o| o.value).sum();
+        // Change below dust goes to the fee rather than making an output nobody spends.
+        let change = total - paid - fee;
         let change_address = from.copied().unwrap_or(chosen[0].address);
-        let mut outputs = vec![TxOut {
-            value: amount,
-            script_pubkey: to.script_pubkey(),
-        }];
-        let change = total - needed;
+        let mut change_vouts = Vec::new();
         if change >= DUST {
+            change_vouts.push(outputs.len() as u32);
             outputs.push(TxOut {
                 value: change,
                 script_pubkey: change_address.script_pubkey(),
@@ -282,24 +491,58 @@ impl Wallet {
             let keys = self.keys();
             let version = self.version();
             for (index, coin) in chosen.iter().enumerate() {
-                let key = keys
-                    .keys
-                    .iter()
-                    .find(|k| k.key.address(version) == coin.address)
-                    .ok_or_else(|| WalletError::NotMine(coin.address.to_string()))?;
+                let key = keys.secret(&coin.address, version)?;
                 tx.inputs[index].script_sig =
-                    sign_p2pkh_input(&tx, index, &coin.address.script_pubkey(), &key.key)
+                    sign_p2pkh_input(&tx, index, &coin.address.script_pubkey(), &key)
                         .map_err(|e| WalletError::Chain(format!("signing failed: {e}")))?;
             }
         }
-        let accepted = self.mempool.accept(tx)?;
+        let tx = Arc::new(tx);
+        let accepted = self.mempool.accept((*tx).clone())?;
+        {
+            let mut history = self.history();
+            history.record(tx, None, now(), change_vouts);
+            if let Err(e) = history.save() {
+                // The payment is out; the history catches it up from the chain later.
+                tracing::warn!("wallet history not saved: {e}");
+            }
+        }
         tracing::info!(
             txid = %accepted.txid,
-            amount = %Coins(amount),
+            amount = %Coins(total_out),
             fee = %Coins(accepted.fee),
             "payment sent"
         );
         Ok((accepted.txid, accepted.fee))
+    }
+
+    /// `abandontransaction`: an unconfirmed wallet transaction that is not in the pool
+    /// (and its wallet descendants) no longer counts as spending its inputs.
+    pub fn abandon(&self, txid: &Hash256) -> Result<(), WalletError> {
+        let mut history = self.history();
+        let wtx = history
+            .txs
+            .get(txid)
+            .ok_or(WalletError::UnknownTransaction)?;
+        if wtx.block.is_some() || self.mempool.contains(txid) {
+            return Err(WalletError::NotAbandonable);
+        }
+        let mut pending = vec![*txid];
+        while let Some(next) = pending.pop() {
+            history.abandon(&next);
+            let children: Vec<Hash256> = history
+                .txs
+                .values()
+                .filter(|w| {
+                    w.block.is_none()
+                        && !w.abandoned
+                        && w.tx.inputs.iter().any(|i| i.prevout.txid == next)
+                })
+                .map(|w| w.tx.txid())
+                .collect();
+            pending.extend(children);
+        }
+        history.save()
     }
 }
 
@@ -314,5 +557,12 @@ impl WalletService for Wallet {
 
     fn is_mine(&self, address: &Address) -> bool {
         Wallet::is_mine(self, address)
+    }
+
+    fn transaction_block(&self, txid: &Hash256) -> Option<Hash256> {
+        let block = self.history().txs.get(txid)?.block?;
+        // The history follows the chain inside each step; checked anyway, since a
+        // caller wants a block it can read the transaction from.
+        self.chain.is_main(&block.hash).then_some(block.hash)
     }
 }

@@ -52,7 +52,7 @@ pub use node_kernel::rpc::{
 };
 pub use node_kernel::{
     async_trait, inventory, registered_modules, registered_strategies, without_settings, Behaviour,
-    BoxError, BuiltStrategy, ConfigError, EventBus, Module, ModuleConfig, ModuleFactory,
+    BoxError, BuiltStrategy, ConfigError, EventBus, Later, Module, ModuleConfig, ModuleFactory,
     NodeSettings, Profile, Service, StartContext, StrategyConfig, StrategyFactory, TaskOutcome,
     TaskSpawner,
 };

@@ -12,7 +12,7 @@ use crate::http::{HttpHub, Route};
 use crate::module::{BoxError, ModuleFactory};
 use crate::profile::NodeSettings;
 use crate::rpc::{MethodEntry, RpcRegistry, RunOn};
-use crate::services::{Service, Services};
+use crate::services::{Later, Service, Services};
 use crate::tasks::{TaskOutcome, TaskSpawner};
 use crate::DataDir;
 
@@ -88,6 +88,16 @@ impl StartContext {
             return Err(self.undeclared::<S>("uses"));
         }
         Ok(self.services.get::<S>())
+    }
+
+    /// Service `S`, declared in `uses`, looked up at each use: for a service whose
+    /// provider starts after this module because it needs this module (a `uses` that
+    /// closes a cycle yields, see the start order).
+    pub fn get_later<S: Service + ?Sized>(&self) -> Result<Later<S>, BoxError> {
+        if !self.factory.uses.contains(&S::NAME) {
+            return Err(self.undeclared::<S>("uses"));
+        }
+        Ok(Later::new(self.services.clone()))
     }
 
     fn undeclared<S: Service + ?Sized>(&self, list: &str) -> BoxError {

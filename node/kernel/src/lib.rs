@@ -45,7 +45,7 @@ pub use lifecycle::{plan, run, Plan, PlannedModule};
 pub use module::{registered_modules, BoxError, Module, ModuleConfig, ModuleFactory};
 pub use profile::{NodeSettings, Profile, ProfileSource};
 pub use rpc::{MethodEntry, RpcError, RpcParams, RpcRegistry, RunOn};
-pub use services::Service;
+pub use services::{Later, Service};
 pub use strategy::{
     registered_strategies, without_settings, Behaviour, BuiltStrategy, StrategyConfig,
     StrategyFactory,

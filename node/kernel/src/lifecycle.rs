@@ -187,27 +187,39 @@ pub fn plan(mut profile: Profile) -> Result<Plan, ProfileError> {
 }
 
 /// Orders modules so each starts after the providers of what it needs or uses; among
-/// modules free to start, profile order decides.
+/// modules free to start, profile order decides (see [`next_to_start`] for a `uses`
+/// that closes a cycle). A cycle of `needs` is an error.
 fn start_order(
     mut pending: Vec<PlannedModule>,
     providers: &BTreeMap<&str, &str>,
     file: &str,
 ) -> Result<Vec<PlannedModule>, ProfileError> {
-    let mut started: BTreeSet<&str> = BTreeSet::new();
+    let mut started: BTreeSet<String> = BTreeSet::new();
     let mut order = Vec::new();
     while !pending.is_empty() {
-        let ready = pending.iter().position(|m| {
-            m.factory
-                .needs
-                .iter()
-                .chain(m.factory.uses)
-                .filter_map(|s| providers.get(s))
-                .all(|p| *p == m.factory.name || started.contains(p))
-        });
-        match ready {
+        let waiting: Vec<Waiting<'_>> = pending
+            .iter()
+            .map(|m| {
+                let name = m.factory.name;
+                let edges = |services: &[&str]| -> Vec<String> {
+                    services
+                        .iter()
+                        .filter_map(|s| providers.get(s))
+                        .filter(|p| **p != name && !started.contains(**p))
+                        .map(|p| p.to_string())
+                        .collect()
+                };
+                Waiting {
+                    name,
+                    needs: edges(m.factory.needs),
+                    uses: edges(m.factory.uses),
+                }
+            })
+            .collect();
+        match next_to_start(&waiting) {
             Some(i) => {
                 let m = pending.remove(i);
-                started.insert(m.factory.name);
+                started.insert(m.factory.name.to_string());
                 order.push(m);
             }
             None => {
@@ -219,6 +231,47 @@ fn start_order(
         }
     }
     Ok(order)
+}
+
+/// A module not started yet and the providers, not started yet either, it needs and uses.
+struct Waiting<'a> {
+    name: &'a str,
+    needs: Vec<String>,
+    uses: Vec<String>,
+}
+
+/// Which waiting module starts next: the first (in profile order) waiting for nothing;
+/// else the first whose `needs` are met and whose every awaited `uses` provider waits,
+/// directly or not, for it: that `uses` closes a cycle (the mempool uses the wallet,
+/// which needs the mempool) and yields, and the module finds the service later through
+/// [`crate::StartContext::get_later`]. `None` when neither exists: a cycle of `needs`.
+fn next_to_start(waiting: &[Waiting<'_>]) -> Option<usize> {
+    if let Some(free) = waiting
+        .iter()
+        .position(|m| m.needs.is_empty() && m.uses.is_empty())
+    {
+        return Some(free);
+    }
+    // Whether `from` waits, through needs and uses, for `target`.
+    let reaches = |from: &str, target: &str| {
+        let mut stack = vec![from.to_string()];
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        while let Some(name) = stack.pop() {
+            if name == target {
+                return true;
+            }
+            if !seen.insert(name.clone()) {
+                continue;
+            }
+            if let Some(m) = waiting.iter().find(|m| m.name == name) {
+                stack.extend(m.needs.iter().chain(&m.uses).cloned());
+            }
+        }
+        false
+    };
+    waiting
+        .iter()
+        .position(|m| m.needs.is_empty() && m.uses.iter().all(|p| reaches(p, m.name)))
 }
 
 struct Running {
@@ -556,5 +609,41 @@ fn help(registry: &Weak<RpcRegistry>, params: RpcParams) -> Result<serde_json::V
             )))
         }
         None => Ok(json!(crate::help::method_list(registry.methods()))),
+    }
+}
+
+#[cfg(test)]
+mod start_order_tests {
+    use super::*;
+
+    fn waiting<'a>(name: &'a str, needs: &[&str], uses: &[&str]) -> Waiting<'a> {
+        Waiting {
+            name,
+            needs: needs.iter().map(|s| s.to_string()).collect(),
+            uses: uses.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_uses_that_closes_a_cycle_yields_and_others_still_order() {
+        // rpc uses both and comes first in the profile; mempool uses the wallet, which
+        // needs the mempool: the mempool starts first, rpc waits for both.
+        let all = [
+            waiting("rpc", &[], &["mempool", "wallet"]),
+            waiting("mempool", &[], &["wallet"]),
+            waiting("wallet", &["mempool"], &[]),
+        ];
+        assert_eq!(next_to_start(&all), Some(1));
+        let after = [
+            waiting("rpc", &[], &["wallet"]),
+            waiting("wallet", &[], &[]),
+        ];
+        assert_eq!(next_to_start(&after), Some(1));
+    }
+
+    #[test]
+    fn a_cycle_of_needs_has_no_next_module() {
+        let all = [waiting("a", &["b"], &[]), waiting("b", &["a"], &[])];
+        assert_eq!(next_to_start(&all), None);
     }
 }

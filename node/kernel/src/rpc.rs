@@ -37,6 +37,12 @@ pub mod codes {
     pub const WALLET_INSUFFICIENT_FUNDS: i32 = -6;
     /// Invalid, missing or duplicate parameter.
     pub const INVALID_PARAMETER: i32 = -8;
+    /// Enter the wallet passphrase with walletpassphrase first.
+    pub const WALLET_UNLOCK_NEEDED: i32 = -13;
+    /// The wallet passphrase entered was incorrect.
+    pub const WALLET_PASSPHRASE_INCORRECT: i32 = -14;
+    /// Command given in wrong wallet encryption state (encrypting an encrypted wallet etc.).
+    pub const WALLET_WRONG_ENC_STATE: i32 = -15;
     /// No peers are connected.
     pub const CLIENT_NOT_CONNECTED: i32 = -9;
     /// Error parsing or validating structure in raw format.

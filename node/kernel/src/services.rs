@@ -73,6 +73,28 @@ impl Services {
     }
 }
 
+/// A service looked up at each use rather than once at start: what a module holds for a
+/// service it `uses` whose provider may start after it (see
+/// [`crate::StartContext::get_later`]).
+pub struct Later<S: Service + ?Sized> {
+    services: Arc<Services>,
+    service: std::marker::PhantomData<fn() -> Arc<S>>,
+}
+
+impl<S: Service + ?Sized> Later<S> {
+    pub(crate) fn new(services: Arc<Services>) -> Later<S> {
+        Later {
+            services,
+            service: std::marker::PhantomData,
+        }
+    }
+
+    /// The service, if its provider has started by now.
+    pub fn get(&self) -> Option<Arc<S>> {
+        self.services.get::<S>()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +127,16 @@ mod tests {
             again.contains("already provided by module \"english\""),
             "{again}"
         );
+    }
+
+    #[test]
+    fn a_later_handle_sees_a_service_provided_after_it_was_made() {
+        let services = Arc::new(Services::default());
+        let later = Later::<dyn Greeter>::new(services.clone());
+        assert!(later.get().is_none());
+        services
+            .provide::<dyn Greeter>("english", Arc::new(English))
+            .unwrap();
+        assert_eq!(later.get().unwrap().hello(), "hello");
     }
 }

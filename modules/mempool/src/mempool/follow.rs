@@ -98,12 +98,21 @@ impl Mempool {
             let mut guard = self.lock();
             let inner = &mut *guard;
             match event {
-                ChainEvent::BlockConnected { hash, block, .. } => {
+                ChainEvent::BlockConnected {
+                    hash,
+                    block,
+                    height,
+                } => {
                     inner.follow.step(block.header.prev_block, *hash);
-                    self.connected(inner, block, &mut events);
+                    self.connected(inner, block, *height, &mut events);
                 }
-                ChainEvent::BlockDisconnected { hash, block, .. } => {
+                ChainEvent::BlockDisconnected {
+                    hash,
+                    block,
+                    height,
+                } => {
                     inner.follow.step(*hash, block.header.prev_block);
+                    inner.fees.disconnected(*height);
                     disconnected(inner, block);
                 }
                 ChainEvent::TipChanged { hash, .. } => {
@@ -118,9 +127,20 @@ impl Mempool {
         self.publish(events);
     }
 
-    fn connected(&self, inner: &mut Inner, block: &Block, events: &mut Vec<MempoolEvent>) {
+    fn connected(
+        &self,
+        inner: &mut Inner,
+        block: &Block,
+        height: u32,
+        events: &mut Vec<MempoolEvent>,
+    ) {
         for tx in &block.txs {
-            inner.pool.remove(&tx.txid());
+            if let Some(entry) = inner.pool.remove(&tx.txid()) {
+                // What the fee estimator learns: this rate waited this long.
+                inner
+                    .fees
+                    .confirmed(height, entry.height, entry.fee, entry.size);
+            }
         }
         for tx in block.txs.iter().filter(|t| !t.is_coinbase()) {
             for input in &tx.inputs {
@@ -248,6 +268,7 @@ mod tests {
                 pool: Pool::default(),
                 orphans: Orphans::default(),
                 follow: Following::at(chain.tip().hash),
+                fees: crate::fees::FeeEstimator::default(),
             }),
         });
         let tx = alice.pay(&coinbase.unwrap(), 0, &bob, 100_000_000, 10_000);
