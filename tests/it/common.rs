@@ -1,6 +1,6 @@
 //! Helpers to run real `node` processes on 127.0.0.1 with temporary data directories.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -394,6 +394,31 @@ impl TestNode {
         all.push(method);
         all.extend_from_slice(args);
         bin_output(&self.bin, &all, &[])
+    }
+
+    /// Runs `node rpc WORDS...` (bitcoin-cli's options included) with the node's flags and
+    /// `sets` after them, `stdin` written to its standard input.
+    pub(crate) fn rpc_output(&self, words: &[&str], sets: &[&str], stdin: &str) -> Output {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(&self.flags);
+        for set in sets {
+            cmd.arg("--set").arg(set);
+        }
+        cmd.arg("rpc")
+            .args(words)
+            .current_dir(repo_root())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        clean_env(&mut cmd);
+        let mut child = cmd.spawn().expect("run node rpc");
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("node rpc output")
     }
 
     /// Calls an RPC method: what it printed, trimmed (a string result as it is), or the

@@ -21,6 +21,7 @@ mod peers;
 mod plugin;
 mod readme;
 mod rpc;
+mod rpc_access;
 mod rpc_limits;
 mod surface;
 mod wallet_methods;

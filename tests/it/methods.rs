@@ -172,7 +172,8 @@ fn chain_methods_answer_core_fields_and_codes() {
     assert_eq!(full["tx"][0]["hex"], coinbase_hex.as_str());
     node.fails_with("getblock", &[UNKNOWN_HASH], -5, "Block not found");
     node.fails_with("getblock", &["xyz"], -8, "blockhash");
-    node.fails_with("getblock", &["12345"], -3, "blockhash");
+    // A hash parameter is sent as a string whatever it looks like (as bitcoin-cli does).
+    node.fails_with("getblock", &["12345"], -8, "blockhash");
 
     node.fails_with("decoderawtransaction", &["zz"], -22, "TX decode failed");
     node.fails_with("decoderawtransaction", &["0100"], -22, "TX decode failed");
@@ -373,7 +374,9 @@ fn wallet_methods_addresses_balances_and_payments() {
     node.fails_with("sendtoaddress", &[&to, "60"], -6, "Insufficient funds");
     node.fails_with("sendtoaddress", &[&to, "0"], -3, "amount");
     node.fails_with("sendtoaddress", &[&to, "-1"], -3, "mount");
-    node.fails_with("sendtoaddress", &[&to, "lots"], -3, "mount");
+    // `node rpc` parses an amount as JSON (bitcoin-cli would refuse a bare `lots`): a
+    // JSON string reaches the node, which refuses it.
+    node.fails_with("sendtoaddress", &[&to, "\"lots\""], -3, "mount");
     node.fails_with("sendtoaddress", &[&to, "0.000000001"], -3, "mount");
     node.fails_with("sendtoaddress", &["bad", "1"], -5, "Invalid address");
     node.fails_with("sendfrom", &[&to, &other, "1"], -6, "Insufficient funds");
@@ -473,19 +476,20 @@ fn kernel_methods_help_uptime_modules_profile_and_stop() {
     let mut node = TestNode::start_wallet(&[], "", &["mempool.max_orphans=7".to_string()]);
     let help = node.text("help", &[]);
     for line in [
-        "== chain ==",
-        "getblock blockhash [verbosity]",
-        "sendrawtransaction hexstring [maxfeerate]",
-        "sendtoaddress address amount",
-        "generatetoaddress nblocks address [maxtries]",
-        "help [command]",
+        "== Chain ==",
+        "getblock \"blockhash\" ( verbosity )",
+        "sendrawtransaction \"hexstring\" ( maxfeerate )",
+        "sendtoaddress \"address\" amount",
+        "generatetoaddress nblocks \"address\" ( maxtries )",
+        "help ( \"command\" )",
         "stop",
     ] {
         assert!(help.contains(line), "{line:?} missing from:\n{help}");
     }
     let getblock = node.text("help", &["getblock"]);
     assert!(
-        getblock.starts_with("getblock blockhash [verbosity]") && getblock.contains("verbosity 0"),
+        getblock.starts_with("getblock \"blockhash\" ( verbosity )")
+            && getblock.contains("0 for hex-encoded data"),
         "{getblock}"
     );
     node.fails_with(

@@ -111,7 +111,7 @@ fn cookie_client_and_stop_rpc() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(
-        stdout.contains("uptime") && stdout.contains("help [command]"),
+        stdout.contains("uptime") && stdout.contains("help ( \"command\" )"),
         "{stdout}"
     );
 

@@ -11,14 +11,37 @@ use node_api::{BoxError, MethodEntry, RunOn, StartContext};
 use serde_json::{json, Value};
 
 const NONE: &[Param] = &[];
-const HEIGHT: &[Param] = &[Param::required("height")];
-const HEADER: &[Param] = &[Param::required("blockhash"), Param::optional("verbose")];
-const BLOCK: &[Param] = &[Param::required("blockhash"), Param::optional("verbosity")];
-const HEXSTRING: &[Param] = &[Param::required("hexstring")];
-const CHAINTXSTATS: &[Param] = &[Param::optional("nblocks"), Param::optional("blockhash")];
-const DEPLOYMENT: &[Param] = &[Param::optional("blockhash")];
-const INDEX: &[Param] = &[Param::optional("index_name")];
-const PRUNE: &[Param] = &[Param::required("height")];
+const HEIGHT: &[Param] = &[Param::required("height")
+    .numeric("The height index")
+    .example("1000")];
+const HEADER: &[Param] = &[
+    Param::required("blockhash").hex("The block hash"),
+    Param::optional("verbose")
+        .boolean("true for a json object, false for the hex-encoded data")
+        .default("true"),
+];
+const BLOCK: &[Param] = &[
+    Param::required("blockhash").hex("The block hash"),
+    Param::optional("verbosity")
+        .numeric("0 for hex-encoded data, 1 for a json object, 2 for a json object with transaction data")
+        .default("1"),
+];
+const HEXSTRING: &[Param] = &[Param::required("hexstring").hex("The transaction hex string")];
+const CHAINTXSTATS: &[Param] = &[
+    Param::optional("nblocks")
+        .numeric("Size of the window in number of blocks")
+        .default("one month"),
+    Param::optional("blockhash")
+        .hex("The hash of the block that ends the window")
+        .default("chain tip"),
+];
+const DEPLOYMENT: &[Param] = &[Param::optional("blockhash")
+    .hex("The block hash at which to query deployment state")
+    .default("hash of current chain tip")];
+const INDEX: &[Param] =
+    &[Param::optional("index_name").string("Filter results for an index with a specific name")];
+const PRUNE: &[Param] = &[Param::required("height")
+    .numeric("The block height to prune up to (pruning is automatic here)")];
 
 pub(crate) fn storage(e: ChainError) -> RpcError {
     RpcError::new(codes::INTERNAL_ERROR, e.to_string())
@@ -55,7 +78,9 @@ pub(crate) fn register(ctx: &StartContext, state: &Arc<ChainState>) -> Result<()
         (
             "getblockhash",
             HEIGHT,
-            "The hash of the main-chain block at a height.",
+            "Returns hash of block in best-block-chain at height provided.\n\n\
+             Result:\n\
+             \"hex\"    (string) The block hash",
             getblockhash,
         ),
         (

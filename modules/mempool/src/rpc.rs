@@ -15,25 +15,45 @@ use crate::fees::{Mode, MAX_TARGET};
 use crate::mempool::Mempool;
 
 const NONE: &[Param] = &[];
-const VERBOSE: &[Param] = &[Param::optional("verbose")];
-const TXID: &[Param] = &[Param::required("txid")];
-const RELATIVES: &[Param] = &[Param::required("txid"), Param::optional("verbose")];
+const VERBOSE: &[Param] = &[Param::optional("verbose")
+    .boolean("True for a json object, false for array of transaction ids")
+    .default("false")];
+const TXID: &[Param] = &[Param::required("txid").hex("The transaction id (must be in mempool)")];
+const RELATIVES: &[Param] = &[
+    Param::required("txid").hex("The transaction id (must be in mempool)"),
+    Param::optional("verbose")
+        .boolean("True for a json object, false for array of transaction ids")
+        .default("false"),
+];
 const GETTXOUT: &[Param] = &[
-    Param::required("txid"),
-    Param::required("n"),
-    Param::optional("include_mempool"),
+    Param::required("txid").hex("The transaction id"),
+    Param::required("n").numeric("vout number"),
+    Param::optional("include_mempool")
+        .boolean("Whether to include the mempool. Note that an unspent output that is spent in the mempool won't appear.")
+        .default("true"),
 ];
 const PRIORITISE: &[Param] = &[
-    Param::required("txid"),
-    Param::optional("dummy"),
-    Param::required("fee_delta"),
+    Param::required("txid").hex("The transaction id"),
+    Param::optional("dummy")
+        .numeric("API-Compatibility for previous API. Must be zero or null.")
+        .default("null"),
+    Param::required("fee_delta")
+        .numeric("The fee value (in satoshis) to add (or subtract, if negative) when block templates select transactions")
+        .example("10000"),
 ];
-const SEND: &[Param] = &[Param::required("hexstring"), Param::optional("maxfeerate")];
+const SEND: &[Param] = &[
+    Param::required("hexstring").hex("The hex string of the raw transaction"),
+    Param::optional("maxfeerate")
+        .amount("Reject transactions whose fee rate is higher than the specified value, expressed in coins/kvB")
+        .default("0.10"),
+];
 const GETRAW: &[Param] = &[
     Param::required("txid").hex("The transaction id"),
-    Param::optional("verbose").boolean(
-        "If false, return a string, otherwise return a json object (1 and 0 also accepted)",
-    ),
+    Param::optional("verbose")
+        .boolean(
+            "If false, return a string, otherwise return a json object (1 and 0 also accepted)",
+        )
+        .default("false"),
     Param::optional("blockhash").hex("The block in which to look for the transaction"),
 ];
 const ESTIMATE: &[Param] = &[

@@ -30,8 +30,15 @@ use tokio::time::Instant;
 
 use crate::template::COINBASE_RESERVE;
 
-const GETBLOCKTEMPLATE: &[Param] = &[Param::optional("template_request")];
-const SUBMITBLOCK: &[Param] = &[Param::required("hexdata"), Param::optional("dummy")];
+const GETBLOCKTEMPLATE: &[Param] = &[Param::optional("template_request")
+    .object("Format of the template: {\"mode\": \"template\" or \"proposal\", \"data\": hex block of a proposal, \"rules\": [...], \"longpollid\": \"...\"}")
+    .default("{}")];
+const SUBMITBLOCK: &[Param] = &[
+    Param::required("hexdata").hex("the hex-encoded block data to submit"),
+    Param::optional("dummy")
+        .string("dummy value, for compatibility with BIP22. This value is ignored.")
+        .default("ignored"),
+];
 /// The block version served: Core's (BIP9's top bits, no deployment signalled). The chain
 /// checks no version, so miners may roll it.
 const TEMPLATE_VERSION: u32 = 0x2000_0000;

@@ -15,16 +15,28 @@ use crate::worker::{Control, GenerateRequest};
 
 const NONE: &[Param] = &[];
 const GENERATE: &[Param] = &[
-    Param::required("nblocks"),
-    Param::required("address"),
-    Param::optional("maxtries"),
+    Param::required("nblocks")
+        .numeric("How many blocks are generated")
+        .example("11"),
+    Param::required("address").string("The address to send the newly generated coins to"),
+    Param::optional("maxtries")
+        .numeric("How many iterations to try (accepted for Core's clients)")
+        .default("1000000"),
 ];
 const SETGENERATE: &[Param] = &[
-    Param::required("generate"),
-    Param::optional("genproclimit"),
-    Param::optional("address"),
+    Param::required("generate").boolean("true to mine continuously, false to stop"),
+    Param::optional("genproclimit")
+        .numeric("Accepted and ignored: threads come from [miner] threads"),
+    Param::optional("address").string("The address to receive the rewards from now on"),
 ];
-const NETWORKHASHPS: &[Param] = &[Param::optional("nblocks"), Param::optional("height")];
+const NETWORKHASHPS: &[Param] = &[
+    Param::optional("nblocks")
+        .numeric("The number of previous blocks to calculate estimate from, or -1 for blocks since last difficulty change.")
+        .default("120"),
+    Param::optional("height")
+        .numeric("To estimate at the time of the given height.")
+        .default("-1"),
+];
 /// Bitcoin Core's getnetworkhashps default window.
 const HASHPS_WINDOW: u32 = 120;
 

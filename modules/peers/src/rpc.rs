@@ -17,13 +17,35 @@ use crate::peers::Peers;
 use crate::util::unix_now;
 
 const NONE: &[Param] = &[];
-const ADDNODE: &[Param] = &[Param::required("node"), Param::required("command")];
-const DISCONNECT: &[Param] = &[Param::optional("address"), Param::optional("nodeid")];
+const ADDNODE: &[Param] = &[
+    Param::required("node")
+        .string("The address of the peer to connect to")
+        .example("\"192.168.0.6:8333\""),
+    Param::required("command")
+        .string("'add' to add a node to the list, 'remove' to remove a node from the list, 'onetry' to try a connection to the node once")
+        .example("\"onetry\""),
+];
+const DISCONNECT: &[Param] = &[
+    Param::optional("address")
+        .string("The IP address/port of the node")
+        .default("fallback to nodeid"),
+    Param::optional("nodeid")
+        .numeric("The node ID (see getpeerinfo for node IDs)")
+        .default("fallback to address"),
+];
 const SETBAN: &[Param] = &[
-    Param::required("subnet"),
-    Param::required("command"),
-    Param::optional("bantime"),
-    Param::optional("absolute"),
+    Param::required("subnet")
+        .string("The IP/Subnet (see getpeerinfo for nodes IP) with an optional netmask (default is /32 = single IP)")
+        .example("\"192.168.0.6\""),
+    Param::required("command")
+        .string("'add' to add an IP/Subnet to the list, 'remove' to remove an IP/Subnet from the list")
+        .example("\"add\""),
+    Param::optional("bantime")
+        .numeric("time in seconds how long (or until when if [absolute] is set) the IP is banned (0 or empty means using the default time of [peers] ban_secs)")
+        .default("0"),
+    Param::optional("absolute")
+        .boolean("If set, the bantime must be an absolute timestamp expressed in UNIX epoch time")
+        .default("false"),
 ];
 
 /// Registers the methods against the running peers service. They only read memory, so

@@ -1,17 +1,27 @@
 //! HTTP Basic authentication, as bitcoind checks it: `Authorization: Basic
-//! base64(user:password)` compared without an early exit against each accepted pair.
+//! base64(user:password)` compared without an early exit against each accepted pair and
+//! each salted `[rpc] auth` entry.
 
-/// The credentials the server accepts: the cookie's, and the profile's user and password.
+use crate::rpcauth::RpcAuth;
+
+/// The credentials the server accepts: the cookie's, the profile's user and password,
+/// and the salted entries of `[rpc] auth`.
 #[derive(Clone, Default)]
 pub struct Auth {
-    /// Accepted `user:password` strings.
-    accepted: Vec<Vec<u8>>,
+    /// Accepted `user:password` strings, with their user.
+    accepted: Vec<(String, Vec<u8>)>,
+    /// Accepted users whose password is known by its salted hash only.
+    salted: Vec<RpcAuth>,
 }
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print a secret into a log.
-        write!(f, "Auth({} credentials)", self.accepted.len())
+        write!(
+            f,
+            "Auth({} credentials)",
+            self.accepted.len() + self.salted.len()
+        )
     }
 }
 
@@ -24,25 +34,37 @@ impl Auth {
     /// Also accepts `user` with `password`.
     pub fn allow(mut self, user: &str, password: &str) -> Self {
         self.accepted
-            .push(format!("{user}:{password}").into_bytes());
+            .push((user.to_string(), format!("{user}:{password}").into_bytes()));
         self
     }
 
-    /// Whether an `Authorization` header value carries an accepted pair.
-    pub fn check(&self, header: Option<&[u8]>) -> bool {
-        let Some(header) = header else {
-            return false;
-        };
-        let Some(encoded) = header.strip_prefix(b"Basic ") else {
-            return false;
-        };
-        let Some(decoded) = base64_decode(encoded.trim_ascii()) else {
-            return false;
-        };
-        // Every pair is compared, so the time taken does not tell which one came close.
-        self.accepted.iter().fold(false, |found, pair| {
-            timing_resistant_eq(pair, &decoded) | found
-        })
+    /// Also accepts the user of a salted entry with the password it was made from.
+    pub fn allow_salted(mut self, entry: RpcAuth) -> Self {
+        self.salted.push(entry);
+        self
+    }
+
+    /// The user an `Authorization` header value logs in as, when it carries accepted
+    /// credentials. Every entry is compared, so the time taken does not tell which one
+    /// came close (only the lengths may leak, as in bitcoind).
+    pub fn check(&self, header: Option<&[u8]>) -> Option<String> {
+        let encoded = header?.strip_prefix(b"Basic ")?;
+        let decoded = base64_decode(encoded.trim_ascii())?;
+        let mut found = None;
+        for (user, pair) in &self.accepted {
+            if timing_resistant_eq(pair, &decoded) {
+                found.get_or_insert_with(|| user.clone());
+            }
+        }
+        // Core splits at the first ':'; a user name holds none.
+        let colon = decoded.iter().position(|&b| b == b':')?;
+        let (user, password) = (&decoded[..colon], &decoded[colon + 1..]);
+        for entry in &self.salted {
+            if timing_resistant_eq(entry.user.as_bytes(), user) & entry.verify(password) {
+                found.get_or_insert_with(|| entry.user.clone());
+            }
+        }
+        found
     }
 }
 
@@ -66,7 +88,7 @@ fn timing_resistant_eq(a: &[u8], b: &[u8]) -> bool {
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Standard base64 with padding (RFC 4648 section 4), what HTTP Basic auth uses.
-fn base64_encode(input: &[u8]) -> String {
+pub(crate) fn base64_encode(input: &[u8]) -> String {
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
         let b = [
@@ -150,17 +172,38 @@ mod tests {
             .allow("__cookie__", "abc")
             .allow("alice", "pw:with:colons");
         let ok = basic_authorization("__cookie__", "abc");
-        assert!(auth.check(Some(ok.as_bytes())));
+        assert_eq!(
+            auth.check(Some(ok.as_bytes())).as_deref(),
+            Some("__cookie__")
+        );
         let ok = basic_authorization("alice", "pw:with:colons");
-        assert!(auth.check(Some(ok.as_bytes())));
+        assert_eq!(auth.check(Some(ok.as_bytes())).as_deref(), Some("alice"));
         let padded = format!("{ok}  ");
-        assert!(auth.check(Some(padded.as_bytes())));
+        assert!(auth.check(Some(padded.as_bytes())).is_some());
         let wrong = basic_authorization("alice", "pw");
-        assert!(!auth.check(Some(wrong.as_bytes())));
-        assert!(!auth.check(None));
-        assert!(!auth.check(Some(b"Bearer abc")));
-        assert!(!auth.check(Some(b"Basic !!!")));
-        assert!(!Auth::new().check(Some(basic_authorization("", "").as_bytes())));
+        assert!(auth.check(Some(wrong.as_bytes())).is_none());
+        assert!(auth.check(None).is_none());
+        assert!(auth.check(Some(b"Bearer abc")).is_none());
+        assert!(auth.check(Some(b"Basic !!!")).is_none());
+        assert!(Auth::new()
+            .check(Some(basic_authorization("", "").as_bytes()))
+            .is_none());
+    }
+
+    #[test]
+    fn salted_entries_accept_their_user_and_password() {
+        let auth = Auth::new()
+            .allow("__cookie__", "abc")
+            .allow_salted(RpcAuth::new("monitor", "pw:x"))
+            .allow_salted(RpcAuth::new("ops", "other"));
+        let ok = basic_authorization("monitor", "pw:x");
+        assert_eq!(auth.check(Some(ok.as_bytes())).as_deref(), Some("monitor"));
+        let ok = basic_authorization("ops", "other");
+        assert_eq!(auth.check(Some(ok.as_bytes())).as_deref(), Some("ops"));
+        for (user, password) in [("monitor", "pw"), ("ops", "pw:x"), ("Monitor", "pw:x")] {
+            let wrong = basic_authorization(user, password);
+            assert!(auth.check(Some(wrong.as_bytes())).is_none(), "{user}");
+        }
     }
 
     #[test]

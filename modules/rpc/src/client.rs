@@ -1,6 +1,7 @@
 //! The client behind `node rpc METHOD [ARGS...]`, in the manner of bitcoin-cli: it finds
 //! the node's address and credentials from the same profile, data directory and `--set`
-//! flags the node was started with, sends one JSON-RPC 1.0-style call and returns the
+//! flags the node was started with, sends one JSON-RPC 1.0-style call (after asking the
+//! node how the method's parameters convert, when arguments are given) and returns the
 //! result or the node's error.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -18,6 +19,7 @@ use tokio::net::TcpStream;
 
 use crate::auth::basic_authorization;
 use crate::config::listen_addr;
+use crate::convert::{self, declared_params, DeclaredParam};
 use crate::cookie::{read_cookie, ADDRESS_FILE, COOKIE_FILE};
 use crate::error::ClientError;
 
@@ -126,19 +128,21 @@ fn string_at(table: Option<&Value>, key: &str) -> Result<Option<String>, ClientE
     }
 }
 
-/// Command-line arguments as parameters: one that parses as JSON is sent as that JSON
-/// (`5`, `true`, `[1,2]`, `{"a":1}`, `"quoted"`), anything else as a string.
-pub fn parse_cli_args(args: &[String]) -> Vec<Value> {
-    args.iter()
-        .map(|arg| serde_json::from_str(arg).unwrap_or_else(|_| Value::String(arg.clone())))
-        .collect()
-}
-
 /// Calls `method` with positional `params` on the node and returns its result.
 pub async fn call(
     settings: &ClientSettings,
     method: &str,
     params: Vec<Value>,
+) -> Result<Value, ClientError> {
+    request(settings, method, Value::Array(params)).await
+}
+
+/// Calls `method` with `params`, an array of positional parameters or an object of named
+/// ones.
+async fn request(
+    settings: &ClientSettings,
+    method: &str,
+    params: Value,
 ) -> Result<Value, ClientError> {
     let addr = settings.addr;
     let (user, password) = settings.credentials.resolve()?;
@@ -181,6 +185,12 @@ pub async fn call(
     if status == StatusCode::UNAUTHORIZED {
         return Err(ClientError::Unauthorized { addr });
     }
+    if status == StatusCode::FORBIDDEN {
+        return Err(ClientError::Forbidden {
+            addr,
+            method: method.to_string(),
+        });
+    }
     let bytes = response
         .into_body()
         .collect()
@@ -212,12 +222,32 @@ pub async fn call(
     }
 }
 
-/// What `node rpc` runs: reads `[rpc]` from `profile`, turns `args` into parameters
-/// with [`parse_cli_args`], calls `method` and returns the result. It starts its own
-/// small runtime, so it must be called outside any tokio runtime.
-pub fn cli_call(profile: &Profile, method: &str, args: &[String]) -> Result<Value, ClientError> {
+/// The parameters `method` declares, asked of the node with `getmethodparams`; `None`
+/// when the node does not describe it (an unknown method, a node without
+/// `getmethodparams`, a whitelist that leaves it out), and the arguments are guessed.
+async fn describe(
+    settings: &ClientSettings,
+    method: &str,
+) -> Result<Option<Vec<DeclaredParam>>, ClientError> {
+    match call(settings, "getmethodparams", vec![json!(method)]).await {
+        Ok(answer) => Ok(declared_params(&answer)),
+        Err(ClientError::Rpc { .. } | ClientError::Forbidden { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What `node rpc` runs: reads `[rpc]` from `profile`, turns `args` into parameters as
+/// the method declares them (see [`crate::convert`]; `name=value` pairs when `named`, as
+/// bitcoin-cli's `-named`), calls `method` and returns the result. A call with arguments
+/// costs one more round trip, to learn the parameters. It starts its own small runtime,
+/// so it must be called outside any tokio runtime.
+pub fn cli_call(
+    profile: &Profile,
+    method: &str,
+    args: &[String],
+    named: bool,
+) -> Result<Value, ClientError> {
     let settings = ClientSettings::from_profile(profile)?;
-    let params = parse_cli_args(args);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -225,7 +255,19 @@ pub fn cli_call(profile: &Profile, method: &str, args: &[String]) -> Result<Valu
             addr: settings.addr,
             reason: format!("cannot start the client runtime: {e}"),
         })?;
-    runtime.block_on(call(&settings, method, params))
+    runtime.block_on(async {
+        let declared = if args.is_empty() {
+            None
+        } else {
+            describe(&settings, method).await?
+        };
+        let params = if named {
+            Value::Object(convert::named(method, args, declared.as_deref())?)
+        } else {
+            Value::Array(convert::positional(method, args, declared.as_deref())?)
+        };
+        request(&settings, method, params).await
+    })
 }
 
 /// A result as bitcoin-cli prints it: nothing for null, a string as it is (so `help`
@@ -285,38 +327,6 @@ mod tests {
         let p = profile("[node]\nmodules = []\nchain = \"other\"\n", &[]);
         let err = ClientSettings::from_profile(&p).unwrap_err().to_string();
         assert!(err.contains("listen") && err.contains("other"), "{err}");
-    }
-
-    #[test]
-    fn arguments_that_parse_as_json_are_json() {
-        let args: Vec<String> = [
-            "5",
-            "true",
-            "[1,2]",
-            "{\"a\":1}",
-            "\"q\"",
-            "abc",
-            "1e5x",
-            "-1",
-            "0.1",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        assert_eq!(
-            parse_cli_args(&args),
-            vec![
-                json!(5),
-                json!(true),
-                json!([1, 2]),
-                json!({"a": 1}),
-                json!("q"),
-                json!("abc"),
-                json!("1e5x"),
-                json!(-1),
-                json!(0.1)
-            ]
-        );
     }
 
     #[test]

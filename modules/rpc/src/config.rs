@@ -8,6 +8,9 @@ use std::path::Path;
 use node_api::ConfigError;
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::rpcauth::RpcAuth;
+use crate::whitelist::Whitelist;
+
 /// The `[rpc]` table.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -21,6 +24,17 @@ pub struct RpcConfig {
     /// The password of `user`. Shown masked by `listmodules`.
     #[serde(serialize_with = "mask")]
     pub password: Option<String>,
+    /// Salted credentials in Bitcoin Core's rpcauth format, `USER:SALT$HASH` (HMAC-SHA256
+    /// of the password keyed by the salt), as `node rpcauth USER` prints them: the profile
+    /// holds no password. Accepted besides the cookie and `user`.
+    pub auth: Vec<String>,
+    /// Per-user method allow lists, `USER:METHOD,METHOD...`, as Core's `-rpcwhitelist`:
+    /// a user with a list may call only those methods (others answer HTTP 403).
+    pub whitelist: Vec<String>,
+    /// Whether users without a whitelist are refused every method, as Core's
+    /// `-rpcwhitelistdefault`. Unset: true when `whitelist` has entries (so the cookie's
+    /// user needs `false` here or a list of its own), false otherwise.
+    pub whitelist_default: Option<bool>,
     /// Largest request body accepted; a larger one is answered 413 without being read.
     pub max_body_bytes: usize,
     /// Connections open at once. When all are taken, a new client closes the connection
@@ -41,6 +55,9 @@ impl Default for RpcConfig {
             listen: None,
             user: None,
             password: None,
+            auth: Vec::new(),
+            whitelist: Vec::new(),
+            whitelist_default: None,
             // 1 MiB: the largest legitimate request is a raw block or transaction in hex
             // (twice its size), far below this for the block sizes our chains use.
             max_body_bytes: 1 << 20,
@@ -92,6 +109,8 @@ impl RpcConfig {
             }
             _ => {}
         }
+        self.salted_auth()?;
+        self.parsed_whitelist()?;
         if self.max_body_bytes < 1024 {
             return Err(invalid("max_body_bytes", "must be at least 1024"));
         }
@@ -105,6 +124,30 @@ impl RpcConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The `auth` entries, parsed; a bad one is named by its position and user.
+    pub fn salted_auth(&self) -> Result<Vec<RpcAuth>, ConfigError> {
+        self.auth
+            .iter()
+            .enumerate()
+            .map(|(i, line)| {
+                RpcAuth::parse(line).map_err(|reason| ConfigError::Invalid {
+                    key: "auth".to_string(),
+                    reason: format!("entry {}: {reason}", i + 1),
+                })
+            })
+            .collect()
+    }
+
+    /// The `whitelist` entries with `whitelist_default`, parsed.
+    pub(crate) fn parsed_whitelist(&self) -> Result<Whitelist, ConfigError> {
+        Whitelist::parse(&self.whitelist, self.whitelist_default).map_err(|reason| {
+            ConfigError::Invalid {
+                key: "whitelist".to_string(),
+                reason,
+            }
+        })
     }
 
     /// The address to listen on for `chain` (a name or a chain spec file relative to
@@ -245,6 +288,28 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("max_body_bytes"));
+    }
+
+    #[test]
+    fn bad_auth_and_whitelist_entries_name_their_key() {
+        let c = RpcConfig {
+            auth: vec![RpcAuth::new("a", "p").line(), "bob:nosalt".into()],
+            ..RpcConfig::default()
+        };
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("auth") && err.contains("entry 2") && err.contains("bob"),
+            "{err}"
+        );
+        let c = RpcConfig {
+            whitelist: vec!["monitor".into()],
+            ..RpcConfig::default()
+        };
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("whitelist") && err.contains("monitor"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -57,6 +57,20 @@ pub enum ClientError {
         /// The node's address.
         addr: SocketAddr,
     },
+    /// The node's whitelist for this user leaves the method out.
+    #[error("the node at {addr} does not let this user call {method} (HTTP 403, [rpc] whitelist)")]
+    Forbidden {
+        /// The node's address.
+        addr: SocketAddr,
+        /// The method called.
+        method: String,
+    },
+    /// A command-line argument cannot be sent as the method's parameter.
+    #[error("{reason}")]
+    Argument {
+        /// What is wrong, naming the argument and the method.
+        reason: String,
+    },
     /// The exchange failed at the HTTP level, or the answer is not JSON-RPC.
     #[error("bad answer from the node at {addr}: {reason}")]
     Protocol {

@@ -18,6 +18,7 @@
 //! (Core 27 omits the key; earlier Cores and the 2.0 spec write null).
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::FutureExt;
@@ -25,6 +26,8 @@ use node_api::rpc::codes;
 use node_api::{RpcError, RpcRegistry};
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::active::ActiveCommands;
 
 /// The protocol a request speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,8 +185,13 @@ fn error_answer(version: Version, id: Option<Value>, error: RpcError) -> Answer 
     json_answer(status, &reply(version, id, Err(error)))
 }
 
-/// Answers a request body, calling methods in `registry`.
-pub(crate) async fn answer(body: &[u8], registry: &RpcRegistry) -> Answer {
+/// Answers a request body, calling methods in `registry`; each call is listed in
+/// `active` while it runs.
+pub(crate) async fn answer(
+    body: &[u8],
+    registry: &RpcRegistry,
+    active: &Arc<ActiveCommands>,
+) -> Answer {
     let request: Value = match serde_json::from_slice(body) {
         Ok(request) => request,
         Err(_) => {
@@ -195,8 +203,8 @@ pub(crate) async fn answer(body: &[u8], registry: &RpcRegistry) -> Answer {
         }
     };
     match request {
-        Value::Object(_) => single(request, registry).await,
-        Value::Array(requests) => batch(requests, registry).await,
+        Value::Object(_) => single(request, registry, active).await,
+        Value::Array(requests) => batch(requests, registry, active).await,
         _ => error_answer(
             Version::Legacy,
             None,
@@ -205,12 +213,12 @@ pub(crate) async fn answer(body: &[u8], registry: &RpcRegistry) -> Answer {
     }
 }
 
-async fn single(request: Value, registry: &RpcRegistry) -> Answer {
+async fn single(request: Value, registry: &RpcRegistry, active: &Arc<ActiveCommands>) -> Answer {
     let call = match parse_call(request) {
         Ok(call) => call,
         Err(rejected) => return error_answer(rejected.version, rejected.id, rejected.error),
     };
-    let outcome = execute(registry, &call.method, call.params).await;
+    let outcome = execute(registry, active, &call.method, call.params).await;
     if is_notification(call.version, &call.id) {
         return Answer::NoContent;
     }
@@ -220,7 +228,11 @@ async fn single(request: Value, registry: &RpcRegistry) -> Answer {
     }
 }
 
-async fn batch(requests: Vec<Value>, registry: &RpcRegistry) -> Answer {
+async fn batch(
+    requests: Vec<Value>,
+    registry: &RpcRegistry,
+    active: &Arc<ActiveCommands>,
+) -> Answer {
     if requests.is_empty() {
         // Core answers an empty batch with `[]` rather than nothing: it carries no
         // version, and older clients expect a body.
@@ -230,7 +242,7 @@ async fn batch(requests: Vec<Value>, registry: &RpcRegistry) -> Answer {
     for request in requests {
         match parse_call(request) {
             Ok(call) => {
-                let outcome = execute(registry, &call.method, call.params).await;
+                let outcome = execute(registry, active, &call.method, call.params).await;
                 if !is_notification(call.version, &call.id) {
                     replies.push(reply(call.version, call.id, outcome));
                 }
@@ -251,8 +263,14 @@ async fn batch(requests: Vec<Value>, registry: &RpcRegistry) -> Answer {
 
 /// Runs a method; a panicking handler (a plugin's bug) becomes an error reply instead of
 /// a dropped connection.
-async fn execute(registry: &RpcRegistry, method: &str, params: Value) -> Result<Value, RpcError> {
+async fn execute(
+    registry: &RpcRegistry,
+    active: &Arc<ActiveCommands>,
+    method: &str,
+    params: Value,
+) -> Result<Value, RpcError> {
     let started = Instant::now();
+    let _active = active.enter(method);
     let outcome = match AssertUnwindSafe(registry.call(method, params))
         .catch_unwind()
         .await
@@ -310,7 +328,7 @@ mod tests {
 
     async fn ask(body: &str) -> (u16, Option<Value>) {
         let (r, _) = registry();
-        match answer(body.as_bytes(), &r).await {
+        match answer(body.as_bytes(), &r, &Default::default()).await {
             Answer::NoContent => (204, None),
             Answer::Json { status, body } => {
                 assert_eq!(body.last(), Some(&b'\n'));
@@ -411,11 +429,19 @@ mod tests {
     async fn notifications_run_without_a_reply() {
         let (r, count) = registry();
         let body = br#"{"jsonrpc":"2.0","method":"count"}"#;
-        assert_eq!(answer(body, &r).await, Answer::NoContent);
+        assert_eq!(
+            answer(body, &r, &Default::default()).await,
+            Answer::NoContent
+        );
         assert_eq!(count.load(Ordering::SeqCst), 1);
         // A failing notification is not answered either.
         assert_eq!(
-            answer(br#"{"jsonrpc":"2.0","method":"nope"}"#, &r).await,
+            answer(
+                br#"{"jsonrpc":"2.0","method":"nope"}"#,
+                &r,
+                &Default::default()
+            )
+            .await,
             Answer::NoContent
         );
     }
@@ -503,7 +529,9 @@ mod tests {
     #[tokio::test]
     async fn amounts_and_numbers_keep_their_text() {
         let (r, _) = registry();
-        let Answer::Json { body, .. } = answer(br#"{"method":"balance","id":1}"#, &r).await else {
+        let Answer::Json { body, .. } =
+            answer(br#"{"method":"balance","id":1}"#, &r, &Default::default()).await
+        else {
             panic!("no body");
         };
         let text = String::from_utf8(body).unwrap();
@@ -512,6 +540,7 @@ mod tests {
         let Answer::Json { body, .. } = answer(
             br#"{"method":"echo","params":[0.10000000, 21000000.00000000],"id":1}"#,
             &r,
+            &Default::default(),
         )
         .await
         else {

@@ -3,7 +3,10 @@
 //!
 //! What it does: listens on `[rpc] listen` (default 127.0.0.1 on the chain's RPC port),
 //! accepts HTTP/1.1 POSTs with keep-alive, checks HTTP Basic credentials (a random cookie
-//! in `DATADIR/.cookie`, plus an optional user and password from the profile), and
+//! in `DATADIR/.cookie`, an optional user and password from the profile, and salted
+//! `[rpc] auth` entries in Core's rpcauth format, see [`RpcAuth`]), restricts users to the
+//! methods of their `[rpc] whitelist` as Core's `-rpcwhitelist` (HTTP 403, every call of
+//! a batch checked first; `whitelist_default` as `-rpcwhitelistdefault`), and
 //! answers JSON-RPC 2.0 (batches, notifications) as well as the 1.0-style requests of
 //! bitcoind's clients, with Bitcoin Core's reply shapes, HTTP statuses and error codes
 //! (see Protocol below).
@@ -13,10 +16,14 @@
 //! service. The default port is the chain spec's `rpc_port`
 //! ([`node_api::chain::ChainSpec`]).
 //!
+//! Methods: `getrpcinfo` (Core's: the calls being served, and the log's path).
+//!
 //! What it provides: no service, but the credentials check of the node's HTTP routes:
 //! routes that modules serve with [`node_api::Access::Authenticated`] accept the same
 //! cookie and user as JSON-RPC (with the same delay before a 401). The binary uses
-//! [`cli_call`] and [`format_cli_output`] for `node rpc`; tests start the server
+//! [`cli_call`] (which converts arguments by the parameters the node declares, asked
+//! with the kernel's `getmethodparams`) and [`format_cli_output`] for `node rpc`, and
+//! [`RpcAuth`] for `node rpcauth`; tests start the server
 //! in-process with [`serve`]. Amounts are formatted by `node_api::rpc::amount`
 //! (8 decimals, exact), and written as they are because the workspace enables
 //! serde_json's `arbitrary_precision`.
@@ -48,17 +55,22 @@
 //! with 200, or on error 404 (unknown method), 400 (invalid request) or 500. Batches are
 //! always 200. Responses carry `Content-Type: application/json`.
 
+mod active;
 mod auth;
 mod client;
 mod config;
 mod connections;
+mod convert;
 mod cookie;
 mod error;
 mod jsonrpc;
 mod login_gate;
 mod metrics;
 mod module;
+mod rpcauth;
+mod rpcinfo;
 mod server;
+mod whitelist;
 
 /// Entry points for the fuzz targets in `fuzz/` only.
 #[cfg(feature = "fuzzing")]
@@ -66,8 +78,9 @@ mod server;
 pub mod fuzzing;
 
 pub use auth::{basic_authorization, Auth};
-pub use client::{call, cli_call, format_cli_output, parse_cli_args, ClientSettings, Credentials};
+pub use client::{call, cli_call, format_cli_output, ClientSettings, Credentials};
 pub use config::RpcConfig;
 pub use cookie::{read_cookie, Cookie, ADDRESS_FILE, COOKIE_FILE, COOKIE_USER};
 pub use error::{ClientError, StartError};
+pub use rpcauth::{generate_password, RpcAuth};
 pub use server::{serve, Limits, RpcService};

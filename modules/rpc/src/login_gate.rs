@@ -75,14 +75,15 @@ impl LoginGate {
         }
     }
 
-    /// Whether `authorization` is accepted by `auth`; waits first while the server has
-    /// spent its failed logins. A failure is recorded for the summary line under `peer`.
+    /// The user `authorization` logs in as, when `auth` accepts it; waits first while
+    /// the server has spent its failed logins. A failure is recorded for the summary line
+    /// under `peer`.
     pub(crate) async fn check(
         &self,
         auth: &Auth,
         authorization: Option<&[u8]>,
         peer: IpAddr,
-    ) -> bool {
+    ) -> Option<String> {
         if let Some(accepted) = self.try_check(auth, authorization, peer) {
             return accepted;
         }
@@ -98,14 +99,19 @@ impl LoginGate {
     /// Checks `authorization` if the bucket holds a token, paying one for a failure;
     /// `None` when it is empty. Checked and paid for under one lock, so no failure is
     /// evaluated without a token.
-    fn try_check(&self, auth: &Auth, authorization: Option<&[u8]>, peer: IpAddr) -> Option<bool> {
+    fn try_check(
+        &self,
+        auth: &Auth,
+        authorization: Option<&[u8]>,
+        peer: IpAddr,
+    ) -> Option<Option<String>> {
         let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
         self.refill(&mut bucket);
         if bucket.tokens < 1.0 {
             return None;
         }
         let accepted = auth.check(authorization);
-        if !accepted {
+        if accepted.is_none() {
             bucket.tokens -= 1.0;
             drop(bucket);
             self.record_failure(peer);
@@ -213,15 +219,14 @@ mod tests {
             clients.push(tokio::spawn(async move {
                 let wrong = basic_authorization("u", &format!("guess{client}"));
                 for _ in 0..5 {
-                    assert!(
-                        !gate
-                            .check(
-                                &auth(),
-                                Some(wrong.as_bytes()),
-                                IpAddr::from([10, 0, 0, client])
-                            )
-                            .await
-                    );
+                    assert!(gate
+                        .check(
+                            &auth(),
+                            Some(wrong.as_bytes()),
+                            IpAddr::from([10, 0, 0, client])
+                        )
+                        .await
+                        .is_none());
                 }
             }));
         }
@@ -249,27 +254,26 @@ mod tests {
         let right = basic_authorization("u", "right");
         let started = Instant::now();
         for _ in 0..1000 {
-            assert!(
-                gate.check(&auth(), Some(right.as_bytes()), localhost())
-                    .await
-            );
+            assert!(gate
+                .check(&auth(), Some(right.as_bytes()), localhost())
+                .await
+                .is_some());
         }
         assert_eq!(started.elapsed(), Duration::ZERO);
         assert_eq!(gate.take_summary(), None);
         // Once the failures have spent the bucket, a correct login waits for a token.
         let wrong = basic_authorization("u", "wrong");
         for _ in 0..2 {
-            assert!(
-                !gate
-                    .check(&auth(), Some(wrong.as_bytes()), localhost())
-                    .await
-            );
+            assert!(gate
+                .check(&auth(), Some(wrong.as_bytes()), localhost())
+                .await
+                .is_none());
         }
         assert_eq!(started.elapsed(), Duration::ZERO);
-        assert!(
-            gate.check(&auth(), Some(right.as_bytes()), localhost())
-                .await
-        );
+        assert!(gate
+            .check(&auth(), Some(right.as_bytes()), localhost())
+            .await
+            .is_some());
         assert_eq!(started.elapsed(), Duration::from_millis(500));
         assert_eq!(
             gate.take_summary().unwrap(),

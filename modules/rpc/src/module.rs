@@ -41,7 +41,7 @@ inventory::submit! {
         // answers and the cookie exists, their methods are registered, and no call
         // reaches them while they stop.
         uses: &[services::CHAIN, services::MEMPOOL, services::PEERS, services::WALLET],
-        methods: &[],
+        methods: &["getrpcinfo"],
         build,
     }
 }
@@ -63,12 +63,17 @@ impl Module for RpcModule {
         if let (Some(user), Some(password)) = (&self.config.user, &self.config.password) {
             auth = auth.allow(user, password);
         }
-        let service = Arc::new(RpcService::new(
-            ctx.rpc().clone(),
-            auth,
-            Limits::from_config(&self.config),
-        ));
+        // Checked when the module was built.
+        for entry in self.config.salted_auth()? {
+            auth = auth.allow_salted(entry);
+        }
+        let service = Arc::new(
+            RpcService::new(ctx.rpc().clone(), auth, Limits::from_config(&self.config))
+                .with_whitelist(self.config.parsed_whitelist()?),
+        );
         ctx.http().set_authenticator(service.clone());
+        ctx.rpc().set_address(addr);
+        crate::rpcinfo::register(&ctx, service.active())?;
         ctx.spawn("server", serve(listener, service, ctx.spawner()));
         tracing::info!(%addr, "RPC server listening on {addr}");
         Ok(())

@@ -26,12 +26,14 @@ use node_api::{RpcRegistry, TaskSpawner};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
+use crate::active::ActiveCommands;
 use crate::auth::Auth;
 use crate::config::RpcConfig;
 use crate::connections::{Connections, Slot};
 use crate::error::StartError;
 use crate::jsonrpc::{self, Answer};
 use crate::login_gate::LoginGate;
+use crate::whitelist::Whitelist;
 
 /// A client that has not sent its request headers within this time is disconnected, as
 /// bitcoind's `-rpcservertimeout` (30 s) does; an idle keep-alive connection too. It
@@ -87,8 +89,10 @@ impl Default for Limits {
 pub struct RpcService {
     registry: Arc<RpcRegistry>,
     auth: Auth,
+    whitelist: Whitelist,
     limits: Limits,
     gate: LoginGate,
+    active: Arc<ActiveCommands>,
 }
 
 impl RpcService {
@@ -97,21 +101,54 @@ impl RpcService {
         RpcService {
             registry,
             auth,
+            whitelist: Whitelist::default(),
             gate: LoginGate::new(limits.max_failed_logins_per_second),
             limits,
+            active: Arc::default(),
         }
     }
 
-    /// Whether `authorization` is accepted. A refused request has waited
+    /// The same service, restricting users to the methods of their whitelist.
+    pub(crate) fn with_whitelist(self, whitelist: Whitelist) -> Self {
+        RpcService { whitelist, ..self }
+    }
+
+    /// The calls being answered now, for `getrpcinfo`.
+    pub(crate) fn active(&self) -> Arc<ActiveCommands> {
+        self.active.clone()
+    }
+
+    /// The user `authorization` logs in as, when accepted. A refused request has waited
     /// `auth_failure_delay`; a request with credentials has first passed the server's
     /// bound on failed logins (one without any is not counted: it guesses nothing).
-    async fn authenticate(&self, authorization: Option<&[u8]>, peer: IpAddr) -> bool {
-        if authorization.is_some() && self.gate.check(&self.auth, authorization, peer).await {
-            return true;
+    async fn authenticate(&self, authorization: Option<&[u8]>, peer: IpAddr) -> Option<String> {
+        if authorization.is_some() {
+            if let Some(user) = self.gate.check(&self.auth, authorization, peer).await {
+                return Some(user);
+            }
         }
         // Only this request waits: other connections are served meanwhile.
         tokio::time::sleep(self.limits.auth_failure_delay).await;
-        false
+        None
+    }
+
+    /// The first method of a request body that `user`'s whitelist leaves out, every call
+    /// of a batch checked before any runs, as Core. A body that is not JSON, or a call
+    /// without a method name, is left for JSON-RPC to answer.
+    fn forbidden_method(&self, user: &str, body: &[u8]) -> Option<String> {
+        if self.whitelist.unrestricted(user) {
+            return None;
+        }
+        let request: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let calls = match &request {
+            serde_json::Value::Array(calls) => calls.iter().collect(),
+            single => vec![single],
+        };
+        calls
+            .into_iter()
+            .filter_map(|call| call.get("method")?.as_str())
+            .find(|method| !self.whitelist.allows(user, method))
+            .map(str::to_string)
     }
 
     /// Answers one HTTP request. `peer` is only used in logs and the failed-login count.
@@ -135,16 +172,16 @@ impl RpcService {
             );
         }
         let credentials = request.headers().get(AUTHORIZATION);
-        if !self
+        let Some(user) = self
             .authenticate(credentials.map(HeaderValue::as_bytes), peer.ip())
             .await
-        {
+        else {
             let mut response = text(StatusCode::UNAUTHORIZED, "");
             response
                 .headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static(WWW_AUTH));
             return response;
-        }
+        };
         let max = self.limits.max_body_bytes;
         // A Content-Length over the limit is refused before a byte of the body is read.
         if request.body().size_hint().lower() > max as u64 {
@@ -173,7 +210,11 @@ impl RpcService {
                 ))
             }
         };
-        match jsonrpc::answer(&body, &self.registry).await {
+        if let Some(method) = self.forbidden_method(&user, &body) {
+            tracing::info!(%peer, "RPC user {user} is not allowed to call method {method} ([rpc] whitelist)");
+            return text(StatusCode::FORBIDDEN, "");
+        }
+        match jsonrpc::answer(&body, &self.registry, &self.active).await {
             Answer::NoContent => text(StatusCode::NO_CONTENT, ""),
             Answer::Json { status, body } => {
                 let status =
@@ -195,7 +236,9 @@ impl RpcService {
 #[node_api::async_trait]
 impl Authenticator for RpcService {
     async fn authenticate(&self, authorization: Option<&[u8]>, peer: SocketAddr) -> bool {
-        RpcService::authenticate(self, authorization, peer.ip()).await
+        RpcService::authenticate(self, authorization, peer.ip())
+            .await
+            .is_some()
     }
 }
 

@@ -10,20 +10,41 @@ use serde_json::{json, Value};
 
 use crate::wallet::{Wallet, WalletCoin};
 
-const LABEL: &[Param] = &[Param::optional("label")];
+const LABEL: &[Param] = &[Param::optional("label")
+    .string("The label name for the address to be linked to; it can also be set to the empty string \"\" to represent the default label")
+    .default("\"\"")];
 const NONE: &[Param] = &[];
-const BALANCE: &[Param] = &[Param::optional("address"), Param::optional("minconf")];
-const UNSPENT: &[Param] = &[
-    Param::optional("minconf"),
-    Param::optional("maxconf"),
-    Param::optional("addresses"),
+const BALANCE: &[Param] = &[
+    Param::optional("address")
+        .string("An address whose balance to return instead of the wallet's (any address, with the address index)"),
+    Param::optional("minconf")
+        .numeric("Only include transactions confirmed at least this many times")
+        .default("0"),
 ];
-const ADDRESS: &[Param] = &[Param::required("address")];
-const SEND: &[Param] = &[Param::required("address"), Param::required("amount")];
+const UNSPENT: &[Param] = &[
+    Param::optional("minconf")
+        .numeric("The minimum confirmations to filter")
+        .default("1"),
+    Param::optional("maxconf")
+        .numeric("The maximum confirmations to filter")
+        .default("9999999"),
+    Param::optional("addresses")
+        .array("The addresses to filter (json array of strings)")
+        .default("[]"),
+];
+const ADDRESS: &[Param] = &[Param::required("address").string("The address")];
+const SEND: &[Param] = &[
+    Param::required("address").string("The address to send to"),
+    Param::required("amount")
+        .amount("The amount in coins to send, e.g. 0.1")
+        .example("0.1"),
+];
 const SENDFROM: &[Param] = &[
-    Param::required("fromaddress"),
-    Param::required("toaddress"),
-    Param::required("amount"),
+    Param::required("fromaddress").string("The wallet address to pay from; change goes back to it"),
+    Param::required("toaddress").string("The address to send to"),
+    Param::required("amount")
+        .amount("The amount in coins to send, e.g. 0.1")
+        .example("0.1"),
 ];
 
 pub(crate) fn register(ctx: &StartContext, wallet: &Arc<Wallet>) -> Result<(), BoxError> {

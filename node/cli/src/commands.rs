@@ -106,15 +106,73 @@ pub(crate) fn list_modules() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `node rpcauth USER [PASSWORD]`: what rpcauth.py prints, worded for a profile.
+pub(crate) fn rpcauth(user: &str, password: Option<String>) -> anyhow::Result<()> {
+    if user.is_empty() || user.contains(':') {
+        anyhow::bail!("node rpcauth: the user name must be non-empty and hold no ':'");
+    }
+    let password = password.unwrap_or_else(node_rpc::generate_password);
+    let entry = node_rpc::RpcAuth::new(user, &password);
+    out!("String to be appended to [rpc] auth in the profile:");
+    out!("{:?}", entry.line());
+    out!("Your password:");
+    out!("{password}");
+    Ok(())
+}
+
+/// What `node rpc` was asked: bitcoin-cli's options, the method and its arguments.
+#[derive(Debug, PartialEq, Eq)]
+struct RpcCommand {
+    named: bool,
+    stdin: bool,
+    method: String,
+    args: Vec<String>,
+}
+
+/// Splits `[-named] [-stdin] METHOD ARGS...`: options come before the method, as
+/// bitcoin-cli takes them (also written with two dashes); after the method every word is
+/// an argument, so `-1` stays a number.
+fn rpc_command(words: &[String]) -> anyhow::Result<RpcCommand> {
+    let mut named = false;
+    let mut stdin = false;
+    let mut rest = words.iter();
+    for word in rest.by_ref() {
+        match word.as_str() {
+            "-named" | "--named" => named = true,
+            "-stdin" | "--stdin" => stdin = true,
+            option if option.starts_with('-') => {
+                anyhow::bail!("node rpc: unknown option {option} (known: -named, -stdin)")
+            }
+            method => {
+                return Ok(RpcCommand {
+                    named,
+                    stdin,
+                    method: method.to_string(),
+                    args: rest.cloned().collect(),
+                })
+            }
+        }
+    }
+    anyhow::bail!("node rpc: no method given (node rpc [-named] [-stdin] METHOD [ARGS...])")
+}
+
 pub(crate) fn rpc(
     source: ProfileSource,
     sets: &[String],
     datadir: Option<PathBuf>,
-    method: &str,
-    args: &[String],
+    words: &[String],
 ) -> anyhow::Result<()> {
+    let mut command = rpc_command(words)?;
+    if command.stdin {
+        // As bitcoin-cli's -stdin: each line is one more argument, after those given.
+        for line in std::io::stdin().lines() {
+            command
+                .args
+                .push(line.context("node rpc -stdin: cannot read standard input")?);
+        }
+    }
     let profile = Profile::load(&source, std::env::vars(), sets, datadir)?;
-    let result = node_rpc::cli_call(&profile, method, args)?;
+    let result = node_rpc::cli_call(&profile, &command.method, &command.args, command.named)?;
     let text = node_rpc::format_cli_output(&result);
     if !text.is_empty() {
         out!("{text}");
@@ -209,4 +267,33 @@ pub(crate) fn chainspec(name: Option<String>, from: Option<PathBuf>) -> anyhow::
 
 fn toml_words(error: &impl std::fmt::Display) -> String {
     node_kernel::toml_words(&error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn bitcoin_cli_options_come_before_the_method() {
+        assert_eq!(
+            rpc_command(&words(&["-named", "-stdin", "getblock", "verbosity=2"])).unwrap(),
+            RpcCommand {
+                named: true,
+                stdin: true,
+                method: "getblock".into(),
+                args: words(&["verbosity=2"]),
+            }
+        );
+        let plain = rpc_command(&words(&["getnetworkhashps", "-1", "-named"])).unwrap();
+        assert!(!plain.named && !plain.stdin);
+        assert_eq!(plain.args, words(&["-1", "-named"]));
+        assert!(rpc_command(&words(&["--named", "uptime"])).unwrap().named);
+        let err = rpc_command(&words(&["-rpcwait", "uptime"])).unwrap_err();
+        assert!(err.to_string().contains("-rpcwait"), "{err}");
+        assert!(rpc_command(&words(&["-named"])).is_err());
+    }
 }

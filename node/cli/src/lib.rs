@@ -81,14 +81,31 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         from: Option<PathBuf>,
     },
+    /// Print an `[rpc] auth` entry for a user, as Bitcoin Core's rpcauth.py: the salted
+    /// HMAC-SHA256 of the password, and the password (generated when not given).
+    Rpcauth {
+        /// The user name.
+        user: String,
+        /// The password; a random one is generated when left out.
+        password: Option<String>,
+    },
     /// Call a JSON-RPC method of a running node, like bitcoin-cli. It reads the same
     /// profile, `--datadir` and `--set` as the node to find its address and cookie.
+    ///
+    /// Options before the method, spelled as bitcoin-cli's: `-named` sends `name=value`
+    /// arguments as named parameters; `-stdin` reads more arguments from standard input,
+    /// one per line, after those given. Each argument is converted as the method declares
+    /// its parameter (asked of the node with `getmethodparams`): a string or hex parameter
+    /// is sent as it is, the others are parsed as JSON.
     Rpc {
-        /// The method, e.g. `getblockchaininfo`.
-        method: String,
-        /// Parameters; each one that parses as JSON is sent as JSON, others as strings.
-        #[arg(allow_hyphen_values = true)]
-        args: Vec<String>,
+        /// `[-named] [-stdin] METHOD [ARGS...]`, e.g. `getblockhash 1000`.
+        #[arg(
+            required = true,
+            allow_hyphen_values = true,
+            trailing_var_arg = true,
+            value_name = "[-named] [-stdin] METHOD [ARGS]"
+        )]
+        words: Vec<String>,
     },
 }
 
@@ -100,7 +117,7 @@ pub fn main() -> std::process::ExitCode {
     // chain spec is printed for redirection into a file.
     let logs = (!matches!(
         cli.command,
-        Some(Command::Rpc { .. } | Command::Chainspec { .. })
+        Some(Command::Rpc { .. } | Command::Rpcauth { .. } | Command::Chainspec { .. })
     ))
     .then(logging::init);
     let source = commands::profile_source(cli.profile.clone());
@@ -112,9 +129,8 @@ pub fn main() -> std::process::ExitCode {
             commands::import(source, &cli.sets, cli.datadir, from_datadir, file)
         }
         Command::Chainspec { name, from } => commands::chainspec(name, from),
-        Command::Rpc { method, args } => {
-            commands::rpc(source, &cli.sets, cli.datadir, &method, &args)
-        }
+        Command::Rpcauth { user, password } => commands::rpcauth(&user, password),
+        Command::Rpc { words } => commands::rpc(source, &cli.sets, cli.datadir, &words),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

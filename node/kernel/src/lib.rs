@@ -24,6 +24,7 @@ mod context;
 mod datadir;
 mod error;
 mod events;
+mod help;
 pub mod http;
 mod layers;
 mod lifecycle;

@@ -479,7 +479,12 @@ fn signal_error(e: std::io::Error) -> KernelError {
 }
 
 const NO_PARAMS: &[Param] = &[];
-const HELP_PARAMS: &[Param] = &[Param::optional("command")];
+const HELP_PARAMS: &[Param] = &[Param::optional("command")
+    .string("The command to get help on; all commands when left out")
+    .example("\"getblockhash\"")];
+const METHOD_PARAMS: &[Param] = &[Param::required("method")
+    .string("The method whose parameters to list")
+    .example("\"getblock\"")];
 
 /// Methods about the node itself, answered by the kernel.
 fn register_kernel_methods(
@@ -556,19 +561,56 @@ fn register_kernel_methods(
         "kernel",
         "help",
         HELP_PARAMS,
-        "Lists every method, or explains one.",
+        "List all commands, or get help for a specified command.\n\n\
+         Result:\n\
+         \"str\"    (string) The help text",
         move |p: RpcParams| {
             let weak = weak.clone();
             async move { help(&weak, p) }
         },
     )?;
+    let weak: Weak<RpcRegistry> = Arc::downgrade(rpc);
+    rpc.register(
+        "kernel",
+        "getmethodparams",
+        METHOD_PARAMS,
+        "This node's own method, not Bitcoin Core's: the parameters a method declares, in \
+         positional order, so that clients such as `node rpc` convert command-line \
+         arguments as the method expects (a string parameter stays a string even when it \
+         looks like a number; the other kinds are parsed as JSON).\n\n\
+         Result:\n\
+         [                      (json array)\n  \
+           {                    (json object)\n    \
+             \"name\" : \"str\",       (string) The parameter's name, for named calls\n    \
+             \"kind\" : \"str\",       (string) string, hex, numeric, amount, boolean, object, array or any\n    \
+             \"required\" : true|false, (boolean) Whether the call fails without it\n    \
+             \"description\" : \"str\" (string) What it means\n  \
+           },\n  \
+           ...\n\
+         ]",
+        move |p: RpcParams| {
+            let weak = weak.clone();
+            async move {
+                let registry = upgrade(&weak)?;
+                let name: String = p.required(0)?;
+                let method = registry
+                    .method(&name)
+                    .ok_or_else(|| registry.not_found(&name))?;
+                Ok(crate::help::params_json(&method))
+            }
+        },
+    )?;
     Ok(())
 }
 
-fn help(registry: &Weak<RpcRegistry>, params: RpcParams) -> Result<serde_json::Value, RpcError> {
-    let registry = registry
+fn upgrade(registry: &Weak<RpcRegistry>) -> Result<Arc<RpcRegistry>, RpcError> {
+    registry
         .upgrade()
-        .ok_or_else(|| RpcError::misc("node is stopping"))?;
+        .ok_or_else(|| RpcError::misc("node is stopping"))
+}
+
+fn help(registry: &Weak<RpcRegistry>, params: RpcParams) -> Result<serde_json::Value, RpcError> {
+    let registry = upgrade(registry)?;
     match params.optional::<String>(0)? {
         Some(name) => {
             let method = registry.method(&name).ok_or_else(|| {
@@ -587,26 +629,13 @@ fn help(registry: &Weak<RpcRegistry>, params: RpcParams) -> Result<serde_json::V
                     )
                 })
             })?;
-            Ok(json!(format!(
-                "{}\n\n{}",
-                method.signature(&name),
-                method.help
+            Ok(json!(crate::help::method_help(
+                &name,
+                &method,
+                registry.address()
             )))
         }
-        None => {
-            let mut by_module: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for (name, method) in registry.methods() {
-                by_module
-                    .entry(method.module.clone())
-                    .or_default()
-                    .push(method.signature(&name));
-            }
-            let text: Vec<String> = by_module
-                .into_iter()
-                .map(|(module, lines)| format!("== {module} ==\n{}", lines.join("\n")))
-                .collect();
-            Ok(json!(text.join("\n\n")))
-        }
+        None => Ok(json!(crate::help::method_list(registry.methods()))),
     }
 }
 

@@ -1,8 +1,12 @@
 //! The registry of JSON-RPC methods. Modules and plugins register their methods here when
 //! they start; the rpc module serves whatever is registered. Codes follow Bitcoin Core.
+//! Each method declares its parameters ([`Param`]: name, kind, description), from which
+//! the kernel answers `help` in Core's layout and `getmethodparams` (this node's own
+//! method, not Core's), which `node rpc` asks to convert command-line arguments.
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
@@ -148,6 +152,37 @@ impl ParamKind {
     pub fn is_text(self) -> bool {
         matches!(self, ParamKind::String | ParamKind::Hex)
     }
+
+    /// Every kind, for lookups by name.
+    pub const ALL: [ParamKind; 8] = [
+        ParamKind::String,
+        ParamKind::Hex,
+        ParamKind::Numeric,
+        ParamKind::Amount,
+        ParamKind::Boolean,
+        ParamKind::Object,
+        ParamKind::Array,
+        ParamKind::Any,
+    ];
+
+    /// The kind's name in `getmethodparams` answers: one word, stable for clients.
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamKind::String => "string",
+            ParamKind::Hex => "hex",
+            ParamKind::Numeric => "numeric",
+            ParamKind::Amount => "amount",
+            ParamKind::Boolean => "boolean",
+            ParamKind::Object => "object",
+            ParamKind::Array => "array",
+            ParamKind::Any => "any",
+        }
+    }
+
+    /// The kind named `name` by [`ParamKind::name`].
+    pub fn from_name(name: &str) -> Option<ParamKind> {
+        ParamKind::ALL.into_iter().find(|k| k.name() == name)
+    }
 }
 
 /// One parameter of a method: its name, whether it may be left out, its kind and what it
@@ -162,6 +197,12 @@ pub struct Param {
     pub kind: ParamKind,
     /// One line for `help`: what it means, its unit and default.
     pub description: &'static str,
+    /// The value an optional parameter takes when left out, as `help` prints it
+    /// (`default=1`); `None` when there is none to name.
+    pub default: Option<&'static str>,
+    /// A value for the examples of `help`, as JSON text (`1000`, `"0000..."`); `None`
+    /// takes a placeholder of its kind.
+    pub example: Option<&'static str>,
 }
 
 impl Param {
@@ -172,6 +213,8 @@ impl Param {
             required: true,
             kind: ParamKind::String,
             description: "",
+            default: None,
+            example: None,
         }
     }
 
@@ -225,6 +268,44 @@ impl Param {
     /// A JSON array, described.
     pub const fn array(self, description: &'static str) -> Param {
         self.of(ParamKind::Array, description)
+    }
+
+    /// Any JSON value, described.
+    pub const fn any(self, description: &'static str) -> Param {
+        self.of(ParamKind::Any, description)
+    }
+
+    /// The value taken when an optional parameter is left out, for `help`.
+    pub const fn default(self, value: &'static str) -> Param {
+        Param {
+            default: Some(value),
+            ..self
+        }
+    }
+
+    /// A value for `help`'s examples, as JSON text.
+    pub const fn example(self, json: &'static str) -> Param {
+        Param {
+            example: Some(json),
+            ..self
+        }
+    }
+
+    /// The example value as JSON text: the declared one, else a placeholder of the kind
+    /// (a string parameter's placeholder is its name).
+    pub fn example_json(&self) -> String {
+        if let Some(json) = self.example {
+            return json.to_string();
+        }
+        match self.kind {
+            ParamKind::String | ParamKind::Hex => Value::String(self.name.to_string()).to_string(),
+            ParamKind::Numeric => "1".to_string(),
+            ParamKind::Amount => "0.1".to_string(),
+            ParamKind::Boolean => "true".to_string(),
+            ParamKind::Object => "{}".to_string(),
+            ParamKind::Array => "[]".to_string(),
+            ParamKind::Any => "null".to_string(),
+        }
     }
 }
 
@@ -329,6 +410,8 @@ pub struct RpcRegistry {
     methods: RwLock<BTreeMap<String, RpcMethod>>,
     /// Methods of registered modules this node does not run, and their module.
     absent: RwLock<BTreeMap<String, String>>,
+    /// Where the JSON-RPC server listens, once it does: `help`'s curl example names it.
+    address: RwLock<Option<SocketAddr>>,
 }
 
 impl RpcRegistry {
@@ -336,6 +419,16 @@ impl RpcRegistry {
     /// factory's `methods`), so a call says which module to add.
     pub fn set_absent_methods(&self, absent: BTreeMap<String, String>) {
         *self.absent.write().expect("rpc registry poisoned") = absent;
+    }
+
+    /// Records where the JSON-RPC server listens (the rpc module, once bound).
+    pub fn set_address(&self, addr: SocketAddr) {
+        *self.address.write().expect("rpc registry poisoned") = Some(addr);
+    }
+
+    /// Where the JSON-RPC server listens; `None` while no server runs.
+    pub fn address(&self) -> Option<SocketAddr> {
+        *self.address.read().expect("rpc registry poisoned")
     }
 
     /// The module of a method this node does not run, when a registered module has it.
@@ -471,15 +564,28 @@ impl RpcRegistry {
 }
 
 impl RpcMethod {
-    /// The signature line for `help`: `name required [optional]`.
+    /// The signature line for `help`, as Core writes it: text parameters quoted,
+    /// optional ones in parentheses (`getblock "blockhash" ( verbosity )`).
     pub fn signature(&self, name: &str) -> String {
         let mut line = name.to_string();
+        let mut in_optional = false;
         for p in self.params {
-            if p.required {
-                line.push_str(&format!(" {}", p.name));
-            } else {
-                line.push_str(&format!(" [{}]", p.name));
+            if p.required && in_optional {
+                line.push_str(" )");
+                in_optional = false;
             }
+            if !p.required && !in_optional {
+                line.push_str(" (");
+                in_optional = true;
+            }
+            if p.kind.is_text() {
+                line.push_str(&format!(" \"{}\"", p.name));
+            } else {
+                line.push_str(&format!(" {}", p.name));
+            }
+        }
+        if in_optional {
+            line.push_str(" )");
         }
         line
     }
