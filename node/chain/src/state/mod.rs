@@ -33,6 +33,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use primitive_types::U256;
 
 pub use accept::anti_dos_threshold;
+pub(crate) use pipeline::Ready;
+pub use pipeline::{MAX_RUN_BLOCKS, MAX_RUN_BYTES};
 pub use proposal::ProposalError;
 pub use prune::MIN_KEEP_BLOCKS;
 pub use records::BlockIndexEntry;
@@ -202,8 +204,8 @@ pub struct ChainState {
     store: Store,
     tree: RwLock<BlockTree>,
     writer: Mutex<()>,
-    /// Blocks inside `accept_block`, so a child waits for its parent's turn.
-    arrivals: pipeline::Arrivals,
+    /// Blocks inside `accept_block` and the verified ones waiting to be written.
+    pipeline: pipeline::Pipeline,
     /// The catch-up progress line; updated under the writer lock.
     progress: Mutex<progress::Progress>,
     options: ChainOptions,
