@@ -194,6 +194,8 @@ impl Driver {
                             }
                             continue;
                         }
+                        let ctx = ctx!(self);
+                        self.strategy.received(&ctx, peer, hash);
                         let permit = accepting.clone().acquire_owned().await.expect("never closed");
                         let writer = self.writer.clone();
                         let done = accepted_tx.clone();
