@@ -187,11 +187,15 @@ impl SyncStrategy for HeadersFirst {
     }
 
     fn block(&mut self, ctx: &SyncContext<'_>, peer: PeerId, hash: Hash256) {
-        self.in_flight.remove(&hash);
+        let in_transit = self.in_flight.remove(&hash).is_some();
         self.accepting.remove(&hash);
         self.avoid.remove(&hash);
         self.stalled.remove(&hash);
-        self.refill(ctx, peer);
+        // A block `received` already freed its slot and refilled; walking the window
+        // again for every block the chain finishes would cost a walk per block.
+        if in_transit {
+            self.refill(ctx, peer);
+        }
     }
 
     fn not_found(&mut self, ctx: &SyncContext<'_>, peer: PeerId, hashes: &[Hash256]) {
