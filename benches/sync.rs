@@ -43,6 +43,8 @@
 //!   `getpeerinfo`, headers included) over `chain_bytes`, above 1 when blocks were
 //!   downloaded twice;
 //! - `poll_interval_secs`: the `poll` heartbeat used (`[sync.poll] interval_secs`);
+//! - `node_start_secs`: from spawning a fresh node with no peer until it answers
+//!   `getblockcount`, the start-up every sync time above includes;
 //! - the metrics variant: the 1-peer `headers-first` sync again, once as above and once
 //!   with the metrics plugin on the syncing node (`node.modules` plus `metrics`) and its
 //!   `/metrics` scraped every second by a plain HTTP GET loop, back to back:
@@ -325,6 +327,22 @@ fn sync(
     }
 }
 
+/// Seconds from spawning a fresh node with no peer (a closed port as its only target)
+/// until it answers `getblockcount`.
+fn node_start(root: &Path, runtime: &tokio::runtime::Runtime) -> f64 {
+    let datadir = root.join("fresh-start");
+    let start = Instant::now();
+    let mut node = Node::spawn(
+        datadir.clone(),
+        &["peers.connect=[\"127.0.0.1:9\"]".to_string()],
+    );
+    node.wait_ready(runtime);
+    let secs = start.elapsed().as_secs_f64();
+    drop(node);
+    std::fs::remove_dir_all(&datadir).expect("remove the started data directory");
+    secs
+}
+
 /// Every block of `source` after genesis, in memory.
 fn load_blocks(source: &ChainState) -> Vec<Block> {
     chain_blocks(source)
@@ -483,6 +501,11 @@ fn main() {
         assert_eq!(source.wait_ready(&runtime), u64::from(BLOCKS));
     }
 
+    print(
+        "node_start_secs",
+        json!(round(node_start(&root, &runtime), 2)),
+        "s",
+    );
     print(
         "poll_interval_secs",
         json!(node_sync::PollConfig::default().interval_secs),
