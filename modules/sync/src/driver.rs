@@ -40,8 +40,9 @@ impl Inbox {
     }
 }
 
-/// Blocks accepted at once: enough to keep every core verifying while one block is
-/// written, few enough that blocking threads and memory stay bounded.
+/// Blocks accepted at once: enough to keep every core verifying while a run of blocks is
+/// written (and to make the next run), few enough that blocking threads and memory stay
+/// bounded.
 const MAX_ACCEPTING: usize = 32;
 
 pub(crate) struct Driver {
@@ -194,6 +195,8 @@ impl Driver {
                             }
                             continue;
                         }
+                        let ctx = ctx!(self);
+                        self.strategy.received(&ctx, peer, hash);
                         let permit = accepting.clone().acquire_owned().await.expect("never closed");
                         let writer = self.writer.clone();
                         let done = accepted_tx.clone();

@@ -20,7 +20,8 @@ const TICK: Duration = Duration::from_millis(250);
 pub struct HeadersFirstConfig {
     /// The moving window of missing blocks being fetched.
     pub window: usize,
-    /// Most blocks in flight from one peer.
+    /// Most blocks requested from one peer and not yet received (blocks the chain is
+    /// still accepting do not count).
     pub max_in_flight_per_peer: usize,
     /// Seconds a requested block may take before another peer is asked.
     pub stall_timeout_secs: u64,
@@ -42,8 +43,11 @@ impl Default for HeadersFirstConfig {
 
 pub(crate) struct HeadersFirst {
     config: HeadersFirstConfig,
-    /// Blocks requested: from whom, since when.
+    /// Blocks requested and not yet received: from whom, since when.
     in_flight: HashMap<Hash256, (PeerId, Instant)>,
+    /// Blocks requested, received and being accepted by the chain: no longer in transit
+    /// (so their peer may be asked for more), not to be asked for again.
+    accepting: HashSet<Hash256>,
     /// Peers a block must not be asked from again (they said they lack it).
     avoid: HashMap<Hash256, HashSet<PeerId>>,
     /// Peers that let a request for the block stall: asked again only when no other
@@ -83,8 +87,18 @@ impl HeadersFirst {
         HeadersFirst {
             config,
             in_flight: HashMap::new(),
+            accepting: HashSet::new(),
             avoid: HashMap::new(),
             stalled: HashMap::new(),
+        }
+    }
+
+    /// Refilling a peer once half its requests are answered sends `getdata` in batches
+    /// and walks the chain for missing blocks once per batch instead of once per block
+    /// (that walk is the costly part of scheduling while far behind).
+    fn refill(&mut self, ctx: &SyncContext<'_>, peer: PeerId) {
+        if self.load(peer) <= self.config.max_in_flight_per_peer / 2 {
+            self.schedule(ctx);
         }
     }
 
@@ -99,7 +113,7 @@ impl HeadersFirst {
         let mut load: HashMap<PeerId, usize> =
             ctx.heights.keys().map(|p| (*p, self.load(*p))).collect();
         for hash in missing {
-            if self.in_flight.contains_key(&hash) {
+            if self.in_flight.contains_key(&hash) || self.accepting.contains(&hash) {
                 continue;
             }
             let height = ctx.height_of(&hash).unwrap_or(u32::MAX);
@@ -165,15 +179,22 @@ impl SyncStrategy for HeadersFirst {
         self.schedule(ctx);
     }
 
+    fn received(&mut self, ctx: &SyncContext<'_>, peer: PeerId, hash: Hash256) {
+        if self.in_flight.remove(&hash).is_some() {
+            self.accepting.insert(hash);
+            self.refill(ctx, peer);
+        }
+    }
+
     fn block(&mut self, ctx: &SyncContext<'_>, peer: PeerId, hash: Hash256) {
-        self.in_flight.remove(&hash);
+        let in_transit = self.in_flight.remove(&hash).is_some();
+        self.accepting.remove(&hash);
         self.avoid.remove(&hash);
         self.stalled.remove(&hash);
-        // Refilling a peer once half its requests are answered sends `getdata` in batches
-        // and walks the chain for missing blocks once per batch instead of once per block
-        // (that walk is the costly part of scheduling while far behind).
-        if self.load(peer) <= self.config.max_in_flight_per_peer / 2 {
-            self.schedule(ctx);
+        // A block `received` already freed its slot and refilled; walking the window
+        // again for every block the chain finishes would cost a walk per block.
+        if in_transit {
+            self.refill(ctx, peer);
         }
     }
 

@@ -110,7 +110,14 @@ pub trait SyncStrategy: Send {
     fn peer_disconnected(&mut self, ctx: &SyncContext<'_>, peer: PeerId);
     /// A peer sent headers (already accepted by the chain); `new` of them were new.
     fn headers(&mut self, ctx: &SyncContext<'_>, peer: PeerId, headers: &[BlockHeader], new: usize);
-    /// A block arrived from `peer` and was handed to the chain.
+    /// A block arrived from `peer` and the chain starts accepting it; [`block`] follows
+    /// once it is done. A strategy that bounds the blocks in transit from a peer frees
+    /// the slot here (Bitcoin Core counts only blocks not yet received), so the peer keeps
+    /// sending while the chain verifies.
+    ///
+    /// [`block`]: SyncStrategy::block
+    fn received(&mut self, _ctx: &SyncContext<'_>, _peer: PeerId, _hash: Hash256) {}
+    /// A block arrived from `peer` and the chain is done with it.
     fn block(&mut self, ctx: &SyncContext<'_>, peer: PeerId, hash: Hash256);
     /// `peer` does not have these blocks.
     fn not_found(&mut self, ctx: &SyncContext<'_>, peer: PeerId, hashes: &[Hash256]);

@@ -1,7 +1,7 @@
 //! Importing blocks from outside the network: from another data directory's chain state,
 //! or from a file of concatenated serialized blocks, accepted in order through the block
-//! pipeline (the next blocks' signatures are verified while one block is written) with a
-//! progress report every few seconds. `node import` runs it, and the sync benchmark uses
+//! pipeline (the next blocks' signatures are verified while a run of blocks is written)
+//! with a progress report every few seconds. `node import` runs it, and the sync benchmark uses
 //! it to time validation and storage without peers.
 //!
 //! Blocks go through [`ChainState::accept_block`] like blocks from peers: every rule is
@@ -11,20 +11,21 @@
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use crate::block::{Block, BlockHeader};
 use crate::encode::{serialize, Decode, DecodeError, DecodeErrorKind, Reader};
 use crate::hash::Hash256;
-use crate::state::{BlockOutcome, ChainError, ChainState};
+use crate::state::{BlockOutcome, ChainError, ChainState, Ready, MAX_RUN_BLOCKS};
 
 /// Time between two progress reports.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Blocks decoded and verified ahead of the one being written: enough to keep every
-/// core verifying while a commit waits for the disk, few enough to bound the memory.
-pub const LOOKAHEAD: usize = 16;
+/// Blocks decoded and verified ahead of the run being written: a full run
+/// ([`MAX_RUN_BLOCKS`]), so every core keeps verifying while a commit waits for the disk
+/// and the next write finds a whole run ready, with the memory still bounded.
+pub const LOOKAHEAD: usize = MAX_RUN_BLOCKS;
 
 /// Headers accepted per write by [`import_headers`] (a `headers` message's worth).
 const HEADERS_PER_RUN: u32 = 2_000;
@@ -111,9 +112,10 @@ pub struct ImportProgress {
 /// first source error. Calls `progress` (and logs at info level) every
 /// [`PROGRESS_INTERVAL`] and once at the end; returns the final report.
 ///
-/// It runs the block pipeline as a synced block does: a reader thread decodes the next
+/// It runs the block pipeline as synced blocks do: a reader thread decodes the next
 /// blocks and verifies their signatures on every core (up to [`LOOKAHEAD`] blocks ahead)
-/// while this thread writes each block's state.
+/// while this thread writes what is verified, a run of up to [`MAX_RUN_BLOCKS`] blocks
+/// per write transaction.
 ///
 /// `target_height`, when known (the source's tip height), gives the percentage.
 pub fn import_blocks<I>(
@@ -151,7 +153,10 @@ where
                 let failed = block.is_err();
                 let item = block.map(|block| {
                     let pre = state.preverify(&block);
-                    (block, pre)
+                    Ready {
+                        block: Arc::new(block),
+                        pre,
+                    }
                 });
                 // A closed channel: the writer stopped at a refused block.
                 if ready.send(item).is_err() || failed {
@@ -159,18 +164,36 @@ where
                 }
             }
         });
-        for item in verified {
-            let (block, pre) = item?;
-            match state.accept_preverified(&block, pre) {
-                Ok(BlockOutcome::AlreadyHave) => skipped += 1,
-                Ok(_) => imported += 1,
-                Err(error) => {
-                    return Err(ImportError::Refused {
-                        hash: block.hash(),
-                        number: imported + skipped + 1,
-                        error: Box::new(error),
-                    })
+        // Whatever is verified when the writer is free goes in one write, so commits
+        // never wait for verification nor verification for commits.
+        while let Ok(first) = verified.recv() {
+            let mut items = vec![first];
+            while items.len() < LOOKAHEAD {
+                match verified.try_recv() {
+                    Ok(item) => items.push(item),
+                    Err(_) => break,
                 }
+            }
+            let failed = items.iter().position(Result::is_err);
+            let blocks: Vec<Ready> = items
+                .drain(..failed.unwrap_or(items.len()))
+                .map(|item| item.expect("before the first failure"))
+                .collect();
+            for (ready, outcome) in blocks.iter().zip(state.accept_preverified(&blocks)) {
+                match outcome {
+                    Ok(BlockOutcome::AlreadyHave) => skipped += 1,
+                    Ok(_) => imported += 1,
+                    Err(error) => {
+                        return Err(ImportError::Refused {
+                            hash: ready.pre.hash,
+                            number: imported + skipped + 1,
+                            error: Box::new(error),
+                        })
+                    }
+                }
+            }
+            if let Some(Err(error)) = items.into_iter().next() {
+                return Err(error);
             }
             if last_report.elapsed() >= PROGRESS_INTERVAL {
                 last_report = Instant::now();

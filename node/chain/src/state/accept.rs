@@ -1,9 +1,10 @@
 //! Accepting headers and blocks: the checks that need the parent, storing what passes
 //! and remembering what fails.
 
-use std::sync::MutexGuard;
+use std::sync::{Arc, MutexGuard};
 
-use super::pipeline::Preverified;
+use super::activate::ToConnect;
+use super::pipeline::{run_is_full, Outcome, Preverified, Ready};
 use super::records::{encode, FAILED, HAVE_DATA};
 use super::tree::BlockTree;
 use super::{
@@ -180,49 +181,223 @@ impl ChainState {
     /// is about the block itself).
     ///
     /// Callers may run it from several threads at once: each block's signatures are
-    /// verified before the writer lock, side by side, and a block waits for a parent
-    /// another thread is accepting (see `pipeline.rs`).
+    /// verified before the writer lock, side by side, and verified blocks that extend the
+    /// tip are connected several to a write (see `pipeline.rs`).
     pub fn accept_block(&self, block: &Block) -> Result<BlockOutcome, ChainError> {
         let hash = block.hash();
-        let _arrival = self.arrivals.enter(hash);
-        // Verifying ahead pays only when there is something to overlap with. With the
-        // writer free and the parent not in flight, connecting verifies signatures on the
-        // other cores while this thread walks the UTXO set, which is faster for one block.
-        if !self.arrivals.is_arriving(&block.header.prev_block) {
-            if let Ok(writer) = self.writer.try_lock() {
+        let _arrival = self.pipeline.enter(hash);
+        // Verifying ahead pays only when there is something to overlap with. With no other
+        // block in flight (a block relayed at the tip) and the writer free, connecting
+        // verifies signatures on the other cores while this thread walks the UTXO set,
+        // which is faster for one block.
+        if self.pipeline.is_alone(&hash) {
+            if let Ok(_writer) = self.writer.try_lock() {
                 let pre = Preverified {
                     hash,
                     checked: false,
                 };
-                return self.accept_with_writer(block, pre, writer);
+                return self.accept_held(block, pre);
             }
         }
         let pre = self.preverify(block);
-        self.accept_locked(block, pre)
+        self.accept_queued(block, pre)
     }
 
-    /// `accept_block` for a block [`ChainState::preverify`] has seen (on another thread,
-    /// ahead of this one).
-    pub(crate) fn accept_preverified(
+    /// Accepts blocks [`ChainState::preverify`] has seen (on another thread, ahead of
+    /// this one), in order: each run of them that extends the tip in one write. Returns
+    /// each block's outcome, in order.
+    pub(crate) fn accept_preverified(&self, blocks: &[Ready]) -> Vec<Outcome> {
+        let _writer = self.lock_writer();
+        self.accept_run(blocks)
+    }
+
+    pub(super) fn lock_writer(&self) -> MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Accepts `blocks` in order with the writer lock held: each run of them that extends
+    /// the tip is connected in one write, any other block by the one-block path.
+    pub(super) fn accept_run(&self, blocks: &[Ready]) -> Vec<Outcome> {
+        let mut outcomes = Vec::with_capacity(blocks.len());
+        while outcomes.len() < blocks.len() {
+            let rest = &blocks[outcomes.len()..];
+            match self.connect_ready(rest) {
+                Some(connected) if !connected.is_empty() => outcomes.extend(connected),
+                Some(_) => outcomes.push(self.accept_held(&rest[0].block, rest[0].pre)),
+                None => {
+                    // A block of the run was refused: the one-block path finds and
+                    // reports it, and takes the rest too, so a bad block costs one
+                    // failed run, not one per block before it.
+                    for ready in rest {
+                        outcomes.push(self.accept_held(&ready.block, ready.pre));
+                    }
+                }
+            }
+        }
+        outcomes
+    }
+
+    /// Connects the longest prefix of `blocks` that extends the tip, up to a full run, in
+    /// one write, with the writer lock held. Only blocks whose header is known and that
+    /// pass the checks of the one-block path join it. Returns their outcomes (none when
+    /// the first block does not fit), or `None` when the write failed.
+    fn connect_ready(&self, blocks: &[Ready]) -> Option<Vec<Outcome>> {
+        let mut run: Vec<ToConnect> = Vec::new();
+        let mut bytes = 0;
+        let mut parent = self.tree().tip();
+        for ready in blocks {
+            if run_is_full(run.len(), bytes) {
+                break;
+            }
+            let (block, hash) = (&ready.block, ready.pre.hash);
+            let Some(mut entry) = self.tree().get(&hash).cloned() else {
+                break;
+            };
+            // A child of the tip cannot fork below the prune height, so that check of
+            // the one-block path is not needed here.
+            if block.header.prev_block != parent || entry.has_data() || entry.is_failed() {
+                break;
+            }
+            let checked = if ready.pre.checked {
+                Ok(())
+            } else {
+                check_block(block, self.spec.max_block_size)
+            };
+            if checked
+                .and_then(|()| check_coinbase_height(block, entry.height))
+                .is_err()
+            {
+                break;
+            }
+            entry.status |= HAVE_DATA;
+            entry.tx_count = block.txs.len() as u32;
+            bytes += block.size();
+            parent = hash;
+            run.push(ToConnect {
+                block: block.clone(),
+                hash,
+                new_entry: Some(entry),
+            });
+        }
+        if run.is_empty() {
+            return Some(Vec::new());
+        }
+        self.connect_run(&run, true).ok()?;
+        let first = run[0].hash;
+        {
+            // Descendants stored before these blocks may now be connectable.
+            let mut tree = self.tree.write().unwrap_or_else(|e| e.into_inner());
+            let descendants = tree.descendants_with_data(&first);
+            tree.candidates.extend(descendants);
+        }
+        let last = run[run.len() - 1].hash;
+        let activated = self.activate_best_chain(last);
+        let tree = self.tree();
+        let mut outcomes: Vec<Outcome> = run
+            .iter()
+            .map(|b| {
+                if tree.is_main(&b.hash) {
+                    Ok(BlockOutcome::BecameTip)
+                } else {
+                    Ok(BlockOutcome::SideBranch)
+                }
+            })
+            .collect();
+        if let Err(e) = activated {
+            // What the one-block path does: the block that set off the failing step
+            // reports it.
+            outcomes[run.len() - 1] = Err(e);
+        }
+        Some(outcomes)
+    }
+
+    /// Stores `blocks` whose parent has no data yet (blocks fetched from several peers
+    /// arrive ahead of their parents) in one write, with the writer lock held; any other
+    /// block goes by the one-block path. Stored together they cost one commit, and they
+    /// connect from storage, a run at a time, once their parent connects. Returns each
+    /// block's outcome, in order.
+    pub(super) fn store_early(&self, blocks: &[Ready]) -> Vec<Outcome> {
+        let mut early: Vec<(usize, BlockIndexEntry)> = blocks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, ready)| self.early_entry(ready).map(|entry| (i, entry)))
+            .collect();
+        let written = !early.is_empty()
+            && self
+                .store
+                .write::<(), BlockError>(|txn, dbs| {
+                    for (i, entry) in &early {
+                        let hash = blocks[*i].pre.hash;
+                        dbs.blocks
+                            .put(txn, hash.as_bytes(), &encode(&*blocks[*i].block))?;
+                        dbs.index.put(txn, hash.as_bytes(), &encode(entry))?;
+                    }
+                    Ok(())
+                })
+                .is_ok();
+        if written {
+            let mut tree = self.tree.write().unwrap_or_else(|e| e.into_inner());
+            let tip_work = tree.tip_entry().chain_work;
+            for (i, entry) in &early {
+                let hash = blocks[*i].pre.hash;
+                // As the one-block path does; it connects once its ancestors have data.
+                if entry.chain_work > tip_work {
+                    tree.candidates.insert(hash);
+                }
+                *tree.get_mut(&hash).expect("indexed") = entry.clone();
+            }
+        } else {
+            // The one-block path tries again, one at a time, and reports the failure.
+            early.clear();
+        }
+        blocks
+            .iter()
+            .enumerate()
+            .map(|(i, ready)| {
+                if early.iter().any(|(j, _)| *j == i) {
+                    Ok(BlockOutcome::SideBranch)
+                } else {
+                    self.accept_held(&ready.block, ready.pre)
+                }
+            })
+            .collect()
+    }
+
+    /// The index entry to store `ready` with if it comes early: its header is known, it is
+    /// not stored, its parent is known without data (so it cannot connect now and has no
+    /// stored descendant to connect with it), and it passes the checks of the one-block
+    /// path.
+    fn early_entry(&self, ready: &Ready) -> Option<BlockIndexEntry> {
+        let (block, hash) = (&ready.block, ready.pre.hash);
+        let mut entry = {
+            let tree = self.tree();
+            let parent = tree.get(&block.header.prev_block)?;
+            let entry = tree.get(&hash)?;
+            let early = !parent.has_data() && !parent.is_failed();
+            if !early || entry.has_data() || entry.is_failed() {
+                return None;
+            }
+            entry.clone()
+        };
+        self.check_fork_above_prune(&hash).ok()?;
+        let checked = if ready.pre.checked {
+            Ok(())
+        } else {
+            check_block(block, self.spec.max_block_size)
+        };
+        checked
+            .and_then(|()| check_coinbase_height(block, entry.height))
+            .ok()?;
+        entry.status |= HAVE_DATA;
+        entry.tx_count = block.txs.len() as u32;
+        Some(entry)
+    }
+
+    /// The one-block path, with the writer lock held by the caller.
+    pub(super) fn accept_held(
         &self,
         block: &Block,
         pre: Preverified,
-    ) -> Result<BlockOutcome, ChainError> {
-        let _arrival = self.arrivals.enter(pre.hash);
-        self.accept_locked(block, pre)
-    }
-
-    fn accept_locked(&self, block: &Block, pre: Preverified) -> Result<BlockOutcome, ChainError> {
-        self.arrivals.wait_for(&block.header.prev_block);
-        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        self.accept_with_writer(block, pre, writer)
-    }
-
-    fn accept_with_writer(
-        &self,
-        block: &Block,
-        pre: Preverified,
-        _writer: MutexGuard<'_, ()>,
     ) -> Result<BlockOutcome, ChainError> {
         let hash = pre.hash;
         if let Some(entry) = self.tree().get(&hash) {
@@ -286,7 +461,12 @@ impl ChainState {
         if block.header.prev_block == start_tip {
             // The common case, a block on the tip: stored and connected in one write
             // (an invalid one is not stored at all).
-            match self.connect(block, hash, Some(&entry)) {
+            let run = [ToConnect {
+                block: Arc::new(block.clone()),
+                hash,
+                new_entry: Some(entry),
+            }];
+            match self.connect_run(&run, false) {
                 Ok(()) => {}
                 Err(ChainError::Invalid(reason)) => {
                     tracing::warn!(block = %hash, %reason, "block failed to connect; marked invalid");

@@ -1,15 +1,26 @@
-//! Moving the tip: fork choice by most work, and connecting or disconnecting one block
-//! per LMDB write transaction.
+//! Moving the tip: fork choice by most work, connecting a run of blocks in one LMDB write
+//! transaction (a crash leaves the tip at the run's start or its end, both valid), and
+//! disconnecting one block per transaction.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use super::pipeline::run_is_full;
 use super::records::encode;
 use super::{connect, prune, tx_index, BlockIndexEntry, ChainError, ChainState};
 use crate::block::Block;
 use crate::events::ChainEvent;
 use crate::hash::Hash256;
 use crate::validation::BlockError;
+
+/// A block of a run to connect.
+pub(super) struct ToConnect {
+    pub(super) block: Arc<Block>,
+    pub(super) hash: Hash256,
+    /// When set, the block is not stored yet: the write that connects it stores it with
+    /// this index entry.
+    pub(super) new_entry: Option<BlockIndexEntry>,
+}
 
 impl ChainState {
     /// Moves the tip to the most-work connectable chain: disconnect to the fork point,
@@ -50,19 +61,27 @@ impl ChainState {
             while self.tree().tip() != fork {
                 self.disconnect_tip()?;
             }
-            for hash in branch {
-                let block = self
-                    .block(&hash)?
-                    .ok_or_else(|| ChainError::Corrupt(format!("block {hash} has no data")))?;
-                match self.connect(&block, hash, None) {
-                    Ok(()) => {}
-                    Err(ChainError::Invalid(reason)) => {
-                        tracing::warn!(block = %hash, %reason, "block failed to connect; marked invalid");
-                        self.mark_failed(hash)?;
-                        failed = Some((hash, reason));
-                        break;
-                    }
+            let mut left = &branch[..];
+            'branch: while !left.is_empty() {
+                let run = self.load_run(left)?;
+                left = &left[run.len()..];
+                match self.connect_run(&run, false) {
+                    Ok(()) => continue,
+                    // Found again one block at a time below, to mark the culprit.
+                    Err(ChainError::Invalid(_)) => {}
                     Err(e) => return Err(e),
+                }
+                for block in &run {
+                    match self.connect_run(std::slice::from_ref(block), false) {
+                        Ok(()) => {}
+                        Err(ChainError::Invalid(reason)) => {
+                            tracing::warn!(block = %block.hash, %reason, "block failed to connect; marked invalid");
+                            self.mark_failed(block.hash)?;
+                            failed = Some((block.hash, reason));
+                            break 'branch;
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
             }
         }
@@ -77,72 +96,113 @@ impl ChainState {
         Ok(failed)
     }
 
-    /// Connects `block` on the tip in one write. With `new_entry`, the block is not
-    /// stored yet: that same write stores it with this index entry.
-    pub(super) fn connect(
-        &self,
-        block: &Block,
-        hash: Hash256,
-        new_entry: Option<&BlockIndexEntry>,
-    ) -> Result<(), ChainError> {
-        let height = self.tree().get(&hash).expect("indexed").height;
-        let check_scripts = !self.is_assumed_valid(&hash);
+    /// The stored blocks of the start of `branch`, up to a full run.
+    fn load_run(&self, branch: &[Hash256]) -> Result<Vec<ToConnect>, ChainError> {
+        let mut run = Vec::new();
+        let mut bytes = 0;
+        for hash in branch {
+            if run_is_full(run.len(), bytes) {
+                break;
+            }
+            let block = self
+                .block(hash)?
+                .ok_or_else(|| ChainError::Corrupt(format!("block {hash} has no data")))?;
+            bytes += block.size();
+            run.push(ToConnect {
+                block: Arc::new(block),
+                hash: *hash,
+                new_entry: None,
+            });
+        }
+        Ok(run)
+    }
+
+    /// Connects `run` on the tip in one write: the first block a child of the tip, each
+    /// the parent of the next. All or nothing: a refused block aborts the whole write
+    /// (the caller may then try the blocks one at a time to find it). Old block data is
+    /// pruned in the same write. After the commit the tree follows, and each block is
+    /// announced in order; with `tip_each`, each is followed by its own `TipChanged`, as
+    /// accepting the blocks one by one would have announced them.
+    pub(super) fn connect_run(&self, run: &[ToConnect], tip_each: bool) -> Result<(), ChainError> {
+        let (heights, check_scripts): (Vec<u32>, Vec<bool>) = {
+            let tree = self.tree();
+            run.iter()
+                .map(|b| {
+                    let height = tree.get(&b.hash).expect("indexed").height;
+                    (height, !self.is_assumed_valid(&b.hash))
+                })
+                .unzip()
+        };
+        let Some(&last_height) = heights.last() else {
+            return Ok(());
+        };
         let prune_height = self.prune_height();
         let pruned = self.store.write(|txn, dbs| {
-            if let Some(entry) = new_entry {
-                dbs.blocks.put(txn, hash.as_bytes(), &encode(block))?;
-                dbs.index.put(txn, hash.as_bytes(), &encode(entry))?;
-            }
-            connect::connect_block(
-                txn,
-                dbs,
-                self.spec,
-                self.options.address_index,
-                block,
-                &hash,
-                height,
-                check_scripts,
-            )?;
-            if self.options.tx_index {
-                tx_index::add_block(txn, dbs, block, &hash)?;
+            for (i, b) in run.iter().enumerate() {
+                if let Some(entry) = &b.new_entry {
+                    dbs.blocks.put(txn, b.hash.as_bytes(), &encode(&*b.block))?;
+                    dbs.index.put(txn, b.hash.as_bytes(), &encode(entry))?;
+                }
+                connect::connect_block(
+                    txn,
+                    dbs,
+                    self.spec,
+                    self.options.address_index,
+                    &b.block,
+                    &b.hash,
+                    heights[i],
+                    check_scripts[i],
+                )?;
+                if self.options.tx_index {
+                    tx_index::add_block(txn, dbs, &b.block, &b.hash)?;
+                }
             }
             prune::prune_step(
                 txn,
                 dbs,
                 &self.tree(),
                 prune_height,
-                height,
+                last_height,
                 self.options.keep_blocks,
             )
         })?;
-        {
+        if let Some(pruned) = pruned {
             let mut tree = self.tree.write().unwrap_or_else(|e| e.into_inner());
-            if let Some(entry) = new_entry {
-                *tree.get_mut(&hash).expect("indexed") = entry.clone();
-            }
-            tree.push_main(hash);
-            tree.candidates.remove(&hash);
-            if let Some(pruned) = pruned {
-                for (pruned_hash, entry) in pruned.entries {
-                    tree.candidates.remove(&pruned_hash);
-                    if let Some(slot) = tree.get_mut(&pruned_hash) {
-                        *slot = entry;
-                    }
+            for (pruned_hash, entry) in pruned.entries {
+                tree.candidates.remove(&pruned_hash);
+                if let Some(slot) = tree.get_mut(&pruned_hash) {
+                    *slot = entry;
                 }
-                self.prune_height.store(pruned.height, Ordering::Release);
-                tracing::debug!(prune_height = pruned.height, "pruned old block data");
             }
+            self.prune_height.store(pruned.height, Ordering::Release);
+            tracing::debug!(prune_height = pruned.height, "pruned old block data");
         }
         let best = self.best_header().1;
-        self.progress
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .connected(height, block.txs.len(), best);
-        (self.sink)(ChainEvent::BlockConnected {
-            hash,
-            height,
-            block: Arc::new(block.clone()),
-        });
+        for (b, &height) in run.iter().zip(&heights) {
+            {
+                let mut tree = self.tree.write().unwrap_or_else(|e| e.into_inner());
+                if let Some(entry) = &b.new_entry {
+                    *tree.get_mut(&b.hash).expect("indexed") = entry.clone();
+                }
+                tree.push_main(b.hash);
+                tree.candidates.remove(&b.hash);
+            }
+            self.progress
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .connected(height, b.block.txs.len(), best);
+            (self.sink)(ChainEvent::BlockConnected {
+                hash: b.hash,
+                height,
+                block: b.block.clone(),
+            });
+            if tip_each {
+                (self.sink)(ChainEvent::TipChanged {
+                    hash: b.hash,
+                    height,
+                });
+            }
+        }
         Ok(())
     }
 

@@ -1,5 +1,6 @@
-//! Connecting and disconnecting one block: each is one LMDB write transaction, so a crash
-//! at any instant leaves the UTXO set, the main chain and the tip of one block boundary.
+//! Connecting and disconnecting one block inside the caller's LMDB write transaction (a
+//! run of connects shares one, a disconnect has its own), so a crash at any instant
+//! leaves the UTXO set, the main chain and the tip at one block boundary.
 //!
 //! Signatures are the bulk of connecting. They are checked on every core while this
 //! thread walks the UTXO set: each transaction's inputs go to the verifiers as soon as

@@ -5,11 +5,11 @@
 //!
 //! One writer at a time (a mutex) accepts headers and blocks and moves the tip; readers
 //! (RPC, peers) use the in-memory tree and LMDB read transactions and never wait for it.
-//! Connecting or disconnecting a block is one LMDB write transaction; the in-memory tree
-//! follows each commit. A block arriving on the tip (the usual case) is stored, indexed
-//! and connected in that same transaction, so it costs one commit in all. On open, the
-//! tip moves to the most-work stored chain, which also finishes a reorganisation a crash
-//! interrupted.
+//! Connecting a run of blocks (up to `MAX_RUN_BLOCKS`), or disconnecting one, is one
+//! LMDB write transaction; the in-memory tree follows each commit. Blocks arriving on the
+//! tip (the usual case) are stored, indexed and connected in that same transaction, so a
+//! run costs one commit in all (see `pipeline.rs`). On open, the tip moves to the
+//! most-work stored chain, which also finishes a reorganisation a crash interrupted.
 //!
 //! With `keep_blocks` set, the state is pruned (see `prune.rs`): bodies and undo
 //! data of blocks deeper than that are deleted as new blocks connect.
@@ -39,6 +39,8 @@ use primitive_types::U256;
 
 pub use accept::anti_dos_threshold;
 pub use invalidate::Marked;
+pub(crate) use pipeline::Ready;
+pub use pipeline::{MAX_RUN_BLOCKS, MAX_RUN_BYTES};
 pub use proposal::ProposalError;
 pub use prune::MIN_KEEP_BLOCKS;
 pub use records::BlockIndexEntry;
@@ -219,8 +221,8 @@ pub struct ChainState {
     store: Store,
     tree: RwLock<BlockTree>,
     writer: Mutex<()>,
-    /// Blocks inside `accept_block`, so a child waits for its parent's turn.
-    arrivals: pipeline::Arrivals,
+    /// Blocks inside `accept_block` and the verified ones waiting to be written.
+    pipeline: pipeline::Pipeline,
     /// The catch-up progress line; updated under the writer lock.
     progress: Mutex<progress::Progress>,
     options: ChainOptions,

@@ -99,7 +99,7 @@ impl ChainState {
             store,
             tree: RwLock::new(tree),
             writer: Mutex::new(()),
-            arrivals: Default::default(),
+            pipeline: Default::default(),
             progress: Mutex::new(Progress::new()),
             options,
             prune_height: AtomicU32::new(prune_height),

@@ -45,10 +45,10 @@ pub(crate) struct Pruned {
     pub(crate) entries: Vec<(Hash256, BlockIndexEntry)>,
 }
 
-/// Inside the transaction that connects the block at `tip_height`: deletes the data of
-/// main-chain heights above `prune_height` up to `tip_height - keep` (at most
-/// [`PRUNE_BATCH`] of them) and of the side branches forking below them. Returns `None`
-/// when there is nothing to prune.
+/// Inside the transaction that connects a run of blocks ending at `tip_height`: deletes
+/// the data of main-chain heights above `prune_height` up to `tip_height - keep` (at most
+/// [`PRUNE_BATCH`] of them, as many as a full run needs) and of the side branches forking
+/// below them. Returns `None` when there is nothing to prune.
 pub(crate) fn prune_step<E>(
     txn: &mut RwTxn<'_>,
     dbs: &Dbs,
@@ -57,8 +57,8 @@ pub(crate) fn prune_step<E>(
     tip_height: u32,
     keep: u32,
 ) -> Result<Option<Pruned>, WriteError<E>> {
-    // The tree's main chain ends just below `tip_height` (the block being connected joins
-    // it after the commit), and `keep >= 1`, so every height pruned here is on it.
+    // The tree's main chain ends just below the run being connected (which joins it after
+    // the commit); the bound by its height keeps every height pruned here on it.
     let target = tip_height.saturating_sub(keep).min(tree.height());
     let last = target.min(prune_height.saturating_add(PRUNE_BATCH));
     if keep == 0 || last <= prune_height {

@@ -1,14 +1,17 @@
 //! The block pipeline and `assume_valid`: blocks accepted from many threads in any order
-//! end on the same chain, and signatures are skipped only below an assumed-valid block
-//! on the best header chain.
+//! end on the same chain, blocks written in runs are announced one by one and a bad one
+//! in a run is found, and signatures are skipped only below an assumed-valid block on the
+//! best header chain.
 
 use std::sync::Arc;
 
 use node_chain::testing::{Builder, SpendingChain, Wallet};
 use node_chain::validation::{BlockError, TxError};
-use node_chain::{Block, BlockOutcome, ChainOptions, ChainState, Hash256};
+use node_chain::{
+    import_blocks, Block, BlockOutcome, ChainOptions, ChainState, Hash256, ImportError,
+};
 
-use super::{assert_utxo_consistent, regtest, rule};
+use super::{assert_utxo_consistent, open, regtest, rule};
 
 fn open_assuming(dir: &std::path::Path, assume_valid: Option<Hash256>) -> Arc<ChainState> {
     let options = ChainOptions {
@@ -138,5 +141,44 @@ fn blocks_accepted_from_many_threads_in_any_order_build_one_chain() {
         }
     });
     assert_eq!(state.tip(), source.tip());
+    assert_utxo_consistent(&state);
+}
+
+#[test]
+fn a_run_with_a_bad_signature_connects_the_blocks_before_it_and_names_the_culprit() {
+    let blocks = chain_with_bad_signature();
+    let dir = tempfile::tempdir().unwrap();
+    let state = open_assuming(dir.path(), None);
+    let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
+    state.accept_headers(&headers).unwrap();
+    // The import writes whatever is verified in runs, so the bad block sits in a run.
+    let error = import_blocks(&state, blocks.iter().cloned().map(Ok), None, |_| {}).unwrap_err();
+    match error {
+        ImportError::Refused { number, error, .. } => {
+            assert_eq!(number, 101);
+            let error = rule(*error);
+            assert!(is_bad_signature(&error), "{error}");
+        }
+        other => panic!("expected a refused block, got {other}"),
+    }
+    assert_eq!(state.tip().height, 100);
+    assert_utxo_consistent(&state);
+}
+
+#[test]
+fn blocks_written_in_runs_are_announced_one_by_one_in_order() {
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = open_assuming(source_dir.path(), None);
+    let mut chain = SpendingChain::new(&source, 3);
+    let blocks: Vec<Block> = (0..150).map(|_| chain.next_block(4)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (state, events) = open(dir.path(), false);
+    let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
+    state.accept_headers(&headers).unwrap();
+    import_blocks(&state, blocks.iter().cloned().map(Ok), None, |_| {}).unwrap();
+    let expected: Vec<String> = (1..=150)
+        .flat_map(|h| [format!("connect {h}"), format!("tip {h}")])
+        .collect();
+    assert_eq!(*events.lock().unwrap(), expected);
     assert_utxo_consistent(&state);
 }
