@@ -4,6 +4,7 @@
 //! holds no password: `[rpc] auth = ["alice:SALT$HASH"]`, and `node rpcauth alice` prints
 //! a line and its password.
 
+use base64::Engine;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
@@ -88,9 +89,7 @@ fn hmac(salt: &str) -> Hmac<Sha256> {
 pub fn generate_password() -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
-    crate::auth::base64_encode(&bytes)
-        .replace('+', "-")
-        .replace('/', "_")
+    base64::engine::general_purpose::URL_SAFE.encode(bytes)
 }
 
 #[cfg(test)]

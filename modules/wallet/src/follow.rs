@@ -114,7 +114,7 @@ pub(crate) fn start(wallet: &Arc<Wallet>) -> Result<(), WalletError> {
 fn connect(history: &mut History, owner: &Owner, block: &Block, hash: Hash256, height: u32) {
     for (tx, position) in positions(block, hash, height) {
         if history.txs.contains_key(&tx.txid()) || owner.touches(tx, history) {
-            history.record(Arc::new(tx.clone()), Some(position), now(), Vec::new());
+            history.record_followed(Arc::new(tx.clone()), position, now());
         }
     }
     history.set_best(hash);

@@ -23,9 +23,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::WalletError;
 
-/// Blocks that did not touch the wallet between two writes of its `best` block: a write
-/// per block would cost the chain's writer a file sync each; after a crash the wallet
-/// rescans at most this many blocks more.
+/// Blocks followed between two writes of the file, whatever they confirmed: what a block
+/// of the main chain changes is found again by the rescan from `best` at the next start,
+/// so a write per block (a rewrite of the whole file and a file sync inside the chain's
+/// writer, for a miner every block) buys nothing. After a crash the wallet rescans at
+/// most this many blocks more.
 const SAVE_BEST_EVERY: u32 = 144;
 
 /// Where a transaction was confirmed.
@@ -79,7 +81,8 @@ pub(crate) struct History {
     /// The last block whose transactions were recorded; `Hash256::ZERO` before any.
     pub(crate) best: Hash256,
     next_order: u64,
-    /// Transactions changed since the last write.
+    /// Changed since the last write in a way no rescan from `best` finds again (a
+    /// payment the wallet made or saw in the pool, an abandon, an imported key's past).
     dirty: bool,
     /// Blocks followed since the last write.
     unsaved_blocks: u32,
@@ -187,12 +190,26 @@ impl History {
         true
     }
 
-    /// The block `hash` left the main chain: what it confirmed is unconfirmed again.
+    /// Records what a block of the main chain confirms for the wallet. Unlike
+    /// [`History::record`] this does not call for a write: the rescan from `best` at the
+    /// next start records it again (see [`SAVE_BEST_EVERY`]).
+    pub(crate) fn record_followed(
+        &mut self,
+        tx: Arc<Transaction>,
+        at: BlockPosition,
+        received: u64,
+    ) {
+        let dirty = self.dirty;
+        self.record(tx, Some(at), received, Vec::new());
+        self.dirty = dirty;
+    }
+
+    /// The block `hash` left the main chain: what it confirmed is unconfirmed again. No
+    /// write is called for: a start whose `best` left the main chain walks back first.
     pub(crate) fn disconnect(&mut self, hash: &Hash256) {
         for wtx in self.txs.values_mut() {
             if wtx.block.is_some_and(|b| b.hash == *hash) {
                 wtx.block = None;
-                self.dirty = true;
             }
         }
     }
@@ -231,8 +248,8 @@ impl History {
         all
     }
 
-    /// Writes the history if a transaction changed or [`SAVE_BEST_EVERY`] blocks
-    /// passed since the last write.
+    /// Writes the history if it changed in a way a rescan cannot recover, or
+    /// [`SAVE_BEST_EVERY`] blocks passed since the last write.
     pub(crate) fn save(&mut self) -> Result<(), WalletError> {
         if !self.dirty && self.unsaved_blocks < SAVE_BEST_EVERY {
             return Ok(());
@@ -350,5 +367,37 @@ mod tests {
         );
         reopened.disconnect(&at.hash);
         assert_eq!(reopened.txs[&tx(1).txid()].block, None);
+    }
+
+    #[test]
+    fn followed_blocks_are_written_every_144_blocks_and_own_payments_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wallet.txs.json");
+        let mut history = History::new(path.clone(), Hash256::ZERO);
+        history.save().unwrap();
+        let best_on_disk = || History::open(path.clone()).unwrap().unwrap().best;
+        let block = |n: u32| BlockPosition {
+            hash: Hash256([n as u8 + 1; 32]),
+            height: n,
+            index: 0,
+            time: n,
+        };
+        // A miner's coinbase in every block: found again by the rescan, no write.
+        for n in 0..SAVE_BEST_EVERY - 1 {
+            history.record_followed(tx(n as u8), block(n), 1);
+            history.set_best(block(n).hash);
+            history.save().unwrap();
+        }
+        assert_eq!(best_on_disk(), Hash256::ZERO);
+        // A payment seen in the pool: no rescan finds it, written at once.
+        history.record(tx(200), None, 2, vec![]);
+        history.save().unwrap();
+        assert_eq!(best_on_disk(), block(SAVE_BEST_EVERY - 2).hash);
+        // Then 144 followed blocks later, whatever they confirmed.
+        for n in 0..SAVE_BEST_EVERY {
+            history.set_best(Hash256([n as u8; 32]));
+            history.save().unwrap();
+        }
+        assert_eq!(best_on_disk(), history.best);
     }
 }
