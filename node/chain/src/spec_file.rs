@@ -185,17 +185,16 @@ impl ChainSpecFile {
 
     /// The file as TOML, each key with a comment saying what it is.
     pub fn to_toml(&self) -> String {
-        let assume_valid = &self.assume_valid;
         format!(
             "# Chain spec: every consensus constant of one chain. Use it with `[node] chain = \"FILE\"`\n\
              # (a path relative to the profile); `node chainspec --from FILE` checks it and finds a\n\
              # genesis nonce. Every key is required.\n\
              \n\
              # Names the default data directory (~/.node/NAME); lower case, digits, - and _.\n\
-             name = {name:?}\n\
-             description = {description:?}\n\
+             name = {name}\n\
+             description = {description}\n\
              # First 4 bytes of every P2P message, hex: nodes of other chains fail at once.\n\
-             magic = {magic:?}\n\
+             magic = {magic}\n\
              # Default ports (a profile's [peers] listen and [rpc] listen win over them).\n\
              p2p_port = {p2p_port}\n\
              rpc_port = {rpc_port}\n\
@@ -212,22 +211,22 @@ impl ChainSpecFile {
              target_spacing = {target_spacing}\n\
              retarget_window = {retarget_window}\n\
              # The easiest target, compact; also the genesis block's bits.\n\
-             pow_limit_bits = {pow_limit_bits:?}\n\
+             pow_limit_bits = {pow_limit_bits}\n\
              # Largest serialized block, bytes (at most {limit}).\n\
              max_block_size = {max_block_size}\n\
              # Signatures below this block are not checked while it is on the best header chain\n\
              # (a block hash), or \"0\" to check every signature.\n\
-             assume_valid = {assume_valid:?}\n\
+             assume_valid = {assume_valid}\n\
              \n\
              [genesis]\n\
              # Text in the genesis coinbase (at most {max_message} bytes) and the header time;\n\
              # change either and the nonce must be found again.\n\
-             message = {message:?}\n\
+             message = {message}\n\
              time = {time}\n\
              nonce = {nonce}\n",
-            name = self.name,
-            description = self.description,
-            magic = self.magic,
+            name = toml_string(&self.name),
+            description = toml_string(&self.description),
+            magic = toml_string(&self.magic),
             p2p_port = self.p2p_port,
             rpc_port = self.rpc_port,
             address_version = self.address_version,
@@ -237,13 +236,14 @@ impl ChainSpecFile {
             coinbase_maturity = self.coinbase_maturity,
             target_spacing = self.target_spacing,
             retarget_window = self.retarget_window,
-            pow_limit_bits = self.pow_limit_bits,
+            pow_limit_bits = toml_string(&self.pow_limit_bits),
             limit = MAX_BLOCK_SIZE_LIMIT,
             max_block_size = self.max_block_size,
             max_message = MAX_GENESIS_MESSAGE,
-            message = self.genesis.message,
+            message = toml_string(&self.genesis.message),
             time = self.genesis.time,
             nonce = self.genesis.nonce,
+            assume_valid = toml_string(&self.assume_valid),
         )
     }
 
@@ -391,27 +391,42 @@ impl ChainSpecFile {
             assume_valid,
         };
         let genesis = spec.genesis_block();
-        if self.max_block_size < genesis.size() || self.max_block_size > MAX_BLOCK_SIZE_LIMIT {
-            return Err(invalid(
-                "max_block_size",
-                format!(
+        let error =
+            if self.max_block_size < genesis.size() || self.max_block_size > MAX_BLOCK_SIZE_LIMIT {
+                Some(invalid(
+                    "max_block_size",
+                    format!(
                     "{} bytes is outside {}..={MAX_BLOCK_SIZE_LIMIT} (a header and a coinbase, \
                      up to the largest block message)",
                     self.max_block_size,
                     genesis.size()
                 ),
-            ));
+                ))
+            } else if check_nonce
+                && check_proof_of_work(&genesis.hash(), pow_limit_bits, &spec.pow_limit()).is_err()
+            {
+                Some(SpecFileError::GenesisNonce {
+                    file: file.to_string(),
+                    nonce: self.genesis.nonce,
+                })
+            } else {
+                None
+            };
+        match error {
+            Some(error) => {
+                // SAFETY: made just above; the genesis block copied what it needed.
+                unsafe { unleak(spec) };
+                Err(error)
+            }
+            None => Ok(spec),
         }
-        if check_nonce
-            && check_proof_of_work(&genesis.hash(), pow_limit_bits, &spec.pow_limit()).is_err()
-        {
-            return Err(SpecFileError::GenesisNonce {
-                file: file.to_string(),
-                nonce: self.genesis.nonce,
-            });
-        }
-        Ok(spec)
     }
+}
+
+/// `text` as a TOML string. Not Rust's `{:?}`, whose escapes (`\0`, `\u{1b}`) TOML does
+/// not read: a description with a control character would print a file that fails to load.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
 }
 
 fn leak(text: &str) -> &'static str {
@@ -434,11 +449,41 @@ pub fn load_spec_file(path: &Path) -> Result<&'static ChainSpec, SpecFileError> 
     if let Some(spec) = loaded.get(&text) {
         return Ok(spec);
     }
-    let spec: &'static ChainSpec = Box::leak(Box::new(
-        ChainSpecFile::parse(&text, &file)?.build(&file, true)?,
-    ));
+    let spec: &'static ChainSpec = Box::leak(Box::new(spec_from_text(&text, &file)?));
     loaded.insert(text, spec);
     Ok(spec)
+}
+
+/// What [`load_spec_file`] makes of a file's text (`file` names it in errors): parsed and
+/// checked, every key including the genesis nonce. The spec's strings are leaked: the node
+/// goes through [`load_spec_file`], which does it once per file content.
+pub fn spec_from_text(text: &str, file: &str) -> Result<ChainSpec, SpecFileError> {
+    ChainSpecFile::parse(text, file)?.build(file, true)
+}
+
+/// Frees the strings [`spec_from_text`] leaked, for the fuzz target, which builds millions
+/// of specs (they would fill the memory, and LeakSanitizer reports each one).
+///
+/// # Safety
+///
+/// `spec` is a value [`spec_from_text`] returned (not a copy of it that is still used), and
+/// nothing refers to its strings any more.
+#[cfg(feature = "fuzzing")]
+pub unsafe fn free_spec_from_text(spec: ChainSpec) {
+    // SAFETY: the caller's promise is `unleak`'s.
+    unsafe { unleak(spec) }
+}
+
+/// Frees the strings `ChainSpecFile::build` leaked for `spec`.
+///
+/// # Safety
+///
+/// `spec` is a value `build` returned, and nothing refers to its strings any more.
+unsafe fn unleak(spec: ChainSpec) {
+    for text in [spec.name, spec.description, spec.genesis.message] {
+        // SAFETY: `leak` made each of them from a `Box<str>`, by the caller's promise.
+        drop(unsafe { Box::from_raw(text as *const str as *mut str) });
+    }
 }
 
 /// The one way a `[node] chain` value becomes a spec: a built-in name (`regtest`, `dev`,
@@ -479,10 +524,11 @@ pub fn check_spec_text(text: &str, file: &str) -> Result<CheckedSpecFile, SpecFi
     let spec = parsed.build(file, false)?;
     let mut genesis = spec.genesis_block();
     let limit = spec.pow_limit();
-    let meets = |g: &crate::block::Block| {
-        check_proof_of_work(&g.hash(), spec.pow_limit_bits, &limit).is_ok()
-    };
-    let nonce_found = !meets(&genesis);
+    let bits = spec.pow_limit_bits;
+    // SAFETY: `build` made `spec` just above, and the genesis block copied what it needed
+    // from its strings: nothing refers to them (a `--from` check does not keep the spec).
+    unsafe { unleak(spec) };
+    let nonce_found = check_proof_of_work(&genesis.hash(), bits, &limit).is_err();
     if nonce_found {
         let nonce = find_genesis_nonce(&mut genesis.header, &limit).ok_or_else(|| {
             SpecFileError::Invalid {
@@ -541,6 +587,28 @@ mod tests {
                 *spec
             );
         }
+    }
+
+    #[test]
+    fn control_characters_in_strings_print_as_toml_that_loads_again() {
+        // `to_toml` printed strings with Rust's escapes (`"\0"`, `"\u{1b}"`), which the
+        // TOML reader refuses: the chain_spec fuzz target's round trip checks it.
+        let text = regtest_file()
+            .to_toml()
+            .replace(
+                "description = \"",
+                "description = \"\\u0000\\u001b\\u007f\\u0301 '\\\" \\\\ \\t",
+            )
+            .replace("message = \"", "message = \"\\u0301\\u0000");
+        let spec = spec_from_text(&text, "c.toml").unwrap();
+        assert!(spec
+            .description
+            .starts_with("\0\u{1b}\u{7f}\u{301} '\" \\ \t"));
+        assert!(spec.genesis.message.starts_with("\u{301}\0"));
+        let printed = ChainSpecFile::from_spec(&spec).to_toml();
+        let again = spec_from_text(&printed, "printed.toml").unwrap();
+        assert_eq!(again, spec);
+        assert_eq!(again.genesis_hash(), spec.genesis_hash());
     }
 
     #[test]
