@@ -4,7 +4,9 @@
 //! [`resolve`] is the one way a `[node] chain` value becomes a spec: a built-in name, or a
 //! path to a file (relative to a base directory, the profile's). A loaded spec is leaked
 //! once per process and file content, so it is `&'static` like the built-in ones and a
-//! second resolution of the same file returns the same spec.
+//! second resolution of the same file returns the same spec. Every check runs before that,
+//! on owned values ([`SpecValues`], genesis block included): a file that fails, `node
+//! chainspec --from` ([`check_spec_text`]) and the fuzz target leak nothing.
 //!
 //! Every key is required (a spec copied from another chain must say each value on
 //! purpose), unknown keys are refused, and values that cannot work are errors naming the
@@ -18,9 +20,10 @@ use std::sync::{Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::genesis::GenesisParams;
+use crate::block::Block;
+use crate::genesis::{genesis_block, GenesisParams};
 use crate::hash::Hash256;
-use crate::pow::{check_proof_of_work, target_from_compact};
+use crate::pow::{check_proof_of_work, target_from_compact, U256};
 use crate::spec::ChainSpec;
 use crate::transaction::MAX_MONEY;
 
@@ -139,32 +142,11 @@ pub enum SpecFileError {
 }
 
 impl ChainSpecFile {
-    /// The file form of a spec (what `node chainspec NAME` prints).
+    /// The file form of a spec (what `node chainspec NAME` prints), made as
+    /// [`SpecValues::to_file`] makes it, so a spec loaded from a file prints as that file's
+    /// values print.
     pub fn from_spec(spec: &ChainSpec) -> ChainSpecFile {
-        ChainSpecFile {
-            name: spec.name.to_string(),
-            description: spec.description.to_string(),
-            magic: hex::encode(spec.magic),
-            p2p_port: spec.p2p_port,
-            rpc_port: spec.rpc_port,
-            address_version: spec.address_version,
-            wif_version: spec.wif_version,
-            initial_subsidy: spec.initial_subsidy,
-            halving_interval: spec.halving_interval,
-            coinbase_maturity: spec.coinbase_maturity,
-            target_spacing: spec.target_spacing,
-            retarget_window: spec.retarget_window.unwrap_or(0),
-            pow_limit_bits: format!("0x{:08x}", spec.pow_limit_bits),
-            max_block_size: spec.max_block_size,
-            assume_valid: spec
-                .assume_valid
-                .map_or_else(|| "0".to_string(), |h| h.to_string()),
-            genesis: GenesisFile {
-                message: spec.genesis.message.to_string(),
-                time: spec.genesis.time,
-                nonce: spec.genesis.nonce,
-            },
-        }
+        SpecValues::of(spec).to_file()
     }
 
     /// Parses the text of the file called `file` (the name is for messages).
@@ -247,9 +229,9 @@ impl ChainSpecFile {
         )
     }
 
-    /// Checks every value and builds the spec, leaking its strings (call once per file:
-    /// [`resolve`] does). The genesis nonce is checked only when `check_nonce`.
-    fn build(&self, file: &str, check_nonce: bool) -> Result<ChainSpec, SpecFileError> {
+    /// Checks every value, the genesis block's size and, when `check_nonce`, its nonce, all
+    /// on owned strings: a file that fails leaks nothing.
+    fn check(&self, file: &str, check_nonce: bool) -> Result<SpecValues, SpecFileError> {
         let invalid = |key: &str, reason: String| SpecFileError::Invalid {
             file: file.to_string(),
             key: key.to_string(),
@@ -368,9 +350,9 @@ impl ChainSpecFile {
                 ),
             ));
         }
-        let spec = ChainSpec {
-            name: leak(&self.name),
-            description: leak(&self.description),
+        let values = SpecValues {
+            name: self.name.clone(),
+            description: self.description.clone(),
             magic,
             p2p_port: self.p2p_port,
             rpc_port: self.rpc_port,
@@ -383,42 +365,171 @@ impl ChainSpecFile {
             retarget_window,
             pow_limit_bits,
             max_block_size: self.max_block_size,
-            genesis: GenesisParams {
-                message: leak(&self.genesis.message),
-                time: self.genesis.time,
-                nonce: self.genesis.nonce,
-            },
             assume_valid,
+            genesis_message: self.genesis.message.clone(),
+            genesis_time: self.genesis.time,
+            genesis_nonce: self.genesis.nonce,
         };
-        let genesis = spec.genesis_block();
-        let error =
-            if self.max_block_size < genesis.size() || self.max_block_size > MAX_BLOCK_SIZE_LIMIT {
-                Some(invalid(
-                    "max_block_size",
-                    format!(
+        let genesis = values.genesis_block();
+        if self.max_block_size < genesis.size() || self.max_block_size > MAX_BLOCK_SIZE_LIMIT {
+            return Err(invalid(
+                "max_block_size",
+                format!(
                     "{} bytes is outside {}..={MAX_BLOCK_SIZE_LIMIT} (a header and a coinbase, \
                      up to the largest block message)",
                     self.max_block_size,
                     genesis.size()
                 ),
-                ))
-            } else if check_nonce
-                && check_proof_of_work(&genesis.hash(), pow_limit_bits, &spec.pow_limit()).is_err()
-            {
-                Some(SpecFileError::GenesisNonce {
-                    file: file.to_string(),
-                    nonce: self.genesis.nonce,
-                })
-            } else {
-                None
-            };
-        match error {
-            Some(error) => {
-                // SAFETY: made just above; the genesis block copied what it needed.
-                unsafe { unleak(spec) };
-                Err(error)
-            }
-            None => Ok(spec),
+            ));
+        }
+        if check_nonce
+            && check_proof_of_work(&genesis.hash(), pow_limit_bits, &values.pow_limit()).is_err()
+        {
+            return Err(SpecFileError::GenesisNonce {
+                file: file.to_string(),
+                nonce: self.genesis.nonce,
+            });
+        }
+        Ok(values)
+    }
+}
+
+/// A chain spec's values once every check of its file passed, strings owned: what
+/// [`SpecValues::from_text`] makes of a file's text before [`load_spec_file`] leaks the
+/// strings into a `&'static` [`ChainSpec`] (once per file content). Checking leaks nothing,
+/// so neither a file that fails, nor `node chainspec --from`, nor the fuzz target, which
+/// checks millions of files, leaves anything behind.
+///
+/// It is also what [`ChainSpecFile::from_spec`] prints through ([`SpecValues::to_file`]):
+/// a loaded spec and the file printed for it cannot drift apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecValues {
+    name: String,
+    description: String,
+    magic: [u8; 4],
+    p2p_port: u16,
+    rpc_port: u16,
+    address_version: u8,
+    wif_version: u8,
+    initial_subsidy: u64,
+    halving_interval: u32,
+    coinbase_maturity: u32,
+    target_spacing: u32,
+    retarget_window: Option<u32>,
+    pow_limit_bits: u32,
+    max_block_size: usize,
+    assume_valid: Option<Hash256>,
+    genesis_message: String,
+    genesis_time: u32,
+    genesis_nonce: u32,
+}
+
+impl SpecValues {
+    /// Parses and checks a chain spec file's text (`file` names it in errors): the TOML
+    /// shape, every value, the genesis block against `max_block_size` and its nonce against
+    /// `pow_limit_bits`. What [`load_spec_file`] does before it leaks the strings.
+    pub fn from_text(text: &str, file: &str) -> Result<SpecValues, SpecFileError> {
+        ChainSpecFile::parse(text, file)?.check(file, true)
+    }
+
+    /// A spec's values as they are, unchecked: only to print the spec
+    /// ([`ChainSpecFile::from_spec`]).
+    fn of(spec: &ChainSpec) -> SpecValues {
+        SpecValues {
+            name: spec.name.to_string(),
+            description: spec.description.to_string(),
+            magic: spec.magic,
+            p2p_port: spec.p2p_port,
+            rpc_port: spec.rpc_port,
+            address_version: spec.address_version,
+            wif_version: spec.wif_version,
+            initial_subsidy: spec.initial_subsidy,
+            halving_interval: spec.halving_interval,
+            coinbase_maturity: spec.coinbase_maturity,
+            target_spacing: spec.target_spacing,
+            retarget_window: spec.retarget_window,
+            pow_limit_bits: spec.pow_limit_bits,
+            max_block_size: spec.max_block_size,
+            assume_valid: spec.assume_valid,
+            genesis_message: spec.genesis.message.to_string(),
+            genesis_time: spec.genesis.time,
+            genesis_nonce: spec.genesis.nonce,
+        }
+    }
+
+    /// The file form, each value written one way (hex magic, `0x` bits, `0` for no retarget
+    /// window and no assume-valid block): what `node chainspec` prints.
+    pub fn to_file(&self) -> ChainSpecFile {
+        ChainSpecFile {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            magic: hex::encode(self.magic),
+            p2p_port: self.p2p_port,
+            rpc_port: self.rpc_port,
+            address_version: self.address_version,
+            wif_version: self.wif_version,
+            initial_subsidy: self.initial_subsidy,
+            halving_interval: self.halving_interval,
+            coinbase_maturity: self.coinbase_maturity,
+            target_spacing: self.target_spacing,
+            retarget_window: self.retarget_window.unwrap_or(0),
+            pow_limit_bits: format!("0x{:08x}", self.pow_limit_bits),
+            max_block_size: self.max_block_size,
+            assume_valid: self
+                .assume_valid
+                .map_or_else(|| "0".to_string(), |h| h.to_string()),
+            genesis: GenesisFile {
+                message: self.genesis_message.clone(),
+                time: self.genesis_time,
+                nonce: self.genesis_nonce,
+            },
+        }
+    }
+
+    /// The genesis block, as [`ChainSpec::genesis_block`] makes it from the leaked spec.
+    pub fn genesis_block(&self) -> Block {
+        genesis_block(
+            &self.genesis_message,
+            self.genesis_time,
+            self.genesis_nonce,
+            self.pow_limit_bits,
+            self.initial_subsidy,
+        )
+    }
+
+    /// The genesis block's hash.
+    pub fn genesis_hash(&self) -> Hash256 {
+        self.genesis_block().hash()
+    }
+
+    /// The easiest target, as a number.
+    fn pow_limit(&self) -> U256 {
+        target_from_compact(self.pow_limit_bits).target
+    }
+
+    /// The spec, its three strings leaked: once per process per file ([`load_spec_file`]).
+    fn leak(self) -> ChainSpec {
+        ChainSpec {
+            name: Box::leak(self.name.into_boxed_str()),
+            description: Box::leak(self.description.into_boxed_str()),
+            magic: self.magic,
+            p2p_port: self.p2p_port,
+            rpc_port: self.rpc_port,
+            address_version: self.address_version,
+            wif_version: self.wif_version,
+            initial_subsidy: self.initial_subsidy,
+            halving_interval: self.halving_interval,
+            coinbase_maturity: self.coinbase_maturity,
+            target_spacing: self.target_spacing,
+            retarget_window: self.retarget_window,
+            pow_limit_bits: self.pow_limit_bits,
+            max_block_size: self.max_block_size,
+            genesis: GenesisParams {
+                message: Box::leak(self.genesis_message.into_boxed_str()),
+                time: self.genesis_time,
+                nonce: self.genesis_nonce,
+            },
+            assume_valid: self.assume_valid,
         }
     }
 }
@@ -427,10 +538,6 @@ impl ChainSpecFile {
 /// not read: a description with a control character would print a file that fails to load.
 fn toml_string(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
-}
-
-fn leak(text: &str) -> &'static str {
-    Box::leak(text.to_string().into_boxed_str())
 }
 
 /// Reads and checks a chain spec file, every key including the genesis nonce. The spec is
@@ -454,36 +561,10 @@ pub fn load_spec_file(path: &Path) -> Result<&'static ChainSpec, SpecFileError> 
     Ok(spec)
 }
 
-/// What [`load_spec_file`] makes of a file's text (`file` names it in errors): parsed and
-/// checked, every key including the genesis nonce. The spec's strings are leaked: the node
-/// goes through [`load_spec_file`], which does it once per file content.
-pub fn spec_from_text(text: &str, file: &str) -> Result<ChainSpec, SpecFileError> {
-    ChainSpecFile::parse(text, file)?.build(file, true)
-}
-
-/// Frees the strings [`spec_from_text`] leaked, for the fuzz target, which builds millions
-/// of specs (they would fill the memory, and LeakSanitizer reports each one).
-///
-/// # Safety
-///
-/// `spec` is a value [`spec_from_text`] returned (not a copy of it that is still used), and
-/// nothing refers to its strings any more.
-#[cfg(feature = "fuzzing")]
-pub unsafe fn free_spec_from_text(spec: ChainSpec) {
-    // SAFETY: the caller's promise is `unleak`'s.
-    unsafe { unleak(spec) }
-}
-
-/// Frees the strings `ChainSpecFile::build` leaked for `spec`.
-///
-/// # Safety
-///
-/// `spec` is a value `build` returned, and nothing refers to its strings any more.
-unsafe fn unleak(spec: ChainSpec) {
-    for text in [spec.name, spec.description, spec.genesis.message] {
-        // SAFETY: `leak` made each of them from a `Box<str>`, by the caller's promise.
-        drop(unsafe { Box::from_raw(text as *const str as *mut str) });
-    }
+/// What [`load_spec_file`] makes of a file's text: [`SpecValues::from_text`], then the
+/// strings leaked.
+fn spec_from_text(text: &str, file: &str) -> Result<ChainSpec, SpecFileError> {
+    SpecValues::from_text(text, file).map(SpecValues::leak)
 }
 
 /// The one way a `[node] chain` value becomes a spec: a built-in name (`regtest`, `dev`,
@@ -521,14 +602,10 @@ pub struct CheckedSpecFile {
 /// the message).
 pub fn check_spec_text(text: &str, file: &str) -> Result<CheckedSpecFile, SpecFileError> {
     let mut parsed = ChainSpecFile::parse(text, file)?;
-    let spec = parsed.build(file, false)?;
-    let mut genesis = spec.genesis_block();
-    let limit = spec.pow_limit();
-    let bits = spec.pow_limit_bits;
-    // SAFETY: `build` made `spec` just above, and the genesis block copied what it needed
-    // from its strings: nothing refers to them (a `--from` check does not keep the spec).
-    unsafe { unleak(spec) };
-    let nonce_found = check_proof_of_work(&genesis.hash(), bits, &limit).is_err();
+    let values = parsed.check(file, false)?;
+    let mut genesis = values.genesis_block();
+    let limit = values.pow_limit();
+    let nonce_found = check_proof_of_work(&genesis.hash(), values.pow_limit_bits, &limit).is_err();
     if nonce_found {
         let nonce = find_genesis_nonce(&mut genesis.header, &limit).ok_or_else(|| {
             SpecFileError::Invalid {
@@ -577,7 +654,7 @@ mod tests {
             assert_eq!(file, ChainSpecFile::from_spec(spec));
             let mut renamed = file.clone();
             renamed.name = format!("{}-copy", spec.name);
-            let built = renamed.build("x.toml", true).unwrap();
+            let built = renamed.check("x.toml", true).unwrap().leak();
             assert_eq!(built.genesis_hash(), spec.genesis_hash(), "{}", spec.name);
             assert_eq!(
                 ChainSpec {
@@ -612,6 +689,18 @@ mod tests {
     }
 
     #[test]
+    fn checked_values_print_as_their_leaked_spec_prints() {
+        // The fuzz target checks the round trip on `SpecValues`, the node prints the leaked
+        // spec: both go through `to_file`.
+        let text = regtest_file().to_toml();
+        let values = SpecValues::from_text(&text, "c.toml").unwrap();
+        let spec = values.clone().leak();
+        assert_eq!(ChainSpecFile::from_spec(&spec), values.to_file());
+        assert_eq!(values.to_file().to_toml(), text);
+        assert_eq!(spec.genesis_hash(), values.genesis_hash());
+    }
+
+    #[test]
     fn unknown_and_missing_keys_name_the_file_and_key() {
         let text = regtest_file().to_toml();
         let err = ChainSpecFile::parse(&format!("{text}\nextra = 1\n"), "c.toml")
@@ -643,7 +732,7 @@ mod tests {
         for (key, change) in cases {
             let mut file = regtest_file();
             change(&mut file);
-            let err = file.build("c.toml", true).unwrap_err().to_string();
+            let err = file.check("c.toml", true).unwrap_err().to_string();
             assert!(
                 err.contains("c.toml") && err.contains(&format!("key {key}")),
                 "{key}: {err}"
@@ -655,26 +744,26 @@ mod tests {
     fn bounds_hold_at_their_edges() {
         let mut file = regtest_file();
         file.max_block_size = MAX_BLOCK_SIZE_LIMIT;
-        assert!(file.build("c.toml", true).is_ok());
+        assert!(file.check("c.toml", true).is_ok());
         file.max_block_size = MAX_BLOCK_SIZE_LIMIT + 1;
-        assert!(file.build("c.toml", true).is_err());
+        assert!(file.check("c.toml", true).is_err());
         let mut file = regtest_file();
-        file.max_block_size = file.build("c.toml", true).unwrap().genesis_block().size();
-        assert!(file.build("c.toml", true).is_ok());
+        file.max_block_size = file.check("c.toml", true).unwrap().genesis_block().size();
+        assert!(file.check("c.toml", true).is_ok());
         file.max_block_size -= 1;
-        assert!(file.build("c.toml", true).is_err());
+        assert!(file.check("c.toml", true).is_err());
         // The longest message keeps the genesis coinbase script within 100 bytes.
         let mut file = regtest_file();
         file.genesis.message = "m".repeat(MAX_GENESIS_MESSAGE);
-        let spec = file.build("c.toml", false).unwrap();
+        let spec = file.check("c.toml", false).unwrap();
         assert!(spec.genesis_block().txs[0].inputs[0].script_sig.len() <= 100);
         file.genesis.message.push('m');
-        assert!(file.build("c.toml", false).is_err());
+        assert!(file.check("c.toml", false).is_err());
         let mut file = regtest_file();
         file.name = "n".repeat(32);
-        assert!(file.build("c.toml", true).is_ok());
+        assert!(file.check("c.toml", true).is_ok());
         file.name.push('n');
-        assert!(file.build("c.toml", true).is_err());
+        assert!(file.check("c.toml", true).is_err());
     }
 
     #[test]
@@ -683,11 +772,11 @@ mod tests {
         file.pow_limit_bits = "0x1f00ffff".to_string();
         file.genesis.nonce = 0;
         let text = file.to_toml();
-        let err = file.build("c.toml", true).unwrap_err();
+        let err = file.check("c.toml", true).unwrap_err();
         assert!(matches!(err, SpecFileError::GenesisNonce { .. }), "{err}");
         let checked = check_spec_text(&text, "c.toml").unwrap();
         assert!(checked.nonce_found);
-        let spec = checked.file.build("c.toml", true).unwrap();
+        let spec = checked.file.check("c.toml", true).unwrap();
         assert_eq!(spec.genesis_hash(), checked.genesis_hash);
     }
 
