@@ -41,6 +41,8 @@ flags_of() {
     case $1 in
         # Datagrams up to one past the 8,213-byte limit.
         kademlia_datagram) echo "-max_len=8214" ;;
+        # Spec files are about 2 KiB; the keys and value shapes as a dictionary.
+        chain_spec) echo "-max_len=8192 -dict=$PWD/chain_spec.dict" ;;
         *) echo "" ;;
     esac
 }

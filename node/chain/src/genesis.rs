@@ -24,19 +24,34 @@ pub struct GenesisParams {
     pub nonce: u32,
 }
 
+impl GenesisParams {
+    /// The genesis block of a chain with these params, `bits` and `subsidy`.
+    pub fn block(&self, bits: u32, subsidy: u64) -> Block {
+        genesis_block(self.message, self.time, self.nonce, bits, subsidy)
+    }
+}
+
 /// The genesis block: one coinbase (height 0 then `message` in its script, `subsidy` paid
-/// P2PKH to [`GENESIS_KEY_HASH`]) under a header with `bits` and the pinned time and nonce.
-pub(crate) fn genesis_block(params: &GenesisParams, bits: u32, subsidy: u64) -> Block {
+/// P2PKH to [`GENESIS_KEY_HASH`]) under a header with `time`, `bits` and `nonce`. It takes
+/// the message borrowed, so a chain spec file's values make their genesis block (and check
+/// it) before anything is leaked.
+pub(crate) fn genesis_block(
+    message: &str,
+    time: u32,
+    nonce: u32,
+    bits: u32,
+    subsidy: u64,
+) -> Block {
     let mut script_sig = bip34_height_prefix(0);
-    push_slice(&mut script_sig, params.message.as_bytes());
+    push_slice(&mut script_sig, message.as_bytes());
     let coinbase = Transaction::coinbase(script_sig, p2pkh_script(&GENESIS_KEY_HASH), subsidy);
     let header = BlockHeader {
         version: 1,
         prev_block: Hash256::ZERO,
         merkle_root: coinbase.txid(),
-        time: params.time,
+        time,
         bits,
-        nonce: params.nonce,
+        nonce,
     };
     Block {
         header,
@@ -62,7 +77,7 @@ mod tests {
             time: 1,
             nonce: 2,
         };
-        let block = genesis_block(&params, 0x207fffff, 50);
+        let block = params.block(0x207fffff, 50);
         let coinbase = &block.txs[0];
         assert!(coinbase.is_coinbase());
         assert_eq!(coinbase.inputs[0].script_sig, [0x00, 0x01, b'm']);

@@ -12,7 +12,7 @@
 
 use crate::address::{Address, AddressError};
 use crate::block::Block;
-use crate::genesis::{genesis_block, GenesisParams};
+use crate::genesis::GenesisParams;
 use crate::hash::Hash256;
 use crate::pow::{next_work_required, target_from_compact, U256};
 use crate::transaction::COIN;
@@ -219,7 +219,8 @@ impl ChainSpec {
 
     /// The genesis block.
     pub fn genesis_block(&self) -> Block {
-        genesis_block(&self.genesis, self.pow_limit_bits, self.initial_subsidy)
+        self.genesis
+            .block(self.pow_limit_bits, self.initial_subsidy)
     }
 
     /// The genesis block's hash.

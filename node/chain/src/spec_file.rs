@@ -4,7 +4,9 @@
 //! [`resolve`] is the one way a `[node] chain` value becomes a spec: a built-in name, or a
 //! path to a file (relative to a base directory, the profile's). A loaded spec is leaked
 //! once per process and file content, so it is `&'static` like the built-in ones and a
-//! second resolution of the same file returns the same spec.
+//! second resolution of the same file returns the same spec. Every check runs before that,
+//! on owned values ([`SpecValues`], genesis block included): a file that fails, `node
+//! chainspec --from` ([`check_spec_text`]) and the fuzz target leak nothing.
 //!
 //! Every key is required (a spec copied from another chain must say each value on
 //! purpose), unknown keys are refused, and values that cannot work are errors naming the
@@ -18,9 +20,10 @@ use std::sync::{Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::genesis::GenesisParams;
+use crate::block::Block;
+use crate::genesis::{genesis_block, GenesisParams};
 use crate::hash::Hash256;
-use crate::pow::{check_proof_of_work, target_from_compact};
+use crate::pow::{check_proof_of_work, target_from_compact, U256};
 use crate::spec::ChainSpec;
 use crate::transaction::MAX_MONEY;
 
@@ -139,32 +142,11 @@ pub enum SpecFileError {
 }
 
 impl ChainSpecFile {
-    /// The file form of a spec (what `node chainspec NAME` prints).
+    /// The file form of a spec (what `node chainspec NAME` prints), made as
+    /// [`SpecValues::to_file`] makes it, so a spec loaded from a file prints as that file's
+    /// values print.
     pub fn from_spec(spec: &ChainSpec) -> ChainSpecFile {
-        ChainSpecFile {
-            name: spec.name.to_string(),
-            description: spec.description.to_string(),
-            magic: hex::encode(spec.magic),
-            p2p_port: spec.p2p_port,
-            rpc_port: spec.rpc_port,
-            address_version: spec.address_version,
-            wif_version: spec.wif_version,
-            initial_subsidy: spec.initial_subsidy,
-            halving_interval: spec.halving_interval,
-            coinbase_maturity: spec.coinbase_maturity,
-            target_spacing: spec.target_spacing,
-            retarget_window: spec.retarget_window.unwrap_or(0),
-            pow_limit_bits: format!("0x{:08x}", spec.pow_limit_bits),
-            max_block_size: spec.max_block_size,
-            assume_valid: spec
-                .assume_valid
-                .map_or_else(|| "0".to_string(), |h| h.to_string()),
-            genesis: GenesisFile {
-                message: spec.genesis.message.to_string(),
-                time: spec.genesis.time,
-                nonce: spec.genesis.nonce,
-            },
-        }
+        SpecValues::of(spec).to_file()
     }
 
     /// Parses the text of the file called `file` (the name is for messages).
@@ -185,17 +167,16 @@ impl ChainSpecFile {
 
     /// The file as TOML, each key with a comment saying what it is.
     pub fn to_toml(&self) -> String {
-        let assume_valid = &self.assume_valid;
         format!(
             "# Chain spec: every consensus constant of one chain. Use it with `[node] chain = \"FILE\"`\n\
              # (a path relative to the profile); `node chainspec --from FILE` checks it and finds a\n\
              # genesis nonce. Every key is required.\n\
              \n\
              # Names the default data directory (~/.node/NAME); lower case, digits, - and _.\n\
-             name = {name:?}\n\
-             description = {description:?}\n\
+             name = {name}\n\
+             description = {description}\n\
              # First 4 bytes of every P2P message, hex: nodes of other chains fail at once.\n\
-             magic = {magic:?}\n\
+             magic = {magic}\n\
              # Default ports (a profile's [peers] listen and [rpc] listen win over them).\n\
              p2p_port = {p2p_port}\n\
              rpc_port = {rpc_port}\n\
@@ -212,22 +193,22 @@ impl ChainSpecFile {
              target_spacing = {target_spacing}\n\
              retarget_window = {retarget_window}\n\
              # The easiest target, compact; also the genesis block's bits.\n\
-             pow_limit_bits = {pow_limit_bits:?}\n\
+             pow_limit_bits = {pow_limit_bits}\n\
              # Largest serialized block, bytes (at most {limit}).\n\
              max_block_size = {max_block_size}\n\
              # Signatures below this block are not checked while it is on the best header chain\n\
              # (a block hash), or \"0\" to check every signature.\n\
-             assume_valid = {assume_valid:?}\n\
+             assume_valid = {assume_valid}\n\
              \n\
              [genesis]\n\
              # Text in the genesis coinbase (at most {max_message} bytes) and the header time;\n\
              # change either and the nonce must be found again.\n\
-             message = {message:?}\n\
+             message = {message}\n\
              time = {time}\n\
              nonce = {nonce}\n",
-            name = self.name,
-            description = self.description,
-            magic = self.magic,
+            name = toml_string(&self.name),
+            description = toml_string(&self.description),
+            magic = toml_string(&self.magic),
             p2p_port = self.p2p_port,
             rpc_port = self.rpc_port,
             address_version = self.address_version,
@@ -237,19 +218,20 @@ impl ChainSpecFile {
             coinbase_maturity = self.coinbase_maturity,
             target_spacing = self.target_spacing,
             retarget_window = self.retarget_window,
-            pow_limit_bits = self.pow_limit_bits,
+            pow_limit_bits = toml_string(&self.pow_limit_bits),
             limit = MAX_BLOCK_SIZE_LIMIT,
             max_block_size = self.max_block_size,
             max_message = MAX_GENESIS_MESSAGE,
-            message = self.genesis.message,
+            message = toml_string(&self.genesis.message),
             time = self.genesis.time,
             nonce = self.genesis.nonce,
+            assume_valid = toml_string(&self.assume_valid),
         )
     }
 
-    /// Checks every value and builds the spec, leaking its strings (call once per file:
-    /// [`resolve`] does). The genesis nonce is checked only when `check_nonce`.
-    fn build(&self, file: &str, check_nonce: bool) -> Result<ChainSpec, SpecFileError> {
+    /// Checks every value, the genesis block's size and, when `check_nonce`, its nonce, all
+    /// on owned strings: a file that fails leaks nothing.
+    fn check(&self, file: &str, check_nonce: bool) -> Result<SpecValues, SpecFileError> {
         let invalid = |key: &str, reason: String| SpecFileError::Invalid {
             file: file.to_string(),
             key: key.to_string(),
@@ -368,9 +350,9 @@ impl ChainSpecFile {
                 ),
             ));
         }
-        let spec = ChainSpec {
-            name: leak(&self.name),
-            description: leak(&self.description),
+        let values = SpecValues {
+            name: self.name.clone(),
+            description: self.description.clone(),
             magic,
             p2p_port: self.p2p_port,
             rpc_port: self.rpc_port,
@@ -383,14 +365,12 @@ impl ChainSpecFile {
             retarget_window,
             pow_limit_bits,
             max_block_size: self.max_block_size,
-            genesis: GenesisParams {
-                message: leak(&self.genesis.message),
-                time: self.genesis.time,
-                nonce: self.genesis.nonce,
-            },
             assume_valid,
+            genesis_message: self.genesis.message.clone(),
+            genesis_time: self.genesis.time,
+            genesis_nonce: self.genesis.nonce,
         };
-        let genesis = spec.genesis_block();
+        let genesis = values.genesis_block();
         if self.max_block_size < genesis.size() || self.max_block_size > MAX_BLOCK_SIZE_LIMIT {
             return Err(invalid(
                 "max_block_size",
@@ -403,19 +383,161 @@ impl ChainSpecFile {
             ));
         }
         if check_nonce
-            && check_proof_of_work(&genesis.hash(), pow_limit_bits, &spec.pow_limit()).is_err()
+            && check_proof_of_work(&genesis.hash(), pow_limit_bits, &values.pow_limit()).is_err()
         {
             return Err(SpecFileError::GenesisNonce {
                 file: file.to_string(),
                 nonce: self.genesis.nonce,
             });
         }
-        Ok(spec)
+        Ok(values)
     }
 }
 
-fn leak(text: &str) -> &'static str {
-    Box::leak(text.to_string().into_boxed_str())
+/// A chain spec's values once every check of its file passed, strings owned: what
+/// [`SpecValues::from_text`] makes of a file's text before [`load_spec_file`] leaks the
+/// strings into a `&'static` [`ChainSpec`] (once per file content). Checking leaks nothing,
+/// so neither a file that fails, nor `node chainspec --from`, nor the fuzz target, which
+/// checks millions of files, leaves anything behind.
+///
+/// It is also what [`ChainSpecFile::from_spec`] prints through ([`SpecValues::to_file`]):
+/// a loaded spec and the file printed for it cannot drift apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecValues {
+    name: String,
+    description: String,
+    magic: [u8; 4],
+    p2p_port: u16,
+    rpc_port: u16,
+    address_version: u8,
+    wif_version: u8,
+    initial_subsidy: u64,
+    halving_interval: u32,
+    coinbase_maturity: u32,
+    target_spacing: u32,
+    retarget_window: Option<u32>,
+    pow_limit_bits: u32,
+    max_block_size: usize,
+    assume_valid: Option<Hash256>,
+    genesis_message: String,
+    genesis_time: u32,
+    genesis_nonce: u32,
+}
+
+impl SpecValues {
+    /// Parses and checks a chain spec file's text (`file` names it in errors): the TOML
+    /// shape, every value, the genesis block against `max_block_size` and its nonce against
+    /// `pow_limit_bits`. What [`load_spec_file`] does before it leaks the strings.
+    pub fn from_text(text: &str, file: &str) -> Result<SpecValues, SpecFileError> {
+        ChainSpecFile::parse(text, file)?.check(file, true)
+    }
+
+    /// A spec's values as they are, unchecked: only to print the spec
+    /// ([`ChainSpecFile::from_spec`]).
+    fn of(spec: &ChainSpec) -> SpecValues {
+        SpecValues {
+            name: spec.name.to_string(),
+            description: spec.description.to_string(),
+            magic: spec.magic,
+            p2p_port: spec.p2p_port,
+            rpc_port: spec.rpc_port,
+            address_version: spec.address_version,
+            wif_version: spec.wif_version,
+            initial_subsidy: spec.initial_subsidy,
+            halving_interval: spec.halving_interval,
+            coinbase_maturity: spec.coinbase_maturity,
+            target_spacing: spec.target_spacing,
+            retarget_window: spec.retarget_window,
+            pow_limit_bits: spec.pow_limit_bits,
+            max_block_size: spec.max_block_size,
+            assume_valid: spec.assume_valid,
+            genesis_message: spec.genesis.message.to_string(),
+            genesis_time: spec.genesis.time,
+            genesis_nonce: spec.genesis.nonce,
+        }
+    }
+
+    /// The file form, each value written one way (hex magic, `0x` bits, `0` for no retarget
+    /// window and no assume-valid block): what `node chainspec` prints.
+    pub fn to_file(&self) -> ChainSpecFile {
+        ChainSpecFile {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            magic: hex::encode(self.magic),
+            p2p_port: self.p2p_port,
+            rpc_port: self.rpc_port,
+            address_version: self.address_version,
+            wif_version: self.wif_version,
+            initial_subsidy: self.initial_subsidy,
+            halving_interval: self.halving_interval,
+            coinbase_maturity: self.coinbase_maturity,
+            target_spacing: self.target_spacing,
+            retarget_window: self.retarget_window.unwrap_or(0),
+            pow_limit_bits: format!("0x{:08x}", self.pow_limit_bits),
+            max_block_size: self.max_block_size,
+            assume_valid: self
+                .assume_valid
+                .map_or_else(|| "0".to_string(), |h| h.to_string()),
+            genesis: GenesisFile {
+                message: self.genesis_message.clone(),
+                time: self.genesis_time,
+                nonce: self.genesis_nonce,
+            },
+        }
+    }
+
+    /// The genesis block, as [`ChainSpec::genesis_block`] makes it from the leaked spec.
+    pub fn genesis_block(&self) -> Block {
+        genesis_block(
+            &self.genesis_message,
+            self.genesis_time,
+            self.genesis_nonce,
+            self.pow_limit_bits,
+            self.initial_subsidy,
+        )
+    }
+
+    /// The genesis block's hash.
+    pub fn genesis_hash(&self) -> Hash256 {
+        self.genesis_block().hash()
+    }
+
+    /// The easiest target, as a number.
+    fn pow_limit(&self) -> U256 {
+        target_from_compact(self.pow_limit_bits).target
+    }
+
+    /// The spec, its three strings leaked: once per process per file ([`load_spec_file`]).
+    fn leak(self) -> ChainSpec {
+        ChainSpec {
+            name: Box::leak(self.name.into_boxed_str()),
+            description: Box::leak(self.description.into_boxed_str()),
+            magic: self.magic,
+            p2p_port: self.p2p_port,
+            rpc_port: self.rpc_port,
+            address_version: self.address_version,
+            wif_version: self.wif_version,
+            initial_subsidy: self.initial_subsidy,
+            halving_interval: self.halving_interval,
+            coinbase_maturity: self.coinbase_maturity,
+            target_spacing: self.target_spacing,
+            retarget_window: self.retarget_window,
+            pow_limit_bits: self.pow_limit_bits,
+            max_block_size: self.max_block_size,
+            genesis: GenesisParams {
+                message: Box::leak(self.genesis_message.into_boxed_str()),
+                time: self.genesis_time,
+                nonce: self.genesis_nonce,
+            },
+            assume_valid: self.assume_valid,
+        }
+    }
+}
+
+/// `text` as a TOML string. Not Rust's `{:?}`, whose escapes (`\0`, `\u{1b}`) TOML does
+/// not read: a description with a control character would print a file that fails to load.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
 }
 
 /// Reads and checks a chain spec file, every key including the genesis nonce. The spec is
@@ -434,11 +556,15 @@ pub fn load_spec_file(path: &Path) -> Result<&'static ChainSpec, SpecFileError> 
     if let Some(spec) = loaded.get(&text) {
         return Ok(spec);
     }
-    let spec: &'static ChainSpec = Box::leak(Box::new(
-        ChainSpecFile::parse(&text, &file)?.build(&file, true)?,
-    ));
+    let spec: &'static ChainSpec = Box::leak(Box::new(spec_from_text(&text, &file)?));
     loaded.insert(text, spec);
     Ok(spec)
+}
+
+/// What [`load_spec_file`] makes of a file's text: [`SpecValues::from_text`], then the
+/// strings leaked.
+fn spec_from_text(text: &str, file: &str) -> Result<ChainSpec, SpecFileError> {
+    SpecValues::from_text(text, file).map(SpecValues::leak)
 }
 
 /// The one way a `[node] chain` value becomes a spec: a built-in name (`regtest`, `dev`,
@@ -476,13 +602,10 @@ pub struct CheckedSpecFile {
 /// the message).
 pub fn check_spec_text(text: &str, file: &str) -> Result<CheckedSpecFile, SpecFileError> {
     let mut parsed = ChainSpecFile::parse(text, file)?;
-    let spec = parsed.build(file, false)?;
-    let mut genesis = spec.genesis_block();
-    let limit = spec.pow_limit();
-    let meets = |g: &crate::block::Block| {
-        check_proof_of_work(&g.hash(), spec.pow_limit_bits, &limit).is_ok()
-    };
-    let nonce_found = !meets(&genesis);
+    let values = parsed.check(file, false)?;
+    let mut genesis = values.genesis_block();
+    let limit = values.pow_limit();
+    let nonce_found = check_proof_of_work(&genesis.hash(), values.pow_limit_bits, &limit).is_err();
     if nonce_found {
         let nonce = find_genesis_nonce(&mut genesis.header, &limit).ok_or_else(|| {
             SpecFileError::Invalid {
@@ -531,7 +654,7 @@ mod tests {
             assert_eq!(file, ChainSpecFile::from_spec(spec));
             let mut renamed = file.clone();
             renamed.name = format!("{}-copy", spec.name);
-            let built = renamed.build("x.toml", true).unwrap();
+            let built = renamed.check("x.toml", true).unwrap().leak();
             assert_eq!(built.genesis_hash(), spec.genesis_hash(), "{}", spec.name);
             assert_eq!(
                 ChainSpec {
@@ -541,6 +664,40 @@ mod tests {
                 *spec
             );
         }
+    }
+
+    #[test]
+    fn control_characters_in_strings_print_as_toml_that_loads_again() {
+        // `to_toml` printed strings with Rust's escapes (`"\0"`, `"\u{1b}"`), which the
+        // TOML reader refuses: the chain_spec fuzz target's round trip checks it.
+        let text = regtest_file()
+            .to_toml()
+            .replace(
+                "description = \"",
+                "description = \"\\u0000\\u001b\\u007f\\u0301 '\\\" \\\\ \\t",
+            )
+            .replace("message = \"", "message = \"\\u0301\\u0000");
+        let spec = spec_from_text(&text, "c.toml").unwrap();
+        assert!(spec
+            .description
+            .starts_with("\0\u{1b}\u{7f}\u{301} '\" \\ \t"));
+        assert!(spec.genesis.message.starts_with("\u{301}\0"));
+        let printed = ChainSpecFile::from_spec(&spec).to_toml();
+        let again = spec_from_text(&printed, "printed.toml").unwrap();
+        assert_eq!(again, spec);
+        assert_eq!(again.genesis_hash(), spec.genesis_hash());
+    }
+
+    #[test]
+    fn checked_values_print_as_their_leaked_spec_prints() {
+        // The fuzz target checks the round trip on `SpecValues`, the node prints the leaked
+        // spec: both go through `to_file`.
+        let text = regtest_file().to_toml();
+        let values = SpecValues::from_text(&text, "c.toml").unwrap();
+        let spec = values.clone().leak();
+        assert_eq!(ChainSpecFile::from_spec(&spec), values.to_file());
+        assert_eq!(values.to_file().to_toml(), text);
+        assert_eq!(spec.genesis_hash(), values.genesis_hash());
     }
 
     #[test]
@@ -575,7 +732,7 @@ mod tests {
         for (key, change) in cases {
             let mut file = regtest_file();
             change(&mut file);
-            let err = file.build("c.toml", true).unwrap_err().to_string();
+            let err = file.check("c.toml", true).unwrap_err().to_string();
             assert!(
                 err.contains("c.toml") && err.contains(&format!("key {key}")),
                 "{key}: {err}"
@@ -587,26 +744,26 @@ mod tests {
     fn bounds_hold_at_their_edges() {
         let mut file = regtest_file();
         file.max_block_size = MAX_BLOCK_SIZE_LIMIT;
-        assert!(file.build("c.toml", true).is_ok());
+        assert!(file.check("c.toml", true).is_ok());
         file.max_block_size = MAX_BLOCK_SIZE_LIMIT + 1;
-        assert!(file.build("c.toml", true).is_err());
+        assert!(file.check("c.toml", true).is_err());
         let mut file = regtest_file();
-        file.max_block_size = file.build("c.toml", true).unwrap().genesis_block().size();
-        assert!(file.build("c.toml", true).is_ok());
+        file.max_block_size = file.check("c.toml", true).unwrap().genesis_block().size();
+        assert!(file.check("c.toml", true).is_ok());
         file.max_block_size -= 1;
-        assert!(file.build("c.toml", true).is_err());
+        assert!(file.check("c.toml", true).is_err());
         // The longest message keeps the genesis coinbase script within 100 bytes.
         let mut file = regtest_file();
         file.genesis.message = "m".repeat(MAX_GENESIS_MESSAGE);
-        let spec = file.build("c.toml", false).unwrap();
+        let spec = file.check("c.toml", false).unwrap();
         assert!(spec.genesis_block().txs[0].inputs[0].script_sig.len() <= 100);
         file.genesis.message.push('m');
-        assert!(file.build("c.toml", false).is_err());
+        assert!(file.check("c.toml", false).is_err());
         let mut file = regtest_file();
         file.name = "n".repeat(32);
-        assert!(file.build("c.toml", true).is_ok());
+        assert!(file.check("c.toml", true).is_ok());
         file.name.push('n');
-        assert!(file.build("c.toml", true).is_err());
+        assert!(file.check("c.toml", true).is_err());
     }
 
     #[test]
@@ -615,11 +772,11 @@ mod tests {
         file.pow_limit_bits = "0x1f00ffff".to_string();
         file.genesis.nonce = 0;
         let text = file.to_toml();
-        let err = file.build("c.toml", true).unwrap_err();
+        let err = file.check("c.toml", true).unwrap_err();
         assert!(matches!(err, SpecFileError::GenesisNonce { .. }), "{err}");
         let checked = check_spec_text(&text, "c.toml").unwrap();
         assert!(checked.nonce_found);
-        let spec = checked.file.build("c.toml", true).unwrap();
+        let spec = checked.file.check("c.toml", true).unwrap();
         assert_eq!(spec.genesis_hash(), checked.genesis_hash);
     }
 
