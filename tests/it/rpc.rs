@@ -117,7 +117,8 @@ fn cookie_client_and_stop_rpc() {
 
     let out = rpc(&profile, &datadir, &["help", "uptime"]);
     assert!(out.status.success(), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Seconds since the node started"));
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("The number of seconds that the server has been running"));
 
     let out = rpc(&profile, &datadir, &["getprofile"]);
     assert!(out.status.success(), "{out:?}");

@@ -320,7 +320,7 @@ fn every_module_profile() -> String {
 }
 
 #[test]
-fn every_parameter_of_every_method_has_a_kind_and_a_description() {
+fn every_method_describes_its_parameters_and_its_result() {
     let node = TestNode::start_text(&every_module_profile(), &[]);
     let list = node.text("help", &[]);
     let methods: Vec<&str> = list
@@ -329,23 +329,33 @@ fn every_parameter_of_every_method_has_a_kind_and_a_description() {
         .filter_map(|line| line.split_whitespace().next())
         .collect();
     assert!(methods.len() > 50, "{list}");
-    // One batch of getmethodparams for all of them.
-    let batch: Vec<Value> = methods
-        .iter()
-        .enumerate()
-        .map(|(id, m)| json!({"jsonrpc": "2.0", "method": "getmethodparams", "params": [m], "id": id}))
-        .collect();
-    let (status, body) = post(
-        node.rpc_port,
-        &cookie_auth(&node),
-        &Value::Array(batch).to_string(),
-    );
-    assert_eq!(status, 200, "{body}");
-    let replies: Vec<Value> = serde_json::from_str(&body).expect("json");
-    assert_eq!(replies.len(), methods.len());
+    // One batch of getmethodparams and one of help for all of them.
+    let batch = |call: &str| -> Vec<Value> {
+        let batch: Vec<Value> = methods
+            .iter()
+            .enumerate()
+            .map(|(id, m)| json!({"jsonrpc": "2.0", "method": call, "params": [m], "id": id}))
+            .collect();
+        let (status, body) = post(
+            node.rpc_port,
+            &cookie_auth(&node),
+            &Value::Array(batch).to_string(),
+        );
+        assert_eq!(status, 200, "{body}");
+        let replies: Vec<Value> = serde_json::from_str(&body).expect("json");
+        assert_eq!(replies.len(), methods.len());
+        replies.into_iter().map(|r| r["result"].clone()).collect()
+    };
+    let params_of = batch("getmethodparams");
+    let help_of = batch("help");
     let mut undescribed = Vec::new();
-    for (method, reply) in methods.iter().zip(&replies) {
-        let params = reply["result"].as_array().expect("params");
+    let mut bad_help = Vec::new();
+    for ((method, params), help) in methods.iter().zip(&params_of).zip(&help_of) {
+        let help = help.as_str().expect("help text");
+        if let Some(problem) = help_problem(help, params.as_array().is_some_and(Vec::is_empty)) {
+            bad_help.push(format!("{method}: {problem}"));
+        }
+        let params = params.as_array().expect("params");
         for p in params {
             let described = p["description"].as_str().is_some_and(|d| !d.is_empty());
             let kind = p["kind"].as_str().unwrap_or("");
@@ -357,5 +367,56 @@ fn every_parameter_of_every_method_has_a_kind_and_a_description() {
     assert!(
         undescribed.is_empty(),
         "parameters without a kind and description (Param::required(..).numeric(\"...\")): {undescribed:?}"
+    );
+    assert!(
+        bad_help.is_empty(),
+        "help not in Core's layout (a description, then \"Result:\" and its lines in the help string): {bad_help:#?}"
+    );
+}
+
+/// What is wrong with one method's `help` text, if anything: it needs a description
+/// before any result, a `Result:` line (or Core's `Result (for verbose = true):`) followed
+/// by a non-empty line, and, for a method without parameters, no `Arguments:` section.
+fn help_problem(help: &str, no_params: bool) -> Option<&'static str> {
+    let lines: Vec<&str> = help.lines().collect();
+    let description = lines.get(2).copied().unwrap_or("");
+    if description.trim().is_empty() || description.starts_with("Result") {
+        return Some("no description before the result");
+    }
+    let is_result =
+        |line: &str| line == "Result:" || (line.starts_with("Result (") && line.ends_with("):"));
+    let Some(at) = lines.iter().position(|line| is_result(line)) else {
+        return Some("no Result: section");
+    };
+    if lines.get(at + 1).is_none_or(|line| line.trim().is_empty()) {
+        return Some("an empty Result: section");
+    }
+    if no_params && lines.contains(&"Arguments:") {
+        return Some("an Arguments: section without parameters");
+    }
+    None
+}
+
+#[test]
+fn a_help_without_a_result_or_with_stray_arguments_is_caught() {
+    let good = "m\n\nDoes it.\n\nResult:\nn    (numeric) The count\n\nExamples:\n> node rpc m";
+    assert_eq!(help_problem(good, true), None);
+    let shapes =
+        "m ( verbose )\n\nDoes it.\n\nArguments:\n1. verbose    (boolean, optional) More\n\n\
+                  Result (for verbose = false):\n\"hex\"    (string) It\n\nExamples:\n> node rpc m";
+    assert_eq!(help_problem(shapes, false), None);
+    let none = "m\n\nDoes it.\n\nExamples:\n> node rpc m";
+    assert_eq!(help_problem(none, true), Some("no Result: section"));
+    let empty = "m\n\nDoes it.\n\nResult:\n\nExamples:\n> node rpc m";
+    assert_eq!(help_problem(empty, true), Some("an empty Result: section"));
+    let first = "m\n\nResult:\nn    (numeric) The count\n\nExamples:\n> node rpc m";
+    assert_eq!(
+        help_problem(first, true),
+        Some("no description before the result")
+    );
+    let stray = "m\n\nDoes it.\n\nArguments:\n\nResult:\nn    (numeric) The count";
+    assert_eq!(
+        help_problem(stray, true),
+        Some("an Arguments: section without parameters")
     );
 }

@@ -107,7 +107,18 @@ impl Module for TipStatsModule {
             &[(
                 "gettipstats",
                 NONE,
-                "Blocks connected and disconnected since start, the last tip, and this node's label.",
+                "This example's own method: blocks connected and disconnected since start, the last tip, \
+                 and this node's label.\n\n\
+                 Result:\n\
+                 {                          (json object)\n  \
+                   \"label\" : \"str\",         (string) This node's label ([tipstats] label)\n  \
+                   \"connected\" : n,         (numeric) Blocks connected since start\n  \
+                   \"disconnected\" : n,      (numeric) Blocks disconnected since start\n  \
+                   \"tip\" : {                (json object or null) The last tip connected; null before the first\n    \
+                     \"hash\" : \"hex\",        (string) Its block hash\n    \
+                     \"height\" : n         (numeric) Its height\n  \
+                   }\n\
+                 }",
                 gettipstats,
             )],
         )?;

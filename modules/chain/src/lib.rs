@@ -18,6 +18,7 @@ mod maintenance;
 mod metrics;
 mod module;
 mod rpc;
+mod rpc_help;
 mod tx_index;
 
 pub use module::ChainConfig;

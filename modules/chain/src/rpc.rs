@@ -10,6 +10,8 @@ use node_api::rpc::{amount, codes, Param, RpcError, RpcParams};
 use node_api::{BoxError, MethodEntry, RunOn, StartContext};
 use serde_json::{json, Value};
 
+use crate::rpc_help;
+
 const NONE: &[Param] = &[];
 const HEIGHT: &[Param] = &[Param::required("height")
     .numeric("The height index")
@@ -63,16 +65,13 @@ pub(crate) fn parse_hash(
 /// Registers the methods; each runs against the shared chain state.
 pub(crate) fn register(ctx: &StartContext, state: &Arc<ChainState>) -> Result<(), BoxError> {
     let methods: &[MethodEntry<ChainState>] = &[
-        (
-            "getblockcount",
-            NONE,
-            "The height of the most-work fully-validated chain.",
-            |s, _| Ok(json!(s.tip().height)),
-        ),
+        ("getblockcount", NONE, rpc_help::GETBLOCKCOUNT, |s, _| {
+            Ok(json!(s.tip().height))
+        }),
         (
             "getbestblockhash",
             NONE,
-            "The hash of the tip of the most-work fully-validated chain.",
+            rpc_help::GETBESTBLOCKHASH,
             |s, _| Ok(json!(s.tip().hash.to_string())),
         ),
         (
@@ -86,78 +85,50 @@ pub(crate) fn register(ctx: &StartContext, state: &Arc<ChainState>) -> Result<()
         (
             "getblockchaininfo",
             NONE,
-            "State of the block chain.",
+            rpc_help::GETBLOCKCHAININFO,
             getblockchaininfo,
         ),
-        (
-            "getchaininfo",
-            NONE,
-            "The consensus constants in effect: the chain spec (built-in or file) this node runs.",
-            getchaininfo,
-        ),
+        ("getchaininfo", NONE, rpc_help::GETCHAININFO, getchaininfo),
         (
             "getblockheader",
             HEADER,
-            "A header: hex when verbose is false, fields when true (default).",
+            rpc_help::GETBLOCKHEADER,
             getblockheader,
         ),
-        (
-            "getblock",
-            BLOCK,
-            "A block: verbosity 0 raw hex, 1 fields with txids (default), 2 decoded transactions.",
-            getblock,
-        ),
-        (
-            "getdifficulty",
-            NONE,
-            "The proof-of-work difficulty of the tip, as a multiple of the minimum.",
-            |s, _| Ok(json!(difficulty(s.tip().header.bits))),
-        ),
-        (
-            "getchaintips",
-            NONE,
-            "Every known branch's tip: height, hash, branchlen (blocks off the main chain) and \
-             status (active, valid-fork, headers-only, invalid).",
-            getchaintips,
-        ),
+        ("getblock", BLOCK, rpc_help::GETBLOCK, getblock),
+        ("getdifficulty", NONE, rpc_help::GETDIFFICULTY, |s, _| {
+            Ok(json!(difficulty(s.tip().header.bits)))
+        }),
+        ("getchaintips", NONE, rpc_help::GETCHAINTIPS, getchaintips),
         (
             "gettxoutsetinfo",
             NONE,
-            "Statistics of the UTXO set at the tip, with hash_serialized: a SHA-256 of every \
-             record that two nodes on the same tip agree on. Walks the whole set.",
+            rpc_help::GETTXOUTSETINFO,
             gettxoutsetinfo,
         ),
         (
             "getchaintxstats",
             CHAINTXSTATS,
-            "Transaction counts and rate over the nblocks blocks (default: one month of \
-             target spacing) ending at blockhash (default: the tip).",
+            rpc_help::GETCHAINTXSTATS,
             getchaintxstats,
         ),
         (
             "getdeploymentinfo",
             DEPLOYMENT,
-            "Soft-fork deployments at blockhash (default: the tip): none on these chains.",
+            rpc_help::GETDEPLOYMENTINFO,
             getdeploymentinfo,
         ),
-        (
-            "getindexinfo",
-            INDEX,
-            "The optional indexes and how far they are synced (txindex, addressindex), or \
-             only index_name's.",
-            getindexinfo,
-        ),
+        ("getindexinfo", INDEX, rpc_help::GETINDEXINFO, getindexinfo),
         (
             "pruneblockchain",
             PRUNE,
-            "Pruning is automatic here ([chain] keep_blocks): answers the height pruned up \
-             to; error -1 when the node does not prune.",
+            rpc_help::PRUNEBLOCKCHAIN,
             pruneblockchain,
         ),
         (
             "decoderawtransaction",
             HEXSTRING,
-            "The fields of a serialized transaction.",
+            rpc_help::DECODERAWTRANSACTION,
             decoderawtransaction,
         ),
     ];

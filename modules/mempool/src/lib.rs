@@ -51,6 +51,7 @@ mod persist;
 mod policy;
 mod pool;
 mod rpc;
+mod rpc_help;
 
 pub use config::MempoolConfig;
 pub use mempool::Mempool;

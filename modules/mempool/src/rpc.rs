@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use crate::fees::{Mode, MAX_TARGET};
 use crate::mempool::Mempool;
+use crate::rpc_help;
 
 const NONE: &[Param] = &[];
 const VERBOSE: &[Param] = &[Param::optional("verbose")
@@ -75,48 +76,44 @@ pub(crate) fn register(ctx: &StartContext, mempool: &Arc<Mempool>) -> Result<(),
         (
             "getmempoolinfo",
             NONE,
-            "State of the transaction memory pool.",
+            rpc_help::GETMEMPOOLINFO,
             getmempoolinfo,
         ),
         (
             "getrawmempool",
             VERBOSE,
-            "Txids in the pool; with verbose, an object of entries.",
+            rpc_help::GETRAWMEMPOOL,
             getrawmempool,
         ),
-        ("getmempoolentry", TXID, "One pool entry.", getmempoolentry),
+        (
+            "getmempoolentry",
+            TXID,
+            rpc_help::GETMEMPOOLENTRY,
+            getmempoolentry,
+        ),
         (
             "sendrawtransaction",
             SEND,
-            "Submits a raw transaction (hex) to the pool and the network; returns its txid.",
+            rpc_help::SENDRAWTRANSACTION,
             sendrawtransaction,
         ),
         (
             "getmempoolancestors",
             RELATIVES,
-            "The in-pool ancestors of a pooled transaction: txids, or entries with verbose.",
+            rpc_help::GETMEMPOOLANCESTORS,
             getmempoolancestors,
         ),
         (
             "getmempooldescendants",
             RELATIVES,
-            "The in-pool descendants of a pooled transaction: txids, or entries with verbose.",
+            rpc_help::GETMEMPOOLDESCENDANTS,
             getmempooldescendants,
         ),
-        (
-            "gettxout",
-            GETTXOUT,
-            "An unspent output: bestblock, confirmations (0 in the pool), value, \
-             scriptPubKey, coinbase; null when spent or unknown. include_mempool (default \
-             true) counts the pool's spends and outputs.",
-            gettxout,
-        ),
+        ("gettxout", GETTXOUT, rpc_help::GETTXOUT, gettxout),
         (
             "prioritisetransaction",
             PRIORITISE,
-            "Makes block templates count fee_delta satoshis more (negative: less) for txid, \
-             pooled or not yet; the fee paid does not change. dummy must be 0 or null. \
-             Returns true.",
+            rpc_help::PRIORITISETRANSACTION,
             prioritisetransaction,
         ),
         (
@@ -141,8 +138,7 @@ pub(crate) fn register(ctx: &StartContext, mempool: &Arc<Mempool>) -> Result<(),
     let raw_methods: &[MethodEntry<RawTransactions>] = &[(
         "getrawtransaction",
         GETRAW,
-        "A transaction from the pool, else from the block given by its hash, else a \
-         confirmed transaction of the wallet or (with [chain] tx_index) any confirmed one.",
+        rpc_help::GETRAWTRANSACTION,
         getrawtransaction,
     )];
     ctx.register_methods(&raw, RunOn::Blocking, raw_methods)
@@ -160,8 +156,7 @@ pub(crate) fn register_save(
         ctx.module(),
         "savemempool",
         NONE,
-        "Writes the pool to mempool.dat in the data directory (also done at shutdown and \
-         read at start when [mempool] persist is on); returns the file name.",
+        rpc_help::SAVEMEMPOOL,
         move |_| {
             let (mempool, file) = (mempool.clone(), file.clone());
             async move {

@@ -28,6 +28,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::rpc_help;
 use crate::template::COINBASE_RESERVE;
 
 const GETBLOCKTEMPLATE: &[Param] = &[Param::optional("template_request")
@@ -117,12 +118,7 @@ pub(crate) fn register(ctx: &StartContext, gbt: Arc<Gbt>) -> Result<(), BoxError
             ctx.module(),
             "getblocktemplate",
             GETBLOCKTEMPLATE,
-            "A block template for external miners (BIP22): template_request is an object \
-             with \"mode\" (\"template\", the default, or \"proposal\" with \"data\", a \
-             block in hex, checked without being stored: null when valid, else the \
-             reason), \"rules\" (accepted whatever they list) and \"longpollid\" (waits \
-             until the tip or the mempool changes, BIP23). The miner builds its coinbase \
-             from coinbasevalue and height.",
+            rpc_help::GETBLOCKTEMPLATE,
             move |p: RpcParams| {
                 let (gbt, cancel) = (gbt.clone(), cancel.clone());
                 async move {
@@ -159,9 +155,7 @@ pub(crate) fn register(ctx: &StartContext, gbt: Arc<Gbt>) -> Result<(), BoxError
         ctx.module(),
         "submitblock",
         SUBMITBLOCK,
-        "Submits a block (hex) as a peer's would be: null when it became the tip, else \
-         Core's reason (duplicate, duplicate-invalid, inconclusive, high-hash, \
-         bad-txnmrklroot, bad-cb-amount, ...). dummy is ignored, as in Core.",
+        rpc_help::SUBMITBLOCK,
         move |p: RpcParams| {
             let gbt = gbt.clone();
             async move {

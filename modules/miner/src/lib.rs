@@ -37,6 +37,7 @@ mod config;
 mod gbt;
 mod module;
 mod rpc;
+mod rpc_help;
 pub mod search;
 mod template;
 mod worker;

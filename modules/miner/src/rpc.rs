@@ -11,6 +11,7 @@ use primitive_types::U256;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+use crate::rpc_help;
 use crate::worker::{Control, GenerateRequest};
 
 const NONE: &[Param] = &[];
@@ -53,7 +54,7 @@ pub(crate) fn register(
             ctx.module(),
             "getmininginfo",
             NONE,
-            "Mining state: blocks, difficulty, network and local hash rates, pooled transactions.",
+            rpc_help::GETMININGINFO,
             move |_| {
                 let (control, chain, mempool) = (control.clone(), chain.clone(), mempool.clone());
                 async move {
@@ -79,9 +80,7 @@ pub(crate) fn register(
             ctx.module(),
             "getnetworkhashps",
             NETWORKHASHPS,
-            "Estimated network hashes per second from the work and time of the last nblocks \
-             blocks (default 120; 0 or less: since the last difficulty change) ending at \
-             height (default -1: the tip).",
+            rpc_help::GETNETWORKHASHPS,
             move |p: RpcParams| {
                 let chain = chain.clone();
                 async move {
@@ -113,7 +112,7 @@ pub(crate) fn register(
             ctx.module(),
             "generatetoaddress",
             GENERATE,
-            "Mines nblocks blocks paying address at once (regtest only); returns their hashes.",
+            rpc_help::GENERATETOADDRESS,
             move |p: RpcParams| {
                 let control = control.clone();
                 async move {
@@ -153,9 +152,7 @@ pub(crate) fn register(
         ctx.module(),
         "setgenerate",
         SETGENERATE,
-        "Switches continuous mining on (true) or off (false). genproclimit is accepted and \
-         ignored (threads come from [miner] threads); address, if given, receives the \
-         rewards from now on (an extension of Core's old setgenerate).",
+        rpc_help::SETGENERATE,
         move |p: RpcParams| {
             let control = control.clone();
             async move {

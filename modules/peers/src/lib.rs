@@ -64,6 +64,7 @@ mod module;
 mod peer;
 mod peers;
 mod rpc;
+mod rpc_help;
 mod serve;
 mod targets;
 #[cfg(test)]

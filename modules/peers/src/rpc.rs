@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 use crate::bans::Subnet;
 use crate::error::PeersError;
 use crate::peers::Peers;
+use crate::rpc_help;
 use crate::util::unix_now;
 
 const NONE: &[Param] = &[];
@@ -53,70 +54,37 @@ const SETBAN: &[Param] = &[
 /// that outlives the call.
 pub(crate) fn register(ctx: &StartContext, peers: &Arc<Peers>) -> Result<(), BoxError> {
     let methods: &[MethodEntry<Arc<Peers>>] = &[
-        (
-            "getpeerinfo",
-            NONE,
-            "Data about each connected peer that completed the handshake.",
-            getpeerinfo,
-        ),
+        ("getpeerinfo", NONE, rpc_help::GETPEERINFO, getpeerinfo),
         (
             "getnetworkinfo",
             NONE,
-            "State of the P2P networking.",
+            rpc_help::GETNETWORKINFO,
             getnetworkinfo,
         ),
-        (
-            "getnettotals",
-            NONE,
-            "Bytes sent and received over every P2P connection since start, and the time \
-             in milliseconds.",
-            getnettotals,
-        ),
+        ("getnettotals", NONE, rpc_help::GETNETTOTALS, getnettotals),
         (
             "getconnectioncount",
             NONE,
-            "The number of connections to other nodes.",
+            rpc_help::GETCONNECTIONCOUNT,
             |peers, _| Ok(json!(peers.connection_count())),
         ),
-        (
-            "addnode",
-            ADDNODE,
-            "Adds a node to keep connected to (\"add\"), stops keeping it (\"remove\"), or \
-             tries to connect to it once (\"onetry\").",
-            addnode,
-        ),
+        ("addnode", ADDNODE, rpc_help::ADDNODE, addnode),
         (
             "disconnectnode",
             DISCONNECT,
-            "Disconnects a peer, given by address or by node id (one of the two).",
+            rpc_help::DISCONNECTNODE,
             disconnectnode,
         ),
-        (
-            "setban",
-            SETBAN,
-            "Bans (\"add\") or unbans (\"remove\") an IP address or subnet; bantime in \
-             seconds (0: ban_secs), or a Unix time when absolute is true.",
-            setban,
-        ),
-        (
-            "listbanned",
-            NONE,
-            "Every banned IP address and subnet.",
-            listbanned,
-        ),
-        ("clearbanned", NONE, "Lifts every ban.", |peers, _| {
+        ("setban", SETBAN, rpc_help::SETBAN, setban),
+        ("listbanned", NONE, rpc_help::LISTBANNED, listbanned),
+        ("clearbanned", NONE, rpc_help::CLEARBANNED, |peers, _| {
             peers.clear_bans();
             Ok(Value::Null)
         }),
-        (
-            "ping",
-            NONE,
-            "Pings every peer now; round trips show in getpeerinfo's pingtime.",
-            |peers, _| {
-                peers.ping_all();
-                Ok(Value::Null)
-            },
-        ),
+        ("ping", NONE, rpc_help::PING, |peers, _| {
+            peers.ping_all();
+            Ok(Value::Null)
+        }),
     ];
     ctx.register_methods(&Arc::new(Arc::clone(peers)), RunOn::Inline, methods)
 }

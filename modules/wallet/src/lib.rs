@@ -40,6 +40,7 @@ mod keystore;
 mod ledger;
 mod module;
 mod rpc;
+mod rpc_help;
 mod rpc_history;
 mod rpc_keys;
 mod rpc_send;

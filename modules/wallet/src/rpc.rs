@@ -8,6 +8,7 @@ use node_api::rpc::{amount, codes, parse_amount, Param, RpcError, RpcParams};
 use node_api::{BoxError, MethodEntry, RunOn, StartContext};
 use serde_json::{json, Value};
 
+use crate::rpc_help;
 use crate::wallet::{Wallet, WalletCoin};
 
 const LABEL: &[Param] = &[Param::optional("label")
@@ -49,17 +50,54 @@ const SENDFROM: &[Param] = &[
 
 pub(crate) fn register(ctx: &StartContext, wallet: &Arc<Wallet>) -> Result<(), BoxError> {
     let methods: &[MethodEntry<Wallet>] = &[
-        ("getnewaddress", LABEL, "A new P2PKH address of the wallet (the tutorial's createwallet).", getnewaddress),
-        ("listaddresses", NONE, "The wallet's addresses with their balances (the tutorial's printwallet).", listaddresses),
-        ("getbalance", BALANCE, "The wallet's spendable balance; given an address (any, with the address index), that address's balance.", getbalance),
-        ("listunspent", UNSPENT, "Unspent outputs of the wallet, or of the given addresses, within the confirmation range; immature coinbase outputs are left out, as in Core.", listunspent),
-        ("sendtoaddress", SEND, "Pays an amount (in coins) to an address from the wallet; returns the txid.", sendtoaddress),
-        ("getrawchangeaddress", NONE, "A new address of the wallet for change (labelled \"change\").", getrawchangeaddress),
-        ("validateaddress", ADDRESS, "Whether an address is valid on this chain: isvalid, address, scriptPubKey, isscript, iswitness; or isvalid false and the error.", validateaddress),
-        ("getaddressinfo", ADDRESS, "What the wallet knows of an address: ismine, solvable, labels, scriptPubKey.", getaddressinfo),
-        ("listwallets", NONE, "The loaded wallets: one, named \"\" (Core's default wallet).", |_, _| Ok(json!([""]))),
-        ("getwalletinfo", NONE, "The wallet's name, format, balances (confirmed, unconfirmed, immature), key count, fee rate (paytxfee, BTC/kvB), transaction count and, when encrypted, unlocked_until (unix seconds; 0 locked).", getwalletinfo),
-        ("sendfrom", SENDFROM, "Pays an amount from one wallet address, change back to it (the tutorial's send --from); returns the txid.", sendfrom),
+        (
+            "getnewaddress",
+            LABEL,
+            rpc_help::GETNEWADDRESS,
+            getnewaddress,
+        ),
+        (
+            "listaddresses",
+            NONE,
+            rpc_help::LISTADDRESSES,
+            listaddresses,
+        ),
+        ("getbalance", BALANCE, rpc_help::GETBALANCE, getbalance),
+        ("listunspent", UNSPENT, rpc_help::LISTUNSPENT, listunspent),
+        (
+            "sendtoaddress",
+            SEND,
+            rpc_help::SENDTOADDRESS,
+            sendtoaddress,
+        ),
+        (
+            "getrawchangeaddress",
+            NONE,
+            rpc_help::GETRAWCHANGEADDRESS,
+            getrawchangeaddress,
+        ),
+        (
+            "validateaddress",
+            ADDRESS,
+            rpc_help::VALIDATEADDRESS,
+            validateaddress,
+        ),
+        (
+            "getaddressinfo",
+            ADDRESS,
+            rpc_help::GETADDRESSINFO,
+            getaddressinfo,
+        ),
+        ("listwallets", NONE, rpc_help::LISTWALLETS, |_, _| {
+            Ok(json!([""]))
+        }),
+        (
+            "getwalletinfo",
+            NONE,
+            rpc_help::GETWALLETINFO,
+            getwalletinfo,
+        ),
+        ("sendfrom", SENDFROM, rpc_help::SENDFROM, sendfrom),
     ];
     ctx.register_methods(wallet, RunOn::Blocking, methods)
 }

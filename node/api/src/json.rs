@@ -168,6 +168,47 @@ fn opcode_name(op: u8) -> &'static str {
     }
 }
 
+/// The fields [`tx_json`] gives, as lines of a `Result:` help text (two spaces deep, no
+/// braces), for `concat!` in the help of `decoderawtransaction` and `getrawtransaction`.
+#[macro_export]
+macro_rules! tx_result_fields {
+    () => {
+        r#"  "txid" : "hex",           (string) The transaction id
+  "hash" : "hex",           (string) The transaction hash (the txid: no witness data here)
+  "size" : n,               (numeric) The serialized transaction size
+  "vsize" : n,              (numeric) The virtual transaction size (the size: no witness data here)
+  "weight" : n,             (numeric) The transaction's weight (size * 4)
+  "version" : n,            (numeric) The version
+  "locktime" : xxx,         (numeric) The lock time
+  "vin" : [                 (json array)
+    {                       (json object)
+      "coinbase" : "hex",   (string, optional) The coinbase value (only if coinbase transaction)
+      "txid" : "hex",       (string, optional) The transaction id (if not coinbase transaction)
+      "vout" : n,           (numeric, optional) The output number (if not coinbase transaction)
+      "scriptSig" : {       (json object, optional) The script (if not coinbase transaction)
+        "asm" : "str",      (string) Disassembly of the signature script
+        "hex" : "hex"       (string) The raw signature script bytes, hex-encoded
+      },
+      "sequence" : n        (numeric) The script sequence number
+    },
+    ...
+  ],
+  "vout" : [                (json array)
+    {                       (json object)
+      "value" : n,          (numeric) The value in BTC
+      "n" : n,              (numeric) index
+      "scriptPubKey" : {    (json object)
+        "asm" : "str",      (string) Disassembly of the public key script
+        "hex" : "hex",      (string) The raw public key script bytes, hex-encoded
+        "type" : "str",     (string) The type: 'pubkeyhash', 'nulldata' or 'nonstandard'
+        "address" : "str"   (string, optional) The address (only for a pubkeyhash script)
+      }
+    },
+    ...
+  ]"#
+    };
+}
+
 /// A transaction as `decoderawtransaction` shows it.
 pub fn tx_json(tx: &Transaction, spec: &ChainSpec) -> Value {
     let size = tx.size();

@@ -3,9 +3,10 @@
 //!
 //! `help METHOD` prints a signature line, the description, an `Arguments:` section with
 //! one numbered line per parameter (`1. height    (numeric, required) The height index`),
-//! the method's own `Result:` section (the part of its help string from `Result:` on,
-//! when it has one) and `Examples:` generated from the parameters: a `node rpc` line and
-//! a curl line with the JSON-RPC body, sent to the address the server listens on.
+//! the method's own `Result:` section (the part of its help string from its first line
+//! starting `Result:` or `Result (for ...):` on, when it has one) and `Examples:`
+//! generated from the parameters: a `node rpc` line and a curl line with the JSON-RPC
+//! body, sent to the address the server listens on.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -20,7 +21,7 @@ const GAP: usize = 4;
 /// The help of one method, in Core's layout. `address` is where the JSON-RPC server
 /// listens; without one the curl example is left out.
 pub(crate) fn method_help(name: &str, method: &RpcMethod, address: Option<SocketAddr>) -> String {
-    let (description, result) = match method.help.find("Result:") {
+    let (description, result) = match result_start(method.help) {
         Some(at) => (&method.help[..at], Some(method.help[at..].trim())),
         None => (method.help, None),
     };
@@ -35,6 +36,19 @@ pub(crate) fn method_help(name: &str, method: &RpcMethod, address: Option<Socket
     text.push_str("\nExamples:\n");
     text.push_str(&examples(name, method.params, address));
     text.trim_end().to_string()
+}
+
+/// Where a help string's result begins: its first line that is `Result:`, or one of
+/// Core's per-shape headings such as `Result (for verbose = true):`.
+fn result_start(help: &str) -> Option<usize> {
+    let mut at = 0;
+    for line in help.split_inclusive('\n') {
+        if line.starts_with("Result:") || line.starts_with("Result (") {
+            return Some(at);
+        }
+        at += line.len();
+    }
+    None
 }
 
 /// The numbered lines of `Arguments:`, the types aligned in one column.
@@ -221,6 +235,28 @@ mod tests {
         );
         assert!(
             !text.contains("Result:") && !text.contains("curl"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_result_per_shape_starts_at_its_first_heading() {
+        let m = method(
+            BLOCK,
+            "A block.\n\nResult (for verbosity = 0):\n\"hex\"    (string) The block\n\n\
+             Result (for verbosity = 1):\n{...}    (json object) The block's fields",
+        );
+        let text = method_help("getblock", &m, None);
+        assert!(
+            text.contains(
+                "default=1) 0 for hex, 1 for fields, 2 for transactions\n\n\
+                 Result (for verbosity = 0):\n\"hex\"    (string) The block\n\n\
+                 Result (for verbosity = 1):\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.starts_with("getblock \"blockhash\" ( verbosity )\n\nA block.\n\nArguments:\n"),
             "{text}"
         );
     }

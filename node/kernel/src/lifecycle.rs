@@ -496,18 +496,28 @@ fn register_kernel_methods(
 ) -> Result<(), String> {
     let started = Instant::now();
     let stop = shutdown.clone();
-    rpc.register("kernel", "stop", NO_PARAMS, "Stops the node.", move |_| {
-        let stop = stop.clone();
-        async move {
-            stop.cancel();
-            Ok(json!("node stopping"))
-        }
-    })?;
+    rpc.register(
+        "kernel",
+        "stop",
+        NO_PARAMS,
+        "Request a graceful shutdown of the node.\n\n\
+         Result:\n\
+         \"str\"    (string) A string with the content 'node stopping'",
+        move |_| {
+            let stop = stop.clone();
+            async move {
+                stop.cancel();
+                Ok(json!("node stopping"))
+            }
+        },
+    )?;
     rpc.register(
         "kernel",
         "uptime",
         NO_PARAMS,
-        "Seconds since the node started.",
+        "Returns the total uptime of the server.\n\n\
+         Result:\n\
+         n    (numeric) The number of seconds that the server has been running",
         move |_| async move { Ok(json!(started.elapsed().as_secs())) },
     )?;
     let modules = Arc::new(modules);
@@ -515,7 +525,24 @@ fn register_kernel_methods(
         "kernel",
         "listmodules",
         NO_PARAMS,
-        "The modules running, in start order, with their strategies and effective config.",
+        "This node's own method: the modules running, in start order, with their \
+         strategies and effective config.\n\n\
+         Result:\n\
+         [                          (json array) One entry per module, in start order\n  \
+           {                        (json object)\n    \
+             \"name\" : \"str\",          (string) The module's name, as [node] modules lists it\n    \
+             \"description\" : \"str\",   (string) What the module does, in one line\n    \
+             \"strategies\" : {         (json object) The strategy chosen for each behaviour\n      \
+               \"behaviour\" : {        (json object)\n        \
+                 \"name\" : \"str\",      (string) The strategy's name\n        \
+                 \"config\" : {...}     (json object) Its settings\n      \
+               },\n      \
+               ...\n    \
+             },\n    \
+             \"config\" : {...}         (json object) The module's effective config, defaults included\n  \
+           },\n  \
+           ...\n\
+         ]",
         move |_| {
             let modules = modules.clone();
             async move { Ok(json!(*modules)) }
@@ -531,7 +558,15 @@ fn register_kernel_methods(
         "kernel",
         "getprofile",
         NO_PARAMS,
-        "The profile in use after layering the file, NODE_ variables and --set.",
+        "This node's own method: the profile in use after layering the file, NODE_ \
+         variables and --set.\n\n\
+         Result:\n\
+         {                     (json object)\n  \
+           \"file\" : \"str\",       (string) The profile, as shown in messages (its file)\n  \
+           \"chain\" : \"str\",      (string) The chain spec: a built-in name or a chain spec file\n  \
+           \"datadir\" : \"str\",    (string) The data directory\n  \
+           \"profile\" : {...}   (json object) The merged profile, one table per section\n\
+         }",
         move |_| {
             let merged = merged.clone();
             async move { Ok((*merged).clone()) }

@@ -182,7 +182,16 @@ impl Module for Zmq {
         let methods: &[MethodEntry<Listing>] = &[(
             "getzmqnotifications",
             NONE,
-            "The active ZeroMQ notifications: type, address and high-water mark of each.",
+            "Returns information about the active ZeroMQ notifications.\n\n\
+             Result:\n\
+             [                         (json array)\n  \
+               {                       (json object)\n    \
+                 \"type\" : \"str\",       (string) Type of notification (pubhashblock, pubrawtx, ...)\n    \
+                 \"address\" : \"str\",    (string) Address of the publisher\n    \
+                 \"hwm\" : n             (numeric) Outbound message high water mark\n  \
+               },\n  \
+               ...\n\
+             ]",
             getzmqnotifications,
         )];
         ctx.register_methods(&listing, RunOn::Inline, methods)?;
