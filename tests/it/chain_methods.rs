@@ -272,3 +272,121 @@ fn getmemoryinfo_answers_cores_fields_from_the_process() {
     );
     node.fails_with("getmemoryinfo", &["other"], -8, "unknown mode other");
 }
+
+/// Satoshis of a BTC amount as the node prints it.
+fn sats(value: &Value) -> i64 {
+    (value.as_f64().expect("an amount") * 1e8).round() as i64
+}
+
+#[test]
+fn getblockstats_matches_a_recount_from_the_block_and_what_it_spent() {
+    let node = TestNode::start(&[]);
+    let (_, hashes, payment) = chain_with_a_payment(&node);
+    let last = hashes.last().expect("blocks");
+    let stats = node.rpc("getblockstats", &["103"]);
+    assert_eq!(
+        node.rpc("getblockstats", &[last]),
+        stats,
+        "by height = by hash"
+    );
+
+    // The recount: the payment's inputs priced from the transactions they spend.
+    let block = node.rpc("getblock", &[last, "2"]);
+    let txs = block["tx"].as_array().expect("transactions");
+    assert_eq!(txs.len(), 2);
+    let tx = &txs[1];
+    assert_eq!(tx["txid"], json!(payment));
+    let spent: i64 = tx["vin"]
+        .as_array()
+        .expect("inputs")
+        .iter()
+        .map(|input| {
+            let prev = node.rpc(
+                "getrawtransaction",
+                &[input["txid"].as_str().unwrap(), "true"],
+            );
+            sats(&prev["vout"][input["vout"].as_u64().unwrap() as usize]["value"])
+        })
+        .sum();
+    let out: i64 = tx["vout"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| sats(&o["value"]))
+        .sum();
+    let fee = spent - out;
+    assert!(fee > 0);
+    assert_eq!(-sats(&node.rpc("gettransaction", &[&payment])["fee"]), fee);
+    let size = tx["size"].as_i64().expect("size");
+    let ins = tx["vin"].as_array().unwrap().len() as i64;
+    let outs = txs
+        .iter()
+        .map(|t| t["vout"].as_array().unwrap().len() as i64)
+        .sum::<i64>();
+    let rate = fee / size;
+    let expected = [
+        ("avgfee", json!(fee)),
+        ("avgfeerate", json!(rate)),
+        ("avgtxsize", json!(size)),
+        ("blockhash", json!(last)),
+        ("feerate_percentiles", json!([rate, rate, rate, rate, rate])),
+        ("height", json!(103)),
+        ("ins", json!(ins)),
+        ("maxfee", json!(fee)),
+        ("maxfeerate", json!(rate)),
+        ("maxtxsize", json!(size)),
+        ("medianfee", json!(fee)),
+        ("mediantime", block["mediantime"].clone()),
+        ("mediantxsize", json!(size)),
+        ("minfee", json!(fee)),
+        ("minfeerate", json!(rate)),
+        ("mintxsize", json!(size)),
+        ("outs", json!(outs)),
+        ("subsidy", json!(regtest().subsidy(103))),
+        ("swtotal_size", json!(0)),
+        ("swtotal_weight", json!(0)),
+        ("swtxs", json!(0)),
+        ("time", block["time"].clone()),
+        ("total_out", json!(out)),
+        ("total_size", json!(size)),
+        ("total_weight", json!(4 * size)),
+        ("totalfee", json!(fee)),
+        ("txs", json!(2)),
+        ("utxo_increase", json!(outs - ins)),
+        ("utxo_increase_actual", json!(outs - ins)),
+    ];
+    for (name, value) in expected {
+        assert_eq!(stats[name], value, "{name} in {stats:#}");
+    }
+    // 75 bytes in the UTXO set per P2PKH output (Core's count: 34 + 41 overhead).
+    assert_eq!(stats["utxo_size_inc"], json!(75 * (outs - ins)));
+
+    let some = node.rpc("getblockstats", &["103", r#"["totalfee","txs"]"#]);
+    assert_eq!(some, json!({"totalfee": fee, "txs": 2}));
+    // Genesis spends nothing and adds nothing to the UTXO set.
+    let genesis = node.rpc("getblockstats", &["0"]);
+    assert_eq!(
+        (
+            &genesis["txs"],
+            &genesis["ins"],
+            &genesis["totalfee"],
+            &genesis["utxo_increase_actual"]
+        ),
+        (&json!(1), &json!(0), &json!(0), &json!(0))
+    );
+    assert_eq!(genesis["feerate_percentiles"], json!([0, 0, 0, 0, 0]));
+
+    node.fails_with(
+        "getblockstats",
+        &["104"],
+        -8,
+        "Target block height 104 after current tip 103",
+    );
+    node.fails_with("getblockstats", &[UNKNOWN_HASH], -5, "Block not found");
+    node.fails_with(
+        "getblockstats",
+        &["103", r#"["fees"]"#],
+        -8,
+        "Invalid selected statistic 'fees'",
+    );
+}

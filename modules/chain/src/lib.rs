@@ -14,6 +14,7 @@
 //!
 //! Costs: what `node-chain`'s state costs; the RPC methods run on the blocking pool.
 
+mod block_stats;
 mod maintenance;
 mod metrics;
 mod module;

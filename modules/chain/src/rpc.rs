@@ -10,7 +10,7 @@ use node_api::rpc::{amount, codes, Param, RpcError, RpcParams};
 use node_api::{BoxError, MethodEntry, RunOn, StartContext};
 use serde_json::{json, Value};
 
-use crate::rpc_help;
+use crate::{block_stats, rpc_help};
 
 const NONE: &[Param] = &[];
 const HEIGHT: &[Param] = &[Param::required("height")
@@ -111,6 +111,12 @@ pub(crate) fn register(ctx: &StartContext, state: &Arc<ChainState>) -> Result<()
             CHAINTXSTATS,
             rpc_help::GETCHAINTXSTATS,
             getchaintxstats,
+        ),
+        (
+            "getblockstats",
+            block_stats::PARAMS,
+            rpc_help::GETBLOCKSTATS,
+            block_stats::getblockstats,
         ),
         (
             "getdeploymentinfo",

@@ -1,7 +1,7 @@
 //! Read-only queries: the tip, index entries, stored blocks and coins, locators and the
 //! blocks still missing. None of them takes the writer lock.
 
-use super::records::{decode, outpoint_from_key, outpoint_key};
+use super::records::{decode, outpoint_from_key, outpoint_key, BlockUndo};
 use super::tree::BlockTree;
 use super::{BlockIndexEntry, ChainError, ChainState, NextBlock, Tip, LOCATOR_DENSE};
 use crate::block::{Block, BlockHeader};
@@ -93,6 +93,22 @@ impl ChainState {
         Ok(self
             .store
             .read(|txn, dbs| Ok(dbs.blocks.get(txn, hash.as_bytes())?.map(<[u8]>::to_vec)))?)
+    }
+
+    /// The coins a block spent, in the order of its inputs (coinbase aside): what
+    /// disconnecting it needs, kept while it is on the main chain and not pruned. `None`
+    /// when it is not kept.
+    pub fn spent_coins(&self, hash: &Hash256) -> Result<Option<Vec<Coin>>, ChainError> {
+        let bytes = self
+            .store
+            .read(|txn, dbs| Ok(dbs.undo.get(txn, hash.as_bytes())?.map(<[u8]>::to_vec)))?;
+        bytes
+            .map(|b| {
+                decode::<BlockUndo>(&b)
+                    .map(|undo| undo.spent)
+                    .map_err(|e| ChainError::Corrupt(format!("undo of {hash}: {e}")))
+            })
+            .transpose()
     }
 
     /// An unspent output of the main chain.
