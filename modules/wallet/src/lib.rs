@@ -25,8 +25,10 @@
 //!
 //! Costs: balance and coin selection read the address index once per wallet address, and
 //! the UTXO set once per unconfirmed coin. Each block connected costs the chain's writer
-//! a pass over the block's outputs and inputs against the wallet's addresses, and a
-//! write of the history file when the block touched the wallet (or every 144 blocks).
+//! a pass over the block's outputs and inputs against the wallet's addresses; the history
+//! file is written every 144 blocks (what a block confirmed, a restart finds again by
+//! rescanning from the last block written) and at once after what no rescan finds (a
+//! payment the wallet makes or sees in the pool, an abandon, an imported key's past).
 //! Listings read the pool once (payments from elsewhere waiting for a block) and compute
 //! each transaction's figures from the history in memory. An unlock costs one Argon2id
 //! run (64 MiB).
