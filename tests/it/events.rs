@@ -232,6 +232,9 @@ fn the_oldest_events_give_way_and_a_client_behind_them_hears_of_the_gap() {
     let port = http_port(&mut node);
     let address = node.text("getnewaddress", &[]);
     node.generate(10, &address);
+    // The last tip's event is published after generate returns: once a client resuming
+    // after event 19 has heard it, the node keeps exactly events 11 to 20.
+    SseClient::connect(port, "/events", Some(19)).until("the last tip", |e| is_tip(e, 10));
     let mut client = SseClient::connect(port, "/events", Some(2));
     let gap = client.next(WAIT).expect("a gap event");
     assert_eq!(gap.kind, "gap");
