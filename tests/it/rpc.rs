@@ -25,7 +25,7 @@ fn profile(dir: &Path, port: u16, extra: &str) -> PathBuf {
 }
 
 /// One HTTP POST on a fresh connection: the status code and the body.
-fn post(port: u16, authorization: &str, body: &str) -> (u16, String) {
+pub(crate) fn post(port: u16, authorization: &str, body: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))

@@ -4,38 +4,10 @@
 //! `help` in Bitcoin Core's layout, `getrpcinfo`, and a kind and description for every
 //! parameter of every method of a node running every registered module.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
 use crate::common::{modules_profile, node_output, write_profile, TestNode};
-
-/// One HTTP POST on a fresh connection: the status code and the body.
-fn post(port: u16, authorization: &str, body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {authorization}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).expect("send");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("read");
-    let status = answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
+use crate::rpc::post;
 
 /// `node rpcauth USER [PASSWORD]`: the `[rpc] auth` entry and the password it printed.
 fn rpcauth(args: &[&str]) -> (String, String) {
