@@ -41,7 +41,8 @@ impl Inbox {
 }
 
 /// Blocks accepted at once: enough to keep every core verifying while a run of blocks is
-/// written (and to make the next run), few enough that blocking threads and memory stay
+/// written (and to make the next run): twice the run a chain writer gathers before it
+/// writes (`node_chain::GATHER_BLOCKS`), few enough that blocking threads and memory stay
 /// bounded.
 const MAX_ACCEPTING: usize = 32;
 

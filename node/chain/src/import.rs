@@ -17,18 +17,22 @@ use std::time::{Duration, Instant};
 use crate::block::{Block, BlockHeader};
 use crate::encode::{serialize, Decode, DecodeError, DecodeErrorKind, Reader};
 use crate::hash::Hash256;
-use crate::state::{BlockOutcome, ChainError, ChainState, Ready, MAX_RUN_BLOCKS};
+use crate::state::{run_is_full, BlockOutcome, ChainError, ChainState, Ready, MAX_RUN_BLOCKS};
 
 /// Time between two progress reports.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Blocks decoded and verified ahead of the run being written: a full run
-/// ([`MAX_RUN_BLOCKS`]), so every core keeps verifying while a commit waits for the disk
-/// and the next write finds a whole run ready, with the memory still bounded.
+/// Blocks decoded and verified ahead of the run being gathered or written: a full run
+/// ([`MAX_RUN_BLOCKS`]), so every core keeps verifying while a run is written and the
+/// next write finds a whole run ready, with the memory still bounded.
 pub const LOOKAHEAD: usize = MAX_RUN_BLOCKS;
 
 /// Headers accepted per write by [`import_headers`] (a `headers` message's worth).
 const HEADERS_PER_RUN: u32 = 2_000;
+
+/// A block's place in the import: its verified block once the pool is done, or why the
+/// blocks ended.
+type Slot = Result<mpsc::Receiver<Ready>, ImportError>;
 
 /// Bytes read from a block file at a time.
 const READ_CHUNK: usize = 1 << 20;
@@ -113,9 +117,10 @@ pub struct ImportProgress {
 /// [`PROGRESS_INTERVAL`] and once at the end; returns the final report.
 ///
 /// It runs the block pipeline as synced blocks do: a reader thread decodes the next
-/// blocks and verifies their signatures on every core (up to [`LOOKAHEAD`] blocks ahead)
-/// while this thread writes what is verified, a run of up to [`MAX_RUN_BLOCKS`] blocks
-/// per write transaction.
+/// blocks and hands each to the thread pool, which verifies their signatures on every
+/// core, several blocks side by side (up to [`LOOKAHEAD`] blocks ahead), while this
+/// thread writes what is verified, a whole run ([`MAX_RUN_BLOCKS`] blocks or
+/// [`MAX_RUN_BYTES`](crate::MAX_RUN_BYTES)) per write transaction.
 ///
 /// `target_height`, when known (the source's tip height), gives the percentage.
 pub fn import_blocks<I>(
@@ -147,39 +152,60 @@ where
     };
     let blocks = blocks.into_iter();
     std::thread::scope(|scope| {
-        let (ready, verified) = mpsc::sync_channel(LOOKAHEAD);
+        // A slot per block, in the import's order: the reader queues it (at most
+        // LOOKAHEAD wait here) and the pool fills it once the block is verified.
+        let (slots, queued) = mpsc::sync_channel::<Slot>(LOOKAHEAD);
         scope.spawn(move || {
-            for block in blocks {
-                let failed = block.is_err();
-                let item = block.map(|block| {
-                    let pre = state.preverify(&block);
-                    Ready {
-                        block: Arc::new(block),
-                        pre,
+            // Each block is verified by a task of the pool, several side by side, so no
+            // core waits while this thread reads and decodes the next block, nor for the
+            // last signature of one block before starting the next.
+            rayon::in_place_scope(|pool| {
+                for block in blocks {
+                    let block = match block {
+                        Ok(block) => block,
+                        Err(error) => {
+                            let _ = slots.send(Err(error));
+                            return;
+                        }
+                    };
+                    let (fill, slot) = mpsc::sync_channel(1);
+                    // A closed channel: the writer stopped at a refused block.
+                    if slots.send(Ok(slot)).is_err() {
+                        return;
                     }
-                });
-                // A closed channel: the writer stopped at a refused block.
-                if ready.send(item).is_err() || failed {
-                    break;
+                    pool.spawn(move |_| {
+                        let pre = state.preverify(&block);
+                        // The writer may have stopped at a refused block.
+                        let _ = fill.send(Ready {
+                            block: Arc::new(block),
+                            pre,
+                        });
+                    });
                 }
-            }
+            });
         });
-        // Whatever is verified when the writer is free goes in one write, so commits
-        // never wait for verification nor verification for commits.
-        while let Ok(first) = verified.recv() {
-            let mut items = vec![first];
-            while items.len() < LOOKAHEAD {
-                match verified.try_recv() {
-                    Ok(item) => items.push(item),
+        // A whole run per write, or what is left at the end: a commit costs about the
+        // same (pages of the trees, an fsync) however many blocks it carries.
+        let mut failure = None;
+        loop {
+            let mut run: Vec<Ready> = Vec::new();
+            let mut bytes = 0;
+            while failure.is_none() && !run_is_full(run.len(), bytes) {
+                match queued.recv() {
+                    Ok(Ok(slot)) => {
+                        let ready = slot.recv().expect("a block's verification fills its slot");
+                        bytes += ready.block.size();
+                        run.push(ready);
+                    }
+                    Ok(Err(error)) => failure = Some(error),
+                    // The blocks ended.
                     Err(_) => break,
                 }
             }
-            let failed = items.iter().position(Result::is_err);
-            let blocks: Vec<Ready> = items
-                .drain(..failed.unwrap_or(items.len()))
-                .map(|item| item.expect("before the first failure"))
-                .collect();
-            for (ready, outcome) in blocks.iter().zip(state.accept_preverified(&blocks)) {
+            if run.is_empty() {
+                break;
+            }
+            for (ready, outcome) in run.iter().zip(state.accept_preverified(&run)) {
                 match outcome {
                     Ok(BlockOutcome::AlreadyHave) => skipped += 1,
                     Ok(_) => imported += 1,
@@ -192,9 +218,6 @@ where
                     }
                 }
             }
-            if let Some(Err(error)) = items.into_iter().next() {
-                return Err(error);
-            }
             if last_report.elapsed() >= PROGRESS_INTERVAL {
                 last_report = Instant::now();
                 let now = report(imported, skipped, false);
@@ -202,7 +225,7 @@ where
                 progress(&now);
             }
         }
-        Ok(())
+        failure.map_or(Ok(()), Err)
     })?;
     let end = report(imported, skipped, true);
     log(&end);

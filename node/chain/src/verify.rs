@@ -9,7 +9,7 @@ use crate::keys::{KeyError, PrivateKey, PublicKey};
 use crate::script::{p2pkh_script, p2pkh_script_sig, parse_p2pkh, parse_p2pkh_script_sig};
 use crate::sighash::legacy_sighash_all;
 use crate::signature::{is_strict_der, SIGHASH_ALL};
-use crate::transaction::Transaction;
+use crate::transaction::{Transaction, TxIn};
 use crate::validation::SigCache;
 
 /// Why an input does not unlock the output it spends.
@@ -132,6 +132,18 @@ pub(crate) fn preverify_p2pkh_input(tx: &Transaction, input_index: usize) -> boo
     };
     let script = p2pkh_script(&hash160(pubkey));
     verify_p2pkh_input_cached(tx, input_index, &script, CacheUse::Store).is_ok()
+}
+
+/// Whether a signature [`preverify_p2pkh_input`] verified for `input` holds for the coin
+/// it really spends, whose script is `prev_script_pubkey`. It was verified against the
+/// P2PKH script of the input's own public key, so it holds exactly when the coin's script
+/// is that script: `parse_p2pkh` accepts only the 25-byte form, so every check would run
+/// on the same bytes and give the same answer.
+pub(crate) fn preverified_for(input: &TxIn, prev_script_pubkey: &[u8]) -> bool {
+    let Some((_, pubkey)) = parse_p2pkh_script_sig(&input.script_sig) else {
+        return false;
+    };
+    parse_p2pkh(prev_script_pubkey) == Some(hash160(pubkey))
 }
 
 /// The input script that spends the P2PKH output `prev_script_pubkey` with `key`, for

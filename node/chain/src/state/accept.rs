@@ -185,7 +185,7 @@ impl ChainState {
     /// tip are connected several to a write (see `pipeline.rs`).
     pub fn accept_block(&self, block: &Block) -> Result<BlockOutcome, ChainError> {
         let hash = block.hash();
-        let _arrival = self.pipeline.enter(hash);
+        let _arrival = self.pipeline.enter(hash, block.header.prev_block);
         // Verifying ahead pays only when there is something to overlap with. With no other
         // block in flight (a block relayed at the tip) and the writer free, connecting
         // verifies signatures on the other cores while this thread walks the UTXO set,
@@ -195,6 +195,7 @@ impl ChainState {
                 let pre = Preverified {
                     hash,
                     checked: false,
+                    signatures: false,
                 };
                 return self.accept_held(block, pre);
             }
@@ -277,6 +278,7 @@ impl ChainState {
                 block: block.clone(),
                 hash,
                 new_entry: Some(entry),
+                signatures: ready.pre.signatures,
             });
         }
         if run.is_empty() {
@@ -416,7 +418,7 @@ impl ChainState {
         if let Some(e) = failure {
             return Err(e.into());
         }
-        let result = self.accept_indexed_block(block, hash, pre.checked);
+        let result = self.accept_indexed_block(block, pre);
         if result.is_err() && !new_header.is_empty() {
             let entry = self.tree().get(&hash).cloned().expect("header indexed");
             self.persist_entries(&[(hash, entry)])?;
@@ -428,16 +430,16 @@ impl ChainState {
     pub(super) fn accept_indexed_block(
         &self,
         block: &Block,
-        hash: Hash256,
-        prechecked: bool,
+        pre: Preverified,
     ) -> Result<BlockOutcome, ChainError> {
+        let hash = pre.hash;
         let height = self
             .tree()
             .get(&hash)
             .map(|e| e.height)
             .expect("header just accepted");
         self.check_fork_above_prune(&hash)?;
-        let checked = if prechecked {
+        let checked = if pre.checked {
             Ok(())
         } else {
             check_block(block, self.spec.max_block_size)
@@ -465,6 +467,7 @@ impl ChainState {
                 block: Arc::new(block.clone()),
                 hash,
                 new_entry: Some(entry),
+                signatures: pre.signatures,
             }];
             match self.connect_run(&run, false) {
                 Ok(()) => {}

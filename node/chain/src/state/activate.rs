@@ -5,6 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use super::connect::Scripts;
 use super::pipeline::run_is_full;
 use super::records::encode;
 use super::{connect, prune, tx_index, BlockIndexEntry, ChainError, ChainState};
@@ -20,6 +21,9 @@ pub(super) struct ToConnect {
     /// When set, the block is not stored yet: the write that connects it stores it with
     /// this index entry.
     pub(super) new_entry: Option<BlockIndexEntry>,
+    /// The block pipeline verified every signature
+    /// ([`Preverified::signatures`](super::pipeline::Preverified)).
+    pub(super) signatures: bool,
 }
 
 impl ChainState {
@@ -112,6 +116,7 @@ impl ChainState {
                 block: Arc::new(block),
                 hash: *hash,
                 new_entry: None,
+                signatures: false,
             });
         }
         Ok(run)
@@ -124,12 +129,19 @@ impl ChainState {
     /// announced in order; with `tip_each`, each is followed by its own `TipChanged`, as
     /// accepting the blocks one by one would have announced them.
     pub(super) fn connect_run(&self, run: &[ToConnect], tip_each: bool) -> Result<(), ChainError> {
-        let (heights, check_scripts): (Vec<u32>, Vec<bool>) = {
+        let (heights, scripts): (Vec<u32>, Vec<Scripts>) = {
             let tree = self.tree();
             run.iter()
                 .map(|b| {
                     let height = tree.get(&b.hash).expect("indexed").height;
-                    (height, !self.is_assumed_valid(&b.hash))
+                    let scripts = if self.is_assumed_valid(&b.hash) {
+                        Scripts::Skip
+                    } else if b.signatures {
+                        Scripts::Preverified
+                    } else {
+                        Scripts::Verify
+                    };
+                    (height, scripts)
                 })
                 .unzip()
         };
@@ -151,7 +163,7 @@ impl ChainState {
                     &b.block,
                     &b.hash,
                     heights[i],
-                    check_scripts[i],
+                    scripts[i],
                 )?;
                 if self.options.tx_index {
                     tx_index::add_block(txn, dbs, &b.block, &b.hash)?;

@@ -4,7 +4,8 @@
 //!
 //! Signatures are the bulk of connecting. They are checked on every core while this
 //! thread walks the UTXO set: each transaction's inputs go to the verifiers as soon as
-//! their coins are known, so the sequential part hides behind the parallel one.
+//! their coins are known, so the sequential part hides behind the parallel one. A block
+//! the pipeline verified ahead needs none of that ([`Scripts::Preverified`]).
 
 use std::sync::mpsc;
 
@@ -21,6 +22,7 @@ use crate::script::{is_op_return, parse_p2pkh};
 use crate::spec::ChainSpec;
 use crate::transaction::{OutPoint, Transaction};
 use crate::validation::{check_tx_inputs, verify_block_input_scripts, BlockError, TxError};
+use crate::verify::preverified_for;
 
 type Result<T> = std::result::Result<T, WriteError<BlockError>>;
 
@@ -81,12 +83,36 @@ fn tx_error(tx: &Transaction, error: TxError) -> WriteError<BlockError> {
     })
 }
 
+/// How connecting a block checks its inputs' signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scripts {
+    /// Every signature, on all cores while the UTXO set is walked (one found in the
+    /// signature cache is not checked again).
+    Verify,
+    /// The block pipeline verified every signature against the P2PKH script of its own
+    /// public key (`ChainState::preverify`): left to check is that each coin spent has
+    /// that script; a transaction with an input whose coin differs is verified in full,
+    /// which reports the reason.
+    Preverified,
+    /// None: the block is assumed valid.
+    Skip,
+}
+
+/// What [`apply_block`] does with each transaction's spent coins for the signatures.
+enum SpentCoins<'a> {
+    /// Nothing (an assumed-valid block).
+    Ignore,
+    /// Hands them to the verifiers.
+    Send(&'a mpsc::Sender<(usize, Vec<Coin>)>),
+    /// Checks they are the coins the block was preverified for.
+    Match,
+}
+
 /// Applies `block` at `height` on top of the current tip inside `txn`: spends inputs,
-/// adds outputs, checks amounts, maturity and (in parallel) signatures, writes the undo
-/// record, the main-chain entry and the tip. Any refusal aborts the whole transaction;
-/// a broken rule of the UTXO pass is reported before a bad signature. Without
-/// `check_scripts` (an assumed-valid block) signatures are skipped. Returns the fees the
-/// block collected.
+/// adds outputs, checks amounts, maturity and signatures as `scripts` says, writes the
+/// undo record, the main-chain entry and the tip. Any refusal aborts the whole
+/// transaction; a broken rule of the UTXO pass is reported before a bad signature.
+/// Returns the fees the block collected.
 #[expect(
     clippy::too_many_arguments,
     reason = "the write transaction's context, spelled out rather than bundled for one caller"
@@ -99,9 +125,9 @@ pub(crate) fn connect_block(
     block: &Block,
     hash: &Hash256,
     height: u32,
-    check_scripts: bool,
+    scripts: Scripts,
 ) -> Result<u64> {
-    let (fees, undo) = if check_scripts {
+    let (fees, undo) = if scripts == Scripts::Verify {
         // The transaction handle stays on this thread (LMDB requires it); the verifiers
         // get (transaction index, the coins its inputs spend) through the channel.
         let (work, queue) = mpsc::channel::<(usize, Vec<Coin>)>();
@@ -115,7 +141,15 @@ pub(crate) fn connect_block(
                         verify_block_input_scripts(tx, &spent).map_err(|e| tx_error(tx, e))
                     })
             });
-            let applied = apply_block(txn, dbs, spec, address_index, block, height, Some(&work));
+            let applied = apply_block(
+                txn,
+                dbs,
+                spec,
+                address_index,
+                block,
+                height,
+                SpentCoins::Send(&work),
+            );
             // Closing the channel lets the verifiers finish once the queue is empty.
             drop(work);
             let verified = verifier
@@ -126,7 +160,12 @@ pub(crate) fn connect_block(
             Ok(applied)
         })?
     } else {
-        apply_block(txn, dbs, spec, address_index, block, height, None)?
+        let spent = if scripts == Scripts::Preverified {
+            SpentCoins::Match
+        } else {
+            SpentCoins::Ignore
+        };
+        apply_block(txn, dbs, spec, address_index, block, height, spent)?
     };
     dbs.undo.put(txn, hash.as_bytes(), &encode(&undo))?;
     dbs.main.put(txn, &height_key(height), hash.as_bytes())?;
@@ -135,8 +174,8 @@ pub(crate) fn connect_block(
 }
 
 /// The sequential part of connecting: the UTXO changes, amounts, maturity and the
-/// coinbase value, handing each transaction's spent coins to `verify` (if any). Returns the fees
-/// and the undo record.
+/// coinbase value, and each transaction's spent coins for the signatures as `spent_coins`
+/// says. Returns the fees and the undo record.
 fn apply_block(
     txn: &mut RwTxn<'_>,
     dbs: &Dbs,
@@ -144,9 +183,12 @@ fn apply_block(
     address_index: bool,
     block: &Block,
     height: u32,
-    verify: Option<&mpsc::Sender<(usize, Vec<Coin>)>>,
+    spent_coins: SpentCoins<'_>,
 ) -> Result<(u64, BlockUndo)> {
     let mut undo = BlockUndo::default();
+    // Transactions not preverified for the coins they spend, verified after the UTXO
+    // pass (whose rules are reported first).
+    let mut unmatched: Vec<(usize, Vec<Coin>)> = Vec::new();
     let mut fees: u64 = 0;
     for (index, tx) in block.txs.iter().enumerate() {
         let txid = tx.txid();
@@ -172,10 +214,23 @@ fn apply_block(
             for (input, coin) in tx.inputs.iter().zip(&checked.spent) {
                 remove_coin(txn, dbs, address_index, &input.prevout, coin)?;
             }
-            // A send fails only when the verifiers stopped at a bad signature, which
-            // the caller reports.
-            if let Some(verify) = verify {
-                let _ = verify.send((index, checked.spent.clone()));
+            match spent_coins {
+                // A send fails only when the verifiers stopped at a bad signature,
+                // which the caller reports.
+                SpentCoins::Send(verify) => {
+                    let _ = verify.send((index, checked.spent.clone()));
+                }
+                SpentCoins::Match => {
+                    let matched = tx
+                        .inputs
+                        .iter()
+                        .zip(&checked.spent)
+                        .all(|(input, coin)| preverified_for(input, &coin.script_pubkey));
+                    if !matched {
+                        unmatched.push((index, checked.spent.clone()));
+                    }
+                }
+                SpentCoins::Ignore => {}
             }
             undo.spent.extend(checked.spent);
         }
@@ -205,6 +260,10 @@ fn apply_block(
             paid,
             allowed,
         }));
+    }
+    for (index, spent) in unmatched {
+        let tx = &block.txs[index];
+        verify_block_input_scripts(tx, &spent).map_err(|e| tx_error(tx, e))?;
     }
     Ok((fees, undo))
 }

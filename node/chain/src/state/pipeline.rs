@@ -5,9 +5,12 @@
 //!
 //! Verifying ahead needs no chain state. A P2PKH input can only be valid against the
 //! script `p2pkh_script(hash160(pubkey))`, so its signature hash is known from the block
-//! alone, whatever order blocks arrive in. Valid signatures go into the signature cache
-//! ([`SigCache`](crate::validation::SigCache)); when the block connects, each input is
-//! checked against the coin it really spends and finds its signature there.
+//! alone, whatever order blocks arrive in. When every signature verified, connecting the
+//! block only checks that each coin spent has that script (no hashing, no signature);
+//! otherwise the valid signatures wait in the signature cache
+//! ([`SigCache`](crate::validation::SigCache)) and each input is verified again against
+//! the coin it really spends, finding its signature there unless it is the bad one. Blocks
+//! stored ahead of their parent connect later from storage the same way.
 //!
 //! After verifying, a block joins the ready queue and its thread waits. One waiting
 //! thread at a time leads: it takes the writer lock, connects the longest run of ready
@@ -44,8 +47,16 @@ pub const MAX_RUN_BLOCKS: usize = 64;
 /// commit.
 pub const MAX_RUN_BYTES: usize = 16 << 20;
 
+/// A leader waits for the next block of its run while another thread verifies it, until
+/// the run has this many blocks: written whenever something was ready, runs carried two
+/// or three blocks while verified blocks kept coming, and a commit costs about the same
+/// (the trees' pages, an fsync) whatever it carries. Callers that hand the chain twice
+/// this many blocks at once (the sync module hands 32) keep every core verifying while
+/// a run is written.
+pub const GATHER_BLOCKS: usize = 16;
+
 /// Whether a run of `blocks` blocks and `bytes` serialized bytes is full.
-pub(super) fn run_is_full(blocks: usize, bytes: usize) -> bool {
+pub(crate) fn run_is_full(blocks: usize, bytes: usize) -> bool {
     blocks >= MAX_RUN_BLOCKS || bytes >= MAX_RUN_BYTES
 }
 
@@ -56,6 +67,10 @@ pub(crate) struct Preverified {
     pub(crate) hash: Hash256,
     /// It passed `check_block` (so the locked path need not run it again).
     pub(crate) checked: bool,
+    /// Every signature verified against the P2PKH script of its own public key, so
+    /// connecting only checks that each spent coin has that script
+    /// ([`Scripts::Preverified`](super::connect::Scripts)).
+    pub(crate) signatures: bool,
 }
 
 /// A verified block waiting for the writer.
@@ -77,15 +92,43 @@ pub(super) struct Pipeline {
 
 #[derive(Default)]
 struct Queue {
-    /// Blocks being accepted right now, by hash (a count: two peers may deliver one
-    /// block).
-    arriving: HashMap<Hash256, usize>,
+    /// Blocks being accepted right now, by hash: the parent and a count (two peers may
+    /// deliver one block).
+    arriving: HashMap<Hash256, (Hash256, usize)>,
     /// Verified blocks waiting to be written, by hash; `true` once a leader took it.
     ready: HashMap<Hash256, (Ready, bool)>,
     /// Outcomes of blocks a leader wrote, for their threads to take.
     done: HashMap<Hash256, Outcome>,
     /// A thread is leading (writing runs for everyone).
     leading: bool,
+}
+
+impl Queue {
+    /// The queued block not taken yet whose parent is `parent`. The queue holds a few
+    /// dozen blocks at most, so a scan beats keeping an index.
+    fn untaken_child_mut(&mut self, parent: &Hash256) -> Option<&mut (Ready, bool)> {
+        self.ready
+            .values_mut()
+            .find(|(r, taken)| !*taken && r.block.header.prev_block == *parent)
+    }
+
+    /// How many queued blocks not taken yet extend `tip` in a chain (at most `limit`),
+    /// and the last of them (`tip` when none).
+    fn run_from(&self, tip: Hash256, limit: usize) -> (usize, Hash256) {
+        let (mut length, mut last) = (0, tip);
+        while length < limit {
+            let next = self
+                .ready
+                .values()
+                .find(|(r, taken)| !*taken && r.block.header.prev_block == last);
+            let Some((ready, _)) = next else {
+                break;
+            };
+            length += 1;
+            last = ready.pre.hash;
+        }
+        (length, last)
+    }
 }
 
 /// What a waiting thread does next.
@@ -111,8 +154,8 @@ impl Pipeline {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(super) fn enter(&self, hash: Hash256) -> Arrival<'_> {
-        *self.lock().arriving.entry(hash).or_default() += 1;
+    pub(super) fn enter(&self, hash: Hash256, parent: Hash256) -> Arrival<'_> {
+        self.lock().arriving.entry(hash).or_insert((parent, 0)).1 += 1;
         Arrival {
             pipeline: self,
             hash,
@@ -122,7 +165,7 @@ impl Pipeline {
     /// Whether `hash` is the only block being accepted: nothing to overlap with.
     pub(super) fn is_alone(&self, hash: &Hash256) -> bool {
         let queue = self.lock();
-        queue.arriving.len() == 1 && queue.arriving.get(hash) == Some(&1)
+        queue.arriving.len() == 1 && queue.arriving.get(hash).is_some_and(|a| a.1 == 1)
     }
 
     /// Queues a verified block. Returns `false`, queuing nothing, when another thread
@@ -134,6 +177,9 @@ impl Pipeline {
             return false;
         }
         queue.ready.insert(hash, (ready, false));
+        drop(queue);
+        // A leader may be gathering a run for this block.
+        self.changed.notify_all();
         true
     }
 
@@ -164,6 +210,25 @@ impl Pipeline {
         }
     }
 
+    /// Waits while the queued blocks that extend `tip` are fewer than [`GATHER_BLOCKS`]
+    /// and the next one is being verified by another thread: it comes within one block's
+    /// verification and makes the run cheaper to write. Never waits for a block that is
+    /// not in flight (a block relayed at the tip connects at once).
+    pub(super) fn gather(&self, tip: Hash256) {
+        let mut queue = self.lock();
+        loop {
+            let (length, last) = queue.run_from(tip, GATHER_BLOCKS);
+            let next_in_flight = queue
+                .arriving
+                .iter()
+                .any(|(hash, (parent, _))| *parent == last && !queue.ready.contains_key(hash));
+            if length >= GATHER_BLOCKS || !next_in_flight {
+                return;
+            }
+            queue = self.changed.wait(queue).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
     /// Takes the longest run of queued blocks that extends `tip`, each the parent of the
     /// next, until the run is full ([`MAX_RUN_BLOCKS`], [`MAX_RUN_BYTES`]).
     pub(super) fn take_run(&self, tip: Hash256) -> Vec<Ready> {
@@ -172,12 +237,7 @@ impl Pipeline {
         let mut bytes = 0;
         let mut last = tip;
         while !run_is_full(run.len(), bytes) {
-            // The queue holds a few dozen blocks at most, so a scan beats keeping an index.
-            let next = queue
-                .ready
-                .values_mut()
-                .find(|(r, taken)| !*taken && r.block.header.prev_block == last);
-            let Some((ready, taken)) = next else {
+            let Some((ready, taken)) = queue.untaken_child_mut(&last) else {
                 break;
             };
             *taken = true;
@@ -249,7 +309,7 @@ impl Drop for Leading<'_> {
 impl Drop for Arrival<'_> {
     fn drop(&mut self) {
         let mut queue = self.pipeline.lock();
-        if let Some(count) = queue.arriving.get_mut(&self.hash) {
+        if let Some((_, count)) = queue.arriving.get_mut(&self.hash) {
             *count -= 1;
             if *count == 0 {
                 queue.arriving.remove(&self.hash);
@@ -294,6 +354,9 @@ impl ChainState {
     /// `None` when it was not written (its parent is in flight: the thread waits).
     fn lead(&self, hash: &Hash256) -> Option<Outcome> {
         loop {
+            // Not in one statement: the tree's read guard would live through the wait.
+            let tip = self.tree().tip();
+            self.pipeline.gather(tip);
             let _writer = self.lock_writer();
             let tip = self.tree().tip();
             let run = self.pipeline.take_run(tip);
@@ -332,6 +395,7 @@ impl ChainState {
         let skip = Preverified {
             hash,
             checked: false,
+            signatures: false,
         };
         if self
             .tree()
@@ -343,18 +407,17 @@ impl ChainState {
         if check_block(block, self.spec.max_block_size).is_err() {
             return skip;
         }
-        if !self.is_assumed_valid(&hash) {
-            block.txs[1..]
+        // A failure is found again, and reported with its reason, when the block connects
+        // (the valid signatures are in the cache by then).
+        let signatures = !self.is_assumed_valid(&hash)
+            && block.txs[1..]
                 .par_iter()
                 .flat_map_iter(|tx| (0..tx.inputs.len()).map(move |index| (tx, index)))
-                .for_each(|(tx, index)| {
-                    // A failure is reported, with its reason, when the block connects.
-                    preverify_p2pkh_input(tx, index);
-                });
-        }
+                .all(|(tx, index)| preverify_p2pkh_input(tx, index));
         Preverified {
             hash,
             checked: true,
+            signatures,
         }
     }
 }

@@ -61,7 +61,7 @@ impl ChainState {
                 block,
                 &hash,
                 height,
-                true,
+                connect::Scripts::Verify,
             ) {
                 Ok(_) => Err(WriteError::Refused(None)),
                 Err(WriteError::Refused(e)) => Err(WriteError::Refused(Some(e))),

@@ -14,7 +14,7 @@
 
 use heed::RwTxn;
 
-use super::connect::{connect_block, disconnect_block};
+use super::connect::{connect_block, disconnect_block, Scripts};
 use super::records::{decode, outpoint_key, BlockUndo};
 use super::store::{Dbs, WriteError};
 use super::{ChainError, ChainState};
@@ -138,9 +138,19 @@ impl ChainState {
         }
         // Back up from the lowest block disconnected, checking every rule again.
         for (height, hash, block) in blocks.into_iter().rev() {
-            connect_block(txn, dbs, self.spec, false, &block, &hash, height, true).map_err(
-                |e| format!("block {hash} at height {height}: cannot be connected again: {e}"),
-            )?;
+            connect_block(
+                txn,
+                dbs,
+                self.spec,
+                false,
+                &block,
+                &hash,
+                height,
+                Scripts::Verify,
+            )
+            .map_err(|e| {
+                format!("block {hash} at height {height}: cannot be connected again: {e}")
+            })?;
         }
         Ok(transactions)
     }

@@ -166,6 +166,47 @@ fn a_run_with_a_bad_signature_connects_the_blocks_before_it_and_names_the_culpri
 }
 
 #[test]
+fn a_signature_verified_ahead_for_another_key_does_not_unlock_the_coin_it_spends() {
+    // The pipeline verifies each signature against the P2PKH script of the input's own
+    // key, before the coin is known: a thief's valid signature passes that, and only the
+    // coin's real script, checked when the block connects, refuses it.
+    let dir = tempfile::tempdir().unwrap();
+    let state = open_assuming(dir.path(), None);
+    let (owner, thief) = (Wallet::new(1), Wallet::new(2));
+    let mut builder = Builder::new(&state);
+    let mut blocks: Vec<Block> = (0..100)
+        .map(|_| builder.next_block(&owner, vec![]))
+        .collect();
+    let coinbase = &blocks[0].txs[0];
+    let mut theft = owner.pay(
+        coinbase,
+        0,
+        &thief,
+        coinbase.outputs[0].value - 1_000,
+        1_000,
+    );
+    thief.resign(&mut theft, &thief.script());
+    blocks.push(builder.next_block(&owner, vec![theft]));
+    let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
+    state.accept_headers(&headers).unwrap();
+    let error = import_blocks(&state, blocks.iter().cloned().map(Ok), None, |_| {}).unwrap_err();
+    match error {
+        ImportError::Refused { number, error, .. } => {
+            assert_eq!(number, 101);
+            let error = rule(*error);
+            assert!(is_bad_signature(&error), "{error}");
+            assert!(
+                error.to_string().contains("public key does not match"),
+                "{error}"
+            );
+        }
+        other => panic!("expected a refused block, got {other}"),
+    }
+    assert_eq!(state.tip().height, 100);
+    assert_utxo_consistent(&state);
+}
+
+#[test]
 fn blocks_written_in_runs_are_announced_one_by_one_in_order() {
     let source_dir = tempfile::tempdir().unwrap();
     let source = open_assuming(source_dir.path(), None);
