@@ -218,10 +218,11 @@ impl Pipeline {
         let mut queue = self.lock();
         loop {
             let (length, last) = queue.run_from(tip, GATHER_BLOCKS);
-            let next_in_flight = queue
-                .arriving
-                .iter()
-                .any(|(hash, (parent, _))| *parent == last && !queue.ready.contains_key(hash));
+            // In flight: being accepted and neither queued nor written (a block stored
+            // ahead of its parent is written, and connects from storage).
+            let next_in_flight = queue.arriving.iter().any(|(hash, (parent, _))| {
+                *parent == last && !queue.ready.contains_key(hash) && !queue.done.contains_key(hash)
+            });
             if length >= GATHER_BLOCKS || !next_in_flight {
                 return;
             }
