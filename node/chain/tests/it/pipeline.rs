@@ -49,6 +49,21 @@ fn headers_then_blocks(state: &ChainState, blocks: &[Block]) -> Result<(), Block
     Ok(())
 }
 
+/// Imports `blocks` (headers known) and checks that the 101st is refused for a script,
+/// with the 100 before it connected; returns the reason.
+fn import_refused_at_101(state: &ChainState, blocks: &[Block]) -> BlockError {
+    let error = import_blocks(state, blocks.iter().cloned().map(Ok), None, |_| {}).unwrap_err();
+    let ImportError::Refused { number, error, .. } = error else {
+        panic!("expected a refused block, got {error}");
+    };
+    assert_eq!(number, 101);
+    let error = rule(*error);
+    assert!(is_bad_signature(&error), "{error}");
+    assert_eq!(state.tip().height, 100);
+    assert_utxo_consistent(state);
+    error
+}
+
 fn is_bad_signature(error: &BlockError) -> bool {
     matches!(
         error,
@@ -152,17 +167,7 @@ fn a_run_with_a_bad_signature_connects_the_blocks_before_it_and_names_the_culpri
     let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
     state.accept_headers(&headers).unwrap();
     // The import writes whatever is verified in runs, so the bad block sits in a run.
-    let error = import_blocks(&state, blocks.iter().cloned().map(Ok), None, |_| {}).unwrap_err();
-    match error {
-        ImportError::Refused { number, error, .. } => {
-            assert_eq!(number, 101);
-            let error = rule(*error);
-            assert!(is_bad_signature(&error), "{error}");
-        }
-        other => panic!("expected a refused block, got {other}"),
-    }
-    assert_eq!(state.tip().height, 100);
-    assert_utxo_consistent(&state);
+    import_refused_at_101(&state, &blocks);
 }
 
 #[test]
@@ -189,21 +194,11 @@ fn a_signature_verified_ahead_for_another_key_does_not_unlock_the_coin_it_spends
     blocks.push(builder.next_block(&owner, vec![theft]));
     let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
     state.accept_headers(&headers).unwrap();
-    let error = import_blocks(&state, blocks.iter().cloned().map(Ok), None, |_| {}).unwrap_err();
-    match error {
-        ImportError::Refused { number, error, .. } => {
-            assert_eq!(number, 101);
-            let error = rule(*error);
-            assert!(is_bad_signature(&error), "{error}");
-            assert!(
-                error.to_string().contains("public key does not match"),
-                "{error}"
-            );
-        }
-        other => panic!("expected a refused block, got {other}"),
-    }
-    assert_eq!(state.tip().height, 100);
-    assert_utxo_consistent(&state);
+    let error = import_refused_at_101(&state, &blocks);
+    assert!(
+        error.to_string().contains("public key does not match"),
+        "{error}"
+    );
 }
 
 #[test]
