@@ -106,10 +106,11 @@ struct Queue {
 impl Queue {
     /// The queued block not taken yet whose parent is `parent`. The queue holds a few
     /// dozen blocks at most, so a scan beats keeping an index.
-    fn untaken_child_mut(&mut self, parent: &Hash256) -> Option<&mut (Ready, bool)> {
+    fn untaken_child(&self, parent: &Hash256) -> Option<Hash256> {
         self.ready
-            .values_mut()
+            .values()
             .find(|(r, taken)| !*taken && r.block.header.prev_block == *parent)
+            .map(|(r, _)| r.pre.hash)
     }
 
     /// How many queued blocks not taken yet extend `tip` in a chain (at most `limit`),
@@ -117,15 +118,11 @@ impl Queue {
     fn run_from(&self, tip: Hash256, limit: usize) -> (usize, Hash256) {
         let (mut length, mut last) = (0, tip);
         while length < limit {
-            let next = self
-                .ready
-                .values()
-                .find(|(r, taken)| !*taken && r.block.header.prev_block == last);
-            let Some((ready, _)) = next else {
+            let Some(next) = self.untaken_child(&last) else {
                 break;
             };
             length += 1;
-            last = ready.pre.hash;
+            last = next;
         }
         (length, last)
     }
@@ -238,9 +235,10 @@ impl Pipeline {
         let mut bytes = 0;
         let mut last = tip;
         while !run_is_full(run.len(), bytes) {
-            let Some((ready, taken)) = queue.untaken_child_mut(&last) else {
+            let Some(next) = queue.untaken_child(&last) else {
                 break;
             };
+            let (ready, taken) = queue.ready.get_mut(&next).expect("just found");
             *taken = true;
             bytes += ready.block.size();
             last = ready.pre.hash;
@@ -408,8 +406,11 @@ impl ChainState {
         if check_block(block, self.spec.max_block_size).is_err() {
             return skip;
         }
-        // A failure is found again, and reported with its reason, when the block connects
-        // (the valid signatures are in the cache by then).
+        // Valid signatures are also stored in the signature cache: a block with a bad one
+        // (found again and reported with its reason when it connects) and a block stored
+        // ahead of its parent (connected later from storage) find them there. A block that
+        // connects as preverified leaves its entries, true facts that age out of the
+        // bounded cache.
         let signatures = !self.is_assumed_valid(&hash)
             && block.txs[1..]
                 .par_iter()
