@@ -127,58 +127,45 @@ pub(crate) fn connect_block(
     height: u32,
     scripts: Scripts,
 ) -> Result<u64> {
-    let (fees, undo) = match scripts {
-        Scripts::Verify => {
-            // The transaction handle stays on this thread (LMDB requires it); the verifiers
-            // get (transaction index, the coins its inputs spend) through the channel.
-            let (work, queue) = mpsc::channel::<(usize, Vec<Coin>)>();
-            std::thread::scope(|scope| -> Result<(u64, BlockUndo)> {
-                let verifier = scope.spawn(move || {
-                    queue
-                        .into_iter()
-                        .par_bridge()
-                        .try_for_each(|(index, spent)| {
-                            let tx = &block.txs[index];
-                            verify_block_input_scripts(tx, &spent).map_err(|e| tx_error(tx, e))
-                        })
-                });
-                let applied = apply_block(
-                    txn,
-                    dbs,
-                    spec,
-                    address_index,
-                    block,
-                    height,
-                    SpentCoins::Send(&work),
-                );
-                // Closing the channel lets the verifiers finish once the queue is empty.
-                drop(work);
-                let verified = verifier
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                let applied = applied?;
-                verified?;
-                Ok(applied)
-            })?
-        }
-        Scripts::Preverified => apply_block(
-            txn,
-            dbs,
-            spec,
-            address_index,
-            block,
-            height,
-            SpentCoins::Match,
-        )?,
-        Scripts::Skip => apply_block(
-            txn,
-            dbs,
-            spec,
-            address_index,
-            block,
-            height,
-            SpentCoins::Ignore,
-        )?,
+    let (fees, undo) = if scripts == Scripts::Verify {
+        // The transaction handle stays on this thread (LMDB requires it); the verifiers
+        // get (transaction index, the coins its inputs spend) through the channel.
+        let (work, queue) = mpsc::channel::<(usize, Vec<Coin>)>();
+        std::thread::scope(|scope| -> Result<(u64, BlockUndo)> {
+            let verifier = scope.spawn(move || {
+                queue
+                    .into_iter()
+                    .par_bridge()
+                    .try_for_each(|(index, spent)| {
+                        let tx = &block.txs[index];
+                        verify_block_input_scripts(tx, &spent).map_err(|e| tx_error(tx, e))
+                    })
+            });
+            let applied = apply_block(
+                txn,
+                dbs,
+                spec,
+                address_index,
+                block,
+                height,
+                SpentCoins::Send(&work),
+            );
+            // Closing the channel lets the verifiers finish once the queue is empty.
+            drop(work);
+            let verified = verifier
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let applied = applied?;
+            verified?;
+            Ok(applied)
+        })?
+    } else {
+        let spent = if scripts == Scripts::Preverified {
+            SpentCoins::Match
+        } else {
+            SpentCoins::Ignore
+        };
+        apply_block(txn, dbs, spec, address_index, block, height, spent)?
     };
     dbs.undo.put(txn, hash.as_bytes(), &encode(&undo))?;
     dbs.main.put(txn, &height_key(height), hash.as_bytes())?;
