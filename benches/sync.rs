@@ -521,9 +521,17 @@ fn main() {
         (None, sig_secs, import_rates[0], ""),
         (Some(tip), write_secs, import_rates[1], "_assumevalid"),
     ];
+    // `cargo bench --bench sync -- only=headers_first_1peer`: the syncs whose name ends
+    // so (`_assumevalid` included in the name), to profile one.
+    let only = std::env::args().find_map(|a| a.strip_prefix("only=").map(str::to_string));
     for (assume_valid, ceiling, import_rate, av) in runs {
         for strategy in ["headers-first", "poll"] {
             for count in [1, SOURCES] {
+                let plural = if count == 1 { "" } else { "s" };
+                let suffix = format!("{}_{count}peer{plural}{av}", strategy.replace('-', "_"));
+                if only.as_ref().is_some_and(|only| *only != suffix) {
+                    continue;
+                }
                 let Sync {
                     secs, block_bytes, ..
                 } = sync(
@@ -534,8 +542,6 @@ fn main() {
                     assume_valid,
                     false,
                 );
-                let plural = if count == 1 { "" } else { "s" };
-                let suffix = format!("{}_{count}peer{plural}{av}", strategy.replace('-', "_"));
                 let rate = f64::from(BLOCKS) / secs;
                 print(&format!("sync_secs_{suffix}"), json!(round(secs, 2)), "s");
                 print(
@@ -565,6 +571,9 @@ fn main() {
                 );
             }
         }
+    }
+    if only.is_some() {
+        return;
     }
     // The metrics variant, back to back so both see the same machine.
     let off = sync(&root, &runtime, "headers-first", &sources[..1], None, false);

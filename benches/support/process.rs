@@ -19,7 +19,8 @@ impl NodeProcess {
     /// `configs/regtest.toml` is found), its stderr written to the file `log`.
     ///
     /// The caller's `NODE_` variables are removed, as they would change the profile, and
-    /// `RUST_LOG` is `info`: a verbose one would measure logging.
+    /// `RUST_LOG` is `info` (a verbose one would measure logging) unless `BENCH_NODE_LOG`
+    /// sets it, to profile.
     pub(crate) fn spawn<S: AsRef<OsStr>>(
         args: impl IntoIterator<Item = S>,
         log: PathBuf,
@@ -33,7 +34,10 @@ impl NodeProcess {
             }
         }
         command
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_NODE_LOG").unwrap_or_else(|_| "info".to_string()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file);

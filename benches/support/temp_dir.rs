@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-/// A temporary directory deleted when dropped, unless the thread is panicking: then it is
-/// kept and its path printed on stderr.
+/// A temporary directory deleted when dropped, unless the thread is panicking or
+/// `BENCH_NODE_LOG` asked for verbose node logs: then it is kept and its path printed on
+/// stderr.
 pub(crate) struct KeepOnPanic(Option<tempfile::TempDir>);
 
 impl KeepOnPanic {
@@ -26,7 +27,7 @@ impl KeepOnPanic {
 impl Drop for KeepOnPanic {
     fn drop(&mut self) {
         if let Some(dir) = self.0.take() {
-            if std::thread::panicking() {
+            if std::thread::panicking() || std::env::var_os("BENCH_NODE_LOG").is_some() {
                 eprintln!(
                     "node logs and data directories kept in {}",
                     dir.keep().display()

@@ -7,7 +7,10 @@ use std::time::Instant;
 
 use node_api::chain::pow::block_work;
 use node_api::chain::validation::BlockError;
-use node_api::chain::{anti_dos_threshold, BlockHeader, BlockOutcome, ChainError, Hash256};
+use node_api::chain::{
+    anti_dos_threshold, BlockHeader, BlockOutcome, ChainError, Hash256, MAX_RUN_BLOCKS,
+    MAX_RUN_BYTES,
+};
 use node_api::metrics::{counter, describe_counter, describe_gauge, gauge};
 use node_api::p2p::{Message, PeerEvent, PeerId, PeerInfo, Topic, MAX_HEADERS};
 use node_api::{ChainView, ChainWriter, PeerService};
@@ -41,10 +44,16 @@ impl Inbox {
 }
 
 /// Blocks accepted at once: enough to keep every core verifying while a run of blocks is
-/// written (and to make the next run): twice the run a chain writer gathers before it
-/// writes (`node_chain::GATHER_BLOCKS`), few enough that blocking threads and memory stay
-/// bounded.
-const MAX_ACCEPTING: usize = 32;
+/// written and to make the next run, so twice a full run (`node_chain::MAX_RUN_BLOCKS`
+/// blocks or `MAX_RUN_BYTES`). Each waits on a blocking thread, asleep until its run is
+/// written. With 32, runs carried 15 blocks, and an assumed-valid sync paid a commit
+/// (an fsync) every 15 blocks.
+const MAX_ACCEPTING: usize = 2 * MAX_RUN_BLOCKS;
+
+/// The serialized bytes of the blocks accepted at once, in KiB (the unit of the byte
+/// semaphore's permits): twice a run's bytes, 32 MiB, which bounds the memory of blocks
+/// being verified and written however large a chain's blocks are.
+const MAX_ACCEPTING_KIB: usize = 2 * MAX_RUN_BYTES / 1024;
 
 pub(crate) struct Driver {
     chain: Arc<dyn ChainView>,
@@ -136,6 +145,7 @@ impl Driver {
         // signatures in parallel and connects them in order); results come back here.
         let (accepted_tx, mut accepted) = mpsc::unbounded_channel();
         let accepting = Arc::new(tokio::sync::Semaphore::new(MAX_ACCEPTING));
+        let accepting_kib = Arc::new(tokio::sync::Semaphore::new(MAX_ACCEPTING_KIB));
         let mut tick = tokio::time::interval(self.strategy.tick_interval());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         describe_counter!(
@@ -199,6 +209,9 @@ impl Driver {
                         let ctx = ctx!(self);
                         self.strategy.received(&ctx, peer, hash);
                         let permit = accepting.clone().acquire_owned().await.expect("never closed");
+                        // A block larger than the whole budget waits for all of it.
+                        let kib = block.size().div_ceil(1024).clamp(1, MAX_ACCEPTING_KIB) as u32;
+                        let kib_permit = accepting_kib.clone().acquire_many_owned(kib).await.expect("never closed");
                         let writer = self.writer.clone();
                         let done = accepted_tx.clone();
                         tokio::spawn(async move {
@@ -207,7 +220,7 @@ impl Driver {
                                 _ => unreachable!("only blocks are routed here"),
                             })
                             .await;
-                            drop(permit);
+                            drop((permit, kib_permit));
                             let _ = done.send((peer, hash, result));
                         });
                     }

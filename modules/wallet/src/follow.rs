@@ -104,16 +104,23 @@ pub(crate) fn start(wallet: &Arc<Wallet>) -> Result<(), WalletError> {
             .block(&hash)
             .map_err(chain_error)?
             .ok_or_else(|| chain_error(format!("block {hash} is not stored (pruned?)")))?;
-        connect(&mut history, &owner, &block, hash, height);
+        connect(&mut history, &owner, &block, &block.txids(), hash, height);
     }
     // Written even if nothing changed: the next start begins from here.
     history.write()
 }
 
-/// Records what `block` confirms for the wallet.
-fn connect(history: &mut History, owner: &Owner, block: &Block, hash: Hash256, height: u32) {
-    for (tx, position) in positions(block, hash, height) {
-        if history.txs.contains_key(&tx.txid()) || owner.touches(tx, history) {
+/// Records what `block` (whose transaction ids are `txids`) confirms for the wallet.
+fn connect(
+    history: &mut History,
+    owner: &Owner,
+    block: &Block,
+    txids: &[Hash256],
+    hash: Hash256,
+    height: u32,
+) {
+    for ((tx, position), txid) in positions(block, hash, height).zip(txids) {
+        if history.txs.contains_key(txid) || owner.touches(tx, history) {
             history.record_followed(Arc::new(tx.clone()), position, now());
         }
     }
@@ -133,7 +140,8 @@ impl ChainListener for Follower {
                 hash,
                 height,
                 block,
-            } => connect(&mut history, &wallet.owner(), block, *hash, *height),
+                txids,
+            } => connect(&mut history, &wallet.owner(), block, txids, *hash, *height),
             ChainEvent::BlockDisconnected { hash, block, .. } => {
                 history.disconnect(hash);
                 history.set_best(block.header.prev_block);

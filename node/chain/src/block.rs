@@ -1,6 +1,6 @@
 //! Block headers (Bitcoin's 80 bytes) and blocks.
 
-use crate::encode::{serialize, write_vec, Decode, DecodeError, Encode, Reader};
+use crate::encode::{compact_size_len, write_vec, Decode, DecodeError, Encode, Reader};
 use crate::hash::{sha256d, Hash256};
 use crate::merkle::merkle_root;
 use crate::transaction::Transaction;
@@ -83,13 +83,19 @@ impl Block {
     /// The merkle root of the transactions and whether the list is mutated (see
     /// [`merkle_root`]).
     pub fn compute_merkle_root(&self) -> (Hash256, bool) {
-        let txids: Vec<Hash256> = self.txs.iter().map(Transaction::txid).collect();
-        merkle_root(&txids)
+        merkle_root(&self.txids())
     }
 
-    /// The length of the serialization in bytes.
+    /// Every transaction's id, in order.
+    pub fn txids(&self) -> Vec<Hash256> {
+        self.txs.iter().map(Transaction::txid).collect()
+    }
+
+    /// The length of the serialization in bytes, counted without serializing.
     pub fn size(&self) -> usize {
-        serialize(self).len()
+        HEADER_SIZE
+            + compact_size_len(self.txs.len() as u64)
+            + self.txs.iter().map(Transaction::size).sum::<usize>()
     }
 }
 
@@ -113,7 +119,7 @@ impl Decode for Block {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::{deserialize, DecodeErrorKind};
+    use crate::encode::{deserialize, serialize, DecodeErrorKind};
     use crate::test_vectors::GENESIS_COINBASE_HEX;
 
     /// Bitcoin's genesis block, built from its published fields.
@@ -145,6 +151,7 @@ mod tests {
         assert_eq!(block.compute_merkle_root(), (block.txs[0].txid(), false));
         assert_eq!(block.compute_merkle_root().0, block.header.merkle_root);
         assert_eq!(block.size(), 285);
+        assert_eq!(block.size(), serialize(&block).len());
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub enum ChainEvent {
         height: u32,
         /// The block.
         block: Arc<Block>,
+        /// Its transaction ids, in order: hashed once by the chain, so listeners need
+        /// not hash the transactions again.
+        txids: Arc<[Hash256]>,
     },
     /// A block left the main chain (a reorganisation); its transactions may return to
     /// the mempool.

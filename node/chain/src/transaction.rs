@@ -1,6 +1,8 @@
 //! Transactions in Bitcoin's legacy (pre-segwit) serialization.
 
-use crate::encode::{serialize, write_var_bytes, write_vec, Decode, DecodeError, Encode, Reader};
+use crate::encode::{
+    compact_size_len, write_var_bytes, write_vec, Decode, DecodeError, Encode, Reader,
+};
 use crate::hash::{sha256d, Hash256};
 
 /// Satoshis in one coin.
@@ -98,7 +100,9 @@ impl Transaction {
 
     /// The transaction id: sha256d of the legacy serialization.
     pub fn txid(&self) -> Hash256 {
-        sha256d(&serialize(self))
+        let mut bytes = Vec::with_capacity(self.size());
+        self.encode(&mut bytes);
+        sha256d(&bytes)
     }
 
     /// Whether this is a coinbase: exactly one input, spending the null outpoint.
@@ -113,9 +117,25 @@ impl Transaction {
             .try_fold(0u64, |sum, out| sum.checked_add(out.value))
     }
 
-    /// The length of the serialization in bytes.
+    /// The length of the serialization in bytes, counted without serializing (blocks
+    /// are sized while they are gathered into a write).
     pub fn size(&self) -> usize {
-        serialize(self).len()
+        let var_bytes = |b: &[u8]| compact_size_len(b.len() as u64) + b.len();
+        let inputs: usize = self
+            .inputs
+            .iter()
+            .map(|i| 36 + var_bytes(&i.script_sig) + 4)
+            .sum();
+        let outputs: usize = self
+            .outputs
+            .iter()
+            .map(|o| 8 + var_bytes(&o.script_pubkey))
+            .sum();
+        4 + compact_size_len(self.inputs.len() as u64)
+            + inputs
+            + compact_size_len(self.outputs.len() as u64)
+            + outputs
+            + 4
     }
 }
 
@@ -198,7 +218,7 @@ impl Decode for Transaction {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::{deserialize, DecodeErrorKind};
+    use crate::encode::{deserialize, serialize, DecodeErrorKind};
     use crate::test_vectors::GENESIS_COINBASE_HEX;
 
     #[test]
@@ -213,6 +233,23 @@ mod tests {
             tx.txid().to_string(),
             "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b"
         );
+    }
+
+    #[test]
+    fn size_is_the_serialized_length_at_every_compact_size_width() {
+        let mut tx: Transaction = deserialize(&hex::decode(GENESIS_COINBASE_HEX).unwrap()).unwrap();
+        for len in [0, 1, 0xfc, 0xfd, 0xffff, 0x1_0000] {
+            tx.inputs[0].script_sig = vec![7; len];
+            tx.outputs[0].script_pubkey = vec![9; len / 2];
+            assert_eq!(tx.size(), serialize(&tx).len(), "scripts of {len} bytes");
+        }
+        let (input, output) = (tx.inputs[0].clone(), tx.outputs[0].clone());
+        tx.inputs = vec![input; 0xfd];
+        tx.outputs = vec![output; 0xfd];
+        assert_eq!(tx.size(), serialize(&tx).len(), "0xfd inputs and outputs");
+        tx.inputs.clear();
+        tx.outputs.clear();
+        assert_eq!(tx.size(), serialize(&tx).len(), "no inputs or outputs");
     }
 
     #[test]

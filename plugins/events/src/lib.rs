@@ -37,7 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::StatusCode;
-use node_api::chain::{serialize, ChainEvent};
+use node_api::chain::ChainEvent;
 use node_api::http::response;
 use node_api::{
     async_trait, inventory, services, Access, BoxError, ConfigError, MempoolEvent, Module,
@@ -175,13 +175,14 @@ fn record_chain(hub: &Hub, event: &ChainEvent) {
             hash,
             height,
             block,
+            ..
         } => hub.record(
             "block_connected",
             &json!({
                 "hash": hash.to_string(),
                 "height": height,
                 "txs": block.txs.len(),
-                "size": serialize(&**block).len(),
+                "size": block.size(),
             }),
         ),
         ChainEvent::BlockDisconnected {

@@ -121,12 +121,13 @@ impl Notifier {
         }
     }
 
-    async fn block_transactions(&mut self, block: &Block) {
+    /// Publishes `block`'s transactions, whose ids are `txids`.
+    async fn block_transactions(&mut self, block: &Block, txids: &[Hash256]) {
         if !self.wants(Topic::HashTx) && !self.wants(Topic::RawTx) {
             return;
         }
-        for tx in &block.txs {
-            self.transaction(tx, &tx.txid()).await;
+        for (tx, txid) in block.txs.iter().zip(txids) {
+            self.transaction(tx, txid).await;
         }
     }
 
@@ -143,13 +144,15 @@ impl Notifier {
 
     async fn on_chain(&mut self, chain: &dyn ChainView, event: ChainEvent) {
         match event {
-            ChainEvent::BlockConnected { hash, block, .. } => {
-                self.block_transactions(&block).await;
+            ChainEvent::BlockConnected {
+                hash, block, txids, ..
+            } => {
+                self.block_transactions(&block, &txids).await;
                 self.sequence(&hash, b'C', false).await;
                 self.last_connected = Some((hash, block));
             }
             ChainEvent::BlockDisconnected { hash, block, .. } => {
-                self.block_transactions(&block).await;
+                self.block_transactions(&block, &block.txids()).await;
                 self.sequence(&hash, b'D', false).await;
             }
             ChainEvent::TipChanged { hash, .. } => {

@@ -102,9 +102,10 @@ impl Mempool {
                     hash,
                     block,
                     height,
+                    txids,
                 } => {
                     inner.follow.step(block.header.prev_block, *hash);
-                    self.connected(inner, block, *height, &mut events);
+                    self.connected(inner, block, txids, *height, &mut events);
                 }
                 ChainEvent::BlockDisconnected {
                     hash,
@@ -131,11 +132,12 @@ impl Mempool {
         &self,
         inner: &mut Inner,
         block: &Block,
+        txids: &[Hash256],
         height: u32,
         events: &mut Vec<MempoolEvent>,
     ) {
-        for tx in &block.txs {
-            if let Some(entry) = inner.pool.remove(&tx.txid()) {
+        for txid in txids {
+            if let Some(entry) = inner.pool.remove(txid) {
                 // What the fee estimator learns: this rate waited this long.
                 inner
                     .fees
@@ -154,10 +156,9 @@ impl Mempool {
                 }
             }
         }
-        for tx in &block.txs {
-            let txid = tx.txid();
-            inner.orphans.remove(&txid);
-            for child in inner.orphans.take_children(&txid) {
+        for txid in txids {
+            inner.orphans.remove(txid);
+            for child in inner.orphans.take_children(txid) {
                 let _ = self.admit(inner, child, true, events);
             }
         }

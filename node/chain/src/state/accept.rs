@@ -194,7 +194,7 @@ impl ChainState {
             if let Ok(_writer) = self.writer.try_lock() {
                 let pre = Preverified {
                     hash,
-                    checked: false,
+                    txids: None,
                     signatures: false,
                 };
                 return self.accept_held(block, pre);
@@ -224,13 +224,13 @@ impl ChainState {
             let rest = &blocks[outcomes.len()..];
             match self.connect_ready(rest) {
                 Some(connected) if !connected.is_empty() => outcomes.extend(connected),
-                Some(_) => outcomes.push(self.accept_held(&rest[0].block, rest[0].pre)),
+                Some(_) => outcomes.push(self.accept_held(&rest[0].block, rest[0].pre.clone())),
                 None => {
                     // A block of the run was refused: the one-block path finds and
                     // reports it, and takes the rest too, so a bad block costs one
                     // failed run, not one per block before it.
                     for ready in rest {
-                        outcomes.push(self.accept_held(&ready.block, ready.pre));
+                        outcomes.push(self.accept_held(&ready.block, ready.pre.clone()));
                     }
                 }
             }
@@ -259,17 +259,12 @@ impl ChainState {
             if block.header.prev_block != parent || entry.has_data() || entry.is_failed() {
                 break;
             }
-            let checked = if ready.pre.checked {
-                Ok(())
-            } else {
-                check_block(block, self.spec.max_block_size)
-            };
-            if checked
-                .and_then(|()| check_coinbase_height(block, entry.height))
-                .is_err()
-            {
+            let Ok(txids) = self
+                .checked_txids(block, &ready.pre)
+                .and_then(|txids| check_coinbase_height(block, entry.height).map(|()| txids))
+            else {
                 break;
-            }
+            };
             entry.status |= HAVE_DATA;
             entry.tx_count = block.txs.len() as u32;
             bytes += block.size();
@@ -277,6 +272,7 @@ impl ChainState {
             run.push(ToConnect {
                 block: block.clone(),
                 hash,
+                txids,
                 new_entry: Some(entry),
                 signatures: ready.pre.signatures,
             });
@@ -359,7 +355,7 @@ impl ChainState {
                 if early.iter().any(|(j, _)| *j == i) {
                     Ok(BlockOutcome::SideBranch)
                 } else {
-                    self.accept_held(&ready.block, ready.pre)
+                    self.accept_held(&ready.block, ready.pre.clone())
                 }
             })
             .collect()
@@ -382,13 +378,8 @@ impl ChainState {
             entry.clone()
         };
         self.check_fork_above_prune(&hash).ok()?;
-        let checked = if ready.pre.checked {
-            Ok(())
-        } else {
-            check_block(block, self.spec.max_block_size)
-        };
-        checked
-            .and_then(|()| check_coinbase_height(block, entry.height))
+        self.checked_txids(block, &ready.pre)
+            .and_then(|_| check_coinbase_height(block, entry.height))
             .ok()?;
         entry.status |= HAVE_DATA;
         entry.tx_count = block.txs.len() as u32;
@@ -439,18 +430,18 @@ impl ChainState {
             .map(|e| e.height)
             .expect("header just accepted");
         self.check_fork_above_prune(&hash)?;
-        let checked = if pre.checked {
-            Ok(())
-        } else {
-            check_block(block, self.spec.max_block_size)
-        };
-        let checked = checked.and_then(|()| check_coinbase_height(block, height));
-        if let Err(e) = checked {
-            if e.marks_block_invalid() {
-                self.mark_failed(hash)?;
+        let checked = self
+            .checked_txids(block, &pre)
+            .and_then(|txids| check_coinbase_height(block, height).map(|()| txids));
+        let txids = match checked {
+            Ok(txids) => txids,
+            Err(e) => {
+                if e.marks_block_invalid() {
+                    self.mark_failed(hash)?;
+                }
+                return Err(e.into());
             }
-            return Err(e.into());
-        }
+        };
         let mut entry = self
             .tree()
             .get(&hash)
@@ -466,6 +457,7 @@ impl ChainState {
             let run = [ToConnect {
                 block: Arc::new(block.clone()),
                 hash,
+                txids,
                 new_entry: Some(entry),
                 signatures: pre.signatures,
             }];
@@ -509,6 +501,19 @@ impl ChainState {
             }
         } else {
             Ok(BlockOutcome::SideBranch)
+        }
+    }
+
+    /// The transaction ids `check_block` returned for `block`, from `pre` when the
+    /// pipeline ran it already.
+    fn checked_txids(
+        &self,
+        block: &Block,
+        pre: &Preverified,
+    ) -> Result<Arc<[Hash256]>, BlockError> {
+        match &pre.txids {
+            Some(txids) => Ok(txids.clone()),
+            None => check_block(block, self.spec.max_block_size).map(Arc::from),
         }
     }
 

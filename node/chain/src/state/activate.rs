@@ -18,6 +18,8 @@ use crate::validation::BlockError;
 pub(super) struct ToConnect {
     pub(super) block: Arc<Block>,
     pub(super) hash: Hash256,
+    /// Its transaction ids, in order.
+    pub(super) txids: Arc<[Hash256]>,
     /// When set, the block is not stored yet: the write that connects it stores it with
     /// this index entry.
     pub(super) new_entry: Option<BlockIndexEntry>,
@@ -113,6 +115,7 @@ impl ChainState {
                 .ok_or_else(|| ChainError::Corrupt(format!("block {hash} has no data")))?;
             bytes += block.size();
             run.push(ToConnect {
+                txids: block.txids().into(),
                 block: Arc::new(block),
                 hash: *hash,
                 new_entry: None,
@@ -161,6 +164,7 @@ impl ChainState {
                     self.spec,
                     self.options.address_index,
                     &b.block,
+                    &b.txids,
                     &b.hash,
                     heights[i],
                     scripts[i],
@@ -207,6 +211,7 @@ impl ChainState {
                 hash: b.hash,
                 height,
                 block: b.block.clone(),
+                txids: b.txids.clone(),
             });
             if tip_each {
                 (self.sink)(ChainEvent::TipChanged {

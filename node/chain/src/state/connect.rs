@@ -123,6 +123,7 @@ pub(crate) fn connect_block(
     spec: &ChainSpec,
     address_index: bool,
     block: &Block,
+    txids: &[Hash256],
     hash: &Hash256,
     height: u32,
     scripts: Scripts,
@@ -147,6 +148,7 @@ pub(crate) fn connect_block(
                 spec,
                 address_index,
                 block,
+                txids,
                 height,
                 SpentCoins::Send(&work),
             );
@@ -165,7 +167,7 @@ pub(crate) fn connect_block(
         } else {
             SpentCoins::Ignore
         };
-        apply_block(txn, dbs, spec, address_index, block, height, spent)?
+        apply_block(txn, dbs, spec, address_index, block, txids, height, spent)?
     };
     dbs.undo.put(txn, hash.as_bytes(), &encode(&undo))?;
     dbs.main.put(txn, &height_key(height), hash.as_bytes())?;
@@ -175,13 +177,18 @@ pub(crate) fn connect_block(
 
 /// The sequential part of connecting: the UTXO changes, amounts, maturity and the
 /// coinbase value, and each transaction's spent coins for the signatures as `spent_coins`
-/// says. Returns the fees and the undo record.
+/// says. `txids` are the block's, in order. Returns the fees and the undo record.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "connect_block's context, spelled out rather than bundled for one caller"
+)]
 fn apply_block(
     txn: &mut RwTxn<'_>,
     dbs: &Dbs,
     spec: &ChainSpec,
     address_index: bool,
     block: &Block,
+    txids: &[Hash256],
     height: u32,
     spent_coins: SpentCoins<'_>,
 ) -> Result<(u64, BlockUndo)> {
@@ -190,8 +197,7 @@ fn apply_block(
     // pass (whose rules are reported first).
     let mut unmatched: Vec<(usize, Vec<Coin>)> = Vec::new();
     let mut fees: u64 = 0;
-    for (index, tx) in block.txs.iter().enumerate() {
-        let txid = tx.txid();
+    for (index, (tx, &txid)) in block.txs.iter().zip(txids).enumerate() {
         if !tx.is_coinbase() {
             let mut missing_lookup_error = None;
             let checked = {

@@ -47,26 +47,19 @@ pub const MAX_RUN_BLOCKS: usize = 64;
 /// commit.
 pub const MAX_RUN_BYTES: usize = 16 << 20;
 
-/// A leader waits for the next block of its run while another thread verifies it, until
-/// the run has this many blocks: written whenever something was ready, runs carried two
-/// or three blocks while verified blocks kept coming, and a commit costs about the same
-/// (the trees' pages, an fsync) whatever it carries. Callers that hand the chain twice
-/// this many blocks at once (the sync module hands 32) keep every core verifying while
-/// a run is written.
-pub const GATHER_BLOCKS: usize = 16;
-
 /// Whether a run of `blocks` blocks and `bytes` serialized bytes is full.
 pub(crate) fn run_is_full(blocks: usize, bytes: usize) -> bool {
     blocks >= MAX_RUN_BLOCKS || bytes >= MAX_RUN_BYTES
 }
 
 /// What was done to a block before it took the writer lock.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Preverified {
     /// The block's hash.
     pub(crate) hash: Hash256,
-    /// It passed `check_block` (so the locked path need not run it again).
-    pub(crate) checked: bool,
+    /// Once it passed `check_block`, the transaction ids that returned (so the locked
+    /// path neither checks it again nor hashes its transactions).
+    pub(crate) txids: Option<Arc<[Hash256]>>,
     /// Every signature verified against the P2PKH script of its own public key, so
     /// connecting only checks that each spent coin has that script
     /// ([`Scripts::Preverified`](super::connect::Scripts)).
@@ -82,11 +75,17 @@ pub(crate) struct Ready {
 
 pub(super) type Outcome = Result<BlockOutcome, ChainError>;
 
-/// The blocks inside `accept_block` and the ready queue, under one mutex so a thread can
-/// wait for any change of either.
+/// The blocks inside `accept_block` and the ready queue, under one mutex.
+///
+/// Each thread waiting for its block's turn sleeps on a condition variable of its own,
+/// woken only when its block was written or it may lead: with one shared by all, every
+/// change woke every waiting thread (the sync hands the chain dozens of blocks at once)
+/// and the wake-ups cost more CPU than the assumed-valid blocks' own checks.
 #[derive(Default)]
 pub(super) struct Pipeline {
     queue: Mutex<Queue>,
+    /// For the few other waits: a leader gathering its run, a thread whose block another
+    /// thread carries.
     changed: Condvar,
 }
 
@@ -101,6 +100,9 @@ struct Queue {
     done: HashMap<Hash256, Outcome>,
     /// A thread is leading (writing runs for everyone).
     leading: bool,
+    /// Threads waiting for their block's turn, by block: its parent and what the thread
+    /// sleeps on.
+    waiting: HashMap<Hash256, (Hash256, Arc<Condvar>)>,
 }
 
 impl Queue {
@@ -113,18 +115,28 @@ impl Queue {
             .map(|(r, _)| r.pre.hash)
     }
 
-    /// How many queued blocks not taken yet extend `tip` in a chain (at most `limit`),
-    /// and the last of them (`tip` when none).
-    fn run_from(&self, tip: Hash256, limit: usize) -> (usize, Hash256) {
-        let (mut length, mut last) = (0, tip);
-        while length < limit {
+    /// Wakes the waiting threads `wake` picks, given a block's hash and its parent.
+    fn wake(&self, wake: impl Fn(&Hash256, &Hash256) -> bool) {
+        for (hash, (parent, waiter)) in &self.waiting {
+            if wake(hash, parent) {
+                waiter.notify_one();
+            }
+        }
+    }
+
+    /// Whether the queued blocks not taken yet that extend `tip` in a chain make a full
+    /// run, and the last of them (`tip` when none).
+    fn run_from(&self, tip: Hash256) -> (bool, Hash256) {
+        let (mut blocks, mut bytes, mut last) = (0, 0, tip);
+        while !run_is_full(blocks, bytes) {
             let Some(next) = self.untaken_child(&last) else {
-                break;
+                return (false, last);
             };
-            length += 1;
+            blocks += 1;
+            bytes += self.ready[&next].0.block.size();
             last = next;
         }
-        (length, last)
+        (true, last)
     }
 }
 
@@ -196,31 +208,46 @@ impl Pipeline {
         let mut queue = self.lock();
         loop {
             if let Some(outcome) = queue.done.remove(hash) {
+                queue.waiting.remove(hash);
+                // Another thread with the same block may be waiting for it to be taken.
                 self.changed.notify_all();
                 return Turn::Done(outcome);
             }
             if !queue.leading && !queue.arriving.contains_key(parent) {
+                queue.waiting.remove(hash);
                 queue.leading = true;
                 return Turn::Lead(Leading(self));
             }
-            queue = self.changed.wait(queue).unwrap_or_else(|e| e.into_inner());
+            // Woken by `finish` (written), by the end of a lead or of the parent's
+            // arrival (may lead).
+            let waiter = queue
+                .waiting
+                .entry(*hash)
+                .or_insert_with(|| (*parent, Arc::new(Condvar::new())))
+                .1
+                .clone();
+            queue = waiter.wait(queue).unwrap_or_else(|e| e.into_inner());
         }
     }
 
-    /// Waits while the queued blocks that extend `tip` are fewer than [`GATHER_BLOCKS`]
-    /// and the next one is being verified by another thread: it comes within one block's
-    /// verification and makes the run cheaper to write. Never waits for a block that is
-    /// not in flight (a block relayed at the tip connects at once).
+    /// Waits while the queued blocks that extend `tip` do not make a full run and the
+    /// next one is being verified by another thread: it comes within one block's
+    /// verification, and a commit costs about the same (the trees' pages, an fsync)
+    /// whatever it carries (written whenever something was ready, runs carried two or
+    /// three blocks while verified blocks kept coming). Never waits for a block that is
+    /// not in flight (a block relayed at the tip connects at once). Callers that hand the
+    /// chain two runs' worth of blocks at once keep every core verifying while a run is
+    /// written.
     pub(super) fn gather(&self, tip: Hash256) {
         let mut queue = self.lock();
         loop {
-            let (length, last) = queue.run_from(tip, GATHER_BLOCKS);
+            let (full, last) = queue.run_from(tip);
             // In flight: being accepted and neither queued nor written (a block stored
             // ahead of its parent is written, and connects from storage).
             let next_in_flight = queue.arriving.iter().any(|(hash, (parent, _))| {
                 *parent == last && !queue.ready.contains_key(hash) && !queue.done.contains_key(hash)
             });
-            if length >= GATHER_BLOCKS || !next_in_flight {
+            if full || !next_in_flight {
                 return;
             }
             queue = self.changed.wait(queue).unwrap_or_else(|e| e.into_inner());
@@ -284,9 +311,10 @@ impl Pipeline {
         for (hash, outcome) in outcomes {
             queue.ready.remove(&hash);
             queue.done.insert(hash, outcome);
+            if let Some((_, waiter)) = queue.waiting.get(&hash) {
+                waiter.notify_one();
+            }
         }
-        drop(queue);
-        self.changed.notify_all();
     }
 
     /// The outcome of `hash` if a leader wrote it, for its thread.
@@ -300,8 +328,10 @@ impl Pipeline {
 
 impl Drop for Leading<'_> {
     fn drop(&mut self) {
-        self.0.lock().leading = false;
-        self.0.changed.notify_all();
+        let mut queue = self.0.lock();
+        queue.leading = false;
+        // The threads that may lead next.
+        queue.wake(|_, parent| !queue.arriving.contains_key(parent));
     }
 }
 
@@ -312,9 +342,12 @@ impl Drop for Arrival<'_> {
             *count -= 1;
             if *count == 0 {
                 queue.arriving.remove(&self.hash);
+                // Its children's threads may lead now.
+                queue.wake(|_, parent| *parent == self.hash);
             }
         }
         drop(queue);
+        // A leader may be gathering a run for this block.
         self.pipeline.changed.notify_all();
     }
 }
@@ -323,23 +356,23 @@ impl ChainState {
     /// The pipeline's path for a block [`ChainState::preverify`] has seen: queue it, then
     /// wait until a leader wrote it, or lead.
     pub(super) fn accept_queued(&self, block: &Block, pre: Preverified) -> Outcome {
-        let parent = block.header.prev_block;
+        let (hash, parent) = (pre.hash, block.header.prev_block);
         let ready = Ready {
             block: Arc::new(block.clone()),
-            pre,
+            pre: pre.clone(),
         };
         if !self.pipeline.enqueue(ready) {
             // Another thread carries this very block: once that one is written, the
             // one-block path finds it had (or refused).
-            self.pipeline.wait_unqueued(&pre.hash);
+            self.pipeline.wait_unqueued(&hash);
             let _writer = self.lock_writer();
             return self.accept_held(block, pre);
         }
         loop {
-            match self.pipeline.next_turn(&pre.hash, &parent) {
+            match self.pipeline.next_turn(&hash, &parent) {
                 Turn::Done(outcome) => return outcome,
                 Turn::Lead(_leading) => {
-                    if let Some(outcome) = self.lead(&pre.hash) {
+                    if let Some(outcome) = self.lead(&hash) {
                         return outcome;
                     }
                 }
@@ -360,7 +393,13 @@ impl ChainState {
             let tip = self.tree().tip();
             let run = self.pipeline.take_run(tip);
             let (blocks, outcomes) = if !run.is_empty() {
+                let started = std::time::Instant::now();
                 let outcomes = self.accept_run(&run);
+                tracing::debug!(
+                    blocks = run.len(),
+                    micros = started.elapsed().as_micros() as u64,
+                    "wrote a run"
+                );
                 (run, outcomes)
             } else {
                 // Nothing extends the tip: the blocks that wait for nothing in flight
@@ -393,7 +432,7 @@ impl ChainState {
         let hash = block.hash();
         let skip = Preverified {
             hash,
-            checked: false,
+            txids: None,
             signatures: false,
         };
         if self
@@ -403,9 +442,9 @@ impl ChainState {
         {
             return skip;
         }
-        if check_block(block, self.spec.max_block_size).is_err() {
+        let Ok(txids) = check_block(block, self.spec.max_block_size) else {
             return skip;
-        }
+        };
         // Valid signatures are also stored in the signature cache: a block with a bad one
         // (found again and reported with its reason when it connects) and a block stored
         // ahead of its parent (connected later from storage) find them there. A block that
@@ -418,7 +457,7 @@ impl ChainState {
                 .all(|(tx, index)| preverify_p2pkh_input(tx, index));
         Preverified {
             hash,
-            checked: true,
+            txids: Some(txids.into()),
             signatures,
         }
     }

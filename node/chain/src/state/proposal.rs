@@ -48,7 +48,7 @@ impl ChainState {
         if u64::from(block.header.time) > now() + MAX_FUTURE_SECS {
             return Err(rule(BlockError::TimeTooNew));
         }
-        check_block(block, self.spec.max_block_size).map_err(rule)?;
+        let txids = check_block(block, self.spec.max_block_size).map_err(rule)?;
         check_coinbase_height(block, height).map_err(rule)?;
         let hash = block.hash();
         // `Refused(None)` aborts a connect that passed; `Refused(Some(e))` one that failed.
@@ -59,6 +59,7 @@ impl ChainState {
                 self.spec,
                 self.options.address_index,
                 block,
+                &txids,
                 &hash,
                 height,
                 connect::Scripts::Verify,

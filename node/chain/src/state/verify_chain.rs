@@ -108,7 +108,7 @@ impl ChainState {
             }
             if level >= 1 {
                 check_block(&block, self.spec.max_block_size)
-                    .and_then(|()| check_coinbase_height(&block, height))
+                    .and_then(|_| check_coinbase_height(&block, height))
                     .map_err(|e| at(format!("breaks a rule: {e}")))?;
             }
             if level >= 2 {
@@ -144,6 +144,7 @@ impl ChainState {
                 self.spec,
                 false,
                 &block,
+                &block.txids(),
                 &hash,
                 height,
                 Scripts::Verify,

@@ -4,15 +4,20 @@ use std::collections::HashSet;
 
 use super::{check_transaction, BlockError};
 use crate::block::Block;
+use crate::hash::Hash256;
+use crate::merkle::merkle_root;
 use crate::script::bip34_height_prefix;
 
 /// Context-free block rules: size, merkle root (and its mutation), one coinbase first,
-/// every transaction's own rules, and no outpoint spent twice within the block.
-pub fn check_block(block: &Block, max_size: usize) -> Result<(), BlockError> {
+/// every transaction's own rules, and no outpoint spent twice within the block. Returns
+/// the transaction ids the merkle root was computed from, so that connecting the block
+/// (and every listener of it) need not hash its transactions again.
+pub fn check_block(block: &Block, max_size: usize) -> Result<Vec<Hash256>, BlockError> {
     if block.txs.is_empty() || block.size() > max_size {
         return Err(BlockError::BadLength);
     }
-    let (root, mutated) = block.compute_merkle_root();
+    let txids = block.txids();
+    let (root, mutated) = merkle_root(&txids);
     if root != block.header.merkle_root {
         return Err(BlockError::BadMerkleRoot);
     }
@@ -26,11 +31,8 @@ pub fn check_block(block: &Block, max_size: usize) -> Result<(), BlockError> {
         return Err(BlockError::MultipleCoinbase);
     }
     let mut spent = HashSet::new();
-    for tx in &block.txs {
-        check_transaction(tx, max_size).map_err(|error| BlockError::Tx {
-            txid: tx.txid(),
-            error,
-        })?;
+    for (tx, txid) in block.txs.iter().zip(&txids) {
+        check_transaction(tx, max_size).map_err(|error| BlockError::Tx { txid: *txid, error })?;
         if !tx.is_coinbase() {
             for input in &tx.inputs {
                 if !spent.insert(input.prevout) {
@@ -39,7 +41,7 @@ pub fn check_block(block: &Block, max_size: usize) -> Result<(), BlockError> {
             }
         }
     }
-    Ok(())
+    Ok(txids)
 }
 
 /// Whether the coinbase script starts with the BIP34 push of `height`.
