@@ -17,9 +17,11 @@
 //!   then to all three; the time runs from its spawn until its `getblockcount` reads
 //!   2,000 (polled every 20 ms).
 //!
-//! Two ceilings are measured in the same run, each the fastest of [`CEILING_RUNS`] tries
-//! (the machine may be shared: a burst of someone else's load would make one try look
-//! low and every ratio high):
+//! Two ceilings are measured in the same run, first each the fastest of [`CEILING_RUNS`]
+//! tries (the machine may be shared: a burst of someone else's load would make one try
+//! look low), then again just before and just after each import and sync, whose ratio is
+//! to the faster of those two (this machine's speed drifts by tens of percent over the
+//! minutes of a run, so only a ceiling measured beside a sync says how close it came):
 //! - the signature ceiling: every signature of the chain verified with
 //!   `verify_p2pkh_input` on all cores (rayon), nothing else: no sync can be faster;
 //! - the write ceiling: the chain's blocks, already in memory, written into a fresh chain
@@ -31,13 +33,14 @@
 //! - `chain_blocks`, `chain_txs` (coinbases included), `chain_sigs`, `chain_bytes`;
 //! - `sig_ceiling_sigs_per_s`, `sig_ceiling_secs`; `write_ceiling_blocks_per_s`,
 //!   `write_ceiling_secs`;
-//! - `import_secs`, `import_blocks_per_s`, `import_tx_per_s`, `import_vs_ceiling`
-//!   (signature ceiling secs over import secs), and the same with `_assumevalid`
-//!   (`import_assumevalid_vs_ceiling` is against the write ceiling);
+//! - `import_ceiling_secs` (the ceiling beside it), `import_secs`, `import_blocks_per_s`,
+//!   `import_tx_per_s`, `import_vs_ceiling` (signature ceiling secs over import secs),
+//!   and the same with `_assumevalid` (against the write ceiling);
 //! - for each `<strategy>_<n>peer(s)` (`headers_first_1peer`, `poll_3peers`, ...), and
 //!   again with `_assumevalid` appended (the syncing node has `chain.assume_valid` set to
-//!   the tip): `sync_secs_...`, `sync_blocks_per_s_...`, `sync_tx_per_s_...`,
-//!   `sync_vs_ceiling_...` (the ceiling's secs over the sync's: 1 is the ceiling),
+//!   the tip): `sync_ceiling_secs_...` (the ceiling beside it), `sync_secs_...`,
+//!   `sync_blocks_per_s_...`, `sync_tx_per_s_...`, `sync_vs_ceiling_...` (the
+//!   ceiling's secs over the sync's: 1 is the ceiling),
 //!   `sync_vs_import_...` = sync blocks/s over import blocks/s, and
 //!   `sync_block_bytes_vs_chain_...`: bytes of `block` messages received (from
 //!   `getpeerinfo`, headers included) over `chain_bytes`, above 1 when blocks were
@@ -451,7 +454,6 @@ fn main() {
     );
     print("sig_ceiling_secs", json!(round(sig_secs, 2)), "s");
     let write_secs = fastest(|| write_ceiling(&root.join("ceiling"), spec, &source, &blocks));
-    drop(blocks);
     print(
         "write_ceiling_blocks_per_s",
         json!(round(f64::from(BLOCKS) / write_secs, 1)),
@@ -459,12 +461,23 @@ fn main() {
     );
     print("write_ceiling_secs", json!(round(write_secs, 2)), "s");
 
+    // Each import and sync is compared with its ceiling measured just before and just after
+    // it (the faster of the two counts): the machine's speed drifts by tens of percent
+    // over the minutes of a run, so a ceiling measured minutes earlier made ratios noise.
+    let ceiling = |assume_valid: Option<Hash256>, source: &ChainState| match assume_valid {
+        None => signature_ceiling(&blocks),
+        Some(_) => write_ceiling(&root.join("ceiling"), spec, source, &blocks),
+    };
     let mut import_rates = Vec::new();
-    for (assume_valid, ceiling, suffix) in [
-        (None, sig_secs, ""),
-        (Some(tip), write_secs, "_assumevalid"),
-    ] {
+    for (assume_valid, suffix) in [(None, ""), (Some(tip), "_assumevalid")] {
+        let before = ceiling(assume_valid, &source);
         let secs = import(&root.join("import"), spec, &source, assume_valid);
+        let ceiling = before.min(ceiling(assume_valid, &source));
+        print(
+            &format!("import_ceiling_secs{suffix}"),
+            json!(round(ceiling, 2)),
+            "s",
+        );
         let rate = f64::from(BLOCKS) / secs;
         import_rates.push(rate);
         print(&format!("import_secs{suffix}"), json!(round(secs, 2)), "s");
@@ -484,6 +497,7 @@ fn main() {
             "ratio",
         );
     }
+    // The sources' data directories are copies of this one, made while it is closed.
     drop(source);
     if std::env::args().any(|a| a == "local") {
         // `cargo bench --bench sync -- local`: the ceilings and imports only, to profile
@@ -506,6 +520,8 @@ fn main() {
     for source in &mut sources {
         assert_eq!(source.wait_ready(&runtime), u64::from(BLOCKS));
     }
+    let source = ChainState::open(&source_dir.join("chain"), spec, OPTIONS, |_| {})
+        .expect("open the source chain state again");
 
     print(
         "node_start_secs",
@@ -518,13 +534,13 @@ fn main() {
         "s",
     );
     let runs = [
-        (None, sig_secs, import_rates[0], ""),
-        (Some(tip), write_secs, import_rates[1], "_assumevalid"),
+        (None, import_rates[0], ""),
+        (Some(tip), import_rates[1], "_assumevalid"),
     ];
     // `cargo bench --bench sync -- only=headers_first_1peer`: the syncs whose name ends
     // so (`_assumevalid` included in the name), to profile one.
     let only = std::env::args().find_map(|a| a.strip_prefix("only=").map(str::to_string));
-    for (assume_valid, ceiling, import_rate, av) in runs {
+    for (assume_valid, import_rate, av) in runs {
         for strategy in ["headers-first", "poll"] {
             for count in [1, SOURCES] {
                 let plural = if count == 1 { "" } else { "s" };
@@ -532,6 +548,7 @@ fn main() {
                 if only.as_ref().is_some_and(|only| *only != suffix) {
                     continue;
                 }
+                let before = ceiling(assume_valid, &source);
                 let Sync {
                     secs, block_bytes, ..
                 } = sync(
@@ -541,6 +558,12 @@ fn main() {
                     &sources[..count],
                     assume_valid,
                     false,
+                );
+                let ceiling = before.min(ceiling(assume_valid, &source));
+                print(
+                    &format!("sync_ceiling_secs_{suffix}"),
+                    json!(round(ceiling, 2)),
+                    "s",
                 );
                 let rate = f64::from(BLOCKS) / secs;
                 print(&format!("sync_secs_{suffix}"), json!(round(secs, 2)), "s");

@@ -176,10 +176,7 @@ where
                     pool.spawn(move |_| {
                         let pre = state.preverify(&block);
                         // The writer may have stopped at a refused block.
-                        let _ = fill.send(Ready {
-                            block: Arc::new(block),
-                            pre,
-                        });
+                        let _ = fill.send(Ready::new(Arc::new(block), pre));
                     });
                 }
             });
@@ -194,7 +191,7 @@ where
                 match queued.recv() {
                     Ok(Ok(slot)) => {
                         let ready = slot.recv().expect("a block's verification fills its slot");
-                        bytes += ready.block.size();
+                        bytes += ready.size;
                         run.push(ready);
                     }
                     Ok(Err(error)) => failure = Some(error),

@@ -267,7 +267,7 @@ impl ChainState {
             };
             entry.status |= HAVE_DATA;
             entry.tx_count = block.txs.len() as u32;
-            bytes += block.size();
+            bytes += ready.size;
             parent = hash;
             run.push(ToConnect {
                 block: block.clone(),

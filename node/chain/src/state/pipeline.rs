@@ -71,6 +71,16 @@ pub(crate) struct Preverified {
 pub(crate) struct Ready {
     pub(crate) block: Arc<Block>,
     pub(crate) pre: Preverified,
+    /// The block's serialized size, counted once: runs are measured by it each time a
+    /// leader looks at the queue.
+    pub(crate) size: usize,
+}
+
+impl Ready {
+    pub(crate) fn new(block: Arc<Block>, pre: Preverified) -> Ready {
+        let size = block.size();
+        Ready { block, pre, size }
+    }
 }
 
 pub(super) type Outcome = Result<BlockOutcome, ChainError>;
@@ -133,7 +143,7 @@ impl Queue {
                 return (false, last);
             };
             blocks += 1;
-            bytes += self.ready[&next].0.block.size();
+            bytes += self.ready[&next].0.size;
             last = next;
         }
         (true, last)
@@ -267,7 +277,7 @@ impl Pipeline {
             };
             let (ready, taken) = queue.ready.get_mut(&next).expect("just found");
             *taken = true;
-            bytes += ready.block.size();
+            bytes += ready.size;
             last = ready.pre.hash;
             run.push(ready.clone());
         }
@@ -357,10 +367,7 @@ impl ChainState {
     /// wait until a leader wrote it, or lead.
     pub(super) fn accept_queued(&self, block: &Block, pre: Preverified) -> Outcome {
         let (hash, parent) = (pre.hash, block.header.prev_block);
-        let ready = Ready {
-            block: Arc::new(block.clone()),
-            pre: pre.clone(),
-        };
+        let ready = Ready::new(Arc::new(block.clone()), pre.clone());
         if !self.pipeline.enqueue(ready) {
             // Another thread carries this very block: once that one is written, the
             // one-block path finds it had (or refused).
