@@ -245,7 +245,8 @@ impl ChainState {
     fn connect_ready(&self, blocks: &[Ready]) -> Option<Vec<Outcome>> {
         let mut run: Vec<ToConnect> = Vec::new();
         let mut bytes = 0;
-        let mut parent = self.tree().tip();
+        let start_tip = self.tree().tip();
+        let mut parent = start_tip;
         for ready in blocks {
             if run_is_full(run.len(), bytes) {
                 break;
@@ -280,7 +281,7 @@ impl ChainState {
         if run.is_empty() {
             return Some(Vec::new());
         }
-        self.connect_run(&run, true).ok()?;
+        self.connect_run(&run).ok()?;
         let first = run[0].hash;
         {
             // Descendants stored before these blocks may now be connectable.
@@ -288,8 +289,8 @@ impl ChainState {
             let descendants = tree.descendants_with_data(&first);
             tree.candidates.extend(descendants);
         }
-        let last = run[run.len() - 1].hash;
-        let activated = self.activate_best_chain(last);
+        // Announces the tip the run (or a branch stored beyond it) ends at.
+        let activated = self.activate_best_chain(start_tip);
         let tree = self.tree();
         let mut outcomes: Vec<Outcome> = run
             .iter()
@@ -461,7 +462,7 @@ impl ChainState {
                 new_entry: Some(entry),
                 signatures: pre.signatures,
             }];
-            match self.connect_run(&run, false) {
+            match self.connect_run(&run) {
                 Ok(()) => {}
                 Err(ChainError::Invalid(reason)) => {
                     tracing::warn!(block = %hash, %reason, "block failed to connect; marked invalid");

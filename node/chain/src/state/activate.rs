@@ -71,14 +71,14 @@ impl ChainState {
             'branch: while !left.is_empty() {
                 let run = self.load_run(left)?;
                 left = &left[run.len()..];
-                match self.connect_run(&run, false) {
+                match self.connect_run(&run) {
                     Ok(()) => continue,
                     // Found again one block at a time below, to mark the culprit.
                     Err(ChainError::Invalid(_)) => {}
                     Err(e) => return Err(e),
                 }
                 for block in &run {
-                    match self.connect_run(std::slice::from_ref(block), false) {
+                    match self.connect_run(std::slice::from_ref(block)) {
                         Ok(()) => {}
                         Err(ChainError::Invalid(reason)) => {
                             tracing::warn!(block = %block.hash, %reason, "block failed to connect; marked invalid");
@@ -129,9 +129,10 @@ impl ChainState {
     /// the parent of the next. All or nothing: a refused block aborts the whole write
     /// (the caller may then try the blocks one at a time to find it). Old block data is
     /// pruned in the same write. After the commit the tree follows, and each block is
-    /// announced in order; with `tip_each`, each is followed by its own `TipChanged`, as
-    /// accepting the blocks one by one would have announced them.
-    pub(super) fn connect_run(&self, run: &[ToConnect], tip_each: bool) -> Result<(), ChainError> {
+    /// announced in order; the caller announces the tip once the run (or the branch) is
+    /// connected, as Bitcoin Core announces one tip per step of its `ActivateBestChain`
+    /// (the listeners' work per tip, and the relay's announcement, are paid once a run).
+    pub(super) fn connect_run(&self, run: &[ToConnect]) -> Result<(), ChainError> {
         let (heights, scripts): (Vec<u32>, Vec<Scripts>) = {
             let tree = self.tree();
             run.iter()
@@ -213,12 +214,6 @@ impl ChainState {
                 block: b.block.clone(),
                 txids: b.txids.clone(),
             });
-            if tip_each {
-                (self.sink)(ChainEvent::TipChanged {
-                    hash: b.hash,
-                    height,
-                });
-            }
         }
         Ok(())
     }
