@@ -54,8 +54,10 @@
 //!   `with_metrics_sync_secs_off`, `with_metrics_sync_secs_on`, `with_metrics_vs_without`
 //!   (off secs over on secs: 1 costs nothing) and `with_metrics_scrapes`.
 //!
-//! Run with `cargo bench --bench sync` from the repository root; it takes about four
-//! minutes on two cores (`-- local`: the ceilings and imports only, a minute and a half).
+//! Run with `cargo bench --bench sync` from the repository root; it takes about six
+//! minutes on two cores (`-- local`: the ceilings and imports only, two minutes;
+//! `-- only=NAME`: one sync, such as `headers_first_1peer_assumevalid`). With
+//! `BENCH_NODE_LOG` set, the nodes log at that `RUST_LOG` and the logs are kept.
 //! Node logs go to a temporary directory, kept and named on failure.
 
 use std::io::{Read, Write};
