@@ -106,8 +106,10 @@ struct Queue {
     arriving: HashMap<Hash256, (Hash256, usize)>,
     /// Verified blocks waiting to be written, by hash; `true` once a leader took it.
     ready: HashMap<Hash256, (Ready, bool)>,
-    /// Outcomes of blocks a leader wrote, for their threads to take.
-    done: HashMap<Hash256, Outcome>,
+    /// Outcomes of blocks a leader wrote, for their threads to take, with the queued
+    /// block: its thread frees it, not the leader (a block is hundreds of allocations,
+    /// and the leader is the one thread every block waits for).
+    done: HashMap<Hash256, (Outcome, Option<Ready>)>,
     /// A thread is leading (writing runs for everyone).
     leading: bool,
     /// Threads waiting for their block's turn, by block: its parent and what the thread
@@ -217,10 +219,12 @@ impl Pipeline {
     pub(super) fn next_turn(&self, hash: &Hash256, parent: &Hash256) -> Turn<'_> {
         let mut queue = self.lock();
         loop {
-            if let Some(outcome) = queue.done.remove(hash) {
+            if let Some((outcome, ready)) = queue.done.remove(hash) {
                 queue.waiting.remove(hash);
                 // Another thread with the same block may be waiting for it to be taken.
                 self.changed.notify_all();
+                drop(queue);
+                drop(ready);
                 return Turn::Done(outcome);
             }
             if !queue.leading && !queue.arriving.contains_key(parent) {
@@ -319,8 +323,8 @@ impl Pipeline {
     pub(super) fn finish(&self, outcomes: Vec<(Hash256, Outcome)>) {
         let mut queue = self.lock();
         for (hash, outcome) in outcomes {
-            queue.ready.remove(&hash);
-            queue.done.insert(hash, outcome);
+            let ready = queue.ready.remove(&hash).map(|(ready, _)| ready);
+            queue.done.insert(hash, (outcome, ready));
             if let Some((_, waiter)) = queue.waiting.get(&hash) {
                 waiter.notify_one();
             }
@@ -329,10 +333,10 @@ impl Pipeline {
 
     /// The outcome of `hash` if a leader wrote it, for its thread.
     pub(super) fn take_done(&self, hash: &Hash256) -> Option<Outcome> {
-        let outcome = self.lock().done.remove(hash);
+        let done = self.lock().done.remove(hash);
         // Another thread with the same block may be waiting for it to be taken.
         self.changed.notify_all();
-        outcome
+        done.map(|(outcome, _)| outcome)
     }
 }
 
@@ -418,8 +422,11 @@ impl ChainState {
                 let outcomes = self.store_early(&early);
                 (early, outcomes)
             };
+            let hashes: Vec<Hash256> = blocks.iter().map(|r| r.pre.hash).collect();
+            // The queue then holds the last copy of each block, which its own thread frees.
+            drop(blocks);
             self.pipeline
-                .finish(blocks.iter().map(|r| r.pre.hash).zip(outcomes).collect());
+                .finish(hashes.into_iter().zip(outcomes).collect());
         }
     }
 
