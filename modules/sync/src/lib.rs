@@ -10,8 +10,9 @@
 //! `poll` (the tutorial's heartbeat made correct: at an interval, ask every peer for
 //! headers after our locator and fetch what is missing from one peer; settings in
 //! `[sync.poll]`: `interval_secs`, `batch`). Blocks are handed to the chain side by side
-//! (up to 128 and 32 MiB at once, two of the runs it writes): the chain verifies their signatures in parallel and connects them
-//! in order; its catch-up progress lines say how far the download is.
+//! (up to 128 and 32 MiB at once, two of the runs it writes): the chain verifies their
+//! signatures in parallel and connects them in order; its catch-up progress lines say how
+//! far the download is.
 //!
 //! Needs: [`node_api::ChainView`] and [`node_api::ChainWriter`] (`chain`,
 //! `chain-writer`), [`node_api::PeerService`] (`peers`), and the peers module's
