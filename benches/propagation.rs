@@ -63,6 +63,8 @@ use serde_json::{json, Value};
 
 #[path = "support/json.rs"]
 mod json;
+#[path = "support/metrics_scrape.rs"]
+mod metrics_scrape;
 #[path = "support/process.rs"]
 mod process;
 #[path = "support/regtest_node.rs"]
@@ -71,6 +73,7 @@ mod regtest_node;
 mod temp_dir;
 
 use json::{print, round};
+use metrics_scrape::scrape_metrics;
 use regtest_node::RegtestNode;
 use temp_dir::KeepOnPanic;
 
@@ -507,18 +510,7 @@ fn scrape(shared: &Shared, addrs: &[SocketAddr]) -> usize {
     let mut scrapes = 0;
     while !shared.lock().stop {
         for addr in addrs {
-            let mut stream = TcpStream::connect(addr).expect("connect to /metrics");
-            write!(
-                stream,
-                "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-            )
-            .expect("request");
-            let mut text = String::new();
-            stream.read_to_string(&mut text).expect("read /metrics");
-            assert!(
-                text.starts_with("HTTP/1.1 200") && text.contains("node_chain_height"),
-                "{text}"
-            );
+            scrape_metrics(*addr);
             scrapes += 1;
         }
         std::thread::sleep(SCRAPE_INTERVAL);

@@ -60,8 +60,7 @@
 //! `BENCH_NODE_LOG` set, the nodes log at that `RUST_LOG` and the logs are kept.
 //! Node logs go to a temporary directory, kept and named on failure.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -78,6 +77,8 @@ use serde_json::json;
 
 #[path = "support/json.rs"]
 mod json;
+#[path = "support/metrics_scrape.rs"]
+mod metrics_scrape;
 #[path = "support/process.rs"]
 mod process;
 #[path = "support/regtest_node.rs"]
@@ -88,6 +89,7 @@ mod spend;
 mod temp_dir;
 
 use json::{print, round};
+use metrics_scrape::scrape_metrics;
 use regtest_node::RegtestNode;
 use spend::spend_each_output;
 use temp_dir::KeepOnPanic;
@@ -243,18 +245,7 @@ struct Sync {
 fn scrape(addr: SocketAddr, stop: &AtomicBool) -> usize {
     let mut scrapes = 0;
     while !stop.load(Ordering::Relaxed) {
-        let mut stream = TcpStream::connect(addr).expect("connect to /metrics");
-        write!(
-            stream,
-            "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )
-        .expect("request /metrics");
-        let mut text = String::new();
-        stream.read_to_string(&mut text).expect("read /metrics");
-        assert!(
-            text.starts_with("HTTP/1.1 200") && text.contains("node_chain_height"),
-            "{text}"
-        );
+        scrape_metrics(addr);
         scrapes += 1;
         std::thread::sleep(SCRAPE_INTERVAL);
     }
