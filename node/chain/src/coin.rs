@@ -1,6 +1,9 @@
 //! An unspent output as the UTXO set keeps it.
 
 use crate::encode::{write_var_bytes, Decode, DecodeError, Encode, Reader};
+use crate::hash::Hash256;
+use crate::script::is_op_return;
+use crate::transaction::{OutPoint, Transaction};
 
 /// An unspent transaction output, with what the rules need to know about its origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +16,32 @@ pub struct Coin {
     pub coinbase: bool,
     /// The locking script (P2PKH).
     pub script_pubkey: Vec<u8>,
+}
+
+/// The coins `tx` (whose id is `txid`) adds to the UTXO set in a block at `height`: every
+/// output but the unspendable `OP_RETURN` ones, kept out as Bitcoin does.
+pub(crate) fn created_coins(
+    tx: &Transaction,
+    txid: Hash256,
+    height: u32,
+) -> impl Iterator<Item = (OutPoint, Coin)> + '_ {
+    tx.outputs
+        .iter()
+        .enumerate()
+        .filter(|(_, output)| !is_op_return(&output.script_pubkey))
+        .map(move |(vout, output)| {
+            let outpoint = OutPoint {
+                txid,
+                vout: vout as u32,
+            };
+            let coin = Coin {
+                value: output.value,
+                height,
+                coinbase: tx.is_coinbase(),
+                script_pubkey: output.script_pubkey.clone(),
+            };
+            (outpoint, coin)
+        })
 }
 
 impl Encode for Coin {

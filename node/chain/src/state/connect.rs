@@ -16,9 +16,9 @@ use super::records::{address_key, decode, encode, height_key, outpoint_key, Bloc
 use super::store::{Dbs, WriteError};
 use super::TIP_KEY;
 use crate::block::Block;
-use crate::coin::Coin;
+use crate::coin::{created_coins, Coin};
 use crate::hash::Hash256;
-use crate::script::{is_op_return, parse_p2pkh};
+use crate::script::parse_p2pkh;
 use crate::spec::ChainSpec;
 use crate::transaction::{OutPoint, Transaction};
 use crate::validation::{check_tx_inputs, verify_block_input_scripts, BlockError, TxError};
@@ -240,21 +240,7 @@ fn apply_block(
             }
             undo.spent.extend(checked.spent);
         }
-        for (vout, output) in tx.outputs.iter().enumerate() {
-            // Unspendable: kept out of the UTXO set, as Bitcoin does.
-            if is_op_return(&output.script_pubkey) {
-                continue;
-            }
-            let coin = Coin {
-                value: output.value,
-                height,
-                coinbase: tx.is_coinbase(),
-                script_pubkey: output.script_pubkey.clone(),
-            };
-            let outpoint = OutPoint {
-                txid,
-                vout: vout as u32,
-            };
+        for (outpoint, coin) in created_coins(tx, txid, height) {
             add_coin(txn, dbs, address_index, &outpoint, &coin)?;
         }
     }
@@ -290,21 +276,7 @@ pub(crate) fn disconnect_block(
     };
     let mut spent = undo.spent.into_iter().rev();
     for tx in block.txs.iter().rev() {
-        let txid = tx.txid();
-        for (vout, output) in tx.outputs.iter().enumerate() {
-            if is_op_return(&output.script_pubkey) {
-                continue;
-            }
-            let outpoint = OutPoint {
-                txid,
-                vout: vout as u32,
-            };
-            let coin = Coin {
-                value: output.value,
-                height,
-                coinbase: tx.is_coinbase(),
-                script_pubkey: output.script_pubkey.clone(),
-            };
+        for (outpoint, coin) in created_coins(tx, tx.txid(), height) {
             remove_coin(txn, dbs, address_index, &outpoint, &coin)?;
         }
         if !tx.is_coinbase() {

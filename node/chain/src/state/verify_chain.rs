@@ -19,9 +19,8 @@ use super::records::{decode, outpoint_key, BlockUndo};
 use super::store::{Dbs, WriteError};
 use super::{ChainError, ChainState};
 use crate::block::Block;
-use crate::coin::Coin;
+use crate::coin::{created_coins, Coin};
 use crate::hash::Hash256;
-use crate::script::is_op_return;
 use crate::transaction::OutPoint;
 use crate::validation::{check_block, check_coinbase_height, BlockError};
 
@@ -166,21 +165,8 @@ fn check_outputs_unspent(
     height: u32,
 ) -> Result<(), Failure> {
     for tx in &block.txs {
-        let txid = tx.txid();
-        for (vout, output) in tx.outputs.iter().enumerate() {
-            if is_op_return(&output.script_pubkey) {
-                continue;
-            }
-            let outpoint = OutPoint {
-                txid,
-                vout: vout as u32,
-            };
-            let expected = Coin {
-                value: output.value,
-                height,
-                coinbase: tx.is_coinbase(),
-                script_pubkey: output.script_pubkey.clone(),
-            };
+        for (outpoint, expected) in created_coins(tx, tx.txid(), height) {
+            let OutPoint { txid, vout } = outpoint;
             let stored = dbs
                 .utxo
                 .get(txn, &outpoint_key(&outpoint))
