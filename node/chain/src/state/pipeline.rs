@@ -420,6 +420,7 @@ impl ChainState {
                     return self.pipeline.take_done(hash);
                 }
                 let outcomes = self.store_early(&early);
+                tracing::debug!(blocks = early.len(), "stored blocks ahead of their parent");
                 (early, outcomes)
             };
             let hashes: Vec<Hash256> = blocks.iter().map(|r| r.pre.hash).collect();
