@@ -59,6 +59,9 @@ struct StoredKey {
 /// A key and what the wallet knows of it.
 pub(crate) struct Key {
     pub(crate) public: PublicKey,
+    /// hash160 of the public key, computed once: what a block pays the wallet is decided
+    /// by looking every key up for every block.
+    pub(crate) hash: [u8; 20],
     /// The private key; `None` while an encrypted wallet is locked.
     pub(crate) secret: Option<PrivateKey>,
     /// The secret sealed under the master key, when the wallet is encrypted.
@@ -84,6 +87,25 @@ fn file_error(path: &Path, reason: impl std::fmt::Display) -> WalletError {
     WalletError::File {
         path: path.display().to_string(),
         reason: reason.to_string(),
+    }
+}
+
+impl Key {
+    fn new(
+        public: PublicKey,
+        secret: Option<PrivateKey>,
+        sealed: Option<Vec<u8>>,
+        label: String,
+        created: u64,
+    ) -> Key {
+        Key {
+            hash: public.hash160(),
+            public,
+            secret,
+            sealed,
+            label,
+            created,
+        }
     }
 }
 
@@ -142,26 +164,20 @@ impl KeyStore {
                     .as_deref()
                     .and_then(|h| hex::decode(h).ok())
                     .ok_or_else(|| bad("has no sealed secret"))?;
-                Key {
-                    public,
-                    secret: None,
-                    sealed: Some(sealed),
-                    label: stored.label,
-                    created: stored.created,
-                }
+                Key::new(public, None, Some(sealed), stored.label, stored.created)
             } else {
                 let secret = stored
                     .wif
                     .as_deref()
                     .and_then(|w| PrivateKey::from_wif(w, wif_version).ok())
                     .ok_or_else(|| bad("is not a valid WIF key"))?;
-                Key {
-                    public: secret.public_key(),
-                    secret: Some(secret),
-                    sealed: None,
-                    label: stored.label,
-                    created: stored.created,
-                }
+                Key::new(
+                    secret.public_key(),
+                    Some(secret),
+                    None,
+                    stored.label,
+                    stored.created,
+                )
             };
             store.keys.push(key);
         }
@@ -184,7 +200,7 @@ impl KeyStore {
         let key = self
             .keys
             .iter()
-            .find(|k| k.public.address(version) == *address)
+            .find(|k| version == address.version && k.hash == address.hash)
             .ok_or_else(|| WalletError::NotMine(address.to_string()))?;
         key.secret.clone().ok_or(WalletError::Locked)
     }
@@ -202,13 +218,13 @@ impl KeyStore {
             (Some(_), Some(master)) => Some(crypto::seal(master, &secret_plaintext(&key))),
             (Some(_), None) => return Err(WalletError::Locked),
         };
-        self.keys.push(Key {
-            public: key.public_key(),
-            secret: Some(key),
+        self.keys.push(Key::new(
+            key.public_key(),
+            Some(key),
             sealed,
             label,
             created,
-        });
+        ));
         if let Err(e) = self.save() {
             self.keys.pop();
             return Err(e);

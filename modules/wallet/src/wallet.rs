@@ -127,7 +127,7 @@ impl Wallet {
                 .keys()
                 .keys
                 .iter()
-                .map(|k| (k.public.hash160(), k.label.clone()))
+                .map(|k| (k.hash, k.label.clone()))
                 .collect(),
         }
     }
