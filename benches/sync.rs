@@ -530,8 +530,8 @@ fn main() {
         (None, import_rates[0], ""),
         (Some(tip), import_rates[1], "_assumevalid"),
     ];
-    // `cargo bench --bench sync -- only=headers_first_1peer`: the syncs whose name ends
-    // so (`_assumevalid` included in the name), to profile one.
+    // `cargo bench --bench sync -- only=headers_first_1peer`: only the sync of that name
+    // (`_assumevalid` is part of the name), to profile it.
     let only = std::env::args().find_map(|a| a.strip_prefix("only=").map(str::to_string));
     for (assume_valid, import_rate, av) in runs {
         for strategy in ["headers-first", "poll"] {

@@ -260,10 +260,7 @@ impl ChainState {
             if block.header.prev_block != parent || entry.has_data() || entry.is_failed() {
                 break;
             }
-            let Ok(txids) = self
-                .checked_txids(block, &ready.pre)
-                .and_then(|txids| check_coinbase_height(block, entry.height).map(|()| txids))
-            else {
+            let Ok(txids) = self.check_to_connect(block, &ready.pre, entry.height) else {
                 break;
             };
             entry.status |= HAVE_DATA;
@@ -379,8 +376,7 @@ impl ChainState {
             entry.clone()
         };
         self.check_fork_above_prune(&hash).ok()?;
-        self.checked_txids(block, &ready.pre)
-            .and_then(|_| check_coinbase_height(block, entry.height))
+        self.check_to_connect(block, &ready.pre, entry.height)
             .ok()?;
         entry.status |= HAVE_DATA;
         entry.tx_count = block.txs.len() as u32;
@@ -431,10 +427,7 @@ impl ChainState {
             .map(|e| e.height)
             .expect("header just accepted");
         self.check_fork_above_prune(&hash)?;
-        let checked = self
-            .checked_txids(block, &pre)
-            .and_then(|txids| check_coinbase_height(block, height).map(|()| txids));
-        let txids = match checked {
+        let txids = match self.check_to_connect(block, &pre, height) {
             Ok(txids) => txids,
             Err(e) => {
                 if e.marks_block_invalid() {
@@ -505,17 +498,20 @@ impl ChainState {
         }
     }
 
-    /// The transaction ids `check_block` returned for `block`, from `pre` when the
-    /// pipeline ran it already.
-    fn checked_txids(
+    /// The rules a block at `height` must pass before it is stored: `check_block` (unless
+    /// the pipeline ran it, `pre`) and the BIP34 height. Returns its transaction ids.
+    fn check_to_connect(
         &self,
         block: &Block,
         pre: &Preverified,
+        height: u32,
     ) -> Result<Arc<[Hash256]>, BlockError> {
-        match &pre.txids {
-            Some(txids) => Ok(txids.clone()),
-            None => check_block(block, self.spec.max_block_size).map(Arc::from),
-        }
+        let txids = match &pre.txids {
+            Some(txids) => txids.clone(),
+            None => check_block(block, self.spec.max_block_size)?.into(),
+        };
+        check_coinbase_height(block, height)?;
+        Ok(txids)
     }
 
     /// Refuses a block whose branch forks below the prune height: its data could never

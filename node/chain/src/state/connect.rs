@@ -128,6 +128,8 @@ pub(crate) fn connect_block(
     height: u32,
     scripts: Scripts,
 ) -> Result<u64> {
+    // Zipped with the transactions below: a short list would skip some silently.
+    assert_eq!(txids.len(), block.txs.len(), "one txid per transaction");
     let (fees, undo) = if scripts == Scripts::Verify {
         // The transaction handle stays on this thread (LMDB requires it); the verifiers
         // get (transaction index, the coins its inputs spend) through the channel.
