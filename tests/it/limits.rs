@@ -114,6 +114,65 @@ fn one_peer_sending_max_size_blocks_holds_a_bounded_amount() {
 }
 
 #[test]
+fn many_peers_sending_max_size_blocks_at_once_hold_a_bounded_amount() {
+    // Past six peers the sync's accepting budget (32 MiB of blocks handed to the chain at
+    // once, `MAX_ACCEPTING_KIB`) binds before the peers' own 5 MB hold bounds do.
+    let node = TestNode::start(&[]);
+    let max_block = regtest().max_block_size;
+    let (peers, blocks) = (8, 20);
+    let mut attackers: Vec<RawPeer> = (0..peers)
+        .map(|_| {
+            let mut peer = RawPeer::connect(node.p2p_port);
+            peer.handshake();
+            peer
+        })
+        .collect();
+    let before = node.process.peak_rss();
+    let senders: Vec<_> = attackers
+        .iter_mut()
+        .enumerate()
+        .map(|(i, attacker)| {
+            let frames: Vec<Vec<u8>> = (0..blocks)
+                .map(|b| {
+                    let block = fat_block(max_block, (i * blocks + b) as u8);
+                    encode_frame(regtest().magic, &Message::Block(block)).to_vec()
+                })
+                .collect();
+            let mut writer = attacker.writer();
+            std::thread::spawn(move || {
+                for frame in &frames {
+                    writer.write_all(frame).expect("the node reads every block");
+                }
+            })
+        })
+        .collect();
+    for sender in senders {
+        sender.join().expect("sender");
+    }
+    let sent = (blocks as u64) * (24 + max_block as u64);
+    wait_for("the node to read every peer's blocks", DEADLINE, || {
+        let read = node
+            .peer_info()
+            .iter()
+            .filter(|p| p["subver"] == "/raw-test-peer/")
+            .filter_map(|p| p["bytesrecv_per_msg"]["block"].as_u64())
+            .filter(|bytes| *bytes >= sent)
+            .count();
+        (read == peers).then_some(())
+    });
+    let grown = node.process.peak_rss().saturating_sub(before);
+    println!(
+        "{peers} peers sending {blocks} blocks of {max_block} bytes each at once: peak RSS grew {:.1} MiB ({})",
+        grown as f64 / MIB as f64,
+        rss_line(&node)
+    );
+    // 160 MB were sent, about 320 MiB once decoded. What may be held at once: each peer's
+    // 5 MB hold bound, one message over it and one being read (about 14 MiB decoded), and
+    // the chain's copies of the blocks being accepted (at most 32 MiB on the wire).
+    assert!(grown < 160 * MIB, "peak RSS grew {grown} bytes");
+}
+
+#[test]
 fn peers_that_request_blocks_and_never_read_hold_a_bounded_amount() {
     let node = TestNode::start(&[]);
     let genesis = regtest().genesis_hash();
