@@ -59,38 +59,58 @@ fn rss_line(node: &TestNode) -> String {
         .join(", ")
 }
 
+/// Has each of `attackers` send `blocks` blocks of the chain's largest size at once, as
+/// fast as the node reads, waits until the node read them all, and returns how much its
+/// peak RSS grew meanwhile.
+fn send_max_size_blocks(node: &TestNode, attackers: &mut [RawPeer], blocks: usize) -> u64 {
+    let max_block = regtest().max_block_size;
+    let before = node.process.peak_rss();
+    let senders: Vec<_> = attackers
+        .iter_mut()
+        .enumerate()
+        .map(|(i, attacker)| {
+            let frames: Vec<Vec<u8>> = (0..blocks)
+                .map(|b| {
+                    let block = fat_block(max_block, (i * blocks + b) as u8);
+                    encode_frame(regtest().magic, &Message::Block(block)).to_vec()
+                })
+                .collect();
+            assert_eq!(frames[0].len(), 24 + max_block);
+            let mut writer = attacker.writer();
+            std::thread::spawn(move || {
+                for frame in &frames {
+                    writer.write_all(frame).expect("the node reads every block");
+                }
+            })
+        })
+        .collect();
+    for sender in senders {
+        sender.join().expect("sender");
+    }
+    // Every block was read (the last one reached the node's counters).
+    let sent = (blocks as u64) * (24 + max_block as u64);
+    wait_for("the node to read every peer's blocks", DEADLINE, || {
+        let read = node
+            .peer_info()
+            .iter()
+            .filter(|p| p["subver"] == "/raw-test-peer/")
+            .filter_map(|p| p["bytesrecv_per_msg"]["block"].as_u64())
+            .filter(|bytes| *bytes >= sent)
+            .count();
+        (read == attackers.len()).then_some(())
+    });
+    node.process.peak_rss().saturating_sub(before)
+}
+
 #[test]
 fn one_peer_sending_max_size_blocks_holds_a_bounded_amount() {
     let node = TestNode::start(&[]);
     let max_block = regtest().max_block_size;
     let mut attacker = RawPeer::connect(node.p2p_port);
     attacker.handshake();
-    let before = node.process.peak_rss();
-
     // 80 blocks of the chain's largest size, written as fast as the node reads.
     let blocks = 80;
-    let frames: Vec<Vec<u8>> = (0..blocks)
-        .map(|tag| {
-            encode_frame(regtest().magic, &Message::Block(fat_block(max_block, tag))).to_vec()
-        })
-        .collect();
-    assert_eq!(frames[0].len(), 24 + max_block);
-    let mut writer = attacker.writer();
-    let sender = std::thread::spawn(move || {
-        for frame in &frames {
-            writer.write_all(frame).expect("the node reads every block");
-        }
-    });
-    sender.join().expect("sender");
-    // Every block was read (the last one reached the node's counters).
-    wait_for("the node to read every block", DEADLINE, || {
-        node.peer_info()
-            .iter()
-            .find(|p| p["subver"] == "/raw-test-peer/")
-            .and_then(|p| p["bytesrecv_per_msg"]["block"].as_u64())
-            .filter(|bytes| *bytes >= (blocks as u64) * (24 + max_block as u64))
-    });
-    let grown = node.process.peak_rss().saturating_sub(before);
+    let grown = send_max_size_blocks(&node, std::slice::from_mut(&mut attacker), blocks);
     println!(
         "{blocks} blocks of {max_block} bytes from one peer: peak RSS grew {:.1} MiB ({})",
         grown as f64 / MIB as f64,
@@ -127,40 +147,7 @@ fn many_peers_sending_max_size_blocks_at_once_hold_a_bounded_amount() {
             peer
         })
         .collect();
-    let before = node.process.peak_rss();
-    let senders: Vec<_> = attackers
-        .iter_mut()
-        .enumerate()
-        .map(|(i, attacker)| {
-            let frames: Vec<Vec<u8>> = (0..blocks)
-                .map(|b| {
-                    let block = fat_block(max_block, (i * blocks + b) as u8);
-                    encode_frame(regtest().magic, &Message::Block(block)).to_vec()
-                })
-                .collect();
-            let mut writer = attacker.writer();
-            std::thread::spawn(move || {
-                for frame in &frames {
-                    writer.write_all(frame).expect("the node reads every block");
-                }
-            })
-        })
-        .collect();
-    for sender in senders {
-        sender.join().expect("sender");
-    }
-    let sent = (blocks as u64) * (24 + max_block as u64);
-    wait_for("the node to read every peer's blocks", DEADLINE, || {
-        let read = node
-            .peer_info()
-            .iter()
-            .filter(|p| p["subver"] == "/raw-test-peer/")
-            .filter_map(|p| p["bytesrecv_per_msg"]["block"].as_u64())
-            .filter(|bytes| *bytes >= sent)
-            .count();
-        (read == peers).then_some(())
-    });
-    let grown = node.process.peak_rss().saturating_sub(before);
+    let grown = send_max_size_blocks(&node, &mut attackers, blocks);
     println!(
         "{peers} peers sending {blocks} blocks of {max_block} bytes each at once: peak RSS grew {:.1} MiB ({})",
         grown as f64 / MIB as f64,
