@@ -26,6 +26,10 @@ impl Orphans {
         self.by_txid.len()
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_txid.is_empty()
+    }
+
     /// Keeps `tx` until its parents arrive; the oldest orphan makes room when full.
     pub(crate) fn add(&mut self, tx: Arc<Transaction>, time: u64, max: usize) -> bool {
         let txid = tx.txid();

@@ -39,6 +39,10 @@ impl Pool {
         self.entries.len()
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }

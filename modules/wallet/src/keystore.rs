@@ -11,10 +11,12 @@
 //!   its addresses, balances and history; no secret is ever written in the clear once
 //!   the wallet is encrypted.
 
+use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use node_api::chain::{Address, PrivateKey, PublicKey};
 use serde::{Deserialize, Serialize};
@@ -74,6 +76,9 @@ pub(crate) struct KeyStore {
     path: PathBuf,
     wif_version: u8,
     pub(crate) keys: Vec<Key>,
+    /// The keys' hash160s with their labels: what decides what is the wallet's, read for
+    /// every block the chain connects, so kept beside the keys rather than rebuilt.
+    labels: Arc<HashMap<[u8; 20], String>>,
     encryption: Option<Encryption>,
     /// The master key while an encrypted wallet is unlocked.
     master: Option<crypto::Key>,
@@ -133,6 +138,7 @@ impl KeyStore {
             path,
             wif_version,
             keys: Vec::new(),
+            labels: Arc::default(),
             encryption: None,
             master: None,
             unlocked_until: 0,
@@ -181,7 +187,19 @@ impl KeyStore {
             };
             store.keys.push(key);
         }
+        store.labels = Arc::new(
+            store
+                .keys
+                .iter()
+                .map(|k| (k.hash, k.label.clone()))
+                .collect(),
+        );
         Ok(store)
+    }
+
+    /// The keys' hash160s with their labels.
+    pub(crate) fn labels(&self) -> Arc<HashMap<[u8; 20], String>> {
+        self.labels.clone()
     }
 
     /// Whether the wallet is encrypted.
@@ -229,6 +247,8 @@ impl KeyStore {
             self.keys.pop();
             return Err(e);
         }
+        let added = self.keys.last().expect("just added");
+        Arc::make_mut(&mut self.labels).insert(added.hash, added.label.clone());
         Ok(())
     }
 

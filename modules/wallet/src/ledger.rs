@@ -14,6 +14,7 @@
 //!   the main chain.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use node_api::chain::Address;
 
@@ -25,7 +26,7 @@ pub(crate) const CHANGE_LABEL: &str = "change";
 /// The wallet's addresses, by hash, with their labels.
 pub(crate) struct Owner {
     pub(crate) version: u8,
-    pub(crate) labels: HashMap<[u8; 20], String>,
+    pub(crate) labels: Arc<HashMap<[u8; 20], String>>,
 }
 
 impl Owner {
@@ -189,7 +190,6 @@ mod tests {
     use super::*;
     use crate::history::BlockPosition;
     use node_api::chain::{Hash256, OutPoint, Transaction, TxIn, TxOut};
-    use std::sync::Arc;
 
     fn address(n: u8) -> Address {
         Address {
@@ -226,7 +226,7 @@ mod tests {
         let mut history = History::new(dir.path().join("h"), Hash256::ZERO);
         let owner = Owner {
             version: 0x6f,
-            labels: [([1u8; 20], "mine".to_string())].into_iter().collect(),
+            labels: Arc::new([([1u8; 20], "mine".to_string())].into_iter().collect()),
         };
         let outside = OutPoint {
             txid: Hash256([7; 32]),

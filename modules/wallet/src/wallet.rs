@@ -123,12 +123,7 @@ impl Wallet {
         let version = self.version();
         Owner {
             version,
-            labels: self
-                .keys()
-                .keys
-                .iter()
-                .map(|k| (k.hash, k.label.clone()))
-                .collect(),
+            labels: self.keys().labels(),
         }
     }
 

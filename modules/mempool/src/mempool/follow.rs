@@ -136,6 +136,11 @@ impl Mempool {
         height: u32,
         events: &mut Vec<MempoolEvent>,
     ) {
+        // Nothing to remove or retry: the common case while a node syncs, where these
+        // lookups were most of the pool's cost on the chain's writer thread.
+        if inner.pool.is_empty() && inner.orphans.is_empty() {
+            return;
+        }
         for txid in txids {
             if let Some(entry) = inner.pool.remove(txid) {
                 // What the fee estimator learns: this rate waited this long.

@@ -219,6 +219,7 @@ impl ChainState {
     /// Accepts `blocks` in order with the writer lock held: each run of them that extends
     /// the tip is connected in one write, any other block by the one-block path.
     pub(super) fn accept_run(&self, blocks: &[Ready]) -> Vec<Outcome> {
+        let started = std::time::Instant::now();
         let mut outcomes = Vec::with_capacity(blocks.len());
         while outcomes.len() < blocks.len() {
             let rest = &blocks[outcomes.len()..];
@@ -235,6 +236,11 @@ impl ChainState {
                 }
             }
         }
+        tracing::debug!(
+            blocks = blocks.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "wrote a run"
+        );
         outcomes
     }
 

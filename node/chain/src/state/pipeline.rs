@@ -404,13 +404,7 @@ impl ChainState {
             let tip = self.tree().tip();
             let run = self.pipeline.take_run(tip);
             let (blocks, outcomes) = if !run.is_empty() {
-                let started = std::time::Instant::now();
                 let outcomes = self.accept_run(&run);
-                tracing::debug!(
-                    blocks = run.len(),
-                    micros = started.elapsed().as_micros() as u64,
-                    "wrote a run"
-                );
                 (run, outcomes)
             } else {
                 // Nothing extends the tip: the blocks that wait for nothing in flight
