@@ -94,9 +94,13 @@ pub(super) type Outcome = Result<BlockOutcome, ChainError>;
 #[derive(Default)]
 pub(super) struct Pipeline {
     queue: Mutex<Queue>,
-    /// For the few other waits: a leader gathering its run, a thread whose block another
-    /// thread carries.
-    changed: Condvar,
+    /// A leader gathering its run sleeps here, woken only by a change to the block it
+    /// waits for (the child of its run's last block queued, or no longer arriving): woken
+    /// by every block's change, it woke twice per block written and held the queue's
+    /// mutex each time, as the written blocks' threads fought for it.
+    run_grew: Condvar,
+    /// Threads whose block another thread carries sleep here until that one took it.
+    unqueued: Condvar,
 }
 
 #[derive(Default)]
@@ -115,16 +119,31 @@ struct Queue {
     /// Threads waiting for their block's turn, by block: its parent and what the thread
     /// sleeps on.
     waiting: HashMap<Hash256, (Hash256, Arc<Condvar>)>,
+    /// The queued blocks by parent: a run is followed child by child, and the queue
+    /// holds up to a few hundred blocks (a scan of them per step cost a leader more than
+    /// the rest of its gathering).
+    children: HashMap<Hash256, Vec<Hash256>>,
+    /// The last block of the run a gathering leader waits to extend.
+    gathering_after: Option<Hash256>,
+    /// Threads in `wait_unqueued`.
+    unqueued_waiters: usize,
 }
 
 impl Queue {
-    /// The queued block not taken yet whose parent is `parent`. The queue holds a few
-    /// dozen blocks at most, so a scan beats keeping an index.
+    /// The queued block not taken yet whose parent is `parent`.
     fn untaken_child(&self, parent: &Hash256) -> Option<Hash256> {
-        self.ready
-            .values()
-            .find(|(r, taken)| !*taken && r.block.header.prev_block == *parent)
-            .map(|(r, _)| r.pre.hash)
+        self.children
+            .get(parent)?
+            .iter()
+            .find(|hash| !self.ready[*hash].1)
+            .copied()
+    }
+
+    /// Wakes the threads of `wait_unqueued`, if any: a block's thread took its outcome.
+    fn unqueued(&self, unqueued: &Condvar) {
+        if self.unqueued_waiters > 0 {
+            unqueued.notify_all();
+        }
     }
 
     /// Wakes the waiting threads `wake` picks, given a block's hash and its parent.
@@ -197,10 +216,14 @@ impl Pipeline {
         if queue.ready.contains_key(&hash) || queue.done.contains_key(&hash) {
             return false;
         }
+        let parent = ready.block.header.prev_block;
         queue.ready.insert(hash, (ready, false));
+        queue.children.entry(parent).or_default().push(hash);
+        let extends_gathered = queue.gathering_after == Some(parent);
         drop(queue);
-        // A leader may be gathering a run for this block.
-        self.changed.notify_all();
+        if extends_gathered {
+            self.run_grew.notify_all();
+        }
         true
     }
 
@@ -208,7 +231,9 @@ impl Pipeline {
     pub(super) fn wait_unqueued(&self, hash: &Hash256) {
         let mut queue = self.lock();
         while queue.ready.contains_key(hash) || queue.done.contains_key(hash) {
-            queue = self.changed.wait(queue).unwrap_or_else(|e| e.into_inner());
+            queue.unqueued_waiters += 1;
+            queue = self.unqueued.wait(queue).unwrap_or_else(|e| e.into_inner());
+            queue.unqueued_waiters -= 1;
         }
     }
 
@@ -222,7 +247,7 @@ impl Pipeline {
             if let Some((outcome, ready)) = queue.done.remove(hash) {
                 queue.waiting.remove(hash);
                 // Another thread with the same block may be waiting for it to be taken.
-                self.changed.notify_all();
+                queue.unqueued(&self.unqueued);
                 drop(queue);
                 drop(ready);
                 return Turn::Done(outcome);
@@ -262,9 +287,11 @@ impl Pipeline {
                 *parent == last && !queue.ready.contains_key(hash) && !queue.done.contains_key(hash)
             });
             if full || !next_in_flight {
+                queue.gathering_after = None;
                 return;
             }
-            queue = self.changed.wait(queue).unwrap_or_else(|e| e.into_inner());
+            queue.gathering_after = Some(last);
+            queue = self.run_grew.wait(queue).unwrap_or_else(|e| e.into_inner());
         }
     }
 
@@ -324,6 +351,15 @@ impl Pipeline {
         let mut queue = self.lock();
         for (hash, outcome) in outcomes {
             let ready = queue.ready.remove(&hash).map(|(ready, _)| ready);
+            if let Some(ready) = &ready {
+                let parent = ready.block.header.prev_block;
+                if let Some(children) = queue.children.get_mut(&parent) {
+                    children.retain(|child| *child != hash);
+                    if children.is_empty() {
+                        queue.children.remove(&parent);
+                    }
+                }
+            }
             queue.done.insert(hash, (outcome, ready));
             if let Some((_, waiter)) = queue.waiting.get(&hash) {
                 waiter.notify_one();
@@ -333,9 +369,11 @@ impl Pipeline {
 
     /// The outcome of `hash` if a leader wrote it, for its thread.
     pub(super) fn take_done(&self, hash: &Hash256) -> Option<Outcome> {
-        let done = self.lock().done.remove(hash);
+        let mut queue = self.lock();
+        let done = queue.done.remove(hash);
         // Another thread with the same block may be waiting for it to be taken.
-        self.changed.notify_all();
+        queue.unqueued(&self.unqueued);
+        drop(queue);
         done.map(|(outcome, _)| outcome)
     }
 }
@@ -352,17 +390,22 @@ impl Drop for Leading<'_> {
 impl Drop for Arrival<'_> {
     fn drop(&mut self) {
         let mut queue = self.pipeline.lock();
-        if let Some((_, count)) = queue.arriving.get_mut(&self.hash) {
+        let gathering_after = queue.gathering_after;
+        let mut waited_for = false;
+        if let Some((parent, count)) = queue.arriving.get_mut(&self.hash) {
             *count -= 1;
             if *count == 0 {
+                // A leader may be gathering a run for this block: it stops waiting.
+                waited_for = gathering_after == Some(*parent);
                 queue.arriving.remove(&self.hash);
                 // Its children's threads may lead now.
                 queue.wake(|_, parent| *parent == self.hash);
             }
         }
         drop(queue);
-        // A leader may be gathering a run for this block.
-        self.pipeline.changed.notify_all();
+        if waited_for {
+            self.pipeline.run_grew.notify_all();
+        }
     }
 }
 
