@@ -427,13 +427,25 @@ mod tests {
         let mut store = KeyStore::open(path.clone(), 0xef).unwrap();
         let key = PrivateKey::generate();
         let address = key.public_key().hash160();
+        let before = store.labels();
         store.add(key, "savings".to_string(), 7).unwrap();
+        // What the chain follower reads: the added key, without changing a map handed
+        // out before.
+        assert!(before.is_empty());
+        assert_eq!(
+            store.labels().get(&address).map(String::as_str),
+            Some("savings")
+        );
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let store = KeyStore::open(path, 0xef).unwrap();
         assert_eq!(store.keys.len(), 1);
         assert_eq!(store.keys[0].public.hash160(), address);
         assert_eq!(store.keys[0].label, "savings");
+        assert_eq!(
+            store.labels().get(&address).map(String::as_str),
+            Some("savings")
+        );
     }
 
     #[test]
