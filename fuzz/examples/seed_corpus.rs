@@ -141,7 +141,7 @@ fn messages(blocks: &[(String, Block)]) -> Vec<Message> {
         ]),
         Message::GetData(vec![Inventory::block(spending.hash())]),
         Message::NotFound(vec![Inventory::tx(Hash256([10; 32]))]),
-        Message::Block(spending.clone()),
+        Message::Block(spending.clone().into()),
         Message::Tx(payment),
         Message::GetAddr,
         Message::Addr(vec![

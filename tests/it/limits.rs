@@ -43,7 +43,7 @@ fn fat_block(bytes: usize, tag: u8) -> Block {
             lock_time: 0,
         }],
     };
-    let overhead = encode_frame(regtest().magic, &Message::Block(block.clone())).len() - 24;
+    let overhead = encode_frame(regtest().magic, &Message::Block(block.clone().into())).len() - 24;
     // The script's length prefix grows from 1 to 5 bytes.
     block.txs[0].outputs[0].script_pubkey = vec![tag; bytes - overhead - 4];
     block
@@ -72,7 +72,7 @@ fn send_max_size_blocks(node: &TestNode, attackers: &mut [RawPeer], blocks: usiz
             let frames: Vec<Vec<u8>> = (0..blocks)
                 .map(|b| {
                     let block = fat_block(max_block, (i * blocks + b) as u8);
-                    encode_frame(regtest().magic, &Message::Block(block)).to_vec()
+                    encode_frame(regtest().magic, &Message::Block(block.into())).to_vec()
                 })
                 .collect();
             assert_eq!(frames[0].len(), 24 + max_block);
@@ -368,7 +368,7 @@ fn low_work_and_unconnecting_headers_are_not_stored_and_their_sender_is_dropped(
         let mut block = fat_block(1000, 1);
         block.header = headers_on(genesis.hash(), genesis.time, 1, 1000 + salt)[0];
         pushed.push(block.hash());
-        let frame = encode_frame(regtest().magic, &Message::Block(block));
+        let frame = encode_frame(regtest().magic, &Message::Block(block.into()));
         if writer.write_all(&frame).is_err() {
             break;
         }

@@ -480,7 +480,7 @@ fn a_peer_sending_an_invalid_block_is_dropped_while_other_peers_keep_syncing() {
     for (what, block) in invalid_blocks_on_genesis() {
         let mut raw = RawPeer::connect(node.p2p_port);
         raw.handshake();
-        raw.send(&Message::Block(block));
+        raw.send(&Message::Block(block.into()));
         assert!(
             raw.closed_by_node(),
             "a peer sending {what} stayed connected"

@@ -129,16 +129,33 @@ pub(crate) struct MeteredWriter {
     pub(crate) metrics: Arc<ChainMetrics>,
 }
 
-impl ChainWriter for MeteredWriter {
-    fn accept_block(&self, block: &Block) -> Result<BlockOutcome, ChainError> {
-        let started = Instant::now();
-        let outcome = self.chain.accept_block(block);
+impl MeteredWriter {
+    /// Records how long a block that became the tip took to connect.
+    fn timed(
+        &self,
+        started: Instant,
+        outcome: Result<BlockOutcome, ChainError>,
+    ) -> Result<BlockOutcome, ChainError> {
         if let Ok(BlockOutcome::BecameTip) = outcome {
             self.metrics
                 .connect_seconds
                 .record(started.elapsed().as_secs_f64());
         }
         outcome
+    }
+}
+
+impl ChainWriter for MeteredWriter {
+    fn accept_block(&self, block: &Block) -> Result<BlockOutcome, ChainError> {
+        let started = Instant::now();
+        let outcome = self.chain.accept_block(block);
+        self.timed(started, outcome)
+    }
+
+    fn accept_shared_block(&self, block: Arc<Block>) -> Result<BlockOutcome, ChainError> {
+        let started = Instant::now();
+        let outcome = self.chain.accept_shared_block(block);
+        self.timed(started, outcome)
     }
 
     fn accept_headers(&self, headers: &[BlockHeader]) -> Result<usize, ChainError> {

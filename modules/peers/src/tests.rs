@@ -440,7 +440,7 @@ async fn a_peer_is_not_read_while_its_messages_are_held_over_the_receive_buffer(
     let magic = h.peers.magic();
     let sender = tokio::spawn(async move {
         for tag in 0..count {
-            let frame = encode_frame(magic, &Message::Block(fat_block(size, tag)));
+            let frame = encode_frame(magic, &Message::Block(fat_block(size, tag).into()));
             if x.write.write_all(&frame).await.is_err() {
                 break;
             }

@@ -23,7 +23,7 @@ impl Broadcast for Flood {
     }
 
     fn block(&mut self, peers: &dyn PeerService, hash: Hash256, block: &Arc<Block>) {
-        let message = Arc::new(Message::Block((**block).clone()));
+        let message = Arc::new(Message::Block(block.clone()));
         peers.announce(&[hash], &mut |_, _| Some(message.clone()));
     }
 }

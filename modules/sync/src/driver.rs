@@ -216,7 +216,7 @@ impl Driver {
                         let done = accepted_tx.clone();
                         tokio::spawn(async move {
                             let result = tokio::task::spawn_blocking(move || match &*message {
-                                Message::Block(block) => writer.accept_block(block),
+                                Message::Block(block) => writer.accept_shared_block(block.clone()),
                                 _ => unreachable!("only blocks are routed here"),
                             })
                             .await;

@@ -134,7 +134,7 @@ async fn serve(
                         .block(&item.hash)
                         .unwrap()
                         .expect("a block of the source");
-                    peers.deliver(Topic::Block, Message::Block(block));
+                    peers.deliver(Topic::Block, Message::Block(block.into()));
                 }
             }
             other => panic!("unexpected message to the peer: {other:?}"),

@@ -84,6 +84,12 @@ pub trait ChainListener: Send + Sync {
 pub trait ChainWriter: Send + Sync {
     /// Validates and stores a block, then moves the tip to the most-work chain.
     fn accept_block(&self, block: &Block) -> Result<BlockOutcome, ChainError>;
+    /// [`ChainWriter::accept_block`] for a block the caller shares (a decoded `block`
+    /// message): the chain may keep the `Arc` while the block waits to be written
+    /// instead of copying it.
+    fn accept_shared_block(&self, block: Arc<Block>) -> Result<BlockOutcome, ChainError> {
+        self.accept_block(&block)
+    }
     /// Validates and stores a peer's headers; returns how many were new. A run whose
     /// chain stays below the anti-DoS work (the tip's less 144 blocks' worth) is refused
     /// with [`ChainError::LowWork`] and not stored.
@@ -215,6 +221,9 @@ impl ChainView for LocalChain {
 impl ChainWriter for LocalChain {
     fn accept_block(&self, block: &Block) -> Result<BlockOutcome, ChainError> {
         self.state.accept_block(block)
+    }
+    fn accept_shared_block(&self, block: Arc<Block>) -> Result<BlockOutcome, ChainError> {
+        self.state.accept_shared_block(block)
     }
     fn accept_headers(&self, headers: &[BlockHeader]) -> Result<usize, ChainError> {
         self.state.accept_peer_headers(headers)

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 use node_chain::encode::{write_compact_size, write_var_bytes, DecodeErrorKind};
 use node_chain::{Block, BlockHeader, Decode, DecodeError, Encode, Hash256, Reader, Transaction};
@@ -244,8 +245,9 @@ pub enum Message {
     GetData(Vec<Inventory>),
     /// Answers `getdata` items the sender does not have.
     NotFound(Vec<Inventory>),
-    /// A full block.
-    Block(Block),
+    /// A full block, shared: the sync hands the decoded block to the chain and the relay
+    /// sends one to many peers without copying it.
+    Block(Arc<Block>),
     /// A transaction.
     Tx(Transaction),
     /// Asks for known node addresses.
@@ -502,7 +504,7 @@ fn decode_known(name: &'static str, r: &mut Reader<'_>) -> Result<Message, Fail>
                 _ => Message::NotFound(items),
             }
         }
-        "block" => Message::Block(Block::decode(r)?),
+        "block" => Message::Block(Arc::new(Block::decode(r)?)),
         "tx" => Message::Tx(Transaction::decode(r)?),
         "getaddr" => Message::GetAddr,
         "addr" => {
@@ -673,10 +675,10 @@ pub(crate) mod tests {
             ]),
             Message::GetData(vec![Inventory::block(Hash256([9; 32]))]),
             Message::NotFound(vec![Inventory::tx(Hash256([10; 32]))]),
-            Message::Block(Block {
+            Message::Block(Arc::new(Block {
                 header: header(3),
                 txs: vec![tx()],
-            }),
+            })),
             Message::Tx(tx()),
             Message::GetAddr,
             Message::Addr(vec![
@@ -805,7 +807,7 @@ pub(crate) mod tests {
             txs: vec![tx()],
         };
         assert_eq!(
-            Message::Block(block.clone()).inventory_hashes(),
+            Message::Block(Arc::new(block.clone())).inventory_hashes(),
             [block.hash()]
         );
         assert_eq!(Message::Tx(tx()).inventory_hashes(), [tx().txid()]);

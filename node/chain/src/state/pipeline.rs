@@ -412,15 +412,15 @@ impl Drop for Arrival<'_> {
 impl ChainState {
     /// The pipeline's path for a block [`ChainState::preverify`] has seen: queue it, then
     /// wait until a leader wrote it, or lead.
-    pub(super) fn accept_queued(&self, block: &Block, pre: Preverified) -> Outcome {
+    pub(super) fn accept_queued(&self, block: Arc<Block>, pre: Preverified) -> Outcome {
         let (hash, parent) = (pre.hash, block.header.prev_block);
-        let ready = Ready::new(Arc::new(block.clone()), pre.clone());
+        let ready = Ready::new(block.clone(), pre.clone());
         if !self.pipeline.enqueue(ready) {
             // Another thread carries this very block: once that one is written, the
             // one-block path finds it had (or refused).
             self.pipeline.wait_unqueued(&hash);
             let _writer = self.lock_writer();
-            return self.accept_held(block, pre);
+            return self.accept_held(&block, pre);
         }
         loop {
             match self.pipeline.next_turn(&hash, &parent) {
