@@ -176,17 +176,21 @@ impl Wallet {
         self.keys()
             .keys
             .iter()
-            .map(|k| (k.public.address(version), k.label.clone()))
+            .map(|k| {
+                (
+                    Address {
+                        version,
+                        hash: k.hash,
+                    },
+                    k.label.clone(),
+                )
+            })
             .collect()
     }
 
     /// Whether `address` is one of ours.
     pub fn is_mine(&self, address: &Address) -> bool {
-        let version = self.version();
-        self.keys()
-            .keys
-            .iter()
-            .any(|k| k.public.address(version) == *address)
+        address.version == self.version() && self.keys().labels().contains_key(&address.hash)
     }
 
     /// `dumpprivkey`: the key of `address` (the caller shows it as WIF; never logged).

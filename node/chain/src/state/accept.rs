@@ -184,17 +184,18 @@ impl ChainState {
     /// verified before the writer lock, side by side, and verified blocks that extend the
     /// tip are connected several to a write (see `pipeline.rs`).
     pub fn accept_block(&self, block: &Block) -> Result<BlockOutcome, ChainError> {
-        self.accept(block, None)
+        self.accept(block, || Arc::new(block.clone()))
     }
 
     /// [`ChainState::accept_block`] for a block the caller shares: while it waits to be
     /// written the pipeline holds this `Arc` rather than a copy (a block is hundreds of
     /// allocations, copied and freed on the cores that verify the next blocks).
     pub fn accept_shared_block(&self, block: Arc<Block>) -> Result<BlockOutcome, ChainError> {
-        self.accept(&block, Some(&block))
+        self.accept(&block, || block.clone())
     }
 
-    fn accept(&self, block: &Block, shared: Option<&Arc<Block>>) -> Outcome {
+    /// `share` gives the block to queue when it waits for the writer.
+    fn accept(&self, block: &Block, share: impl FnOnce() -> Arc<Block>) -> Outcome {
         let hash = block.hash();
         let _arrival = self.pipeline.enter(hash, block.header.prev_block);
         // Verifying ahead pays only when there is something to overlap with. With no other
@@ -212,8 +213,7 @@ impl ChainState {
             }
         }
         let pre = self.preverify(block);
-        let shared = shared.cloned().unwrap_or_else(|| Arc::new(block.clone()));
-        self.accept_queued(shared, pre)
+        self.accept_queued(share(), pre)
     }
 
     /// Accepts blocks [`ChainState::preverify`] has seen (on another thread, ahead of

@@ -140,7 +140,7 @@ impl Queue {
     }
 
     /// Wakes the threads of `wait_unqueued`, if any: a block's thread took its outcome.
-    fn unqueued(&self, unqueued: &Condvar) {
+    fn wake_unqueued(&self, unqueued: &Condvar) {
         if self.unqueued_waiters > 0 {
             unqueued.notify_all();
         }
@@ -247,7 +247,7 @@ impl Pipeline {
             if let Some((outcome, ready)) = queue.done.remove(hash) {
                 queue.waiting.remove(hash);
                 // Another thread with the same block may be waiting for it to be taken.
-                queue.unqueued(&self.unqueued);
+                queue.wake_unqueued(&self.unqueued);
                 drop(queue);
                 drop(ready);
                 return Turn::Done(outcome);
@@ -372,7 +372,7 @@ impl Pipeline {
         let mut queue = self.lock();
         let done = queue.done.remove(hash);
         // Another thread with the same block may be waiting for it to be taken.
-        queue.unqueued(&self.unqueued);
+        queue.wake_unqueued(&self.unqueued);
         drop(queue);
         done.map(|(outcome, _)| outcome)
     }
