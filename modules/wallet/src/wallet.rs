@@ -286,9 +286,15 @@ impl Wallet {
     /// listed once.
     ///
     /// The mempool drops what a block confirms inside the step that connects it, but a
-    /// block may connect between the two reads here, before that step reaches the pool:
-    /// an output of a transaction seen confirmed is then not taken from the mempool too.
-    /// The race can hide an output for one call; it never counts one twice.
+    /// block may connect between the reads here, and the reads are ordered for it:
+    /// - a confirmed coin the pool does not spend is read again from the chain after the
+    ///   pool was asked: a pooled spend that a block confirmed meanwhile left the pool only
+    ///   after the block was written, so the second read sees the coin spent (without it,
+    ///   a payment could pick a coin its previous payment had just spent in a block);
+    /// - an output of a transaction seen confirmed is not taken from the mempool too.
+    ///
+    /// The race can hide an output for one call; it never counts one twice or lists a
+    /// spent one.
     pub fn coins_of(&self, addresses: &[Address]) -> Result<Vec<WalletCoin>, WalletError> {
         let chain_error = |e: node_api::chain::ChainError| WalletError::Chain(e.to_string());
         let tip = self.chain.tip().height;
@@ -305,6 +311,9 @@ impl Wallet {
             for (outpoint, coin) in confirmed {
                 confirmed_txids.insert(outpoint.txid);
                 if !listed.insert(outpoint) || self.mempool.is_spent(&outpoint) {
+                    continue;
+                }
+                if self.chain.coin(&outpoint).map_err(chain_error)?.is_none() {
                     continue;
                 }
                 // The index may be read after a block the tip read above did not see.

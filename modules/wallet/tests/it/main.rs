@@ -159,6 +159,40 @@ fn an_output_confirmed_and_still_listed_by_a_lagging_mempool_counts_once() {
 }
 
 #[test]
+fn a_coin_spent_by_a_block_connecting_between_the_reads_is_not_listed() {
+    let mut h = Harness::new();
+    let pool = TestPool::following(h.chain.clone());
+    let wallet = h.wallet(&pool);
+    let from = wallet.new_address("from").unwrap();
+    let friend = wallet.new_address("friend").unwrap();
+    h.fund(&from);
+    let funded = wallet.coins_of(&[from]).unwrap();
+    assert_eq!(funded.len(), 1);
+    let (txid, _) = wallet.send(&friend, 10 * COIN, Some(&from)).unwrap();
+
+    // The block confirming the payment connects after the wallet read the address
+    // index (the funding coin unspent there) and before it asks the pool, which has
+    // dropped the payment by then.
+    let tx = (*pool.get(&txid).unwrap()).clone();
+    let block = h.builder.next_block(&h.miner, vec![tx]);
+    let chain = h.chain.clone();
+    pool.before_next_is_spent(move || {
+        chain.accept_block(&block).unwrap();
+    });
+    let coins = wallet.coins_of(&[from]).unwrap();
+    assert!(!pool.contains(&txid));
+    assert!(
+        coins.iter().all(|c| c.outpoint != funded[0].outpoint),
+        "a spent coin is listed: {coins:?}"
+    );
+    // The next call lists the payment's change, confirmed.
+    let coins = wallet.coins_of(&[from]).unwrap();
+    assert_eq!(coins.len(), 1, "{coins:?}");
+    assert_eq!(coins[0].outpoint.txid, txid);
+    assert!(coins[0].confirmations >= 1);
+}
+
+#[test]
 fn the_wallet_service_hands_out_addresses_it_knows() {
     let h = Harness::new();
     let pool = TestPool::following(h.chain.clone());

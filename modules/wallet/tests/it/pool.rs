@@ -15,6 +15,9 @@ pub(crate) struct TestPool {
     chain: Arc<dyn ChainView>,
     /// Transactions and fees, in admission order.
     txs: Mutex<Vec<(Arc<Transaction>, u64)>>,
+    /// Runs once, at the next `is_spent`, before it answers: a block connecting between
+    /// a caller's reads.
+    before_is_spent: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 struct Follower(Weak<TestPool>);
@@ -52,7 +55,13 @@ impl TestPool {
         Arc::new(TestPool {
             chain,
             txs: Mutex::default(),
+            before_is_spent: Mutex::default(),
         })
+    }
+
+    /// Runs `hook` at the start of the next `is_spent` call.
+    pub(crate) fn before_next_is_spent(&self, hook: impl FnOnce() + Send + 'static) {
+        *self.before_is_spent.lock().unwrap() = Some(Box::new(hook));
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<(Arc<Transaction>, u64)>> {
@@ -167,6 +176,10 @@ impl MempoolService for TestPool {
     }
 
     fn is_spent(&self, outpoint: &OutPoint) -> bool {
+        let hook = self.before_is_spent.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook();
+        }
         TestPool::spender(&self.lock(), outpoint).is_some()
     }
 
