@@ -15,7 +15,8 @@
 //!   by one node), and for each strategy (`headers-first`, `poll`, their other settings at
 //!   their defaults) a fresh node on `configs/regtest.toml` connects to the first source,
 //!   then to all three; the time runs from its spawn until its `getblockcount` reads
-//!   2,000 (polled every 10 ms).
+//!   2,000 (polled every 10 ms near the end, up to every 200 ms far from it: polls take
+//!   CPU from the node measured).
 //!
 //! Two ceilings are measured in the same run, first each the fastest of [`CEILING_RUNS`]
 //! tries (the machine may be shared: a burst of someone else's load would make one try
@@ -67,7 +68,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -112,7 +113,8 @@ const SOURCES: usize = 3;
 const SYNC_TIMEOUT: Duration = Duration::from_secs(300);
 /// Time allowed for a node to start answering RPC calls.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
-/// Pause between two `getblockcount` polls of the syncing node.
+/// The shortest pause between two `getblockcount` polls of the syncing node (near the end
+/// of a sync; far from it, up to 20 times this).
 const POLL: Duration = Duration::from_millis(10);
 /// Tries of each ceiling; the fastest counts.
 const CEILING_RUNS: usize = 3;
@@ -246,6 +248,10 @@ struct Sync {
     block_bytes: u64,
     /// Scrapes of `/metrics` while it ran (the metrics variant; 0 otherwise).
     scrapes: usize,
+    /// CPU seconds the syncing node used, and the sources while it ran: beside two cores
+    /// times `secs`, they say whether the cores idled or did work the ceiling does not.
+    cpu_secs: f64,
+    source_cpu_secs: f64,
 }
 
 /// GETs `addr`'s `/metrics` every [`SCRAPE_INTERVAL`] until `stop`; returns how many
@@ -271,11 +277,14 @@ fn sync(
     assume_valid: Option<Hash256>,
     metrics: bool,
 ) -> Sync {
+    // Numbered, so the log of every try is kept (`BENCH_NODE_LOG`).
+    static SYNCS: AtomicUsize = AtomicUsize::new(0);
     let name = format!(
-        "fresh-{strategy}-{}{}{}",
+        "fresh-{strategy}-{}{}{}-{}",
         sources.len(),
         if assume_valid.is_some() { "-av" } else { "" },
-        if metrics { "-metrics" } else { "" }
+        if metrics { "-metrics" } else { "" },
+        SYNCS.fetch_add(1, Ordering::Relaxed)
     );
     let datadir = root.join(&name);
     let targets: Vec<String> = sources.iter().map(|s| s.node.p2p.to_string()).collect();
@@ -290,6 +299,8 @@ fn sync(
         sets.push(format!("node.modules={WITH_METRICS:?}"));
         sets.push("metrics.listen=127.0.0.1:0".to_string());
     }
+    let sources_cpu = || -> f64 { sources.iter().map(|s| s.node.process.cpu_secs()).sum() };
+    let sources_before = sources_cpu();
     let start = Instant::now();
     let mut node = Node::spawn(datadir.clone(), &sets);
     let stop = Arc::new(AtomicBool::new(false));
@@ -300,7 +311,8 @@ fn sync(
     });
     let deadline = start + SYNC_TIMEOUT;
     loop {
-        if node.height(runtime).ok() == Some(u64::from(BLOCKS)) {
+        let height = node.height(runtime).ok();
+        if height == Some(u64::from(BLOCKS)) {
             break;
         }
         assert!(
@@ -308,9 +320,22 @@ fn sync(
             "{name} not synced within {SYNC_TIMEOUT:?}; log {}",
             node.node.process.log().display()
         );
-        std::thread::sleep(POLL);
+        // Each poll takes CPU from the node measured (a twentieth of a core every 10 ms):
+        // rarely while far from the end, every POLL near it, from the rate so far.
+        let wait = match height {
+            Some(height) if height > 0 => {
+                let left = start
+                    .elapsed()
+                    .mul_f64((u64::from(BLOCKS) - height) as f64 / height as f64);
+                (left / 2).clamp(POLL, 20 * POLL)
+            }
+            _ => POLL,
+        };
+        std::thread::sleep(wait);
     }
     let secs = start.elapsed().as_secs_f64();
+    let cpu_secs = node.node.process.cpu_secs();
+    let source_cpu_secs = sources_cpu() - sources_before;
     stop.store(true, Ordering::Relaxed);
     let scrapes = scraper.map_or(0, |s| s.join().expect("the scraper"));
     let peers = runtime
@@ -329,6 +354,8 @@ fn sync(
         secs,
         block_bytes,
         scrapes,
+        cpu_secs,
+        source_cpu_secs,
     }
 }
 
@@ -587,7 +614,7 @@ fn main() {
                 if only.as_ref().is_some_and(|only| *only != suffix) {
                     continue;
                 }
-                let ((ceiling, secs, block_bytes), tries) = median_beside_ceiling(
+                let ((ceiling, secs, seen), tries) = median_beside_ceiling(
                     || ceiling(assume_valid, &source),
                     || {
                         let run = sync(
@@ -598,9 +625,13 @@ fn main() {
                             assume_valid,
                             false,
                         );
-                        (run.secs, run.block_bytes)
+                        (
+                            run.secs,
+                            (run.block_bytes, run.cpu_secs, run.source_cpu_secs),
+                        )
                     },
                 );
+                let (block_bytes, cpu_secs, source_cpu_secs) = seen;
                 print(
                     &format!("sync_ceiling_secs_{suffix}"),
                     json!(round(ceiling, 2)),
@@ -608,6 +639,16 @@ fn main() {
                 );
                 let rate = f64::from(BLOCKS) / secs;
                 print(&format!("sync_secs_{suffix}"), json!(round(secs, 2)), "s");
+                print(
+                    &format!("sync_cpu_secs_{suffix}"),
+                    json!(round(cpu_secs, 2)),
+                    "s",
+                );
+                print(
+                    &format!("sync_source_cpu_secs_{suffix}"),
+                    json!(round(source_cpu_secs, 2)),
+                    "s",
+                );
                 print(
                     &format!("sync_blocks_per_s_{suffix}"),
                     json!(round(rate, 1)),

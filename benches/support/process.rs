@@ -50,6 +50,20 @@ impl NodeProcess {
         &self.log
     }
 
+    /// Seconds of CPU the node has used so far, user and system, from `/proc` (whose
+    /// clock ticks are Linux's `USER_HZ`, 100 a second).
+    pub(crate) fn cpu_secs(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .expect("read the node's /proc stat");
+        // The fields after the command name, which is in parentheses and may hold spaces:
+        // utime and stime are the 14th and 15th of the line.
+        let after_name = &stat[stat.rfind(')').expect("a stat line") + 2..];
+        let fields: Vec<&str> = after_name.split(' ').collect();
+        let ticks: u64 =
+            fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+        ticks as f64 / 100.0
+    }
+
     /// The exit status if the node has exited, as [`Child::try_wait`].
     pub(crate) fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
         self.child.try_wait()

@@ -16,7 +16,7 @@ use node_api::metrics::{
     counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Counter,
     Gauge, Histogram, Unit,
 };
-use node_api::{ChainListener, ChainView, ChainWriter, LocalChain};
+use node_api::{ChainListener, ChainView, ChainWriter, LocalChain, PendingBlock};
 
 /// Handles of the chain's series.
 pub(crate) struct ChainMetrics {
@@ -156,6 +156,15 @@ impl ChainWriter for MeteredWriter {
         let started = Instant::now();
         let outcome = self.chain.accept_shared_block(block);
         self.timed(started, outcome)
+    }
+
+    fn accept_ahead(self: Arc<Self>, block: Arc<Block>) -> PendingBlock {
+        let pending = self.chain.clone().accept_ahead(block);
+        Box::new(move || {
+            let started = Instant::now();
+            let outcome = pending();
+            self.timed(started, outcome)
+        })
     }
 
     fn accept_headers(&self, headers: &[BlockHeader]) -> Result<usize, ChainError> {

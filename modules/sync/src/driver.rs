@@ -212,14 +212,12 @@ impl Driver {
                         // A block larger than the whole budget waits for all of it.
                         let kib = block.size().div_ceil(1024).clamp(1, MAX_ACCEPTING_KIB) as u32;
                         let kib_permit = accepting_kib.clone().acquire_many_owned(kib).await.expect("never closed");
-                        let writer = self.writer.clone();
+                        // Started here, in the order blocks arrived: the chain verifies
+                        // them in that order while they wait for their turn.
+                        let pending = self.writer.clone().accept_ahead(block.clone());
                         let done = accepted_tx.clone();
                         tokio::spawn(async move {
-                            let result = tokio::task::spawn_blocking(move || match &*message {
-                                Message::Block(block) => writer.accept_shared_block(block.clone()),
-                                _ => unreachable!("only blocks are routed here"),
-                            })
-                            .await;
+                            let result = tokio::task::spawn_blocking(pending).await;
                             drop((permit, kib_permit));
                             let _ = done.send((peer, hash, result));
                         });

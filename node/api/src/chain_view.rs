@@ -80,8 +80,12 @@ pub trait ChainListener: Send + Sync {
     fn on_chain_event(&self, event: &ChainEvent);
 }
 
+/// What finishes a block's acceptance started by [`ChainWriter::accept_ahead`]: called
+/// on a thread that may block, it returns what `accept_shared_block` would.
+pub type PendingBlock = Box<dyn FnOnce() -> Result<BlockOutcome, ChainError> + Send>;
+
 /// Feeding the chain: what sync, relay, the miner and `submitblock` use.
-pub trait ChainWriter: Send + Sync {
+pub trait ChainWriter: Send + Sync + 'static {
     /// Validates and stores a block, then moves the tip to the most-work chain.
     fn accept_block(&self, block: &Block) -> Result<BlockOutcome, ChainError>;
     /// [`ChainWriter::accept_block`] for a block the caller shares (a decoded `block`
@@ -89,6 +93,14 @@ pub trait ChainWriter: Send + Sync {
     /// instead of copying it.
     fn accept_shared_block(&self, block: Arc<Block>) -> Result<BlockOutcome, ChainError> {
         self.accept_block(&block)
+    }
+    /// Starts accepting `block` without waiting for it: the chain may begin its work at
+    /// once (verifying its signatures), in the order of these calls, and treats the
+    /// block as on its way. A caller handing over many blocks (a sync) calls this in the
+    /// order they arrived and runs the returned calls side by side; by default nothing
+    /// starts before the returned call.
+    fn accept_ahead(self: Arc<Self>, block: Arc<Block>) -> PendingBlock {
+        Box::new(move || self.accept_shared_block(block))
     }
     /// Validates and stores a peer's headers; returns how many were new. A run whose
     /// chain stays below the anti-DoS work (the tip's less 144 blocks' worth) is refused
@@ -224,6 +236,10 @@ impl ChainWriter for LocalChain {
     }
     fn accept_shared_block(&self, block: Arc<Block>) -> Result<BlockOutcome, ChainError> {
         self.state.accept_shared_block(block)
+    }
+    fn accept_ahead(self: Arc<Self>, block: Arc<Block>) -> PendingBlock {
+        let pending = self.state.accept_ahead(block);
+        Box::new(move || pending.accept())
     }
     fn accept_headers(&self, headers: &[BlockHeader]) -> Result<usize, ChainError> {
         self.state.accept_peer_headers(headers)

@@ -34,7 +34,7 @@ mod peers;
 mod wallet;
 
 pub use broadcast::{Broadcast, BROADCAST};
-pub use chain_view::{ChainListener, ChainView, ChainWriter, LocalChain};
+pub use chain_view::{ChainListener, ChainView, ChainWriter, LocalChain, PendingBlock};
 pub use mempool::{
     Accepted, EntryInfo, MempoolError, MempoolEvent, MempoolInfo, MempoolPolicy, MempoolService,
     SelectedTx, POLICY,

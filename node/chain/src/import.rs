@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use crate::block::{Block, BlockHeader};
 use crate::encode::{serialize, Decode, DecodeError, DecodeErrorKind, Reader};
 use crate::hash::Hash256;
-use crate::state::{run_is_full, BlockOutcome, ChainError, ChainState, Ready, MAX_RUN_BLOCKS};
+use crate::state::{
+    run_is_full, verifiers, BlockOutcome, ChainError, ChainState, Cores, Ready, MAX_RUN_BLOCKS,
+};
 
 /// Time between two progress reports.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
@@ -159,7 +161,7 @@ where
             // Each block is verified by a task of the pool, several side by side, so no
             // core waits while this thread reads and decodes the next block, nor for the
             // last signature of one block before starting the next.
-            rayon::in_place_scope(|pool| {
+            verifiers().in_place_scope(|pool| {
                 for block in blocks {
                     let block = match block {
                         Ok(block) => block,
@@ -174,7 +176,7 @@ where
                         return;
                     }
                     pool.spawn(move |_| {
-                        let pre = state.preverify(&block);
+                        let pre = state.preverify(&block, Cores::This);
                         // The writer may have stopped at a refused block.
                         let _ = fill.send(Ready::new(Arc::new(block), pre));
                     });

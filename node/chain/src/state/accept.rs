@@ -4,7 +4,7 @@
 use std::sync::{Arc, MutexGuard};
 
 use super::activate::ToConnect;
-use super::pipeline::{run_is_full, Outcome, Preverified, Ready};
+use super::pipeline::{run_is_full, verifiers, Cores, Outcome, Preverified, Ready};
 use super::records::{encode, FAILED, HAVE_DATA};
 use super::tree::BlockTree;
 use super::{
@@ -198,6 +198,17 @@ impl ChainState {
     fn accept(&self, block: &Block, share: impl FnOnce() -> Arc<Block>) -> Outcome {
         let hash = block.hash();
         let _arrival = self.pipeline.enter(hash, block.header.prev_block);
+        self.accept_entered(block, hash, share)
+    }
+
+    /// [`ChainState::accept`] once the pipeline counts `block` (of hash `hash`) as being
+    /// accepted.
+    pub(super) fn accept_entered(
+        &self,
+        block: &Block,
+        hash: Hash256,
+        share: impl FnOnce() -> Arc<Block>,
+    ) -> Outcome {
         // Verifying ahead pays only when there is something to overlap with. With no other
         // block in flight (a block relayed at the tip) and the writer free, connecting
         // verifies signatures on the other cores while this thread walks the UTXO set,
@@ -212,7 +223,12 @@ impl ChainState {
                 return self.accept_held(block, pre);
             }
         }
-        let pre = self.preverify(block);
+        // On the verifying threads, whose queue is first come first served: callers hand
+        // the chain a hundred blocks at once, and as many threads verifying side by side
+        // shared the cores in no order, so the block next in line waited behind later
+        // ones (its checks took ten times their work in wall time) while the writer
+        // idled, and their wake-ups preempted the writer.
+        let pre = verifiers().install(|| self.preverify(block, Cores::All));
         self.accept_queued(share(), pre)
     }
 

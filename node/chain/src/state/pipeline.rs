@@ -24,13 +24,15 @@
 //! No lock is held while a block is verified.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 use rayon::prelude::*;
+use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use super::{BlockOutcome, ChainError, ChainState};
 use crate::block::Block;
 use crate::hash::Hash256;
+use crate::transaction::Transaction;
 use crate::validation::check_block;
 use crate::verify::preverify_p2pkh_input;
 
@@ -46,6 +48,33 @@ pub const MAX_RUN_BLOCKS: usize = 64;
 /// 512 MiB dirty-page limit, and a node syncing full 1 MB blocks still writes 16 a
 /// commit.
 pub const MAX_RUN_BYTES: usize = 16 << 20;
+
+/// The threads that verify blocks ahead of the writer ([`ChainState::preverify`]), one
+/// per core, apart from rayon's global pool: the writer verifies the blocks it connects
+/// from storage on the global pool, and behind a hundred blocks queued for verifying ahead
+/// it waited for all of them first (a fifth of a second at the start of a sync, where a
+/// few blocks always arrive ahead of their parent).
+pub(crate) fn verifiers() -> &'static ThreadPool {
+    static POOL: OnceLock<ThreadPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        ThreadPoolBuilder::new()
+            .thread_name(|i| format!("verify-{i}"))
+            .build()
+            .expect("start the block verifying threads")
+    })
+}
+
+/// Where [`ChainState::preverify`] verifies a block's signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cores {
+    /// Split over the verifying threads: a block verified alone is done soonest.
+    All,
+    /// On the calling thread: blocks handed over together, each verified by one thread,
+    /// finish in the order they were handed over. Split, a thread waiting for the last
+    /// signatures of its block took up the next blocks meanwhile and could finish its
+    /// own only after them: the blocks in line were done last and the writer waited.
+    This,
+}
 
 /// Whether a run of `blocks` blocks and `bytes` serialized bytes is full.
 pub(crate) fn run_is_full(blocks: usize, bytes: usize) -> bool {
@@ -195,11 +224,19 @@ impl Pipeline {
     }
 
     pub(super) fn enter(&self, hash: Hash256, parent: Hash256) -> Arrival<'_> {
-        self.lock().arriving.entry(hash).or_insert((parent, 0)).1 += 1;
+        self.arrive(hash, parent);
         Arrival {
             pipeline: self,
             hash,
         }
+    }
+
+    /// Counts `hash` (child of `parent`) as being accepted until [`Pipeline::leave`];
+    /// returns whether it is the only block being accepted.
+    fn arrive(&self, hash: Hash256, parent: Hash256) -> bool {
+        let mut queue = self.lock();
+        queue.arriving.entry(hash).or_insert((parent, 0)).1 += 1;
+        queue.arriving.len() == 1 && queue.arriving[&hash].1 == 1
     }
 
     /// Whether `hash` is the only block being accepted: nothing to overlap with.
@@ -389,27 +426,98 @@ impl Drop for Leading<'_> {
 
 impl Drop for Arrival<'_> {
     fn drop(&mut self) {
-        let mut queue = self.pipeline.lock();
+        self.pipeline.leave(&self.hash);
+    }
+}
+
+impl Pipeline {
+    /// Ends one acceptance of `hash` counted by [`Pipeline::arrive`].
+    fn leave(&self, hash: &Hash256) {
+        let mut queue = self.lock();
         let gathering_after = queue.gathering_after;
         let mut waited_for = false;
-        if let Some((parent, count)) = queue.arriving.get_mut(&self.hash) {
+        if let Some((parent, count)) = queue.arriving.get_mut(hash) {
             *count -= 1;
             if *count == 0 {
                 // A leader may be gathering a run for this block: it stops waiting.
                 waited_for = gathering_after == Some(*parent);
-                queue.arriving.remove(&self.hash);
+                queue.arriving.remove(hash);
                 // Its children's threads may lead now.
-                queue.wake(|_, parent| *parent == self.hash);
+                queue.wake(|_, parent| parent == hash);
             }
         }
         drop(queue);
         if waited_for {
-            self.pipeline.run_grew.notify_all();
+            self.run_grew.notify_all();
         }
     }
 }
 
+/// A block handed to the chain ahead of its acceptance ([`ChainState::accept_ahead`]):
+/// in flight for the pipeline from then on, its signatures verified in turn on the
+/// verifying threads, until [`AcceptAhead::accept`] returns its outcome (or it is
+/// dropped unaccepted).
+pub struct AcceptAhead {
+    state: Arc<ChainState>,
+    block: Arc<Block>,
+    hash: Hash256,
+    /// What the verifying threads found; `None` when no other block was in flight (a
+    /// block relayed at the tip may connect by the one-block path).
+    verified: Option<mpsc::Receiver<Preverified>>,
+}
+
+impl AcceptAhead {
+    /// Waits for the block's verification, then for its turn to be written: what
+    /// [`ChainState::accept_shared_block`] returns. Blocks the thread.
+    pub fn accept(self) -> Outcome {
+        match &self.verified {
+            Some(verified) => {
+                let pre = verified
+                    .recv()
+                    .expect("the verifying threads verify every block handed to them");
+                self.state.accept_queued(self.block.clone(), pre)
+            }
+            None => self
+                .state
+                .accept_entered(&self.block, self.hash, || self.block.clone()),
+        }
+    }
+}
+
+impl Drop for AcceptAhead {
+    fn drop(&mut self) {
+        self.state.pipeline.leave(&self.hash);
+    }
+}
+
 impl ChainState {
+    /// Starts accepting `block`: from this call it counts as in flight (its children wait
+    /// for it rather than being stored ahead of it), and its signatures are verified on
+    /// the verifying threads in the order of these calls, while the caller goes on.
+    /// [`AcceptAhead::accept`] finishes it. A sync hands blocks over in the order they
+    /// arrived: started from the threads that wait for them, they were verified in the
+    /// order those threads happened to start, so a run's last block was often verified
+    /// with the next run's, and the cores idled while both runs were written.
+    pub fn accept_ahead(self: &Arc<Self>, block: Arc<Block>) -> AcceptAhead {
+        let hash = block.hash();
+        let alone = self.pipeline.arrive(hash, block.header.prev_block);
+        let verified = (!alone).then(|| {
+            let (done, verified) = mpsc::sync_channel(1);
+            let (state, block) = (Arc::clone(self), Arc::clone(&block));
+            verifiers().spawn_fifo(move || {
+                // Nobody waits for it when the acceptance was dropped.
+                let _ = done.send(state.preverify(&block, Cores::This));
+            });
+            verified
+        });
+        AcceptAhead {
+            state: Arc::clone(self),
+            block,
+            hash,
+            verified,
+        }
+    }
+
     /// The pipeline's path for a block [`ChainState::preverify`] has seen: queue it, then
     /// wait until a leader wrote it, or lead.
     pub(super) fn accept_queued(&self, block: Arc<Block>, pre: Preverified) -> Outcome {
@@ -477,10 +585,10 @@ impl ChainState {
     }
 
     /// The work on `block` that needs no lock: the context-free rules, then every
-    /// signature on all cores into the signature cache. Skipped for a block already
-    /// stored or known invalid, one that breaks a context-free rule (the locked path
-    /// reports it) and an assumed-valid one.
-    pub(crate) fn preverify(&self, block: &Block) -> Preverified {
+    /// signature, on the `cores` given, into the signature cache. Skipped for a block
+    /// already stored or known invalid, one that breaks a context-free rule (the locked
+    /// path reports it) and an assumed-valid one.
+    pub(crate) fn preverify(&self, block: &Block, cores: Cores) -> Preverified {
         let hash = block.hash();
         let skip = Preverified {
             hash,
@@ -502,11 +610,20 @@ impl ChainState {
         // ahead of its parent (connected later from storage) find them there. A block that
         // connects as preverified leaves its entries, true facts that age out of the
         // bounded cache.
+        fn inputs(tx: &Transaction) -> impl Iterator<Item = (&Transaction, usize)> {
+            (0..tx.inputs.len()).map(move |index| (tx, index))
+        }
         let signatures = !self.is_assumed_valid(&hash)
-            && block.txs[1..]
-                .par_iter()
-                .flat_map_iter(|tx| (0..tx.inputs.len()).map(move |index| (tx, index)))
-                .all(|(tx, index)| preverify_p2pkh_input(tx, index));
+            && match cores {
+                Cores::All => block.txs[1..]
+                    .par_iter()
+                    .flat_map_iter(inputs)
+                    .all(|(tx, index)| preverify_p2pkh_input(tx, index)),
+                Cores::This => block.txs[1..]
+                    .iter()
+                    .flat_map(inputs)
+                    .all(|(tx, index)| preverify_p2pkh_input(tx, index)),
+            };
         Preverified {
             hash,
             txids: Some(txids.into()),
