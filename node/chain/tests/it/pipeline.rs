@@ -1,5 +1,5 @@
-//! The block pipeline and `assume_valid`: blocks accepted from many threads in any order
-//! end on the same chain, blocks written in runs are announced one by one and a bad one
+//! The block pipeline and `assume_valid`: blocks accepted from many threads in any order,
+//! or handed over ahead and accepted side by side, end on the same chain, blocks written in runs are announced one by one and a bad one
 //! in a run is found, and signatures are skipped only below an assumed-valid block on the
 //! best header chain.
 
@@ -227,5 +227,97 @@ fn blocks_written_in_runs_are_announced_in_order_with_one_tip_per_run() {
     }
     assert!(tips.len() < 150 / 2, "{} tips for 150 blocks", tips.len());
     assert_eq!(events.last().map(String::as_str), Some("tip 150"));
+    assert_utxo_consistent(&state);
+}
+
+/// Hands `blocks` to `state` ahead, in the order given, then accepts each on a thread
+/// of its own, as the sync does; returns the outcomes in that order.
+fn accept_ahead_side_by_side(
+    state: &Arc<ChainState>,
+    blocks: &[Block],
+) -> Vec<Result<BlockOutcome, node_chain::ChainError>> {
+    let pending: Vec<_> = blocks
+        .iter()
+        .map(|block| state.accept_ahead(Arc::new(block.clone())))
+        .collect();
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = pending
+            .into_iter()
+            .map(|pending| scope.spawn(move || pending.accept()))
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    })
+}
+
+#[test]
+fn blocks_handed_over_ahead_in_any_order_build_one_chain() {
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = open_assuming(source_dir.path(), None);
+    let mut chain = SpendingChain::new(&source, 3);
+    let blocks: Vec<Block> = (0..160).map(|_| chain.next_block(4)).collect();
+    for block in &blocks {
+        source.accept_block(block).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = open_assuming(dir.path(), None);
+    let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
+    state.accept_headers(&headers).unwrap();
+    // In order, then children ahead of their parents (each chunk of 10 reversed), as
+    // blocks from several peers come.
+    let (in_order, shuffled) = blocks.split_at(80);
+    let mut shuffled = shuffled.to_vec();
+    shuffled.chunks_mut(10).for_each(<[Block]>::reverse);
+    for outcome in accept_ahead_side_by_side(&state, in_order) {
+        assert_eq!(outcome.unwrap(), BlockOutcome::BecameTip);
+    }
+    for outcome in accept_ahead_side_by_side(&state, &shuffled) {
+        assert_ne!(outcome.unwrap(), BlockOutcome::AlreadyHave);
+    }
+    assert_eq!(state.tip(), source.tip());
+    assert_utxo_consistent(&state);
+}
+
+#[test]
+fn a_bad_signature_handed_over_ahead_is_refused_with_its_reason() {
+    let blocks = chain_with_bad_signature();
+    let dir = tempfile::tempdir().unwrap();
+    let state = open_assuming(dir.path(), None);
+    let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
+    state.accept_headers(&headers).unwrap();
+    let mut outcomes = accept_ahead_side_by_side(&state, &blocks);
+    let error = rule(outcomes.remove(100).unwrap_err());
+    assert!(is_bad_signature(&error), "{error}");
+    assert!(outcomes[..100].iter().all(|o| o.is_ok()), "{outcomes:?}");
+    assert!(outcomes[100..].iter().all(|o| o.is_err()), "{outcomes:?}");
+    assert_eq!(state.tip().height, 100);
+    assert_utxo_consistent(&state);
+}
+
+#[test]
+fn a_block_handed_over_and_dropped_unaccepted_holds_up_nothing() {
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = open_assuming(source_dir.path(), None);
+    let mut chain = SpendingChain::new(&source, 3);
+    let blocks: Vec<Block> = (0..3).map(|_| chain.next_block(4)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let state = open_assuming(dir.path(), None);
+    let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
+    state.accept_headers(&headers).unwrap();
+    state.accept_block(&blocks[0]).unwrap();
+    // The second block is on its way, then given up (a node stopping mid-sync): its
+    // child must not wait for it, but is stored and connects once it comes.
+    let other = state.accept_ahead(Arc::new(blocks[0].clone()));
+    let given_up = state.accept_ahead(Arc::new(blocks[1].clone()));
+    drop(given_up);
+    assert_eq!(
+        state.accept_block(&blocks[2]).unwrap(),
+        BlockOutcome::SideBranch
+    );
+    assert_eq!(other.accept().unwrap(), BlockOutcome::AlreadyHave);
+    assert_eq!(
+        state.accept_block(&blocks[1]).unwrap(),
+        BlockOutcome::BecameTip
+    );
+    assert_eq!(state.tip().height, 3);
     assert_utxo_consistent(&state);
 }
