@@ -12,7 +12,11 @@
 //! the coin it really spends, finding its signature there unless it is the bad one. Blocks
 //! stored ahead of their parent connect later from storage the same way.
 //!
-//! After verifying, a block joins the ready queue and its thread waits. One waiting
+//! A caller with many blocks (the sync) hands each over as it arrives
+//! ([`ChainState::accept_ahead`]): the block counts as in flight at once and is verified
+//! on the verifying threads ([`verifiers`]) in that order, one block per thread, while a
+//! thread waits for it ([`AcceptAhead::accept`]); a block accepted alone is verified on
+//! every core. After verifying, a block joins the ready queue and its thread waits. One waiting
 //! thread at a time leads: it takes the writer lock, connects the longest run of ready
 //! blocks that extends the tip (at most [`MAX_RUN_BLOCKS`] and [`MAX_RUN_BYTES`]) in one
 //! transaction, hands every block's outcome to its thread, and repeats while runs are

@@ -208,7 +208,7 @@ impl ChainState {
     }
 
     /// Indexes the next run of main-chain blocks the index lacks (at most
-    /// [`BUILD_BATCH`]), under the writer lock, recording how far it got in the same
+    /// `BUILD_BATCH`), under the writer lock, recording how far it got in the same
     /// write. Returns how far the index is; once it is synced, a call does nothing.
     pub fn build_tx_index_batch(&self) -> Result<Option<TxIndexInfo>, ChainError> {
         if !self.options.tx_index {
