@@ -40,6 +40,28 @@ fn chain_with_bad_signature() -> Vec<Block> {
     blocks
 }
 
+/// `count` blocks of four payments each, connected in a source state (returned with its
+/// directory: its tip is the one to reach).
+fn spending_blocks(count: usize) -> (tempfile::TempDir, Arc<ChainState>, Vec<Block>) {
+    let dir = tempfile::tempdir().unwrap();
+    let source = open_assuming(dir.path(), None);
+    let mut chain = SpendingChain::new(&source, 3);
+    let blocks: Vec<Block> = (0..count).map(|_| chain.next_block(4)).collect();
+    for block in &blocks {
+        source.accept_block(block).unwrap();
+    }
+    (dir, source, blocks)
+}
+
+/// A fresh state in `dir` that knows the headers of `blocks`, as after a headers-first
+/// sync's headers.
+fn with_headers(dir: &std::path::Path, blocks: &[Block]) -> Arc<ChainState> {
+    let state = open_assuming(dir, None);
+    let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
+    state.accept_headers(&headers).unwrap();
+    state
+}
+
 fn headers_then_blocks(state: &ChainState, blocks: &[Block]) -> Result<(), BlockError> {
     let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
     state.accept_headers(&headers).unwrap();
@@ -131,18 +153,9 @@ fn an_assumed_valid_block_off_the_best_header_chain_vouches_for_nothing() {
 
 #[test]
 fn blocks_accepted_from_many_threads_in_any_order_build_one_chain() {
-    let source_dir = tempfile::tempdir().unwrap();
-    let source = open_assuming(source_dir.path(), None);
-    let mut chain = SpendingChain::new(&source, 3);
-    let blocks: Vec<Block> = (0..160).map(|_| chain.next_block(4)).collect();
-    for block in &blocks {
-        source.accept_block(block).unwrap();
-    }
-
+    let (_source_dir, source, blocks) = spending_blocks(160);
     let dir = tempfile::tempdir().unwrap();
-    let state = open_assuming(dir.path(), None);
-    let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
-    state.accept_headers(&headers).unwrap();
+    let state = with_headers(dir.path(), &blocks);
     // Four threads take every fourth block, so children often arrive before parents.
     std::thread::scope(|scope| {
         for lane in 0..4 {
@@ -163,9 +176,7 @@ fn blocks_accepted_from_many_threads_in_any_order_build_one_chain() {
 fn a_run_with_a_bad_signature_connects_the_blocks_before_it_and_names_the_culprit() {
     let blocks = chain_with_bad_signature();
     let dir = tempfile::tempdir().unwrap();
-    let state = open_assuming(dir.path(), None);
-    let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
-    state.accept_headers(&headers).unwrap();
+    let state = with_headers(dir.path(), &blocks);
     // The import writes whatever is verified in runs, so the bad block sits in a run.
     import_refused_at_101(&state, &blocks);
 }
@@ -251,17 +262,9 @@ fn accept_ahead_side_by_side(
 
 #[test]
 fn blocks_handed_over_ahead_in_any_order_build_one_chain() {
-    let source_dir = tempfile::tempdir().unwrap();
-    let source = open_assuming(source_dir.path(), None);
-    let mut chain = SpendingChain::new(&source, 3);
-    let blocks: Vec<Block> = (0..160).map(|_| chain.next_block(4)).collect();
-    for block in &blocks {
-        source.accept_block(block).unwrap();
-    }
+    let (_source_dir, source, blocks) = spending_blocks(160);
     let dir = tempfile::tempdir().unwrap();
-    let state = open_assuming(dir.path(), None);
-    let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
-    state.accept_headers(&headers).unwrap();
+    let state = with_headers(dir.path(), &blocks);
     // In order, then children ahead of their parents (each chunk of 10 reversed), as
     // blocks from several peers come.
     let (in_order, shuffled) = blocks.split_at(80);
@@ -281,9 +284,7 @@ fn blocks_handed_over_ahead_in_any_order_build_one_chain() {
 fn a_bad_signature_handed_over_ahead_is_refused_with_its_reason() {
     let blocks = chain_with_bad_signature();
     let dir = tempfile::tempdir().unwrap();
-    let state = open_assuming(dir.path(), None);
-    let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
-    state.accept_headers(&headers).unwrap();
+    let state = with_headers(dir.path(), &blocks);
     let mut outcomes = accept_ahead_side_by_side(&state, &blocks);
     let error = rule(outcomes.remove(100).unwrap_err());
     assert!(is_bad_signature(&error), "{error}");
@@ -295,14 +296,9 @@ fn a_bad_signature_handed_over_ahead_is_refused_with_its_reason() {
 
 #[test]
 fn a_block_handed_over_and_dropped_unaccepted_holds_up_nothing() {
-    let source_dir = tempfile::tempdir().unwrap();
-    let source = open_assuming(source_dir.path(), None);
-    let mut chain = SpendingChain::new(&source, 3);
-    let blocks: Vec<Block> = (0..3).map(|_| chain.next_block(4)).collect();
+    let (_source_dir, _source, blocks) = spending_blocks(3);
     let dir = tempfile::tempdir().unwrap();
-    let state = open_assuming(dir.path(), None);
-    let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
-    state.accept_headers(&headers).unwrap();
+    let state = with_headers(dir.path(), &blocks);
     state.accept_block(&blocks[0]).unwrap();
     // The second block is on its way, then given up (a node stopping mid-sync): its
     // child must not wait for it, but is stored and connects once it comes.
