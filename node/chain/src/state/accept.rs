@@ -223,11 +223,9 @@ impl ChainState {
                 return self.accept_held(block, pre);
             }
         }
-        // On the verifying threads, whose queue is first come first served: callers hand
-        // the chain a hundred blocks at once, and as many threads verifying side by side
-        // shared the cores in no order, so the block next in line waited behind later
-        // ones (its checks took ten times their work in wall time) while the writer
-        // idled, and their wake-ups preempted the writer.
+        // On the verifying threads, first come first served with the blocks handed over
+        // ahead, and off the global pool, where the writer verifies what it connects from
+        // storage.
         let pre = verifiers().install(|| self.preverify(block, Cores::All));
         self.accept_queued(share(), pre)
     }

@@ -16,16 +16,16 @@
 //! ([`ChainState::accept_ahead`]): the block counts as in flight at once and is verified
 //! on the verifying threads ([`verifiers`]) in that order, one block per thread, while a
 //! thread waits for it ([`AcceptAhead::accept`]); a block accepted alone is verified on
-//! every core. After verifying, a block joins the ready queue and its thread waits. One waiting
-//! thread at a time leads: it takes the writer lock, connects the longest run of ready
-//! blocks that extends the tip (at most [`MAX_RUN_BLOCKS`] and [`MAX_RUN_BYTES`]) in one
-//! transaction, hands every block's outcome to its thread, and repeats while runs are
+//! every core. After verifying, a block joins the ready queue and its thread waits. One
+//! waiting thread at a time leads: it takes the writer lock, connects the longest run of
+//! ready blocks that extends the tip (at most [`MAX_RUN_BLOCKS`] and [`MAX_RUN_BYTES`]) in
+//! one transaction, hands every block's outcome to its thread, and repeats while runs are
 //! there (a group commit). When no run is left, the ready blocks whose parent is not in
 //! flight are written too: blocks fetched ahead of their parent (from another peer) are
-//! stored together in one transaction and connect from storage, a run at a time, once
-//! the parent connects; a side branch goes through the one-block path. So blocks
-//! fetched from several peers at once are verified side by side and connect in order.
-//! No lock is held while a block is verified.
+//! stored together in one transaction and connect from storage, a run at a time, once the
+//! parent connects; a side branch goes through the one-block path. So blocks fetched from
+//! several peers at once are verified side by side and connect in order. No lock is held
+//! while a block is verified.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, OnceLock};
@@ -243,6 +243,27 @@ impl Pipeline {
         queue.arriving.len() == 1 && queue.arriving[&hash].1 == 1
     }
 
+    /// Ends one acceptance of `hash` counted by [`Pipeline::arrive`].
+    fn leave(&self, hash: &Hash256) {
+        let mut queue = self.lock();
+        let gathering_after = queue.gathering_after;
+        let mut waited_for = false;
+        if let Some((parent, count)) = queue.arriving.get_mut(hash) {
+            *count -= 1;
+            if *count == 0 {
+                // A leader may be gathering a run for this block: it stops waiting.
+                waited_for = gathering_after == Some(*parent);
+                queue.arriving.remove(hash);
+                // Its children's threads may lead now.
+                queue.wake(|_, parent| parent == hash);
+            }
+        }
+        drop(queue);
+        if waited_for {
+            self.run_grew.notify_all();
+        }
+    }
+
     /// Whether `hash` is the only block being accepted: nothing to overlap with.
     pub(super) fn is_alone(&self, hash: &Hash256) -> bool {
         let queue = self.lock();
@@ -431,29 +452,6 @@ impl Drop for Leading<'_> {
 impl Drop for Arrival<'_> {
     fn drop(&mut self) {
         self.pipeline.leave(&self.hash);
-    }
-}
-
-impl Pipeline {
-    /// Ends one acceptance of `hash` counted by [`Pipeline::arrive`].
-    fn leave(&self, hash: &Hash256) {
-        let mut queue = self.lock();
-        let gathering_after = queue.gathering_after;
-        let mut waited_for = false;
-        if let Some((parent, count)) = queue.arriving.get_mut(hash) {
-            *count -= 1;
-            if *count == 0 {
-                // A leader may be gathering a run for this block: it stops waiting.
-                waited_for = gathering_after == Some(*parent);
-                queue.arriving.remove(hash);
-                // Its children's threads may lead now.
-                queue.wake(|_, parent| parent == hash);
-            }
-        }
-        drop(queue);
-        if waited_for {
-            self.run_grew.notify_all();
-        }
     }
 }
 
