@@ -615,16 +615,14 @@ impl ChainState {
         fn inputs(tx: &Transaction) -> impl Iterator<Item = (&Transaction, usize)> {
             (0..tx.inputs.len()).map(move |index| (tx, index))
         }
+        let verifies = |(tx, index): (&Transaction, usize)| preverify_p2pkh_input(tx, index);
         let signatures = !self.is_assumed_valid(&hash)
             && match cores {
                 Cores::All => block.txs[1..]
                     .par_iter()
                     .flat_map_iter(inputs)
-                    .all(|(tx, index)| preverify_p2pkh_input(tx, index)),
-                Cores::This => block.txs[1..]
-                    .iter()
-                    .flat_map(inputs)
-                    .all(|(tx, index)| preverify_p2pkh_input(tx, index)),
+                    .all(verifies),
+                Cores::This => block.txs[1..].iter().flat_map(inputs).all(verifies),
             };
         Preverified {
             hash,
