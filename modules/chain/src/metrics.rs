@@ -159,11 +159,11 @@ impl ChainWriter for MeteredWriter {
     }
 
     fn accept_ahead(self: Arc<Self>, block: Arc<Block>) -> PendingBlock {
+        let started = Instant::now();
         let pending = self.chain.clone().accept_ahead(block);
-        Box::new(move || {
-            let started = Instant::now();
-            let outcome = pending();
-            self.timed(started, outcome)
+        Box::pin(async move {
+            let outcome = pending.await?;
+            Some(self.timed(started, outcome))
         })
     }
 

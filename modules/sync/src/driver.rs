@@ -217,7 +217,7 @@ impl Driver {
                         let pending = self.writer.clone().accept_ahead(block.clone());
                         let done = accepted_tx.clone();
                         tokio::spawn(async move {
-                            let result = tokio::task::spawn_blocking(pending).await;
+                            let result = pending.await;
                             drop((permit, kib_permit));
                             let _ = done.send((peer, hash, result));
                         });
@@ -334,20 +334,20 @@ impl Driver {
         &mut self,
         peer: PeerId,
         hash: Hash256,
-        result: Result<Result<BlockOutcome, ChainError>, tokio::task::JoinError>,
+        result: Option<Result<BlockOutcome, ChainError>>,
     ) {
         match result {
-            Ok(Ok(outcome)) => {
+            Some(Ok(outcome)) => {
                 if let Some(entry) = self.chain.entry(&hash) {
                     tracing::debug!(%peer, block = %hash, height = entry.height, ?outcome, "block accepted");
                     self.raise_height(peer, entry.height);
                 }
             }
-            Ok(Err(ChainError::Invalid(BlockError::PrevNotFound))) => {
+            Some(Err(ChainError::Invalid(BlockError::PrevNotFound))) => {
                 ctx!(self).request_headers(peer);
             }
-            Ok(Err(e)) => self.punish(peer, &e),
-            Err(e) => tracing::error!("block validation task failed: {e}"),
+            Some(Err(e)) => self.punish(peer, &e),
+            None => tracing::error!(block = %hash, "the block's acceptance was lost"),
         }
         let ctx = ctx!(self);
         self.strategy.block(&ctx, peer, hash);

@@ -1,6 +1,8 @@
 //! The chain as other modules see it: a read-only view, a writer for the modules that
 //! feed it blocks, and in-order listeners for state that must move with the tip.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
 use node_chain::{
@@ -80,9 +82,11 @@ pub trait ChainListener: Send + Sync {
     fn on_chain_event(&self, event: &ChainEvent);
 }
 
-/// What finishes a block's acceptance started by [`ChainWriter::accept_ahead`]: called
-/// on a thread that may block, it returns what `accept_shared_block` would.
-pub type PendingBlock = Box<dyn FnOnce() -> Result<BlockOutcome, ChainError> + Send>;
+/// A block's acceptance started by [`ChainWriter::accept_ahead`]: resolves to what
+/// `accept_shared_block` would return, or to `None` when the acceptance was lost (a
+/// panic on the chain's threads). Awaiting it holds no thread.
+pub type PendingBlock =
+    Pin<Box<dyn Future<Output = Option<Result<BlockOutcome, ChainError>>> + Send>>;
 
 /// Feeding the chain: what sync, relay, the miner and `submitblock` use.
 pub trait ChainWriter: Send + Sync + 'static {
@@ -97,10 +101,14 @@ pub trait ChainWriter: Send + Sync + 'static {
     /// Starts accepting `block` without waiting for it: the chain may begin its work at
     /// once (verifying its signatures), in the order of these calls, and treats the
     /// block as on its way. A caller handing over many blocks (a sync) calls this in the
-    /// order they arrived and runs the returned calls side by side; by default nothing
-    /// starts before the returned call.
+    /// order they arrived and awaits the returned futures side by side. By default the
+    /// block is accepted on a blocking thread of the runtime that polls the future.
     fn accept_ahead(self: Arc<Self>, block: Arc<Block>) -> PendingBlock {
-        Box::new(move || self.accept_shared_block(block))
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || self.accept_shared_block(block))
+                .await
+                .ok()
+        })
     }
     /// Validates and stores a peer's headers; returns how many were new. A run whose
     /// chain stays below the anti-DoS work (the tip's less 144 blocks' worth) is refused
@@ -238,8 +246,12 @@ impl ChainWriter for LocalChain {
         self.state.accept_shared_block(block)
     }
     fn accept_ahead(self: Arc<Self>, block: Arc<Block>) -> PendingBlock {
-        let pending = self.state.accept_ahead(block);
-        Box::new(move || pending.accept())
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        self.state.accept_ahead(block, move |result| {
+            // The caller may have stopped waiting.
+            let _ = done.send(result);
+        });
+        Box::pin(async move { outcome.await.ok() })
     }
     fn accept_headers(&self, headers: &[BlockHeader]) -> Result<usize, ChainError> {
         self.state.accept_peer_headers(headers)

@@ -73,8 +73,8 @@ pub use signature::{is_low_s, is_strict_der, SIGHASH_ALL};
 pub use spec::{ChainSpec, UnknownSpec};
 pub use spec_file::{resolve, ChainSpecFile, SpecFileError};
 pub use state::{
-    anti_dos_threshold, AcceptAhead, BlockIndexEntry, BlockOutcome, ChainError, ChainIdentity,
-    ChainOptions, ChainState, Marked, NextBlock, ProposalError, Tip, TxIndexInfo, TxLocation,
+    anti_dos_threshold, BlockIndexEntry, BlockOutcome, ChainError, ChainIdentity, ChainOptions,
+    ChainState, Marked, NextBlock, ProposalError, Tip, TxIndexInfo, TxLocation,
     ANTI_DOS_MARGIN_BLOCKS, MAX_RUN_BLOCKS, MAX_RUN_BYTES, MIN_KEEP_BLOCKS,
 };
 pub use transaction::{Coins, OutPoint, Transaction, TxIn, TxOut, COIN, MAX_MONEY};

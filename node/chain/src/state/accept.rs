@@ -209,25 +209,32 @@ impl ChainState {
         hash: Hash256,
         share: impl FnOnce() -> Arc<Block>,
     ) -> Outcome {
-        // Verifying ahead pays only when there is something to overlap with. With no other
-        // block in flight (a block relayed at the tip) and the writer free, connecting
-        // verifies signatures on the other cores while this thread walks the UTXO set,
-        // which is faster for one block.
-        if self.pipeline.is_alone(&hash) {
-            if let Ok(_writer) = self.writer.try_lock() {
-                let pre = Preverified {
-                    hash,
-                    txids: None,
-                    signatures: false,
-                };
-                return self.accept_held(block, pre);
-            }
+        if let Some(outcome) = self.accept_alone(block, hash) {
+            return outcome;
         }
         // On the verifying threads, first come first served with the blocks handed over
         // ahead, and off the global pool, where the writer verifies what it connects from
         // storage.
         let pre = verifiers().install(|| self.preverify(block, Cores::All));
         self.accept_queued(share(), pre)
+    }
+
+    /// Connects `block` (of hash `hash`) at once when it is the only block in flight and
+    /// the writer is free; `None` otherwise. Verifying ahead pays only when there is
+    /// something to overlap with: for one block (relayed at the tip), connecting verifies
+    /// the signatures on the other cores while this thread walks the UTXO set, which is
+    /// faster.
+    pub(super) fn accept_alone(&self, block: &Block, hash: Hash256) -> Option<Outcome> {
+        if !self.pipeline.is_alone(&hash) {
+            return None;
+        }
+        let _writer = self.writer.try_lock().ok()?;
+        let pre = Preverified {
+            hash,
+            txids: None,
+            signatures: false,
+        };
+        Some(self.accept_held(block, pre))
     }
 
     /// Accepts blocks [`ChainState::preverify`] has seen (on another thread, ahead of

@@ -40,7 +40,7 @@ use primitive_types::U256;
 pub use accept::anti_dos_threshold;
 pub use invalidate::Marked;
 pub(crate) use pipeline::{run_is_full, verifiers, Cores, Ready};
-pub use pipeline::{AcceptAhead, MAX_RUN_BLOCKS, MAX_RUN_BYTES};
+pub use pipeline::{MAX_RUN_BLOCKS, MAX_RUN_BYTES};
 pub use proposal::ProposalError;
 pub use prune::MIN_KEEP_BLOCKS;
 pub use records::BlockIndexEntry;

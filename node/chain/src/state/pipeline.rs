@@ -28,7 +28,7 @@
 //! while a block is verified.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
@@ -134,6 +134,9 @@ pub(super) struct Pipeline {
     run_grew: Condvar,
     /// Threads whose block another thread carries sleep here until that one took it.
     unqueued: Condvar,
+    /// The thread that writes the blocks handed over ahead sleeps here while it may not
+    /// lead ([`Pipeline::ahead_turn`]).
+    ahead_writer: Condvar,
 }
 
 #[derive(Default)]
@@ -160,6 +163,14 @@ struct Queue {
     gathering_after: Option<Hash256>,
     /// Threads in `wait_unqueued`.
     unqueued_waiters: usize,
+    /// What to call with the outcome of each queued block that was handed over ahead
+    /// ([`ChainState::accept_ahead`]): no thread waits for those, and their outcomes
+    /// never go to `done`.
+    completions: HashMap<Hash256, Completion>,
+    /// Blocks handed over ahead whose outcome is not delivered yet.
+    ahead: usize,
+    /// The thread that writes blocks handed over ahead runs (until `ahead` is 0).
+    ahead_writing: bool,
 }
 
 impl Queue {
@@ -186,6 +197,31 @@ impl Queue {
                 waiter.notify_one();
             }
         }
+    }
+
+    /// Whether a queued block not taken yet waits for nothing in flight: a leader would
+    /// write it (in a run from the tip, or stored ahead of its parent).
+    fn has_writable(&self) -> bool {
+        self.ready.values().any(|(ready, taken)| {
+            !*taken && !self.arriving.contains_key(&ready.block.header.prev_block)
+        })
+    }
+
+    /// Ends one acceptance of `hash` counted by [`Pipeline::arrive`]; returns whether a
+    /// leader gathering a run waits for it.
+    fn leave(&mut self, hash: &Hash256) -> bool {
+        let Some((parent, count)) = self.arriving.get_mut(hash) else {
+            return false;
+        };
+        *count -= 1;
+        if *count > 0 {
+            return false;
+        }
+        let waited_for = self.gathering_after == Some(*parent);
+        self.arriving.remove(hash);
+        // Its children's threads may lead now.
+        self.wake(|_, parent| parent == hash);
+        waited_for
     }
 
     /// Whether the queued blocks not taken yet that extend `tip` in a chain make a full
@@ -245,20 +281,9 @@ impl Pipeline {
 
     /// Ends one acceptance of `hash` counted by [`Pipeline::arrive`].
     fn leave(&self, hash: &Hash256) {
-        let mut queue = self.lock();
-        let gathering_after = queue.gathering_after;
-        let mut waited_for = false;
-        if let Some((parent, count)) = queue.arriving.get_mut(hash) {
-            *count -= 1;
-            if *count == 0 {
-                // A leader may be gathering a run for this block: it stops waiting.
-                waited_for = gathering_after == Some(*parent);
-                queue.arriving.remove(hash);
-                // Its children's threads may lead now.
-                queue.wake(|_, parent| parent == hash);
-            }
-        }
-        drop(queue);
+        let waited_for = self.lock().leave(hash);
+        // The writer of blocks handed over ahead may lead now.
+        self.ahead_writer.notify_one();
         if waited_for {
             self.run_grew.notify_all();
         }
@@ -273,20 +298,83 @@ impl Pipeline {
     /// Queues a verified block. Returns `false`, queuing nothing, when another thread
     /// already queued the same block.
     pub(super) fn enqueue(&self, ready: Ready) -> bool {
+        self.enqueue_with(ready, None).is_ok()
+    }
+
+    /// [`Pipeline::enqueue`] for a block handed over ahead: `done` is called with its
+    /// outcome once a leader wrote it. Gives `done` back, queuing nothing, when another
+    /// acceptance already queued the same block.
+    fn enqueue_ahead(&self, ready: Ready, done: Completion) -> Result<(), Completion> {
+        self.enqueue_with(ready, Some(done))
+            .map_err(|done| done.expect("given"))
+    }
+
+    fn enqueue_with(
+        &self,
+        ready: Ready,
+        done: Option<Completion>,
+    ) -> Result<(), Option<Completion>> {
         let mut queue = self.lock();
         let hash = ready.pre.hash;
         if queue.ready.contains_key(&hash) || queue.done.contains_key(&hash) {
-            return false;
+            return Err(done);
+        }
+        if let Some(done) = done {
+            queue.completions.insert(hash, done);
         }
         let parent = ready.block.header.prev_block;
         queue.ready.insert(hash, (ready, false));
         queue.children.entry(parent).or_default().push(hash);
         let extends_gathered = queue.gathering_after == Some(parent);
+        let ahead_writing = queue.ahead_writing;
         drop(queue);
         if extends_gathered {
             self.run_grew.notify_all();
         }
-        true
+        if ahead_writing {
+            self.ahead_writer.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Counts a block handed over ahead until its [`Completion`] is dropped; returns
+    /// whether the thread that writes such blocks must be started.
+    fn start_ahead(&self) -> bool {
+        let mut queue = self.lock();
+        queue.ahead += 1;
+        !std::mem::replace(&mut queue.ahead_writing, true)
+    }
+
+    /// Ends the count of [`Pipeline::start_ahead`].
+    fn end_ahead(&self) {
+        let mut queue = self.lock();
+        queue.ahead -= 1;
+        if queue.ahead == 0 {
+            drop(queue);
+            self.ahead_writer.notify_one();
+        }
+    }
+
+    /// The turn of the thread that writes blocks handed over ahead: it leads when no
+    /// thread does and a queued block waits for nothing in flight, and stops once every
+    /// block handed over ahead has its outcome (`None`).
+    fn ahead_turn(&self) -> Option<Leading<'_>> {
+        let mut queue = self.lock();
+        loop {
+            if queue.ahead == 0 {
+                queue.ahead_writing = false;
+                return None;
+            }
+            if !queue.leading && queue.has_writable() {
+                queue.leading = true;
+                return Some(Leading(self));
+            }
+            // Woken by a block queued, an arrival ended, a lead ended, the last outcome.
+            queue = self
+                .ahead_writer
+                .wait(queue)
+                .unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// Waits until no thread has `hash` queued or unclaimed.
@@ -408,8 +496,10 @@ impl Pipeline {
             .collect()
     }
 
-    /// Hands the outcomes of written blocks to their threads.
+    /// Hands the outcomes of written blocks to their threads, or to their completions
+    /// (called here, after the queue's lock).
     pub(super) fn finish(&self, outcomes: Vec<(Hash256, Outcome)>) {
+        let mut completed: Vec<(Completion, Outcome, Option<Ready>)> = Vec::new();
         let mut queue = self.lock();
         for (hash, outcome) in outcomes {
             let ready = queue.ready.remove(&hash).map(|(ready, _)| ready);
@@ -422,11 +512,31 @@ impl Pipeline {
                     }
                 }
             }
+            if let Some(done) = queue.completions.remove(&hash) {
+                completed.push((done, outcome, ready));
+                continue;
+            }
             queue.done.insert(hash, (outcome, ready));
             if let Some((_, waiter)) = queue.waiting.get(&hash) {
                 waiter.notify_one();
             }
         }
+        if !completed.is_empty() {
+            // Another acceptance of one of these blocks may wait for it to leave the queue.
+            queue.wake_unqueued(&self.unqueued);
+        }
+        drop(queue);
+        if completed.is_empty() {
+            return;
+        }
+        let mut blocks = Vec::with_capacity(completed.len());
+        for (done, outcome, ready) in completed {
+            done.complete(outcome);
+            blocks.push(ready);
+        }
+        // A block is hundreds of allocations, and the leader is the one thread every
+        // block waits for: the verifying threads free them.
+        verifiers().spawn(move || drop(blocks));
     }
 
     /// The outcome of `hash` if a leader wrote it, for its thread.
@@ -446,6 +556,8 @@ impl Drop for Leading<'_> {
         queue.leading = false;
         // The threads that may lead next.
         queue.wake(|_, parent| !queue.arriving.contains_key(parent));
+        drop(queue);
+        self.0.ahead_writer.notify_one();
     }
 }
 
@@ -455,68 +567,93 @@ impl Drop for Arrival<'_> {
     }
 }
 
-/// A block handed to the chain ahead of its acceptance ([`ChainState::accept_ahead`]):
-/// in flight for the pipeline from then on, its signatures verified in turn on the
-/// verifying threads, until [`AcceptAhead::accept`] returns its outcome (or it is
-/// dropped unaccepted).
-pub struct AcceptAhead {
+/// What receives the outcome of a block handed over ahead ([`ChainState::accept_ahead`]).
+/// It counts the block as in flight until it is dropped, called or not (a panic drops
+/// it unused), so a block's children never wait for an acceptance that is gone.
+pub(super) struct Completion {
     state: Arc<ChainState>,
-    block: Arc<Block>,
     hash: Hash256,
-    /// What the verifying threads found; `None` when no other block was in flight (a
-    /// block relayed at the tip may connect by the one-block path).
-    verified: Option<mpsc::Receiver<Preverified>>,
+    done: Option<Box<dyn FnOnce(Outcome) + Send>>,
 }
 
-impl AcceptAhead {
-    /// Waits for the block's verification, then for its turn to be written: what
-    /// [`ChainState::accept_shared_block`] returns. Blocks the thread.
-    pub fn accept(self) -> Outcome {
-        match &self.verified {
-            Some(verified) => {
-                let pre = verified
-                    .recv()
-                    .expect("the verifying threads verify every block handed to them");
-                self.state.accept_queued(self.block.clone(), pre)
-            }
-            None => self
-                .state
-                .accept_entered(&self.block, self.hash, || self.block.clone()),
+impl Completion {
+    fn complete(mut self, outcome: Outcome) {
+        if let Some(done) = self.done.take() {
+            done(outcome);
         }
     }
 }
 
-impl Drop for AcceptAhead {
+impl Drop for Completion {
     fn drop(&mut self) {
         self.state.pipeline.leave(&self.hash);
+        self.state.pipeline.end_ahead();
     }
 }
 
 impl ChainState {
-    /// Starts accepting `block`: from this call it counts as in flight (its children wait
-    /// for it rather than being stored ahead of it), and its signatures are verified on
-    /// the verifying threads in the order of these calls, while the caller goes on.
-    /// [`AcceptAhead::accept`] finishes it. A sync hands blocks over in the order they
-    /// arrived: started from the threads that wait for them, they were verified in the
-    /// order those threads happened to start, so a run's last block was often verified
-    /// with the next run's, and the cores idled while both runs were written.
-    pub fn accept_ahead(self: &Arc<Self>, block: Arc<Block>) -> AcceptAhead {
+    /// Starts accepting `block` and returns at once; `done` is called with what
+    /// [`ChainState::accept_shared_block`] would return, on a thread of the chain's
+    /// (it must be quick: hand the outcome on). From this call the block counts as in
+    /// flight (its children wait for it rather than being stored ahead of it), and its
+    /// signatures are verified on the verifying threads in the order of these calls.
+    ///
+    /// A sync hands blocks over in the order they arrived. Started from threads that
+    /// waited for them, they were verified in the order those threads happened to start,
+    /// so a run's last block was often verified with the next run's, and the cores idled
+    /// while both runs were written. And no thread waits for a block handed over ahead:
+    /// with one parked per block, each written run woke its 64 threads at once, and they
+    /// took the cores from the thread writing the next run (a tenth of an assumed-valid
+    /// sync). One thread writes them, started with the first and stopped after the last.
+    pub fn accept_ahead(
+        self: &Arc<Self>,
+        block: Arc<Block>,
+        done: impl FnOnce(Result<BlockOutcome, ChainError>) + Send + 'static,
+    ) {
         let hash = block.hash();
         let alone = self.pipeline.arrive(hash, block.header.prev_block);
-        let verified = (!alone).then(|| {
-            let (done, verified) = mpsc::sync_channel(1);
-            let (state, block) = (Arc::clone(self), Arc::clone(&block));
-            verifiers().spawn_fifo(move || {
-                // Nobody waits for it when the acceptance was dropped.
-                let _ = done.send(state.preverify(&block, Cores::This));
-            });
-            verified
-        });
-        AcceptAhead {
+        if self.pipeline.start_ahead() {
+            let state = Arc::clone(self);
+            std::thread::Builder::new()
+                .name("chain-writer".into())
+                .spawn(move || state.write_ahead())
+                .expect("start the chain's writing thread");
+        }
+        let done = Completion {
             state: Arc::clone(self),
-            block,
             hash,
-            verified,
+            done: Some(Box::new(done)),
+        };
+        let state = Arc::clone(self);
+        verifiers().spawn_fifo(move || {
+            if let Some(outcome) = state.accept_alone(&block, hash) {
+                done.complete(outcome);
+                return;
+            }
+            let cores = if alone { Cores::All } else { Cores::This };
+            let pre = state.preverify(&block, cores);
+            let ready = Ready::new(Arc::clone(&block), pre.clone());
+            if let Err(done) = state.pipeline.enqueue_ahead(ready, done) {
+                // Another acceptance carries this very block: once it is written, the
+                // one-block path finds it had (or refused). Rare, and waiting here
+                // would hold a verifying thread that blocks in line may need.
+                std::thread::spawn(move || {
+                    state.pipeline.wait_unqueued(&hash);
+                    let outcome = {
+                        let _writer = state.lock_writer();
+                        state.accept_held(&block, pre)
+                    };
+                    done.complete(outcome);
+                });
+            }
+        });
+    }
+
+    /// The thread that writes blocks handed over ahead: it leads whenever it may, until
+    /// every such block has its outcome.
+    fn write_ahead(&self) {
+        while let Some(_leading) = self.pipeline.ahead_turn() {
+            self.lead(None);
         }
     }
 
@@ -536,7 +673,7 @@ impl ChainState {
             match self.pipeline.next_turn(&hash, &parent) {
                 Turn::Done(outcome) => return outcome,
                 Turn::Lead(_leading) => {
-                    if let Some(outcome) = self.lead(&hash) {
+                    if let Some(outcome) = self.lead(Some(&hash)) {
                         return outcome;
                     }
                 }
@@ -547,8 +684,9 @@ impl ChainState {
     /// Writes runs that extend the tip while there are some (blocks verified while one
     /// run is written make the next), then the blocks that wait for nothing in flight,
     /// until nothing is left to write. Returns this thread's outcome for `hash`, or
-    /// `None` when it was not written (its parent is in flight: the thread waits).
-    fn lead(&self, hash: &Hash256) -> Option<Outcome> {
+    /// `None` when it was not written (its parent is in flight: the thread waits) or
+    /// this thread has no block of its own.
+    fn lead(&self, hash: Option<&Hash256>) -> Option<Outcome> {
         loop {
             // Not in one statement: the tree's read guard would live through the wait.
             let tip = self.tree().tip();
@@ -564,7 +702,7 @@ impl ChainState {
                 // (mostly ones fetched ahead of their parents) are stored in one write.
                 let early = self.pipeline.take_unwaiting();
                 if early.is_empty() {
-                    return self.pipeline.take_done(hash);
+                    return hash.and_then(|hash| self.pipeline.take_done(hash));
                 }
                 let outcomes = self.store_early(&early);
                 tracing::debug!(blocks = early.len(), "stored blocks ahead of their parent");

@@ -3,7 +3,7 @@
 //! in a run is found, and signatures are skipped only below an assumed-valid block on the
 //! best header chain.
 
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 
 use node_chain::testing::{Builder, SpendingChain, Wallet};
 use node_chain::validation::{BlockError, TxError};
@@ -241,23 +241,23 @@ fn blocks_written_in_runs_are_announced_in_order_with_one_tip_per_run() {
     assert_utxo_consistent(&state);
 }
 
-/// Hands `blocks` to `state` ahead, in the order given, then accepts each on a thread
-/// of its own, as the sync does; returns the outcomes in that order.
+/// Hands `blocks` to `state` ahead, in the order given, as the sync does; returns the
+/// outcomes in that order.
 fn accept_ahead_side_by_side(
     state: &Arc<ChainState>,
     blocks: &[Block],
 ) -> Vec<Result<BlockOutcome, node_chain::ChainError>> {
-    let pending: Vec<_> = blocks
+    let outcomes: Vec<_> = blocks
         .iter()
-        .map(|block| state.accept_ahead(Arc::new(block.clone())))
+        .map(|block| {
+            let (done, outcome) = mpsc::channel();
+            state.accept_ahead(Arc::new(block.clone()), move |result| {
+                done.send(result).unwrap()
+            });
+            outcome
+        })
         .collect();
-    std::thread::scope(|scope| {
-        let threads: Vec<_> = pending
-            .into_iter()
-            .map(|pending| scope.spawn(move || pending.accept()))
-            .collect();
-        threads.into_iter().map(|t| t.join().unwrap()).collect()
-    })
+    outcomes.into_iter().map(|o| o.recv().unwrap()).collect()
 }
 
 #[test]
@@ -295,25 +295,37 @@ fn a_bad_signature_handed_over_ahead_is_refused_with_its_reason() {
 }
 
 #[test]
-fn a_block_handed_over_and_dropped_unaccepted_holds_up_nothing() {
-    let (_source_dir, _source, blocks) = spending_blocks(3);
+fn a_block_handed_over_twice_and_accepted_beside_is_stored_once() {
+    let (_source_dir, source, blocks) = spending_blocks(40);
     let dir = tempfile::tempdir().unwrap();
     let state = with_headers(dir.path(), &blocks);
-    state.accept_block(&blocks[0]).unwrap();
-    // The second block is on its way, then given up (a node stopping mid-sync): its
-    // child must not wait for it, but is stored and connects once it comes.
-    let other = state.accept_ahead(Arc::new(blocks[0].clone()));
-    let given_up = state.accept_ahead(Arc::new(blocks[1].clone()));
-    drop(given_up);
-    assert_eq!(
-        state.accept_block(&blocks[2]).unwrap(),
-        BlockOutcome::SideBranch
-    );
-    assert_eq!(other.accept().unwrap(), BlockOutcome::AlreadyHave);
-    assert_eq!(
-        state.accept_block(&blocks[1]).unwrap(),
-        BlockOutcome::BecameTip
-    );
-    assert_eq!(state.tip().height, 3);
+    // Two peers deliver every block, and a third caller (`submitblock`) accepts every
+    // fifth one itself, all at once.
+    let twice: Vec<Block> = blocks.iter().flat_map(|b| [b.clone(), b.clone()]).collect();
+    let outcomes = std::thread::scope(|scope| {
+        let beside = scope.spawn(|| {
+            let accepted: Vec<_> = blocks
+                .iter()
+                .step_by(5)
+                .map(|b| state.accept_block(b))
+                .collect();
+            accepted
+        });
+        let ahead = accept_ahead_side_by_side(&state, &twice);
+        (ahead, beside.join().unwrap())
+    });
+    let (ahead, beside) = outcomes;
+    let all: Vec<BlockOutcome> = ahead
+        .into_iter()
+        .chain(beside)
+        .map(Result::unwrap)
+        .collect();
+    // Each block is new to exactly one of the callers that had it.
+    let new = all
+        .iter()
+        .filter(|o| **o != BlockOutcome::AlreadyHave)
+        .count();
+    assert_eq!(new, blocks.len(), "{all:?}");
+    assert_eq!(state.tip(), source.tip());
     assert_utxo_consistent(&state);
 }
