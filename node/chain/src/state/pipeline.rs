@@ -14,16 +14,18 @@
 //!
 //! A caller with many blocks (the sync) hands each over as it arrives
 //! ([`ChainState::accept_ahead`]): the block counts as in flight at once and is verified
-//! on the verifying threads ([`verifiers`]) in that order, one block per thread, while a
-//! thread waits for it ([`AcceptAhead::accept`]); a block accepted alone is verified on
-//! every core. After verifying, a block joins the ready queue and its thread waits. One
-//! waiting thread at a time leads: it takes the writer lock, connects the longest run of
-//! ready blocks that extends the tip (at most [`MAX_RUN_BLOCKS`] and [`MAX_RUN_BYTES`]) in
-//! one transaction, hands every block's outcome to its thread, and repeats while runs are
-//! there (a group commit). When no run is left, the ready blocks whose parent is not in
-//! flight are written too: blocks fetched ahead of their parent (from another peer) are
-//! stored together in one transaction and connect from storage, a run at a time, once the
-//! parent connects; a side branch goes through the one-block path. So blocks fetched from
+//! on the verifying threads ([`verifiers`]) in that order, one block per thread; no thread
+//! waits for it, its outcome is handed to a callback. A block accepted by a caller that
+//! waits ([`ChainState::accept_block`]) is verified on every core, then its thread waits.
+//! After verifying, a block joins the ready queue. One thread at a time leads (a waiting
+//! one, or the chain's writing thread while blocks handed over ahead are in flight): it
+//! takes the writer lock, connects the longest run of ready blocks that extends the tip
+//! (at most [`MAX_RUN_BLOCKS`] and [`MAX_RUN_BYTES`]) in one transaction, hands every
+//! block's outcome to its thread or callback, and repeats while runs are there (a group
+//! commit). When no run is left, the ready blocks whose parent is not in flight are
+//! written too: blocks fetched ahead of their parent (from another peer) are stored
+//! together in one transaction and connect from storage, a run at a time, once the parent
+//! connects; a side branch goes through the one-block path. So blocks fetched from
 //! several peers at once are verified side by side and connect in order. No lock is held
 //! while a block is verified.
 
