@@ -82,6 +82,11 @@ use node_rpc::{ClientSettings, Credentials};
 use rayon::prelude::*;
 use serde_json::json;
 
+// The allocator the `node` binary runs on: the ceilings and imports measured in this
+// process are then the same code as the nodes' on the same allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "support/json.rs"]
 mod json;
 #[path = "support/metrics_scrape.rs"]
