@@ -283,9 +283,14 @@ impl Pipeline {
 
     /// Ends one acceptance of `hash` counted by [`Pipeline::arrive`].
     fn leave(&self, hash: &Hash256) {
-        let waited_for = self.lock().leave(hash);
-        // The writer of blocks handed over ahead may lead now.
-        self.ahead_writer.notify_one();
+        let (waited_for, ahead_writing) = {
+            let mut queue = self.lock();
+            (queue.leave(hash), queue.ahead_writing)
+        };
+        if ahead_writing {
+            // It may lead now.
+            self.ahead_writer.notify_one();
+        }
         if waited_for {
             self.run_grew.notify_all();
         }
@@ -558,8 +563,11 @@ impl Drop for Leading<'_> {
         queue.leading = false;
         // The threads that may lead next.
         queue.wake(|_, parent| !queue.arriving.contains_key(parent));
+        let ahead_writing = queue.ahead_writing;
         drop(queue);
-        self.0.ahead_writer.notify_one();
+        if ahead_writing {
+            self.0.ahead_writer.notify_one();
+        }
     }
 }
 
@@ -636,19 +644,19 @@ impl ChainState {
             let pre = state.preverify(&block, cores);
             let ready = Ready::new(Arc::clone(&block), pre.clone());
             if let Err(done) = state.pipeline.enqueue_ahead(ready, done) {
-                // Another acceptance carries this very block: once it is written, the
-                // one-block path finds it had (or refused). Rare, and waiting here
-                // would hold a verifying thread that blocks in line may need.
-                std::thread::spawn(move || {
-                    state.pipeline.wait_unqueued(&hash);
-                    let outcome = {
-                        let _writer = state.lock_writer();
-                        state.accept_held(&block, pre)
-                    };
-                    done.complete(outcome);
-                });
+                // Rare, and waiting here would hold a verifying thread that blocks in
+                // line may need.
+                std::thread::spawn(move || done.complete(state.accept_duplicate(&block, pre)));
             }
         });
+    }
+
+    /// A block another acceptance has queued already: once that one is written, the
+    /// one-block path finds it had (or refused).
+    fn accept_duplicate(&self, block: &Block, pre: Preverified) -> Outcome {
+        self.pipeline.wait_unqueued(&pre.hash);
+        let _writer = self.lock_writer();
+        self.accept_held(block, pre)
     }
 
     /// The thread that writes blocks handed over ahead: it leads whenever it may, until
@@ -665,11 +673,7 @@ impl ChainState {
         let (hash, parent) = (pre.hash, block.header.prev_block);
         let ready = Ready::new(block.clone(), pre.clone());
         if !self.pipeline.enqueue(ready) {
-            // Another thread carries this very block: once that one is written, the
-            // one-block path finds it had (or refused).
-            self.pipeline.wait_unqueued(&hash);
-            let _writer = self.lock_writer();
-            return self.accept_held(&block, pre);
+            return self.accept_duplicate(&block, pre);
         }
         loop {
             match self.pipeline.next_turn(&hash, &parent) {

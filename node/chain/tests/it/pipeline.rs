@@ -302,19 +302,15 @@ fn a_block_handed_over_twice_and_accepted_beside_is_stored_once() {
     // Two peers deliver every block, and a third caller (`submitblock`) accepts every
     // fifth one itself, all at once.
     let twice: Vec<Block> = blocks.iter().flat_map(|b| [b.clone(), b.clone()]).collect();
-    let outcomes = std::thread::scope(|scope| {
+    let (ahead, beside) = std::thread::scope(|scope| {
         let beside = scope.spawn(|| {
-            let accepted: Vec<_> = blocks
-                .iter()
-                .step_by(5)
+            (blocks.iter().step_by(5))
                 .map(|b| state.accept_block(b))
-                .collect();
-            accepted
+                .collect::<Vec<_>>()
         });
         let ahead = accept_ahead_side_by_side(&state, &twice);
         (ahead, beside.join().unwrap())
     });
-    let (ahead, beside) = outcomes;
     let all: Vec<BlockOutcome> = ahead
         .into_iter()
         .chain(beside)
