@@ -107,6 +107,10 @@ enum Command {
         )]
         words: Vec<String>,
     },
+    /// Run a network of real nodes on this machine and measure it: a network namespace
+    /// per node with shaped links when root, else loopback. Writes report.json and
+    /// report.html; `node lab cleanup` removes what a crashed lab left.
+    Lab(node_lab::LabArgs),
 }
 
 /// Runs the `node` command line with the process's arguments, on every module linked
@@ -117,7 +121,12 @@ pub fn main() -> std::process::ExitCode {
     // chain spec is printed for redirection into a file.
     let logs = (!matches!(
         cli.command,
-        Some(Command::Rpc { .. } | Command::Rpcauth { .. } | Command::Chainspec { .. })
+        Some(
+            Command::Rpc { .. }
+                | Command::Rpcauth { .. }
+                | Command::Chainspec { .. }
+                | Command::Lab(_)
+        )
     ))
     .then(logging::init);
     let source = commands::profile_source(cli.profile.clone());
@@ -131,6 +140,9 @@ pub fn main() -> std::process::ExitCode {
         Command::Chainspec { name, from } => commands::chainspec(name, from),
         Command::Rpcauth { user, password } => commands::rpcauth(&user, password),
         Command::Rpc { words } => commands::rpc(source, &cli.sets, cli.datadir, &words),
+        Command::Lab(args) => std::env::current_exe()
+            .map_err(anyhow::Error::from)
+            .and_then(|bin| node_lab::main(args, bin)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

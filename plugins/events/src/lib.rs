@@ -4,7 +4,9 @@
 //! Events (`event:` names; `data:` is JSON): `block_connected` {hash, height, txs,
 //! size}, `block_disconnected` {hash, height, txs}, `tip_changed` {hash, height},
 //! `tx_accepted` {txid, fee, size}, `tx_removed` {txid, reason}, and `lagged` {skipped}
-//! when this plugin fell behind the event bus and lost events. Each has an `id:` one
+//! when this plugin fell behind the event bus and lost events; every event's data also
+//! has `time_us`, when the plugin received it (microseconds since the Unix epoch). Each
+//! has an `id:` one
 //! above the last, across restarts. A client that reconnects with `Last-Event-ID` (a
 //! browser's `EventSource` does by itself), or first connects with
 //! `/events?last_event_id=N`, gets every kept event after it, then live ones; when it
@@ -49,6 +51,9 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::store::Store;
 use crate::stream::Hub;
+
+/// Where the bound address is published in the data directory.
+pub const ADDRESS_FILE: &str = "events.addr";
 
 /// The `[events]` table.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -142,6 +147,11 @@ impl Module for Events {
         ];
         let bound = ctx.serve_http(config.listen, routes).await?;
         tracing::info!(%bound, "event stream at /events");
+        // Published like peers.addr and rpc.addr, so a node started on port 0 is found.
+        let published = ctx.datadir().join(ADDRESS_FILE);
+        if let Err(e) = std::fs::write(&published, bound.to_string()) {
+            tracing::warn!("events: cannot write {}: {e}", published.display());
+        }
         let cancel = ctx.cancel_token();
         ctx.spawn("record", async move {
             loop {
@@ -166,7 +176,7 @@ impl Module for Events {
 
 fn lagged(hub: &Hub, skipped: u64) {
     tracing::warn!(skipped, "events fell behind the event bus; skipped some");
-    hub.record("lagged", &json!({ "skipped": skipped }));
+    hub.record("lagged", json!({ "skipped": skipped }));
 }
 
 fn record_chain(hub: &Hub, event: &ChainEvent) {
@@ -178,7 +188,7 @@ fn record_chain(hub: &Hub, event: &ChainEvent) {
             ..
         } => hub.record(
             "block_connected",
-            &json!({
+            json!({
                 "hash": hash.to_string(),
                 "height": height,
                 "txs": block.txs.len(),
@@ -191,11 +201,11 @@ fn record_chain(hub: &Hub, event: &ChainEvent) {
             block,
         } => hub.record(
             "block_disconnected",
-            &json!({ "hash": hash.to_string(), "height": height, "txs": block.txs.len() }),
+            json!({ "hash": hash.to_string(), "height": height, "txs": block.txs.len() }),
         ),
         ChainEvent::TipChanged { hash, height } => hub.record(
             "tip_changed",
-            &json!({ "hash": hash.to_string(), "height": height }),
+            json!({ "hash": hash.to_string(), "height": height }),
         ),
     }
 }
@@ -204,11 +214,11 @@ fn record_mempool(hub: &Hub, event: &MempoolEvent) {
     match event {
         MempoolEvent::Accepted { txid, tx, fee } => hub.record(
             "tx_accepted",
-            &json!({ "txid": txid.to_string(), "fee": fee, "size": tx.size() }),
+            json!({ "txid": txid.to_string(), "fee": fee, "size": tx.size() }),
         ),
         MempoolEvent::Removed { txid, reason } => hub.record(
             "tx_removed",
-            &json!({ "txid": txid.to_string(), "reason": reason }),
+            json!({ "txid": txid.to_string(), "reason": reason }),
         ),
     }
 }

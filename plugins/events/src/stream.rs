@@ -55,7 +55,16 @@ impl Hub {
     }
 
     /// Keeps an event and sends it to every connected client.
-    pub(crate) fn record(&self, kind: &str, data: &serde_json::Value) {
+    /// Keeps and streams an event; `time_us` (microseconds since the Unix epoch, when the
+    /// plugin received it) is added to its data, so a reader can tell when each node saw
+    /// an object (the network lab's arrival times).
+    pub(crate) fn record(&self, kind: &str, mut data: serde_json::Value) {
+        if let Some(fields) = data.as_object_mut() {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as u64);
+            fields.insert("time_us".to_string(), serde_json::Value::from(now));
+        }
         let mut store = self.store();
         match store.append(kind, &data.to_string()) {
             // Sent under the store's lock, so a client subscribing meanwhile sees each
