@@ -81,6 +81,9 @@ pub struct LabArgs {
     /// Keep the data directories (and logs) after the run, for reading.
     #[arg(long)]
     pub keep: bool,
+    /// The nodes' log filter (`RUST_LOG`), e.g. `debug` or `node_sync=debug`.
+    #[arg(long, value_name = "FILTER", default_value = "info")]
+    pub node_log: String,
 }
 
 /// `node lab` subcommands.
@@ -191,6 +194,7 @@ pub fn main(args: LabArgs, self_bin: PathBuf) -> anyhow::Result<()> {
             mode,
             bin: bin.clone(),
             sets,
+            log: args.node_log.clone(),
             data: data.join(&label),
             deadline,
         };

@@ -354,7 +354,19 @@ impl Network {
     pub(crate) fn partition(&self, side_b: &[usize]) -> anyhow::Result<()> {
         let other = format!("{}b", self.bridge);
         let _ = quiet(Command::new("ip").args(["link", "delete", &other]));
-        run(Command::new("ip").args(["link", "add", &other, "type", "bridge"]))?;
+        // The same hardware address as the first bridge: nodes moved over keep the lab's
+        // address in their ARP caches, and their answers must still reach the lab.
+        let mac = std::fs::read_to_string(format!("/sys/class/net/{}/address", self.bridge))
+            .with_context(|| format!("cannot read the address of {}", self.bridge))?;
+        run(Command::new("ip").args([
+            "link",
+            "add",
+            &other,
+            "address",
+            mac.trim(),
+            "type",
+            "bridge",
+        ]))?;
         run(Command::new("ip").args(["link", "set", &other, "up"]))?;
         for &index in side_b {
             if let Some(host) = self.host_link(index) {

@@ -29,6 +29,8 @@ pub(crate) struct Launch {
     pub(crate) profile: PathBuf,
     /// `--set` overrides after the lab's own.
     pub(crate) sets: Vec<String>,
+    /// Its log filter (`RUST_LOG`).
+    pub(crate) log: String,
 }
 
 /// What a node's event stream reported: when each object arrived (microseconds since the
@@ -165,7 +167,7 @@ impl LabNode {
                 cmd.env_remove(key);
             }
         }
-        cmd.env("RUST_LOG", "info");
+        cmd.env("RUST_LOG", &self.launch.log);
         let child = cmd
             .spawn()
             .with_context(|| format!("cannot start {}", self.launch.bin.display()))?;
@@ -198,7 +200,9 @@ impl LabNode {
                     );
                 }
             }
-            if let Ok(rpc) = Rpc::new(addr, &self.datadir) {
+            // The event stream is bound after RPC: both must be up.
+            let streaming = self.datadir.join("events.addr").exists();
+            if let Some(rpc) = Rpc::new(addr, &self.datadir).ok().filter(|_| streaming) {
                 if rpc.call("getblockcount", Value::Array(vec![])).is_ok() {
                     self.rpc = Some(rpc);
                     return Ok(());
@@ -225,18 +229,18 @@ impl LabNode {
     /// Follows its `/events` stream on a thread, writing arrivals into `board`; the
     /// thread ends when the stream does (the node stopped).
     pub(crate) fn follow(&self, board: &Arc<Board>) {
-        let url = format!("http://{}:{EVENTS_PORT}/events", self.ip);
+        // Every kept event from the first: what happened before the stream connected (or
+        // before a restart) arrives too, with the time the node saw it.
+        let url = format!("http://{}:{EVENTS_PORT}/events?last_event_id=0", self.ip);
         let board = board.clone();
         let index = self.index;
         board.grow(index + 1);
         let spawned = std::thread::Builder::new()
             .name(format!("events-{index}"))
             .spawn(move || {
-                if let Err(e) = stream_events(&url, index, &board) {
-                    // A stream that ends is a node that stopped; the step that needs its
-                    // arrivals reports them missing.
-                    let _ = e;
-                }
+                // A stream that ends is a node that stopped; the step that needs its
+                // arrivals reports them missing.
+                let _ = stream_events(&url, index, &board);
             });
         if let Err(e) = spawned {
             eprintln!("lab: cannot follow node {index}'s events: {e}");

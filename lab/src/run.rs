@@ -30,6 +30,8 @@ pub(crate) struct Setup<'a> {
     pub(crate) bin: PathBuf,
     /// `--set` overrides of every node, after its group's.
     pub(crate) sets: Vec<String>,
+    /// The nodes' log filter.
+    pub(crate) log: String,
     /// The nodes' data directories go under it.
     pub(crate) data: PathBuf,
     /// When the whole lab must end.
@@ -180,6 +182,7 @@ impl Lab<'_> {
                 .and_then(|g| g.profile.clone())
                 .unwrap_or_else(|| scenario.profile.clone()),
             sets,
+            log: self.setup.log.clone(),
         }
     }
 
@@ -497,35 +500,64 @@ impl Lab<'_> {
                     .insert("race_settled_secs".into(), json!(times));
                 objects = rounds;
             }
-            Step::PartitionHeal { blocks } => {
+            Step::PartitionHeal { blocks, apart_secs } => {
                 if self.net.mode != Mode::Namespaces {
                     bail!("a partition needs network namespaces (run as root, without --loopback)");
                 }
-                let half = self.nodes.len() / 2;
-                let side_b: Vec<usize> = (half..self.nodes.len()).collect();
+                // Side B grows from one node along the topology's links, so it is one
+                // connected network and its miner's blocks reach all of it.
+                let side_b = self.connected_half();
+                let miner_b = side_b[0];
+                let miner_a = (0..self.nodes.len())
+                    .find(|i| !side_b.contains(i))
+                    .context("no side A")?;
                 self.net.partition(&side_b)?;
                 // Side A mines one block more, so the heal has one winner by work.
-                let a_hashes = self.mine(0, blocks + 1)?;
-                let b_hashes = self.mine(half, blocks)?;
-                let a_tip = a_hashes.last().context("no block")?.clone();
-                let b_tip = b_hashes.last().context("no block")?.clone();
-                let apart = self.board.wait(ARRIVAL_TIMEOUT, |nodes| {
-                    nodes[..half].iter().all(|n| n.blocks.contains_key(&a_tip))
-                        && nodes[half..].iter().all(|n| n.blocks.contains_key(&b_tip))
+                let a_tip = self
+                    .mine(miner_a, blocks + 1)?
+                    .last()
+                    .context("no block")?
+                    .clone();
+                let b_tip = self
+                    .mine(miner_b, blocks)?
+                    .last()
+                    .context("no block")?
+                    .clone();
+                let b_apart = self.board.wait(ARRIVAL_TIMEOUT, |nodes| {
+                    side_b.iter().all(|&i| nodes[i].blocks.contains_key(&b_tip))
                 });
                 result
                     .extra
-                    .insert("each_side_on_its_tip".into(), json!(apart));
+                    .insert("side_b_on_its_tip".into(), json!(b_apart));
+                result
+                    .extra
+                    .insert("side_b_nodes".into(), json!(side_b.len()));
+                // Apart for a while, as a real split lasts: connections must survive it.
+                std::thread::sleep(Duration::from_secs(apart_secs));
+                let leaked = {
+                    let nodes = self.board.nodes.lock().unwrap_or_else(|e| e.into_inner());
+                    side_b
+                        .iter()
+                        .filter(|&&i| nodes[i].blocks.contains_key(&a_tip))
+                        .count()
+                };
+                if leaked > 0 {
+                    bail!("{leaked} nodes of side B got side A's blocks while apart: the partition leaks");
+                }
                 let healed_at = Instant::now();
                 self.net.heal(&side_b)?;
-                let one = self.await_block(&a_tip, ARRIVAL_TIMEOUT)
+                let healed = self.await_block(&a_tip, ARRIVAL_TIMEOUT)
                     && self.await_one_tip(ARRIVAL_TIMEOUT);
                 result.extra.insert(
                     "heal_to_one_tip_secs".into(),
-                    json!(one.then(|| healed_at.elapsed().as_secs_f64())),
+                    json!(healed.then(|| healed_at.elapsed().as_secs_f64())),
                 );
-                result.objects.push(self.object("block", &a_tip, 0));
-                objects = 2 * blocks + 1;
+                result.objects.push(self.object("block", &a_tip, miner_a));
+                // The network goes on: the next block reaches every node.
+                let next = self.mine(miner_b, 1)?.remove(0);
+                self.await_block(&next, ARRIVAL_TIMEOUT);
+                result.objects.push(self.object("block", &next, miner_b));
+                objects = 2 * blocks + 2;
             }
             Step::Restart { count } => {
                 let mut chosen: Vec<usize> = (0..self.nodes.len()).collect();
@@ -602,6 +634,25 @@ impl Lab<'_> {
         }
         before.finish(self, &mut result, objects);
         Ok(result)
+    }
+
+    /// Half the nodes, grown breadth-first along the dials from a random node.
+    fn connected_half(&mut self) -> Vec<usize> {
+        let n = self.nodes.len();
+        let start = self.random_node();
+        let mut side = vec![start];
+        let mut next = 0;
+        while side.len() < n / 2 && next < side.len() {
+            let at = side[next];
+            next += 1;
+            for other in 0..n {
+                let linked = self.dials[at].contains(&other) || self.dials[other].contains(&at);
+                if linked && !side.contains(&other) && side.len() < n / 2 {
+                    side.push(other);
+                }
+            }
+        }
+        side
     }
 
     fn send_payment(&mut self, at: usize) -> anyhow::Result<String> {

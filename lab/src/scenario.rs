@@ -169,6 +169,9 @@ pub enum Step {
     PartitionHeal {
         /// Blocks mined on each side while apart.
         blocks: usize,
+        /// Seconds the halves stay apart after mining.
+        #[serde(default = "default_apart")]
+        apart_secs: u64,
     },
     /// Nodes killed (SIGKILL) and started again on their data directories.
     Restart {
@@ -196,6 +199,10 @@ fn default_block_interval() -> u64 {
     500
 }
 
+fn default_apart() -> u64 {
+    5
+}
+
 fn default_join_out() -> usize {
     4
 }
@@ -209,7 +216,9 @@ impl Step {
             Step::WarmBlock { txs } => format!("mempool-warm block of {txs} transactions"),
             Step::Burst { count } => format!("burst of {count} blocks"),
             Step::Race { rounds } => format!("{rounds} races of two miners"),
-            Step::PartitionHeal { blocks } => format!("partition, {blocks} blocks a side, heal"),
+            Step::PartitionHeal { blocks, .. } => {
+                format!("partition, {blocks} blocks a side, heal")
+            }
             Step::Restart { count } => format!("{count} nodes killed and restarted"),
             Step::Join { .. } => "a late joiner syncs".to_string(),
             Step::Idle { secs } => format!("{secs} s idle"),

@@ -11,6 +11,7 @@ mod follow_chain;
 mod gbt;
 mod import;
 mod kernel;
+mod lab;
 mod layering;
 mod limits;
 mod methods;

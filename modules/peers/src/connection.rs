@@ -31,7 +31,30 @@ const RECEIVE_PAUSE_POLL: Duration = Duration::from_millis(10);
 /// How often the writer checks whether a ping is due or overdue.
 const PING_CHECK: Duration = Duration::from_secs(1);
 
-type Frames = FramedRead<OwnedReadHalf, MessageCodec>;
+type Frames = FramedRead<CountingReader, MessageCodec>;
+
+/// The read half of a connection, counting bytes as they arrive rather than per decoded
+/// message (as Bitcoin Core's `bytesrecv` does): a large block shows progress before its
+/// last byte, which is how the sync tells a slow peer from a stalled one.
+struct CountingReader {
+    inner: OwnedReadHalf,
+    peer: Arc<Peer>,
+}
+
+impl tokio::io::AsyncRead for CountingReader {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(())) = &polled {
+            self.peer.record_arrived(buf.filled().len() - before);
+        }
+        polled
+    }
+}
 
 /// Takes over a TCP stream: registers the connection and spawns its two tasks. An inbound
 /// connection over `max_inbound` is closed at once.
@@ -124,7 +147,11 @@ async fn read_loop(peers: Arc<Peers>, peer: Arc<Peer>, read: OwnedReadHalf) {
     let codec = MessageCodec::new(settings.magic, settings.max_message_bytes)
         .limit_command(BLOCK_COMMAND, settings.max_block_bytes)
         .limit_command(TX_COMMAND, settings.max_block_bytes);
-    let mut frames = FramedRead::new(read, codec);
+    let counted = CountingReader {
+        inner: read,
+        peer: Arc::clone(&peer),
+    };
+    let mut frames = FramedRead::new(counted, codec);
     let timeout = peers.settings.handshake_timeout;
     match tokio::time::timeout(timeout, handshake(&peers, &peer, &mut frames)).await {
         Err(_) => peer.close(format!(

@@ -299,9 +299,17 @@ impl Peer {
         count(&mut lock(&self.per_command).sent, command, bytes);
     }
 
+    /// Bytes read from the socket, counted as they arrive (a message's bytes are all
+    /// counted here before [`Peer::record_received`] sees the message).
+    pub(crate) fn record_arrived(&self, bytes: usize) {
+        self.counters
+            .bytes_received
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// A whole message arrived: counted per command.
     pub(crate) fn record_received(&self, bytes: usize, command: &str) {
         let c = &self.counters;
-        c.bytes_received.fetch_add(bytes as u64, Ordering::Relaxed);
         c.messages_received.fetch_add(1, Ordering::Relaxed);
         c.last_recv.store(unix_now(), Ordering::Relaxed);
         count(&mut lock(&self.per_command).received, command, bytes);

@@ -28,7 +28,14 @@ impl Broadcast for Flood {
     }
 }
 
-/// `inv` for transactions; blocks by `headers` to peers that asked (BIP130), else `inv`.
+/// Most headers in one block announcement (Bitcoin Core's MAX_BLOCKS_TO_ANNOUNCE); a
+/// longer run is announced by `inv` of its tip, and the peer asks for the headers.
+const MAX_BLOCKS_TO_ANNOUNCE: usize = 8;
+
+/// `inv` for transactions; blocks by `headers` to peers that asked (BIP130) and are known
+/// to have the parent of what is sent, else `inv`, as Bitcoin Core announces: headers that
+/// do not connect would count against the sender at the receiver (a node behind in a
+/// burst of blocks otherwise disconnects honest peers).
 struct Announce;
 
 impl Broadcast for Announce {
@@ -38,13 +45,35 @@ impl Broadcast for Announce {
     }
 
     fn block(&mut self, peers: &dyn PeerService, hash: Hash256, block: &Arc<Block>) {
-        let headers = Arc::new(Message::Headers(vec![block.header]));
-        let inv = Arc::new(Message::Inv(vec![Inventory::block(hash)]));
-        peers.announce(&[hash], &mut |info, _| {
-            Some(if info.sendheaders {
-                headers.clone()
-            } else {
-                inv.clone()
+        self.blocks(peers, &[(hash, block.clone())]);
+    }
+
+    fn blocks(&mut self, peers: &dyn PeerService, connected: &[(Hash256, Arc<Block>)]) {
+        let Some((tip, _)) = connected.last() else {
+            return;
+        };
+        let hashes: Vec<Hash256> = connected.iter().map(|(h, _)| *h).collect();
+        let inv = Arc::new(Message::Inv(vec![Inventory::block(*tip)]));
+        // One headers message per starting block, shared by the peers that start there.
+        let mut from: Vec<Option<Arc<Message>>> = vec![None; connected.len()];
+        peers.announce(&hashes, &mut |info, _| {
+            if !info.sendheaders {
+                return Some(inv.clone());
+            }
+            // The first block the peer lacks whose parent it has: headers from there on
+            // connect at the peer.
+            let start = connected.iter().position(|(hash, block)| {
+                !peers.knows(info.id, hash) && peers.knows(info.id, &block.header.prev_block)
+            });
+            Some(match start {
+                Some(i) if connected.len() - i <= MAX_BLOCKS_TO_ANNOUNCE => from[i]
+                    .get_or_insert_with(|| {
+                        Arc::new(Message::Headers(
+                            connected[i..].iter().map(|(_, b)| b.header).collect(),
+                        ))
+                    })
+                    .clone(),
+                _ => inv.clone(),
             })
         });
     }
@@ -310,8 +339,59 @@ mod tests {
         let block = block();
         announce.block(&peers, block.hash(), &block);
         let sent = peers.take();
-        assert!(matches!(&*sent[0].1, Message::Headers(h) if h == &[block.header]));
-        assert!(matches!(&*sent[1].1, Message::Inv(items) if items[0].kind == InvType::Block));
+        assert!(
+            sent.iter().all(
+                |(_, m)| matches!(&**m, Message::Inv(items) if items[0].kind == InvType::Block)
+            ),
+            "a peer not known to have the parent gets inv, even one that asked for headers"
+        );
+    }
+
+    /// A chain of `n` blocks after genesis (`Hash256::ZERO` as its parent).
+    fn chain(n: u32) -> Vec<(Hash256, Arc<Block>)> {
+        let mut out: Vec<(Hash256, Arc<Block>)> = Vec::new();
+        for nonce in 0..n {
+            let mut next = (*block()).clone();
+            next.header.nonce = nonce;
+            next.header.prev_block = out.last().map_or(Hash256::ZERO, |(h, _)| *h);
+            out.push((next.hash(), Arc::new(next)));
+        }
+        out
+    }
+
+    #[test]
+    fn announce_sends_the_headers_a_peer_can_connect_and_inv_otherwise() {
+        let mut peers = Recording::new(vec![
+            peer(1, true, true),
+            peer(2, true, true),
+            peer(3, true, true),
+            peer(4, true, false),
+        ]);
+        let blocks = chain(10);
+        // Peer 1 has the parent of the last three, peer 2 the genesis only (ten headers
+        // would be more than eight), peer 3 nothing we know of, peer 4 asked for inv.
+        peers.known.insert((PeerId(1), blocks[6].0));
+        peers.known.insert((PeerId(2), Hash256::ZERO));
+        peers.known.insert((PeerId(4), blocks[6].0));
+        build("announce").blocks(&peers, &blocks);
+        let sent = peers.take();
+        let to = |id: u64| &*sent.iter().find(|(p, _)| *p == PeerId(id)).unwrap().1;
+        let tip_inv = |m: &Message| matches!(m, Message::Inv(items) if items == &[Inventory::block(blocks[9].0)]);
+        let headers: Vec<BlockHeader> = blocks[7..].iter().map(|(_, b)| b.header).collect();
+        assert!(
+            matches!(to(1), Message::Headers(h) if h == &headers),
+            "{:?}",
+            to(1)
+        );
+        assert!(tip_inv(to(2)), "more than 8 headers: inv");
+        assert!(tip_inv(to(3)), "parent unknown: inv");
+        assert!(tip_inv(to(4)), "no sendheaders: inv");
+
+        peers.known.insert((PeerId(2), blocks[8].0));
+        build("announce").blocks(&peers, &blocks[9..]);
+        let sent = peers.take();
+        let two = sent.iter().find(|(p, _)| *p == PeerId(2)).unwrap();
+        assert!(matches!(&*two.1, Message::Headers(h) if h == &[blocks[9].1.header]));
     }
 
     #[test]

@@ -130,11 +130,11 @@ impl Relay {
                     Ok(ChainEvent::BlockConnected { hash, block, .. }) => self.connected.push((hash, block)),
                     Ok(ChainEvent::BlockDisconnected { .. }) => {}
                     Ok(ChainEvent::TipChanged { hash, .. }) => {
-                        // Announce the new tip only: peers fetch its ancestors by headers.
-                        if let Some((_, block)) = self.connected.iter().find(|(h, _)| *h == hash) {
-                            let block = block.clone();
+                        // The blocks connected up to the new tip, oldest first: a behaviour
+                        // announces the tip, or the headers of all of them.
+                        if let Some(tip) = self.connected.iter().position(|(h, _)| *h == hash) {
                             self.metrics.seen(hash, Kind::Block);
-                            self.behaviour.block(&self.metrics.around(&self.peers), hash, &block);
+                            self.behaviour.blocks(&self.metrics.around(&self.peers), &self.connected[..=tip]);
                         }
                         self.connected.clear();
                     }

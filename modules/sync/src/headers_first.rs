@@ -25,6 +25,13 @@ pub struct HeadersFirstConfig {
     pub max_in_flight_per_peer: usize,
     /// Seconds a requested block may take before another peer is asked.
     pub stall_timeout_secs: u64,
+    /// At the tip (at most a few blocks missing), milliseconds a requested block may
+    /// go with no byte arriving from the peer asked before one more peer that has it is
+    /// asked too, the first request left standing. A peer that is sending (a large block
+    /// on a slow link) is not stalled: asking another then only doubles the traffic.
+    pub tip_stall_ms: u64,
+    /// Requests in flight at once for one block at the tip, counting the first.
+    pub max_tip_requests: usize,
 }
 
 impl Default for HeadersFirstConfig {
@@ -37,6 +44,11 @@ impl Default for HeadersFirstConfig {
             // Core waits seconds to minutes depending on load; our blocks are small and
             // peers near, so a few seconds is a stall.
             stall_timeout_secs: 5,
+            // A 1 MB block crosses a 20 Mbit/s link in 0.4 s; one still missing after a
+            // second waits behind other uploads of its sender.
+            tip_stall_ms: 1000,
+            // Bitcoin Core lets three peers deliver one compact block at once.
+            max_tip_requests: 3,
         }
     }
 }
@@ -54,7 +66,17 @@ pub(crate) struct HeadersFirst {
     /// peer can take it, since a slow peer is better than none (with one peer, avoiding
     /// it for good stopped the sync at the first stall).
     stalled: HashMap<Hash256, HashSet<PeerId>>,
+    /// Blocks at the tip asked of more peers than the one in `in_flight`: those peers.
+    also_asked: HashMap<Hash256, Vec<PeerId>>,
+    /// Bytes received from each peer with a block at the tip in flight, and when that
+    /// count last grew.
+    progress: HashMap<PeerId, (u64, Instant)>,
 }
+
+/// At most this many missing blocks, the node is at the tip, where a block is worth
+/// asking of a second peer (Bitcoin Core's MAX_BLOCKS_TO_ANNOUNCE: a run longer than an
+/// announcement is a sync, where doubled requests would cost bandwidth).
+const AT_TIP: usize = 8;
 
 fn build(config: &StrategyConfig) -> Result<BuiltStrategy, ConfigError> {
     let config: HeadersFirstConfig = config.parse()?;
@@ -90,6 +112,64 @@ impl HeadersFirst {
             accepting: HashSet::new(),
             avoid: HashMap::new(),
             stalled: HashMap::new(),
+            also_asked: HashMap::new(),
+            progress: HashMap::new(),
+        }
+    }
+
+    /// Asks blocks at the tip whose peer sends nothing of one more peer that has them.
+    fn ask_more_at_tip(&mut self, ctx: &SyncContext<'_>) {
+        let late = Duration::from_millis(self.config.tip_stall_ms);
+        if self.in_flight.len() > AT_TIP || ctx.chain.missing_blocks(AT_TIP + 1).len() > AT_TIP {
+            self.progress.clear();
+            return;
+        }
+        let now = Instant::now();
+        let mut silent: HashMap<PeerId, Duration> = HashMap::new();
+        for (peer, _) in self.in_flight.values() {
+            let received = ctx.peers.peer(*peer).map_or(0, |info| info.bytes_received);
+            let entry = self.progress.entry(*peer).or_insert((received, now));
+            if received > entry.0 {
+                *entry = (received, now);
+            }
+            silent.insert(*peer, now - entry.1);
+        }
+        self.progress.retain(|peer, _| silent.contains_key(peer));
+        let candidates: Vec<(Hash256, PeerId, Instant)> = self
+            .in_flight
+            .iter()
+            .map(|(h, (p, since))| (*h, *p, *since))
+            .collect();
+        for (hash, first, since) in candidates {
+            let asked = self.also_asked.get(&hash).map_or(0, Vec::len);
+            // The n-th extra request waits until the peer was silent n + 1 times the delay.
+            let wait = late * (asked as u32 + 1);
+            let quiet = silent
+                .get(&first)
+                .copied()
+                .unwrap_or_default()
+                .min(now - since);
+            if asked + 1 >= self.config.max_tip_requests || quiet < wait {
+                continue;
+            }
+            let height = ctx.height_of(&hash).unwrap_or(u32::MAX);
+            let others = self.also_asked.get(&hash);
+            let avoid = self.avoid.get(&hash);
+            let next = ctx
+                .heights
+                .keys()
+                .filter(|p| **p != first && ctx.can_serve(**p, height))
+                .filter(|p| {
+                    !others.is_some_and(|o| o.contains(p)) && !avoid.is_some_and(|a| a.contains(p))
+                })
+                .min_by_key(|p| (self.load(**p), **p))
+                .copied();
+            if let Some(peer) = next {
+                if ctx.request_blocks(peer, &[hash]) {
+                    tracing::debug!(%peer, block = %hash, "block at the tip is late; asking one more peer");
+                    self.also_asked.entry(hash).or_default().push(peer);
+                }
+            }
         }
     }
 
@@ -159,6 +239,9 @@ impl SyncStrategy for HeadersFirst {
 
     fn peer_disconnected(&mut self, ctx: &SyncContext<'_>, peer: PeerId) {
         self.in_flight.retain(|_, (p, _)| *p != peer);
+        for asked in self.also_asked.values_mut() {
+            asked.retain(|p| *p != peer);
+        }
         for avoid in self.avoid.values_mut().chain(self.stalled.values_mut()) {
             avoid.remove(&peer);
         }
@@ -180,6 +263,7 @@ impl SyncStrategy for HeadersFirst {
     }
 
     fn received(&mut self, ctx: &SyncContext<'_>, peer: PeerId, hash: Hash256) {
+        self.also_asked.remove(&hash);
         if self.in_flight.remove(&hash).is_some() {
             self.accepting.insert(hash);
             self.refill(ctx, peer);
@@ -191,6 +275,7 @@ impl SyncStrategy for HeadersFirst {
         self.accepting.remove(&hash);
         self.avoid.remove(&hash);
         self.stalled.remove(&hash);
+        self.also_asked.remove(&hash);
         // A block `received` already freed its slot and refilled; walking the window
         // again for every block the chain finishes would cost a walk per block.
         if in_transit {
@@ -224,7 +309,11 @@ impl SyncStrategy for HeadersFirst {
         // Blocks that arrived by other routes (pushed, or already stored) leave the set.
         self.in_flight
             .retain(|hash, _| ctx.chain.entry(hash).is_some_and(|e| !e.has_data()));
+        let in_flight = &self.in_flight;
+        self.also_asked
+            .retain(|hash, _| in_flight.contains_key(hash));
         self.schedule(ctx);
+        self.ask_more_at_tip(ctx);
     }
 
     fn in_flight(&self) -> usize {

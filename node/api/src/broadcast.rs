@@ -20,6 +20,16 @@ pub trait Broadcast: Send {
     fn transaction(&mut self, peers: &dyn PeerService, txid: Hash256, tx: &Arc<Transaction>);
     /// A block became the tip.
     fn block(&mut self, peers: &dyn PeerService, hash: Hash256, block: &Arc<Block>);
+    /// Blocks became the tip together, oldest first, each the child of the one before:
+    /// the blocks connected since the last tip change, the new tip last (several after a
+    /// reorganisation or a run written at once). By default only the tip goes to
+    /// [`Broadcast::block`], and peers fetch its ancestors by headers; a behaviour that
+    /// announces several headers at once (as Bitcoin Core does, up to 8) overrides this.
+    fn blocks(&mut self, peers: &dyn PeerService, connected: &[(Hash256, Arc<Block>)]) {
+        if let Some((hash, block)) = connected.last() {
+            self.block(peers, *hash, block);
+        }
+    }
     /// How often `tick` runs, if at all.
     fn interval(&self) -> Option<Duration> {
         None
