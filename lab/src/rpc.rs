@@ -53,4 +53,29 @@ impl Rpc {
         }
         Ok(reply.get("result").cloned().unwrap_or(Value::Null))
     }
+
+    /// Calls `method` once per parameter list in one JSON-RPC batch; fails on the first
+    /// error any call answered.
+    pub(crate) fn call_batch(&self, method: &str, params: &[Value]) -> anyhow::Result<()> {
+        let body: Vec<Value> = params
+            .iter()
+            .enumerate()
+            .map(|(id, p)| json!({"jsonrpc": "2.0", "id": id, "method": method, "params": p}))
+            .collect();
+        let response = self
+            .agent
+            .post(&self.url)
+            .set("Authorization", &self.authorization)
+            .send_json(Value::Array(body));
+        let replies: Value = match response {
+            Ok(r) => r.into_json()?,
+            Err(ureq::Error::Status(_, r)) => r.into_json()?,
+            Err(e) => return Err(anyhow!("{method}: {e}")),
+        };
+        let errors = replies.as_array().into_iter().flatten();
+        if let Some(error) = errors.filter_map(|r| r.get("error")).find(|e| !e.is_null()) {
+            return Err(anyhow!("{method}: {error}"));
+        }
+        Ok(())
+    }
 }

@@ -46,7 +46,11 @@ pub(crate) fn run(
     let mut plan = load(source, sets, datadir)?;
     // The `logging` method changes the filter this process installed.
     plan.log_control = logs.map(|l| l as std::sync::Arc<dyn node_kernel::LogControl>);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if plan.profile.node.threads > 0 {
+        runtime.worker_threads(plan.profile.node.threads);
+    }
+    let runtime = runtime
         .enable_all()
         .thread_name("node")
         .build()
