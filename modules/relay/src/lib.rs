@@ -29,9 +29,11 @@
 //! from peers are validated on the blocking pool, one at a time.
 
 mod behaviour;
+mod compact;
 mod config;
 mod metrics;
 mod module;
 
 pub use behaviour::BatchedConfig;
+pub use compact::CompactConfig;
 pub use config::RelayConfig;

@@ -33,7 +33,7 @@ mod monitoring;
 mod peers;
 mod wallet;
 
-pub use broadcast::{Broadcast, BROADCAST};
+pub use broadcast::{Broadcast, BroadcastContext, BROADCAST};
 pub use chain_view::{ChainListener, ChainView, ChainWriter, LocalChain, PendingBlock};
 pub use mempool::{
     Accepted, EntryInfo, MempoolError, MempoolEvent, MempoolInfo, MempoolPolicy, MempoolService,

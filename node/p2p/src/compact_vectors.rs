@@ -9,7 +9,9 @@
 
 use node_chain::{deserialize, Block, Hash256};
 
-use crate::compact::{BlockTxn, BlockTxnRequest, HeaderAndShortIds, PrefilledTx, SendCmpct, ShortIdKey};
+use crate::compact::{
+    BlockTxn, BlockTxnRequest, HeaderAndShortIds, PrefilledTx, SendCmpct, ShortIdKey,
+};
 use crate::message::{Command, Message};
 
 const BLOCK: &[&str] = &[
@@ -35,7 +37,16 @@ const BLOCK: &[&str] = &[
 ];
 
 /// The short id of each transaction of [`BLOCK`], in block order.
-const SHORT_IDS: [u64; 8] = [0xd1c7c5f1745b, 0x5c80adb7998c, 0xfe55b1b6cfb7, 0x2cc1e2cef6c3, 0x953cdf84b3a5, 0xbb563d23009c, 0xb5bf9a562fa9, 0xfa6017ac1ba2];
+const SHORT_IDS: [u64; 8] = [
+    0xd1c7c5f1745b,
+    0x5c80adb7998c,
+    0xfe55b1b6cfb7,
+    0x2cc1e2cef6c3,
+    0x953cdf84b3a5,
+    0xbb563d23009c,
+    0xb5bf9a562fa9,
+    0xfa6017ac1ba2,
+];
 
 /// `cmpctblock` with the coinbase prefilled (what Core sends).
 const CMPCT_COINBASE: &[&str] = &[
@@ -61,9 +72,8 @@ const CMPCT_GAPS: &[&str] = &[
 ];
 
 /// `getblocktxn` for positions 1, 3, 4 and 300 (gaps 1, 1, 0, 295).
-const GETBLOCKTXN: &[&str] = &[
-    "b51d3a8ce0d4a4fe211fe1f851cd5d828a9f3745aeba990deea18cdbb604849104010100fd2701",
-];
+const GETBLOCKTXN: &[&str] =
+    &["b51d3a8ce0d4a4fe211fe1f851cd5d828a9f3745aeba990deea18cdbb604849104010100fd2701"];
 
 /// `blocktxn` with transactions 3 and 4.
 const BLOCKTXN: &[&str] = &[

@@ -108,7 +108,10 @@ pub fn route(message: Message, wanted: impl Fn(Topic) -> bool) -> Vec<(Topic, Ar
         Message::Inv(items) => split(
             items,
             Message::Inv,
-            &[(InvType::Block, Topic::InvBlock), (InvType::Tx, Topic::InvTx)],
+            &[
+                (InvType::Block, Topic::InvBlock),
+                (InvType::Tx, Topic::InvTx),
+            ],
             wanted,
         ),
         Message::GetData(items) => split(
