@@ -245,7 +245,9 @@ impl Compact {
                 .misbehaving(peer, &format!("cmpctblock with bad proof of work: {error}"));
             return;
         }
-        if ctx.chain.entry(&header.prev_block).is_none() {
+        let parent_known = ctx.chain.entry(&header.prev_block).is_some()
+            || self.recent.iter().any(|b| b.hash() == header.prev_block);
+        if !parent_known {
             // A block on a branch we lack the start of: headers first (the sync module
             // takes the answer and fetches the bodies).
             let request = Message::GetHeaders(GetHeaders {
@@ -278,9 +280,11 @@ impl Compact {
                 wants.contains(&info.id).then(|| message.clone())
             });
         }
-        let Some(state) = self.peers.get(&peer) else {
+        // The message may come before the peer's connection event does.
+        if ctx.peers.peer(peer).is_none() {
             return;
-        };
+        }
+        let state = self.peers.entry(peer).or_default();
         if state.waiting.contains_key(&hash) {
             return;
         }
@@ -497,7 +501,9 @@ impl Broadcast for Compact {
 
     fn message(&mut self, ctx: &BroadcastContext<'_>, peer: PeerId, message: &Arc<Message>) {
         match &**message {
-            Message::SendCmpct(s) if s.version == COMPACT_VERSION => {
+            Message::SendCmpct(s)
+                if s.version == COMPACT_VERSION && ctx.peers.peer(peer).is_some() =>
+            {
                 let state = self.peers.entry(peer).or_default();
                 state.compact = true;
                 state.wants_push = s.announce;
