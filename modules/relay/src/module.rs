@@ -146,7 +146,8 @@ impl Inbox {
 /// for one that does not.
 enum Heard {
     Message(PeerId, Arc<Message>),
-    Peer(Result<PeerEvent, RecvError>),
+    // Boxed: a peer's description is large beside a message's handle.
+    Peer(Box<Result<PeerEvent, RecvError>>),
 }
 
 async fn hear(talking: &mut Option<Talking>) -> Heard {
@@ -155,7 +156,7 @@ async fn hear(talking: &mut Option<Talking>) -> Heard {
     };
     tokio::select! {
         Some((peer, message)) = talking.messages.recv() => Heard::Message(peer, message),
-        event = talking.peer_events.recv() => Heard::Peer(event),
+        event = talking.peer_events.recv() => Heard::Peer(Box::new(event)),
     }
 }
 
@@ -228,10 +229,12 @@ impl Relay {
                     let ctx = context(&*self.peers, &*self.mempool, talking);
                     match heard {
                         Heard::Message(peer, message) => self.behaviour.message(&ctx, peer, &message),
-                        Heard::Peer(Ok(PeerEvent::Connected(info))) => self.behaviour.peer_connected(&ctx, &info),
-                        Heard::Peer(Ok(PeerEvent::Disconnected { id, .. })) => self.behaviour.peer_disconnected(id),
-                        Heard::Peer(Err(RecvError::Lagged(missed))) => tracing::warn!(missed, "relay missed peer events"),
-                        Heard::Peer(Err(RecvError::Closed)) => return Err("the event bus closed"),
+                        Heard::Peer(event) => match *event {
+                            Ok(PeerEvent::Connected(info)) => self.behaviour.peer_connected(&ctx, &info),
+                            Ok(PeerEvent::Disconnected { id, .. }) => self.behaviour.peer_disconnected(id),
+                            Err(RecvError::Lagged(missed)) => tracing::warn!(missed, "relay missed peer events"),
+                            Err(RecvError::Closed) => return Err("the event bus closed"),
+                        },
                     }
                 }
                 Some((peer, message)) = inbox.getdata.recv() => {
