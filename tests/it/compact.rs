@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use node_chain::testing::{Builder, Wallet};
 use node_chain::{check_proof_of_work, Block, ChainOptions, ChainState, Hash256, Transaction};
-use node_p2p::{BlockTxn, HeaderAndShortIds, InvType, Message, HEADER_LEN};
+use node_p2p::{
+    BlockTxn, BlockTxnRequest, HeaderAndShortIds, InvType, Inventory, Message, SendCmpct,
+    HEADER_LEN,
+};
 
 use crate::common::{regtest, wait_for, TestNode};
 use crate::network::{in_mempool, isolated, link, same_tip, unlink};
@@ -277,5 +280,87 @@ fn bad_proof_of_work_disconnects_but_a_block_failing_validation_later_does_not()
     assert!(
         raw.closed_by_node(),
         "an oversized blocktxn stayed connected"
+    );
+}
+
+#[test]
+fn a_compact_node_pushes_and_serves_compact_blocks_and_their_transactions() {
+    let node = TestNode::start(&["relay.broadcast=compact".to_string()]);
+    let address = node.text("getnewaddress", &[]);
+    let mut raw = RawPeer::connect(node.p2p_port);
+    raw.handshake();
+    raw.recv_until("sendcmpct", |m| matches!(m, Message::SendCmpct(_)));
+    // High bandwidth: the next block is pushed as a cmpctblock.
+    raw.send(&Message::SendCmpct(SendCmpct {
+        announce: true,
+        version: 1,
+    }));
+    // The relay reads the sendcmpct a moment after the peers module does: a block mined
+    // before that is announced by headers, the next ones pushed.
+    let deadline = std::time::Instant::now() + WAIT;
+    let (hash, pushed) = loop {
+        assert!(std::time::Instant::now() < deadline, "no cmpctblock pushed");
+        let hash: Hash256 = node.generate(1, &address)[0].parse().expect("a block hash");
+        let (announced, _) = raw.recv_until("the block's announcement", |m| {
+            m.inventory_hashes().contains(&hash)
+        });
+        if let Message::CmpctBlock(pushed) = announced {
+            break (hash, pushed);
+        }
+    };
+    assert_eq!(pushed.header.hash(), hash);
+    assert_eq!(pushed.prefilled.len(), 1, "the coinbase is prefilled");
+    assert!(pushed.short_ids.is_empty());
+
+    // Asked: getdata of MSG_CMPCT_BLOCK, then its coinbase by getblocktxn.
+    raw.send(&Message::GetData(vec![Inventory {
+        kind: InvType::CmpctBlock,
+        hash,
+    }]));
+    let (served, _) = raw.recv_until("cmpctblock", |m| matches!(m, Message::CmpctBlock(_)));
+    let Message::CmpctBlock(served) = served else {
+        unreachable!()
+    };
+    assert_eq!(served.header.hash(), hash);
+    raw.send(&Message::GetBlockTxn(BlockTxnRequest {
+        block_hash: hash,
+        indexes: vec![0],
+    }));
+    let (answer, _) = raw.recv_until("blocktxn", |m| matches!(m, Message::BlockTxn(_)));
+    assert_eq!(
+        answer,
+        Message::BlockTxn(BlockTxn {
+            block_hash: hash,
+            txs: vec![served.prefilled[0].tx.clone()],
+        })
+    );
+    // A position past the block's end is misbehaviour.
+    raw.send(&Message::GetBlockTxn(BlockTxnRequest {
+        block_hash: hash,
+        indexes: vec![5],
+    }));
+    assert!(
+        raw.closed_by_node(),
+        "an out-of-bounds getblocktxn stayed connected"
+    );
+
+    // A node on another behaviour answers a compact request with the full block.
+    let other = TestNode::start(&[]);
+    let other_hash: Hash256 = other.generate(1, &address)[0]
+        .parse()
+        .expect("a block hash");
+    let mut raw = RawPeer::connect(other.p2p_port);
+    raw.handshake();
+    raw.send(&Message::GetData(vec![Inventory {
+        kind: InvType::CmpctBlock,
+        hash: other_hash,
+    }]));
+    let (full, skipped) = raw.recv_until("block", |m| matches!(m, Message::Block(_)));
+    assert!(matches!(full, Message::Block(b) if b.hash() == other_hash));
+    assert!(
+        !skipped
+            .iter()
+            .any(|m| matches!(m, Message::CmpctBlock(_) | Message::SendCmpct(_))),
+        "{skipped:?}"
     );
 }

@@ -152,7 +152,7 @@ inventory::submit! {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::HashSet;
     use std::net::SocketAddr;
     use std::sync::Mutex;
@@ -165,14 +165,14 @@ mod tests {
     use super::*;
 
     /// Peers that record what `announce` would send each of them.
-    struct Recording {
+    pub(crate) struct Recording {
         peers: Vec<PeerInfo>,
-        known: HashSet<(PeerId, Hash256)>,
+        pub(crate) known: HashSet<(PeerId, Hash256)>,
         sent: Mutex<Vec<(PeerId, Arc<Message>)>>,
     }
 
     impl Recording {
-        fn new(peers: Vec<PeerInfo>) -> Self {
+        pub(crate) fn new(peers: Vec<PeerInfo>) -> Self {
             Recording {
                 peers,
                 known: HashSet::new(),
@@ -180,7 +180,7 @@ mod tests {
             }
         }
 
-        fn take(&self) -> Vec<(PeerId, Arc<Message>)> {
+        pub(crate) fn take(&self) -> Vec<(PeerId, Arc<Message>)> {
             std::mem::take(&mut *self.sent.lock().unwrap())
         }
     }
@@ -192,8 +192,9 @@ mod tests {
         fn has_subscribers(&self, _topic: Topic) -> bool {
             false
         }
-        fn send(&self, _peer: PeerId, _message: Message) -> Result<(), String> {
-            unimplemented!("behaviours only announce")
+        fn send(&self, peer: PeerId, message: Message) -> Result<(), String> {
+            self.sent.lock().unwrap().push((peer, Arc::new(message)));
+            Ok(())
         }
         fn broadcast(&self, _message: Message) -> usize {
             unimplemented!("behaviours only announce")
@@ -241,7 +242,7 @@ mod tests {
         }
     }
 
-    fn peer(id: u64, relay: bool, sendheaders: bool) -> PeerInfo {
+    pub(crate) fn peer(id: u64, relay: bool, sendheaders: bool) -> PeerInfo {
         let addr = SocketAddr::from(([127, 0, 0, 1], 18444));
         PeerInfo {
             id: PeerId(id),
@@ -269,7 +270,7 @@ mod tests {
         }
     }
 
-    fn block() -> Arc<Block> {
+    pub(crate) fn block() -> Arc<Block> {
         Arc::new(Block {
             header: BlockHeader {
                 version: 1,

@@ -563,3 +563,67 @@ inventory::submit! {
         build,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use node_api::p2p::PeerId;
+
+    use super::*;
+    use crate::behaviour::tests::{block, peer, Recording};
+
+    fn compact_peer(wants_push: bool) -> CompactPeer {
+        CompactPeer {
+            compact: true,
+            wants_push,
+            waiting: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn only_peers_that_asked_get_cmpctblock_the_rest_headers_or_inv() {
+        let peers = Recording::new(vec![
+            peer(1, true, true),
+            peer(2, true, true),
+            peer(3, true, false),
+        ]);
+        let mut compact = Compact::new(CompactConfig::default());
+        compact.peers.insert(PeerId(1), compact_peer(true));
+        compact.peers.insert(PeerId(2), compact_peer(false));
+        // Peer 3 never sent sendcmpct.
+        compact.peers.insert(PeerId(3), CompactPeer::default());
+        let mut block = (*block()).clone();
+        block.txs = vec![Transaction::coinbase(vec![1], vec![0x51], 50)];
+        let block = Arc::new(block);
+        compact.block(&peers, block.hash(), &block);
+        let sent = peers.take();
+        assert_eq!(sent.len(), 3);
+        assert!(matches!(&*sent[0].1, Message::CmpctBlock(c) if c.header == block.header));
+        assert!(matches!(&*sent[1].1, Message::Headers(_)));
+        assert!(matches!(&*sent[2].1, Message::Inv(_)));
+    }
+
+    #[test]
+    fn the_peer_that_delivered_a_block_first_joins_the_high_bandwidth_set() {
+        let peers = Recording::new(vec![peer(1, true, true), peer(2, true, true)]);
+        let mut compact = Compact::new(CompactConfig {
+            high_bandwidth_peers: 1,
+            ..CompactConfig::default()
+        });
+        compact.peers.insert(PeerId(1), compact_peer(false));
+        compact.peers.insert(PeerId(2), compact_peer(false));
+        compact.high_bandwidth.push_back(PeerId(1));
+        let block = block();
+        compact.delivered_first(block.hash(), PeerId(2));
+        compact.block(&peers, block.hash(), &block);
+        let sendcmpct: Vec<(PeerId, bool)> = peers
+            .take()
+            .into_iter()
+            .filter_map(|(p, m)| match &*m {
+                Message::SendCmpct(s) => Some((p, s.announce)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sendcmpct, [(PeerId(1), false), (PeerId(2), true)]);
+        assert_eq!(compact.high_bandwidth, [PeerId(2)]);
+    }
+}
