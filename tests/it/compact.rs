@@ -18,7 +18,7 @@ use node_p2p::{
     HEADER_LEN,
 };
 
-use crate::common::{regtest, wait_for, TestNode};
+use crate::common::{modules_profile, node_output, regtest, wait_for, write_profile, TestNode};
 use crate::network::{in_mempool, isolated, link, same_tip, unlink};
 use crate::peers::RawPeer;
 
@@ -190,6 +190,7 @@ fn collisions_and_failed_rebuilds_fall_back_to_the_full_block_and_in_flight_is_b
     let node = TestNode::start(&[
         "relay.broadcast=compact".to_string(),
         "relay.compact.max_in_flight_per_peer=1".to_string(),
+        "relay.compact.blocktxn_timeout_secs=1".to_string(),
     ]);
     let blocks = Blocks::new();
     let mut raw = RawPeer::connect(node.p2p_port);
@@ -240,6 +241,30 @@ fn collisions_and_failed_rebuilds_fall_back_to_the_full_block_and_in_flight_is_b
         !skipped.iter().any(|m| matches!(m, Message::GetBlockTxn(_))),
         "a second block was waited for: {skipped:?}"
     );
+
+    // The getblocktxn left unanswered: after blocktxn_timeout_secs the full block is
+    // asked.
+    raw.recv_until("getdata of the full block", getdata_block(waiting.hash()));
+}
+
+#[test]
+fn unknown_compact_settings_are_refused_by_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = write_profile(
+        dir.path(),
+        "bad.toml",
+        &modules_profile(
+            &["chain", "mempool", "peers", "relay"],
+            "[relay]\nbroadcast = \"compact\"\n\n[relay.compact]\nextra_transactions = 5\n",
+        ),
+    );
+    let out = node_output(
+        &["check", "--profile", profile.to_str().expect("utf-8")],
+        &[],
+    );
+    assert!(!out.status.success(), "an unknown key was accepted");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("extra_transactions"), "{err}");
 }
 
 #[test]
