@@ -102,6 +102,39 @@ fn a_block_with_a_transaction_the_receiver_lacks_takes_one_getblocktxn() {
 }
 
 #[test]
+fn a_low_bandwidth_peer_announces_and_the_block_is_asked_compact() {
+    // The receiver asks no one for high bandwidth: blocks come announced by headers,
+    // and its sync asks the block on its tip with getdata of MSG_CMPCT_BLOCK.
+    let a = isolated(&["relay.broadcast=compact"]);
+    let b = isolated(&[
+        "relay.broadcast=compact",
+        "relay.compact.high_bandwidth_peers=0",
+    ]);
+    link(&b, &a);
+    negotiated(&a, &b);
+    let address = a.text("getnewaddress", &[]);
+    a.generate(101, &address);
+    same_tip(&[&a, &b], 101);
+    let to = b.text("getnewaddress", &[]);
+    let txid = a.text("sendfrom", &[&address, &to, "1"]);
+    wait_for("the payment in the receiver's mempool", WAIT, || {
+        in_mempool(&b, &txid).then_some(())
+    });
+    // While 101 blocks arrive back to back, those not on the tip when asked come whole;
+    // the one block mined now is on the tip.
+    let before = (received(&b, "cmpctblock"), received(&b, "block"));
+    a.generate(1, &address);
+    same_tip(&[&a, &b], 102);
+    assert!(
+        received(&b, "headers") > 0,
+        "blocks were not announced by headers"
+    );
+    assert!(received(&b, "cmpctblock") > before.0, "no cmpctblock");
+    assert_eq!(received(&b, "block"), before.1, "a full block crossed");
+    assert_eq!(sent(&b, "getblocktxn"), 0);
+}
+
+#[test]
 fn a_mixed_network_converges_and_announce_nodes_get_no_compact_messages() {
     // compact - announce - compact, in a line.
     let a = isolated(&["relay.broadcast=compact"]);

@@ -19,7 +19,9 @@
 //! cut with the sync module: a rebuilt block goes to the chain through
 //! [`node_api::ChainWriter`] like the sync's, and the fallback to a full block is a
 //! `getdata` whose answer the sync module accepts as any pushed block; the sync module
-//! keeps every `headers` and `inv` announcement. Modules still meet only through
+//! keeps every `headers` and `inv` announcement, and asks the block on the tip compact
+//! from the peers the behaviour names ([`node_api::CompactBlocks`], provided here as
+//! `compact-blocks` only by a behaviour that rebuilds compact blocks). Modules still meet only through
 //! `node-api`. Transactions a peer sent that did not enter the mempool (orphans, policy)
 //! go to the behaviour, which may keep some for rebuilding blocks.
 //!
@@ -27,7 +29,7 @@
 //! (`peers`), with `compact` also [`node_api::ChainView`] and [`node_api::ChainWriter`]
 //! (`chain`, `chain-writer`), and on the bus the mempool's [`node_api::MempoolEvent`]s and the chain's
 //! [`node_api::chain::ChainEvent`]s (the mempool needs the chain, so it is there).
-//! Provides: nothing; its behaviours implement [`node_api::Broadcast`] and are registered
+//! Provides: `compact-blocks` ([`node_api::CompactBlocks`]) with `compact`; its behaviours implement [`node_api::Broadcast`] and are registered
 //! under [`node_api::BROADCAST`]. Runs one task, `relay loop`.
 //!
 //! Invariants: only validated objects are relayed (the mempool's and the chain's events

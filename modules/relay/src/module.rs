@@ -8,8 +8,8 @@ use node_api::chain::{Block, ChainEvent, Hash256};
 use node_api::p2p::{Inventory, Message, PeerEvent, PeerId, Topic};
 use node_api::{
     async_trait, inventory, services, BoxError, Broadcast, BroadcastContext, ChainView,
-    ChainWriter, ConfigError, EventBus, MempoolError, MempoolEvent, MempoolService, Module,
-    ModuleConfig, ModuleFactory, PeerService, StartContext, BROADCAST,
+    ChainWriter, CompactBlocks, ConfigError, EventBus, MempoolError, MempoolEvent, MempoolService,
+    Module, ModuleConfig, ModuleFactory, PeerService, StartContext, BROADCAST,
 };
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
@@ -40,7 +40,8 @@ inventory::submit! {
         name: "relay",
         description: "relays validated transactions and blocks with a chosen broadcast behaviour",
         registered_by: env!("CARGO_PKG_NAME"),
-        provides: &[],
+        // Only with a behaviour that rebuilds compact blocks.
+        provides: &[services::COMPACT_BLOCKS],
         needs: &[services::MEMPOOL, services::PEERS],
         // Only for a behaviour that handles peers' messages (compact blocks).
         uses: &[services::CHAIN, services::CHAIN_WRITER],
@@ -53,6 +54,9 @@ inventory::submit! {
 impl Module for RelayModule {
     async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
         let peers = ctx.require::<dyn PeerService>()?;
+        if let Some(compact) = self.behaviour.compact_blocks() {
+            ctx.provide::<dyn CompactBlocks>(compact)?;
+        }
         let topics = self.behaviour.topics();
         let talking = if topics.is_empty() {
             None

@@ -22,6 +22,17 @@ use crate::{ChainView, ChainWriter, MempoolService, PeerService};
 /// The behaviour broadcast behaviours register under.
 pub const BROADCAST: Behaviour<Box<dyn Broadcast>> = Behaviour::new("broadcast behaviour");
 
+/// Which peers are asked for new blocks as `cmpctblock` (`getdata` of `MSG_CMPCT_BLOCK`,
+/// BIP152's low-bandwidth mode): offered by a broadcast behaviour that rebuilds compact
+/// blocks (the relay module provides it as [`crate::services::COMPACT_BLOCKS`]) and used
+/// by the module that fetches announced blocks (sync), so that only one of them asks.
+pub trait CompactBlocks: Send + Sync {
+    /// Whether `peer` understands compact blocks and its announced blocks should be
+    /// asked compact (the behaviour answering the `cmpctblock` rebuilds them, or asks the
+    /// full block).
+    fn asks_compact(&self, peer: PeerId) -> bool;
+}
+
 /// What a behaviour that handles peers' messages may use.
 #[derive(Clone, Copy)]
 pub struct BroadcastContext<'a> {
@@ -59,6 +70,11 @@ pub trait Broadcast: Send {
     fn peer_connected(&mut self, _ctx: &BroadcastContext<'_>, _peer: &PeerInfo) {}
     /// A peer disconnected (only for behaviours with topics).
     fn peer_disconnected(&mut self, _peer: PeerId) {}
+    /// The behaviour's answer to which peers' blocks are asked compact, if it rebuilds
+    /// compact blocks. Called once, at start.
+    fn compact_blocks(&self) -> Option<Arc<dyn CompactBlocks>> {
+        None
+    }
     /// A peer's transaction that did not enter the mempool (an orphan, or refused by
     /// policy): kept by behaviours that rebuild blocks from what they have seen.
     fn not_accepted(&mut self, _tx: &Arc<Transaction>) {}

@@ -24,10 +24,12 @@
 //! the full block, which the sync module accepts like any block. A rebuilt block goes to
 //! the chain writer and is fully validated there; its failing punishes no one.
 //!
-//! The cut with the sync module: blocks announced by `headers`/`inv` from peers in
-//! low-bandwidth mode are fetched by the sync module as full blocks (it owns every
-//! `headers` and decides what to download); the compact path here is the push from
-//! high-bandwidth peers, which is the path new blocks take once the set is filled.
+//! The cut with the sync module: it keeps every `headers`/`inv` announcement and decides
+//! what to download; this behaviour offers it, through the relay's
+//! [`CompactBlocks`] service, the peers that sent `sendcmpct`, and the sync asks those
+//! for the block on our tip with `getdata` of `MSG_CMPCT_BLOCK` (low-bandwidth mode).
+//! The `cmpctblock` answer comes here like a pushed one; a fallback's full block goes
+//! to the sync like any block.
 //!
 //! Metrics: `node_relay_compact_blocks_total{outcome}`, `outcome` one of `rebuilt`
 //! (no round trip), `blocktxn` (one `getblocktxn`), `full_block` (fell back),
@@ -36,8 +38,8 @@
 mod extra_pool;
 mod reconstruct;
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use node_api::chain::{check_proof_of_work, Block, Hash256, Transaction};
@@ -47,7 +49,7 @@ use node_api::p2p::{
     PeerInfo, SendCmpct, Topic, COMPACT_VERSION, PROTOCOL_VERSION,
 };
 use node_api::{
-    inventory, Broadcast, BroadcastContext, BuiltStrategy, ConfigError, PeerService,
+    inventory, Broadcast, BroadcastContext, BuiltStrategy, CompactBlocks, ConfigError, PeerService,
     StrategyConfig, StrategyFactory, BROADCAST,
 };
 use serde::{Deserialize, Serialize};
@@ -104,6 +106,31 @@ struct CompactPeer {
     waiting: HashMap<Hash256, (PartialBlock, Instant)>,
 }
 
+/// The peers that sent `sendcmpct` version 1, shared with the sync module (through the
+/// relay's [`CompactBlocks`] service): it asks them for blocks on our tip compact.
+#[derive(Default)]
+struct CompactPeers(RwLock<HashSet<PeerId>>);
+
+impl CompactPeers {
+    fn set(&self, peer: PeerId, compact: bool) {
+        let mut peers = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if compact {
+            peers.insert(peer);
+        } else {
+            peers.remove(&peer);
+        }
+    }
+}
+
+impl CompactBlocks for CompactPeers {
+    fn asks_compact(&self, peer: PeerId) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&peer)
+    }
+}
+
 /// The counters of what happened to received compact blocks.
 struct Outcomes {
     rebuilt: Counter,
@@ -146,6 +173,7 @@ struct Compact {
     /// Who delivered a recent block first.
     first_from: VecDeque<(Hash256, PeerId)>,
     outcomes: Outcomes,
+    shared: Arc<CompactPeers>,
 }
 
 impl Compact {
@@ -158,6 +186,7 @@ impl Compact {
             recent: VecDeque::new(),
             first_from: VecDeque::new(),
             outcomes: Outcomes::new(),
+            shared: Arc::default(),
         }
     }
 
@@ -507,6 +536,7 @@ impl Broadcast for Compact {
                 let state = self.peers.entry(peer).or_default();
                 state.compact = true;
                 state.wants_push = s.announce;
+                self.shared.set(peer, true);
             }
             Message::SendCmpct(_) => {}
             Message::CmpctBlock(compact) => self.on_cmpctblock(ctx, peer, message, compact),
@@ -541,7 +571,12 @@ impl Broadcast for Compact {
 
     fn peer_disconnected(&mut self, peer: PeerId) {
         self.peers.remove(&peer);
+        self.shared.set(peer, false);
         self.high_bandwidth.retain(|p| *p != peer);
+    }
+
+    fn compact_blocks(&self) -> Option<Arc<dyn CompactBlocks>> {
+        Some(self.shared.clone())
     }
 
     fn not_accepted(&mut self, tx: &Arc<Transaction>) {
