@@ -2,7 +2,7 @@
 //! of eight real `node` processes, per broadcast behaviour and topology.
 //!
 //! For each broadcast behaviour (`flood`, `announce`, `batched` at the default
-//! `relay.batched.interval_ms`) and each topology, eight nodes start on
+//! `relay.batched.interval_ms`, `compact`) and each topology, eight nodes start on
 //! `configs/regtest.toml`, on 127.0.0.1 with their own data directories, and fix the
 //! topology with `peers.connect` (a node with a `connect` list dials nobody else):
 //! - `line`: node i connects to node i-1 only (node 0 to a closed port), seven hops end
@@ -38,6 +38,12 @@
 //! - `tx_ms_p50_<behaviour>_<topology>`, `tx_ms_p99_...`, `block_ms_p50_...`,
 //!   `block_ms_p99_...`: nearest-rank percentiles over the trials;
 //! - `trials_<behaviour>_<topology>`: trials of each kind;
+//! - `block_bytes_per_hop_<behaviour>_<topology>`: bytes of the messages that carry,
+//!   announce or complete a block (`block`, `cmpctblock`, `getblocktxn`, `blocktxn`,
+//!   `headers`, `inv`, `getdata`) sent by every node during the block trials, per block
+//!   per node reached (seven); `warm_block_bytes_per_hop_...`: the same for the one block
+//!   confirming the 100 trial payments, which every mempool holds (its time is not
+//!   measured);
 //! - `batch_interval_ms`, `poll_interval_ms`, `nodes`;
 //! - the metrics variant (`with_metrics`): `announce` on the line with the metrics plugin
 //!   off and on, each node's `/metrics` scraped every 100 ms while trials run, two
@@ -46,7 +52,8 @@
 //!   with_metrics` runs only it (about a minute and a half).
 //!
 //! Run with `cargo bench --bench propagation` from the repository root; it takes two to
-//! four minutes on two cores. Node logs go to a temporary directory, kept and named on
+//! four minutes on two cores. `cargo bench --bench propagation -- compact announce` runs
+//! only the behaviours named (and not the metrics variant). Node logs go to a temporary directory, kept and named on
 //! failure.
 
 use std::collections::HashSet;
@@ -94,7 +101,19 @@ const FEE: u64 = 10_000;
 /// Fee of the fan-out transaction, satoshis.
 const FAN_OUT_FEE: u64 = 100_000;
 
-const BEHAVIOURS: [&str; 3] = ["flood", "announce", "batched"];
+const BEHAVIOURS: [&str; 4] = ["flood", "announce", "batched", "compact"];
+
+/// The messages that carry, announce or complete a block: their bytes sent, summed over
+/// every node, are a block's cost on the wire.
+const BLOCK_COMMANDS: [&str; 7] = [
+    "block",
+    "cmpctblock",
+    "getblocktxn",
+    "blocktxn",
+    "headers",
+    "inv",
+    "getdata",
+];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Topology {
@@ -481,6 +500,28 @@ fn block_at(rpc: &mut Rpc, height: u64) -> Block {
 struct Figures {
     tx_ms: Vec<f64>,
     block_ms: Vec<f64>,
+    /// Bytes of [`BLOCK_COMMANDS`] sent per measured block per node it reached.
+    block_bytes_per_hop: f64,
+    /// The same for the one block that confirms the 100 trial payments, which every
+    /// mempool holds.
+    warm_block_bytes_per_hop: f64,
+}
+
+/// Bytes of [`BLOCK_COMMANDS`] every node has sent so far (`getpeerinfo`).
+fn block_bytes_sent(clients: &mut [Rpc]) -> u64 {
+    let mut total = 0;
+    for rpc in clients.iter_mut() {
+        for peer in call(rpc, "getpeerinfo", json!([]))
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            for command in BLOCK_COMMANDS {
+                total += peer["bytessent_per_msg"][command].as_u64().unwrap_or(0);
+            }
+        }
+    }
+    total
 }
 
 fn call(rpc: &mut Rpc, method: &str, params: Value) -> Value {
@@ -627,11 +668,11 @@ fn measure(
         std::thread::spawn(move || scrape(&shared, &addrs))
     });
 
-    let origin = &mut clients[0];
     let raw: Vec<String> = payments
         .iter()
         .map(|tx| hex::encode(serialize(tx)))
         .collect();
+    let origin = &mut clients[0];
     let tx_ms = run_trials(
         &shared,
         TRIALS,
@@ -641,8 +682,19 @@ fn measure(
             call(origin, "sendrawtransaction", json!([raw[k]]));
         },
     );
-    // An unmeasured block confirms the payments, so the measured blocks are all alike.
-    call(origin, "generatetoaddress", json!([1, address]));
+    // A block confirms the payments (its bytes measured, not its time), so the measured
+    // blocks are all alike.
+    let hops = (NODES - 1) as f64;
+    let before = block_bytes_sent(&mut clients);
+    call(&mut clients[0], "generatetoaddress", json!([1, address]));
+    for (i, rpc) in clients.iter_mut().enumerate() {
+        wait_until(&format!("node {i} at height 103"), SETUP_TIMEOUT, || {
+            call(rpc, "getblockcount", json!([])).as_u64() == Some(103)
+        });
+    }
+    let warm_block_bytes_per_hop = (block_bytes_sent(&mut clients) - before) as f64 / hops;
+    let before = block_bytes_sent(&mut clients);
+    let origin = &mut clients[0];
     let block_ms = run_trials(
         &shared,
         TRIALS,
@@ -666,7 +718,9 @@ fn measure(
             "every node was scraped ({scrapes} scrapes)"
         );
     }
-    let tip = call(origin, "getbestblockhash", json!([]));
+    let block_bytes_per_hop =
+        (block_bytes_sent(&mut clients) - before) as f64 / (hops * TRIALS as f64);
+    let tip = call(&mut clients[0], "getbestblockhash", json!([]));
     for (i, rpc) in clients.iter_mut().enumerate() {
         assert_eq!(
             call(rpc, "getbestblockhash", json!([])),
@@ -676,7 +730,12 @@ fn measure(
     }
     drop(nodes);
     drop(guard);
-    Figures { tx_ms, block_ms }
+    Figures {
+        tx_ms,
+        block_ms,
+        block_bytes_per_hop,
+        warm_block_bytes_per_hop,
+    }
 }
 
 fn main() {
@@ -691,7 +750,12 @@ fn main() {
     );
     // `cargo bench --bench propagation -- with_metrics` runs only the metrics variant.
     let only_metrics = std::env::args().any(|a| a == "with_metrics");
-    for behaviour in BEHAVIOURS.iter().filter(|_| !only_metrics) {
+    // `cargo bench --bench propagation -- compact announce` runs only those behaviours.
+    let named: Vec<String> = std::env::args()
+        .filter(|a| BEHAVIOURS.contains(&a.as_str()))
+        .collect();
+    let chosen = |b: &str| named.is_empty() || named.iter().any(|n| n == b);
+    for behaviour in BEHAVIOURS.iter().filter(|b| !only_metrics && chosen(b)) {
         for topology in [Topology::Line, Topology::Mesh] {
             let figures = measure(behaviour, topology, batch_interval, Metrics::Off);
             let suffix = format!("{behaviour}_{}", topology.name());
@@ -705,13 +769,25 @@ fn main() {
                 }
             }
             print(
+                &format!("block_bytes_per_hop_{suffix}"),
+                json!(round(figures.block_bytes_per_hop, 0)),
+                "bytes",
+            );
+            print(
+                &format!("warm_block_bytes_per_hop_{suffix}"),
+                json!(round(figures.warm_block_bytes_per_hop, 0)),
+                "bytes",
+            );
+            print(
                 &format!("trials_{suffix}"),
                 json!(figures.tx_ms.len().min(figures.block_ms.len())),
                 "count",
             );
         }
     }
-    with_metrics(batch_interval);
+    if named.is_empty() {
+        with_metrics(batch_interval);
+    }
 }
 
 /// The metrics variant: `announce` on the line, with the metrics plugin off and on (each

@@ -4,6 +4,7 @@
 mod chain_methods;
 mod chainspec;
 mod common;
+mod compact;
 mod custom_node;
 mod events;
 mod explorer;

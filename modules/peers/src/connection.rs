@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use node_api::PeerService;
 use node_p2p::{
-    ConnectionType, Message, MessageCodec, PayloadError, Received, BLOCK_COMMAND, MIN_PEER_VERSION,
-    SENDHEADERS_VERSION, TX_COMMAND,
+    ConnectionType, Message, MessageCodec, PayloadError, Received, BLOCKTXN_COMMAND, BLOCK_COMMAND,
+    CMPCTBLOCK_COMMAND, MIN_PEER_VERSION, SENDHEADERS_VERSION, TX_COMMAND,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -146,7 +146,11 @@ async fn read_loop(peers: Arc<Peers>, peer: Arc<Peer>, read: OwnedReadHalf) {
     // a frame claiming more is refused on its header.
     let codec = MessageCodec::new(settings.magic, settings.max_message_bytes)
         .limit_command(BLOCK_COMMAND, settings.max_block_bytes)
-        .limit_command(TX_COMMAND, settings.max_block_bytes);
+        .limit_command(TX_COMMAND, settings.max_block_bytes)
+        // A compact block is smaller than its block, and a `blocktxn` carries part of
+        // one: neither can be valid past the block size limit.
+        .limit_command(CMPCTBLOCK_COMMAND, settings.max_block_bytes)
+        .limit_command(BLOCKTXN_COMMAND, settings.max_block_bytes);
     let counted = CountingReader {
         inner: read,
         peer: Arc::clone(&peer),
@@ -375,18 +379,27 @@ async fn handle(peers: &Peers, peer: &Peer, message: Message, bytes: usize) {
         Message::Addr(entries) => peers.learn_addresses(peer, entries),
         Message::GetHeaders(request) => peers.serve_getheaders(peer, request).await,
         Message::GetData(items) => peers.serve_getdata(peer, items).await,
-        Message::Inv(_) | Message::Tx(_) | Message::Block(_) | Message::Headers(_) => {
+        Message::Inv(_)
+        | Message::Tx(_)
+        | Message::Block(_)
+        | Message::CmpctBlock(_)
+        | Message::Headers(_) => {
             for hash in message.inventory_hashes() {
                 peers.note_known(peer, &hash);
             }
             let now = crate::util::unix_now();
             match &message {
-                Message::Block(_) => peer.last_block.store(now, Ordering::Relaxed),
+                Message::Block(_) | Message::CmpctBlock(_) => {
+                    peer.last_block.store(now, Ordering::Relaxed)
+                }
                 Message::Tx(_) => peer.last_tx.store(now, Ordering::Relaxed),
                 _ => {}
             }
         }
-        Message::NotFound(_) => {}
+        Message::NotFound(_)
+        | Message::SendCmpct(_)
+        | Message::GetBlockTxn(_)
+        | Message::BlockTxn(_) => {}
     }
     peers.deliver(peer, message, bytes).await;
 }

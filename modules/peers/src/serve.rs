@@ -142,23 +142,30 @@ impl Peers {
         let mut missing = Vec::new();
         for item in items {
             match item.kind {
-                InvType::Block => match self.block_when_room(peer, &item.hash).await {
-                    None => return,
-                    Some(Ok(Some(bytes))) => {
-                        self.note_known(peer, &item.hash);
-                        let frame = raw_frame(self.settings.magic, BLOCK_COMMAND, &bytes);
-                        if !peer.send_wait(frame, "block").await {
-                            return;
+                // Without a behaviour that answers compact (the relay's `compact`), a
+                // compact request gets the full block, as Core answers for deep blocks.
+                InvType::Block | InvType::CmpctBlock
+                    if item.kind == InvType::Block
+                        || !self.has_subscribers(Topic::GetDataCmpctBlock) =>
+                {
+                    match self.block_when_room(peer, &item.hash).await {
+                        None => return,
+                        Some(Ok(Some(bytes))) => {
+                            self.note_known(peer, &item.hash);
+                            let frame = raw_frame(self.settings.magic, BLOCK_COMMAND, &bytes);
+                            if !peer.send_wait(frame, "block").await {
+                                return;
+                            }
+                        }
+                        Some(Ok(None)) => missing.push(Inventory::block(item.hash)),
+                        Some(Err(error)) => {
+                            tracing::warn!(block = %item.hash, %error, "cannot read a block to serve");
+                            missing.push(Inventory::block(item.hash));
                         }
                     }
-                    Some(Ok(None)) => missing.push(*item),
-                    Some(Err(error)) => {
-                        tracing::warn!(block = %item.hash, %error, "cannot read a block to serve");
-                        missing.push(*item);
-                    }
-                },
+                }
                 InvType::Tx if !self.has_subscribers(Topic::GetDataTx) => missing.push(*item),
-                InvType::Tx | InvType::Other(_) => {}
+                InvType::Block | InvType::Tx | InvType::CmpctBlock | InvType::Other(_) => {}
             }
         }
         if !missing.is_empty() {

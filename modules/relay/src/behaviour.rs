@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use node_api::chain::{Block, Hash256, Transaction};
-use node_api::p2p::{Inventory, Message};
+use node_api::p2p::{Inventory, Message, PeerInfo};
 use node_api::{
     inventory, without_settings, Broadcast, BuiltStrategy, ConfigError, PeerService,
     StrategyConfig, StrategyFactory, BROADCAST,
@@ -49,33 +49,60 @@ impl Broadcast for Announce {
     }
 
     fn blocks(&mut self, peers: &dyn PeerService, connected: &[(Hash256, Arc<Block>)]) {
-        let Some((tip, _)) = connected.last() else {
+        let Some(mut announcement) = HeaderAnnouncement::new(connected) else {
             return;
         };
         let hashes: Vec<Hash256> = connected.iter().map(|(h, _)| *h).collect();
-        let inv = Arc::new(Message::Inv(vec![Inventory::block(*tip)]));
-        // One headers message per starting block, shared by the peers that start there.
-        let mut from: Vec<Option<Arc<Message>>> = vec![None; connected.len()];
         peers.announce(&hashes, &mut |info, _| {
-            if !info.sendheaders {
-                return Some(inv.clone());
-            }
-            // The first block the peer lacks whose parent it has: headers from there on
-            // connect at the peer.
-            let start = connected.iter().position(|(hash, block)| {
-                !peers.knows(info.id, hash) && peers.knows(info.id, &block.header.prev_block)
-            });
-            Some(match start {
-                Some(i) if connected.len() - i <= MAX_BLOCKS_TO_ANNOUNCE => from[i]
+            Some(announcement.for_peer(peers, info))
+        });
+    }
+}
+
+/// A block announcement as Bitcoin Core makes it for a peer that is not pushed blocks:
+/// the headers of the new blocks from the first one whose parent the peer is known to
+/// have (BIP130 peers, at most [`MAX_BLOCKS_TO_ANNOUNCE`]), else `inv` of the tip.
+pub(crate) struct HeaderAnnouncement<'a> {
+    connected: &'a [(Hash256, Arc<Block>)],
+    inv: Arc<Message>,
+    /// One headers message per starting block, shared by the peers that start there.
+    from: Vec<Option<Arc<Message>>>,
+}
+
+impl<'a> HeaderAnnouncement<'a> {
+    /// For `connected`, oldest first, the tip last; `None` when empty.
+    pub(crate) fn new(connected: &'a [(Hash256, Arc<Block>)]) -> Option<Self> {
+        let (tip, _) = connected.last()?;
+        Some(HeaderAnnouncement {
+            connected,
+            inv: Arc::new(Message::Inv(vec![Inventory::block(*tip)])),
+            from: vec![None; connected.len()],
+        })
+    }
+
+    /// The message for one peer.
+    pub(crate) fn for_peer(&mut self, peers: &dyn PeerService, info: &PeerInfo) -> Arc<Message> {
+        if !info.sendheaders {
+            return self.inv.clone();
+        }
+        // The first block the peer lacks whose parent it has: headers from there on
+        // connect at the peer.
+        let start = self.connected.iter().position(|(hash, block)| {
+            !peers.knows(info.id, hash) && peers.knows(info.id, &block.header.prev_block)
+        });
+        match start {
+            Some(i) if self.connected.len() - i <= MAX_BLOCKS_TO_ANNOUNCE => {
+                let connected = self.connected;
+                self.from[i]
                     .get_or_insert_with(|| {
                         Arc::new(Message::Headers(
                             connected[i..].iter().map(|(_, b)| b.header).collect(),
                         ))
                     })
-                    .clone(),
-                _ => inv.clone(),
-            })
-        });
+                    .clone()
+            }
+            _ => self.inv.clone(),
+        }
     }
 }
 
@@ -181,7 +208,7 @@ inventory::submit! {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::HashSet;
     use std::net::SocketAddr;
     use std::sync::Mutex;
@@ -194,14 +221,14 @@ mod tests {
     use super::*;
 
     /// Peers that record what `announce` would send each of them.
-    struct Recording {
+    pub(crate) struct Recording {
         peers: Vec<PeerInfo>,
-        known: HashSet<(PeerId, Hash256)>,
+        pub(crate) known: HashSet<(PeerId, Hash256)>,
         sent: Mutex<Vec<(PeerId, Arc<Message>)>>,
     }
 
     impl Recording {
-        fn new(peers: Vec<PeerInfo>) -> Self {
+        pub(crate) fn new(peers: Vec<PeerInfo>) -> Self {
             Recording {
                 peers,
                 known: HashSet::new(),
@@ -209,7 +236,7 @@ mod tests {
             }
         }
 
-        fn take(&self) -> Vec<(PeerId, Arc<Message>)> {
+        pub(crate) fn take(&self) -> Vec<(PeerId, Arc<Message>)> {
             std::mem::take(&mut *self.sent.lock().unwrap())
         }
     }
@@ -221,8 +248,9 @@ mod tests {
         fn has_subscribers(&self, _topic: Topic) -> bool {
             false
         }
-        fn send(&self, _peer: PeerId, _message: Message) -> Result<(), String> {
-            unimplemented!("behaviours only announce")
+        fn send(&self, peer: PeerId, message: Message) -> Result<(), String> {
+            self.sent.lock().unwrap().push((peer, Arc::new(message)));
+            Ok(())
         }
         fn broadcast(&self, _message: Message) -> usize {
             unimplemented!("behaviours only announce")
@@ -270,7 +298,7 @@ mod tests {
         }
     }
 
-    fn peer(id: u64, relay: bool, sendheaders: bool) -> PeerInfo {
+    pub(crate) fn peer(id: u64, relay: bool, sendheaders: bool) -> PeerInfo {
         let addr = SocketAddr::from(([127, 0, 0, 1], 18444));
         PeerInfo {
             id: PeerId(id),
@@ -298,7 +326,7 @@ mod tests {
         }
     }
 
-    fn block() -> Arc<Block> {
+    pub(crate) fn block() -> Arc<Block> {
         Arc::new(Block {
             header: BlockHeader {
                 version: 1,

@@ -6,14 +6,30 @@
 //! `flood` sends the object itself to every peer at once, `announce` sends `inv` for
 //! transactions and `headers` (or `inv` to peers that did not ask for headers) for
 //! blocks, `batched` queues announcements and sends them every `[relay.batched]
-//! interval_ms`, as the tutorial's heartbeat did. It requests announced transactions it
-//! lacks, hands received ones to the mempool, and serves `getdata` for pooled
-//! transactions.
+//! interval_ms`, as the tutorial's heartbeat did, and `compact` relays blocks as BIP152
+//! compact blocks (`[relay.compact]`; see `compact/mod.rs`). It requests announced
+//! transactions it lacks, hands received ones to the mempool, and serves `getdata` for
+//! pooled transactions.
+//!
+//! Behaviours that talk to peers: the [`node_api::Broadcast`] contract lets a behaviour
+//! name inbound topics (`compact`: `sendcmpct`, `cmpctblock`, `getblocktxn`, `blocktxn`,
+//! `getdata` of `MSG_CMPCT_BLOCK`, and a copy of `block` to learn who delivers blocks
+//! first); this loop subscribes to them, follows the peers' comings and goings for it,
+//! and hands it the chain and its writer (declared in `uses`, required only then). The
+//! cut with the sync module: a rebuilt block goes to the chain through
+//! [`node_api::ChainWriter`] like the sync's, and the fallback to a full block is a
+//! `getdata` whose answer the sync module accepts as any pushed block; the sync module
+//! keeps every `headers` and `inv` announcement, and asks the block on the tip compact
+//! from the peers the behaviour names ([`node_api::CompactBlocks`], provided here as
+//! `compact-blocks` only by a behaviour that rebuilds compact blocks). Modules still meet only through
+//! `node-api`. Transactions a peer sent that did not enter the mempool (orphans, policy)
+//! go to the behaviour, which may keep some for rebuilding blocks.
 //!
 //! Needs: [`node_api::MempoolService`] (`mempool`) and [`node_api::PeerService`]
-//! (`peers`), and on the bus the mempool's [`node_api::MempoolEvent`]s and the chain's
+//! (`peers`), with `compact` also [`node_api::ChainView`] and [`node_api::ChainWriter`]
+//! (`chain`, `chain-writer`), and on the bus the mempool's [`node_api::MempoolEvent`]s and the chain's
 //! [`node_api::chain::ChainEvent`]s (the mempool needs the chain, so it is there).
-//! Provides: nothing; its behaviours implement [`node_api::Broadcast`] and are registered
+//! Provides: `compact-blocks` ([`node_api::CompactBlocks`]) with `compact`; its behaviours implement [`node_api::Broadcast`] and are registered
 //! under [`node_api::BROADCAST`]. Runs one task, `relay loop`.
 //!
 //! Invariants: only validated objects are relayed (the mempool's and the chain's events
@@ -26,12 +42,16 @@
 //! to be announced.
 //!
 //! Costs: one encoding per object per message shape, shared by every peer; transactions
-//! from peers are validated on the blocking pool, one at a time.
+//! from peers are validated on the blocking pool, one at a time. `compact` computes one
+//! SipHash per mempool transaction per received compact block, and keeps the last 16
+//! blocks to answer `getblocktxn`.
 
 mod behaviour;
+mod compact;
 mod config;
 mod metrics;
 mod module;
 
 pub use behaviour::BatchedConfig;
+pub use compact::CompactConfig;
 pub use config::RelayConfig;

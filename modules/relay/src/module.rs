@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use node_api::chain::{Block, ChainEvent, Hash256};
-use node_api::p2p::{Inventory, Message, PeerId, Topic};
+use node_api::p2p::{Inventory, Message, PeerEvent, PeerId, Topic};
 use node_api::{
-    async_trait, inventory, services, BoxError, Broadcast, ConfigError, EventBus, MempoolEvent,
-    MempoolService, Module, ModuleConfig, ModuleFactory, PeerService, StartContext, BROADCAST,
+    async_trait, inventory, services, BoxError, Broadcast, BroadcastContext, ChainView,
+    ChainWriter, CompactBlocks, ConfigError, EventBus, MempoolError, MempoolEvent, MempoolService,
+    Module, ModuleConfig, ModuleFactory, PeerService, StartContext, BROADCAST,
 };
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
@@ -39,9 +40,11 @@ inventory::submit! {
         name: "relay",
         description: "relays validated transactions and blocks with a chosen broadcast behaviour",
         registered_by: env!("CARGO_PKG_NAME"),
-        provides: &[],
+        // Only with a behaviour that rebuilds compact blocks.
+        provides: &[services::COMPACT_BLOCKS],
         needs: &[services::MEMPOOL, services::PEERS],
-        uses: &[],
+        // Only for a behaviour that handles peers' messages (compact blocks).
+        uses: &[services::CHAIN, services::CHAIN_WRITER],
         methods: &[],
         build,
     }
@@ -51,9 +54,32 @@ inventory::submit! {
 impl Module for RelayModule {
     async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
         let peers = ctx.require::<dyn PeerService>()?;
+        if let Some(compact) = self.behaviour.compact_blocks() {
+            ctx.provide::<dyn CompactBlocks>(compact)?;
+        }
+        let topics = self.behaviour.topics();
+        let talking = if topics.is_empty() {
+            None
+        } else {
+            let (Some(chain), Some(writer)) =
+                (ctx.get::<dyn ChainView>()?, ctx.get::<dyn ChainWriter>()?)
+            else {
+                return Err(format!(
+                    "broadcast behaviour {:?} needs the chain and its writer (the chain module)",
+                    self.config.broadcast
+                )
+                .into());
+            };
+            Some(Talking {
+                chain,
+                writer,
+                messages: merge(&*peers, &topics),
+                peer_events: ctx.events().subscribe::<PeerEvent>(),
+            })
+        };
         // Subscribed here, before `start` returns, so nothing published in between is
         // missed.
-        let inbox = Inbox::subscribe(&*peers, ctx.events());
+        let inbox = Inbox::subscribe(&*peers, ctx.events(), talking);
         let metrics = RelayMetrics::new(&self.config.broadcast);
         let relay = Relay {
             metrics,
@@ -76,17 +102,65 @@ struct Inbox {
     getdata: mpsc::Receiver<(PeerId, Arc<Message>)>,
     pool_events: broadcast::Receiver<MempoolEvent>,
     chain_events: broadcast::Receiver<ChainEvent>,
+    talking: Option<Talking>,
+}
+
+/// For a behaviour that handles peers' messages: its topics merged into one channel,
+/// the peers' comings and goings, and the chain it hands blocks to.
+struct Talking {
+    chain: Arc<dyn ChainView>,
+    writer: Arc<dyn ChainWriter>,
+    messages: mpsc::Receiver<(PeerId, Arc<Message>)>,
+    peer_events: broadcast::Receiver<PeerEvent>,
+}
+
+/// Messages of the behaviour's topics in one channel, in arrival order per topic. The
+/// forwarders end when the loop drops the receiver; a full channel makes the sending
+/// peers wait, as one subscription would.
+fn merge(peers: &dyn PeerService, topics: &[Topic]) -> mpsc::Receiver<(PeerId, Arc<Message>)> {
+    let (merged, receiver) = mpsc::channel(256);
+    for topic in topics {
+        let mut from = peers.subscribe(*topic);
+        let merged = merged.clone();
+        tokio::spawn(async move {
+            while let Some(item) = from.recv().await {
+                if merged.send(item).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    receiver
 }
 
 impl Inbox {
-    fn subscribe(peers: &dyn PeerService, events: &EventBus) -> Inbox {
+    fn subscribe(peers: &dyn PeerService, events: &EventBus, talking: Option<Talking>) -> Inbox {
         Inbox {
             invs: peers.subscribe(Topic::InvTx),
             txs: peers.subscribe(Topic::Tx),
             getdata: peers.subscribe(Topic::GetDataTx),
             pool_events: events.subscribe::<MempoolEvent>(),
             chain_events: events.subscribe::<ChainEvent>(),
+            talking,
         }
+    }
+}
+
+/// A message or peer event for a behaviour that handles peers' messages; pending forever
+/// for one that does not.
+enum Heard {
+    Message(PeerId, Arc<Message>),
+    // Boxed: a peer's description is large beside a message's handle.
+    Peer(Box<Result<PeerEvent, RecvError>>),
+}
+
+async fn hear(talking: &mut Option<Talking>) -> Heard {
+    let Some(talking) = talking else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        Some((peer, message)) = talking.messages.recv() => Heard::Message(peer, message),
+        event = talking.peer_events.recv() => Heard::Peer(Box::new(event)),
     }
 }
 
@@ -112,6 +186,13 @@ impl Relay {
         cancel: CancellationToken,
     ) -> Result<(), &'static str> {
         let period = self.behaviour.interval().unwrap_or(HOUSEKEEPING);
+        if let Some(talking) = &inbox.talking {
+            // Peers that connected before this loop subscribed.
+            let ctx = context(&*self.peers, &*self.mempool, talking);
+            for info in self.peers.peers() {
+                self.behaviour.peer_connected(&ctx, &info);
+            }
+        }
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -147,6 +228,19 @@ impl Relay {
                     }
                 }
                 Some((peer, message)) = inbox.txs.recv() => self.on_tx(peer, message),
+                heard = hear(&mut inbox.talking) => {
+                    let Some(talking) = &inbox.talking else { continue };
+                    let ctx = context(&*self.peers, &*self.mempool, talking);
+                    match heard {
+                        Heard::Message(peer, message) => self.behaviour.message(&ctx, peer, &message),
+                        Heard::Peer(event) => match *event {
+                            Ok(PeerEvent::Connected(info)) => self.behaviour.peer_connected(&ctx, &info),
+                            Ok(PeerEvent::Disconnected { id, .. }) => self.behaviour.peer_disconnected(id),
+                            Err(RecvError::Lagged(missed)) => tracing::warn!(missed, "relay missed peer events"),
+                            Err(RecvError::Closed) => return Err("the event bus closed"),
+                        },
+                    }
+                }
                 Some((peer, message)) = inbox.getdata.recv() => {
                     if let Message::GetData(items) = &*message {
                         self.serve(peer, items);
@@ -194,7 +288,12 @@ impl Relay {
                 tracing::info!(%peer, %txid, reason = %e, "peer sent an invalid transaction");
                 self.peers.misbehaving(peer, &e.to_string());
             }
-            Err(e) => tracing::debug!(%peer, %txid, reason = %e, "transaction not accepted"),
+            Err(e) => {
+                tracing::debug!(%peer, %txid, reason = %e, "transaction not accepted");
+                if kept_for_blocks(&e) {
+                    self.behaviour.not_accepted(&Arc::new(tx.clone()));
+                }
+            }
         }
     }
 
@@ -214,5 +313,30 @@ impl Relay {
         if !missing.is_empty() {
             let _ = self.peers.send(peer, Message::NotFound(missing));
         }
+    }
+}
+
+/// Refusals whose transaction may still be in a miner's block: orphans and policy, not
+/// consensus failures nor what the pool or the chain already holds.
+fn kept_for_blocks(error: &MempoolError) -> bool {
+    !matches!(
+        error,
+        MempoolError::AlreadyInMempool
+            | MempoolError::AlreadyKnown
+            | MempoolError::Coinbase
+            | MempoolError::Invalid(_)
+    )
+}
+
+fn context<'a>(
+    peers: &'a dyn PeerService,
+    mempool: &'a dyn MempoolService,
+    talking: &'a Talking,
+) -> BroadcastContext<'a> {
+    BroadcastContext {
+        peers,
+        mempool,
+        chain: &*talking.chain,
+        writer: &talking.writer,
     }
 }

@@ -13,7 +13,7 @@ use node_api::chain::{
 };
 use node_api::metrics::{counter, describe_counter, describe_gauge, gauge};
 use node_api::p2p::{Message, PeerEvent, PeerId, PeerInfo, Topic, MAX_HEADERS};
-use node_api::{ChainView, ChainWriter, PeerService};
+use node_api::{ChainView, ChainWriter, CompactBlocks, PeerService};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -65,6 +65,8 @@ pub(crate) struct Driver {
     limited: HashSet<PeerId>,
     /// What each peer's headers may cost.
     guard: HeaderGuard,
+    /// Which peers' new blocks are asked compact.
+    compact: Option<Arc<dyn CompactBlocks>>,
 }
 
 /// The strategy's view of the driver, built from disjoint fields so the strategy itself
@@ -76,6 +78,7 @@ macro_rules! ctx {
             peers: &$driver.peers,
             heights: &$driver.heights,
             limited: &$driver.limited,
+            compact: $driver.compact.as_ref(),
         }
     };
 }
@@ -86,6 +89,7 @@ impl Driver {
         writer: Arc<dyn ChainWriter>,
         peers: Arc<dyn PeerService>,
         strategy: Box<dyn SyncStrategy>,
+        compact: Option<Arc<dyn CompactBlocks>>,
     ) -> Driver {
         Driver {
             chain,
@@ -95,6 +99,7 @@ impl Driver {
             heights: HashMap::new(),
             limited: HashSet::new(),
             guard: HeaderGuard::default(),
+            compact,
         }
     }
 

@@ -15,7 +15,10 @@
 //! far the download is.
 //!
 //! Needs: [`node_api::ChainView`] and [`node_api::ChainWriter`] (`chain`,
-//! `chain-writer`), [`node_api::PeerService`] (`peers`), and the peers module's
+//! `chain-writer`), [`node_api::PeerService`] (`peers`), optionally
+//! [`node_api::CompactBlocks`] (`compact-blocks`, from a relay running `compact`: the
+//! block on the tip is then asked of those peers as `MSG_CMPCT_BLOCK`, BIP152's
+//! low-bandwidth mode, and the relay rebuilds it), and the peers module's
 //! [`node_api::p2p::PeerEvent`]s on the bus. Provides: nothing; its strategies are
 //! registered under the behaviour [`STRATEGY`]. Runs one task, `sync loop`.
 //!

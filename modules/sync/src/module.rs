@@ -1,8 +1,8 @@
 //! The `sync` module: the driver loop with the chosen strategy.
 
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainView, ChainWriter, ConfigError, Module,
-    ModuleConfig, ModuleFactory, PeerService, StartContext,
+    async_trait, inventory, services, BoxError, ChainView, ChainWriter, CompactBlocks, ConfigError,
+    Module, ModuleConfig, ModuleFactory, PeerService, StartContext,
 };
 
 use crate::config::SyncConfig;
@@ -26,7 +26,8 @@ inventory::submit! {
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
         needs: &[services::CHAIN, services::CHAIN_WRITER, services::PEERS],
-        uses: &[],
+        // A broadcast behaviour's choice of peers whose blocks are asked compact.
+        uses: &[services::COMPACT_BLOCKS],
         methods: &[],
         build,
     }
@@ -42,6 +43,7 @@ impl Module for SyncModule {
             ctx.require::<dyn ChainWriter>()?,
             peers,
             self.strategy,
+            ctx.get::<dyn CompactBlocks>()?,
         );
         ctx.spawn("sync loop", driver.run(inbox, ctx.cancel_token()));
         Ok(())

@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use node_api::chain::{BlockHeader, Hash256};
+use node_api::p2p::InvType;
 use node_api::p2p::{
     GetHeaders, Inventory, Message, PeerId, PeerInfo, NODE_NETWORK, NODE_NETWORK_LIMITED,
     NODE_NETWORK_LIMITED_MIN_BLOCKS, PROTOCOL_VERSION,
 };
-use node_api::{Behaviour, ChainView, PeerService};
+use node_api::{Behaviour, ChainView, CompactBlocks, PeerService};
 
 /// The behaviour sync strategies register under (`[sync] strategy`).
 pub const STRATEGY: Behaviour<Box<dyn SyncStrategy>> = Behaviour::new("sync strategy");
@@ -28,6 +29,9 @@ pub struct SyncContext<'a> {
     /// Ready peers that serve only their last 288 blocks (NODE_NETWORK_LIMITED without
     /// NODE_NETWORK: pruned nodes).
     pub limited: &'a HashSet<PeerId>,
+    /// Which peers' new blocks are asked compact (a broadcast behaviour that rebuilds
+    /// compact blocks offers it; `None` without one).
+    pub compact: Option<&'a Arc<dyn CompactBlocks>>,
 }
 
 /// Whether a peer whose chain reaches `known` has the body at `height`. A limited peer
@@ -74,12 +78,33 @@ impl SyncContext<'_> {
     }
 
     /// Asks `peer` for block bodies; `false` when the request could not be queued (the
-    /// peer is gone).
+    /// peer is gone). The block on our tip is asked as `cmpctblock` from a peer the
+    /// compact behaviour names (BIP152 low-bandwidth mode, as Core asks): its answer goes
+    /// to that behaviour, which rebuilds the block or asks it in full.
     pub fn request_blocks(&self, peer: PeerId, hashes: &[Hash256]) -> bool {
         if hashes.is_empty() {
             return true;
         }
-        let items = hashes.iter().map(|h| Inventory::block(*h)).collect();
+        let tip = self.chain.tip().hash;
+        let compact = self.compact.is_some_and(|c| c.asks_compact(peer));
+        let items = hashes
+            .iter()
+            .map(|h| {
+                let on_tip = compact
+                    && self
+                        .chain
+                        .entry(h)
+                        .is_some_and(|e| e.header.prev_block == tip);
+                Inventory {
+                    kind: if on_tip {
+                        InvType::CmpctBlock
+                    } else {
+                        InvType::Block
+                    },
+                    hash: *h,
+                }
+            })
+            .collect();
         self.peers.send(peer, Message::GetData(items)).is_ok()
     }
 

@@ -186,7 +186,7 @@ async fn syncs_from_one_peer(strategy: &str, built: Box<dyn SyncStrategy>, stall
     // Kept to the end: the driver treats a closed bus as a failure.
     let bus = EventBus::default();
     let inbox = Inbox::subscribe(&*peers, &bus);
-    let driver = Driver::new(sink.clone(), sink.clone(), peers.clone(), built);
+    let driver = Driver::new(sink.clone(), sink.clone(), peers.clone(), built, None);
     let cancel = CancellationToken::new();
     let running = tokio::spawn(driver.run(inbox, cancel.clone()));
     let server = tokio::spawn(serve(source.clone(), peers.clone(), sent_rx, stall_once));

@@ -8,7 +8,8 @@
 //! - the services modules exchange, each a narrow trait provided and required by type
 //!   (`ctx.require::<dyn ChainView>()`): [`ChainView`] (read-only chain) and
 //!   [`ChainWriter`] (accepting blocks and headers), [`MempoolService`], [`PeerService`],
-//!   [`MinerService`], [`WalletService`], with the names modules declare in
+//!   [`MinerService`], [`WalletService`], [`CompactBlocks`] (which peers' new blocks are
+//!   asked compact, BIP152), with the names modules declare in
 //!   `provides`/`needs`/`uses` in [`services`];
 //! - the behaviours a profile chooses by name whose contracts a third party implements:
 //!   [`MempoolPolicy`] ([`POLICY`]) and [`Broadcast`] ([`BROADCAST`]);
@@ -33,7 +34,7 @@ mod monitoring;
 mod peers;
 mod wallet;
 
-pub use broadcast::{Broadcast, BROADCAST};
+pub use broadcast::{Broadcast, BroadcastContext, CompactBlocks, BROADCAST};
 pub use chain_view::{ChainListener, ChainView, ChainWriter, LocalChain, PendingBlock};
 pub use mempool::{
     Accepted, EntryInfo, MempoolError, MempoolEvent, MempoolInfo, MempoolPolicy, MempoolService,
@@ -73,6 +74,8 @@ pub mod services {
     pub const MINER: &str = "miner";
     /// [`crate::WalletService`].
     pub const WALLET: &str = "wallet";
+    /// [`crate::CompactBlocks`].
+    pub const COMPACT_BLOCKS: &str = "compact-blocks";
 }
 
 impl Service for dyn ChainView {
@@ -92,4 +95,7 @@ impl Service for dyn MinerService {
 }
 impl Service for dyn WalletService {
     const NAME: &'static str = services::WALLET;
+}
+impl Service for dyn CompactBlocks {
+    const NAME: &'static str = services::COMPACT_BLOCKS;
 }

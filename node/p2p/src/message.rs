@@ -12,6 +12,10 @@ use std::sync::Arc;
 use node_chain::encode::{write_compact_size, write_var_bytes, DecodeErrorKind};
 use node_chain::{Block, BlockHeader, Decode, DecodeError, Encode, Hash256, Reader, Transaction};
 
+use crate::compact::{
+    next_index, read_short_id, read_tx, BlockTxn, BlockTxnRequest, HeaderAndShortIds, PrefilledTx,
+    SendCmpct, MAX_COMPACT_TXS, MSG_CMPCT_BLOCK,
+};
 use crate::error::PayloadError;
 
 /// The protocol version we speak (Bitcoin Core 22's, which knows every message we use).
@@ -111,6 +115,12 @@ pub const BLOCK_COMMAND: Command = Command::known("block");
 /// The `tx` command.
 pub const TX_COMMAND: Command = Command::known("tx");
 
+/// The `cmpctblock` command.
+pub const CMPCTBLOCK_COMMAND: Command = Command::known("cmpctblock");
+
+/// The `blocktxn` command.
+pub const BLOCKTXN_COMMAND: Command = Command::known("blocktxn");
+
 /// What an inventory item names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InvType {
@@ -118,8 +128,9 @@ pub enum InvType {
     Tx,
     /// A block (`MSG_BLOCK` = 2).
     Block,
-    /// Any other type (filtered and compact blocks, witness variants): carried, never
-    /// served.
+    /// A block wanted as `cmpctblock` (`MSG_CMPCT_BLOCK` = 4, BIP152; in `getdata` only).
+    CmpctBlock,
+    /// Any other type (filtered blocks, witness variants): carried, never served.
     Other(u32),
 }
 
@@ -129,6 +140,7 @@ impl InvType {
         match self {
             InvType::Tx => MSG_TX,
             InvType::Block => MSG_BLOCK,
+            InvType::CmpctBlock => MSG_CMPCT_BLOCK,
             InvType::Other(code) => code,
         }
     }
@@ -138,6 +150,7 @@ impl InvType {
         match code {
             MSG_TX => InvType::Tx,
             MSG_BLOCK => InvType::Block,
+            MSG_CMPCT_BLOCK => InvType::CmpctBlock,
             other => InvType::Other(other),
         }
     }
@@ -256,6 +269,14 @@ pub enum Message {
     Addr(Vec<AddrEntry>),
     /// Asks to have new blocks announced by `headers` rather than `inv` (BIP130).
     SendHeaders,
+    /// Offers compact block relay, high or low bandwidth (BIP152).
+    SendCmpct(SendCmpct),
+    /// A block as its header, short transaction ids and prefilled transactions (BIP152).
+    CmpctBlock(HeaderAndShortIds),
+    /// Asks for transactions of a block by position (BIP152).
+    GetBlockTxn(BlockTxnRequest),
+    /// The transactions a `getblocktxn` asked for (BIP152).
+    BlockTxn(BlockTxn),
     /// Any other command: ignored on receipt, as Bitcoin Core does.
     Unknown {
         /// The command.
@@ -283,6 +304,10 @@ impl Message {
             Message::GetAddr => "getaddr",
             Message::Addr(_) => "addr",
             Message::SendHeaders => "sendheaders",
+            Message::SendCmpct(_) => "sendcmpct",
+            Message::CmpctBlock(_) => "cmpctblock",
+            Message::GetBlockTxn(_) => "getblocktxn",
+            Message::BlockTxn(_) => "blocktxn",
             Message::Unknown { command, .. } => command.as_str(),
         }
     }
@@ -322,6 +347,13 @@ impl Message {
                     encode_net_address(entry.services, entry.addr, out);
                 }
             }
+            Message::SendCmpct(s) => {
+                out.push(u8::from(s.announce));
+                s.version.encode(out);
+            }
+            Message::CmpctBlock(c) => c.encode(out),
+            Message::GetBlockTxn(g) => g.encode(out),
+            Message::BlockTxn(b) => b.encode(out),
             Message::Unknown { payload, .. } => out.extend_from_slice(payload),
         }
     }
@@ -374,13 +406,14 @@ impl Message {
             Message::Headers(headers) => headers.iter().map(BlockHeader::hash).collect(),
             Message::Block(block) => vec![block.hash()],
             Message::Tx(tx) => vec![tx.txid()],
+            Message::CmpctBlock(c) => vec![c.header.hash()],
             _ => Vec::new(),
         }
     }
 }
 
 /// Every command this crate decodes; anything else is [`Message::Unknown`].
-pub const KNOWN_COMMANDS: [&str; 14] = [
+pub const KNOWN_COMMANDS: [&str; 18] = [
     "version",
     "verack",
     "ping",
@@ -395,6 +428,10 @@ pub const KNOWN_COMMANDS: [&str; 14] = [
     "getaddr",
     "addr",
     "sendheaders",
+    "sendcmpct",
+    "cmpctblock",
+    "getblocktxn",
+    "blocktxn",
 ];
 
 fn known_command(name: &str) -> Option<&'static str> {
@@ -521,7 +558,75 @@ fn decode_known(name: &'static str, r: &mut Reader<'_>) -> Result<Message, Fail>
             }
             Message::Addr(entries)
         }
+        "sendcmpct" => Message::SendCmpct(SendCmpct {
+            // Bitcoin Core reads a bool as one byte, any non-zero value true.
+            announce: r.read_u8("sendcmpct announce")? != 0,
+            version: r.read_u64("sendcmpct version")?,
+        }),
+        "cmpctblock" => Message::CmpctBlock(decode_cmpctblock(r)?),
+        "getblocktxn" => {
+            let block_hash = Hash256::decode(r)?;
+            let count = bounded_count(r, "block transaction indexes", 1, MAX_COMPACT_TXS)?;
+            let mut indexes = Vec::with_capacity(count);
+            let mut previous = None;
+            for _ in 0..count {
+                let gap = r.read_compact_size("block transaction index")?;
+                let index = next_index(r, previous, gap, "block transaction index")?;
+                indexes.push(index);
+                previous = Some(index);
+            }
+            Message::GetBlockTxn(BlockTxnRequest {
+                block_hash,
+                indexes,
+            })
+        }
+        "blocktxn" => {
+            let block_hash = Hash256::decode(r)?;
+            // The smallest transaction: version, two empty lists, lock time.
+            let count = bounded_count(r, "block transactions", 10, MAX_COMPACT_TXS)?;
+            let mut txs = Vec::with_capacity(count);
+            for _ in 0..count {
+                txs.push(read_tx(r)?);
+            }
+            Message::BlockTxn(BlockTxn { block_hash, txs })
+        }
         _ => Message::SendHeaders,
+    })
+}
+
+fn decode_cmpctblock(r: &mut Reader<'_>) -> Result<HeaderAndShortIds, Fail> {
+    let header = BlockHeader::decode(r)?;
+    let nonce = r.read_u64("cmpctblock nonce")?;
+    let count = bounded_count(r, "short ids", 6, MAX_COMPACT_TXS)?;
+    let mut short_ids = Vec::with_capacity(count);
+    for _ in 0..count {
+        short_ids.push(read_short_id(r)?);
+    }
+    let count = bounded_count(r, "prefilled transactions", 11, MAX_COMPACT_TXS)?;
+    let mut prefilled = Vec::with_capacity(count);
+    let mut previous = None;
+    for _ in 0..count {
+        let gap = r.read_compact_size("prefilled index")?;
+        let index = next_index(r, previous, gap, "prefilled index")?;
+        prefilled.push(PrefilledTx {
+            index,
+            tx: read_tx(r)?,
+        });
+        previous = Some(index);
+    }
+    let total = short_ids.len() + prefilled.len();
+    if total > MAX_COMPACT_TXS {
+        return Err(Fail::TooMany {
+            what: "transactions",
+            count: total as u64,
+            limit: MAX_COMPACT_TXS,
+        });
+    }
+    Ok(HeaderAndShortIds {
+        header,
+        nonce,
+        short_ids,
+        prefilled,
     })
 }
 
@@ -694,6 +799,32 @@ pub(crate) mod tests {
                 },
             ]),
             Message::SendHeaders,
+            Message::SendCmpct(SendCmpct {
+                announce: true,
+                version: 1,
+            }),
+            Message::CmpctBlock(
+                HeaderAndShortIds::from_block(
+                    &Block {
+                        header: header(4),
+                        txs: vec![tx(), tx()],
+                    },
+                    9,
+                )
+                .unwrap(),
+            ),
+            Message::GetBlockTxn(BlockTxnRequest {
+                block_hash: Hash256([11; 32]),
+                indexes: vec![1, 2, 7],
+            }),
+            Message::BlockTxn(BlockTxn {
+                block_hash: Hash256([11; 32]),
+                txs: vec![tx()],
+            }),
+            Message::GetData(vec![Inventory {
+                kind: InvType::CmpctBlock,
+                hash: Hash256([12; 32]),
+            }]),
             Message::Unknown {
                 command: cmd("myextension"),
                 payload: vec![1, 2, 3],

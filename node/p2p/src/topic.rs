@@ -40,11 +40,23 @@ pub enum Topic {
     Ping,
     /// `pong` (timed by the peers module).
     Pong,
+    /// `sendcmpct` (BIP152).
+    SendCmpct,
+    /// `cmpctblock` (BIP152).
+    CmpctBlock,
+    /// `getdata` items of blocks wanted as `cmpctblock` (served by a subscriber, such as
+    /// the relay module running `compact`; without one, the peers module serves the
+    /// full block, as Bitcoin Core does for blocks too deep to send compact).
+    GetDataCmpctBlock,
+    /// `getblocktxn` (BIP152).
+    GetBlockTxn,
+    /// `blocktxn` (BIP152).
+    BlockTxn,
 }
 
 impl Topic {
     /// Every topic.
-    pub const ALL: [Topic; 15] = [
+    pub const ALL: [Topic; 20] = [
         Topic::Headers,
         Topic::Block,
         Topic::Tx,
@@ -60,6 +72,11 @@ impl Topic {
         Topic::SendHeaders,
         Topic::Ping,
         Topic::Pong,
+        Topic::SendCmpct,
+        Topic::CmpctBlock,
+        Topic::GetDataCmpctBlock,
+        Topic::GetBlockTxn,
+        Topic::BlockTxn,
     ];
 }
 
@@ -84,19 +101,36 @@ pub fn route(message: Message, wanted: impl Fn(Topic) -> bool) -> Vec<(Topic, Ar
         Message::SendHeaders => single(Topic::SendHeaders, message),
         Message::Ping(_) => single(Topic::Ping, message),
         Message::Pong(_) => single(Topic::Pong, message),
-        Message::Inv(items) => split(items, Message::Inv, Topic::InvBlock, Topic::InvTx, wanted),
+        Message::SendCmpct(_) => single(Topic::SendCmpct, message),
+        Message::CmpctBlock(_) => single(Topic::CmpctBlock, message),
+        Message::GetBlockTxn(_) => single(Topic::GetBlockTxn, message),
+        Message::BlockTxn(_) => single(Topic::BlockTxn, message),
+        Message::Inv(items) => split(
+            items,
+            Message::Inv,
+            &[
+                (InvType::Block, Topic::InvBlock),
+                (InvType::Tx, Topic::InvTx),
+            ],
+            wanted,
+        ),
         Message::GetData(items) => split(
             items,
             Message::GetData,
-            Topic::GetDataBlock,
-            Topic::GetDataTx,
+            &[
+                (InvType::Block, Topic::GetDataBlock),
+                (InvType::Tx, Topic::GetDataTx),
+                (InvType::CmpctBlock, Topic::GetDataCmpctBlock),
+            ],
             wanted,
         ),
         Message::NotFound(items) => split(
             items,
             Message::NotFound,
-            Topic::NotFoundBlock,
-            Topic::NotFoundTx,
+            &[
+                (InvType::Block, Topic::NotFoundBlock),
+                (InvType::Tx, Topic::NotFoundTx),
+            ],
             wanted,
         ),
         Message::Version(_) | Message::Verack | Message::Unknown { .. } => Vec::new(),
@@ -106,12 +140,11 @@ pub fn route(message: Message, wanted: impl Fn(Topic) -> bool) -> Vec<(Topic, Ar
 fn split(
     items: Vec<Inventory>,
     build: fn(Vec<Inventory>) -> Message,
-    block_topic: Topic,
-    tx_topic: Topic,
+    kinds: &[(InvType, Topic)],
     wanted: impl Fn(Topic) -> bool,
 ) -> Vec<(Topic, Arc<Message>)> {
     let mut out = Vec::new();
-    for (kind, topic) in [(InvType::Block, block_topic), (InvType::Tx, tx_topic)] {
+    for &(kind, topic) in kinds {
         if !wanted(topic) {
             continue;
         }
