@@ -9,6 +9,7 @@
 
 mod commands;
 mod logging;
+mod reference;
 
 use std::path::PathBuf;
 
@@ -107,6 +108,13 @@ enum Command {
         )]
         words: Vec<String>,
     },
+    /// Print a reference page of the book, generated from the code: every profile key of
+    /// every registered module and strategy (`config`), or every command and flag (`cli`).
+    Reference {
+        /// Which page.
+        #[arg(value_enum)]
+        page: reference::Page,
+    },
 }
 
 /// Runs the `node` command line with the process's arguments, on every module linked
@@ -117,7 +125,12 @@ pub fn main() -> std::process::ExitCode {
     // chain spec is printed for redirection into a file.
     let logs = (!matches!(
         cli.command,
-        Some(Command::Rpc { .. } | Command::Rpcauth { .. } | Command::Chainspec { .. })
+        Some(
+            Command::Rpc { .. }
+                | Command::Rpcauth { .. }
+                | Command::Chainspec { .. }
+                | Command::Reference { .. }
+        )
     ))
     .then(logging::init);
     let source = commands::profile_source(cli.profile.clone());
@@ -131,6 +144,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Chainspec { name, from } => commands::chainspec(name, from),
         Command::Rpcauth { user, password } => commands::rpcauth(&user, password),
         Command::Rpc { words } => commands::rpc(source, &cli.sets, cli.datadir, &words),
+        Command::Reference { page } => reference::print(page),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
