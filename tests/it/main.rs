@@ -20,6 +20,7 @@ mod overrides;
 mod peers;
 mod plugin;
 mod readme;
+mod reference;
 mod rpc;
 mod rpc_access;
 mod rpc_limits;
