@@ -24,7 +24,11 @@ fn check_page(name: &str, generated: &str) {
             .lines()
             .zip(generated.lines())
             .position(|(a, b)| a != b)
-            .map_or(checked_in.lines().count().min(generated.lines().count()), |n| n) + 1;
+            .map_or(
+                checked_in.lines().count().min(generated.lines().count()),
+                |n| n,
+            )
+            + 1;
         panic!(
             "docs/src/reference/{name} is stale (first difference at line {line}); \
              rewrite it with `BLESS=1 cargo test --test it reference`\n\
@@ -49,7 +53,9 @@ fn command_page(page: &str) -> String {
 fn the_configuration_reference_is_current() {
     let page = command_page("config");
     // Every registered module has its table in the page.
-    for module in ["chain", "mempool", "miner", "peers", "rpc", "wallet", "metrics"] {
+    for module in [
+        "chain", "mempool", "miner", "peers", "rpc", "wallet", "metrics",
+    ] {
         assert!(page.contains(&format!("## `[{module}]`")), "{module}");
     }
     check_page("config.md", &page);
@@ -103,7 +109,9 @@ fn the_rpc_reference_is_current() {
         let Some(method) = line.split_whitespace().next() else {
             continue;
         };
-        let help = node.text("help", &[method]).replace(&rpc_addr, "127.0.0.1:18443");
+        let help = node
+            .text("help", &[method])
+            .replace(&rpc_addr, "127.0.0.1:18443");
         page.push_str(&format!("\n### {method}\n\n```text\n{help}\n```\n"));
         methods += 1;
     }

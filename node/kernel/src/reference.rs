@@ -151,7 +151,11 @@ fn type_name(schema: &Value) -> String {
                 .map(base)
                 .collect();
             let optional = kinds.iter().any(|k| k == "null");
-            format!("{}{}", names.join(" or "), if optional { " or unset" } else { "" })
+            format!(
+                "{}{}",
+                names.join(" or "),
+                if optional { " or unset" } else { "" }
+            )
         }
         _ => "any".to_string(),
     }
