@@ -59,4 +59,4 @@ pub use tasks::{TaskOutcome, TaskSpawner};
 
 /// Re-exported so that modules and plugins submit entries and write `#[async_trait]`
 /// without naming these crates.
-pub use {async_trait::async_trait, inventory, schemars};
+pub use {async_trait::async_trait, inventory};
