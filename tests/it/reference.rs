@@ -2,7 +2,7 @@
 //! the command line (`node reference config`, `node reference cli`) or from a running
 //! node (its `help` answers, the series its `/metrics` exports), and compared with the
 //! page checked in under `docs/src/reference/`. `BLESS=1 cargo test --test it reference`
-//! rewrites the pages instead.
+//! rewrites the pages instead. The modules chapter's copy of `node modules` is checked too.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -238,4 +238,17 @@ fn the_metrics_reference_is_current() {
         ));
     }
     check_page("metrics.md", &page);
+}
+
+#[test]
+fn the_modules_chapter_shows_what_node_modules_prints() {
+    let out = node_output(&["modules"], &[]);
+    assert!(out.status.success());
+    let listing = String::from_utf8(out.stdout).expect("utf-8");
+    let chapter = std::fs::read_to_string(repo_root().join("docs/src/user/modules.md"))
+        .expect("the modules chapter");
+    assert!(
+        chapter.contains(&format!("```text\n{listing}```")),
+        "docs/src/user/modules.md does not show what `node modules` prints now:\n{listing}"
+    );
 }
