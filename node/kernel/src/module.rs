@@ -86,8 +86,9 @@ pub struct ModuleConfig {
     /// Sub-tables named after a registered strategy: that strategy's settings.
     strategy_tables: RefCell<BTreeMap<String, config::Value>>,
     effective: RefCell<Option<serde_json::Value>>,
-    /// The JSON schema of the config struct `parse` read, for the configuration reference.
-    schema: RefCell<Option<serde_json::Value>>,
+    /// Makes the JSON schema of the config struct `parse` read, for the configuration
+    /// reference.
+    schema: std::cell::Cell<Option<fn() -> serde_json::Value>>,
     strategies: RefCell<BTreeMap<String, serde_json::Value>>,
     /// Each behaviour the module chose a strategy of, with the key that names it.
     strategy_keys: RefCell<BTreeMap<&'static str, String>>,
@@ -115,7 +116,7 @@ impl ModuleConfig {
             node,
             strategy_tables: RefCell::new(strategy_tables),
             effective: RefCell::new(None),
-            schema: RefCell::new(None),
+            schema: std::cell::Cell::new(None),
             strategies: RefCell::new(BTreeMap::new()),
             strategy_keys: RefCell::new(BTreeMap::new()),
         }
@@ -126,7 +127,8 @@ impl ModuleConfig {
     /// what `listmodules` and `node check` report. Its `JsonSchema` (derived beside
     /// `Deserialize`) gives each key's type and doc comment to `node config-reference`.
     pub fn parse<T: DeserializeOwned + Serialize + JsonSchema>(&self) -> Result<T, ConfigError> {
-        *self.schema.borrow_mut() = Some(crate::reference::schema_of::<T>());
+        // Only a function pointer: the schema is made when the reference asks for it.
+        self.schema.set(Some(crate::reference::schema_of::<T>));
         let parsed: T = deserialize(&self.table)?;
         let json =
             serde_json::to_value(&parsed).map_err(|e| ConfigError::Deserialize(e.to_string()))?;
@@ -219,7 +221,7 @@ impl ModuleConfig {
     }
 
     pub(crate) fn schema(&self) -> Option<serde_json::Value> {
-        self.schema.borrow().clone()
+        self.schema.get().map(|make| make())
     }
 
     pub(crate) fn strategy_keys(&self) -> BTreeMap<&'static str, String> {

@@ -130,7 +130,7 @@ pub(crate) fn is_strategy_name(name: &str) -> bool {
 pub struct StrategyConfig {
     table: config::Value,
     effective: RefCell<Option<serde_json::Value>>,
-    schema: RefCell<Option<serde_json::Value>>,
+    schema: std::cell::Cell<Option<fn() -> serde_json::Value>>,
 }
 
 impl StrategyConfig {
@@ -138,7 +138,7 @@ impl StrategyConfig {
         StrategyConfig {
             table,
             effective: RefCell::new(None),
-            schema: RefCell::new(None),
+            schema: std::cell::Cell::new(None),
         }
     }
 
@@ -146,7 +146,8 @@ impl StrategyConfig {
     /// `#[serde(default, deny_unknown_fields)]`, and `JsonSchema` for the configuration
     /// reference); a strategy without settings skips this.
     pub fn parse<T: DeserializeOwned + Serialize + JsonSchema>(&self) -> Result<T, ConfigError> {
-        *self.schema.borrow_mut() = Some(crate::reference::schema_of::<T>());
+        // Only a function pointer: the schema is made when the reference asks for it.
+        self.schema.set(Some(crate::reference::schema_of::<T>));
         let parsed: T = crate::module::deserialize(&self.table)?;
         let json =
             serde_json::to_value(&parsed).map_err(|e| ConfigError::Deserialize(e.to_string()))?;
@@ -165,7 +166,7 @@ impl StrategyConfig {
     }
 
     pub(crate) fn schema(&self) -> Option<serde_json::Value> {
-        self.schema.borrow().clone()
+        self.schema.get().map(|make| make())
     }
 
     pub(crate) fn effective(&self) -> serde_json::Value {
