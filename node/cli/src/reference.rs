@@ -35,13 +35,18 @@ fn cli_reference(root: &mut clap::Command) -> String {
          this page is stale).\n",
     );
     section(&mut out, root, "node");
-    for sub in root.get_subcommands().filter(|s| s.get_name() != "help") {
-        section(&mut out, sub, &format!("node {}", sub.get_name()));
-    }
     out
 }
 
+/// A command's section, then its subcommands' (`node lab cleanup` after `node lab`).
 fn section(out: &mut String, command: &clap::Command, path: &str) {
+    one_section(out, command, path);
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+        section(out, sub, &format!("{path} {}", sub.get_name()));
+    }
+}
+
+fn one_section(out: &mut String, command: &clap::Command, path: &str) {
     let _ = write!(out, "\n## `{path}`\n\n");
     if let Some(about) = command.get_long_about().or(command.get_about()) {
         let _ = write!(out, "{about}\n\n");
