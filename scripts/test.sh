@@ -26,8 +26,19 @@ if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
 fi
 
+# The book (docs/): mdBook from crates.io (Debian has no package), pinned, without the
+# `serve` and `watch` features this script does not use, which halves its build.
+MDBOOK_VERSION=0.4.52
+if ! mdbook --version 2>/dev/null | grep -qx "mdbook v$MDBOOK_VERSION"; then
+    cargo install --locked mdbook --version "$MDBOOK_VERSION" --no-default-features --features search
+fi
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# The book renders every chapter (a missing one is an error: create-missing = false);
+# tests/it/docs.rs checks its links and tests/it/reference.rs its generated pages.
+mdbook build docs
 
 # Every test binary runs even when one fails, so one failure does not hide others.
 log=$(mktemp)

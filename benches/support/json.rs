@@ -1,5 +1,6 @@
 //! The figures a benchmark prints: one JSON object per line, `{"name", "value", "unit"}`,
-//! on stdout, which is what the README's tables and any comparison script read.
+//! on stdout, which is what the book's benchmark page (docs/src/benchmarks.md) and any
+//! comparison script read.
 
 use serde_json::{json, Value};
 

@@ -1,4 +1,4 @@
-//! The chain and node methods of issue #15 against real nodes on regtest: the tx index
+//! Bitcoin Core's chain and node methods against real nodes on regtest: the tx index
 //! (`[chain] tx_index`, getrawtransaction without a block hash, getindexinfo),
 //! invalidateblock and reconsiderblock across a restart, verifychain, logging and
 //! getmemoryinfo; success and error paths, with Bitcoin Core's codes.

@@ -1,4 +1,4 @@
-//! The wallet's Core methods against real nodes on regtest (issue #15): transactions and
+//! The wallet's Core methods against real nodes on regtest: transactions and
 //! their listings, payments to many, fee rate, abandoning, fee estimation, encryption,
 //! backups and key import. Results with Core's fields, errors with Core's codes.
 

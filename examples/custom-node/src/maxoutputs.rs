@@ -5,10 +5,11 @@ use node_api::chain::Transaction;
 use node_api::{
     inventory, ConfigError, MempoolError, MempoolPolicy, StrategyConfig, StrategyFactory, POLICY,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The `[mempool.maxoutputs]` table.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 struct MaxOutputsConfig {
     /// Most outputs a relayed transaction may have.

@@ -12,11 +12,12 @@ use node_api::{
     async_trait, inventory, services, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory,
     RunOn, StartContext,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// The `[tipstats]` table.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 struct TipStatsConfig {
     /// A name for this node, returned by `gettipstats`.

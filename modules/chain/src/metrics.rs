@@ -43,6 +43,11 @@ impl ChainMetrics {
             "height of the most-work header known"
         );
         describe_gauge!("node_chain_work", "log2 of the tip's cumulative work");
+        describe_gauge!(
+            "node_chain_tip_timestamp_seconds",
+            Unit::Seconds,
+            "the tip header's time, in seconds since the Unix epoch"
+        );
         describe_counter!(
             "node_blocks_connected_total",
             "blocks connected to the main chain"

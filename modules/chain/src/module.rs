@@ -7,13 +7,14 @@ use node_api::{
     async_trait, inventory, services, BoxError, ChainView, ChainWriter, ConfigError, LocalChain,
     Module, ModuleConfig, ModuleFactory, StartContext,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use crate::metrics::{ChainMetrics, MeteredWriter};
 
 /// The `[chain]` table.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChainConfig {
     /// Keep an index from address to unspent outputs, so `getbalance ADDRESS` and

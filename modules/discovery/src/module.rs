@@ -10,6 +10,7 @@ use node_api::{
     async_trait, inventory, services, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory,
     PeerService, StartContext,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
@@ -18,7 +19,7 @@ use crate::config::{DiscoveryConfig, DiscoveryLimits};
 use crate::service::Discovery;
 
 /// The `[discovery]` table.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DiscoveryTable {
     /// `host:port` of nodes to ask first (ours or the tutorial's Python nodes).

@@ -1,9 +1,10 @@
 //! The `[mempool]` table.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Mempool policy knobs, as an operator tunes them.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct MempoolConfig {
     /// Registered mempool policy (`node modules` lists them).

@@ -1,9 +1,10 @@
 //! The `[miner]` table.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Mining policy, as an operator tunes it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct MinerConfig {
     /// Mine from start; false mines only on `generatetoaddress` or `setgenerate true`.

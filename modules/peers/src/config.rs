@@ -6,10 +6,11 @@ use std::time::Duration;
 use node_api::chain::ChainSpec;
 use node_api::ConfigError;
 use node_p2p::{HEADER_LEN, MAX_INV, MAX_USER_AGENT};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The `[peers]` table.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PeersConfig {
     /// TCP address to listen on, `ip:port` or a bare IP taking the chain's P2P port.

@@ -45,9 +45,10 @@
 //!   `send_buffer_bytes` (4 MB; a peer that lets it fill is not reading and is dropped),
 //!   and `known_inventory` 8-byte keys (about 0.3 MB): about 13 MB, so about 950 MB at
 //!   64 inbound and 8 outbound connections if every buffer of every peer were full at
-//!   once (the sync module adds up to 1.6 MB of headers per peer; see the README's
-//!   "Limits"). Per subscriber, at most [`SUBSCRIPTION_CAPACITY`] messages (a full
-//!   subscriber slows the sending peer down, never loses a message); an address book of
+//!   once (the sync module adds up to 1.6 MB of headers per peer; see the book's
+//!   `docs/src/operator/limits.md`). Per subscriber, at most [`SUBSCRIPTION_CAPACITY`]
+//!   messages (a full subscriber slows the sending peer down, never loses a message); an
+//!   address book of
 //!   at most 4,096 entries; `max_bans` bans. Served blocks are framed from their stored
 //!   bytes without being decoded.
 

@@ -11,6 +11,7 @@ use node_api::{
     inventory, without_settings, Broadcast, BuiltStrategy, ConfigError, PeerService,
     StrategyConfig, StrategyFactory, BROADCAST,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Sends the object itself to every peer lacking it.
@@ -107,7 +108,7 @@ impl<'a> HeaderAnnouncement<'a> {
 }
 
 /// The `[relay.batched]` table.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct BatchedConfig {
     /// Milliseconds between announcements; at least 1.

@@ -1,10 +1,11 @@
 //! The `[relay]` table: what every broadcast behaviour shares. A behaviour's own
 //! settings are in its sub-table (`[relay.batched]`).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Relay settings.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RelayConfig {
     /// Registered broadcast behaviour (`announce`, `flood`, `batched`).

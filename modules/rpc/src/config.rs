@@ -6,13 +6,14 @@ use std::time::Duration;
 use std::path::Path;
 
 use node_api::ConfigError;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::rpcauth::RpcAuth;
 use crate::whitelist::Whitelist;
 
 /// The `[rpc]` table.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RpcConfig {
     /// `host:port`, or a bare IP address that takes the chain's default RPC port.

@@ -1,9 +1,9 @@
 //! `getrpcinfo`, as Bitcoin Core answers it: the calls being served now, each with its
 //! method and how long it has run (in microseconds), and where the log is written.
 //!
-//! The node writes its log to standard error (see the README's "Logs"), so `logpath` is
-//! the file standard error goes to (`/proc/self/fd/2`): the file a service manager or a
-//! shell redirection gave it, or a terminal's device.
+//! The node writes its log to standard error (see the book's `docs/src/operator/logs.md`),
+//! so `logpath` is the file standard error goes to (`/proc/self/fd/2`): the file a service
+//! manager or a shell redirection gave it, or a terminal's device.
 
 use std::sync::Arc;
 

@@ -1,10 +1,11 @@
 //! The `[sync]` table: what every strategy shares. A strategy's own settings are in its
 //! sub-table (`[sync.poll]`, `[sync.headers-first]`).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Block download settings.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SyncConfig {
     /// Registered sync strategy (`headers-first`, `poll`).

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use node_api::chain::{BlockHeader, Hash256};
 use node_api::p2p::{PeerId, PeerInfo, MAX_HEADERS};
 use node_api::{inventory, BuiltStrategy, ConfigError, StrategyConfig, StrategyFactory};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::strategy::{SyncContext, SyncStrategy, STRATEGY};
@@ -15,7 +16,7 @@ use crate::strategy::{SyncContext, SyncStrategy, STRATEGY};
 const TICK: Duration = Duration::from_millis(250);
 
 /// The `[sync.headers-first]` table.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct HeadersFirstConfig {
     /// The moving window of missing blocks being fetched.

@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 use node_api::chain::{BlockHeader, Hash256};
 use node_api::p2p::{PeerId, PeerInfo};
 use node_api::{inventory, BuiltStrategy, ConfigError, StrategyConfig, StrategyFactory};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::strategy::{SyncContext, SyncStrategy, STRATEGY};
 
 /// The `[sync.poll]` table.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PollConfig {
     /// Seconds between asking every peer for its tip (the tutorial's heartbeat); at

@@ -1,9 +1,10 @@
 //! The `[wallet]` table.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Wallet settings.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct WalletConfig {
     /// Key file, relative to the data directory.

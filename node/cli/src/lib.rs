@@ -9,6 +9,7 @@
 
 mod commands;
 mod logging;
+mod reference;
 
 use std::path::PathBuf;
 
@@ -111,6 +112,13 @@ enum Command {
     /// per node with shaped links when root, else loopback. Writes report.json and
     /// report.html; `node lab cleanup` removes what a crashed lab left.
     Lab(node_lab::LabArgs),
+    /// Print a reference page of the book, generated from the code: every profile key of
+    /// every registered module and strategy (`config`), or every command and flag (`cli`).
+    Reference {
+        /// Which page.
+        #[arg(value_enum)]
+        page: reference::Page,
+    },
 }
 
 /// Runs the `node` command line with the process's arguments, on every module linked
@@ -126,6 +134,7 @@ pub fn main() -> std::process::ExitCode {
                 | Command::Rpcauth { .. }
                 | Command::Chainspec { .. }
                 | Command::Lab(_)
+                | Command::Reference { .. }
         )
     ))
     .then(logging::init);
@@ -143,6 +152,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Lab(args) => std::env::current_exe()
             .map_err(anyhow::Error::from)
             .and_then(|bin| node_lab::main(args, bin)),
+        Command::Reference { page } => reference::print(page),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -33,6 +33,7 @@ mod memory;
 mod module;
 mod overrides;
 mod profile;
+mod reference;
 mod registry;
 pub mod rpc;
 mod services;
@@ -47,6 +48,7 @@ pub use lifecycle::{plan, run, Plan, PlannedModule};
 pub use logging::LogControl;
 pub use module::{registered_modules, BoxError, Module, ModuleConfig, ModuleFactory};
 pub use profile::{NodeSettings, Profile, ProfileSource};
+pub use reference::config_reference;
 pub use rpc::{MethodEntry, RpcError, RpcParams, RpcRegistry, RunOn};
 pub use services::{Later, Service};
 pub use strategy::{

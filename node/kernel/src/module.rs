@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -85,7 +86,12 @@ pub struct ModuleConfig {
     /// Sub-tables named after a registered strategy: that strategy's settings.
     strategy_tables: RefCell<BTreeMap<String, config::Value>>,
     effective: RefCell<Option<serde_json::Value>>,
+    /// Makes the JSON schema of the config struct `parse` read, for the configuration
+    /// reference.
+    schema: std::cell::Cell<Option<fn() -> serde_json::Value>>,
     strategies: RefCell<BTreeMap<String, serde_json::Value>>,
+    /// Each behaviour the module chose a strategy of, with the key that names it.
+    strategy_keys: RefCell<BTreeMap<&'static str, String>>,
 }
 
 impl ModuleConfig {
@@ -110,14 +116,19 @@ impl ModuleConfig {
             node,
             strategy_tables: RefCell::new(strategy_tables),
             effective: RefCell::new(None),
+            schema: std::cell::Cell::new(None),
             strategies: RefCell::new(BTreeMap::new()),
+            strategy_keys: RefCell::new(BTreeMap::new()),
         }
     }
 
     /// Deserializes the table into the module's config struct (which should use
     /// `#[serde(default, deny_unknown_fields)]`). The parsed value, defaults included, is
-    /// what `listmodules` and `node check` report.
-    pub fn parse<T: DeserializeOwned + Serialize>(&self) -> Result<T, ConfigError> {
+    /// what `listmodules` and `node check` report. Its `JsonSchema` (derived beside
+    /// `Deserialize`) gives each key's type and doc comment to `node config-reference`.
+    pub fn parse<T: DeserializeOwned + Serialize + JsonSchema>(&self) -> Result<T, ConfigError> {
+        // Only a function pointer: the schema is made when the reference asks for it.
+        self.schema.set(Some(crate::reference::schema_of::<T>));
         let parsed: T = deserialize(&self.table)?;
         let json =
             serde_json::to_value(&parsed).map_err(|e| ConfigError::Deserialize(e.to_string()))?;
@@ -134,6 +145,9 @@ impl ModuleConfig {
         behaviour: &Behaviour<T>,
         name: &str,
     ) -> Result<T, ConfigError> {
+        self.strategy_keys
+            .borrow_mut()
+            .insert(behaviour.name, key.to_string());
         let factory =
             strategy::find(behaviour.name, name).ok_or_else(|| ConfigError::InvalidValue {
                 key: key.to_string(),
@@ -204,6 +218,14 @@ impl ModuleConfig {
                 .try_deserialize()
                 .unwrap_or(serde_json::Value::Null)
         })
+    }
+
+    pub(crate) fn schema(&self) -> Option<serde_json::Value> {
+        self.schema.get().map(|make| make())
+    }
+
+    pub(crate) fn strategy_keys(&self) -> BTreeMap<&'static str, String> {
+        self.strategy_keys.borrow().clone()
     }
 
     pub(crate) fn strategies(&self) -> BTreeMap<String, serde_json::Value> {

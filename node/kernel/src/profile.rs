@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use config::{Config, File, FileFormat, Map, Value};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, ProfileError};
@@ -41,9 +42,9 @@ impl ProfileSource {
 }
 
 /// The `[node]` table.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NodeSection {
+pub(crate) struct NodeSection {
     /// Modules to run, by registered name.
     modules: Vec<String>,
     /// Chain spec: a built-in name or a chain spec file; the chain module resolves it.

@@ -8,6 +8,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::marker::PhantomData;
 
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -129,6 +130,7 @@ pub(crate) fn is_strategy_name(name: &str) -> bool {
 pub struct StrategyConfig {
     table: config::Value,
     effective: RefCell<Option<serde_json::Value>>,
+    schema: std::cell::Cell<Option<fn() -> serde_json::Value>>,
 }
 
 impl StrategyConfig {
@@ -136,12 +138,16 @@ impl StrategyConfig {
         StrategyConfig {
             table,
             effective: RefCell::new(None),
+            schema: std::cell::Cell::new(None),
         }
     }
 
     /// Deserializes the sub-table into the strategy's config struct (which should use
-    /// `#[serde(default, deny_unknown_fields)]`); a strategy without settings skips this.
-    pub fn parse<T: DeserializeOwned + Serialize>(&self) -> Result<T, ConfigError> {
+    /// `#[serde(default, deny_unknown_fields)]`, and `JsonSchema` for the configuration
+    /// reference); a strategy without settings skips this.
+    pub fn parse<T: DeserializeOwned + Serialize + JsonSchema>(&self) -> Result<T, ConfigError> {
+        // Only a function pointer: the schema is made when the reference asks for it.
+        self.schema.set(Some(crate::reference::schema_of::<T>));
         let parsed: T = crate::module::deserialize(&self.table)?;
         let json =
             serde_json::to_value(&parsed).map_err(|e| ConfigError::Deserialize(e.to_string()))?;
@@ -157,6 +163,10 @@ impl StrategyConfig {
             config::ValueKind::Nil => true,
             _ => false,
         }
+    }
+
+    pub(crate) fn schema(&self) -> Option<serde_json::Value> {
+        self.schema.get().map(|make| make())
     }
 
     pub(crate) fn effective(&self) -> serde_json::Value {

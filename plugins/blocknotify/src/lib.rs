@@ -20,11 +20,12 @@ use node_api::{
     async_trait, inventory, services, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory,
     StartContext,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 
 /// The `[blocknotify]` table.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 struct BlockNotifyConfig {
     /// Shell command; `%s` becomes the new tip's hash.

@@ -45,6 +45,7 @@ use node_api::{
     async_trait, inventory, services, Access, BoxError, ConfigError, MempoolEvent, Module,
     ModuleConfig, ModuleFactory, Route, StartContext,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
@@ -56,7 +57,7 @@ use crate::stream::Hub;
 pub const ADDRESS_FILE: &str = "events.addr";
 
 /// The `[events]` table.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 struct EventsConfig {
     /// Module HTTP address; the explorer's default is the same, so they share a listener.

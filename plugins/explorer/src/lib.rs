@@ -37,6 +37,7 @@ use node_api::{
     async_trait, inventory, services, Access, BoxError, ChainView, ConfigError, HttpResponse,
     MempoolService, Module, ModuleConfig, ModuleFactory, PeerService, Route, StartContext,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::api::Explorer;
@@ -46,7 +47,7 @@ const APP_JS: &str = include_str!("assets/app.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
 
 /// The `[explorer]` table.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 struct ExplorerConfig {
     /// Module HTTP address. The events plugin's default is the same, so the page reads

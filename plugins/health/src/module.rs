@@ -9,6 +9,7 @@ use node_api::{
     async_trait, inventory, monitoring_listen, services, Access, BoxError, ChainView, ConfigError,
     HttpResponse, Module, ModuleConfig, ModuleFactory, PeerService, Route, StartContext,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -18,7 +19,7 @@ use crate::readiness::{failing, Snapshot, Thresholds, CONDITIONS};
 const READY_GAUGE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The `[health]` table.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 struct HealthConfig {
     /// `host:port`; unset: the `metrics` plugin's default address (shared listener).

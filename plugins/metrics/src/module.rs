@@ -10,12 +10,13 @@ use node_api::{
     async_trait, inventory, monitoring_listen, Access, BoxError, ConfigError, Module, ModuleConfig,
     ModuleFactory, Route, StartContext,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::recorder;
 
 /// The `[metrics]` table.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 struct MetricsConfig {
     /// `host:port` of `/metrics`; unset: 127.0.0.1 on the chain's RPC port + 1000.

@@ -50,6 +50,7 @@ use node_api::{
     async_trait, inventory, services, BoxError, ChainView, ConfigError, MethodEntry, Module,
     ModuleConfig, ModuleFactory, RunOn, StartContext,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use zeromq::{PubSocket, Socket};
@@ -62,7 +63,7 @@ pub const SEND_QUEUE_MESSAGES: u64 = 100_000;
 
 /// The `[zmq]` table: an endpoint per topic, as bitcoind's `-zmqpub<topic>=<address>`.
 /// An empty string leaves the topic off.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 struct ZmqConfig {
     pubhashblock: String,

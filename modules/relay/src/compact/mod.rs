@@ -69,7 +69,7 @@ const MAX_CMPCTBLOCK_DEPTH: u32 = 10;
 const RECENT_BLOCKS: usize = 16;
 
 /// The `[relay.compact]` table.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CompactConfig {
     /// Peers asked to push new blocks as `cmpctblock` (high-bandwidth mode).

@@ -12,6 +12,7 @@ use node_kernel::{
     KernelError, Module, ModuleConfig, ModuleFactory, Profile, ProfileSource, Service,
     StartContext, StrategyFactory,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
@@ -64,7 +65,7 @@ impl Net for Owned {
 /// A behaviour with two strategies: `fast` has a setting, `slow` has none.
 const SPEED: Behaviour<u32> = Behaviour::new("test behaviour");
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 struct FastConfig {
     x: u32,
@@ -88,7 +89,7 @@ inventory::submit! {
         build: |c| { without_settings(c)?; Ok(SPEED.erase(2)) } }
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 struct TestConfig {
     /// Fail in `start`.
