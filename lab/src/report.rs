@@ -394,7 +394,7 @@ fn cdf_svg(series: &[(String, Vec<f64>, usize)]) -> String {
         .flat_map(|(_, d, _)| d.last().copied())
         .fold(0.0f64, f64::max)
         .max(0.001);
-    let scale_x = |v: f64| left + (v / max) * (width - left - 10.0);
+    let scale_x = |v: f64| left + (v / max) * (width - left - 40.0);
     let scale_y = |p: f64| (height - bottom) - p * (height - bottom - 10.0);
     let mut svg =
         format!("<svg width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">");
