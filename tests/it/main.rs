@@ -23,6 +23,7 @@ mod readme;
 mod rpc;
 mod rpc_access;
 mod rpc_limits;
+mod rpc_requests;
 mod surface;
 mod wallet_methods;
 mod zmq;

@@ -79,7 +79,7 @@ pub mod fuzzing;
 
 pub use auth::{basic_authorization, Auth};
 pub use client::{call, cli_call, format_cli_output, ClientSettings, Credentials};
-pub use config::RpcConfig;
+pub use config::{min_body_bytes, RpcConfig, BODY_ROOM};
 pub use cookie::{read_cookie, Cookie, ADDRESS_FILE, COOKIE_FILE, COOKIE_USER};
 pub use error::{ClientError, StartError};
 pub use rpcauth::{generate_password, RpcAuth};
