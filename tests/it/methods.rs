@@ -503,11 +503,10 @@ fn kernel_methods_help_uptime_modules_profile_and_stop() {
     // match on.
     node.fails_with("getblockhash", &[], -1, "getblockhash height\n");
     node.fails_with("getblockcount", &["1"], -1, "getblockcount\n");
-    let genesis = node.rpc("getblockhash", &["0"]);
-    let genesis = genesis.as_str().expect("hash");
+    let genesis = node.text("getblockhash", &["0"]);
     node.fails_with(
         "getblock",
-        &[genesis, "1", "2"],
+        &[&genesis, "1", "2"],
         -1,
         "Arguments:\n1. blockhash",
     );
