@@ -53,8 +53,9 @@ pub struct RpcConfig {
     /// How long a request with a wrong or missing credential waits before its 401, to slow
     /// down password guessing (bitcoind waits 250 ms too).
     pub auth_failure_delay_ms: u64,
-    /// Failed logins the whole server evaluates per second, over every connection (and
-    /// in a burst after a quiet second); further credentials wait their turn.
+    /// Failed logins each client address (an IPv6 /64) gets evaluated per second, over
+    /// all its connections (and in a burst after a quiet second); further credentials
+    /// from that address wait their turn. Other addresses are not delayed.
     pub max_failed_logins_per_second: u32,
 }
 
@@ -81,8 +82,8 @@ impl Default for RpcConfig {
             // bitcoind's value.
             auth_failure_delay_ms: 250,
             // Below bitcoind's effective cap (4 worker threads each sleeping 250 ms: 16/s):
-            // 864,000 guesses a day leaves a 12-character random password out of reach,
-            // and a client queued behind 128 guessing connections waits about 13 s.
+            // 864,000 guesses a day per address leaves a 12-character random password
+            // out of reach; a client at another address is not delayed.
             max_failed_logins_per_second: 10,
         }
     }

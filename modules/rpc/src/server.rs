@@ -1,6 +1,6 @@
 //! The HTTP server: accepts connections up to a limit (closing the one idle the longest
 //! when a new client needs its slot, see [`crate::connections`]), checks credentials at a
-//! bounded rate of failures for the whole server (see [`crate::login_gate`]) and body
+//! bounded rate of failures per client address (see [`crate::login_gate`]) and body
 //! size, and hands request bodies to [`crate::jsonrpc`].
 //!
 //! One task per connection, so a slow method or a slow client holds only its own
@@ -67,7 +67,7 @@ pub struct Limits {
     pub max_connections: usize,
     /// Wait before a 401.
     pub auth_failure_delay: Duration,
-    /// Failed logins the whole server evaluates per second (and in a burst).
+    /// Failed logins each client address gets evaluated per second (and in a burst).
     pub max_failed_logins_per_second: u32,
 }
 
@@ -192,7 +192,9 @@ impl RpcService {
             .authenticate(credentials.map(HeaderValue::as_bytes), peer.ip())
             .await
         else {
-            let mut response = text(StatusCode::UNAUTHORIZED, "");
+            // Closed after the 401: a guesser pays a new connection per guess, and its
+            // requests pipelined behind this one are not checked.
+            let mut response = closing(text(StatusCode::UNAUTHORIZED, ""));
             response
                 .headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static(WWW_AUTH));
