@@ -13,6 +13,7 @@ mod import;
 mod kernel;
 mod layering;
 mod limits;
+mod mempool_min_fee;
 mod methods;
 mod network;
 mod observability;
