@@ -43,7 +43,30 @@ pub(crate) enum WriteError<E> {
     Refused(E),
 }
 
+/// Linux's errno values for an I/O error, no space left, and a quota exceeded.
+pub(crate) const EIO: i32 = 5;
+pub(crate) const ENOSPC: i32 = 28;
+pub(crate) const EDQUOT: i32 = 122;
+
+/// Whether `e` says the disk (or the user's quota) is full.
+pub(crate) fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(ENOSPC | EDQUOT))
+}
+
+/// Whether the file system holding `dir` cannot take 64 KiB more: a probe file is
+/// written, synced and removed.
+pub(crate) fn disk_full(dir: &Path) -> bool {
+    use std::io::Write;
+    let probe = dir.join(".space-probe");
+    let written = std::fs::File::create(&probe)
+        .and_then(|mut f| f.write_all(&[0u8; 64 << 10]).and_then(|()| f.sync_all()));
+    let _ = std::fs::remove_file(&probe);
+    written.is_err_and(|e| is_disk_full(&e))
+}
+
 pub(crate) struct Store {
+    /// The environment's directory.
+    path: std::path::PathBuf,
     env: Env<WithoutTls>,
     dbs: Dbs,
     /// Readers and the writer hold it shared; growing the map holds it exclusively, so
@@ -75,6 +98,7 @@ impl Store {
         wtxn.commit()?;
         tracing::debug!(map_size = current, "chain store open");
         Ok(Store {
+            path: path.to_path_buf(),
             env,
             dbs,
             gate: RwLock::new(()),
@@ -110,6 +134,9 @@ impl Store {
             };
             match attempt {
                 Err(WriteError::Store(heed::Error::Mdb(heed::MdbError::MapFull))) => self.grow()?,
+                Err(WriteError::Store(heed::Error::Io(e))) => {
+                    return Err(WriteError::Store(heed::Error::Io(self.disk_full_or(e))))
+                }
                 other => return other,
             }
         }
@@ -128,6 +155,16 @@ impl Store {
         let result = f(&mut wtxn, &self.dbs);
         wtxn.abort();
         result
+    }
+
+    /// A failed write's error, as ENOSPC when the file system is full: a write-back
+    /// that failed for lack of space surfaces as EIO at commit, which would tell the
+    /// operator nothing. Asked of the file system by writing a small probe file.
+    fn disk_full_or(&self, e: std::io::Error) -> std::io::Error {
+        if e.raw_os_error() != Some(EIO) || !disk_full(&self.path) {
+            return e;
+        }
+        std::io::Error::from_raw_os_error(ENOSPC)
     }
 
     fn grow(&self) -> Result<(), heed::Error> {
