@@ -5,6 +5,7 @@ mod chain_methods;
 mod chainspec;
 mod common;
 mod custom_node;
+mod datadir_faults;
 mod events;
 mod explorer;
 mod follow_chain;

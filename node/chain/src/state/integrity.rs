@@ -291,3 +291,86 @@ mod tests {
         assert!(err.contains("root at page 1000000"), "{err}");
     }
 }
+
+/// The arguments, after the program, that make the `node` binary walk a chain state
+/// directory and report in the form [`walk_in_child`] reads (`node check-datadir
+/// --walk-chain DIR`).
+pub const WALK_ARGS: [&str; 2] = ["check-datadir", "--walk-chain"];
+
+/// What a walking child writes before its reason when it found corruption.
+pub const CORRUPT_PREFIX: &str = "corrupt: ";
+
+/// How a walk in a child process ended, when it did not find the state sound.
+#[derive(Debug)]
+pub enum ChildWalkError {
+    /// The state is damaged (the child said so, or crashed reading it).
+    Corrupt(ChainError),
+    /// The child could not be run or said something else: nothing is known.
+    NotRun(String),
+}
+
+/// Runs [`walk`] of `dir` in a child process of `program` (a `node` binary: [`WALK_ARGS`]
+/// then `dir`), so that a corrupt page that crashes LMDB ends the child, not the caller.
+/// A crash is reported as corruption of `dir`'s data file.
+pub fn walk_in_child(program: &Path, dir: &Path) -> Result<WalkReport, ChildWalkError> {
+    use std::os::unix::process::ExitStatusExt;
+    let output = std::process::Command::new(program)
+        .args(WALK_ARGS)
+        .arg(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| ChildWalkError::NotRun(format!("cannot run {}: {e}", program.display())))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if let Some(signal) = output.status.signal() {
+        return Err(ChildWalkError::Corrupt(corrupt(
+            &dir.join(DATA_FILE),
+            format!("reading every record crashed the checking process (signal {signal})"),
+        )));
+    }
+    if output.status.success() {
+        let numbers: Vec<u64> = stdout
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        if let [records, bytes, tables] = numbers[..] {
+            return Ok(WalkReport {
+                records,
+                bytes,
+                tables: tables as usize,
+            });
+        }
+    }
+    match stderr.lines().find_map(|l| l.strip_prefix(CORRUPT_PREFIX)) {
+        Some(reason) => Err(ChildWalkError::Corrupt(ChainError::Corrupt(
+            reason.to_string(),
+        ))),
+        None => Err(ChildWalkError::NotRun(format!(
+            "{} {} {} answered {}: {}",
+            program.display(),
+            WALK_ARGS.join(" "),
+            dir.display(),
+            output.status,
+            stderr.trim()
+        ))),
+    }
+}
+
+/// The child's side of [`walk_in_child`]: walks `dir`, prints the report (or the
+/// reason, after [`CORRUPT_PREFIX`]) and returns the exit code.
+pub fn walk_as_child(dir: &Path) -> std::process::ExitCode {
+    match walk(dir) {
+        Ok(report) => {
+            println!("{} {} {}", report.records, report.bytes, report.tables);
+            std::process::ExitCode::SUCCESS
+        }
+        Err(ChainError::Corrupt(reason)) => {
+            eprintln!("{CORRUPT_PREFIX}{reason}");
+            std::process::ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
