@@ -249,6 +249,23 @@ mod tests {
     }
 
     #[test]
+    fn enospc_and_edquot_are_disk_full_never_io_errors() {
+        for errno in [28, 122] {
+            let e = ChainError::from(heed::Error::Io(std::io::Error::from_raw_os_error(errno)));
+            assert!(e.is_disk_full(), "{e}");
+            assert!(e.to_string().starts_with("disk full: "), "{e}");
+        }
+        let e = ChainError::from(heed::Error::Io(std::io::Error::from_raw_os_error(5)));
+        assert!(
+            !e.is_disk_full() && e.to_string().starts_with("chain storage: "),
+            "{e}"
+        );
+        // The probe finds room here.
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!super::super::store::disk_full(dir.path()));
+    }
+
+    #[test]
     fn a_truncated_file_is_refused_by_name_before_lmdb_maps_it() {
         let dir = state_dir();
         let path = dir.path().join(DATA_FILE);

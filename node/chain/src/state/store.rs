@@ -67,6 +67,8 @@ pub(crate) fn disk_full(dir: &Path) -> bool {
 pub(crate) struct Store {
     /// The environment's directory.
     path: std::path::PathBuf,
+    /// Whether the last write failed for lack of space (cleared by the next commit).
+    disk_full: std::sync::atomic::AtomicBool,
     env: Env<WithoutTls>,
     dbs: Dbs,
     /// Readers and the writer hold it shared; growing the map holds it exclusively, so
@@ -99,6 +101,7 @@ impl Store {
         tracing::debug!(map_size = current, "chain store open");
         Ok(Store {
             path: path.to_path_buf(),
+            disk_full: Default::default(),
             env,
             dbs,
             gate: RwLock::new(()),
@@ -135,7 +138,15 @@ impl Store {
             match attempt {
                 Err(WriteError::Store(heed::Error::Mdb(heed::MdbError::MapFull))) => self.grow()?,
                 Err(WriteError::Store(heed::Error::Io(e))) => {
-                    return Err(WriteError::Store(heed::Error::Io(self.disk_full_or(e))))
+                    let e = self.disk_full_or(e);
+                    self.disk_full
+                        .store(is_disk_full(&e), std::sync::atomic::Ordering::Relaxed);
+                    return Err(WriteError::Store(heed::Error::Io(e)));
+                }
+                Ok(value) => {
+                    self.disk_full
+                        .store(false, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(value);
                 }
                 other => return other,
             }
@@ -165,6 +176,11 @@ impl Store {
             return e;
         }
         std::io::Error::from_raw_os_error(ENOSPC)
+    }
+
+    /// Whether the last write failed because the disk (or quota) is full.
+    pub(crate) fn is_full(&self) -> bool {
+        self.disk_full.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn grow(&self) -> Result<(), heed::Error> {
