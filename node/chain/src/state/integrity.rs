@@ -207,11 +207,24 @@ pub fn walk(dir: &Path) -> Result<WalkReport, ChainError> {
             .map_err(|e| corrupt(&path, format!("table {table}: {e}")))?;
         let Some(db) = db else { continue };
         report.tables += 1;
+        // What the table says it holds: more records than that is a cycle in its pages,
+        // which would otherwise be walked for ever.
+        let holds = db
+            .len(&rtxn)
+            .map_err(|e| corrupt(&path, format!("table {table}: {e}")))?;
+        let mut read = 0u64;
         let iter = db
             .iter(&rtxn)
             .map_err(|e| corrupt(&path, format!("table {table}: {e}")))?;
         for record in iter {
             let (key, value) = record.map_err(|e| corrupt(&path, format!("table {table}: {e}")))?;
+            read += 1;
+            if read > holds {
+                return Err(corrupt(
+                    &path,
+                    format!("table {table} yields more records than the {holds} it holds"),
+                ));
+            }
             report.records += 1;
             report.bytes += (key.len() + value.len()) as u64;
         }
@@ -330,13 +343,56 @@ pub enum ChildWalkError {
 /// then `dir`), so that a corrupt page that crashes LMDB ends the child, not the caller.
 /// A crash is reported as corruption of `dir`'s data file.
 pub fn walk_in_child(program: &Path, dir: &Path) -> Result<WalkReport, ChildWalkError> {
+    use std::io::Read as _;
     use std::os::unix::process::ExitStatusExt;
-    let output = std::process::Command::new(program)
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(program)
         .args(WALK_ARGS)
         .arg(dir)
-        .stdin(std::process::Stdio::null())
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| ChildWalkError::NotRun(format!("cannot run {}: {e}", program.display())))?;
+    // A garbled page can send LMDB round a cycle for ever: the walk gets a minute plus
+    // a second per 4 MiB of file (reads run at hundreds of MiB a second), then is
+    // killed and the state reported corrupt.
+    let len = std::fs::metadata(dir.join(DATA_FILE)).map_or(0, |m| m.len());
+    let deadline = std::time::Duration::from_secs(60 + len / (4 << 20));
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(ChildWalkError::Corrupt(corrupt(
+                    &dir.join(DATA_FILE),
+                    format!(
+                        "reading every record did not finish in {} s (a cycle in its pages)",
+                        deadline.as_secs()
+                    ),
+                )));
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Err(e) => {
+                return Err(ChildWalkError::NotRun(format!(
+                    "cannot wait for the walk: {e}"
+                )))
+            }
+        }
+    };
+    let mut output = std::process::Output {
+        status,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    };
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_end(&mut output.stdout);
+    }
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_end(&mut output.stderr);
+    }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     if let Some(signal) = output.status.signal() {
