@@ -264,7 +264,7 @@ fn the_raised_minimum_outlives_the_block_that_frees_room() {
     assert_eq!(h.pool.info().size, 0);
     let min = h.pool.info().min_fee_per_kb;
     assert_eq!(min, 1_000 * 1000 / low.size() as u64 + 1_000);
-    // The case: 1.5 sat/B, above the relay minimum, is refused.
+    // 1.5 sat/B, above the relay minimum, is refused while the minimum is raised.
     let cheap = h.alice.pay(&h.coinbases[0], 0, &h.bob, COIN, 340);
     assert!(matches!(
         h.pool.accept(cheap).unwrap_err(),
