@@ -102,8 +102,8 @@ impl Lab<'_> {
         for index in 0..scenario.nodes {
             self.net.add_node(index, &scenario.link, slot)?;
         }
-        for index in 0..scenario.nodes {
-            let launch = self.launch(groups[index]);
+        for (index, group) in groups.iter().enumerate() {
+            let launch = self.launch(*group);
             let connect = self.connect_list(index);
             let datadir = self.setup.data.join(format!("node{index}"));
             let node = LabNode::start(

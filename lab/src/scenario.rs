@@ -266,7 +266,11 @@ impl Scenario {
         {
             bail!("link: rate_mbit and delay_ms must be at least 0, loss_percent from 0 to 100");
         }
-        if self.groups.iter().any(|g| !(g.share > 0.0)) {
+        if self
+            .groups
+            .iter()
+            .any(|g| g.share.is_nan() || g.share <= 0.0)
+        {
             bail!("group.share must be above 0");
         }
         if self.deadline_secs == 0 {

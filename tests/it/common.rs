@@ -187,6 +187,11 @@ impl NodeProcess {
     }
 
     /// Waits for the process to exit and returns its status.
+    /// How the process ended, if it has.
+    pub(crate) fn try_exit(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     pub(crate) fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         wait_for("node to exit", timeout, || {
             self.child.try_wait().ok().flatten()

@@ -263,7 +263,7 @@ fn prioritisetransaction_changes_the_fee_templates_count() {
         "dummy argument to prioritisetransaction must be 0",
     );
     node.fails_with("prioritisetransaction", &["xyz", "0", "5"], -8, "txid");
-    node.fails_with("prioritisetransaction", &[&txid, "0"], -32602, "fee_delta");
+    node.fails_with("prioritisetransaction", &[&txid, "0"], -1, "fee_delta");
     node.fails_with(
         "prioritisetransaction",
         &[&txid, "0", "1.5"],

@@ -499,8 +499,17 @@ fn kernel_methods_help_uptime_modules_profile_and_stop() {
         "unknown command: nosuchmethod",
     );
     node.fails_with("nosuchmethod", &[], -32601, "nosuchmethod");
-    node.fails_with("getblockhash", &[], -32602, "height");
-    node.fails_with("getblockcount", &["1"], -32602, "too many");
+    // A wrong number of arguments: Core's -1 with the method's usage, which clients
+    // match on.
+    node.fails_with("getblockhash", &[], -1, "getblockhash height\n");
+    node.fails_with("getblockcount", &["1"], -1, "getblockcount\n");
+    let genesis = node.text("getblockhash", &["0"]);
+    node.fails_with(
+        "getblock",
+        &[&genesis, "1", "2"],
+        -1,
+        "Arguments:\n1. blockhash",
+    );
 
     assert!(node.rpc("uptime", &[]).is_u64());
 

@@ -362,3 +362,36 @@ fn a_light_relay_following_10000_blocks_stays_under_64_mib_with_a_bounded_data_d
         source_size - halfway.0
     );
 }
+
+/// A block at the tip asked of a peer that then sends nothing is also asked of another
+/// peer that has it, after `tip_stall_ms`, long before the stall timeout (set to two
+/// minutes here, so only the tip rule can explain the block arriving).
+#[test]
+fn a_block_at_the_tip_whose_peer_stays_silent_is_asked_of_another() {
+    let source = TestNode::start(&[]);
+    let address = source.text("getnewaddress", &[]);
+    let hash = source.generate(1, &address).remove(0);
+    let header_hex = source.text("getblockheader", &[&hash, "false"]);
+    let header: node_chain::BlockHeader =
+        node_chain::deserialize(&hex::decode(header_hex).unwrap()).unwrap();
+    let node = TestNode::start(&[
+        "sync.headers-first.stall_timeout_secs=120".to_string(),
+        "sync.headers-first.tip_stall_ms=500".to_string(),
+    ]);
+    // A peer that announces the block first and never delivers it.
+    let mut silent = RawPeer::connect(node.p2p_port);
+    silent.handshake();
+    silent.send(&Message::Headers(vec![header]));
+    let (request, _) = silent.recv_until(
+        "the node asking for the block",
+        |m| matches!(m, Message::GetData(items) if items.iter().any(|i| i.hash == header.hash())),
+    );
+    assert!(matches!(request, Message::GetData(_)));
+    // The source connects: it has the block; the node asks it once the silent peer has
+    // sent nothing for half a second.
+    node.rpc("addnode", &[&source.p2p_addr(), "onetry"]);
+    wait_for("the block from the second peer", WAIT, || {
+        (node.tip() == hash).then_some(())
+    });
+    assert_eq!(node.height(), 1);
+}

@@ -1,10 +1,11 @@
 //! The RPC server's bounds against hostile clients, attacked over real sockets in a real
-//! `node` process: many connections guessing passwords at once are answered no faster
-//! than the server-wide bound on failed logins, and sockets that connect and send nothing
-//! do not keep a client that sends a request out.
+//! `node` process: many connections guessing passwords from one address are answered no
+//! faster than the per-address bound on failed logins while the right cookie from
+//! another address is answered at once, and sockets that connect and send nothing do not
+//! keep a client that sends a request out.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,10 +32,32 @@ fn cookie_auth(node: &TestNode) -> String {
     node_rpc::basic_authorization(&user, &password)
 }
 
+/// A connection to `addr` from the loopback address `from` (any 127.x.y.z is this host).
+fn connect_from(runtime: &tokio::runtime::Runtime, from: IpAddr, addr: SocketAddr) -> TcpStream {
+    let stream = runtime
+        .block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(SocketAddr::new(from, 0))?;
+            socket.connect(addr).await
+        })
+        .expect("connect");
+    let stream = stream.into_std().expect("a std stream");
+    stream.set_nonblocking(false).expect("blocking");
+    stream
+}
+
 /// One POST on a fresh connection: the HTTP status (0 when the connection ended without
 /// an answer).
 fn post(addr: SocketAddr, authorization: &str, body: &str) -> u16 {
-    let mut stream = TcpStream::connect(addr).expect("connect");
+    post_on(
+        TcpStream::connect(addr).expect("connect"),
+        authorization,
+        body,
+    )
+}
+
+/// One POST on `stream`: the HTTP status (0 when the connection ended without an answer).
+fn post_on(mut stream: TcpStream, authorization: &str, body: &str) -> u16 {
     stream
         .set_read_timeout(Some(CALL_DEADLINE))
         .expect("timeout");
@@ -59,11 +82,12 @@ fn rpc_only() -> TestNode {
 }
 
 #[test]
-fn parallel_password_guessing_is_bounded_for_the_whole_server() {
+fn parallel_password_guessing_is_bounded_per_address_and_does_not_delay_the_right_cookie() {
     // The default bound: `rpc.max_failed_logins_per_second`, with a burst of as many.
     let rate = node_rpc::RpcConfig::default().max_failed_logins_per_second as f64;
     let mut node = rpc_only();
     let addr = rpc_addr(&node);
+    let attacker = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
     let attack = Duration::from_secs(3);
     let answered = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -71,11 +95,16 @@ fn parallel_password_guessing_is_bounded_for_the_whole_server() {
         .map(|thread| {
             let answered = answered.clone();
             std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_io()
+                    .build()
+                    .expect("runtime");
                 let mut guess = 0;
                 while started.elapsed() < attack {
                     let wrong =
                         node_rpc::basic_authorization("__cookie__", &format!("{thread}-{guess}"));
-                    let status = post(addr, &wrong, r#"{"method":"uptime","id":1}"#);
+                    let stream = connect_from(&runtime, attacker, addr);
+                    let status = post_on(stream, &wrong, r#"{"method":"uptime","id":1}"#);
                     assert_eq!(status, 401, "guess {thread}-{guess}");
                     answered.fetch_add(1, Ordering::Relaxed);
                     guess += 1;
@@ -83,19 +112,42 @@ fn parallel_password_guessing_is_bounded_for_the_whole_server() {
             })
         })
         .collect();
-    // A client with the cookie is still served during the attack (after the guesses
-    // queued ahead of it).
-    std::thread::sleep(Duration::from_millis(500));
-    let status = post(addr, &cookie_auth(&node), r#"{"method":"uptime","id":1}"#);
-    assert_eq!(status, 200, "the cookie's call during the attack");
+    // During the attack the right cookie, from another address, is answered at once:
+    // measured from outside, connection included. A bound, not a benchmark: 50 ms p99
+    // leaves a loaded machine room (the call takes about a millisecond).
+    let auth = cookie_auth(&node);
+    // Once the burst is spent, the guessers queue for their address's tokens.
+    while answered.load(Ordering::Relaxed) <= rate as u64 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut latencies = Vec::new();
+    while started.elapsed() < attack - Duration::from_millis(500) || latencies.len() < 50 {
+        let call = Instant::now();
+        let status = post(addr, &auth, r#"{"method":"uptime","id":1}"#);
+        latencies.push(call.elapsed());
+        assert_eq!(status, 200, "the cookie's call during the attack");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    latencies.sort();
+    let p99 = latencies[latencies.len() * 99 / 100 - 1];
+    eprintln!(
+        "{} calls with the cookie during the attack: p50 {:?}, p99 {p99:?}, max {:?}",
+        latencies.len(),
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() - 1]
+    );
+    assert!(
+        p99 <= Duration::from_millis(50),
+        "the right cookie waited {p99:?} (p99) behind the guessers"
+    );
     for guesser in guessers {
         guesser.join().expect("guesser");
     }
     let elapsed = started.elapsed().as_secs_f64();
     let failures = answered.load(Ordering::Relaxed);
-    // Every failure was answered between `started` and now: at most a burst plus the
-    // rate over the time, plus one token of rounding. Without the bound 64 connections
-    // were answered 256 times a second.
+    // Every failure from the attacker's address was answered between `started` and
+    // now: at most a burst plus the rate over the time, plus one token of rounding.
+    // Without the bound 64 connections were answered 256 times a second.
     let bound = rate + rate * elapsed + 1.0;
     eprintln!("{failures} failed logins answered in {elapsed:.1} s; bound {bound:.0}");
     assert!(
@@ -120,7 +172,7 @@ fn parallel_password_guessing_is_bounded_for_the_whole_server() {
         lines.len()
     );
     assert!(
-        lines[0].contains("from 127.0.0.1 ("),
+        lines[0].contains("from 127.0.0.2 ("),
         "the line names the address: {}",
         lines[0]
     );

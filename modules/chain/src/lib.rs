@@ -21,5 +21,6 @@ mod module;
 mod rpc;
 mod rpc_help;
 mod tx_index;
+mod unclean;
 
 pub use module::ChainConfig;

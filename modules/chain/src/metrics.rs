@@ -29,6 +29,8 @@ pub(crate) struct ChainMetrics {
     reorgs: Counter,
     reorg_depth: Histogram,
     connect_seconds: Histogram,
+    /// 1 while the last write failed for lack of disk space.
+    disk_full: Gauge,
     /// Blocks disconnected since the last tip change: the depth of a reorganisation.
     pending_disconnects: Mutex<u32>,
     chain: Weak<LocalChain>,
@@ -38,6 +40,10 @@ impl ChainMetrics {
     /// Registers the series and sets them from `chain`'s tip.
     pub(crate) fn new(chain: &Arc<LocalChain>) -> Arc<ChainMetrics> {
         describe_gauge!("node_chain_height", "height of the tip");
+        describe_gauge!(
+            "node_chain_disk_full",
+            "1 while the last chain state write failed for lack of disk space (ENOSPC, EDQUOT)"
+        );
         describe_gauge!(
             "node_chain_header_height",
             "height of the most-work header known"
@@ -79,6 +85,7 @@ impl ChainMetrics {
             reorgs: counter!("node_reorgs_total"),
             reorg_depth: histogram!("node_reorg_depth_blocks"),
             connect_seconds: histogram!("node_block_connect_seconds"),
+            disk_full: gauge!("node_chain_disk_full"),
             pending_disconnects: Mutex::new(0),
             chain: Arc::downgrade(chain),
         });
@@ -145,6 +152,13 @@ impl MeteredWriter {
             self.metrics
                 .connect_seconds
                 .record(started.elapsed().as_secs_f64());
+        }
+        let full = self.chain.disk_full();
+        self.metrics.disk_full.set(if full { 1.0 } else { 0.0 });
+        if let Err(e) = &outcome {
+            if e.is_disk_full() {
+                tracing::error!("{e}");
+            }
         }
         outcome
     }

@@ -136,6 +136,7 @@ impl Module for ChainModule {
         let bus = ctx.events().clone();
         let options = self.config.options(self.spec)?;
         let path = ctx.datadir().join("chain");
+        crate::unclean::check_after_unclean_stop(&ctx, &path)?;
         let chain = LocalChain::open(&path, self.spec, options, move |event| bus.publish(event))?;
         let tip = chain.tip();
         tracing::info!(

@@ -13,6 +13,10 @@ pub struct MempoolConfig {
     pub max_bytes: usize,
     /// Minimum fee rate to enter and be relayed, satoshis per 1000 bytes.
     pub min_relay_fee_per_kb: u64,
+    /// What a replacement of evicted fees must add, satoshis per 1000 bytes: after the
+    /// pool trims, its minimum fee is the evicted fee rate plus this (Core's
+    /// -incrementalrelayfee).
+    pub incremental_relay_fee_per_kb: u64,
     /// Most in-pool ancestors (plus the transaction itself) a transaction may have.
     pub ancestor_limit: usize,
     /// Transactions with unknown parents kept at once.
@@ -35,6 +39,8 @@ impl Default for MempoolConfig {
             max_bytes: 64 << 20,
             // Bitcoin Core's default minrelaytxfee: 1 sat/byte.
             min_relay_fee_per_kb: 1000,
+            // Bitcoin Core's DEFAULT_INCREMENTAL_RELAY_FEE, equal to the relay minimum.
+            incremental_relay_fee_per_kb: 1000,
             // Bitcoin Core's default ancestor limit.
             ancestor_limit: 25,
             // Bitcoin Core's default maxorphantx.

@@ -5,7 +5,9 @@
 //! the first), applies a registered policy (`[mempool] policy`, `standard` by default;
 //! a plugin adds one for [`node_api::POLICY`]), keeps first-seen on conflicts, holds
 //! transactions with unknown parents in a bounded orphan pool until the parents arrive,
-//! evicts the lowest fee rate when full, expires old entries, and selects the best
+//! evicts the lowest fee rate when full (raising its rolling minimum fee to what it
+//! evicted plus the incremental relay fee, decaying after blocks as Core's, see
+//! `min_fee.rs`; cheaper transactions get "mempool min fee not met"), expires old entries, and selects the best
 //! transactions for a block template (counting `prioritisetransaction` deltas). With
 //! `[mempool] persist` (the default) the pool is saved to `mempool.dat` at shutdown and
 //! admitted again at start (`persist.rs`).
@@ -45,6 +47,7 @@ mod config;
 mod fees;
 mod mempool;
 mod metrics;
+mod min_fee;
 mod module;
 mod orphans;
 mod persist;

@@ -18,6 +18,7 @@ use node_api::{
 use crate::config::MempoolConfig;
 use crate::fees::{FeeEstimator, Mode};
 use crate::metrics::MempoolMetrics;
+use crate::min_fee::RollingMinFee;
 use crate::orphans::Orphans;
 use crate::pool::Pool;
 
@@ -28,6 +29,21 @@ struct Inner {
     follow: follow::Following,
     /// Fee rates and waits of what blocks confirmed from the pool.
     fees: FeeEstimator,
+    /// Raised by evictions, decaying after blocks; see [`crate::min_fee`].
+    min_fee: RollingMinFee,
+}
+
+impl Inner {
+    /// The rolling minimum fee rate now (0 while the pool has not trimmed lately).
+    fn rolling_min_fee(&mut self, config: &MempoolConfig) -> u64 {
+        let bytes = self.pool.bytes();
+        self.min_fee.get(
+            now(),
+            bytes,
+            config.max_bytes,
+            config.incremental_relay_fee_per_kb,
+        )
+    }
 }
 
 /// The mempool service. It follows the chain it was built over from the moment it is
@@ -64,6 +80,7 @@ impl Mempool {
                 orphans: Orphans::default(),
                 follow: follow::Following::at(chain.tip().hash),
                 fees: FeeEstimator::default(),
+                min_fee: RollingMinFee::default(),
             }),
             chain,
             policy,
@@ -77,10 +94,13 @@ impl Mempool {
     }
 
     /// `estimatesmartfee`: satoshis per 1000 bytes that confirmed within `target` blocks
-    /// recently (see [`crate::fees`]), never below the minimum relay fee.
+    /// recently (see [`crate::fees`]), never below the pool's minimum fee nor the
+    /// minimum relay fee, as Core: an estimate the pool would refuse is no estimate.
     pub(crate) fn estimate_fee(&self, target: u32, mode: Mode) -> Option<u64> {
-        let estimate = self.lock().fees.estimate(target, mode)?;
-        Some(estimate.max(self.config.min_relay_fee_per_kb))
+        let mut inner = self.lock();
+        let estimate = inner.fees.estimate(target, mode)?;
+        let pool_min = inner.rolling_min_fee(&self.config);
+        Some(estimate.max(pool_min).max(self.config.min_relay_fee_per_kb))
     }
 
     /// `prioritisetransaction`: `txid` counts `delta` satoshis more (or less) in block
@@ -246,6 +266,17 @@ impl Mempool {
             Err(e) => return Err(MempoolError::Invalid(e)),
         };
         let size = tx.size();
+        // Core's order: the pool's rolling minimum first, then the relay minimum.
+        let pool_min = inner.rolling_min_fee(&self.config);
+        if pool_min > 0 {
+            let required = self.policy.mempool_min_fee(size, pool_min);
+            if checked.fee < required {
+                return Err(MempoolError::MinFeeNotMet {
+                    fee: checked.fee,
+                    required,
+                });
+            }
+        }
         let required = self.policy.min_fee(size, self.config.min_relay_fee_per_kb);
         if checked.fee < required {
             return Err(MempoolError::FeeTooLow {
@@ -273,6 +304,13 @@ impl Mempool {
             let Some(victim) = inner.pool.cheapest_leaf() else {
                 break;
             };
+            // What the next transaction must beat: what was just thrown out, plus the
+            // increment (Core's TrimToSize).
+            if let Some(rate) = inner.pool.fee_rate_per_kb(&victim) {
+                inner
+                    .min_fee
+                    .evicted(rate, self.config.incremental_relay_fee_per_kb);
+            }
             inner.pool.remove(&victim);
             if victim == txid {
                 return Err(MempoolError::Full);
@@ -366,8 +404,10 @@ impl MempoolService for Mempool {
     }
 
     fn info(&self) -> MempoolInfo {
-        let inner = self.lock();
+        let mut inner = self.lock();
+        let pool_min = inner.rolling_min_fee(&self.config);
         MempoolInfo {
+            min_fee_per_kb: pool_min.max(self.config.min_relay_fee_per_kb),
             size: inner.pool.len(),
             bytes: inner.pool.bytes(),
             max_bytes: self.config.max_bytes,

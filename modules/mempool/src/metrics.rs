@@ -8,7 +8,7 @@ use node_api::{MempoolError, MempoolEvent};
 use crate::pool::Pool;
 
 /// The reject reasons, each a label value of `node_mempool_rejected_total`.
-const REASONS: [&str; 9] = [
+const REASONS: [&str; 10] = [
     "duplicate",
     "coinbase",
     "invalid",
@@ -18,6 +18,7 @@ const REASONS: [&str; 9] = [
     "too-long-chain",
     "full",
     "non-standard",
+    "mempool-min-fee",
 ];
 
 fn reason_index(error: &MempoolError) -> usize {
@@ -31,6 +32,7 @@ fn reason_index(error: &MempoolError) -> usize {
         MempoolError::TooLongChain { .. } => 6,
         MempoolError::Full => 7,
         MempoolError::NonStandard(_) => 8,
+        MempoolError::MinFeeNotMet { .. } => 9,
     }
 }
 

@@ -60,6 +60,10 @@ impl MempoolPolicy for Free {
     fn min_fee(&self, _size: usize, _min_relay_fee_per_kb: u64) -> u64 {
         0
     }
+
+    fn mempool_min_fee(&self, _size: usize, _pool_min_fee_per_kb: u64) -> u64 {
+        0
+    }
 }
 
 fn build_standard(config: &StrategyConfig) -> Result<BuiltStrategy, ConfigError> {

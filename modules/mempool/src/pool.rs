@@ -163,6 +163,12 @@ impl Pool {
         fee.saturating_add_signed(self.delta(txid))
     }
 
+    /// The fee rate an entry counts with (its modified fee), satoshis per 1000 bytes.
+    pub(crate) fn fee_rate_per_kb(&self, txid: &Hash256) -> Option<u64> {
+        let entry = self.entries.get(txid)?;
+        Some(self.modified_fee(txid).saturating_mul(1000) / entry.size.max(1) as u64)
+    }
+
     pub(crate) fn remove(&mut self, txid: &Hash256) -> Option<Entry> {
         let entry = self.entries.remove(txid)?;
         self.deltas.remove(txid);

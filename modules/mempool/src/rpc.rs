@@ -191,7 +191,7 @@ fn getmempoolinfo(m: &Mempool, _: RpcParams) -> Result<Value, RpcError> {
         "maxmempool": info.max_bytes,
         "orphans": info.orphans,
         "total_fee": amount(m.total_fee()),
-        "mempoolminfee": amount(info.min_relay_fee_per_kb),
+        "mempoolminfee": amount(info.min_fee_per_kb),
         "minrelaytxfee": amount(info.min_relay_fee_per_kb),
     }))
 }

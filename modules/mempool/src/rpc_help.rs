@@ -13,7 +13,7 @@ Result:
   "maxmempool" : n,          (numeric) Maximum size of the mempool in bytes
   "orphans" : n,             (numeric) This node's addition: transactions held until their parents arrive
   "total_fee" : n,           (numeric) Total fees for the mempool in BTC, ignoring modified fees through prioritisetransaction
-  "mempoolminfee" : n,       (numeric) Minimum fee rate in BTC/kvB for tx to be accepted
+  "mempoolminfee" : n,       (numeric) Minimum fee rate in BTC/kvB for tx to be accepted. Is the maximum of minrelaytxfee and minimum mempool fee (raised when the pool trims, decaying after)
   "minrelaytxfee" : n        (numeric) Current minimum relay fee for transactions
 }"#;
 

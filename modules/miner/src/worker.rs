@@ -429,6 +429,7 @@ mod tests {
                 max_bytes: 0,
                 orphans: 0,
                 min_relay_fee_per_kb: 0,
+                min_fee_per_kb: 0,
             }
         }
         fn select(&self, _max_bytes: usize, _max_txs: usize) -> Vec<SelectedTx> {

@@ -37,7 +37,16 @@ pub struct RpcConfig {
     /// user needs `false` here or a list of its own), false otherwise.
     pub whitelist_default: Option<bool>,
     /// Largest request body accepted; a larger one is answered 413 without being read.
-    pub max_body_bytes: usize,
+    /// Unset: the chain's largest block in hex plus [`BODY_ROOM`], so `submitblock` of
+    /// any valid block fits; a value that cannot hold that block is refused at start.
+    pub max_body_bytes: Option<usize>,
+    /// Calls in one JSON-RPC batch; a larger batch is refused whole (-32600) before any
+    /// call runs, so one request cannot queue unbounded work.
+    pub max_batch_calls: usize,
+    /// Bytes of replies one batch may accumulate; once over, its remaining calls are not
+    /// run and answer -7 (Core's `RPC_OUT_OF_MEMORY`). A single call's reply is bounded
+    /// by its method (the largest is a verbose block).
+    pub max_batch_response_bytes: usize,
     /// Connections open at once. When all are taken, a new client closes the connection
     /// idle the longest (one that sent nothing yet, or between requests); only when every
     /// one is answering a request do further clients wait in the listen backlog.
@@ -45,8 +54,9 @@ pub struct RpcConfig {
     /// How long a request with a wrong or missing credential waits before its 401, to slow
     /// down password guessing (bitcoind waits 250 ms too).
     pub auth_failure_delay_ms: u64,
-    /// Failed logins the whole server evaluates per second, over every connection (and
-    /// in a burst after a quiet second); further credentials wait their turn.
+    /// Failed logins each client address (an IPv6 /64) gets evaluated per second, over
+    /// all its connections (and in a burst after a quiet second); further credentials
+    /// from that address wait their turn. Other addresses are not delayed.
     pub max_failed_logins_per_second: u32,
 }
 
@@ -59,20 +69,36 @@ impl Default for RpcConfig {
             auth: Vec::new(),
             whitelist: Vec::new(),
             whitelist_default: None,
-            // 1 MiB: the largest legitimate request is a raw block or transaction in hex
-            // (twice its size), far below this for the block sizes our chains use.
-            max_body_bytes: 1 << 20,
+            // Derived from the chain in effect (see `body_limit`).
+            max_body_bytes: None,
+            // Scripts batch a few hundred calls (a block's transactions, an address
+            // range); 1,000 bounds a batch's work and memory and leaves them room.
+            max_batch_calls: 1_000,
+            // Twice bitcoind's 32 MB body limit would already be generous for replies:
+            // a batch of 1,000 `getrawtransaction` of large transactions fits.
+            max_batch_response_bytes: 32 << 20,
             // Enough for scripts and a block explorer polling in parallel; each connection
             // costs a task and a few KiB of buffers.
             max_connections: 128,
             // bitcoind's value.
             auth_failure_delay_ms: 250,
             // Below bitcoind's effective cap (4 worker threads each sleeping 250 ms: 16/s):
-            // 864,000 guesses a day leaves a 12-character random password out of reach,
-            // and a client queued behind 128 guessing connections waits about 13 s.
+            // 864,000 guesses a day per address leaves a 12-character random password
+            // out of reach; a client at another address is not delayed.
             max_failed_logins_per_second: 10,
         }
     }
+}
+
+/// What the default body limit leaves beyond the largest block in hex: the JSON around
+/// it, a batch of small calls beside it, `getblocktemplate` proposals with their
+/// parameters. bitcoind allows 32 MB whatever its block size.
+pub const BODY_ROOM: usize = 1 << 20;
+
+/// The smallest body that carries `submitblock` of a `max_block_size` block: its hex
+/// and the call around it.
+pub fn min_body_bytes(max_block_size: usize) -> usize {
+    max_block_size.saturating_mul(2).saturating_add(1024)
 }
 
 fn mask<S: Serializer>(password: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -112,8 +138,11 @@ impl RpcConfig {
         }
         self.salted_auth()?;
         self.parsed_whitelist()?;
-        if self.max_body_bytes < 1024 {
-            return Err(invalid("max_body_bytes", "must be at least 1024"));
+        if self.max_batch_calls == 0 {
+            return Err(invalid("max_batch_calls", "must be at least 1"));
+        }
+        if self.max_batch_response_bytes < 1024 {
+            return Err(invalid("max_batch_response_bytes", "must be at least 1024"));
         }
         if self.max_connections == 0 {
             return Err(invalid("max_connections", "must be at least 1"));
@@ -155,6 +184,27 @@ impl RpcConfig {
     /// `base`, as `[node] chain`).
     pub fn listen_addr(&self, chain: &str, base: &Path) -> Result<SocketAddr, ConfigError> {
         listen_addr(self.listen.as_deref(), chain, base)
+    }
+
+    /// The largest request body for a chain whose blocks reach `max_block_size` bytes:
+    /// the setting, or the default derived from the block size. A setting that cannot
+    /// hold `submitblock` of the largest block is refused, naming the size it needs.
+    pub fn body_limit(&self, max_block_size: usize) -> Result<usize, ConfigError> {
+        let needed = min_body_bytes(max_block_size);
+        match self.max_body_bytes {
+            None => Ok(needed.saturating_add(BODY_ROOM)),
+            Some(set) if set >= needed => Ok(set),
+            Some(set) => Err(ConfigError::Invalid {
+                key: "max_body_bytes".to_string(),
+                reason: format!(
+                    "{set} bytes cannot hold submitblock of the chain's largest block \
+                     ({max_block_size} bytes, {} hex characters): set at least {needed}, \
+                     or remove the key for the default ({})",
+                    max_block_size * 2,
+                    needed.saturating_add(BODY_ROOM)
+                ),
+            }),
+        }
     }
 
     /// The delay before a 401.
@@ -281,14 +331,31 @@ mod tests {
             .to_string()
             .contains("max_connections"));
         let c = RpcConfig {
-            max_body_bytes: 10,
+            max_batch_calls: 0,
             ..RpcConfig::default()
         };
         assert!(c
             .validate()
             .unwrap_err()
             .to_string()
-            .contains("max_body_bytes"));
+            .contains("max_batch_calls"));
+    }
+
+    #[test]
+    fn the_body_limit_fits_the_chains_largest_block() {
+        let c = RpcConfig::default();
+        assert_eq!(c.body_limit(1_000_000).unwrap(), 2_001_024 + BODY_ROOM);
+        assert_eq!(c.body_limit(4_000_000).unwrap(), 8_001_024 + BODY_ROOM);
+        let c = RpcConfig {
+            max_body_bytes: Some(1 << 20),
+            ..RpcConfig::default()
+        };
+        let err = c.body_limit(1_000_000).unwrap_err().to_string();
+        assert!(
+            err.contains("max_body_bytes") && err.contains("2001024") && err.contains("1000000"),
+            "{err}"
+        );
+        assert_eq!(c.body_limit(100_000).unwrap(), 1 << 20);
     }
 
     #[test]

@@ -8,7 +8,14 @@ use crate::jsonrpc::{self, Answer};
 /// Answers a request body with the methods of `registry`, as the server does once it has
 /// read the body: the HTTP status, and the body unless it is 204.
 pub async fn answer(body: &[u8], registry: &RpcRegistry) -> (u16, Option<Vec<u8>>) {
-    match jsonrpc::answer(body, registry, &Default::default()).await {
+    match jsonrpc::answer(
+        body,
+        registry,
+        &Default::default(),
+        &crate::server::Limits::default(),
+    )
+    .await
+    {
         Answer::NoContent => (204, None),
         Answer::Json { status, body } => (status, Some(body)),
     }

@@ -13,6 +13,11 @@
 //! - A batch is always HTTP 200 with a reply per non-notification, in order; an empty
 //!   batch answers `[]` and a batch of notifications only 204. Calls run one after the
 //!   other, so a batch may rely on the effects of its earlier calls.
+//! - Bounds Core does not have: a batch of more than `max_batch_calls` is refused whole
+//!   (-32600, HTTP 400) before any call runs; once a batch's replies pass
+//!   `max_batch_response_bytes`, its remaining calls are not run and answer -7 (Core's
+//!   `RPC_OUT_OF_MEMORY`). Replies are written out as they come, so a batch holds its
+//!   answer's bytes and one call's value at a time.
 //!
 //! One difference from Core: a reply to a request without `id` carries `"id": null`
 //! (Core 27 omits the key; earlier Cores and the 2.0 spec write null).
@@ -28,6 +33,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::active::ActiveCommands;
+use crate::server::Limits;
+
+/// Core's `RPC_OUT_OF_MEMORY`: a batch's remaining calls once its replies are too large.
+const OUT_OF_MEMORY: i32 = -7;
 
 /// The protocol a request speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +200,7 @@ pub(crate) async fn answer(
     body: &[u8],
     registry: &RpcRegistry,
     active: &Arc<ActiveCommands>,
+    limits: &Limits,
 ) -> Answer {
     let request: Value = match serde_json::from_slice(body) {
         Ok(request) => request,
@@ -204,7 +214,7 @@ pub(crate) async fn answer(
     };
     match request {
         Value::Object(_) => single(request, registry, active).await,
-        Value::Array(requests) => batch(requests, registry, active).await,
+        Value::Array(requests) => batch(requests, registry, active, limits).await,
         _ => error_answer(
             Version::Legacy,
             None,
@@ -232,33 +242,69 @@ async fn batch(
     requests: Vec<Value>,
     registry: &RpcRegistry,
     active: &Arc<ActiveCommands>,
+    limits: &Limits,
 ) -> Answer {
     if requests.is_empty() {
         // Core answers an empty batch with `[]` rather than nothing: it carries no
         // version, and older clients expect a body.
         return json_answer(200, &Vec::<Reply>::new());
     }
-    let mut replies = Vec::with_capacity(requests.len());
+    if requests.len() > limits.max_batch_calls {
+        return error_answer(
+            Version::Legacy,
+            None,
+            RpcError::new(
+                codes::INVALID_REQUEST,
+                format!(
+                    "batch of {} calls is more than {} (rpc.max_batch_calls); send it in parts",
+                    requests.len(),
+                    limits.max_batch_calls
+                ),
+            ),
+        );
+    }
+    let mut body = vec![b'['];
+    let mut replies = 0usize;
     for request in requests {
-        match parse_call(request) {
+        let reply = match parse_call(request) {
+            Ok(call) if body.len() > limits.max_batch_response_bytes => {
+                (!is_notification(call.version, &call.id)).then(|| {
+                    reply(
+                        call.version,
+                        call.id,
+                        Err(RpcError::new(
+                            OUT_OF_MEMORY,
+                            format!(
+                                "not run: the batch's replies passed {} bytes \
+                                 (rpc.max_batch_response_bytes); send fewer calls per batch",
+                                limits.max_batch_response_bytes
+                            ),
+                        )),
+                    )
+                })
+            }
             Ok(call) => {
                 let outcome = execute(registry, active, &call.method, call.params).await;
-                if !is_notification(call.version, &call.id) {
-                    replies.push(reply(call.version, call.id, outcome));
-                }
+                (!is_notification(call.version, &call.id))
+                    .then(|| reply(call.version, call.id, outcome))
             }
-            Err(rejected) => {
-                if !is_notification(rejected.version, &rejected.id) {
-                    replies.push(reply(rejected.version, rejected.id, Err(rejected.error)));
-                }
+            Err(rejected) => (!is_notification(rejected.version, &rejected.id))
+                .then(|| reply(rejected.version, rejected.id, Err(rejected.error))),
+        };
+        if let Some(reply) = reply {
+            if replies > 0 {
+                body.push(b',');
             }
+            // Writing into a Vec cannot fail: keys are strings.
+            let _ = serde_json::to_writer(&mut body, &reply);
+            replies += 1;
         }
     }
-    if replies.is_empty() {
-        Answer::NoContent
-    } else {
-        json_answer(200, &replies)
+    if replies == 0 {
+        return Answer::NoContent;
     }
+    body.extend_from_slice(b"]\n");
+    Answer::Json { status: 200, body }
 }
 
 /// Runs a method; a panicking handler (a plugin's bug) becomes an error reply instead of
@@ -328,7 +374,7 @@ mod tests {
 
     async fn ask(body: &str) -> (u16, Option<Value>) {
         let (r, _) = registry();
-        match answer(body.as_bytes(), &r, &Default::default()).await {
+        match answer(body.as_bytes(), &r, &Default::default(), &Limits::default()).await {
             Answer::NoContent => (204, None),
             Answer::Json { status, body } => {
                 assert_eq!(body.last(), Some(&b'\n'));
@@ -430,7 +476,7 @@ mod tests {
         let (r, count) = registry();
         let body = br#"{"jsonrpc":"2.0","method":"count"}"#;
         assert_eq!(
-            answer(body, &r, &Default::default()).await,
+            answer(body, &r, &Default::default(), &Limits::default()).await,
             Answer::NoContent
         );
         assert_eq!(count.load(Ordering::SeqCst), 1);
@@ -439,7 +485,8 @@ mod tests {
             answer(
                 br#"{"jsonrpc":"2.0","method":"nope"}"#,
                 &r,
-                &Default::default()
+                &Default::default(),
+                &Limits::default()
             )
             .await,
             Answer::NoContent
@@ -529,8 +576,13 @@ mod tests {
     #[tokio::test]
     async fn amounts_and_numbers_keep_their_text() {
         let (r, _) = registry();
-        let Answer::Json { body, .. } =
-            answer(br#"{"method":"balance","id":1}"#, &r, &Default::default()).await
+        let Answer::Json { body, .. } = answer(
+            br#"{"method":"balance","id":1}"#,
+            &r,
+            &Default::default(),
+            &Limits::default(),
+        )
+        .await
         else {
             panic!("no body");
         };
@@ -541,6 +593,7 @@ mod tests {
             br#"{"method":"echo","params":[0.10000000, 21000000.00000000],"id":1}"#,
             &r,
             &Default::default(),
+            &Limits::default(),
         )
         .await
         else {
@@ -548,6 +601,54 @@ mod tests {
         };
         let text = String::from_utf8(body).unwrap();
         assert!(text.contains("[0.10000000,21000000.00000000]"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn batches_are_bounded_in_calls_and_reply_bytes() {
+        let (r, count) = registry();
+        let limits = Limits {
+            max_batch_calls: 3,
+            max_batch_response_bytes: 1024,
+            ..Limits::default()
+        };
+        let call = r#"{"method":"count","id":1}"#;
+        let four = format!("[{call},{call},{call},{call}]");
+        let Answer::Json { status, body } =
+            answer(four.as_bytes(), &r, &Default::default(), &limits).await
+        else {
+            panic!("no body");
+        };
+        assert_eq!(status, 400);
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], -32600);
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rpc.max_batch_calls"));
+        assert_eq!(
+            count.load(Ordering::SeqCst),
+            0,
+            "no call of a refused batch runs"
+        );
+
+        // Replies of ~600 bytes each: the first two are run (the body passes 1,024 only
+        // after the second), the third is refused with -7.
+        let echo = format!(
+            r#"{{"method":"echo","params":["{}"],"id":1}}"#,
+            "x".repeat(600)
+        );
+        let three = format!("[{echo},{echo},{echo}]");
+        let Answer::Json { status, body } =
+            answer(three.as_bytes(), &r, &Default::default(), &limits).await
+        else {
+            panic!("no body");
+        };
+        assert_eq!(status, 200);
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        let replies = body.as_array().unwrap();
+        assert_eq!(replies.len(), 3);
+        assert!(replies[0]["error"].is_null() && replies[1]["error"].is_null());
+        assert_eq!(replies[2]["error"]["code"], -7);
     }
 
     #[test]

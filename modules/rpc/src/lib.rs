@@ -30,10 +30,12 @@
 //!
 //! Invariants: the cookie file is mode 0600 and exists only while the server runs (it is
 //! removed after the last connection ended); a wrong or missing credential is answered
-//! 401 only after `auth_failure_delay_ms`; the whole server (JSON-RPC and the node's
-//! authenticated HTTP routes together) evaluates at most `max_failed_logins_per_second`
-//! wrong credentials per second, plus a burst of as many, and logs them in one warning
-//! per 10 s; at most `max_connections` connections are open, and a new client takes the
+//! 401 only after `auth_failure_delay_ms` and its connection closed; each client address
+//! (JSON-RPC and the node's authenticated HTTP routes together) gets at most
+//! `max_failed_logins_per_second` wrong credentials evaluated per second, plus a burst
+//! of as many, without delaying other addresses, and failures are logged in one warning
+//! per 10 s; a batch runs at most `max_batch_calls` calls and stops running them once
+//! its replies pass `max_batch_response_bytes`; at most `max_connections` connections are open, and a new client takes the
 //! slot of the connection idle the longest, so idle sockets cannot starve clients that
 //! send requests; a body over `max_body_bytes` is refused with
 //! 413 without being read whole; the listener and every connection are named tasks of
@@ -79,7 +81,7 @@ pub mod fuzzing;
 
 pub use auth::{basic_authorization, Auth};
 pub use client::{call, cli_call, format_cli_output, ClientSettings, Credentials};
-pub use config::RpcConfig;
+pub use config::{min_body_bytes, RpcConfig, BODY_ROOM};
 pub use cookie::{read_cookie, Cookie, ADDRESS_FILE, COOKIE_FILE, COOKIE_USER};
 pub use error::{ClientError, StartError};
 pub use rpcauth::{generate_password, RpcAuth};

@@ -18,15 +18,27 @@ use crate::server::{bind, serve, Limits, RpcService};
 struct RpcModule {
     config: RpcConfig,
     listen: SocketAddr,
+    limits: Limits,
 }
 
 fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
     let parsed: RpcConfig = config.parse()?;
     parsed.validate()?;
-    let listen = parsed.listen_addr(&config.node().chain, &config.node().chain_base)?;
+    let node = config.node();
+    let listen = parsed.listen_addr(&node.chain, &node.chain_base)?;
+    // The body limit follows the chain in effect: `submitblock` of its largest block
+    // must fit.
+    let spec = node_api::chain::resolve(&node.chain, &node.chain_base).map_err(|e| {
+        ConfigError::Invalid {
+            key: "max_body_bytes".to_string(),
+            reason: format!("cannot read the chain's block size: {e}"),
+        }
+    })?;
+    let limits = Limits::from_config(&parsed, spec.max_block_size)?;
     Ok(Box::new(RpcModule {
         config: parsed,
         listen,
+        limits,
     }))
 }
 
@@ -68,7 +80,7 @@ impl Module for RpcModule {
             auth = auth.allow_salted(entry);
         }
         let service = Arc::new(
-            RpcService::new(ctx.rpc().clone(), auth, Limits::from_config(&self.config))
+            RpcService::new(ctx.rpc().clone(), auth, self.limits.clone())
                 .with_whitelist(self.config.parsed_whitelist()?),
         );
         ctx.http().set_authenticator(service.clone());

@@ -1,6 +1,6 @@
 //! The HTTP server: accepts connections up to a limit (closing the one idle the longest
 //! when a new client needs its slot, see [`crate::connections`]), checks credentials at a
-//! bounded rate of failures for the whole server (see [`crate::login_gate`]) and body
+//! bounded rate of failures per client address (see [`crate::login_gate`]) and body
 //! size, and hands request bodies to [`crate::jsonrpc`].
 //!
 //! One task per connection, so a slow method or a slow client holds only its own
@@ -22,7 +22,7 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use node_api::http::Authenticator;
-use node_api::{RpcRegistry, TaskSpawner};
+use node_api::{ConfigError, RpcRegistry, TaskSpawner};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
@@ -59,29 +59,45 @@ type ResponseBody = Full<Bytes>;
 pub struct Limits {
     /// Largest request body; larger ones are answered 413 without being read whole.
     pub max_body_bytes: usize,
+    /// Calls in one batch.
+    pub max_batch_calls: usize,
+    /// Reply bytes one batch may accumulate before its remaining calls are refused.
+    pub max_batch_response_bytes: usize,
     /// Connections open at once; a new client closes the one idle the longest.
     pub max_connections: usize,
     /// Wait before a 401.
     pub auth_failure_delay: Duration,
-    /// Failed logins the whole server evaluates per second (and in a burst).
+    /// Failed logins each client address gets evaluated per second (and in a burst).
     pub max_failed_logins_per_second: u32,
 }
 
 impl Limits {
-    /// The limits a profile's `[rpc]` table sets.
-    pub fn from_config(config: &RpcConfig) -> Self {
-        Limits {
-            max_body_bytes: config.max_body_bytes,
+    /// The limits a profile's `[rpc]` table sets, for a chain whose blocks reach
+    /// `max_block_size` bytes; a body limit that cannot hold such a block is an error.
+    pub fn from_config(config: &RpcConfig, max_block_size: usize) -> Result<Self, ConfigError> {
+        Ok(Limits {
+            max_body_bytes: config.body_limit(max_block_size)?,
+            max_batch_calls: config.max_batch_calls,
+            max_batch_response_bytes: config.max_batch_response_bytes,
             max_connections: config.max_connections,
             auth_failure_delay: config.auth_failure_delay(),
             max_failed_logins_per_second: config.max_failed_logins_per_second,
-        }
+        })
     }
 }
 
 impl Default for Limits {
+    /// The defaults for 1 MB blocks, those of the built-in chains.
     fn default() -> Self {
-        Limits::from_config(&RpcConfig::default())
+        let config = RpcConfig::default();
+        Limits {
+            max_body_bytes: crate::config::min_body_bytes(1_000_000) + crate::config::BODY_ROOM,
+            max_batch_calls: config.max_batch_calls,
+            max_batch_response_bytes: config.max_batch_response_bytes,
+            max_connections: config.max_connections,
+            auth_failure_delay: config.auth_failure_delay(),
+            max_failed_logins_per_second: config.max_failed_logins_per_second,
+        }
     }
 }
 
@@ -176,7 +192,9 @@ impl RpcService {
             .authenticate(credentials.map(HeaderValue::as_bytes), peer.ip())
             .await
         else {
-            let mut response = text(StatusCode::UNAUTHORIZED, "");
+            // Closed after the 401: a guesser pays a new connection per guess, and its
+            // requests pipelined behind this one are not checked.
+            let mut response = closing(text(StatusCode::UNAUTHORIZED, ""));
             response
                 .headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static(WWW_AUTH));
@@ -214,7 +232,7 @@ impl RpcService {
             tracing::info!(%peer, "RPC user {user} is not allowed to call method {method} ([rpc] whitelist)");
             return text(StatusCode::FORBIDDEN, "");
         }
-        match jsonrpc::answer(&body, &self.registry, &self.active).await {
+        match jsonrpc::answer(&body, &self.registry, &self.active, &self.limits).await {
             Answer::NoContent => text(StatusCode::NO_CONTENT, ""),
             Answer::Json { status, body } => {
                 let status =

@@ -421,7 +421,11 @@ impl Wallet {
         coins.retain(|c| c.spendable && c.confirmations >= minconf);
         // Confirmed coins first, largest first: fewer inputs, smaller fees.
         coins.sort_by_key(|c| (c.confirmations == 0, std::cmp::Reverse(c.value)));
-        let rate = self.fee_rate_per_kb();
+        // Never below what the pool takes now: after it trimmed, its minimum rises above
+        // the configured rate, and a payment under it would be refused.
+        let rate = self
+            .fee_rate_per_kb()
+            .max(self.mempool.info().min_fee_per_kb);
         let outputs_count = recipients.len() as u64 + 1;
         let fee_for = |inputs: u64| {
             ((TX_OVERHEAD + INPUT_SIZE * inputs + OUTPUT_SIZE * outputs_count) * rate)

@@ -65,6 +65,11 @@ pub trait ChainView: Send + Sync {
     fn prune_height(&self) -> u32;
     /// Bytes on disk.
     fn disk_size(&self) -> u64;
+    /// Whether the last write failed because the disk (or quota) is full; cleared once
+    /// a write succeeds. `/ready` and `node_chain_disk_full` report it.
+    fn disk_full(&self) -> bool {
+        false
+    }
     /// Adds a listener called in order, inside the step that connects or disconnects a
     /// block, before the call that caused it returns (Core's validation interface).
     fn listen(&self, listener: Arc<dyn ChainListener>);
@@ -229,6 +234,9 @@ impl ChainView for LocalChain {
     }
     fn disk_size(&self) -> u64 {
         self.state.disk_size()
+    }
+    fn disk_full(&self) -> bool {
+        self.state.disk_full()
     }
     fn listen(&self, listener: Arc<dyn ChainListener>) {
         self.listeners

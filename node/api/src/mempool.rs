@@ -18,6 +18,15 @@ pub trait MempoolPolicy: Send + Sync {
     /// The least fee a transaction of `size` bytes must pay, given the pool's minimum
     /// relay fee rate (satoshis per 1000 bytes).
     fn min_fee(&self, size: usize, min_relay_fee_per_kb: u64) -> u64;
+    /// The least fee a transaction of `size` bytes must pay while the pool's rolling
+    /// minimum fee rate is `pool_min_fee_per_kb` (above zero only after the pool
+    /// trimmed to its byte limit, then decaying; Core's `GetMinFee`). Refusals answer
+    /// "mempool min fee not met". By default the rate applied to the size, as Core.
+    fn mempool_min_fee(&self, size: usize, pool_min_fee_per_kb: u64) -> u64 {
+        (size as u64)
+            .saturating_mul(pool_min_fee_per_kb)
+            .div_ceil(1000)
+    }
 }
 
 /// The mempool service.
@@ -101,6 +110,11 @@ pub struct MempoolInfo {
     pub orphans: usize,
     /// Minimum relay fee, satoshis per 1000 bytes.
     pub min_relay_fee_per_kb: u64,
+    /// The least fee rate a transaction needs to enter now, satoshis per 1000 bytes: the
+    /// pool's rolling minimum (raised when it trims, decaying after) or the minimum
+    /// relay fee, whichever is higher (`getmempoolinfo.mempoolminfee`). Wallets pay at
+    /// least this.
+    pub min_fee_per_kb: u64,
 }
 
 /// What `getmempoolentry` and `getrawmempool true` show of an entry.
@@ -155,6 +169,14 @@ pub enum MempoolError {
     /// Some parent is unknown; kept as an orphan when it came from a peer.
     #[error("bad-txns-inputs-missingorspent")]
     MissingInputs,
+    /// Pays less than the pool's rolling minimum fee, raised when it last trimmed.
+    #[error("mempool min fee not met, {fee} < {required}")]
+    MinFeeNotMet {
+        /// Fee paid, satoshis.
+        fee: u64,
+        /// Fee required, satoshis.
+        required: u64,
+    },
     /// Pays less than the minimum relay fee.
     #[error("min relay fee not met, {} < {} coins", node_chain::Coins(*fee), node_chain::Coins(*required))]
     FeeTooLow {

@@ -72,6 +72,7 @@ pub use sighash::legacy_sighash_all;
 pub use signature::{is_low_s, is_strict_der, SIGHASH_ALL};
 pub use spec::{ChainSpec, UnknownSpec};
 pub use spec_file::{resolve, ChainSpecFile, SpecFileError};
+pub use state::integrity;
 pub use state::{
     anti_dos_threshold, BlockIndexEntry, BlockOutcome, ChainError, ChainIdentity, ChainOptions,
     ChainState, Marked, NextBlock, ProposalError, Tip, TxIndexInfo, TxLocation,

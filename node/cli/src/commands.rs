@@ -184,6 +184,36 @@ pub(crate) fn rpc(
     Ok(())
 }
 
+/// `node check-datadir`: the cheap check, then every record read in a child process.
+pub(crate) fn check_datadir(
+    source: ProfileSource,
+    sets: &[String],
+    datadir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use node_chain::integrity::{self, ChildWalkError};
+    let profile = Profile::load(&source, std::env::vars(), sets, datadir)?;
+    let datadir = &profile.node.datadir;
+    // Held while checking: a running node is refused here, and none starts meanwhile.
+    let _lock = node_kernel::DataDir::open(datadir)?;
+    let dir = datadir.join("chain");
+    integrity::check_files(&dir)?;
+    let program = std::env::current_exe().context("cannot find this program to run the walk")?;
+    match integrity::walk_in_child(&program, &dir) {
+        Ok(report) => {
+            out!(
+                "{}: ok; {} records ({} bytes) in {} tables",
+                dir.join(integrity::DATA_FILE).display(),
+                report.records,
+                report.bytes,
+                report.tables
+            );
+            Ok(())
+        }
+        Err(ChildWalkError::Corrupt(e)) => Err(e.into()),
+        Err(ChildWalkError::NotRun(reason)) => anyhow::bail!("the walk did not run: {reason}"),
+    }
+}
+
 /// Opens a node's chain state the way its chain module would, holding its lock.
 fn open_chain(
     profile: &Profile,

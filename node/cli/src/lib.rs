@@ -70,6 +70,15 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
     },
+    /// Check the data directory's chain state (the node must not be running): its LMDB
+    /// meta pages and size, then every record of every table, read in a child process
+    /// so that a corrupt page is reported, not a crash. Exits non-zero with what is
+    /// damaged and how to recover.
+    CheckDatadir {
+        /// Internal: walk this chain state directory and report to the parent check.
+        #[arg(long, value_name = "DIR", hide = true)]
+        walk_chain: Option<PathBuf>,
+    },
     /// Print a chain spec file to start a new chain from: a built-in spec (`node
     /// chainspec regtest > mychain.toml`), or, with `--from FILE`, check a file, print its
     /// genesis hash, and when its genesis nonce does not meet its target, find one and
@@ -135,6 +144,9 @@ pub fn main() -> std::process::ExitCode {
                 | Command::Chainspec { .. }
                 | Command::Lab(_)
                 | Command::Reference { .. }
+                | Command::CheckDatadir {
+                    walk_chain: Some(_)
+                }
         )
     ))
     .then(logging::init);
@@ -145,6 +157,12 @@ pub fn main() -> std::process::ExitCode {
         Command::Modules => commands::list_modules(),
         Command::Import { from_datadir, file } => {
             commands::import(source, &cli.sets, cli.datadir, from_datadir, file)
+        }
+        Command::CheckDatadir {
+            walk_chain: Some(dir),
+        } => return node_chain::integrity::walk_as_child(&dir),
+        Command::CheckDatadir { walk_chain: None } => {
+            commands::check_datadir(source, &cli.sets, cli.datadir)
         }
         Command::Chainspec { name, from } => commands::chainspec(name, from),
         Command::Rpcauth { user, password } => commands::rpcauth(&user, password),

@@ -558,7 +558,9 @@ impl RpcRegistry {
     /// parameters; `Value::Null` is a call without arguments.
     pub async fn call(&self, name: &str, params: Value) -> Result<Value, RpcError> {
         let method = self.method(name).ok_or_else(|| self.not_found(name))?;
-        let params = method.bind(params)?;
+        let params = method.bind(params).map_err(|e| {
+            e.into_error(|| crate::help::method_help(name, &method, self.address()))
+        })?;
         (method.handler)(params).await
     }
 }
@@ -591,17 +593,16 @@ impl RpcMethod {
     }
 
     /// Maps a JSON params value to positions, checking counts, names and requiredness.
-    fn bind(&self, params: Value) -> Result<RpcParams, RpcError> {
+    /// A count outside the method's (fewer than its required parameters, more than all
+    /// of them, named parameters leaving a required one out) is Core's -1 with the
+    /// method's help, as `RPCHelpMan::HandleRequest` throws it: clients match on that.
+    fn bind(&self, params: Value) -> Result<RpcParams, BindError> {
         let names: Vec<&'static str> = self.params.iter().map(|p| p.name).collect();
         let values = match params {
             Value::Null => Vec::new(),
             Value::Array(values) => {
                 if values.len() > self.params.len() {
-                    return Err(RpcError::invalid_params(format!(
-                        "too many parameters: {} given, at most {} accepted",
-                        values.len(),
-                        self.params.len()
-                    )));
+                    return Err(BindError::Count);
                 }
                 values
             }
@@ -609,7 +610,9 @@ impl RpcMethod {
                 let mut values = vec![Value::Null; self.params.len()];
                 for (key, value) in map {
                     let index = names.iter().position(|n| *n == key).ok_or_else(|| {
-                        RpcError::invalid_parameter(format!("Unknown named parameter {key}"))
+                        BindError::Other(RpcError::invalid_parameter(format!(
+                            "Unknown named parameter {key}"
+                        )))
                     })?;
                     values[index] = value;
                 }
@@ -619,22 +622,46 @@ impl RpcMethod {
                 values
             }
             _ => {
-                return Err(RpcError::new(
+                return Err(BindError::Other(RpcError::new(
                     codes::INVALID_REQUEST,
                     "params must be an array or an object",
-                ))
+                )))
             }
         };
         for (i, p) in self.params.iter().enumerate() {
-            if p.required && values.get(i).is_none_or(Value::is_null) {
-                return Err(RpcError::invalid_params(format!(
-                    "missing required parameter {}; usage: {}",
-                    p.name,
-                    self.signature("").trim_start()
-                )));
+            if !p.required {
+                continue;
+            }
+            match values.get(i) {
+                None => return Err(BindError::Count),
+                // Given, but null: Core's type check of a required argument (-3).
+                Some(Value::Null) => {
+                    return Err(BindError::Other(RpcError::new(
+                        codes::TYPE_ERROR,
+                        format!("Missing required parameter {}: null given", p.name),
+                    )))
+                }
+                Some(_) => {}
             }
         }
         Ok(RpcParams { values, names })
+    }
+}
+
+/// Why parameters could not be bound to a method's.
+enum BindError {
+    /// Too few or too many: answered with the method's help.
+    Count,
+    Other(RpcError),
+}
+
+impl BindError {
+    /// The error a caller sees; `help` writes the method's help, only when needed.
+    fn into_error(self, help: impl FnOnce() -> String) -> RpcError {
+        match self {
+            BindError::Count => RpcError::misc(help()),
+            BindError::Other(e) => e,
+        }
     }
 }
 
@@ -672,11 +699,24 @@ mod tests {
     async fn errors_carry_bitcoin_core_codes() {
         let r = registry();
         assert_eq!(r.call("nope", Value::Null).await.unwrap_err().code, -32601);
-        assert_eq!(r.call("echo", json!([])).await.unwrap_err().code, -32602);
-        assert_eq!(r.call("echo", json!({})).await.unwrap_err().code, -32602);
+        // A wrong count: -1 with the method's help, as Core.
+        for params in [json!([]), json!({}), json!([1, true, 3])] {
+            let e = r.call("echo", params.clone()).await.unwrap_err();
+            assert_eq!(e.code, -1, "{params}");
+            assert!(
+                e.message
+                    .starts_with("echo \"height\" ( \"verbose\" )\n\nechoes"),
+                "{}",
+                e.message
+            );
+        }
+        assert_eq!(r.call("echo", json!([null])).await.unwrap_err().code, -3);
         assert_eq!(
-            r.call("echo", json!([1, true, 3])).await.unwrap_err().code,
-            -32602
+            r.call("echo", json!({"verbose": true}))
+                .await
+                .unwrap_err()
+                .code,
+            -3
         );
         assert_eq!(r.call("echo", json!({"x": 1})).await.unwrap_err().code, -8);
         assert_eq!(r.call("echo", json!(["a"])).await.unwrap_err().code, -3);
@@ -717,26 +757,57 @@ pub fn parse_amount(value: &Value) -> Result<u64, RpcError> {
         }
     };
     let invalid = || RpcError::new(codes::TYPE_ERROR, format!("Invalid amount {text}"));
-    let (whole, frac) = text.split_once('.').unwrap_or((&text, ""));
-    if whole.is_empty() && frac.is_empty()
-        || !whole.chars().all(|c| c.is_ascii_digit())
-        || !frac.chars().all(|c| c.is_ascii_digit())
-        || frac.len() > 8
-    {
-        return Err(invalid());
+    let sats = fixed_point(&text, 8).ok_or_else(invalid)?;
+    if sats > 21_000_000 * 100_000_000 {
+        return Err(RpcError::new(codes::TYPE_ERROR, "Amount out of range"));
     }
-    let whole: u64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| invalid())?
-    };
-    let frac: u64 = format!("{frac:0<8}").parse().map_err(|_| invalid())?;
-    let sats = whole
-        .checked_mul(100_000_000)
-        .and_then(|w| w.checked_add(frac))
-        .filter(|s| *s <= 21_000_000 * 100_000_000)
-        .ok_or_else(|| RpcError::new(codes::TYPE_ERROR, "Amount out of range"))?;
     Ok(sats)
+}
+
+/// A non-negative decimal (`0.1`, `.5`, `1e-05`, `12.5E+2`) as an integer count of
+/// `10^-decimals`, as Core's `ParseFixedPoint`: the exponent form is what Python's
+/// `json.dumps(0.00001)` and many JSON libraries write. `None` when the value has more
+/// significant decimals than `decimals` (trailing zeros are not significant), is not a
+/// number, or does not fit 63 bits.
+fn fixed_point(text: &str, decimals: i64) -> Option<u64> {
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => {
+            let digits = exponent.trim_start_matches(['+', '-']);
+            // Core takes up to 18 exponent digits; beyond that no amount fits anyway.
+            if digits.is_empty()
+                || digits.len() > 18
+                || exponent.len() - digits.len() > 1
+                || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                return None;
+            }
+            (mantissa, exponent.parse::<i64>().ok()?)
+        }
+        None => (text, 0),
+    };
+    let (whole, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if whole.is_empty() && frac.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    // The digits as one integer, and the power of ten that scales it to units.
+    let digits = format!("{whole}{frac}");
+    let significant = digits.trim_end_matches('0');
+    let trailing = (digits.len() - significant.len()) as i64;
+    let significant = significant.trim_start_matches('0');
+    let scale = exponent - frac.len() as i64 + trailing + decimals;
+    if significant.is_empty() {
+        return Some(0);
+    }
+    if scale < 0 || significant.len() > 18 || scale > 18 {
+        return None;
+    }
+    let value: u64 = significant.parse().ok()?;
+    value
+        .checked_mul(10u64.checked_pow(u32::try_from(scale).ok()?)?)
+        .filter(|v| *v <= i64::MAX as u64)
 }
 
 #[cfg(test)]
@@ -765,6 +836,34 @@ mod amount_tests {
             21_000_000 * 100_000_000
         );
         assert!(parse_amount(&serde_json::json!(0.000000001)).is_err());
+        // Exponent forms, as JSON libraries write small numbers, under the same rule.
+        let number = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+        for (text, sats) in [
+            ("1e-05", 1_000),
+            ("1E-8", 1),
+            ("1.5e+1", 1_500_000_000),
+            ("2.5e-3", 250_000),
+            ("0.100000000", 10_000_000),
+            ("0e0", 0),
+            ("1e1", 1_000_000_000),
+        ] {
+            assert_eq!(parse_amount(&number(text)).unwrap(), sats, "{text}");
+            assert_eq!(
+                parse_amount(&serde_json::json!(text)).unwrap(),
+                sats,
+                "{text}"
+            );
+        }
+        for text in [
+            "1e-09", "1.5e-8", "1e", "1e+-1", "e5", "1e99", "-1e-5", "1.e",
+        ] {
+            assert!(parse_amount(&serde_json::json!(text)).is_err(), "{text}");
+        }
+        assert_eq!(
+            parse_amount(&number("2.1e7")).unwrap(),
+            21_000_000 * 100_000_000
+        );
+        assert!(parse_amount(&number("2.1000001e7")).is_err());
         assert!(parse_amount(&serde_json::json!(-1)).is_err());
         assert!(parse_amount(&serde_json::json!(21000001)).is_err());
     }

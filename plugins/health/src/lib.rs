@@ -7,7 +7,8 @@
 //! - `/ready` answers 200 when the node is fit to serve: its tip is within
 //!   `max_blocks_behind` blocks of the best height it knows of (the best header the
 //!   chain holds, and the start height each connected peer announced), the tip is at most
-//!   `max_tip_age_secs` old, and at least `min_peers` peers are connected. Otherwise 503,
+//!   `max_tip_age_secs` old, at least `min_peers` peers are connected, and the last chain
+//!   state write did not fail for lack of disk space (`disk_full`). Otherwise 503,
 //!   with a JSON body naming each condition that fails. Both answer JSON.
 //!
 //! Needs: the `chain` service; uses `peers` when running (without it the node has no

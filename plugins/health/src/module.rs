@@ -112,7 +112,7 @@ impl Module for HealthModule {
         describe_gauge!("node_ready", "1 when /ready answers 200, else 0");
         describe_gauge!(
             "node_ready_failing",
-            "1 for each /ready condition that fails (blocks_behind, tip_age, peers)"
+            "1 for each /ready condition that fails (blocks_behind, tip_age, peers, disk_full)"
         );
         let ready_gauge = gauge!("node_ready");
         let conditions = CONDITIONS.map(|c| gauge!("node_ready_failing", "condition" => c));
@@ -154,6 +154,7 @@ fn snapshot(chain: &dyn ChainView, peers: Option<&dyn PeerService>) -> Snapshot 
         best_known_height: chain.best_header().1.max(announced),
         tip_age_secs: now.saturating_sub(u64::from(tip.header.time)),
         peers: connected.len(),
+        disk_full: chain.disk_full(),
     }
 }
 

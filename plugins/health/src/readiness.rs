@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// Every condition, as [`Failing::condition`] names it.
-pub(crate) const CONDITIONS: [&str; 3] = ["blocks_behind", "tip_age", "peers"];
+pub(crate) const CONDITIONS: [&str; 4] = ["blocks_behind", "tip_age", "peers", "disk_full"];
 
 /// The `/ready` thresholds, from the profile.
 #[derive(Debug, Clone, Copy)]
@@ -24,12 +24,14 @@ pub(crate) struct Snapshot {
     pub(crate) tip_age_secs: u64,
     /// Peers past the handshake.
     pub(crate) peers: usize,
+    /// The last chain state write failed for lack of space.
+    pub(crate) disk_full: bool,
 }
 
 /// One condition that does not hold.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub(crate) struct Failing {
-    /// `blocks_behind`, `tip_age` or `peers`.
+    /// `blocks_behind`, `tip_age`, `peers` or `disk_full`.
     pub(crate) condition: &'static str,
     /// What is wrong, with the numbers.
     pub(crate) detail: String,
@@ -68,6 +70,14 @@ pub(crate) fn failing(snapshot: &Snapshot, limits: &Thresholds) -> Vec<Failing> 
             ),
         });
     }
+    if snapshot.disk_full {
+        failing.push(Failing {
+            condition: "disk_full",
+            detail: "disk full: the last chain state write failed for lack of space; free \
+                     space on the data directory's file system"
+                .to_string(),
+        });
+    }
     failing
 }
 
@@ -87,6 +97,7 @@ mod tests {
             best_known_height: best,
             tip_age_secs: age,
             peers,
+            disk_full: false,
         }
     }
 
@@ -110,6 +121,12 @@ mod tests {
             conditions(&snapshot(0, 500, 1_000_000, 0)),
             ["blocks_behind", "tip_age", "peers"]
         );
+        let full = Snapshot {
+            disk_full: true,
+            ..snapshot(100, 100, 0, 1)
+        };
+        assert_eq!(conditions(&full), ["disk_full"]);
+        assert!(failing(&full, &LIMITS)[0].detail.starts_with("disk full"));
     }
 
     #[test]

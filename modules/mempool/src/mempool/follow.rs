@@ -136,6 +136,8 @@ impl Mempool {
         height: u32,
         events: &mut Vec<MempoolEvent>,
     ) {
+        // Core's removeForBlock: the rolling minimum fee may decay from here on.
+        inner.min_fee.block(super::now());
         // Nothing to remove or retry: the common case while a node syncs, where these
         // lookups were most of the pool's cost on the chain's writer thread.
         if inner.pool.is_empty() && inner.orphans.is_empty() {
@@ -275,6 +277,7 @@ mod tests {
                 orphans: Orphans::default(),
                 follow: Following::at(chain.tip().hash),
                 fees: crate::fees::FeeEstimator::default(),
+                min_fee: Default::default(),
             }),
         });
         let tx = alice.pay(&coinbase.unwrap(), 0, &bob, 100_000_000, 10_000);

@@ -226,8 +226,50 @@ fn a_full_pool_evicts_the_lowest_fee_rate() {
     h.pool.accept(high.clone()).unwrap();
     assert!(!h.pool.contains(&low.txid()));
     assert!(h.pool.contains(&mid.txid()) && h.pool.contains(&high.txid()));
+    // Cheaper than what was evicted: refused by the raised minimum (the evicted rate
+    // plus the incremental relay fee), before the pool would have to evict it again.
     let cheaper = h.alice.pay(&h.coinbases[0], 0, &h.bob, 2 * COIN, 500);
-    assert_eq!(h.pool.accept(cheaper).unwrap_err(), MempoolError::Full);
+    let evicted_rate = 1_000 * 1000 / low.size() as u64;
+    let required = (cheaper.size() as u64 * (evicted_rate + 1_000)).div_ceil(1000);
+    assert_eq!(
+        h.pool.accept(cheaper).unwrap_err(),
+        MempoolError::MinFeeNotMet { fee: 500, required }
+    );
+    assert_eq!(h.pool.info().min_fee_per_kb, evicted_rate + 1_000);
+}
+
+#[test]
+fn the_raised_minimum_outlives_the_block_that_frees_room() {
+    let size = Wallet::new(1)
+        .pay(
+            &Harness::new(MempoolConfig::default()).coinbases[0],
+            0,
+            &Wallet::new(2),
+            COIN,
+            1,
+        )
+        .size();
+    let mut h = Harness::new(MempoolConfig {
+        max_bytes: 2 * size,
+        ..Default::default()
+    });
+    let low = h.alice.pay(&h.coinbases[0], 0, &h.bob, COIN, 1_000);
+    let mid = h.alice.pay(&h.coinbases[1], 0, &h.bob, COIN, 5_000);
+    let high = h.alice.pay(&h.coinbases[2], 0, &h.bob, COIN, 9_000);
+    for tx in [&low, &mid, &high] {
+        h.pool.accept(tx.clone()).unwrap();
+    }
+    // A block confirms both entries: the pool is empty, its minimum still raised.
+    h.mine(vec![mid, high]);
+    assert_eq!(h.pool.info().size, 0);
+    let min = h.pool.info().min_fee_per_kb;
+    assert_eq!(min, 1_000 * 1000 / low.size() as u64 + 1_000);
+    // 1.5 sat/B, above the relay minimum, is refused while the minimum is raised.
+    let cheap = h.alice.pay(&h.coinbases[0], 0, &h.bob, COIN, 340);
+    assert!(matches!(
+        h.pool.accept(cheap).unwrap_err(),
+        MempoolError::MinFeeNotMet { fee: 340, .. }
+    ));
 }
 
 #[test]

@@ -322,7 +322,7 @@ async fn statuses_and_shapes_follow_the_protocol_version() {
 
     let r = ask(&mut s, r#"{"method":"echo","params":{},"id":1}"#).await;
     assert_eq!(r.status, 500, "missing required parameter");
-    assert_eq!(r.json()["error"]["code"], -32602);
+    assert_eq!(r.json()["error"]["code"], -1, "Core's wrong-count error");
 
     let r = ask(&mut s, r#"{"id":1}"#).await;
     assert_eq!(r.status, 400);
@@ -644,8 +644,16 @@ fn the_module_is_registered_and_its_table_checked() {
     let base = "[node]\nmodules = [\"rpc\"]\nchain = \"regtest\"\n";
     let plan_ok = plan(base, &["rpc.user=bob", "rpc.password=pw"]).unwrap();
     let config = &plan_ok.modules[0].config;
-    assert_eq!(config["max_body_bytes"], 1 << 20);
+    // Unset: derived from the chain's block size when the module is built.
+    assert_eq!(config["max_body_bytes"], serde_json::Value::Null);
     assert_eq!(config["password"], "********");
+    // A limit that cannot hold the chain's largest block in hex is refused at start.
+    let err = plan_error(base, &["rpc.max_body_bytes=1048576"]);
+    assert!(
+        err.contains("max_body_bytes") && err.contains("submitblock") && err.contains("2001024"),
+        "{err}"
+    );
+    plan(base, &["rpc.max_body_bytes=2001024"]).unwrap();
 
     let err = plan_error(base, &["rpc.lisen=1"]);
     // The value came from the --set, which the error names.

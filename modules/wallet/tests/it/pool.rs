@@ -161,6 +161,7 @@ impl MempoolService for TestPool {
             max_bytes: usize::MAX,
             orphans: 0,
             min_relay_fee_per_kb: 0,
+            min_fee_per_kb: 0,
         }
     }
 

@@ -17,6 +17,7 @@
 mod accept;
 mod activate;
 mod connect;
+pub mod integrity;
 mod invalidate;
 mod open;
 mod pipeline;
@@ -103,6 +104,10 @@ pub enum ChainError {
     /// LMDB failed.
     #[error("chain storage: {0}")]
     Storage(String),
+    /// The file system holding the data directory is full (or the user's quota spent):
+    /// nothing was written. Reads go on; writes work again once space is freed.
+    #[error("disk full: the chain state could not be written ({0}); free space on the data directory's file system")]
+    DiskFull(String),
     /// The data directory belongs to another chain.
     #[error(
         "the data directory holds chain {:?} (genesis {}), but the profile asks for chain \
@@ -161,7 +166,26 @@ pub const ANTI_DOS_MARGIN_BLOCKS: u64 = 144;
 
 impl From<heed::Error> for ChainError {
     fn from(e: heed::Error) -> Self {
-        ChainError::Storage(e.to_string())
+        match e {
+            heed::Error::Io(e) if store::is_disk_full(&e) => ChainError::DiskFull(e.to_string()),
+            e => ChainError::Storage(e.to_string()),
+        }
+    }
+}
+
+impl ChainError {
+    /// A file error about `path`: disk full when it is, else storage naming the file.
+    pub fn from_io(path: &std::path::Path, e: std::io::Error) -> Self {
+        if store::is_disk_full(&e) {
+            return ChainError::DiskFull(format!("{}: {e}", path.display()));
+        }
+        ChainError::Storage(format!("{}: {e}", path.display()))
+    }
+
+    /// Whether this is the disk being full (the operator frees space; nothing is wrong
+    /// with the data).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, ChainError::DiskFull(_))
     }
 }
 

@@ -40,6 +40,9 @@ impl ChainState {
                 "it cannot be combined with keep_blocks".to_string(),
             ));
         }
+        // Before LMDB maps the file: a truncated or garbled one is refused by name
+        // instead of crashing this process.
+        super::integrity::check_files(path)?;
         let store = Store::open(path)?;
         let genesis = spec.genesis_block();
         let genesis_hash = genesis.hash();
@@ -63,6 +66,16 @@ impl ChainState {
         })?;
         match found {
             None => Self::initialize(&store, spec, &genesis)?,
+            // The spec is recorded with the genesis in one transaction: a directory with
+            // one and not the other lost records, whatever chain it holds.
+            Some((_, _, None)) => {
+                return Err(ChainError::Corrupt(format!(
+                    "{}: the main chain's first block is missing, though the chain is \
+                     recorded; the node cannot start on it: {}",
+                    path.join(super::integrity::DATA_FILE).display(),
+                    super::integrity::RECOVERY
+                )))
+            }
             Some((name, _, stored)) if name != spec.name || stored != Some(genesis_hash) => {
                 return Err(ChainError::WrongChain {
                     found: Box::new(ChainIdentity {

@@ -176,6 +176,12 @@ impl ChainState {
         self.store.disk_size()
     }
 
+    /// Whether the last write of the chain state failed because the disk (or the user's
+    /// quota) is full; cleared once a write succeeds again.
+    pub fn disk_full(&self) -> bool {
+        self.store.is_full()
+    }
+
     /// A block locator for the main chain: the last blocks densely, then exponentially
     /// sparser back to genesis (Bitcoin's CChain::GetLocator).
     pub fn locator(&self) -> Vec<Hash256> {

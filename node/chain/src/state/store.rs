@@ -43,7 +43,32 @@ pub(crate) enum WriteError<E> {
     Refused(E),
 }
 
+/// Linux's errno values for an I/O error, no space left, and a quota exceeded.
+pub(crate) const EIO: i32 = 5;
+pub(crate) const ENOSPC: i32 = 28;
+pub(crate) const EDQUOT: i32 = 122;
+
+/// Whether `e` says the disk (or the user's quota) is full.
+pub(crate) fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(ENOSPC | EDQUOT))
+}
+
+/// Whether the file system holding `dir` cannot take 64 KiB more: a probe file is
+/// written, synced and removed.
+pub(crate) fn disk_full(dir: &Path) -> bool {
+    use std::io::Write;
+    let probe = dir.join(".space-probe");
+    let written = std::fs::File::create(&probe)
+        .and_then(|mut f| f.write_all(&[0u8; 64 << 10]).and_then(|()| f.sync_all()));
+    let _ = std::fs::remove_file(&probe);
+    written.is_err_and(|e| is_disk_full(&e))
+}
+
 pub(crate) struct Store {
+    /// The environment's directory.
+    path: std::path::PathBuf,
+    /// Whether the last write failed for lack of space (cleared by the next commit).
+    disk_full: std::sync::atomic::AtomicBool,
     env: Env<WithoutTls>,
     dbs: Dbs,
     /// Readers and the writer hold it shared; growing the map holds it exclusively, so
@@ -75,6 +100,8 @@ impl Store {
         wtxn.commit()?;
         tracing::debug!(map_size = current, "chain store open");
         Ok(Store {
+            path: path.to_path_buf(),
+            disk_full: Default::default(),
             env,
             dbs,
             gate: RwLock::new(()),
@@ -110,6 +137,17 @@ impl Store {
             };
             match attempt {
                 Err(WriteError::Store(heed::Error::Mdb(heed::MdbError::MapFull))) => self.grow()?,
+                Err(WriteError::Store(heed::Error::Io(e))) => {
+                    let e = self.disk_full_or(e);
+                    self.disk_full
+                        .store(is_disk_full(&e), std::sync::atomic::Ordering::Relaxed);
+                    return Err(WriteError::Store(heed::Error::Io(e)));
+                }
+                Ok(value) => {
+                    self.disk_full
+                        .store(false, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(value);
+                }
                 other => return other,
             }
         }
@@ -128,6 +166,21 @@ impl Store {
         let result = f(&mut wtxn, &self.dbs);
         wtxn.abort();
         result
+    }
+
+    /// A failed write's error, as ENOSPC when the file system is full: a write-back
+    /// that failed for lack of space surfaces as EIO at commit, which would tell the
+    /// operator nothing. Asked of the file system by writing a small probe file.
+    fn disk_full_or(&self, e: std::io::Error) -> std::io::Error {
+        if e.raw_os_error() != Some(EIO) || !disk_full(&self.path) {
+            return e;
+        }
+        std::io::Error::from_raw_os_error(ENOSPC)
+    }
+
+    /// Whether the last write failed because the disk (or quota) is full.
+    pub(crate) fn is_full(&self) -> bool {
+        self.disk_full.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn grow(&self) -> Result<(), heed::Error> {
