@@ -30,7 +30,7 @@ pub struct SearchJob {
 ///
 /// In the header's second block the message words are W0..W2 = the end of the merkle
 /// root, the time and the bits, W3 = the nonce, W4 = padding, W5..W14 = 0, W15 = 640.
-/// Rounds 0..2 therefore never change; round 3 only adds the nonce word.
+/// Rounds 0..2 therefore never change; round[3] only adds the nonce word.
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Debug)]
 pub(crate) struct SimdConsts {
@@ -42,9 +42,9 @@ pub(crate) struct SimdConsts {
     pub(crate) state2: [u32; 8],
     /// State after rounds 0..2 of the second block.
     pub(crate) state3: [u32; 8],
-    /// `a` after round 3, less the nonce word.
+    /// `a` after round[3], less the nonce word.
     pub(crate) a4: u32,
-    /// `e` after round 3, less the nonce word.
+    /// `e` after round[3], less the nonce word.
     pub(crate) e4: u32,
     /// W16 and W17 (nonce-free) and K16 + W16, K17 + W17.
     pub(crate) w16: u32,

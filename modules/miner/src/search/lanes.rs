@@ -3,9 +3,9 @@
 //!
 //! Each vector lane holds one nonce. Everything that is the same in every lane comes from
 //! [`SimdConsts`] or from compile-time constants: rounds 0..2 of the header's second block,
-//! most of round 3, the padding words and the schedule terms built from them, and the
+//! most of round[3], the padding words and the schedule terms built from them, and the
 //! second hash's first round and padding. The second hash stops once its last state word
-//! H7 is known (after round 60): H7 holds the most significant 32 bits of the hash read as
+//! H7 is known (after round[60]): H7 holds the most significant 32 bits of the hash read as
 //! a little-endian integer, which is enough to discard almost every nonce; survivors are
 //! confirmed by the portable path.
 
@@ -58,7 +58,7 @@ const HASH2_KW: [u32; 16] = {
     kw
 };
 
-/// The second hash's round 0 from the IV, less its message word: (a1, e1).
+/// The second hash's round[0] from the IV, less its message word: (a1, e1).
 const HASH2_ROUND0: (u32, u32) = {
     let p = sha256::t1_without_w(&IV, 0);
     (p.wrapping_add(sha256::t2(&IV)), IV[3].wrapping_add(p))
@@ -126,7 +126,7 @@ macro_rules! word_rounds {
 pub(crate) unsafe fn sha256d_h7<V: Lanes>(c: &SimdConsts, x: V) -> V {
     let sp = |v: u32| V::splat(v);
 
-    // First hash, the header's second block, from the state after round 3.
+    // First hash, the header's second block, from the state after round[3].
     let s3 = c.state3;
     let mut s = [
         sp(c.a4).add(x),
@@ -227,7 +227,7 @@ pub(crate) unsafe fn sha256d_h7<V: Lanes>(c: &SimdConsts, x: V) -> V {
     schedule_rounds!(s, w, round,
         32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47
         48 49 50 51 52 53 54 55 56);
-    // Rounds 57..60 only need e: e after round 60 is h after round 63.
+    // Rounds 57..60 only need e: e after round[60] is h after round[63].
     schedule_rounds!(s, w, round_e, 57 58 59 60);
     s[4].add(sp(IV[7]))
 }
