@@ -11,7 +11,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use node_api::chain::Hash256;
 use node_api::{ChainView, EventBus, MakeAnnouncement, PeerService, TaskSpawner};
-use node_p2p::{encode_frame, route, ConnectionType, Message, PeerEvent, PeerId, PeerInfo, Topic};
+use node_p2p::{
+    encode_frame, route, ConnectionType, InvType, Message, PeerEvent, PeerId, PeerInfo, Topic,
+};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
@@ -144,12 +146,22 @@ impl Peers {
         }
     }
 
+    /// What sending `message` tells the peer. A block's `inv` is left out: the peer
+    /// learns that the block exists but not its header, and "known to the peer" is what
+    /// decides whether the next block is announced by `headers` that must connect there
+    /// (counting an `inv` made a peer that had asked for the headers and not yet got them
+    /// receive the child's header first, which does not connect: ten of those and it
+    /// banned us).
     fn keys_of(&self, message: &Message) -> Vec<u64> {
-        message
-            .inventory_hashes()
-            .iter()
-            .map(|h| self.keys.key(h))
-            .collect()
+        let hashes = match message {
+            Message::Inv(items) => items
+                .iter()
+                .filter(|i| i.kind != InvType::Block)
+                .map(|i| i.hash)
+                .collect(),
+            other => other.inventory_hashes(),
+        };
+        hashes.iter().map(|h| self.keys.key(h)).collect()
     }
 
     /// The frame of `message` on our chain.
