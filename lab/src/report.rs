@@ -192,7 +192,7 @@ pub(crate) struct RunResult {
     pub(crate) edges: usize,
     /// Each node's group name (empty without groups).
     pub(crate) groups: Vec<String>,
-    /// Seconds from the first start to every connection made.
+    /// Seconds from the last node's start to every connection made.
     pub(crate) connect_secs: f64,
     /// Connection ends reported when the lab went on.
     pub(crate) connections_made: usize,

@@ -98,7 +98,6 @@ impl Lab<'_> {
         groups: &[Option<usize>],
     ) -> anyhow::Result<RunResult> {
         let scenario = self.setup.scenario;
-        let started = Instant::now();
         for index in 0..scenario.nodes {
             self.net.add_node(index, &scenario.link, slot)?;
         }
@@ -119,6 +118,9 @@ impl Lab<'_> {
             }
             self.nodes.push(node);
         }
+        // Connections are timed from here: every process is started, none waits on the
+        // lab's own set-up (namespaces, links) any more.
+        let started = Instant::now();
         for node in &mut self.nodes {
             node.ready(Duration::from_secs(60))?;
             node.follow(&self.board);
