@@ -293,7 +293,9 @@ impl Network {
         let (Some(ns), Some(host)) = (self.namespace(index), self.host_link(index)) else {
             return Ok(());
         };
+        // A namespace deleted by the run before may still be taking its link down.
         let _ = quiet(Command::new("ip").args(["netns", "delete", &ns]));
+        let _ = quiet(Command::new("ip").args(["link", "delete", &host]));
         slot.record(|r| r.namespaces.push(ns.clone()))?;
         run(Command::new("ip").args(["netns", "add", &ns]))?;
         run(Command::new("ip").args([
