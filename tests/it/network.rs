@@ -381,6 +381,8 @@ fn a_block_at_the_tip_whose_peer_stays_silent_is_asked_of_another() {
     // A peer that announces the block first and never delivers it.
     let mut silent = RawPeer::connect(node.p2p_port);
     silent.handshake();
+    // The node's sync has taken the peer on once it asks it for headers.
+    silent.recv_until("getheaders", |m| matches!(m, Message::GetHeaders(_)));
     silent.send(&Message::Headers(vec![header]));
     let (request, _) = silent.recv_until(
         "the node asking for the block",
