@@ -67,8 +67,8 @@ impl Coins {
         Ok(tx)
     }
 
-    /// A payment of one coin to ourselves in two outputs (226 bytes, like an ordinary
-    /// payment with change), in hex for `sendrawtransaction`.
+    /// A payment of one coin to ourselves in two outputs (about 226 bytes, like an
+    /// ordinary payment with change), in hex for `sendrawtransaction`.
     pub(crate) fn payment(&mut self) -> anyhow::Result<(String, String)> {
         let (prevout, value) = self
             .unspent
@@ -130,7 +130,9 @@ mod tests {
         assert_eq!(coins.len(), FAN_OUT);
         let (_, hex_tx) = coins.payment().unwrap();
         let bytes = hex::decode(hex_tx).unwrap();
-        assert_eq!(bytes.len(), 226, "an ordinary payment's size");
+        // An ordinary payment's size: 226 bytes with a 72-byte signature, a byte or two
+        // less when the key's random signature has shorter DER integers.
+        assert!((222..=226).contains(&bytes.len()), "{} bytes", bytes.len());
         let tx: Transaction = node_chain::deserialize(&bytes).unwrap();
         assert_eq!(tx.inputs[0].prevout.txid, fan.txid());
         verify_p2pkh_input(&tx, 0, &coins.script).unwrap();
