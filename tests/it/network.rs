@@ -310,7 +310,7 @@ fn a_pruned_relay_serves_recent_blocks_as_a_limited_peer_and_syncing_nodes_fetch
 /// node's. The source floods its blocks, so the relay follows block by block while they
 /// are mined (the test is bound by mining: about 2.5 s per 1,000 blocks in a debug build).
 #[test]
-fn a_light_relay_following_10000_blocks_stays_under_64_mib_with_a_bounded_data_directory() {
+fn a_light_relay_following_10000_blocks_stays_under_80_mib_with_a_bounded_data_directory() {
     const MIB: f64 = (1 << 20) as f64;
     let source = TestNode::start(&["relay.broadcast=flood".to_string()]);
     let relay = light_relay(&source);
@@ -340,7 +340,13 @@ fn a_light_relay_following_10000_blocks_stays_under_64_mib_with_a_bounded_data_d
         source_size as f64 / MIB,
         halfway.0 as f64 / MIB,
     );
-    assert!(rss < 64 << 20, "peak RSS {rss} bytes");
+    // What the relay may hold by design: a fresh node (about 23 MiB, 8 of them the
+    // binary's pages), the sync's 32 MiB budget of blocks being accepted (it fills when
+    // the machine is loaded and the flooded blocks arrive faster than they are written),
+    // one peer's 5 MB receive buffer and two messages being read (4 MB), and the headers
+    // and coins of 10,000 blocks with the allocator's slack. Alone the relay peaks at
+    // 56-57 MiB; beside the rest of the suite it reached 69.4.
+    assert!(rss < 80 << 20, "peak RSS {rss} bytes");
 
     let info = relay.rpc("getblockchaininfo", &[]);
     assert_eq!(info["pruned"], true, "{info}");
