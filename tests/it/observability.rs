@@ -16,7 +16,7 @@ use crate::common::{modules_profile, repo_root, wait_for, TestNode};
 const DEADLINE: Duration = Duration::from_secs(120);
 
 /// A blocking HTTP/1.1 GET: the status and the body.
-fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+pub(crate) fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(addr).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))

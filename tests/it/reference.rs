@@ -5,8 +5,6 @@
 //! rewrites the pages instead. The modules chapter's copy of `node modules` is checked too.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::common::{modules_profile, node_output, repo_root, wait_for, TestNode};
@@ -121,18 +119,7 @@ fn the_rpc_reference_is_current() {
 
 /// A blocking HTTP/1.1 GET of a body.
 fn http_get(addr: &str, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    Some(text.split_once("\r\n\r\n")?.1.to_string())
+    crate::observability::http_get(addr, path).map(|(_, body)| body)
 }
 
 /// One exported series family: its type, help and label names.

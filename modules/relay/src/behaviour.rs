@@ -39,10 +39,16 @@ const MAX_BLOCKS_TO_ANNOUNCE: usize = 8;
 /// burst of blocks otherwise disconnects honest peers).
 struct Announce;
 
+/// A transaction announced by `inv` to every peer that asked for transactions and lacks
+/// it (`announce` and `compact` alike).
+pub(crate) fn announce_transaction(peers: &dyn PeerService, txid: Hash256) {
+    let message = Arc::new(Message::Inv(vec![Inventory::tx(txid)]));
+    peers.announce(&[txid], &mut |info, _| info.relay.then(|| message.clone()));
+}
+
 impl Broadcast for Announce {
     fn transaction(&mut self, peers: &dyn PeerService, txid: Hash256, _tx: &Arc<Transaction>) {
-        let message = Arc::new(Message::Inv(vec![Inventory::tx(txid)]));
-        peers.announce(&[txid], &mut |info, _| info.relay.then(|| message.clone()));
+        announce_transaction(peers, txid);
     }
 
     fn block(&mut self, peers: &dyn PeerService, hash: Hash256, block: &Arc<Block>) {

@@ -57,7 +57,7 @@ use serde::{Deserialize, Serialize};
 use extra_pool::ExtraPool;
 use reconstruct::{PartialBlock, Refused};
 
-use crate::behaviour::HeaderAnnouncement;
+use crate::behaviour::{announce_transaction, HeaderAnnouncement};
 
 /// The first protocol version that knows compact blocks (Core's `SHORT_IDS_BLOCKS_VERSION`).
 const COMPACT_BLOCKS_VERSION: i32 = 70014;
@@ -470,8 +470,7 @@ fn send_cmpct(peers: &dyn PeerService, peer: PeerId, announce: bool) {
 
 impl Broadcast for Compact {
     fn transaction(&mut self, peers: &dyn PeerService, txid: Hash256, _tx: &Arc<Transaction>) {
-        let message = Arc::new(Message::Inv(vec![Inventory::tx(txid)]));
-        peers.announce(&[txid], &mut |info, _| info.relay.then(|| message.clone()));
+        announce_transaction(peers, txid);
     }
 
     fn block(&mut self, peers: &dyn PeerService, hash: Hash256, block: &Arc<Block>) {
