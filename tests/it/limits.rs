@@ -159,56 +159,6 @@ fn many_peers_sending_max_size_blocks_at_once_hold_a_bounded_amount() {
     assert!(grown < 160 * MIB, "peak RSS grew {grown} bytes");
 }
 
-/// Mines `count` blocks of about `bytes` bytes each on the node's tip (genesis) and
-/// submits them: each coinbase carries an `OP_RETURN` output of the size wanted, which
-/// consensus allows a coinbase, so the chain has bytes to serve without a wallet or
-/// transactions. Regtest's proof of work takes a few hashes a block.
-fn submit_fat_chain(node: &TestNode, count: u32, bytes: usize) -> Vec<Hash256> {
-    let genesis = regtest().genesis_block().header;
-    let limit = regtest().pow_limit();
-    let (mut prev, mut hashes) = (genesis.hash(), Vec::new());
-    for height in 1..=count {
-        let mut script_sig = node_chain::script::bip34_height_prefix(height);
-        script_sig.extend_from_slice(b"fat");
-        let mut coinbase = Transaction::coinbase(
-            script_sig,
-            node_chain::script::p2pkh_script(&[7; 20]),
-            regtest().subsidy(height),
-        );
-        coinbase.outputs.push(TxOut {
-            value: 0,
-            script_pubkey: [&[0x6a][..], &vec![height as u8; bytes]].concat(),
-        });
-        let mut header = BlockHeader {
-            version: 1,
-            prev_block: prev,
-            merkle_root: node_chain::merkle_root(&[coinbase.txid()]).0,
-            time: genesis.time + height,
-            bits: regtest().pow_limit_bits,
-            nonce: 0,
-        };
-        while check_proof_of_work(&header.hash(), header.bits, &limit).is_err() {
-            header.nonce += 1;
-        }
-        let block = Block {
-            header,
-            txs: vec![coinbase],
-        };
-        let hex = hex::encode(node_chain::serialize(&block));
-        let out = node.rpc_output(&["-stdin", "submitblock"], &[], &format!("{hex}\n"));
-        assert!(
-            out.status.success() && out.stdout.trim_ascii().is_empty(),
-            "submitblock at height {height}: {} {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        prev = header.hash();
-        hashes.push(prev);
-    }
-    assert_eq!(node.height(), u64::from(count));
-    hashes
-}
-
 /// A line of /proc/PID/status in bytes (`RssAnon`, `VmHWM`).
 fn status_bytes(node: &TestNode, key: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{}/status", node.process.pid()))
@@ -235,7 +185,8 @@ fn peers_that_request_blocks_and_never_read_hold_a_bounded_amount() {
     );
     // 20 blocks of 50 kB: every request below names them over and over, so what each
     // peer asks for (2.5 GB) is far more than the kernel's socket buffers hold.
-    let chain = submit_fat_chain(&node, 20, 50_000);
+    let chain = crate::fat_blocks::submit_chain(&node, 20, 50_000);
+    assert_eq!(node.height(), 20);
     let request: Vec<Inventory> = (0..MAX_INV)
         .map(|i| Inventory::block(chain[i % chain.len()]))
         .collect();

@@ -67,7 +67,8 @@ pub(crate) fn disk_full(dir: &Path) -> bool {
 pub(crate) struct Store {
     /// The environment's directory.
     path: std::path::PathBuf,
-    /// Whether the last write failed for lack of space (cleared by the next commit).
+    /// Whether a write failed for lack of space (cleared by a commit once the file
+    /// system has room again).
     disk_full: std::sync::atomic::AtomicBool,
     env: Env<WithoutTls>,
     dbs: Dbs,
@@ -144,8 +145,13 @@ impl Store {
                     return Err(WriteError::Store(heed::Error::Io(e)));
                 }
                 Ok(value) => {
-                    self.disk_full
-                        .store(false, std::sync::atomic::Ordering::Relaxed);
+                    // A small write succeeds on a full disk when LMDB reuses its free
+                    // pages (a refused block's header is stored right after its body
+                    // failed): the flag goes only once 64 KiB fit on the file system.
+                    if self.is_full() && !disk_full(&self.path) {
+                        self.disk_full
+                            .store(false, std::sync::atomic::Ordering::Relaxed);
+                    }
                     return Ok(value);
                 }
                 other => return other,
