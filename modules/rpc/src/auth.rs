@@ -23,8 +23,11 @@ pub struct Auth {
     /// `Basic base64(user:password)`, and the last few that passed a salted entry. A
     /// client sends the same header with every call; found here, it is accepted without
     /// decoding it or hashing its password (an HMAC per call for a salted entry).
-    known: Arc<RwLock<Vec<(Vec<u8>, String)>>>,
+    known: Arc<RwLock<KnownHeaders>>,
 }
+
+/// Accepted `Authorization` values, each with its user.
+type KnownHeaders = Vec<(Vec<u8>, String)>;
 
 /// Salted-entry headers remembered as accepted; past it the oldest goes.
 const KNOWN_SALTED: usize = 16;
@@ -58,7 +61,7 @@ impl Auth {
         self
     }
 
-    fn known_mut(&self) -> std::sync::RwLockWriteGuard<'_, Vec<(Vec<u8>, String)>> {
+    fn known_mut(&self) -> std::sync::RwLockWriteGuard<'_, KnownHeaders> {
         self.known.write().unwrap_or_else(|e| e.into_inner())
     }
 
