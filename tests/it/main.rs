@@ -33,5 +33,6 @@ mod rpc_access;
 mod rpc_limits;
 mod rpc_requests;
 mod surface;
+mod tx_requests;
 mod wallet_methods;
 mod zmq;

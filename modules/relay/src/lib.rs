@@ -8,8 +8,9 @@
 //! blocks, `batched` queues announcements and sends them every `[relay.batched]
 //! interval_ms`, as the tutorial's heartbeat did, and `compact` relays blocks as BIP152
 //! compact blocks (`[relay.compact]`; see `compact/mod.rs`). It requests announced
-//! transactions it lacks, hands received ones to the mempool, and serves `getdata` for
-//! pooled transactions.
+//! transactions it lacks (of the first announcer, then of the next ones in turn when the
+//! one asked answers `notfound` or not within `answer_timeout_ms`; see `requests.rs`),
+//! hands received ones to the mempool, and serves `getdata` for pooled transactions.
 //!
 //! Behaviours that talk to peers: the [`node_api::Broadcast`] contract lets a behaviour
 //! name inbound topics (`compact`: `sendcmpct`, `cmpctblock`, `getblocktxn`, `blocktxn`,
@@ -51,6 +52,7 @@ mod compact;
 mod config;
 mod metrics;
 mod module;
+mod requests;
 
 pub use behaviour::BatchedConfig;
 pub use compact::CompactConfig;

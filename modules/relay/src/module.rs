@@ -17,9 +17,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::RelayConfig;
 use crate::metrics::{Kind, RelayMetrics};
+use crate::requests::TxRequests;
 
-/// Without a batching behaviour the loop still wakes this often to expire requests.
+/// Without a batching behaviour the loop still wakes this often for its tick.
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
+/// How often transaction requests not answered in time are passed to the next announcer.
+const REQUEST_CHECK: Duration = Duration::from_millis(500);
 
 struct RelayModule {
     config: RelayConfig,
@@ -81,13 +84,16 @@ impl Module for RelayModule {
         // missed.
         let inbox = Inbox::subscribe(&*peers, ctx.events(), talking);
         let metrics = RelayMetrics::new(&self.config.broadcast);
+        let requests = TxRequests::new(
+            Duration::from_millis(self.config.answer_timeout_ms),
+            Duration::from_secs(self.config.request_timeout_secs),
+        );
         let relay = Relay {
             metrics,
             mempool: ctx.require::<dyn MempoolService>()?,
             peers,
-            config: self.config,
             behaviour: self.behaviour,
-            requested: HashMap::new(),
+            requests,
             connected: Vec::new(),
         };
         ctx.spawn("relay loop", relay.run(inbox, ctx.cancel_token()));
@@ -100,6 +106,7 @@ struct Inbox {
     invs: mpsc::Receiver<(PeerId, Arc<Message>)>,
     txs: mpsc::Receiver<(PeerId, Arc<Message>)>,
     getdata: mpsc::Receiver<(PeerId, Arc<Message>)>,
+    notfound: mpsc::Receiver<(PeerId, Arc<Message>)>,
     pool_events: broadcast::Receiver<MempoolEvent>,
     chain_events: broadcast::Receiver<ChainEvent>,
     talking: Option<Talking>,
@@ -139,6 +146,7 @@ impl Inbox {
             invs: peers.subscribe(Topic::InvTx),
             txs: peers.subscribe(Topic::Tx),
             getdata: peers.subscribe(Topic::GetDataTx),
+            notfound: peers.subscribe(Topic::NotFoundTx),
             pool_events: events.subscribe::<MempoolEvent>(),
             chain_events: events.subscribe::<ChainEvent>(),
             talking,
@@ -168,11 +176,9 @@ struct Relay {
     metrics: RelayMetrics,
     mempool: Arc<dyn MempoolService>,
     peers: Arc<dyn PeerService>,
-    config: RelayConfig,
     behaviour: Box<dyn Broadcast>,
-    /// Transactions asked of a peer and not yet received, so other announcers are not
-    /// asked too.
-    requested: HashMap<Hash256, Instant>,
+    /// Transactions asked of a peer and not yet received, with their other announcers.
+    requests: TxRequests,
     /// Blocks connected since the last tip change.
     connected: Vec<(Hash256, Arc<Block>)>,
 }
@@ -195,6 +201,8 @@ impl Relay {
         }
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut request_check = tokio::time::interval(REQUEST_CHECK);
+        request_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
@@ -246,38 +254,68 @@ impl Relay {
                         self.serve(peer, items);
                     }
                 }
-                _ = tick.tick() => {
-                    self.behaviour.tick(&self.metrics.around(&self.peers));
-                    let timeout = Duration::from_secs(self.config.request_timeout_secs);
-                    self.requested.retain(|_, at| at.elapsed() < timeout);
+                Some((peer, message)) = inbox.notfound.recv() => {
+                    if let Message::NotFound(items) = &*message {
+                        self.on_notfound(peer, items);
+                    }
+                }
+                _ = tick.tick() => self.behaviour.tick(&self.metrics.around(&self.peers)),
+                _ = request_check.tick() => {
+                    let retries = self.requests.expire(Instant::now());
+                    self.ask(retries);
                 }
             }
         }
     }
 
-    /// Requests announced transactions we neither hold nor already asked for.
+    /// Requests announced transactions we do not hold and asked no one else for; the
+    /// others' announcers are remembered, to be asked if the first does not deliver.
     fn on_inv(&mut self, peer: PeerId, items: &[Inventory]) {
+        let now = Instant::now();
         let wanted: Vec<Inventory> = items
             .iter()
-            .filter(|i| !self.requested.contains_key(&i.hash) && !self.mempool.contains(&i.hash))
+            .filter(|i| {
+                (self.requests.is_wanted(&i.hash) || !self.mempool.contains(&i.hash))
+                    && self.requests.announced(peer, i.hash, now)
+            })
             .copied()
             .collect();
-        if wanted.is_empty() {
-            return;
+        if !wanted.is_empty() {
+            if let Err(e) = self.peers.send(peer, Message::GetData(wanted)) {
+                tracing::debug!(%peer, "getdata not sent: {e}");
+            }
         }
+    }
+
+    /// `peer` does not have what it was asked: its transactions go to their next
+    /// announcers.
+    fn on_notfound(&mut self, peer: PeerId, items: &[Inventory]) {
         let now = Instant::now();
-        for item in &wanted {
-            self.requested.insert(item.hash, now);
+        let next: Vec<(PeerId, Hash256)> = items
+            .iter()
+            .filter_map(|i| Some((self.requests.not_found(peer, &i.hash, now)?, i.hash)))
+            .collect();
+        self.ask(next);
+    }
+
+    /// Sends one `getdata` per peer for the transactions to ask of it.
+    fn ask(&self, requests: Vec<(PeerId, Hash256)>) {
+        let mut by_peer: HashMap<PeerId, Vec<Inventory>> = HashMap::new();
+        for (peer, txid) in requests {
+            by_peer.entry(peer).or_default().push(Inventory::tx(txid));
         }
-        if let Err(e) = self.peers.send(peer, Message::GetData(wanted)) {
-            tracing::debug!(%peer, "getdata not sent: {e}");
+        for (peer, items) in by_peer {
+            tracing::debug!(%peer, count = items.len(), "asking the next announcer");
+            if let Err(e) = self.peers.send(peer, Message::GetData(items)) {
+                tracing::debug!(%peer, "getdata not sent: {e}");
+            }
         }
     }
 
     fn on_tx(&mut self, peer: PeerId, message: Arc<Message>) {
         let Message::Tx(tx) = &*message else { return };
         let txid = tx.txid();
-        self.requested.remove(&txid);
+        self.requests.received(&txid);
         // Validated here, on the relay's task: one transaction's checks (a signature per
         // input, a few coin reads) take about as long as handing it to a blocking thread
         // and waking this task again, which at hundreds of transactions a second and tens
