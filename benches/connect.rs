@@ -26,11 +26,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use node_chain::testing::{Builder, Wallet};
 use node_chain::validation::{verify_input_scripts, SigCache};
-use node_chain::{
-    verify_p2pkh_input, Block, BlockOutcome, ChainOptions, ChainSpec, ChainState, Coin, Transaction,
-};
+use node_chain::{verify_p2pkh_input, Block, BlockOutcome, ChainSpec, Coin, Transaction};
+use node_chain_state::testing::{Builder, Wallet};
+use node_chain_state::{ChainOptions, ChainState};
 use rayon::prelude::*;
 use serde_json::json;
 

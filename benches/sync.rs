@@ -2,14 +2,14 @@
 //! peer and from three, per sync strategy, beside importing the same blocks from local
 //! storage in the same run.
 //!
-//! The chain is built in this process with `node_chain::testing`: 2,000 regtest blocks,
+//! The chain is built in this process with `node_chain_state::testing`: 2,000 regtest blocks,
 //! the first paying its coinbase in 100 outputs, which mature at height 101; from there
 //! every block holds 100 single-input P2PKH payments spending the previous block's (so
 //! each block carries 100 signatures and the UTXO set stays small). It is written into a
 //! chain state in a temporary data directory (`DATADIR/chain`, the address index on, as
 //! in `configs/regtest.toml`), then:
 //! - import: the same blocks are read back from that state and accepted into a fresh one
-//!   with `node_chain::import_headers` then `node_chain::import_blocks`, in this process
+//!   with `node_chain_state::import_headers` then `node_chain_state::import_blocks`, in this process
 //!   (what `node import --from-datadir` does);
 //! - sync: three source nodes run on copies of that data directory (a directory is locked
 //!   by one node), and for each strategy (`headers-first`, `poll`, their other settings at
@@ -72,12 +72,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use node_chain::testing::{Builder, Wallet};
 use node_chain::validation::SigCache;
-use node_chain::{
-    chain_blocks, import_blocks, import_headers, verify_p2pkh_input, Block, ChainOptions,
-    ChainSpec, ChainState, Hash256, Transaction,
-};
+use node_chain::{verify_p2pkh_input, Block, ChainSpec, Hash256, Transaction};
+use node_chain_state::testing::{Builder, Wallet};
+use node_chain_state::{chain_blocks, import_blocks, import_headers, ChainOptions, ChainState};
 use node_rpc::{ClientSettings, Credentials};
 use rayon::prelude::*;
 use serde_json::json;

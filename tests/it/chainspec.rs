@@ -7,8 +7,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use node_chain::spec_file::{check_spec_text, load_spec_file, ChainSpecFile};
-use node_chain::testing::{Builder, Wallet};
-use node_chain::{write_block_file, Block, ChainOptions, ChainSpec, ChainState};
+use node_chain::{Block, ChainSpec};
+use node_chain_state::testing::{Builder, Wallet};
+use node_chain_state::{write_block_file, ChainOptions, ChainState};
 
 use crate::common::{node_output, wait_for, write_profile, TestNode};
 

@@ -7,8 +7,9 @@
 
 use node_api::chain::encode::compact_size_len;
 use node_api::chain::script::is_op_return;
-use node_api::chain::{Block, ChainState, Coin, Hash256, TxOut};
+use node_api::chain::{Block, Coin, Hash256, TxOut};
 use node_api::rpc::{codes, Param, RpcError, RpcParams};
+use node_chain_state::ChainState;
 use serde_json::{json, Map, Value};
 
 use crate::rpc::storage;

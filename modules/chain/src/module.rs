@@ -2,11 +2,12 @@
 //! `chain` service, publishes its events on the bus, and registers the blockchain RPC
 //! methods.
 
-use node_api::chain::{ChainOptions, ChainSpec, Hash256, MIN_KEEP_BLOCKS};
+use node_api::chain::{ChainSpec, Hash256, MIN_KEEP_BLOCKS};
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainView, ChainWriter, ConfigError, LocalChain,
-    Module, ModuleConfig, ModuleFactory, StartContext,
+    async_trait, inventory, services, BoxError, ChainView, ChainWriter, ConfigError, Module,
+    ModuleConfig, ModuleFactory, StartContext,
 };
+use node_chain_state::{ChainOptions, LocalChain};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use node_api::chain::encode::serialize;
 use node_api::chain::pow::difficulty;
-use node_api::chain::{ChainError, ChainState, Hash256, Transaction};
+use node_api::chain::{ChainError, Hash256, Transaction};
 use node_api::json::{block_json, decode_hex, header_json, tx_json};
 use node_api::rpc::{amount, codes, Param, RpcError, RpcParams};
 use node_api::{BoxError, MethodEntry, RunOn, StartContext};
+use node_chain_state::ChainState;
 use serde_json::{json, Value};
 
 use crate::{block_stats, rpc_help};

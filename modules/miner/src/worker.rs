@@ -392,8 +392,9 @@ impl Worker {
 
 #[cfg(test)]
 mod tests {
-    use node_api::chain::{Address, ChainOptions, ChainSpec, OutPoint, Transaction, TxOut};
-    use node_api::{Accepted, EntryInfo, LocalChain, MempoolError, MempoolInfo, SelectedTx};
+    use node_api::chain::{Address, ChainSpec, OutPoint, Transaction, TxOut};
+    use node_api::{Accepted, EntryInfo, MempoolError, MempoolInfo, SelectedTx};
+    use node_chain_state::{ChainOptions, LocalChain};
 
     use super::*;
 

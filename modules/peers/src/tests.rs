@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use node_api::chain::{ChainOptions, ChainSpec, Hash256};
-use node_api::{ChainView, EventBus, LocalChain, PeerService, TaskSpawner};
+use node_api::chain::{ChainSpec, Hash256};
+use node_api::{ChainView, EventBus, PeerService, TaskSpawner};
+use node_chain_state::{ChainOptions, LocalChain};
 use node_p2p::{
     encode_frame, AddrEntry, Inventory, Message, MessageCodec, NetAddress, PeerEvent, PeerInfo,
     Topic, VersionMessage, PROTOCOL_VERSION,

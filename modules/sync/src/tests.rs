@@ -6,10 +6,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use node_api::chain::{ChainEvent, ChainOptions, ChainSpec, Hash256};
+use node_api::chain::{ChainEvent, ChainSpec, Hash256};
 use node_api::p2p::{ConnectionType, Message, PeerId, PeerInfo, Topic, MAX_HEADERS, NODE_NETWORK};
-use node_api::{ChainView, ChainWriter, EventBus, LocalChain, MakeAnnouncement, PeerService};
-use node_chain::testing::{Builder, Wallet};
+use node_api::{ChainView, ChainWriter, EventBus, MakeAnnouncement, PeerService};
+use node_chain_state::testing::{Builder, Wallet};
+use node_chain_state::{ChainOptions, LocalChain};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 

@@ -35,7 +35,7 @@ mod peers;
 mod wallet;
 
 pub use broadcast::{Broadcast, BroadcastContext, CompactBlocks, BROADCAST};
-pub use chain_view::{ChainListener, ChainView, ChainWriter, LocalChain, PendingBlock};
+pub use chain_view::{ChainListener, ChainView, ChainWriter, PendingBlock};
 pub use mempool::{
     Accepted, EntryInfo, MempoolError, MempoolEvent, MempoolInfo, MempoolPolicy, MempoolService,
     SelectedTx, POLICY,

@@ -8,20 +8,12 @@ use super::pipeline::{run_is_full, verifiers, Cores, Outcome, Preverified, Ready
 use super::records::{encode, FAILED, HAVE_DATA};
 use super::tree::BlockTree;
 use super::{
-    now, BlockIndexEntry, BlockOutcome, ChainError, ChainState, ANTI_DOS_MARGIN_BLOCKS,
-    MAX_FUTURE_SECS,
+    anti_dos_threshold, now, BlockIndexEntry, BlockOutcome, ChainError, ChainState, MAX_FUTURE_SECS,
 };
-use crate::block::{Block, BlockHeader};
-use crate::hash::Hash256;
-use crate::pow::{block_work, check_proof_of_work, U256};
-use crate::validation::{check_block, check_coinbase_height, BlockError};
-
-/// The anti-DoS work for a tip of `chain_work` whose header has `bits`: its work less
-/// [`ANTI_DOS_MARGIN_BLOCKS`] blocks' worth at its difficulty.
-pub fn anti_dos_threshold(chain_work: U256, bits: u32) -> U256 {
-    let margin = block_work(bits).saturating_mul(U256::from(ANTI_DOS_MARGIN_BLOCKS));
-    chain_work.saturating_sub(margin)
-}
+use node_chain::block::{Block, BlockHeader};
+use node_chain::hash::Hash256;
+use node_chain::pow::{block_work, check_proof_of_work, U256};
+use node_chain::validation::{check_block, check_coinbase_height, BlockError};
 
 impl ChainState {
     /// Checks a header against its parent and stores it in the index. Returns whether it

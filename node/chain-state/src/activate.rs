@@ -9,10 +9,10 @@ use super::connect::Scripts;
 use super::pipeline::run_is_full;
 use super::records::encode;
 use super::{connect, prune, tx_index, BlockIndexEntry, ChainError, ChainState};
-use crate::block::Block;
-use crate::events::ChainEvent;
-use crate::hash::Hash256;
-use crate::validation::BlockError;
+use node_chain::block::Block;
+use node_chain::events::ChainEvent;
+use node_chain::hash::Hash256;
+use node_chain::validation::BlockError;
 
 /// A block of a run to connect.
 pub(super) struct ToConnect {

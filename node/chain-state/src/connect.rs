@@ -15,14 +15,14 @@ use rayon::iter::{ParallelBridge, ParallelIterator};
 use super::records::{address_key, decode, encode, height_key, outpoint_key, BlockUndo};
 use super::store::{Dbs, WriteError};
 use super::TIP_KEY;
-use crate::block::Block;
-use crate::coin::{created_coins, Coin};
-use crate::hash::Hash256;
-use crate::script::parse_p2pkh;
-use crate::spec::ChainSpec;
-use crate::transaction::{OutPoint, Transaction};
-use crate::validation::{check_tx_inputs, verify_block_input_scripts, BlockError, TxError};
-use crate::verify::preverified_for;
+use node_chain::block::Block;
+use node_chain::coin::{created_coins, Coin};
+use node_chain::hash::Hash256;
+use node_chain::script::parse_p2pkh;
+use node_chain::spec::ChainSpec;
+use node_chain::transaction::{OutPoint, Transaction};
+use node_chain::validation::{check_tx_inputs, verify_block_input_scripts, BlockError, TxError};
+use node_chain::verify::preverified_for;
 
 type Result<T> = std::result::Result<T, WriteError<BlockError>>;
 

@@ -4,7 +4,7 @@
 //! with a progress report every few seconds. `node import` runs it, and the sync benchmark uses
 //! it to time validation and storage without peers.
 //!
-//! Blocks go through [`ChainState::accept_block`] like blocks from peers: every rule is
+//! Blocks go through [`ChainState::accept_block`](crate::ChainState::accept_block) like blocks from peers: every rule is
 //! checked and the tip follows the most work. Blocks already stored are skipped, so an
 //! interrupted import can simply be run again.
 
@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use crate::block::{Block, BlockHeader};
-use crate::encode::{serialize, Decode, DecodeError, DecodeErrorKind, Reader};
-use crate::hash::Hash256;
-use crate::state::{
+use crate::{
     run_is_full, verifiers, BlockOutcome, ChainError, ChainState, Cores, Ready, MAX_RUN_BLOCKS,
 };
+use node_chain::block::{Block, BlockHeader};
+use node_chain::encode::{serialize, Decode, DecodeError, DecodeErrorKind, Reader};
+use node_chain::hash::Hash256;
 
 /// Time between two progress reports.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
@@ -426,8 +426,8 @@ pub fn write_block_file(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::ChainOptions;
     use crate::testing::SpendingChain;
+    use crate::ChainOptions;
     use crate::ChainSpec;
 
     fn regtest_state(dir: &Path) -> std::sync::Arc<ChainState> {

@@ -264,11 +264,13 @@ mod tests {
     #[test]
     fn enospc_and_edquot_are_disk_full_never_io_errors() {
         for errno in [28, 122] {
-            let e = ChainError::from(heed::Error::Io(std::io::Error::from_raw_os_error(errno)));
+            let e = crate::store::storage_error(heed::Error::Io(
+                std::io::Error::from_raw_os_error(errno),
+            ));
             assert!(e.is_disk_full(), "{e}");
             assert!(e.to_string().starts_with("disk full: "), "{e}");
         }
-        let e = ChainError::from(heed::Error::Io(std::io::Error::from_raw_os_error(5)));
+        let e = crate::store::storage_error(heed::Error::Io(std::io::Error::from_raw_os_error(5)));
         assert!(
             !e.is_disk_full() && e.to_string().starts_with("chain storage: "),
             "{e}"

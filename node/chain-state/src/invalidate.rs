@@ -7,8 +7,8 @@
 
 use super::records::encode;
 use super::{BlockIndexEntry, ChainError, ChainState};
-use crate::hash::Hash256;
-use crate::validation::BlockError;
+use node_chain::hash::Hash256;
+use node_chain::validation::BlockError;
 
 /// What marking (or unmarking) a block did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,11 @@
-//! Chain state on LMDB: blocks, the block index, the main chain, the UTXO set, undo data,
+//! The chain state: blocks, the block index and the UTXO set on LMDB, with fork choice by
+//! most work. Only the chain module (`modules/chain`) opens it and provides it as the
+//! `chain` service ([`LocalChain`], implementing `node-api`'s `ChainView` and
+//! `ChainWriter`); the command line (`node import`, `node check-datadir`), the benchmarks,
+//! the lab and tests use it directly. Other modules see the chain only through the
+//! `node-api` contract, so they build without LMDB (heed) or rayon.
+//!
+//! What it keeps: blocks, the block index, the main chain, the UTXO set, undo data,
 //! metadata, an optional address index and an optional transaction index (`tx_index.rs`),
 //! with fork choice by most cumulative work; blocks may be marked invalid by hand
 //! (`invalidate.rs`) and the last blocks re-checked (`verify_chain.rs`).
@@ -12,13 +19,22 @@
 //! most-work stored chain, which also finishes a reorganisation a crash interrupted.
 //!
 //! With `keep_blocks` set, the state is pruned (see `prune.rs`): bodies and undo
-//! data of blocks deeper than that are deleted as new blocks connect.
+//! data of blocks deeper than that are deleted as new blocks connect. Blocks are also
+//! imported from a file or another data directory ([`import`]), and the data directory's
+//! integrity is checked after an unclean stop ([`integrity`]).
+//!
+//! What it needs: a directory; every core (rayon) while blocks connect.
+//!
+//! Invariants: connecting or disconnecting a block (with the pruning it triggers) is one
+//! LMDB write transaction; the state never disagrees with itself after a crash.
 
 mod accept;
 mod activate;
 mod connect;
+pub mod import;
 pub mod integrity;
 mod invalidate;
+mod local_chain;
 mod open;
 mod pipeline;
 mod progress;
@@ -28,6 +44,8 @@ mod read;
 mod records;
 mod stats;
 mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod tree;
 mod tx_index;
 mod verify_chain;
@@ -36,25 +54,28 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use primitive_types::U256;
-
-pub use accept::anti_dos_threshold;
+pub use import::{
+    chain_blocks, import_blocks, import_headers, write_block_file, BlockFileReader, ImportError,
+    ImportProgress,
+};
 pub use invalidate::Marked;
+pub use local_chain::LocalChain;
 pub(crate) use pipeline::{run_is_full, verifiers, Cores, Ready};
-pub use pipeline::{MAX_RUN_BLOCKS, MAX_RUN_BYTES};
-pub use proposal::ProposalError;
-pub use prune::MIN_KEEP_BLOCKS;
-pub use records::BlockIndexEntry;
 pub use stats::{ChainTip, UtxoStats};
-pub use tx_index::{TxIndexInfo, TxLocation};
+// The contract types the state fills, defined with the formats so that `node-api` need not
+// depend on this crate; re-exported for the state's own users.
+pub use node_chain::{
+    anti_dos_threshold, BlockIndexEntry, BlockOutcome, ChainError, ChainIdentity, NextBlock,
+    ProposalError, Tip, TxIndexInfo, TxLocation, ANTI_DOS_MARGIN_BLOCKS, MAX_RUN_BLOCKS,
+    MAX_RUN_BYTES, MIN_KEEP_BLOCKS,
+};
 
 use self::store::{Store, WriteError};
 use self::tree::BlockTree;
-use crate::block::BlockHeader;
-use crate::events::ChainEvent;
-use crate::hash::Hash256;
-use crate::spec::ChainSpec;
-use crate::validation::BlockError;
+use node_chain::events::ChainEvent;
+use node_chain::hash::Hash256;
+use node_chain::spec::ChainSpec;
+use node_chain::validation::BlockError;
 
 const TIP_KEY: &[u8] = b"tip";
 const SPEC_KEY: &[u8] = b"spec";
@@ -86,155 +107,13 @@ pub struct ChainOptions {
     pub assume_valid: Option<Hash256>,
 }
 
-/// What a data directory records of its chain: the spec's name and the genesis hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChainIdentity {
-    /// The chain spec's name.
-    pub name: String,
-    /// The genesis block's hash, or `none` when the directory has no main chain.
-    pub genesis: String,
-}
-
-/// Errors of the chain state.
-#[derive(Debug, thiserror::Error)]
-pub enum ChainError {
-    /// The block or header breaks a rule.
-    #[error("{0}")]
-    Invalid(#[from] BlockError),
-    /// LMDB failed.
-    #[error("chain storage: {0}")]
-    Storage(String),
-    /// The file system holding the data directory is full (or the user's quota spent):
-    /// nothing was written. Reads go on; writes work again once space is freed.
-    #[error("disk full: the chain state could not be written ({0}); free space on the data directory's file system")]
-    DiskFull(String),
-    /// The data directory belongs to another chain.
-    #[error(
-        "the data directory holds chain {:?} (genesis {}), but the profile asks for chain \
-         {:?} (genesis {}); use another data directory",
-        found.name, found.genesis, wanted.name, wanted.genesis
-    )]
-    WrongChain {
-        /// The chain stored.
-        found: Box<ChainIdentity>,
-        /// The chain asked for.
-        wanted: Box<ChainIdentity>,
-    },
-    /// Stored records cannot be read.
-    #[error("chain state is corrupt: {0}")]
-    Corrupt(String),
-    /// The options cannot work.
-    #[error("keep_blocks = {0} is below the minimum of {MIN_KEEP_BLOCKS} (0 keeps every block)")]
-    KeepBlocksTooLow(u32),
-    /// The block's branch leaves the main chain where this pruned node no longer has the
-    /// data to disconnect back to: it cannot be connected, so it is not stored. Not a
-    /// fault of the sender.
-    #[error(
-        "block {hash} forks from the main chain at height {fork_height}, below the prune \
-         height {prune_height}: a pruned node cannot reorganise that deep"
-    )]
-    BeyondPruned {
-        /// The block.
-        hash: Hash256,
-        /// Height of the last main-chain block its branch shares.
-        fork_height: u32,
-        /// Main-chain blocks up to this height have no data.
-        prune_height: u32,
-    },
-    /// The transaction index needs every block's data: it cannot be kept with pruning on,
-    /// nor built on a data directory pruned already (Bitcoin Core refuses `-txindex` with
-    /// `-prune` too).
-    #[error("tx_index needs every block: {0}")]
-    TxIndexNeedsBlocks(String),
-    /// A peer's headers lead to a chain with less work than the anti-DoS threshold (the
-    /// tip's work less [`ANTI_DOS_MARGIN_BLOCKS`] blocks' worth): not stored, as Bitcoin
-    /// Core does since 24.0, so cheap forks cannot fill the index. Not a rule broken by
-    /// itself: the sender may be on a stale fork, or part way through a long chain.
-    #[error(
-        "headers ending at {last} lead to a chain with less work than the anti-DoS \
-         threshold ({ANTI_DOS_MARGIN_BLOCKS} blocks' worth below the tip): not stored"
-    )]
-    LowWork {
-        /// The last header of the run.
-        last: Hash256,
-    },
-}
-
-/// How far below the tip's work a peer's header chain must reach before it is stored:
-/// a day of blocks at the tip's difficulty (Bitcoin Core's 144).
-pub const ANTI_DOS_MARGIN_BLOCKS: u64 = 144;
-
-impl From<heed::Error> for ChainError {
-    fn from(e: heed::Error) -> Self {
-        match e {
-            heed::Error::Io(e) if store::is_disk_full(&e) => ChainError::DiskFull(e.to_string()),
-            e => ChainError::Storage(e.to_string()),
-        }
-    }
-}
-
-impl ChainError {
-    /// A file error about `path`: disk full when it is, else storage naming the file.
-    pub fn from_io(path: &std::path::Path, e: std::io::Error) -> Self {
-        if store::is_disk_full(&e) {
-            return ChainError::DiskFull(format!("{}: {e}", path.display()));
-        }
-        ChainError::Storage(format!("{}: {e}", path.display()))
-    }
-
-    /// Whether this is the disk being full (the operator frees space; nothing is wrong
-    /// with the data).
-    pub fn is_disk_full(&self) -> bool {
-        matches!(self, ChainError::DiskFull(_))
-    }
-}
-
 impl From<WriteError<BlockError>> for ChainError {
     fn from(e: WriteError<BlockError>) -> Self {
         match e {
-            WriteError::Store(e) => e.into(),
+            WriteError::Store(e) => store::storage_error(e),
             WriteError::Refused(e) => ChainError::Invalid(e),
         }
     }
-}
-
-/// What happened to an accepted block.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BlockOutcome {
-    /// Stored; the tip is now this block or one of its descendants.
-    BecameTip,
-    /// Stored on a branch with less work than the tip.
-    SideBranch,
-    /// Already stored.
-    AlreadyHave,
-}
-
-/// The tip of the main chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tip {
-    /// Its hash.
-    pub hash: Hash256,
-    /// Its height.
-    pub height: u32,
-    /// Its header.
-    pub header: BlockHeader,
-    /// Cumulative work of the main chain.
-    pub chain_work: U256,
-    /// Median time of the last 11 blocks.
-    pub median_time_past: u32,
-}
-
-/// Where the next block goes: what a miner needs for a template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NextBlock {
-    /// The parent (the tip).
-    pub prev: Hash256,
-    /// The new block's height.
-    pub height: u32,
-    /// The bits it must carry.
-    pub bits: u32,
-    /// Its time must be above this (median time past of the tip).
-    pub min_time: u32,
 }
 
 type EventSink = Box<dyn Fn(ChainEvent) + Send + Sync>;
@@ -266,7 +145,7 @@ fn now() -> u64 {
 }
 
 impl ChainState {
-    pub(super) fn tree(&self) -> RwLockReadGuard<'_, BlockTree> {
+    pub(crate) fn tree(&self) -> RwLockReadGuard<'_, BlockTree> {
         self.tree.read().unwrap_or_else(|e| e.into_inner())
     }
 

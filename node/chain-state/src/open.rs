@@ -15,13 +15,13 @@ use super::{
     BlockIndexEntry, ChainError, ChainIdentity, ChainOptions, ChainState, ADDRESS_INDEX_KEY,
     MIN_KEEP_BLOCKS, SCHEMA_KEY, SCHEMA_VERSION, SPEC_KEY, TIP_KEY,
 };
-use crate::block::Block;
-use crate::coin::Coin;
-use crate::events::ChainEvent;
-use crate::hash::Hash256;
-use crate::pow::block_work;
-use crate::spec::ChainSpec;
-use crate::validation::BlockError;
+use node_chain::block::Block;
+use node_chain::coin::Coin;
+use node_chain::events::ChainEvent;
+use node_chain::hash::Hash256;
+use node_chain::pow::block_work;
+use node_chain::spec::ChainSpec;
+use node_chain::validation::BlockError;
 
 impl ChainState {
     /// Opens (or creates) the chain state in `path` for `spec`. Events of every later
@@ -174,7 +174,7 @@ impl ChainState {
                     else {
                         continue;
                     };
-                    if let Some(hash) = crate::script::parse_p2pkh(&coin.script_pubkey) {
+                    if let Some(hash) = node_chain::script::parse_p2pkh(&coin.script_pubkey) {
                         dbs.address
                             .put(txn, &address_key(&hash, &outpoint), &value)?;
                     }

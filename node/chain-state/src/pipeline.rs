@@ -8,7 +8,7 @@
 //! alone, whatever order blocks arrive in. When every signature verified, connecting the
 //! block only checks that each coin spent has that script (no hashing, no signature);
 //! otherwise the valid signatures wait in the signature cache
-//! ([`SigCache`](crate::validation::SigCache)) and each input is verified again against
+//! ([`SigCache`](node_chain::validation::SigCache)) and each input is verified again against
 //! the coin it really spends, finding its signature there unless it is the bad one. Blocks
 //! stored ahead of their parent connect later from storage the same way.
 //!
@@ -35,25 +35,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
-use super::{BlockOutcome, ChainError, ChainState};
-use crate::block::Block;
-use crate::hash::Hash256;
-use crate::transaction::Transaction;
-use crate::validation::check_block;
-use crate::verify::preverify_p2pkh_input;
-
-/// Most blocks connected in one write transaction. A commit's fsync is paid once per run,
-/// so 64 makes it negligible next to the blocks' own work, while the run stays far below
-/// the prune depth ([`MIN_KEEP_BLOCKS`](super::MIN_KEEP_BLOCKS), which `prune_step`
-/// needs) and a node stopped mid-run loses at most this many blocks of work.
-pub const MAX_RUN_BLOCKS: usize = 64;
-
-/// A run ends once its serialized blocks reach this many bytes (so it passes it by less
-/// than one block). LMDB keeps a transaction's dirty pages in memory until the commit; a
-/// run writes a few times its blocks' size (bodies, undo data, coins), well under LMDB's
-/// 512 MiB dirty-page limit, and a node syncing full 1 MB blocks still writes 16 a
-/// commit.
-pub const MAX_RUN_BYTES: usize = 16 << 20;
+use super::{BlockOutcome, ChainError, ChainState, MAX_RUN_BLOCKS, MAX_RUN_BYTES};
+use node_chain::block::Block;
+use node_chain::hash::Hash256;
+use node_chain::transaction::Transaction;
+use node_chain::validation::check_block;
+use node_chain::verify::preverify_p2pkh_input;
 
 /// The threads that verify blocks ahead of the writer ([`ChainState::preverify`]), one
 /// per core, apart from rayon's global pool: the writer verifies the blocks it connects

@@ -4,23 +4,9 @@
 
 use super::connect;
 use super::store::WriteError;
-use super::{now, ChainError, ChainState, MAX_FUTURE_SECS};
-use crate::block::Block;
-use crate::validation::{check_block, check_coinbase_height, BlockError};
-
-/// Why a proposal was not found valid.
-#[derive(Debug, thiserror::Error)]
-pub enum ProposalError {
-    /// It does not build on the tip: nothing can be said (Core's reason).
-    #[error("inconclusive-not-best-prevblk")]
-    NotOnTip,
-    /// It breaks a rule.
-    #[error("{0}")]
-    Invalid(BlockError),
-    /// The store failed.
-    #[error("{0}")]
-    Chain(ChainError),
-}
+use super::{now, ChainState, ProposalError, MAX_FUTURE_SECS};
+use node_chain::block::Block;
+use node_chain::validation::{check_block, check_coinbase_height, BlockError};
 
 impl ChainState {
     /// Runs every rule a block on the tip must pass, proof of work aside, connecting it
@@ -72,7 +58,7 @@ impl ChainState {
         match outcome {
             Err(WriteError::Refused(None)) | Ok(()) => Ok(()),
             Err(WriteError::Refused(Some(e))) => Err(rule(e)),
-            Err(WriteError::Store(e)) => Err(ProposalError::Chain(e.into())),
+            Err(WriteError::Store(e)) => Err(ProposalError::Chain(super::store::storage_error(e))),
         }
     }
 }

@@ -15,14 +15,10 @@ use heed::RwTxn;
 use super::records::{encode, BlockIndexEntry, HAVE_DATA, PRUNED};
 use super::store::{Dbs, WriteError};
 use super::tree::BlockTree;
-use crate::hash::Hash256;
+use node_chain::hash::Hash256;
 
 /// Meta key of the prune height (u32 little-endian; absent = nothing pruned).
 pub(crate) const PRUNE_HEIGHT_KEY: &[u8] = b"prune_height";
-
-/// Bitcoin Core's MIN_BLOCKS_TO_KEEP: a pruned node can still reorganise this deep, and
-/// peers may ask a NODE_NETWORK_LIMITED node for this many recent blocks.
-pub const MIN_KEEP_BLOCKS: u32 = 288;
 
 /// Most main-chain heights pruned by one connect. A node that turns pruning on with a long
 /// chain behind it catches up over many connects instead of one huge transaction.

@@ -4,10 +4,10 @@
 use super::records::{decode, outpoint_from_key, outpoint_key, BlockUndo};
 use super::tree::BlockTree;
 use super::{BlockIndexEntry, ChainError, ChainState, NextBlock, Tip, LOCATOR_DENSE};
-use crate::block::{Block, BlockHeader};
-use crate::coin::Coin;
-use crate::hash::Hash256;
-use crate::transaction::OutPoint;
+use node_chain::block::{Block, BlockHeader};
+use node_chain::coin::Coin;
+use node_chain::hash::Hash256;
+use node_chain::transaction::OutPoint;
 
 impl ChainState {
     /// The tip of the main chain.

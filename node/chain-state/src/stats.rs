@@ -5,8 +5,8 @@ use sha2::{Digest, Sha256};
 
 use super::records::decode;
 use super::{ChainError, ChainState, TIP_KEY};
-use crate::coin::Coin;
-use crate::hash::Hash256;
+use node_chain::coin::Coin;
+use node_chain::hash::Hash256;
 
 /// A block no other known block builds on.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,6 +6,7 @@ use std::sync::{Mutex, RwLock};
 
 use heed::types::Bytes;
 use heed::{Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
+use node_chain::ChainError;
 
 /// The map starts here and doubles when a write finds it full. LMDB maps are sparse, so a
 /// larger start would cost nothing on disk, but growth is what a long-lived node needs.
@@ -43,14 +44,13 @@ pub(crate) enum WriteError<E> {
     Refused(E),
 }
 
-/// Linux's errno values for an I/O error, no space left, and a quota exceeded.
+/// Linux's errno values for an I/O error and no space left.
 pub(crate) const EIO: i32 = 5;
 pub(crate) const ENOSPC: i32 = 28;
-pub(crate) const EDQUOT: i32 = 122;
 
 /// Whether `e` says the disk (or the user's quota) is full.
 pub(crate) fn is_disk_full(e: &std::io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(ENOSPC | EDQUOT))
+    node_chain::is_disk_full_io(e)
 }
 
 /// Whether the file system holding `dir` cannot take 64 KiB more: a probe file is
@@ -77,8 +77,21 @@ pub(crate) struct Store {
     writer: Mutex<()>,
 }
 
+/// An LMDB error as the chain service reports it: disk full when it is, else storage.
+/// (`ChainError` is defined without LMDB, in `node-chain`, so it has no `From` for it.)
+pub(crate) fn storage_error(e: heed::Error) -> ChainError {
+    match e {
+        heed::Error::Io(e) if is_disk_full(&e) => ChainError::DiskFull(e.to_string()),
+        e => ChainError::Storage(e.to_string()),
+    }
+}
+
 impl Store {
-    pub(crate) fn open(path: &Path) -> Result<Store, heed::Error> {
+    pub(crate) fn open(path: &Path) -> Result<Store, ChainError> {
+        Store::open_env(path).map_err(storage_error)
+    }
+
+    fn open_env(path: &Path) -> Result<Store, heed::Error> {
         std::fs::create_dir_all(path)?;
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
         options.map_size(INITIAL_MAP_SIZE).max_dbs(9);
@@ -113,10 +126,10 @@ impl Store {
     pub(crate) fn read<T>(
         &self,
         f: impl FnOnce(&RoTxn<'_, WithoutTls>, &Dbs) -> Result<T, heed::Error>,
-    ) -> Result<T, heed::Error> {
+    ) -> Result<T, ChainError> {
         let _shared = self.gate.read().unwrap_or_else(|e| e.into_inner());
-        let rtxn = self.env.read_txn()?;
-        f(&rtxn, &self.dbs)
+        let rtxn = self.env.read_txn().map_err(storage_error)?;
+        f(&rtxn, &self.dbs).map_err(storage_error)
     }
 
     /// Runs `f` in one write transaction and commits it. When the map is full, the

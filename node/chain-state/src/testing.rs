@@ -3,10 +3,11 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::script::{bip34_height_prefix, p2pkh_script};
-use crate::{
-    check_proof_of_work, merkle_root, sign_p2pkh_input, Block, BlockHeader, ChainState, Hash256,
-    OutPoint, PrivateKey, Transaction, TxIn, TxOut,
+use crate::ChainState;
+use node_chain::script::{bip34_height_prefix, p2pkh_script};
+use node_chain::{
+    check_proof_of_work, merkle_root, sign_p2pkh_input, Block, BlockHeader, Hash256, OutPoint,
+    PrivateKey, Transaction, TxIn, TxOut,
 };
 
 /// Fee of each payment a [`SpendingChain`] makes, satoshis.

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use primitive_types::U256;
 
 use super::records::{BlockIndexEntry, FAILED};
-use crate::hash::Hash256;
+use node_chain::hash::Hash256;
 
 pub(crate) struct BlockTree {
     entries: HashMap<Hash256, BlockIndexEntry>,

@@ -22,10 +22,10 @@ use heed::RwTxn;
 
 use super::records::decode;
 use super::store::{Store, WriteError};
-use super::{ChainError, ChainState, TX_INDEX_KEY};
-use crate::block::Block;
-use crate::hash::Hash256;
-use crate::validation::BlockError;
+use super::{ChainError, ChainState, TxIndexInfo, TxLocation, TX_INDEX_KEY};
+use node_chain::block::Block;
+use node_chain::hash::Hash256;
+use node_chain::validation::BlockError;
 
 /// Blocks indexed per batch while building. A batch holds the writer lock, so blocks
 /// arriving meanwhile wait for it: 100 blocks of 1 MB are read and indexed in well under
@@ -39,42 +39,6 @@ pub(super) const SYNCED: u64 = u64::MAX;
 /// Meta value of [`TX_INDEX_KEY`] once the index covers the whole main chain; while it is
 /// being built the value is the last height indexed (u32 little-endian).
 const COMPLETE: &[u8] = b"complete";
-
-/// How far the transaction index is built (`getindexinfo`'s `txindex`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TxIndexInfo {
-    /// It covers the whole main chain and follows every block.
-    pub synced: bool,
-    /// The height of the last main-chain block indexed (the tip once synced).
-    pub best_block_height: u32,
-}
-
-/// Where a confirmed transaction is: its block and its position in the block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TxLocation {
-    /// The main-chain block holding it.
-    pub block: Hash256,
-    /// Its index in the block's transactions (0 is the coinbase).
-    pub position: u32,
-}
-
-impl TxLocation {
-    fn encode(&self) -> [u8; 36] {
-        let mut value = [0u8; 36];
-        value[..32].copy_from_slice(self.block.as_bytes());
-        value[32..].copy_from_slice(&self.position.to_le_bytes());
-        value
-    }
-
-    fn decode(bytes: &[u8]) -> Option<TxLocation> {
-        let block: [u8; 32] = bytes.get(..32)?.try_into().ok()?;
-        let position: [u8; 4] = bytes.get(32..36)?.try_into().ok()?;
-        Some(TxLocation {
-            block: Hash256(block),
-            position: u32::from_le_bytes(position),
-        })
-    }
-}
 
 /// Inside the write that connects `block` (`hash`): indexes each of its transactions.
 pub(crate) fn add_block<E>(

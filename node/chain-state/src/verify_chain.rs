@@ -18,11 +18,11 @@ use super::connect::{connect_block, disconnect_block, Scripts};
 use super::records::{decode, outpoint_key, BlockUndo};
 use super::store::{Dbs, WriteError};
 use super::{ChainError, ChainState};
-use crate::block::Block;
-use crate::coin::{created_coins, Coin};
-use crate::hash::Hash256;
-use crate::transaction::OutPoint;
-use crate::validation::{check_block, check_coinbase_height, BlockError};
+use node_chain::block::Block;
+use node_chain::coin::{created_coins, Coin};
+use node_chain::hash::Hash256;
+use node_chain::transaction::OutPoint;
+use node_chain::validation::{check_block, check_coinbase_height, BlockError};
 
 /// Bitcoin Core's highest check level.
 const MAX_CHECK_LEVEL: u32 = 4;
@@ -78,7 +78,7 @@ impl ChainState {
                 tracing::error!(level, "verification failed: {failure}");
                 Ok(false)
             }
-            Err(WriteError::Store(e)) => Err(e.into()),
+            Err(WriteError::Store(e)) => Err(super::store::storage_error(e)),
             Err(WriteError::Refused(e)) => Err(e.into()),
         }
     }
@@ -194,9 +194,9 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::encode::serialize;
     use crate::testing::{Builder, Wallet};
     use crate::{ChainOptions, ChainSpec};
+    use node_chain::encode::serialize;
 
     fn chain_with_a_payment(dir: &std::path::Path) -> (Arc<ChainState>, Block) {
         let spec = ChainSpec::by_name("regtest").unwrap();

@@ -190,7 +190,7 @@ pub(crate) fn check_datadir(
     sets: &[String],
     datadir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    use node_chain::integrity::{self, ChildWalkError};
+    use node_chain_state::integrity::{self, ChildWalkError};
     let profile = Profile::load(&source, std::env::vars(), sets, datadir)?;
     let datadir = &profile.node.datadir;
     // Held while checking: a running node is refused here, and none starts meanwhile.
@@ -218,7 +218,10 @@ pub(crate) fn check_datadir(
 fn open_chain(
     profile: &Profile,
     datadir: &std::path::Path,
-) -> anyhow::Result<(node_kernel::DataDir, std::sync::Arc<node_chain::ChainState>)> {
+) -> anyhow::Result<(
+    node_kernel::DataDir,
+    std::sync::Arc<node_chain_state::ChainState>,
+)> {
     let spec = node_chain::resolve(&profile.node.chain, &profile.node.chain_base)
         .with_context(|| format!("in {}, [node] chain", profile.node.profile))?;
     let config: node_chain_module::ChainConfig = match profile.merged.get("chain") {
@@ -228,7 +231,7 @@ fn open_chain(
     };
     let lock = node_kernel::DataDir::open(datadir)?;
     let options = config.options(spec)?;
-    let state = node_chain::ChainState::open(&datadir.join("chain"), spec, options, |_| {})?;
+    let state = node_chain_state::ChainState::open(&datadir.join("chain"), spec, options, |_| {})?;
     Ok((lock, state))
 }
 
@@ -247,12 +250,17 @@ pub(crate) fn import(
             let (_source_lock, source) = open_chain(&profile, &dir)?;
             let target = Some(source.tip().height);
             // Headers first, so an assumed-valid block of the source takes effect at once.
-            node_chain::import_headers(&state, &source)?;
-            node_chain::import_blocks(&state, node_chain::chain_blocks(&source), target, |_| {})?
+            node_chain_state::import_headers(&state, &source)?;
+            node_chain_state::import_blocks(
+                &state,
+                node_chain_state::chain_blocks(&source),
+                target,
+                |_| {},
+            )?
         }
         (None, Some(path)) => {
-            let blocks = node_chain::BlockFileReader::open(&path)?;
-            node_chain::import_blocks(&state, blocks, None, |_| {})?
+            let blocks = node_chain_state::BlockFileReader::open(&path)?;
+            node_chain_state::import_blocks(&state, blocks, None, |_| {})?
         }
         _ => anyhow::bail!("give --from-datadir DIR or --file FILE"),
     };

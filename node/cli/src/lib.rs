@@ -160,7 +160,7 @@ pub fn main() -> std::process::ExitCode {
         }
         Command::CheckDatadir {
             walk_chain: Some(dir),
-        } => return node_chain::integrity::walk_as_child(&dir),
+        } => return node_chain_state::integrity::walk_as_child(&dir),
         Command::CheckDatadir { walk_chain: None } => {
             commands::check_datadir(source, &cli.sets, cli.datadir)
         }

@@ -13,8 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use node_chain::testing::SpendingChain;
-use node_chain::{write_block_file, Block, BlockFileReader, BlockOutcome, Hash256};
+use node_chain::{Block, BlockOutcome, Hash256};
+use node_chain_state::{testing::SpendingChain, write_block_file, BlockFileReader};
 
 use super::{assert_utxo_consistent, open};
 

@@ -2,10 +2,11 @@
 
 use std::collections::HashMap;
 
-use node_chain::testing::SpendingChain;
-use node_chain::{
+use node_chain::MIN_KEEP_BLOCKS;
+use node_chain_state::testing::SpendingChain;
+use node_chain_state::{
     chain_blocks, import_blocks, write_block_file, BlockFileReader, ChainOptions, ChainState,
-    ImportError, MIN_KEEP_BLOCKS,
+    ImportError,
 };
 
 use super::{assert_utxo_consistent, open, regtest};

@@ -10,11 +10,10 @@ mod prune;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use node_chain::testing::{Builder, Wallet};
 use node_chain::validation::{BlockError, TxError};
-use node_chain::{
-    BlockOutcome, ChainError, ChainEvent, ChainOptions, ChainSpec, ChainState, Coin, OutPoint,
-};
+use node_chain::{BlockOutcome, ChainError, ChainEvent, ChainSpec, Coin, OutPoint};
+use node_chain_state::testing::{Builder, Wallet};
+use node_chain_state::{ChainOptions, ChainState};
 
 fn regtest() -> &'static ChainSpec {
     ChainSpec::by_name("regtest").unwrap()

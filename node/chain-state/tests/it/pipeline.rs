@@ -5,11 +5,10 @@
 
 use std::sync::{mpsc, Arc};
 
-use node_chain::testing::{Builder, SpendingChain, Wallet};
 use node_chain::validation::{BlockError, TxError};
-use node_chain::{
-    import_blocks, Block, BlockOutcome, ChainOptions, ChainState, Hash256, ImportError,
-};
+use node_chain::{Block, BlockOutcome, Hash256};
+use node_chain_state::testing::{Builder, SpendingChain, Wallet};
+use node_chain_state::{import_blocks, ChainOptions, ChainState, ImportError};
 
 use super::{assert_utxo_consistent, open, regtest, rule};
 

@@ -5,10 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use node_chain::testing::SpendingChain;
-use node_chain::{
-    BlockOutcome, ChainError, ChainOptions, ChainState, Coin, OutPoint, MIN_KEEP_BLOCKS,
-};
+use node_chain::{BlockOutcome, ChainError, Coin, OutPoint, MIN_KEEP_BLOCKS};
+use node_chain_state::{testing::SpendingChain, ChainOptions, ChainState};
 
 use super::{assert_utxo_consistent, regtest};
 
