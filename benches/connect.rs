@@ -59,8 +59,8 @@ const FEE: u64 = 1_000;
 /// then two of `MEMPOOL_BLOCK_SPENDS`.
 fn prepare(dir: &std::path::Path) -> (Arc<ChainState>, Vec<Block>, [Block; 2]) {
     let spec = ChainSpec::by_name("regtest").expect("regtest");
-    let state =
-        ChainState::open(dir, spec, ChainOptions::default(), |_| {}).expect("open chain state");
+    let state = ChainState::open(dir, spec.clone(), ChainOptions::default(), |_| {})
+        .expect("open chain state");
     let (miner, payee) = (Wallet::new(1), Wallet::new(2));
     let mut builder = Builder::new(&state);
     let mut fan_out = Vec::new();

@@ -403,12 +403,7 @@ fn signature_ceiling(blocks: &[Block]) -> f64 {
 /// Seconds to write `blocks` into a fresh state whose `assume_valid` is the last of them
 /// (headers known first, as a node syncing headers-first has them), in runs as
 /// `import_blocks` writes them.
-fn write_ceiling(
-    dir: &Path,
-    spec: &'static ChainSpec,
-    source: &ChainState,
-    blocks: &[Block],
-) -> f64 {
+fn write_ceiling(dir: &Path, spec: Arc<ChainSpec>, source: &ChainState, blocks: &[Block]) -> f64 {
     let options = ChainOptions {
         assume_valid: Some(source.tip().hash),
         ..OPTIONS
@@ -459,7 +454,7 @@ fn fastest(mut measure: impl FnMut() -> f64) -> f64 {
 /// Seconds `import_blocks` takes from `source` into a fresh state with `assume_valid`.
 fn import(
     dir: &Path,
-    spec: &'static ChainSpec,
+    spec: Arc<ChainSpec>,
     source: &ChainState,
     assume_valid: Option<Hash256>,
 ) -> f64 {
@@ -488,9 +483,9 @@ fn main() {
     let root = dir.path().to_path_buf();
     let source_dir = root.join("source");
 
-    let source = ChainState::open(&source_dir.join("chain"), spec, OPTIONS, |_| {})
+    let source = ChainState::open(&source_dir.join("chain"), spec.clone(), OPTIONS, |_| {})
         .expect("open the source chain state");
-    let ChainSize { txs, bytes } = build_chain(&source, spec);
+    let ChainSize { txs, bytes } = build_chain(&source, &spec);
     assert_eq!(source.tip().height, BLOCKS);
     let tip = source.tip().hash;
     print("chain_blocks", json!(BLOCKS), "blocks");
@@ -511,7 +506,8 @@ fn main() {
         "sig/s",
     );
     print("sig_ceiling_secs", json!(round(sig_secs, 2)), "s");
-    let write_secs = fastest(|| write_ceiling(&root.join("ceiling"), spec, &source, &blocks));
+    let write_secs =
+        fastest(|| write_ceiling(&root.join("ceiling"), spec.clone(), &source, &blocks));
     print(
         "write_ceiling_blocks_per_s",
         json!(round(f64::from(BLOCKS) / write_secs, 1)),
@@ -524,7 +520,7 @@ fn main() {
     // over the minutes of a run, so a ceiling measured minutes earlier made ratios noise.
     let ceiling = |assume_valid: Option<Hash256>, source: &ChainState| match assume_valid {
         None => signature_ceiling(&blocks),
-        Some(_) => write_ceiling(&root.join("ceiling"), spec, source, &blocks),
+        Some(_) => write_ceiling(&root.join("ceiling"), spec.clone(), source, &blocks),
     };
     let mut import_rates = Vec::new();
     for (assume_valid, suffix) in [(None, ""), (Some(tip), "_assumevalid")] {
@@ -532,7 +528,7 @@ fn main() {
             || ceiling(assume_valid, &source),
             || {
                 (
-                    import(&root.join("import"), spec, &source, assume_valid),
+                    import(&root.join("import"), spec.clone(), &source, assume_valid),
                     (),
                 )
             },
@@ -589,7 +585,7 @@ fn main() {
     for source in &mut sources {
         assert_eq!(source.wait_ready(&runtime), u64::from(BLOCKS));
     }
-    let source = ChainState::open(&source_dir.join("chain"), spec, OPTIONS, |_| {})
+    let source = ChainState::open(&source_dir.join("chain"), spec.clone(), OPTIONS, |_| {})
         .expect("open the source chain state again");
 
     print(

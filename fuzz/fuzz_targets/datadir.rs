@@ -42,7 +42,7 @@ struct Template {
     _dir: tempfile::TempDir,
 }
 
-fn spec() -> &'static ChainSpec {
+fn spec() -> std::sync::Arc<ChainSpec> {
     ChainSpec::by_name("regtest").expect("regtest")
 }
 

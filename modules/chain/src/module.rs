@@ -96,7 +96,7 @@ fn parse_assume_valid(text: &str) -> Result<Option<Hash256>, ConfigError> {
 }
 
 struct ChainModule {
-    spec: &'static ChainSpec,
+    spec: Arc<ChainSpec>,
     config: ChainConfig,
 }
 
@@ -135,10 +135,12 @@ inventory::submit! {
 impl Module for ChainModule {
     async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
         let bus = ctx.events().clone();
-        let options = self.config.options(self.spec)?;
+        let options = self.config.options(&self.spec)?;
         let path = ctx.datadir().join("chain");
         crate::unclean::check_after_unclean_stop(&ctx, &path)?;
-        let chain = LocalChain::open(&path, self.spec, options, move |event| bus.publish(event))?;
+        let chain = LocalChain::open(&path, self.spec.clone(), options, move |event| {
+            bus.publish(event)
+        })?;
         let tip = chain.tip();
         tracing::info!(
             chain = self.spec.name,

@@ -89,7 +89,7 @@ impl Module for MinerModule {
         let writer = ctx.require::<dyn ChainWriter>()?;
         let mempool = ctx.require::<dyn MempoolService>()?;
         let spec = chain.spec();
-        check_against(&self.config, spec).map_err(|e| format!("[miner] {e}"))?;
+        check_against(&self.config, &spec).map_err(|e| format!("[miner] {e}"))?;
         let payout = if !self.config.payout_address.is_empty() {
             Some(spec.parse_address(&self.config.payout_address)?)
         } else if let Some(wallet) = ctx.get::<dyn WalletService>()? {
@@ -151,7 +151,7 @@ impl Module for MinerModule {
             writer,
             mempool: mempool.clone(),
             peers: ctx.get::<dyn PeerService>()?,
-            spec,
+            spec: spec.clone(),
             changes: changes.clone(),
             block_max_bytes: self.config.block_max_bytes,
             block_max_txs: self.config.block_max_txs,

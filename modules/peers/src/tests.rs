@@ -39,7 +39,7 @@ impl Harness {
         let spec = ChainSpec::by_name("regtest").unwrap();
         let chain: Arc<dyn ChainView> = LocalChain::open(
             &dir.path().join("chain"),
-            spec,
+            spec.clone(),
             ChainOptions::default(),
             |_| {},
         )
@@ -49,7 +49,7 @@ impl Harness {
             ..PeersConfig::default()
         };
         tweak(&mut config);
-        let settings = config.resolve(Some(spec)).unwrap();
+        let settings = config.resolve(Some(&spec)).unwrap();
         let listener = TcpListener::bind(settings.listen).await.unwrap();
         let local = listener.local_addr().unwrap();
         let events = EventBus::default();

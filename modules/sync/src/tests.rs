@@ -153,7 +153,7 @@ async fn syncs_from_one_peer(strategy: &str, built: Box<dyn SyncStrategy>, stall
     let spec = ChainSpec::by_name("regtest").unwrap();
     let source = LocalChain::open(
         &dir.path().join("source"),
-        spec,
+        spec.clone(),
         ChainOptions::default(),
         |_| {},
     )

@@ -14,7 +14,7 @@ use node_chain::{
 /// read of memory or one LMDB read transaction.
 pub trait ChainView: Send + Sync {
     /// The consensus constants in effect. Modules read the spec here, never by name.
-    fn spec(&self) -> &'static ChainSpec;
+    fn spec(&self) -> Arc<ChainSpec>;
     /// The tip of the main chain.
     fn tip(&self) -> Tip;
     /// The most-work header known and its height (ahead of the tip while syncing).

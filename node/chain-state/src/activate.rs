@@ -162,7 +162,7 @@ impl ChainState {
                 connect::connect_block(
                     txn,
                     dbs,
-                    self.spec,
+                    &self.spec,
                     self.options.address_index,
                     &b.block,
                     &b.txids,

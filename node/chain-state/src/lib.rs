@@ -51,7 +51,7 @@ mod tx_index;
 mod verify_chain;
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use import::{
@@ -120,7 +120,7 @@ type EventSink = Box<dyn Fn(ChainEvent) + Send + Sync>;
 
 /// The chain state: the `chain` service.
 pub struct ChainState {
-    spec: &'static ChainSpec,
+    spec: Arc<ChainSpec>,
     store: Store,
     tree: RwLock<BlockTree>,
     writer: Mutex<()>,
@@ -150,8 +150,8 @@ impl ChainState {
     }
 
     /// The chain spec.
-    pub fn spec(&self) -> &'static ChainSpec {
-        self.spec
+    pub fn spec(&self) -> &Arc<ChainSpec> {
+        &self.spec
     }
 
     /// Whether the address index is kept.

@@ -24,7 +24,7 @@ impl LocalChain {
     /// listeners in order, then to `publish` (the event bus).
     pub fn open(
         path: &std::path::Path,
-        spec: &'static ChainSpec,
+        spec: Arc<ChainSpec>,
         options: ChainOptions,
         publish: impl Fn(ChainEvent) + Send + Sync + 'static,
     ) -> Result<Arc<LocalChain>, ChainError> {
@@ -48,8 +48,8 @@ impl LocalChain {
 }
 
 impl ChainView for LocalChain {
-    fn spec(&self) -> &'static ChainSpec {
-        self.state.spec()
+    fn spec(&self) -> Arc<ChainSpec> {
+        self.state.spec().clone()
     }
     fn tip(&self) -> Tip {
         self.state.tip()

@@ -28,7 +28,7 @@ impl ChainState {
     /// change go to `sink`, in order.
     pub fn open(
         path: &Path,
-        spec: &'static ChainSpec,
+        spec: Arc<ChainSpec>,
         options: ChainOptions,
         sink: impl Fn(ChainEvent) + Send + Sync + 'static,
     ) -> Result<Arc<ChainState>, ChainError> {
@@ -65,7 +65,7 @@ impl ChainState {
                 .map(|(name, schema)| (name, schema, stored_genesis)))
         })?;
         match found {
-            None => Self::initialize(&store, spec, &genesis)?,
+            None => Self::initialize(&store, &spec, &genesis)?,
             // The spec is recorded with the genesis in one transaction: a directory with
             // one and not the other lost records, whatever chain it holds.
             Some((_, _, None)) => {

@@ -42,7 +42,7 @@ impl ChainState {
             match connect::connect_block(
                 txn,
                 dbs,
-                self.spec,
+                &self.spec,
                 self.options.address_index,
                 block,
                 &txids,

@@ -140,7 +140,7 @@ impl ChainState {
             connect_block(
                 txn,
                 dbs,
-                self.spec,
+                &self.spec,
                 false,
                 &block,
                 &block.txids(),

@@ -69,6 +69,6 @@ pub use pow::{
 pub use sighash::legacy_sighash_all;
 pub use signature::{is_low_s, is_strict_der, SIGHASH_ALL};
 pub use spec::{ChainSpec, UnknownSpec};
-pub use spec_file::{resolve, ChainSpecFile, SpecFileError};
+pub use spec_file::{resolve, SpecFileError};
 pub use transaction::{Coins, OutPoint, Transaction, TxIn, TxOut, COIN, MAX_MONEY};
 pub use verify::{sign_p2pkh_input, verify_p2pkh_input, ScriptError};

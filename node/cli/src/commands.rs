@@ -230,7 +230,7 @@ fn open_chain(
         None => node_chain_module::ChainConfig::default(),
     };
     let lock = node_kernel::DataDir::open(datadir)?;
-    let options = config.options(spec)?;
+    let options = config.options(&spec)?;
     let state = node_chain_state::ChainState::open(&datadir.join("chain"), spec, options, |_| {})?;
     Ok((lock, state))
 }
@@ -275,11 +275,11 @@ pub(crate) fn import(
 }
 
 pub(crate) fn chainspec(name: Option<String>, from: Option<PathBuf>) -> anyhow::Result<()> {
-    use node_chain::spec_file::{check_spec_text, ChainSpecFile};
+    use node_chain::spec_file::check_spec_text;
     match (name, from) {
         (Some(name), None) => {
             let spec = node_chain::ChainSpec::by_name(&name)?;
-            out!("{}", ChainSpecFile::from_spec(spec).to_toml().trim_end());
+            out!("{}", spec.to_toml().trim_end());
         }
         (None, Some(path)) => {
             let file = path.display().to_string();
@@ -291,13 +291,13 @@ pub(crate) fn chainspec(name: Option<String>, from: Option<PathBuf>) -> anyhow::
                 eprintln!(
                     "{file}: genesis.nonce did not meet pow_limit_bits; found nonce {}, genesis {}. \
                      The completed file follows: save it over {file}.",
-                    checked.file.genesis.nonce, checked.genesis_hash
+                    checked.spec.genesis.nonce, checked.genesis_hash
                 );
-                out!("{}", checked.file.to_toml().trim_end());
+                out!("{}", checked.spec.to_toml().trim_end());
             } else {
                 out!(
                     "{file}: ok; chain {}, genesis {}",
-                    checked.file.name,
+                    checked.spec.name,
                     checked.genesis_hash
                 );
             }

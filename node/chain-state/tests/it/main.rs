@@ -15,7 +15,7 @@ use node_chain::{BlockOutcome, ChainError, ChainEvent, ChainSpec, Coin, OutPoint
 use node_chain_state::testing::{Builder, Wallet};
 use node_chain_state::{ChainOptions, ChainState};
 
-fn regtest() -> &'static ChainSpec {
+fn regtest() -> Arc<ChainSpec> {
     ChainSpec::by_name("regtest").unwrap()
 }
 
