@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use node_api::chain::{ChainSpec, Hash256};
-use node_api::{ChainView, EventBus, PeerService, TaskSpawner};
+use node_api::{ChainView, EventBus, TaskSpawner};
+use node_api::{PeerAdmin, PeerInventory, PeerMessaging};
 use node_chain_state::{ChainOptions, LocalChain};
 use node_p2p::{
     encode_frame, AddrEntry, Inventory, Message, MessageCodec, NetAddress, PeerEvent, PeerInfo,

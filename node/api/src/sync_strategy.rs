@@ -1,19 +1,29 @@
-//! The strategy trait: what to request from whom. The driver feeds it what happened;
-//! a plugin adds a strategy with `inventory::submit!` of a [`node_api::StrategyFactory`]
-//! whose behaviour is [`STRATEGY`] and whose `build` ends with
-//! `Ok(STRATEGY.erase(Box::new(MyStrategy { .. })))`.
+//! Sync strategies: what to request from whom while the chain catches up. The sync
+//! module's driver owns the work every strategy shares (it accepts every `headers` and
+//! `block` message, judges peers that send invalid data, holds low-work headers) and
+//! feeds the strategy the profile chooses (`[sync] strategy`) what happened; the strategy
+//! only asks, through the narrow [`SyncContext`]: the chain read-only, the peers'
+//! [`PeerMessaging`] part (send, subscribe, the peer list; it cannot ban or drop a peer),
+//! and what the driver knows of each peer's height.
+//!
+//! A plugin adds a strategy with `inventory::submit!` of a [`crate::StrategyFactory`]
+//! whose behaviour is [`STRATEGY`] (`behaviour: STRATEGY.name`) and whose `build` ends
+//! with `Ok(STRATEGY.erase(Box::new(MyStrategy { .. })))`; its settings come from
+//! `[sync.<name>]`, and an unknown name is refused with the registered ones listed.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use node_api::chain::{BlockHeader, Hash256};
-use node_api::p2p::InvType;
-use node_api::p2p::{
+use node_chain::{BlockHeader, Hash256};
+use node_kernel::Behaviour;
+use node_p2p::InvType;
+use node_p2p::{
     GetHeaders, Inventory, Message, PeerId, PeerInfo, NODE_NETWORK, NODE_NETWORK_LIMITED,
     NODE_NETWORK_LIMITED_MIN_BLOCKS, PROTOCOL_VERSION,
 };
-use node_api::{Behaviour, ChainView, CompactBlocks, PeerService};
+
+use crate::{ChainView, CompactBlocks, PeerMessaging};
 
 /// The behaviour sync strategies register under (`[sync] strategy`).
 pub const STRATEGY: Behaviour<Box<dyn SyncStrategy>> = Behaviour::new("sync strategy");
@@ -22,8 +32,9 @@ pub const STRATEGY: Behaviour<Box<dyn SyncStrategy>> = Behaviour::new("sync stra
 pub struct SyncContext<'a> {
     /// The chain, read-only: the driver alone hands it headers and blocks.
     pub chain: &'a Arc<dyn ChainView>,
-    /// The peers.
-    pub peers: &'a Arc<dyn PeerService>,
+    /// The peers: sending, subscribing and the peer list (judging and dropping peers is
+    /// the driver's).
+    pub peers: &'a dyn PeerMessaging,
     /// Each ready peer's best known height (from its `version`, raised by what it sends).
     pub heights: &'a HashMap<PeerId, u32>,
     /// Ready peers that serve only their last 288 blocks (NODE_NETWORK_LIMITED without
@@ -42,7 +53,7 @@ fn serves(known: u32, limited: bool, height: u32) -> bool {
 
 /// Whether a peer advertising `services` serves only recent blocks (BIP159), as Bitcoin
 /// Core's `IsLimitedPeer` decides.
-pub(crate) fn is_limited(services: u64) -> bool {
+pub fn is_limited(services: u64) -> bool {
     services & NODE_NETWORK == 0 && services & NODE_NETWORK_LIMITED != 0
 }
 
