@@ -16,7 +16,7 @@ use node_kernel::{plan, registered_modules, registered_strategies, Profile, Prof
 
 /// The profile used when `--profile` is not given: every module a user needs to follow
 /// the `dev` chain, with a wallet and RPC, and no miner.
-const DEFAULT_PROFILE: &str = include_str!("../../../configs/default.toml");
+const DEFAULT_PROFILE: &str = include_str!("../configs/default.toml");
 
 pub(crate) fn profile_source(file: Option<PathBuf>) -> ProfileSource {
     match file {
