@@ -20,6 +20,7 @@ mod metrics;
 mod module;
 mod rpc;
 mod rpc_help;
+mod rpc_params;
 mod tx_index;
 mod unclean;
 

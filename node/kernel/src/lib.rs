@@ -42,11 +42,12 @@ mod tasks;
 
 pub use context::StartContext;
 pub use datadir::DataDir;
+pub use error::BoxError;
 pub use error::{toml_words, ConfigError, KernelError, ProfileError};
 pub use events::EventBus;
 pub use lifecycle::{plan, run, Plan, PlannedModule};
 pub use logging::LogControl;
-pub use module::{registered_modules, BoxError, Module, ModuleConfig, ModuleFactory};
+pub use module::{registered_modules, Module, ModuleConfig, ModuleFactory};
 pub use profile::{NodeSettings, Profile, ProfileSource};
 pub use reference::config_reference;
 pub use rpc::{MethodEntry, RpcError, RpcParams, RpcRegistry, RunOn};

@@ -9,13 +9,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::context::StartContext;
-use crate::error::ConfigError;
+use crate::error::{BoxError, ConfigError};
 use crate::profile::NodeSettings;
 use crate::registry::{self, Registered};
 use crate::strategy::{self, Behaviour, StrategyConfig};
-
-/// The error a module returns from `start`.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A part of the node that the profile can switch on.
 ///
