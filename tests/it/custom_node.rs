@@ -90,7 +90,7 @@ fn build_custom_node(project: &Path) -> PathBuf {
 fn a_node_built_outside_the_repository_runs_its_own_module_strategy_and_method() {
     let (project, bin) = custom_node();
 
-    let listed = bin_output(&bin, &["modules"], &[]);
+    let listed = bin_output(bin, &["modules"], &[]);
     assert!(listed.status.success(), "{listed:?}");
     let listed = String::from_utf8_lossy(&listed.stdout);
     for name in [

@@ -90,9 +90,8 @@ impl ChainState {
 
     /// A stored block's serialization, as peers are served it.
     pub fn block_bytes(&self, hash: &Hash256) -> Result<Option<Vec<u8>>, ChainError> {
-        Ok(self
-            .store
-            .read(|txn, dbs| Ok(dbs.blocks.get(txn, hash.as_bytes())?.map(<[u8]>::to_vec)))?)
+        self.store
+            .read(|txn, dbs| Ok(dbs.blocks.get(txn, hash.as_bytes())?.map(<[u8]>::to_vec)))
     }
 
     /// The coins a block spent, in the order of its inputs (coinbase aside): what
