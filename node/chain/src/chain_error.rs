@@ -25,8 +25,8 @@ pub const MIN_KEEP_BLOCKS: u32 = 288;
 
 /// Most blocks connected in one write transaction. A commit's fsync is paid once per run,
 /// so 64 makes it negligible next to the blocks' own work, while the run stays far below
-/// the prune depth ([`MIN_KEEP_BLOCKS`], which `prune_step`
-/// needs) and a node stopped mid-run loses at most this many blocks of work.
+/// the prune depth ([`MIN_KEEP_BLOCKS`], which the chain state's pruning needs) and a
+/// node stopped mid-run loses at most this many blocks of work.
 pub const MAX_RUN_BLOCKS: usize = 64;
 
 /// A run ends once its serialized blocks reach this many bytes (so it passes it by less

@@ -20,6 +20,7 @@
 //! causes the ones already started to stop in reverse order; two nodes never open one data
 //! directory (an exclusive lock on `DATADIR/.lock`).
 
+mod config_table;
 mod context;
 mod datadir;
 mod error;
