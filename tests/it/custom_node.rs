@@ -1,7 +1,7 @@
-//! A third party's node binary, built outside the repository: `examples/custom-node` is
-//! copied to a temporary directory, its path dependencies pointed at this checkout, and
-//! built with cargo (sharing this checkout's target directory, so node's crates are not
-//! compiled again). Its module, its mempool policy and its RPC method then work in a
+//! A third party's node binary, built outside the repository's workspace:
+//! `examples/custom-node` is copied under the target directory (`custom-node-copy`, kept
+//! between runs), its path dependencies pointed at this checkout, and built with cargo
+//! (sharing this checkout's target directory, so node's crates are not compiled again). Its module, its mempool policy and its RPC method then work in a
 //! running node, and its sync strategy syncs it from another node.
 
 use std::path::{Path, PathBuf};
