@@ -2,14 +2,14 @@
 //! peer and from three, per sync strategy, beside importing the same blocks from local
 //! storage in the same run.
 //!
-//! The chain is built in this process with `node_chain::testing`: 2,000 regtest blocks,
+//! The chain is built in this process with `node_chain_state::testing`: 2,000 regtest blocks,
 //! the first paying its coinbase in 100 outputs, which mature at height 101; from there
 //! every block holds 100 single-input P2PKH payments spending the previous block's (so
 //! each block carries 100 signatures and the UTXO set stays small). It is written into a
 //! chain state in a temporary data directory (`DATADIR/chain`, the address index on, as
 //! in `configs/regtest.toml`), then:
 //! - import: the same blocks are read back from that state and accepted into a fresh one
-//!   with `node_chain::import_headers` then `node_chain::import_blocks`, in this process
+//!   with `node_chain_state::import_headers` then `node_chain_state::import_blocks`, in this process
 //!   (what `node import --from-datadir` does);
 //! - sync: three source nodes run on copies of that data directory (a directory is locked
 //!   by one node), and for each strategy (`headers-first`, `poll`, their other settings at
@@ -72,12 +72,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use node_chain::testing::{Builder, Wallet};
 use node_chain::validation::SigCache;
-use node_chain::{
-    chain_blocks, import_blocks, import_headers, verify_p2pkh_input, Block, ChainOptions,
-    ChainSpec, ChainState, Hash256, Transaction,
-};
+use node_chain::{verify_p2pkh_input, Block, ChainSpec, Hash256, Transaction};
+use node_chain_state::testing::{Builder, Wallet};
+use node_chain_state::{chain_blocks, import_blocks, import_headers, ChainOptions, ChainState};
 use node_rpc::{ClientSettings, Credentials};
 use rayon::prelude::*;
 use serde_json::json;
@@ -405,12 +403,7 @@ fn signature_ceiling(blocks: &[Block]) -> f64 {
 /// Seconds to write `blocks` into a fresh state whose `assume_valid` is the last of them
 /// (headers known first, as a node syncing headers-first has them), in runs as
 /// `import_blocks` writes them.
-fn write_ceiling(
-    dir: &Path,
-    spec: &'static ChainSpec,
-    source: &ChainState,
-    blocks: &[Block],
-) -> f64 {
+fn write_ceiling(dir: &Path, spec: Arc<ChainSpec>, source: &ChainState, blocks: &[Block]) -> f64 {
     let options = ChainOptions {
         assume_valid: Some(source.tip().hash),
         ..OPTIONS
@@ -461,7 +454,7 @@ fn fastest(mut measure: impl FnMut() -> f64) -> f64 {
 /// Seconds `import_blocks` takes from `source` into a fresh state with `assume_valid`.
 fn import(
     dir: &Path,
-    spec: &'static ChainSpec,
+    spec: Arc<ChainSpec>,
     source: &ChainState,
     assume_valid: Option<Hash256>,
 ) -> f64 {
@@ -490,9 +483,9 @@ fn main() {
     let root = dir.path().to_path_buf();
     let source_dir = root.join("source");
 
-    let source = ChainState::open(&source_dir.join("chain"), spec, OPTIONS, |_| {})
+    let source = ChainState::open(&source_dir.join("chain"), spec.clone(), OPTIONS, |_| {})
         .expect("open the source chain state");
-    let ChainSize { txs, bytes } = build_chain(&source, spec);
+    let ChainSize { txs, bytes } = build_chain(&source, &spec);
     assert_eq!(source.tip().height, BLOCKS);
     let tip = source.tip().hash;
     print("chain_blocks", json!(BLOCKS), "blocks");
@@ -513,7 +506,8 @@ fn main() {
         "sig/s",
     );
     print("sig_ceiling_secs", json!(round(sig_secs, 2)), "s");
-    let write_secs = fastest(|| write_ceiling(&root.join("ceiling"), spec, &source, &blocks));
+    let write_secs =
+        fastest(|| write_ceiling(&root.join("ceiling"), spec.clone(), &source, &blocks));
     print(
         "write_ceiling_blocks_per_s",
         json!(round(f64::from(BLOCKS) / write_secs, 1)),
@@ -526,7 +520,7 @@ fn main() {
     // over the minutes of a run, so a ceiling measured minutes earlier made ratios noise.
     let ceiling = |assume_valid: Option<Hash256>, source: &ChainState| match assume_valid {
         None => signature_ceiling(&blocks),
-        Some(_) => write_ceiling(&root.join("ceiling"), spec, source, &blocks),
+        Some(_) => write_ceiling(&root.join("ceiling"), spec.clone(), source, &blocks),
     };
     let mut import_rates = Vec::new();
     for (assume_valid, suffix) in [(None, ""), (Some(tip), "_assumevalid")] {
@@ -534,7 +528,7 @@ fn main() {
             || ceiling(assume_valid, &source),
             || {
                 (
-                    import(&root.join("import"), spec, &source, assume_valid),
+                    import(&root.join("import"), spec.clone(), &source, assume_valid),
                     (),
                 )
             },
@@ -591,7 +585,7 @@ fn main() {
     for source in &mut sources {
         assert_eq!(source.wait_ready(&runtime), u64::from(BLOCKS));
     }
-    let source = ChainState::open(&source_dir.join("chain"), spec, OPTIONS, |_| {})
+    let source = ChainState::open(&source_dir.join("chain"), spec.clone(), OPTIONS, |_| {})
         .expect("open the source chain state again");
 
     print(

@@ -207,7 +207,7 @@ impl Drop for NodeProcess {
 }
 
 /// The regtest chain's parameters.
-pub(crate) fn regtest() -> &'static node_chain::ChainSpec {
+pub(crate) fn regtest() -> std::sync::Arc<node_chain::ChainSpec> {
     node_chain::ChainSpec::by_name("regtest").expect("regtest spec")
 }
 

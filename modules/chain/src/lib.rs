@@ -1,4 +1,4 @@
-//! The `chain` module: opens the chain state (`node-chain`) in the data directory and
+//! The `chain` module: opens the chain state (`node-chain-state`) in the data directory and
 //! provides it as the `chain` service (a read-only [`node_api::ChainView`]) and the
 //! `chain-writer` service ([`node_api::ChainWriter`], for sync, relay, the miner and
 //! `submitblock`), publishes its events on the bus after its in-order listeners have
@@ -12,7 +12,7 @@
 //! `node_blocks_connected_total`, `node_blocks_disconnected_total`, `node_reorgs_total`,
 //! `node_reorg_depth_blocks` and `node_block_connect_seconds` (histograms).
 //!
-//! Costs: what `node-chain`'s state costs; the RPC methods run on the blocking pool.
+//! Costs: what `node-chain-state` costs; the RPC methods run on the blocking pool.
 
 mod block_stats;
 mod maintenance;
@@ -20,6 +20,7 @@ mod metrics;
 mod module;
 mod rpc;
 mod rpc_help;
+mod rpc_params;
 mod tx_index;
 mod unclean;
 

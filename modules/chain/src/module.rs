@@ -2,11 +2,12 @@
 //! `chain` service, publishes its events on the bus, and registers the blockchain RPC
 //! methods.
 
-use node_api::chain::{ChainOptions, ChainSpec, Hash256, MIN_KEEP_BLOCKS};
+use node_api::chain::{ChainSpec, Hash256, MIN_KEEP_BLOCKS};
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainView, ChainWriter, ConfigError, LocalChain,
-    Module, ModuleConfig, ModuleFactory, StartContext,
+    async_trait, inventory, services, BoxError, ChainView, ChainWriter, ConfigError, Module,
+    ModuleConfig, ModuleFactory, StartContext,
 };
+use node_chain_state::{ChainOptions, LocalChain};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -95,7 +96,7 @@ fn parse_assume_valid(text: &str) -> Result<Option<Hash256>, ConfigError> {
 }
 
 struct ChainModule {
-    spec: &'static ChainSpec,
+    spec: Arc<ChainSpec>,
     config: ChainConfig,
 }
 
@@ -134,10 +135,12 @@ inventory::submit! {
 impl Module for ChainModule {
     async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
         let bus = ctx.events().clone();
-        let options = self.config.options(self.spec)?;
+        let options = self.config.options(&self.spec)?;
         let path = ctx.datadir().join("chain");
         crate::unclean::check_after_unclean_stop(&ctx, &path)?;
-        let chain = LocalChain::open(&path, self.spec, options, move |event| bus.publish(event))?;
+        let chain = LocalChain::open(&path, self.spec.clone(), options, move |event| {
+            bus.publish(event)
+        })?;
         let tip = chain.tip();
         tracing::info!(
             chain = self.spec.name,

@@ -392,8 +392,9 @@ impl Worker {
 
 #[cfg(test)]
 mod tests {
-    use node_api::chain::{Address, ChainOptions, ChainSpec, OutPoint, Transaction, TxOut};
-    use node_api::{Accepted, EntryInfo, LocalChain, MempoolError, MempoolInfo, SelectedTx};
+    use node_api::chain::{Address, ChainSpec, OutPoint, Transaction, TxOut};
+    use node_api::{Accepted, EntryInfo, MempoolError, MempoolInfo, SelectedTx};
+    use node_chain_state::{ChainOptions, LocalChain};
 
     use super::*;
 
@@ -447,7 +448,8 @@ mod tests {
     fn generate_mines_on_each_new_tip_and_the_listener_settles_it() {
         let dir = tempfile::tempdir().unwrap();
         let spec = ChainSpec::by_name("regtest").unwrap();
-        let chain = LocalChain::open(dir.path(), spec, ChainOptions::default(), |_| {}).unwrap();
+        let chain =
+            LocalChain::open(dir.path(), spec.clone(), ChainOptions::default(), |_| {}).unwrap();
         let searcher = NonceSearcher::new(1).unwrap();
         let control = Arc::new(Control::new(
             searcher.kernel().name(),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use node_api::PeerService;
+use node_api::PeerAdmin;
 use node_p2p::{
     ConnectionType, Message, MessageCodec, PayloadError, Received, BLOCKTXN_COMMAND, BLOCK_COMMAND,
     CMPCTBLOCK_COMMAND, MIN_PEER_VERSION, SENDHEADERS_VERSION, TX_COMMAND,

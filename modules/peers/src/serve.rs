@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use node_api::PeerService;
+use node_api::{PeerAdmin, PeerMessaging};
 use node_p2p::{
     raw_frame, AddrEntry, ConnectionType, GetHeaders, InvType, Inventory, Message, NetAddress,
     Topic, VersionMessage, BLOCK_COMMAND, MAX_ADDR, MAX_HEADERS, NODE_NETWORK,

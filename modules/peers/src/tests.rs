@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use node_api::chain::{ChainOptions, ChainSpec, Hash256};
-use node_api::{ChainView, EventBus, LocalChain, PeerService, TaskSpawner};
+use node_api::chain::{ChainSpec, Hash256};
+use node_api::{ChainView, EventBus, TaskSpawner};
+use node_api::{PeerAdmin, PeerInventory, PeerMessaging};
+use node_chain_state::{ChainOptions, LocalChain};
 use node_p2p::{
     encode_frame, AddrEntry, Inventory, Message, MessageCodec, NetAddress, PeerEvent, PeerInfo,
     Topic, VersionMessage, PROTOCOL_VERSION,
@@ -38,7 +40,7 @@ impl Harness {
         let spec = ChainSpec::by_name("regtest").unwrap();
         let chain: Arc<dyn ChainView> = LocalChain::open(
             &dir.path().join("chain"),
-            spec,
+            spec.clone(),
             ChainOptions::default(),
             |_| {},
         )
@@ -48,7 +50,7 @@ impl Harness {
             ..PeersConfig::default()
         };
         tweak(&mut config);
-        let settings = config.resolve(Some(spec)).unwrap();
+        let settings = config.resolve(Some(&spec)).unwrap();
         let listener = TcpListener::bind(settings.listen).await.unwrap();
         let local = listener.local_addr().unwrap();
         let events = EventBus::default();

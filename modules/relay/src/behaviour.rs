@@ -222,7 +222,7 @@ pub(crate) mod tests {
 
     use node_api::chain::{BlockHeader, Hash256};
     use node_api::p2p::{ConnectionType, InvType, PeerId, PeerInfo, Topic};
-    use node_api::MakeAnnouncement;
+    use node_api::{MakeAnnouncement, PeerAdmin, PeerInventory, PeerMessaging};
     use tokio::sync::mpsc;
 
     use super::*;
@@ -248,7 +248,7 @@ pub(crate) mod tests {
         }
     }
 
-    impl PeerService for Recording {
+    impl PeerMessaging for Recording {
         fn subscribe(&self, _topic: Topic) -> mpsc::Receiver<(PeerId, Arc<Message>)> {
             unimplemented!("behaviours only announce")
         }
@@ -262,6 +262,15 @@ pub(crate) mod tests {
         fn broadcast(&self, _message: Message) -> usize {
             unimplemented!("behaviours only announce")
         }
+        fn peers(&self) -> Vec<PeerInfo> {
+            self.peers.clone()
+        }
+        fn peer(&self, id: PeerId) -> Option<PeerInfo> {
+            self.peers.iter().find(|p| p.id == id).cloned()
+        }
+    }
+
+    impl PeerInventory for Recording {
         fn announce(&self, hashes: &[Hash256], make: &mut MakeAnnouncement<'_>) -> usize {
             let mut count = 0;
             for peer in &self.peers {
@@ -284,12 +293,9 @@ pub(crate) mod tests {
             self.known.contains(&(peer, *hash))
         }
         fn mark_known(&self, _peer: PeerId, _hashes: &[Hash256]) {}
-        fn peers(&self) -> Vec<PeerInfo> {
-            self.peers.clone()
-        }
-        fn peer(&self, id: PeerId) -> Option<PeerInfo> {
-            self.peers.iter().find(|p| p.id == id).cloned()
-        }
+    }
+
+    impl PeerAdmin for Recording {
         fn connection_count(&self) -> usize {
             self.peers.len()
         }

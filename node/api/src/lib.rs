@@ -7,12 +7,14 @@
 //!   [`p2p`] (the P2P wire format);
 //! - the services modules exchange, each a narrow trait provided and required by type
 //!   (`ctx.require::<dyn ChainView>()`): [`ChainView`] (read-only chain) and
-//!   [`ChainWriter`] (accepting blocks and headers), [`MempoolService`], [`PeerService`],
+//!   [`ChainWriter`] (accepting blocks and headers), [`MempoolService`], [`PeerService`]
+//!   (in parts: [`PeerMessaging`], [`PeerInventory`], [`PeerAdmin`]),
 //!   [`MinerService`], [`WalletService`], [`CompactBlocks`] (which peers' new blocks are
 //!   asked compact, BIP152), with the names modules declare in
 //!   `provides`/`needs`/`uses` in [`services`];
 //! - the behaviours a profile chooses by name whose contracts a third party implements:
-//!   [`MempoolPolicy`] ([`POLICY`]) and [`Broadcast`] ([`BROADCAST`]);
+//!   [`MempoolPolicy`] ([`POLICY`]), [`Broadcast`] ([`BROADCAST`]) and [`SyncStrategy`]
+//!   ([`STRATEGY`], with its narrow [`SyncContext`]);
 //! - the events modules publish: [`chain::ChainEvent`], [`MempoolEvent`],
 //!   [`p2p::PeerEvent`];
 //! - the metrics facade ([`metrics`]): modules record, an exporter installs a recorder;
@@ -32,17 +34,19 @@ mod mempool;
 mod miner;
 mod monitoring;
 mod peers;
+mod sync_strategy;
 mod wallet;
 
 pub use broadcast::{Broadcast, BroadcastContext, CompactBlocks, BROADCAST};
-pub use chain_view::{ChainListener, ChainView, ChainWriter, LocalChain, PendingBlock};
+pub use chain_view::{ChainListener, ChainView, ChainWriter, PendingBlock};
 pub use mempool::{
     Accepted, EntryInfo, MempoolError, MempoolEvent, MempoolInfo, MempoolPolicy, MempoolService,
     SelectedTx, POLICY,
 };
 pub use miner::{MinerService, MinerStatus};
 pub use monitoring::{monitoring_listen, MONITORING_PORT_OFFSET};
-pub use peers::{MakeAnnouncement, PeerService};
+pub use peers::{MakeAnnouncement, PeerAdmin, PeerInventory, PeerMessaging, PeerService};
+pub use sync_strategy::{is_limited, SyncContext, SyncStrategy, STRATEGY};
 pub use wallet::WalletService;
 
 pub use metrics;

@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use node_api::chain::{Block, ChainOptions, ChainSpec, Transaction};
-use node_api::{ChainView, ChainWriter, LocalChain, MempoolError, MempoolService, POLICY};
-use node_chain::testing::{Builder, Wallet};
+use node_api::chain::{Block, ChainSpec, Transaction};
+use node_api::{ChainView, ChainWriter, MempoolError, MempoolService, POLICY};
+use node_chain_state::testing::{Builder, Wallet};
+use node_chain_state::{ChainOptions, LocalChain};
 use node_mempool::{Mempool, MempoolConfig};
 
 const COIN: u64 = 100_000_000;

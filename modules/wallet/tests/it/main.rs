@@ -6,9 +6,10 @@ mod pool;
 
 use std::sync::Arc;
 
-use node_api::chain::{Address, ChainOptions, ChainSpec};
-use node_api::{ChainView, ChainWriter, LocalChain, MempoolService, WalletService};
-use node_chain::testing::{Builder, Wallet as TestKey};
+use node_api::chain::{Address, ChainSpec};
+use node_api::{ChainView, ChainWriter, MempoolService, WalletService};
+use node_chain_state::testing::{Builder, Wallet as TestKey};
+use node_chain_state::{ChainOptions, LocalChain};
 use node_wallet::{Wallet, WalletError};
 
 use pool::TestPool;

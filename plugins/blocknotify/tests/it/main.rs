@@ -2,7 +2,7 @@
 //!
 //! The node runs in-process (the kernel's `plan` and `run` on a profile file), so the test
 //! needs neither the `node` binary nor the network. Its `chain` module is a stand-in
-//! built on `node_api::LocalChain`, the very service the real chain module provides: this
+//! built on `node_chain_state::LocalChain`, the very service the real chain module provides: this
 //! plugin crate stays free of module crates, and the test feeds blocks through
 //! `ChainWriter` instead of mining them over RPC.
 
@@ -10,12 +10,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use node_api::chain::{ChainOptions, ChainSpec};
+use node_api::chain::ChainSpec;
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainView, ChainWriter, LocalChain, Module,
-    ModuleFactory, StartContext,
+    async_trait, inventory, services, BoxError, ChainView, ChainWriter, Module, ModuleFactory,
+    StartContext,
 };
-use node_chain::testing::{Builder, Wallet};
+use node_chain_state::testing::{Builder, Wallet};
+use node_chain_state::{ChainOptions, LocalChain};
 use node_kernel::{plan, run, Profile, ProfileSource};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
