@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use node_chain::testing::Wallet;
+use node_chain_state::testing::Wallet;
 use node_chain::{Address, Block};
 use node_p2p::{InvType, Inventory, Message};
 
