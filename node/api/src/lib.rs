@@ -9,7 +9,7 @@
 //!   (`ctx.require::<dyn ChainView>()`): [`ChainView`] (read-only chain) and
 //!   [`ChainWriter`] (accepting blocks and headers), [`MempoolService`], [`PeerService`],
 //!   [`MinerService`], [`WalletService`], [`CompactBlocks`] (which peers' new blocks are
-//!   asked compact, BIP152), with the names modules declare in
+//!   asked compact, BIP152), [`ScriptHistory`] (confirmed history by output script), with the names modules declare in
 //!   `provides`/`needs`/`uses` in [`services`];
 //! - the behaviours a profile chooses by name whose contracts a third party implements:
 //!   [`MempoolPolicy`] ([`POLICY`]) and [`Broadcast`] ([`BROADCAST`]);
@@ -32,6 +32,7 @@ mod mempool;
 mod miner;
 mod monitoring;
 mod peers;
+mod script_history;
 mod wallet;
 
 pub use broadcast::{Broadcast, BroadcastContext, CompactBlocks, BROADCAST};
@@ -43,6 +44,7 @@ pub use mempool::{
 pub use miner::{MinerService, MinerStatus};
 pub use monitoring::{monitoring_listen, MONITORING_PORT_OFFSET};
 pub use peers::{MakeAnnouncement, PeerService};
+pub use script_history::{HistoryRow, ScriptHistory};
 pub use wallet::WalletService;
 
 pub use metrics;
@@ -76,6 +78,8 @@ pub mod services {
     pub const WALLET: &str = "wallet";
     /// [`crate::CompactBlocks`].
     pub const COMPACT_BLOCKS: &str = "compact-blocks";
+    /// [`crate::ScriptHistory`]: confirmed history by output script.
+    pub const SCRIPT_HISTORY: &str = "script-history";
 }
 
 impl Service for dyn ChainView {
@@ -98,4 +102,7 @@ impl Service for dyn WalletService {
 }
 impl Service for dyn CompactBlocks {
     const NAME: &'static str = services::COMPACT_BLOCKS;
+}
+impl Service for dyn ScriptHistory {
+    const NAME: &'static str = services::SCRIPT_HISTORY;
 }

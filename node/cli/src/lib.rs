@@ -22,6 +22,7 @@ use node_chain_module as _;
 use node_discovery as _;
 use node_events as _;
 use node_explorer as _;
+use node_electrum as _;
 use node_health as _;
 use node_mempool as _;
 use node_metrics as _;
