@@ -8,6 +8,7 @@ mod compact;
 mod custom_node;
 mod datadir_faults;
 mod docs;
+mod electrum;
 mod events;
 mod explorer;
 mod follow_chain;
