@@ -422,3 +422,45 @@ fn every_bound_of_the_electrum_server_holds_at_its_limit() {
     let old = fourth.call(r#"{"id":2,"method":"server.version","params":["test","1.2"]}"#);
     assert_eq!(old["error"]["code"], 1);
 }
+
+#[test]
+fn the_explorer_reads_address_history_from_the_electrum_index() {
+    let mut node = TestNode::start_text(
+        &crate::common::modules_profile(
+            &["chain", "mempool", "miner", "rpc", "electrum", "explorer"],
+            "[chain]\naddress_index = true\n\n[miner]\nautostart = false\n\n\
+             [electrum]\nlisten = \"127.0.0.1:0\"\n\n[explorer]\nlisten = \"127.0.0.1:0\"\n",
+        ),
+        &[],
+    );
+    let http = node.http_addr("explorer");
+    let payer = Wallet::new(7);
+    let payee = Wallet::new(8);
+    node.generate(101, &address(&payer));
+    let client = connect(node.datadir());
+    let history = until(&client, "the coinbases are indexed", |c| {
+        let h = c.script_get_history(&script(&payer)).unwrap();
+        (h.len() == 101).then_some(h)
+    });
+    let first = to_ours(&client.transaction_get(&history[0].tx_hash).unwrap());
+    let pay = payer.pay(&first, 0, &payee, 100_000_000, 10_000);
+    client.transaction_broadcast(&to_theirs(&pay)).unwrap();
+    node.generate(1, &address(&payer));
+    let page = wait_for("the payee's history on the explorer", WAIT, || {
+        let (status, body) = crate::observability::http_get(
+            &http,
+            &format!("/explorer/api/address/{}", address(&payee)),
+        )?;
+        let page: Value = serde_json::from_str(&body).ok()?;
+        (status == 200 && page["history_count"] == 1).then_some(page)
+    });
+    assert_eq!(page["history"][0]["txid"], pay.txid().to_string());
+    assert_eq!(page["history"][0]["height"], 102);
+    // The transaction page finds its block through the same index.
+    let (status, body) =
+        crate::observability::http_get(&http, &format!("/explorer/api/tx/{}", pay.txid())).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let tx: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(tx["height"], 102);
+    assert_eq!(tx["fee"], 10_000);
+}
