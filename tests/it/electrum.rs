@@ -169,6 +169,31 @@ fn a_wallet_syncs_subscribes_broadcasts_and_follows_a_reorganisation() {
         (payee_balance.confirmed, payee_balance.unconfirmed),
         (0, 10 * 100_000_000)
     );
+    // A child spending the unconfirmed payment: height -1, listed after its parent.
+    let child = payee.pay(&pay, 0, &other, 100_000_000, 10_000);
+    client.transaction_broadcast(&to_theirs(&child)).unwrap();
+    let rows = until(&client, "the child in the payee's history", |c| {
+        let h = c.script_get_history(&script(&payee)).unwrap();
+        (h.len() == 2).then_some(h)
+    });
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.tx_hash.to_string(), r.height))
+            .collect::<Vec<_>>(),
+        vec![(pay.txid().to_string(), 0), (child.txid().to_string(), -1)]
+    );
+    let payee_balance = client.script_get_balance(&script(&payee)).unwrap();
+    assert_eq!(
+        payee_balance.unconfirmed,
+        10 * 100_000_000 - 100_000_000 - 10_000
+    );
+    let unspent = client.script_list_unspent(&script(&payee)).unwrap();
+    assert_eq!(
+        unspent.len(),
+        1,
+        "the child's change; the payment's output is spent"
+    );
+    assert_eq!(unspent[0].tx_hash.to_string(), child.txid().to_string());
     // A second broadcast of the same transaction is the node's refusal, code 2.
     let again = client.transaction_broadcast(&to_theirs(&pay)).unwrap_err();
     assert!(
@@ -185,7 +210,7 @@ fn a_wallet_syncs_subscribes_broadcasts_and_follows_a_reorganisation() {
     assert_eq!(header.header.block_hash().to_string(), mined[0]);
     until(&client, "the payee's history shows the block", |c| {
         let h = c.script_get_history(&script(&payee)).unwrap();
-        (h.len() == 1 && h[0].height == 102).then_some(())
+        (h.len() == 2 && h.iter().all(|r| r.height == 102)).then_some(())
     });
     let popped = until(&client, "the payee's confirmation notification", |c| {
         let status = c.script_pop(&script(&payee)).unwrap()?;
@@ -238,7 +263,7 @@ fn a_wallet_syncs_subscribes_broadcasts_and_follows_a_reorganisation() {
     assert_eq!(header.height, 101);
     until(&client, "the payment is unconfirmed again", |c| {
         let h = c.script_get_history(&script(&payee)).unwrap();
-        (h.len() == 1 && h[0].height == 0).then_some(())
+        (h.len() == 2 && h[0].height == 0 && h[1].height == -1).then_some(())
     });
     until(&client, "a status notification of the payee", |c| {
         let status = c.script_pop(&script(&payee)).unwrap()?;
@@ -247,7 +272,7 @@ fn a_wallet_syncs_subscribes_broadcasts_and_follows_a_reorganisation() {
     node.text("reconsiderblock", &[&mined[0]]);
     until(&client, "the payment is confirmed again", |c| {
         let h = c.script_get_history(&script(&payee)).unwrap();
-        (h.len() == 1 && h[0].height == 102).then_some(())
+        (h.len() == 2 && h.iter().all(|r| r.height == 102)).then_some(())
     });
     let before_kill = client.script_get_history(&script(&payer)).unwrap();
     assert_eq!(before_kill.len(), 102, "101 coinbases and the payment");
@@ -276,7 +301,7 @@ fn a_wallet_syncs_subscribes_broadcasts_and_follows_a_reorganisation() {
     );
     node.generate(1, &address(&payee));
     until(&client, "the payee's coinbase after the restart", |c| {
-        (c.script_get_history(&script(&payee)).unwrap().len() == 2).then_some(())
+        (c.script_get_history(&script(&payee)).unwrap().len() == 3).then_some(())
     });
 }
 
