@@ -80,7 +80,7 @@ fn fold(leaf: Hash256, branch: &[[u8; 32]], mut index: usize) -> Hash256 {
         let mut sibling = *sibling;
         sibling.reverse();
         let sibling = Hash256(sibling);
-        let (left, right) = if index % 2 == 0 {
+        let (left, right) = if index.is_multiple_of(2) {
             (node, sibling)
         } else {
             (sibling, node)

@@ -73,7 +73,7 @@ pub(crate) fn merkle_branch(leaves: &[Hash256], mut index: usize) -> (Vec<Hash25
     let mut level: Vec<Hash256> = leaves.to_vec();
     let mut branch = Vec::new();
     while level.len() > 1 {
-        if level.len() % 2 == 1 {
+        if !level.len().is_multiple_of(2) {
             level.push(level[level.len() - 1]);
         }
         branch.push(level[index ^ 1]);
@@ -104,7 +104,7 @@ mod tests {
     fn fold(leaf: Hash256, branch: &[Hash256], mut index: usize) -> Hash256 {
         let mut node = leaf;
         for sibling in branch {
-            let (left, right) = if index % 2 == 0 {
+            let (left, right) = if index.is_multiple_of(2) {
                 (node, *sibling)
             } else {
                 (*sibling, node)

@@ -447,7 +447,7 @@ fn disconnect_block(
         .get(wtxn, &height.to_be_bytes())?
         .ok_or_else(|| bad("undo record (missing)"))?
         .to_vec();
-    if undo.len() < 32 || (undo.len() - 32) % 80 != 0 || undo[..32] != hash.0 {
+    if undo.len() < 32 || !(undo.len() - 32).is_multiple_of(80) || undo[..32] != hash.0 {
         return Err(bad("undo record"));
     }
     let mut touched = Touched::new();
