@@ -489,3 +489,46 @@ fn the_explorer_reads_address_history_from_the_electrum_index() {
     assert_eq!(tx["height"], 102);
     assert_eq!(tx["fee"], 10_000);
 }
+
+#[test]
+fn a_node_killed_while_the_index_builds_resumes_it_consistently() {
+    // A chain built without the plugin, so the index has blocks to catch up with.
+    let dir = tempfile::tempdir().unwrap();
+    let datadir = dir.path().join("data");
+    let without = write_profile(
+        dir.path(),
+        "plain.toml",
+        &crate::common::modules_profile(
+            &["chain", "mempool", "miner", "rpc"],
+            "[miner]\nautostart = false\n",
+        ),
+    );
+    let with = write_profile(dir.path(), "electrum.toml", &profile(""));
+    let payer = Wallet::new(7);
+    let node = TestNode::start_on_chain(&without, &datadir, &[]);
+    for _ in 0..3 {
+        node.generate(500, &address(&payer));
+    }
+    drop(node);
+
+    // Killed (SIGKILL) as soon as it says it is catching up: mid-build, or just after.
+    let mut node = TestNode::start_on_chain(&with, &datadir, &[]);
+    node.process.wait_log("electrum index: catching up", WAIT);
+    drop(node);
+    let _ = std::fs::remove_file(datadir.join("electrum.addr"));
+
+    let mut node = TestNode::start_on_chain(&with, &datadir, &[]);
+    node.process.wait_log("electrum index up to date", WAIT);
+    // Where the second start resumed (`from=`: above 0 when the kill came mid-build).
+    for line in node.process.log().lines().filter(|l| l.contains("electrum index")) {
+        println!("{line}");
+    }
+    let client = connect(&datadir);
+    let history = client.script_get_history(&script(&payer)).unwrap();
+    assert_eq!(history.len(), 1500, "{}", node.process.log());
+    let heights: Vec<i32> = history.iter().map(|r| r.height).collect();
+    assert_eq!(heights, (1..=1500).collect::<Vec<i32>>());
+    let balance = client.script_get_balance(&script(&payer)).unwrap();
+    let subsidy = |h: u64| (50 * 100_000_000u64) >> (h / 150);
+    assert_eq!(balance.confirmed, (1..=1500).map(subsidy).sum::<u64>());
+}
