@@ -356,7 +356,7 @@ fn subscribe(n: u8) -> String {
 fn every_bound_of_the_electrum_server_holds_at_its_limit() {
     let node = TestNode::start_text(
         &profile(
-            "max_connections = 2\nmax_subscriptions = 3\nmax_line_bytes = 1000\nmax_batch = 4\n",
+            "max_connections = 2\nmax_subscriptions = 3\nmax_line_bytes = 1000\nmax_batch = 4\nmax_history = 3\n",
         ),
         &[],
     );
@@ -446,6 +446,27 @@ fn every_bound_of_the_electrum_server_holds_at_its_limit() {
     });
     let old = fourth.call(r#"{"id":2,"method":"server.version","params":["test","1.2"]}"#);
     assert_eq!(old["error"]["code"], 1);
+
+    // History: three rows are answered, a fourth is refused (balance and status too).
+    let busy = Wallet::new(11);
+    let request = json!({"id": 7, "method": "blockchain.scripthash.get_history", "params": [client_scripthash(&script(&busy))]}).to_string();
+    node.generate(3, &address(&busy));
+    wait_for("three rows of history", WAIT, || {
+        let answer = fourth.call(&request);
+        (answer["result"].as_array().map(Vec::len) == Some(3)).then_some(())
+    });
+    node.generate(1, &address(&busy));
+    let refused = wait_for("the history bound", WAIT, || {
+        let answer = fourth.call(&request);
+        answer.get("error").cloned()
+    });
+    assert_eq!(refused["code"], 1);
+    assert!(
+        refused["message"].as_str().unwrap().contains("more than 3"),
+        "{refused}"
+    );
+    let balance = fourth.call(&request.replace("get_history", "get_balance"));
+    assert_eq!(balance["error"]["code"], 1);
 }
 
 #[test]
@@ -520,7 +541,12 @@ fn a_node_killed_while_the_index_builds_resumes_it_consistently() {
     let mut node = TestNode::start_on_chain(&with, &datadir, &[]);
     node.process.wait_log("electrum index up to date", WAIT);
     // Where the second start resumed (`from=`: above 0 when the kill came mid-build).
-    for line in node.process.log().lines().filter(|l| l.contains("electrum index")) {
+    for line in node
+        .process
+        .log()
+        .lines()
+        .filter(|l| l.contains("electrum index"))
+    {
         println!("{line}");
     }
     let client = connect(&datadir);

@@ -47,6 +47,8 @@ pub(crate) struct Shared {
     pub(crate) pool: RwLock<PoolIndex>,
     pub(crate) updates: broadcast::Sender<Arc<Update>>,
     pub(crate) wake: Arc<Notify>,
+    /// Confirmed rows one history answer (and a status) may hold.
+    pub(crate) max_history: usize,
 }
 
 /// Wakes the sync task at each tip change. It runs under the chain's writer lock, so it
@@ -234,7 +236,7 @@ impl Shared {
     pub(crate) fn history(&self, script: &ScriptHash) -> Result<Vec<HistoryEntry>, StoreError> {
         let mut rows: Vec<HistoryEntry> = self
             .store
-            .history(script)?
+            .history(script, self.max_history)?
             .into_iter()
             .map(|(height, txid)| HistoryEntry {
                 txid,
@@ -270,7 +272,12 @@ impl Shared {
 
     /// Confirmed and unconfirmed balance, satoshis (the second may be negative).
     pub(crate) fn balance(&self, script: &ScriptHash) -> Result<(u64, i64), StoreError> {
-        let confirmed = self.store.unspent(script)?.iter().map(|(_, v, _)| *v).sum();
+        let confirmed = self
+            .store
+            .unspent(script, self.max_history)?
+            .iter()
+            .map(|(_, v, _)| *v)
+            .sum();
         let pool = self.pool.read().unwrap_or_else(|e| e.into_inner());
         let mut unconfirmed: i64 = 0;
         for (_, tx) in pool.for_script(script) {
@@ -298,7 +305,7 @@ impl Shared {
             |o: &node_api::chain::OutPoint| self.mempool.as_ref().is_some_and(|m| m.is_spent(o));
         let mut rows: Vec<_> = self
             .store
-            .unspent(script)?
+            .unspent(script, self.max_history)?
             .into_iter()
             .filter(|(o, _, _)| !spent_in_pool(o))
             .collect();
@@ -332,7 +339,10 @@ impl ScriptHistory for HistoryService {
         self.0.store.tip().ok().flatten()
     }
     fn history(&self, script_pubkey: &[u8]) -> Result<Vec<HistoryRow>, BoxError> {
-        Ok(self.0.store.history(&script_hash(script_pubkey))?)
+        Ok(self
+            .0
+            .store
+            .history(&script_hash(script_pubkey), usize::MAX)?)
     }
     fn tx_height(&self, txid: &Hash256) -> Result<Option<u32>, BoxError> {
         Ok(self.0.store.tx_position(txid)?.map(|(h, _)| h))

@@ -23,8 +23,9 @@
 //! the tip are one transaction, so a node killed at any instant resumes a consistent
 //! index. Requests answer from what is indexed while it builds.
 //!
-//! Bounds (profile keys, README "Limits"): connections, subscriptions per connection,
-//! request line bytes, requests per batch. TLS is not served: put a TLS proxy in front
+//! Bounds (profile keys, docs/src/operator/limits.md): connections, subscriptions per
+//! connection, request line bytes, requests per batch, rows of one history, seconds a
+//! client may leave an answer unread. TLS is not served: put a TLS proxy in front
 //! for a public server.
 //!
 //! Costs: on disk about 200-300 bytes per transaction output (benchmark
@@ -70,6 +71,10 @@ struct ElectrumConfig {
     max_line_bytes: usize,
     /// Requests in one batch; a larger batch is answered one error.
     max_batch: usize,
+    /// Confirmed transactions of one scripthash the server answers a history, balance
+    /// or status with; a longer history is answered an error (as Fulcrum's
+    /// `max_history`), so one busy address cannot make a 100 MB answer.
+    max_history: usize,
     /// What `server.banner` answers.
     banner: String,
 }
@@ -90,6 +95,8 @@ impl Default for ElectrumConfig {
             max_line_bytes: 4 << 20,
             // Wallets batch subscriptions and history requests by the hundred.
             max_batch: 1_000,
+            // About 10 MB of JSON at most (100 bytes a row); Fulcrum's default is 125,000.
+            max_history: 100_000,
             banner: "Welcome to node's Electrum server".to_string(),
         }
     }
@@ -133,6 +140,7 @@ fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
         ("max_subscriptions", config.max_subscriptions),
         ("max_line_bytes", config.max_line_bytes),
         ("max_batch", config.max_batch),
+        ("max_history", config.max_history),
     ] {
         if value == 0 {
             return Err(ConfigError::Invalid {
@@ -180,6 +188,7 @@ impl Module for ElectrumModule {
             pool: RwLock::new(Default::default()),
             updates,
             wake: wake.clone(),
+            max_history: self.config.max_history,
         });
         ctx.provide::<dyn ScriptHistory>(Arc::new(HistoryService(shared.clone())))?;
         chain.listen(Arc::new(WakeOnTip(wake.clone())));

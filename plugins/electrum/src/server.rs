@@ -22,6 +22,9 @@ use tokio_util::sync::CancellationToken;
 use crate::methods::{header_notification, CallError, Server, Session};
 use crate::status::script_hash_hex;
 
+/// How long one answer or notification may wait for the client to read it.
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The bounds a connection works within.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
@@ -149,8 +152,15 @@ async fn connection(
         for line in out {
             let mut bytes = line.into_bytes();
             bytes.push(b'\n');
-            if write.write_all(&bytes).await.is_err() {
-                return;
+            // A client that leaves its answers unread holds a connection slot; past the
+            // bound it loses the connection.
+            match tokio::time::timeout(WRITE_TIMEOUT, write.write_all(&bytes)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    tracing::debug!("electrum client left an answer unread; closing");
+                    return;
+                }
             }
         }
     }

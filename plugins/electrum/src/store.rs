@@ -56,6 +56,11 @@ pub(crate) enum StoreError {
     Lmdb(heed::Error),
     /// The rows disagree with themselves or with the chain (a bug or a damaged file).
     Corrupt(String),
+    /// A script's history is longer than the bound asked for (`[electrum] max_history`).
+    TooLong {
+        /// The bound.
+        limit: usize,
+    },
 }
 
 impl std::error::Error for StoreError {}
@@ -65,6 +70,10 @@ impl std::fmt::Display for StoreError {
         match self {
             StoreError::Lmdb(e) => write!(f, "electrum index storage: {e}"),
             StoreError::Corrupt(what) => write!(f, "electrum index damaged: {what}"),
+            StoreError::TooLong { limit } => write!(
+                f,
+                "history too large: more than {limit} transactions (the server's max_history)"
+            ),
         }
     }
 }
@@ -253,8 +262,13 @@ impl Store {
         })
     }
 
-    /// A script's confirmed history, in chain order: (height, txid).
-    pub(crate) fn history(&self, script: &ScriptHash) -> Result<Vec<(u32, Hash256)>, StoreError> {
+    /// A script's confirmed history, in chain order: (height, txid); more than `limit`
+    /// rows is an error, found without reading past the bound.
+    pub(crate) fn history(
+        &self,
+        script: &ScriptHash,
+        limit: usize,
+    ) -> Result<Vec<(u32, Hash256)>, StoreError> {
         self.read(|rtxn, dbs| {
             let mut rows = Vec::new();
             for item in dbs.history.prefix_iter(rtxn, script)? {
@@ -264,6 +278,9 @@ impl Store {
                     .and_then(u32_be)
                     .ok_or_else(|| bad("history key"))?;
                 let txid = hash_of(value).ok_or_else(|| bad("history value"))?;
+                if rows.len() == limit {
+                    return Err(StoreError::TooLong { limit });
+                }
                 rows.push((height, txid));
             }
             Ok(rows)
@@ -274,6 +291,7 @@ impl Store {
     pub(crate) fn unspent(
         &self,
         script: &ScriptHash,
+        limit: usize,
     ) -> Result<Vec<(OutPoint, u64, u32)>, StoreError> {
         self.read(|rtxn, dbs| {
             let mut rows = Vec::new();
@@ -286,6 +304,9 @@ impl Store {
                     let value = u64::from_le_bytes(value.get(..8)?.try_into().ok()?);
                     Some((OutPoint { txid, vout }, value, height))
                 };
+                if rows.len() == limit {
+                    return Err(StoreError::TooLong { limit });
+                }
                 rows.push(parse().ok_or_else(|| bad("unspent row"))?);
             }
             Ok(rows)
@@ -560,7 +581,7 @@ mod tests {
         let cb0 = coinbase(0, 1);
         let b0 = block(Hash256::default(), vec![cb0.clone()]);
         store.connect(&[(0, &b0)]).unwrap();
-        assert_eq!(store.unspent(&a).unwrap().len(), 1);
+        assert_eq!(store.unspent(&a, usize::MAX).unwrap().len(), 1);
         let pay = spend(&cb0, 0, 2, 40);
         // Created and spent in the same block: a chain of two.
         let pay_again = spend(&pay, 0, 1, 30);
@@ -570,28 +591,44 @@ mod tests {
         );
         let before: Vec<_> = [a, b]
             .iter()
-            .map(|s| (store.history(s).unwrap(), store.unspent(s).unwrap()))
+            .map(|s| {
+                (
+                    store.history(s, usize::MAX).unwrap(),
+                    store.unspent(s, usize::MAX).unwrap(),
+                )
+            })
             .collect();
         let touched = store.connect(&[(1, &b1)]).unwrap();
         assert!(touched.contains(&a) && touched.contains(&b));
         assert_eq!(
-            store.history(&a).unwrap(),
+            store.history(&a, usize::MAX).unwrap(),
             vec![(0, cb0.txid()), (1, pay.txid()), (1, pay_again.txid())]
         );
-        assert_eq!(store.unspent(&a).unwrap().len(), 1);
+        assert_eq!(store.unspent(&a, usize::MAX).unwrap().len(), 1);
         assert_eq!(
-            store.unspent(&b).unwrap().len(),
+            store.unspent(&b, usize::MAX).unwrap().len(),
             1,
             "the coinbase; pay was spent"
         );
         assert_eq!(store.tx_position(&pay_again.txid()).unwrap(), Some((1, 2)));
+        // The bound on a history is checked without reading past it.
+        assert_eq!(store.history(&a, 3).unwrap().len(), 3);
+        assert!(matches!(
+            store.history(&a, 2),
+            Err(StoreError::TooLong { limit: 2 })
+        ));
         assert_eq!(store.tip().unwrap(), Some((b1.hash(), 1)));
         // A block that does not extend the tip is refused, and nothing is written.
         assert!(store.connect(&[(1, &b1)]).is_err());
         store.disconnect(1, &b1).unwrap();
         let after: Vec<_> = [a, b]
             .iter()
-            .map(|s| (store.history(s).unwrap(), store.unspent(s).unwrap()))
+            .map(|s| {
+                (
+                    store.history(s, usize::MAX).unwrap(),
+                    store.unspent(s, usize::MAX).unwrap(),
+                )
+            })
             .collect();
         assert_eq!(before, after);
         assert_eq!(store.tx_position(&pay.txid()).unwrap(), None);
