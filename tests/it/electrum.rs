@@ -558,3 +558,68 @@ fn a_node_killed_while_the_index_builds_resumes_it_consistently() {
     let subsidy = |h: u64| (50 * 100_000_000u64) >> (h / 150);
     assert_eq!(balance.confirmed, (1..=1500).map(subsidy).sum::<u64>());
 }
+
+#[test]
+fn a_bdk_wallet_syncs_and_pays_through_the_electrum_server() {
+    use bdk_electrum::BdkElectrumClient;
+    use bdk_wallet::bitcoin::{Amount, BlockHash, FeeRate, Network};
+    use bdk_wallet::{KeychainKind, SignOptions, Wallet as BdkWallet};
+
+    let node = TestNode::start_text(&profile(""), &[]);
+    let genesis: BlockHash = node.text("getblockhash", &["0"]).parse().unwrap();
+    // A `pkh()` descriptor of one key: our regtest's address and WIF versions are
+    // Bitcoin's testnet ones, so BDK's Regtest network reads them.
+    let key = Wallet::new(21);
+    let wif = key.key().to_wif(regtest().wif_version);
+    let mut wallet = BdkWallet::create_single(format!("pkh({wif})"))
+        .network(Network::Regtest)
+        .genesis_hash(genesis)
+        .create_wallet_no_persist()
+        .expect("a BDK wallet");
+    let receive = wallet.reveal_next_address(KeychainKind::External).address;
+    assert_eq!(receive.to_string(), address(&key));
+    node.generate(110, &receive.to_string());
+    let url = format!("tcp://{}", published_addr(node.datadir(), "electrum.addr"));
+    let client = BdkElectrumClient::new(electrum_client::Client::new(&url).unwrap());
+    let sync = |wallet: &mut BdkWallet, what: &str, done: &dyn Fn(&BdkWallet) -> bool| {
+        wait_for(what, WAIT, || {
+            let request = wallet.start_full_scan().build();
+            let update = client.full_scan(request, 5, 10, true).ok()?;
+            wallet.apply_update(update).ok()?;
+            done(wallet).then_some(())
+        })
+    };
+    sync(&mut wallet, "BDK sees the 110 coinbases", &|w| {
+        w.transactions().count() == 110 && w.latest_checkpoint().height() == 110
+    });
+    // Eleven of the coinbases are mature (100 confirmations).
+    let balance = wallet.balance();
+    assert_eq!(balance.total(), Amount::from_sat(110 * 50 * 100_000_000));
+    assert_eq!(balance.confirmed, Amount::from_sat(11 * 50 * 100_000_000));
+
+    // BDK builds, signs and broadcasts a payment; the node's mempool takes it.
+    let other = Wallet::new(22);
+    let mut builder = wallet.build_tx();
+    builder
+        .add_recipient(
+            ScriptBuf::from_bytes(other.script()),
+            Amount::from_sat(100_000_000),
+        )
+        .fee_rate(FeeRate::from_sat_per_vb(5).unwrap());
+    let mut psbt = builder.finish().expect("a payment");
+    #[expect(
+        deprecated,
+        reason = "the wallet's own signers hold the descriptor's key; the replacement needs a KeyMap kept by the caller"
+    )]
+    let signed = wallet.sign(&mut psbt, SignOptions::default()).unwrap();
+    assert!(signed);
+    let tx = psbt.extract_tx().expect("a signed transaction");
+    let txid = client.transaction_broadcast(&tx).expect("broadcast");
+    // The node's own mempool holds it (the call fails otherwise).
+    node.rpc("getmempoolentry", &[&txid.to_string()]);
+    node.generate(1, &address(&other));
+    sync(&mut wallet, "BDK sees its payment confirmed", &|w| {
+        w.get_tx(txid)
+            .is_some_and(|t| t.chain_position.is_confirmed())
+    });
+}
