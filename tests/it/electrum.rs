@@ -1,8 +1,11 @@
 //! The electrum plugin against a third-party client: BDK's `electrum-client` crate (what
 //! BDK wallets sync through) syncs a key's history, subscribes, hears of a payment it
 //! broadcast and of the block confirming it, checks merkle proofs, and follows a
-//! reorganisation (invalidateblock / reconsiderblock); the index survives a kill.
-//! Then the bounds of `[electrum]`, each at its limit, over a raw TCP connection.
+//! reorganisation (invalidateblock / reconsiderblock); the index survives a kill, also
+//! one in the middle of its first build. A BDK wallet (`bdk_wallet` over `bdk_electrum`,
+//! a `pkh()` descriptor) syncs, pays and sees its payment confirmed. The explorer reads
+//! address history from the same index. Then the bounds of `[electrum]`, each at its
+//! limit, over a raw TCP connection.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -328,9 +331,10 @@ impl Raw {
         }
     }
 
+    /// Sends one line; a server that already closed (after an oversized line) is not
+    /// an error here: its answer is read next.
     fn send(&mut self, line: &str) {
-        self.writer.write_all(line.as_bytes()).unwrap();
-        self.writer.write_all(b"\n").unwrap();
+        let _ = self.writer.write_all(format!("{line}\n").as_bytes());
     }
 
     fn read(&mut self) -> Option<Value> {

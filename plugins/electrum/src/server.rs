@@ -25,6 +25,10 @@ use crate::status::script_hash_hex;
 /// How long one answer or notification may wait for the client to read it.
 const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How long a connection closed for an oversized line still reads (and drops) what the
+/// client sends, so the error line reaches it before the close.
+const DRAIN_AFTER_ERROR: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The bounds a connection works within.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
@@ -108,6 +112,14 @@ async fn connection(
                         },
                     );
                     let _ = write.write_all(format!("{line}\n").as_bytes()).await;
+                    // Close our side, then read what the client still sends for a moment:
+                    // closing with its bytes unread would reset the connection, and the
+                    // client could lose the error line.
+                    let _ = write.shutdown().await;
+                    let _ = tokio::time::timeout(DRAIN_AFTER_ERROR, async {
+                        while lines.next().await.is_some() {}
+                    })
+                    .await;
                     return;
                 }
                 Some(Ok(line)) => {
