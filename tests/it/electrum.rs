@@ -197,6 +197,28 @@ fn a_wallet_syncs_subscribes_broadcasts_and_follows_a_reorganisation() {
         "the child's change; the payment's output is spent"
     );
     assert_eq!(unspent[0].tx_hash.to_string(), child.txid().to_string());
+    // Fees: the pool's two transactions in the histogram, the node's own relay fee and
+    // estimate (-1 when it has no data, as the protocol says).
+    let histogram = client
+        .raw_call("mempool.get_fee_histogram", vec![])
+        .unwrap();
+    let vsize: u64 = histogram
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|band| band[1].as_u64().unwrap())
+        .sum();
+    assert_eq!(vsize as usize, pay.size() + child.size(), "{histogram}");
+    let info = node.rpc("getmempoolinfo", &[]);
+    assert_eq!(
+        client.relay_fee().unwrap(),
+        info["minrelaytxfee"].as_f64().unwrap()
+    );
+    let estimate = node.rpc("estimatesmartfee", &["2"]);
+    assert_eq!(
+        client.estimate_fee(2, None).unwrap(),
+        estimate["feerate"].as_f64().unwrap_or(-1.0)
+    );
     // A second broadcast of the same transaction is the node's refusal, code 2.
     let again = client.transaction_broadcast(&to_theirs(&pay)).unwrap_err();
     assert!(
