@@ -20,6 +20,7 @@ use clap::{Parser, Subcommand};
 use node_blocknotify as _;
 use node_chain_module as _;
 use node_discovery as _;
+use node_electrum as _;
 use node_events as _;
 use node_explorer as _;
 use node_health as _;

@@ -9,6 +9,7 @@ mod custom_node;
 mod datadir_faults;
 mod disk_full;
 mod docs;
+mod electrum;
 mod events;
 mod explorer;
 mod fat_blocks;

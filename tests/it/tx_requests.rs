@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use node_chain_state::testing::Wallet;
 use node_chain::{Address, Block};
+use node_chain_state::testing::Wallet;
 use node_p2p::{InvType, Inventory, Message};
 
 use crate::common::{regtest, wait_for, TestNode};

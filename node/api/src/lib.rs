@@ -10,7 +10,7 @@
 //!   [`ChainWriter`] (accepting blocks and headers), [`MempoolService`], [`PeerService`]
 //!   (in parts: [`PeerMessaging`], [`PeerInventory`], [`PeerAdmin`]),
 //!   [`MinerService`], [`WalletService`], [`CompactBlocks`] (which peers' new blocks are
-//!   asked compact, BIP152), with the names modules declare in
+//!   asked compact, BIP152), [`ScriptHistory`] (confirmed history by output script), with the names modules declare in
 //!   `provides`/`needs`/`uses` in [`services`];
 //! - the behaviours a profile chooses by name whose contracts a third party implements:
 //!   [`MempoolPolicy`] ([`POLICY`]), [`Broadcast`] ([`BROADCAST`]) and [`SyncStrategy`]
@@ -34,6 +34,7 @@ mod mempool;
 mod miner;
 mod monitoring;
 mod peers;
+mod script_history;
 mod sync_strategy;
 mod wallet;
 
@@ -46,6 +47,7 @@ pub use mempool::{
 pub use miner::{MinerService, MinerStatus};
 pub use monitoring::{monitoring_listen, MONITORING_PORT_OFFSET};
 pub use peers::{MakeAnnouncement, PeerAdmin, PeerInventory, PeerMessaging, PeerService};
+pub use script_history::{HistoryRow, ScriptHistory};
 pub use sync_strategy::{is_limited, SyncContext, SyncStrategy, STRATEGY};
 pub use wallet::WalletService;
 
@@ -80,6 +82,8 @@ pub mod services {
     pub const WALLET: &str = "wallet";
     /// [`crate::CompactBlocks`].
     pub const COMPACT_BLOCKS: &str = "compact-blocks";
+    /// [`crate::ScriptHistory`]: confirmed history by output script.
+    pub const SCRIPT_HISTORY: &str = "script-history";
 }
 
 impl Service for dyn ChainView {
@@ -102,4 +106,7 @@ impl Service for dyn WalletService {
 }
 impl Service for dyn CompactBlocks {
     const NAME: &'static str = services::COMPACT_BLOCKS;
+}
+impl Service for dyn ScriptHistory {
+    const NAME: &'static str = services::SCRIPT_HISTORY;
 }
