@@ -11,7 +11,7 @@ use node_api::chain::validation::{
 };
 use node_api::chain::{Coin, Hash256, OutPoint, Transaction, TxOut};
 use node_api::{
-    Accepted, ChainView, EntryInfo, EventBus, MempoolError, MempoolEvent, MempoolInfo,
+    Accepted, Admitted, ChainView, EntryInfo, EventBus, MempoolError, MempoolEvent, MempoolInfo,
     MempoolPolicy, MempoolService, SelectedTx,
 };
 
@@ -391,6 +391,24 @@ impl MempoolService for Mempool {
 
     fn entry(&self, txid: &Hash256) -> Option<EntryInfo> {
         self.lock().pool.info(txid)
+    }
+
+    fn admitted_since(&self, after: u64, max: usize) -> Vec<Admitted> {
+        self.lock()
+            .pool
+            .admitted_since(after, max)
+            .into_iter()
+            .map(|(sequence, txid, entry)| Admitted {
+                sequence,
+                txid,
+                tx: entry.tx.clone(),
+                fee: entry.fee,
+            })
+            .collect()
+    }
+
+    fn last_admitted(&self) -> u64 {
+        self.lock().pool.last_sequence()
     }
 
     fn entries(&self) -> Vec<EntryInfo> {

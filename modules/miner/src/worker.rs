@@ -393,7 +393,9 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use node_api::chain::{Address, ChainOptions, ChainSpec, OutPoint, Transaction, TxOut};
-    use node_api::{Accepted, EntryInfo, LocalChain, MempoolError, MempoolInfo, SelectedTx};
+    use node_api::{
+        Accepted, Admitted, EntryInfo, LocalChain, MempoolError, MempoolInfo, SelectedTx,
+    };
 
     use super::*;
 
@@ -415,6 +417,12 @@ mod tests {
         }
         fn txids(&self) -> Vec<Hash256> {
             Vec::new()
+        }
+        fn admitted_since(&self, _after: u64, _max: usize) -> Vec<Admitted> {
+            Vec::new()
+        }
+        fn last_admitted(&self) -> u64 {
+            0
         }
         fn entry(&self, _txid: &Hash256) -> Option<EntryInfo> {
             None

@@ -18,6 +18,10 @@
 //! - the metrics facade ([`metrics`]): modules record, an exporter installs a recorder;
 //!   [`monitoring_listen`] is where the monitoring plugins listen by default.
 //!
+//! - the chain stream ([`ChainStream`], `chain-stream`): the main chain's changes as
+//!   ordered, lossless [`ChainStep`]s from a snapshot, for plugins that follow the chain
+//!   at their own pace without the bus's losses;
+//!
 //! Invariants: state that must agree with the tip (the mempool, a wallet's view, the
 //! next template) follows it through [`ChainListener`], called in order inside the step
 //! that connects or disconnects a block; the event bus is for observers and may lag.
@@ -26,6 +30,7 @@
 //! `plugins/` depends on this crate, never on another module's (a test checks it).
 
 mod broadcast;
+mod chain_stream;
 mod chain_view;
 pub mod json;
 mod mempool;
@@ -35,10 +40,13 @@ mod peers;
 mod wallet;
 
 pub use broadcast::{Broadcast, BroadcastContext, CompactBlocks, BROADCAST};
+pub use chain_stream::{
+    BlockId, ChainStep, ChainStream, ChainSubscription, StreamError, StreamStart,
+};
 pub use chain_view::{ChainListener, ChainView, ChainWriter, LocalChain, PendingBlock};
 pub use mempool::{
-    Accepted, EntryInfo, MempoolError, MempoolEvent, MempoolInfo, MempoolPolicy, MempoolService,
-    SelectedTx, POLICY,
+    Accepted, Admitted, EntryInfo, MempoolError, MempoolEvent, MempoolInfo, MempoolPolicy,
+    MempoolService, SelectedTx, POLICY,
 };
 pub use miner::{MinerService, MinerStatus};
 pub use monitoring::{monitoring_listen, MONITORING_PORT_OFFSET};
@@ -76,6 +84,8 @@ pub mod services {
     pub const WALLET: &str = "wallet";
     /// [`crate::CompactBlocks`].
     pub const COMPACT_BLOCKS: &str = "compact-blocks";
+    /// [`crate::ChainStream`]: the main chain's changes, ordered and lossless.
+    pub const CHAIN_STREAM: &str = "chain-stream";
 }
 
 impl Service for dyn ChainView {
@@ -98,4 +108,7 @@ impl Service for dyn WalletService {
 }
 impl Service for dyn CompactBlocks {
     const NAME: &'static str = services::COMPACT_BLOCKS;
+}
+impl Service for dyn ChainStream {
+    const NAME: &'static str = services::CHAIN_STREAM;
 }

@@ -3,18 +3,21 @@
 //! keeps admission order, and, unless built lagging, follows the chain through a
 //! listener as the mempool module does.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use node_api::chain::{ChainEvent, Hash256, OutPoint, Transaction, TxOut};
 use node_api::{
-    Accepted, ChainListener, ChainView, EntryInfo, MempoolError, MempoolInfo, MempoolService,
-    SelectedTx,
+    Accepted, Admitted, ChainListener, ChainView, EntryInfo, MempoolError, MempoolInfo,
+    MempoolService, SelectedTx,
 };
 
 pub(crate) struct TestPool {
     chain: Arc<dyn ChainView>,
     /// Transactions and fees, in admission order.
     txs: Mutex<Vec<(Arc<Transaction>, u64)>>,
+    /// Admission numbers by txid (the first is 1); entries of transactions gone stay.
+    admitted: Mutex<HashMap<Hash256, u64>>,
     /// Runs once, at the next `is_spent`, before it answers: a block connecting between
     /// a caller's reads.
     before_is_spent: Mutex<Option<Box<dyn FnOnce() + Send>>>,
@@ -55,6 +58,7 @@ impl TestPool {
         Arc::new(TestPool {
             chain,
             txs: Mutex::default(),
+            admitted: Mutex::default(),
             before_is_spent: Mutex::default(),
         })
     }
@@ -101,6 +105,9 @@ impl MempoolService for TestPool {
         }
         let fee = value_in - tx.outputs.iter().map(|o| o.value).sum::<u64>();
         txs.push((Arc::new(tx), fee));
+        let mut admitted = self.admitted.lock().unwrap();
+        let sequence = admitted.len() as u64 + 1;
+        admitted.insert(txid, sequence);
         Ok(Accepted { txid, fee })
     }
 
@@ -121,6 +128,28 @@ impl MempoolService for TestPool {
 
     fn txids(&self) -> Vec<Hash256> {
         self.lock().iter().map(|(tx, _)| tx.txid()).collect()
+    }
+
+    fn admitted_since(&self, after: u64, max: usize) -> Vec<Admitted> {
+        let admitted = self.admitted.lock().unwrap();
+        self.lock()
+            .iter()
+            .filter_map(|(tx, fee)| {
+                let txid = tx.txid();
+                let sequence = admitted[&txid];
+                (sequence > after).then(|| Admitted {
+                    sequence,
+                    txid,
+                    tx: tx.clone(),
+                    fee: *fee,
+                })
+            })
+            .take(max)
+            .collect()
+    }
+
+    fn last_admitted(&self) -> u64 {
+        self.admitted.lock().unwrap().len() as u64
     }
 
     fn entry(&self, txid: &Hash256) -> Option<EntryInfo> {
