@@ -121,7 +121,7 @@ pub enum StreamError {
 /// One subscriber's place in the stream. Dropping it unsubscribes; the writer keeps
 /// nothing for it.
 #[async_trait]
-pub trait ChainSubscription: Send {
+pub trait ChainSubscription: Send + Sync {
     /// The tip the subscription started from, taken atomically with subscribing: the
     /// first step applies to it.
     fn snapshot(&self) -> BlockId;

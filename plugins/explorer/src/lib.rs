@@ -14,7 +14,8 @@
 //! chain, mempool and peer services; it never exposes the admin RPC. All routes are
 //! public and read-only: they show what the chain and the mempool show any peer.
 //!
-//! Needs the `chain` service; uses `mempool` and `peers` when they run. Profile table
+//! Needs the `chain` service and the `chain-stream` ([`node_api::ChainStream`], which
+//! its index follows from height 0); uses `mempool` and `peers` when they run. Profile table
 //! `[explorer]`: `listen`.
 //!
 //! What is missing: history of an address is kept in memory and rebuilt at each start
@@ -31,11 +32,11 @@ use std::sync::{Arc, RwLock};
 
 use hyper::header::{HeaderValue, CACHE_CONTROL};
 use hyper::StatusCode;
-use node_api::chain::ChainEvent;
 use node_api::http::response;
 use node_api::{
-    async_trait, inventory, services, Access, BoxError, ChainView, ConfigError, HttpResponse,
-    MempoolService, Module, ModuleConfig, ModuleFactory, PeerService, Route, StartContext,
+    async_trait, inventory, services, Access, BoxError, ChainStream, ChainView, ConfigError,
+    HttpResponse, MempoolService, Module, ModuleConfig, ModuleFactory, PeerService, Route,
+    StartContext, StreamError,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -80,7 +81,7 @@ inventory::submit! {
         description: "a single-page block explorer at /explorer/ with a read-only JSON API (plugin)",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &[services::CHAIN],
+        needs: &[services::CHAIN, services::CHAIN_STREAM],
         uses: &[services::MEMPOOL, services::PEERS],
         methods: &[],
         build,
@@ -106,7 +107,7 @@ impl Module for ExplorerModule {
             peers: ctx.get::<dyn PeerService>()?,
             index: RwLock::new(Default::default()),
         });
-        let mut chain_events = ctx.events().subscribe::<ChainEvent>();
+        let stream = ctx.require::<dyn ChainStream>()?;
         let api = explorer.clone();
         let routes = vec![
             Route::new("/explorer/", Access::Public, |request| {
@@ -147,20 +148,19 @@ impl Module for ExplorerModule {
         let bound = ctx.serve_http(self.config.listen, routes).await?;
         tracing::info!(%bound, "explorer at /explorer/");
         let cancel = ctx.cancel_token();
-        ctx.spawn_blocking("index", move || {
-            explorer.catch_up();
-            // Every chain event (or a lag) means: catch up with the tip.
+        ctx.spawn_blocking("index", move || -> Result<(), StreamError> {
+            let mut steps = explorer.reindex(&*stream)?;
             let runtime = tokio::runtime::Handle::current();
             loop {
                 let next = runtime.block_on(async {
                     tokio::select! {
                         () = cancel.cancelled() => None,
-                        event = chain_events.recv() => Some(event),
+                        step = steps.next() => Some(step),
                     }
                 });
-                match next {
-                    None | Some(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return,
-                    Some(_) => explorer.catch_up(),
+                let Some(step) = next else { return Ok(()) };
+                if !explorer.apply(&*steps, &step?) {
+                    steps = explorer.reindex(&*stream)?;
                 }
             }
         });
