@@ -5,8 +5,9 @@
 //!   modules a test names plus the plugin under test, on a temporary data directory;
 //!   its services at hand, with helpers to mine ([`TestNode::mine`]), send
 //!   transactions, call RPC methods in-process ([`TestNode::rpc`]) and follow the chain
-//!   stream. The chain module is always linked; other modules are linked by the test
-//!   crate (`use node_mempool as _;`).
+//!   stream. The chain and mempool modules are linked by the kit (so the tests of the
+//!   chain and mempool modules cannot use it: they would link their crate twice); other
+//!   modules are linked by the test crate that names them (`use node_relay as _;`).
 //! - [`TempChain`]: the chain services (view, writer, stream) over a real chain state in
 //!   a temporary directory, without a kernel: for a module's unit tests.
 //! - [`StreamFollower`]: follows a chain subscription and checks every step applies to
@@ -29,6 +30,9 @@ mod mine;
 mod node;
 mod peers;
 mod stream;
+
+// Linked for their registrations: every TestNode may run them.
+use node_mempool as _;
 
 use std::time::Duration;
 
