@@ -201,11 +201,7 @@ struct Relay {
 impl Relay {
     /// Runs until `cancel` fires. The event bus never closes while the node runs, so its
     /// closing is an error that stops the node rather than a relay gone quietly.
-    async fn run(
-        mut self,
-        mut inbox: Inbox,
-        cancel: CancellationToken,
-    ) -> Result<(), String> {
+    async fn run(mut self, mut inbox: Inbox, cancel: CancellationToken) -> Result<(), String> {
         let period = self.behaviour.interval().unwrap_or(HOUSEKEEPING);
         if let Some(talking) = &inbox.talking {
             // Peers that connected before this loop subscribed.
@@ -279,8 +275,11 @@ impl Relay {
             let full = admitted.len() == ADMISSIONS_PER_READ;
             for entry in admitted {
                 self.metrics.seen(entry.txid, Kind::Tx);
-                self.behaviour
-                    .transaction(&self.metrics.around(&self.peers), entry.txid, &entry.tx);
+                self.behaviour.transaction(
+                    &self.metrics.around(&self.peers),
+                    entry.txid,
+                    &entry.tx,
+                );
             }
             if !full {
                 return;

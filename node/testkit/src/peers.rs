@@ -35,16 +35,11 @@ struct Inner {
 }
 
 impl RecordingPeers {
-    /// No peers yet.
-    pub fn new() -> Arc<RecordingPeers> {
-        Arc::new(RecordingPeers::default())
-    }
-
-    /// Peers connected from the start.
-    pub fn with_peers(peers: Vec<PeerInfo>) -> Arc<RecordingPeers> {
+    /// Peers connected from the start (wrap it in an `Arc` to provide it).
+    pub fn with_peers(peers: Vec<PeerInfo>) -> RecordingPeers {
         let recording = RecordingPeers::default();
         recording.lock().peers = peers;
-        Arc::new(recording)
+        recording
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -160,18 +155,20 @@ impl PeerService for RecordingPeers {
         ids.len()
     }
     fn announce(&self, hashes: &[Hash256], make: &mut MakeAnnouncement<'_>) -> usize {
-        let mut inner = self.lock();
+        // `make` may ask this service (`knows`): it runs without the lock.
+        let peers = self.lock().peers.clone();
         let mut count = 0;
-        for peer in inner.peers.clone() {
+        for peer in peers {
             let missing: Vec<Hash256> = hashes
                 .iter()
-                .filter(|h| !inner.known.contains(&(peer.id, **h)))
+                .filter(|h| !self.knows(peer.id, h))
                 .copied()
                 .collect();
             if missing.is_empty() {
                 continue;
             }
             if let Some(message) = make(&peer, &missing) {
+                let mut inner = self.lock();
                 for hash in &missing {
                     inner.known.insert((peer.id, *hash));
                 }

@@ -64,7 +64,11 @@ impl StreamFollower {
         }
         for block in step.committed() {
             let tip = *self.chain.last().expect("genesis is never reverted");
-            assert_eq!(block.height, tip.height + 1, "commits above the tip: {step:?}");
+            assert_eq!(
+                block.height,
+                tip.height + 1,
+                "commits above the tip: {step:?}"
+            );
             let parent = self.view.entry(&block.hash).map(|e| e.header.prev_block);
             assert_eq!(parent, Some(tip.hash), "commits on the tip: {step:?}");
             self.chain.push(*block);
@@ -117,7 +121,11 @@ impl StreamFollower {
     /// every other block as often reverted as committed.
     pub fn assert_exactly_once(&self) {
         let tip = self.view.tip();
-        assert_eq!(self.chain.len() as u32, tip.height + 1, "follows to the tip");
+        assert_eq!(
+            self.chain.len() as u32,
+            tip.height + 1,
+            "follows to the tip"
+        );
         for (height, block) in self.chain.iter().enumerate() {
             assert_eq!(Some(block.hash), self.view.hash_at(height as u32));
         }

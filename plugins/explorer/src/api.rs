@@ -7,8 +7,8 @@ use std::sync::{Arc, RwLock};
 use node_api::chain::pow::difficulty;
 use node_api::chain::{Address, Block, Hash256, OutPoint, Transaction, TxOut};
 use node_api::{
-    ChainStep, ChainStream, ChainSubscription, ChainView, MempoolService, PeerService,
-    StreamError, StreamStart,
+    ChainStep, ChainStream, ChainSubscription, ChainView, MempoolService, PeerService, StreamError,
+    StreamStart,
 };
 use serde_json::{json, Value};
 

@@ -3,6 +3,7 @@
 //! can run) and a burst of blocks are each announced to every peer.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use node_api::chain::{ChainEvent, Hash256, COIN};
 use node_api::p2p::{InvType, Message, PeerId};
@@ -20,7 +21,9 @@ fn announced(peers: &RecordingPeers, peer: PeerId, kind: InvType) -> HashSet<Has
             continue;
         }
         match &*message {
-            Message::Inv(items) => seen.extend(items.iter().filter(|i| i.kind == kind).map(|i| i.hash)),
+            Message::Inv(items) => {
+                seen.extend(items.iter().filter(|i| i.kind == kind).map(|i| i.hash))
+            }
             Message::Tx(tx) if kind == InvType::Tx => {
                 seen.insert(tx.txid());
             }
@@ -62,10 +65,10 @@ async fn all_announced(peers: &RecordingPeers, ids: &[PeerId], kind: InvType, ha
 // One thread: while the test publishes, the relay cannot read the bus, so it lags.
 #[tokio::test(flavor = "current_thread")]
 async fn a_lagging_bus_loses_no_announcement() {
-    let peers = RecordingPeers::with_peers(vec![
+    let peers = Arc::new(RecordingPeers::with_peers(vec![
         RecordingPeers::peer(1, true, false),
         RecordingPeers::peer(2, true, false),
-    ]);
+    ]));
     let ids = [PeerId(1), PeerId(2)];
     let node = TestNode::builder()
         .module("mempool")
