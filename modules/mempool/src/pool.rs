@@ -387,4 +387,32 @@ mod tests {
         pool.remove(&later.txid());
         assert_eq!(pool.delta(&later.txid()), 0);
     }
+
+    #[test]
+    fn admissions_are_read_in_order_from_a_cursor_and_removed_ones_are_skipped() {
+        let mut pool = Pool::default();
+        assert_eq!(pool.last_sequence(), 0);
+        let txs: Vec<_> = (1..=5).map(tx).collect();
+        for t in &txs {
+            pool.insert(t.clone(), 1, 0, 0);
+        }
+        assert_eq!(pool.last_sequence(), 5);
+        pool.remove(&txs[1].txid());
+        let read: Vec<(u64, Hash256)> = pool
+            .admitted_since(0, 3)
+            .into_iter()
+            .map(|(sequence, txid, _)| (sequence, txid))
+            .collect();
+        assert_eq!(
+            read,
+            vec![(1, txs[0].txid()), (3, txs[2].txid()), (4, txs[3].txid())]
+        );
+        let rest: Vec<u64> = pool.admitted_since(4, 3).iter().map(|a| a.0).collect();
+        assert_eq!(rest, vec![5]);
+        assert!(pool.admitted_since(5, 3).is_empty());
+        // A transaction admitted again (after a reorganisation) gets a new number.
+        pool.insert(txs[1].clone(), 1, 0, 0);
+        let again: Vec<u64> = pool.admitted_since(5, 3).iter().map(|a| a.0).collect();
+        assert_eq!(again, vec![6]);
+    }
 }

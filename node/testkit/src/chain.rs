@@ -67,3 +67,35 @@ impl TempChain {
         self.chain.accept_block(block)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use node_api::{ChainStream, StreamStart};
+
+    use super::*;
+    use crate::StreamFollower;
+
+    #[tokio::test]
+    async fn a_follower_behind_a_tiny_ring_sees_every_block_mined_once() {
+        let chain = TempChain::with_ring(4).unwrap();
+        let mut from_genesis = StreamFollower::new(
+            chain.view(),
+            chain.stream.subscribe(StreamStart::Height(0)).unwrap(),
+        );
+        let mut from_tip = StreamFollower::new(
+            chain.view(),
+            chain.stream.subscribe(StreamStart::Tip).unwrap(),
+        );
+        let blocks = chain.mine(20).unwrap();
+        assert_eq!(chain.view().tip().height, 20);
+        let tip = blocks[19].header.hash();
+        from_genesis.follow_to(tip).await;
+        from_genesis.assert_exactly_once();
+        from_tip.follow_to(tip).await;
+        from_tip.assert_exactly_once();
+        // Behind a ring of 4 ids, 20 blocks come from the store in one step.
+        assert_eq!(from_tip.steps().len(), 1);
+        let block = from_tip.subscription().block(&tip).unwrap().unwrap();
+        assert_eq!(block.header.hash(), tip);
+    }
+}

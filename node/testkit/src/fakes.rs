@@ -2,25 +2,49 @@
 //! behaviour, for tests about something else.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use node_api::chain::{Address, Block, Hash256, OutPoint, Transaction, TxOut};
+use node_api::chain::{Address, Block, ChainEvent, Hash256, OutPoint, Transaction, TxOut};
 use node_api::{
-    Accepted, Admitted, Broadcast, EntryInfo, MempoolError, MempoolInfo, MempoolService,
-    MinerService, MinerStatus, PeerService, SelectedTx, WalletService,
+    Accepted, Admitted, Broadcast, ChainListener, ChainView, EntryInfo, MempoolError, MempoolInfo,
+    MempoolService, MinerService, MinerStatus, PeerService, SelectedTx, WalletService,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A mempool that keeps what it is given in admission order, refusing only
-/// duplicates and a second spend of one output: no signature, fee or chain check (the
-/// test hands it valid transactions, or wants the refusals of a real pool, then runs
-/// the mempool module). Empty, it is the no-op pool.
+/// A mempool that keeps what it is given in admission order, refusing duplicates and
+/// a second spend of one output; over a chain ([`MemoryPool::checking`]) also inputs
+/// that are neither pooled nor unspent on the chain, with fees from the inputs. No
+/// signature or policy check: a test that wants a real pool's refusals runs the mempool
+/// module. Empty, it is the no-op pool.
 #[derive(Default)]
 pub struct MemoryPool {
     inner: Mutex<PoolInner>,
+    chain: Option<Arc<dyn ChainView>>,
+    before_is_spent: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+/// Drops what connected blocks confirm or spend, as the mempool module does in order.
+struct Follower(Weak<MemoryPool>);
+
+impl ChainListener for Follower {
+    fn on_chain_event(&self, event: &ChainEvent) {
+        let (Some(pool), ChainEvent::BlockConnected { block, txids, .. }) =
+            (self.0.upgrade(), event)
+        else {
+            return;
+        };
+        let spent: Vec<OutPoint> = block
+            .txs
+            .iter()
+            .flat_map(|t| t.inputs.iter().map(|i| i.prevout))
+            .collect();
+        lock(&pool.inner).entries.retain(|(_, tx, _)| {
+            !txids.contains(&tx.txid()) && !tx.inputs.iter().any(|i| spent.contains(&i.prevout))
+        });
+    }
 }
 
 #[derive(Default)]
@@ -36,6 +60,56 @@ impl MemoryPool {
     /// An empty pool.
     pub fn new() -> Arc<MemoryPool> {
         Arc::new(MemoryPool::default())
+    }
+
+    /// A pool whose transactions must spend pooled outputs or `chain`'s unspent coins;
+    /// it never hears of blocks (what a mempool behind the chain looks like).
+    pub fn checking(chain: Arc<dyn ChainView>) -> Arc<MemoryPool> {
+        Arc::new(MemoryPool {
+            chain: Some(chain),
+            ..MemoryPool::default()
+        })
+    }
+
+    /// [`MemoryPool::checking`], following `chain`: a connected block drops what it
+    /// confirms or spends, inside the block's step.
+    pub fn following(chain: Arc<dyn ChainView>) -> Arc<MemoryPool> {
+        let pool = MemoryPool::checking(chain.clone());
+        chain.listen(Arc::new(Follower(Arc::downgrade(&pool))));
+        pool
+    }
+
+    /// Runs `hook` at the start of the next `is_spent` call, before it answers: a block
+    /// connecting between a caller's reads.
+    pub fn before_next_is_spent(&self, hook: impl FnOnce() + Send + 'static) {
+        *lock(&self.before_is_spent) = Some(Box::new(hook));
+    }
+
+    /// The fee of `tx` from its inputs (pooled outputs or the chain's coins).
+    fn fee_from_inputs(
+        chain: &dyn ChainView,
+        inner: &PoolInner,
+        tx: &Transaction,
+    ) -> Result<u64, MempoolError> {
+        let mut value_in: u64 = 0;
+        for input in &tx.inputs {
+            let pooled = inner.entries.iter().find_map(|(_, t, _)| {
+                (t.txid() == input.prevout.txid)
+                    .then(|| t.outputs.get(input.prevout.vout as usize).map(|o| o.value))
+                    .flatten()
+            });
+            let value = match pooled {
+                Some(value) => value,
+                None => chain
+                    .coin(&input.prevout)
+                    .ok()
+                    .flatten()
+                    .map(|c| c.value)
+                    .ok_or(MempoolError::MissingInputs)?,
+            };
+            value_in = value_in.saturating_add(value);
+        }
+        Ok(value_in.saturating_sub(tx.output_value().unwrap_or(u64::MAX)))
     }
 
     /// Sets the fee `txid` is recorded with when it is admitted.
@@ -76,7 +150,10 @@ impl MempoolService for MemoryPool {
         if tx.inputs.iter().any(|i| spent(&i.prevout)) {
             return Err(MempoolError::Conflict);
         }
-        let fee = inner.fees.get(&txid).copied().unwrap_or(0);
+        let fee = match &self.chain {
+            Some(chain) => MemoryPool::fee_from_inputs(&**chain, &inner, &tx)?,
+            None => inner.fees.get(&txid).copied().unwrap_or(0),
+        };
         inner.last += 1;
         let sequence = inner.last;
         inner.entries.push((sequence, Arc::new(tx), fee));
@@ -167,6 +244,10 @@ impl MempoolService for MemoryPool {
             .collect()
     }
     fn is_spent(&self, outpoint: &OutPoint) -> bool {
+        let hook = lock(&self.before_is_spent).take();
+        if let Some(hook) = hook {
+            hook();
+        }
         lock(&self.inner)
             .entries
             .iter()
