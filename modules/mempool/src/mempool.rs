@@ -424,13 +424,17 @@ impl MempoolService for Mempool {
     fn info(&self) -> MempoolInfo {
         let mut inner = self.lock();
         let pool_min = inner.rolling_min_fee(&self.config);
+        // The policy's figures, not the configuration's: what it actually asks.
+        let relay = self
+            .policy
+            .min_fee_rate_per_kb(self.config.min_relay_fee_per_kb);
         MempoolInfo {
-            min_fee_per_kb: pool_min.max(self.config.min_relay_fee_per_kb),
+            min_fee_per_kb: self.policy.mempool_min_fee_rate_per_kb(pool_min).max(relay),
             size: inner.pool.len(),
             bytes: inner.pool.bytes(),
             max_bytes: self.config.max_bytes,
             orphans: inner.orphans.len(),
-            min_relay_fee_per_kb: self.config.min_relay_fee_per_kb,
+            min_relay_fee_per_kb: relay,
         }
     }
 

@@ -27,6 +27,19 @@ pub trait MempoolPolicy: Send + Sync {
             .saturating_mul(pool_min_fee_per_kb)
             .div_ceil(1000)
     }
+    /// The least fee rate this policy asks (satoshis per 1000 bytes) given the pool's
+    /// minimum relay fee rate: a rate that meets [`MempoolPolicy::min_fee`] at every
+    /// size. `getmempoolinfo` reports it as `minrelaytxfee` and wallets pay at least it,
+    /// so a wallet's payments enter its own pool. By default the pool's rate, as
+    /// [`MempoolPolicy::min_fee`]'s default asks.
+    fn min_fee_rate_per_kb(&self, min_relay_fee_per_kb: u64) -> u64 {
+        min_relay_fee_per_kb
+    }
+    /// The same for the pool's rolling minimum ([`MempoolPolicy::mempool_min_fee`]):
+    /// with the relay rate above, `getmempoolinfo.mempoolminfee`.
+    fn mempool_min_fee_rate_per_kb(&self, pool_min_fee_per_kb: u64) -> u64 {
+        pool_min_fee_per_kb
+    }
 }
 
 /// The mempool service.
