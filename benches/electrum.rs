@@ -23,8 +23,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use node_chain_state::testing::Wallet;
 use node_chain::ChainSpec;
+use node_chain_state::testing::Wallet;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 

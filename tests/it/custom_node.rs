@@ -59,6 +59,10 @@ fn build_custom_node(project: &Path) -> PathBuf {
             &format!("path = \"{}/node/api\"", root.display()),
         )
         .replace(
+            "path = \"../../node/testkit\"",
+            &format!("path = \"{}/node/testkit\"", root.display()),
+        )
+        .replace(
             "path = \"../..\"",
             &format!("path = \"{}\"", root.display()),
         );
@@ -83,6 +87,14 @@ fn build_custom_node(project: &Path) -> PathBuf {
         status.success(),
         "building the custom node failed: {status}"
     );
+    // Its own tests, on node-testkit's in-process node.
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
+        .args(["test", "--quiet", "--manifest-path"])
+        .arg(&manifest)
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .expect("run cargo test");
+    assert!(status.success(), "the custom node's tests failed: {status}");
     target.join("debug/custom-node")
 }
 

@@ -17,8 +17,8 @@ use electrum_client::bitcoin::consensus::{
 };
 use electrum_client::bitcoin::{ScriptBuf, Transaction as BtcTransaction, Txid};
 use electrum_client::{Client, ElectrumApi, Param};
-use node_chain_state::testing::Wallet;
 use node_chain::{deserialize, serialize, sha256d, Hash256, Transaction};
+use node_chain_state::testing::Wallet;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 

@@ -1,7 +1,9 @@
 //! The `chain` module: opens the chain state (`node-chain-state`) in the data directory and
 //! provides it as the `chain` service (a read-only [`node_api::ChainView`]) and the
 //! `chain-writer` service ([`node_api::ChainWriter`], for sync, relay, the miner and
-//! `submitblock`), publishes its events on the bus after its in-order listeners have
+//! `submitblock`) and the `chain-stream` service ([`node_api::ChainStream`], see
+//! [`LocalStream`]: the main chain's changes, ordered and lossless, from a ring of
+//! recent steps and the store), publishes its events on the bus after its in-order listeners have
 //! seen them, and registers the blockchain RPC methods.
 //!
 //! Profile table `[chain]` ([`ChainConfig`]): `address_index`, `tx_index` (Core's
@@ -21,7 +23,9 @@ mod module;
 mod rpc;
 mod rpc_help;
 mod rpc_params;
+mod stream;
 mod tx_index;
 mod unclean;
 
 pub use module::ChainConfig;
+pub use stream::{LocalStream, CATCH_UP_CHUNK, RECENT_BLOCKS, RING_BLOCK_IDS};

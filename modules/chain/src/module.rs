@@ -4,8 +4,8 @@
 
 use node_api::chain::{ChainSpec, Hash256, MIN_KEEP_BLOCKS};
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainView, ChainWriter, ConfigError, Module,
-    ModuleConfig, ModuleFactory, StartContext,
+    async_trait, inventory, services, BoxError, ChainStream, ChainView, ChainWriter, ConfigError,
+    Module, ModuleConfig, ModuleFactory, StartContext,
 };
 use node_chain_state::{ChainOptions, LocalChain};
 use schemars::JsonSchema;
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use crate::metrics::{ChainMetrics, MeteredWriter};
+use crate::stream::{LocalStream, RING_BLOCK_IDS};
 
 /// The `[chain]` table.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -123,7 +124,7 @@ inventory::submit! {
         name: "chain",
         description: "chain state on LMDB: blocks, index, UTXO set, fork choice by most work",
         registered_by: env!("CARGO_PKG_NAME"),
-        provides: &[services::CHAIN, services::CHAIN_WRITER],
+        provides: &[services::CHAIN, services::CHAIN_WRITER, services::CHAIN_STREAM],
         needs: &[],
         uses: &[],
         methods: &["getblockcount", "getbestblockhash", "getblockhash", "getblockchaininfo", "getchaininfo", "getblockheader", "getblock", "decoderawtransaction", "getchaintips", "getchaintxstats", "getblockstats", "getdeploymentinfo", "getdifficulty", "getindexinfo", "gettxoutsetinfo", "pruneblockchain", "invalidateblock", "reconsiderblock", "verifychain"],
@@ -156,6 +157,11 @@ impl Module for ChainModule {
         crate::tx_index::start_build(&ctx, chain.state());
         let metrics = ChainMetrics::new(&chain);
         chain.listen(metrics.clone());
+        // Listening before the writer is provided: no block connects before the stream
+        // has its starting tip.
+        let stream = LocalStream::new(chain.clone(), RING_BLOCK_IDS);
+        chain.listen(stream.clone());
+        ctx.provide::<dyn ChainStream>(stream)?;
         ctx.provide::<dyn ChainView>(chain.clone())?;
         ctx.provide::<dyn ChainWriter>(Arc::new(MeteredWriter { chain, metrics }))?;
         Ok(())

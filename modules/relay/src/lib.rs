@@ -28,15 +28,20 @@
 //!
 //! Needs: [`node_api::MempoolService`] (`mempool`) and [`node_api::PeerService`]
 //! (`peers`), with `compact` also [`node_api::ChainView`] and [`node_api::ChainWriter`]
-//! (`chain`, `chain-writer`), and on the bus the mempool's [`node_api::MempoolEvent`]s and the chain's
-//! [`node_api::chain::ChainEvent`]s (the mempool needs the chain, so it is there).
+//! (`chain`, `chain-writer`), and [`node_api::ChainStream`] (`chain-stream`: the blocks to
+//! announce, in order and without loss; the mempool needs the chain, so it is there).
+//! Transactions to announce are read from the pool's admission cursor
+//! ([`node_api::MempoolService::admitted_since`]); the mempool's events on the bus only
+//! wake the loop, so a lagging bus loses no announcement.
 //! Provides: `compact-blocks` ([`node_api::CompactBlocks`]) with `compact`; its behaviours implement [`node_api::Broadcast`] and are registered
 //! under [`node_api::BROADCAST`]. Runs one task, `relay loop`.
 //!
 //! Invariants: only validated objects are relayed (the mempool's and the chain's events
 //! come after validation); no peer is sent what it is known to have, so nothing is echoed
-//! back to its sender (the peers service tracks what each peer knows). Events come from
-//! the bus, which may lag: a missed event is logged and its object not announced.
+//! back to its sender (the peers service tracks what each peer knows). Every transaction
+//! admitted while the relay runs and still pooled when it reads the cursor is announced
+//! once, in admission order, and every block the chain stream commits (the last 16 of
+//! one step) whatever the bus drops.
 //!
 //! Metrics: `node_relay_first_seen_to_announced_seconds{kind,behaviour}` (histogram),
 //! timed around the peers service the behaviour is handed; at most 50,000 objects wait

@@ -20,6 +20,10 @@
 //! - the metrics facade ([`metrics`]): modules record, an exporter installs a recorder;
 //!   [`monitoring_listen`] is where the monitoring plugins listen by default.
 //!
+//! - the chain stream ([`ChainStream`], `chain-stream`): the main chain's changes as
+//!   ordered, lossless [`ChainStep`]s from a snapshot, for plugins that follow the chain
+//!   at their own pace without the bus's losses;
+//!
 //! Invariants: state that must agree with the tip (the mempool, a wallet's view, the
 //! next template) follows it through [`ChainListener`], called in order inside the step
 //! that connects or disconnects a block; the event bus is for observers and may lag.
@@ -28,6 +32,7 @@
 //! `plugins/` depends on this crate, never on another module's (a test checks it).
 
 mod broadcast;
+mod chain_stream;
 mod chain_view;
 pub mod json;
 mod mempool;
@@ -39,10 +44,13 @@ mod sync_strategy;
 mod wallet;
 
 pub use broadcast::{Broadcast, BroadcastContext, CompactBlocks, BROADCAST};
+pub use chain_stream::{
+    BlockId, ChainStep, ChainStream, ChainSubscription, StreamError, StreamStart,
+};
 pub use chain_view::{ChainListener, ChainView, ChainWriter, PendingBlock};
 pub use mempool::{
-    Accepted, EntryInfo, MempoolError, MempoolEvent, MempoolInfo, MempoolPolicy, MempoolService,
-    SelectedTx, POLICY,
+    Accepted, Admitted, EntryInfo, MempoolError, MempoolEvent, MempoolInfo, MempoolPolicy,
+    MempoolService, SelectedTx, POLICY,
 };
 pub use miner::{MinerService, MinerStatus};
 pub use monitoring::{monitoring_listen, MONITORING_PORT_OFFSET};
@@ -84,6 +92,8 @@ pub mod services {
     pub const COMPACT_BLOCKS: &str = "compact-blocks";
     /// [`crate::ScriptHistory`]: confirmed history by output script.
     pub const SCRIPT_HISTORY: &str = "script-history";
+    /// [`crate::ChainStream`]: the main chain's changes, ordered and lossless.
+    pub const CHAIN_STREAM: &str = "chain-stream";
 }
 
 impl Service for dyn ChainView {
@@ -109,4 +119,7 @@ impl Service for dyn CompactBlocks {
 }
 impl Service for dyn ScriptHistory {
     const NAME: &'static str = services::SCRIPT_HISTORY;
+}
+impl Service for dyn ChainStream {
+    const NAME: &'static str = services::CHAIN_STREAM;
 }

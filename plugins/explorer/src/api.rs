@@ -6,7 +6,10 @@ use std::sync::{Arc, RwLock};
 
 use node_api::chain::pow::difficulty;
 use node_api::chain::{Address, Block, Hash256, OutPoint, Transaction, TxOut};
-use node_api::{ChainView, HistoryRow, MempoolService, PeerService, ScriptHistory};
+use node_api::{
+    ChainStep, ChainStream, ChainSubscription, ChainView, HistoryRow, MempoolService, PeerService,
+    ScriptHistory, StreamError, StreamStart,
+};
 use serde_json::{json, Value};
 
 use crate::index::Index;
@@ -87,12 +90,35 @@ impl Explorer {
         }
     }
 
-    /// Brings the index to the tip (called on every chain event).
-    pub(crate) fn catch_up(&self) {
-        self.index
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .catch_up(&*self.chain);
+    /// Starts the index again from genesis: a subscription from height 0, whose first
+    /// steps (read from the store) commit the chain up to the tip.
+    pub(crate) fn reindex(
+        &self,
+        stream: &dyn ChainStream,
+    ) -> Result<Box<dyn ChainSubscription>, StreamError> {
+        let steps = stream.subscribe(StreamStart::Height(0))?;
+        let genesis = steps.snapshot();
+        let block = steps.block(&genesis.hash).ok().flatten();
+        let mut index = Index::default();
+        index.connect(genesis, block.as_deref());
+        *self.index.write().unwrap_or_else(|e| e.into_inner()) = index;
+        Ok(steps)
+    }
+
+    /// Indexes the blocks a step committed; `false` when blocks left the chain, which
+    /// the index does not undo (the caller starts it again with [`Explorer::reindex`]).
+    pub(crate) fn apply(&self, steps: &dyn ChainSubscription, step: &ChainStep) -> bool {
+        if !step.reverted().is_empty() {
+            return false;
+        }
+        for id in step.committed() {
+            let block = steps.block(&id.hash).ok().flatten();
+            self.index
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .connect(*id, block.as_deref());
+        }
+        true
     }
 
     fn summary(&self) -> Value {

@@ -15,8 +15,9 @@
 //! chain, mempool and peer services; it never exposes the admin RPC. All routes are
 //! public and read-only: they show what the chain and the mempool show any peer.
 //!
-//! Needs the `chain` service; uses `mempool`, `peers` and `script-history` (the electrum
-//! plugin's index) when they run. Profile table
+//! Needs the `chain` service and the `chain-stream` ([`node_api::ChainStream`], which
+//! its index follows from height 0); uses `mempool`, `peers` and `script-history` (the
+//! electrum plugin's index, which then replaces its own) when they run. Profile table
 //! `[explorer]`: `listen`.
 //!
 //! What is missing: without the electrum plugin, history of an address is kept in memory
@@ -33,12 +34,11 @@ use std::sync::{Arc, RwLock};
 
 use hyper::header::{HeaderValue, CACHE_CONTROL};
 use hyper::StatusCode;
-use node_api::chain::ChainEvent;
 use node_api::http::response;
 use node_api::{
-    async_trait, inventory, services, Access, BoxError, ChainView, ConfigError, HttpResponse,
-    MempoolService, Module, ModuleConfig, ModuleFactory, PeerService, Route, ScriptHistory,
-    StartContext,
+    async_trait, inventory, services, Access, BoxError, ChainStream, ChainView, ConfigError,
+    HttpResponse, MempoolService, Module, ModuleConfig, ModuleFactory, PeerService, Route,
+    ScriptHistory, StartContext, StreamError,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -83,7 +83,7 @@ inventory::submit! {
         description: "a single-page block explorer at /explorer/ with a read-only JSON API (plugin)",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &[services::CHAIN],
+        needs: &[services::CHAIN, services::CHAIN_STREAM],
         uses: &[services::MEMPOOL, services::PEERS, services::SCRIPT_HISTORY],
         methods: &[],
         build,
@@ -110,7 +110,7 @@ impl Module for ExplorerModule {
             history: ctx.get::<dyn ScriptHistory>()?,
             index: RwLock::new(Default::default()),
         });
-        let mut chain_events = ctx.events().subscribe::<ChainEvent>();
+        let stream = ctx.require::<dyn ChainStream>()?;
         let api = explorer.clone();
         let routes = vec![
             Route::new("/explorer/", Access::Public, |request| {
@@ -155,20 +155,19 @@ impl Module for ExplorerModule {
             return Ok(());
         }
         let cancel = ctx.cancel_token();
-        ctx.spawn_blocking("index", move || {
-            explorer.catch_up();
-            // Every chain event (or a lag) means: catch up with the tip.
+        ctx.spawn_blocking("index", move || -> Result<(), StreamError> {
+            let mut steps = explorer.reindex(&*stream)?;
             let runtime = tokio::runtime::Handle::current();
             loop {
                 let next = runtime.block_on(async {
                     tokio::select! {
                         () = cancel.cancelled() => None,
-                        event = chain_events.recv() => Some(event),
+                        step = steps.next() => Some(step),
                     }
                 });
-                match next {
-                    None | Some(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return,
-                    Some(_) => explorer.catch_up(),
+                let Some(step) = next else { return Ok(()) };
+                if !explorer.apply(&*steps, &step?) {
+                    steps = explorer.reindex(&*stream)?;
                 }
             }
         });
