@@ -166,7 +166,10 @@ pub(crate) fn register(
                     ),
                     None => None,
                 };
-                control.set_generate(on, payout);
+                // Stopping waits for a found block to reach the chain: off the runtime.
+                tokio::task::spawn_blocking(move || control.set_generate(on, payout))
+                    .await
+                    .map_err(|e| RpcError::new(codes::MISC_ERROR, e.to_string()))?;
                 Ok(Value::Null)
             }
         },

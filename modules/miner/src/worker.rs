@@ -24,6 +24,8 @@ use crate::template::Template;
 /// How long an idle miner waiting for `min_txs` sleeps between looks at the pool, in case
 /// a wake-up was missed.
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How long `setgenerate false` waits, at most, for a found block to reach the chain.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a template waits, at most, for the pool to settle on the tip before it is
 /// built anyway: a step of the chain takes milliseconds, a reorganisation of a thousand
 /// blocks about two seconds.
@@ -43,6 +45,9 @@ struct State {
     /// Where continuous mining pays, when `setgenerate` named an address.
     payout: Option<Vec<u8>>,
     shutdown: bool,
+    /// The mining thread holds continuous-mining work: a search, or a found block on its
+    /// way to the chain. `setgenerate false` waits for it to clear.
+    mining: bool,
     requests: VecDeque<GenerateRequest>,
 }
 
@@ -79,6 +84,7 @@ impl Control {
                 generating: false,
                 payout: None,
                 shutdown: false,
+                mining: false,
                 requests: VecDeque::new(),
             }),
             wake: Condvar::new(),
@@ -172,6 +178,11 @@ impl MinerService for Control {
     }
 
     /// Switches continuous mining on or off; `payout` replaces the configured address.
+    ///
+    /// Switching off returns once the mining thread has let go of its work, as Core's
+    /// `setgenerate false` joins its threads: a block found just before the stop may
+    /// still reach the chain, but none after this returns, so a caller can read a tip
+    /// that stays put. The wait is the rest of one block's connection, milliseconds.
     fn set_generate(&self, on: bool, payout: Option<Vec<u8>>) {
         let mut state = self.state();
         state.generating = on;
@@ -183,8 +194,23 @@ impl MinerService for Control {
         if !on {
             self.stop_search.store(true, Ordering::Relaxed);
         }
-        drop(state);
         self.wake.notify_all();
+        if on {
+            return;
+        }
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while state.mining && !state.shutdown {
+            let now = Instant::now();
+            if now >= deadline {
+                tracing::warn!("the miner did not stop within {STOP_TIMEOUT:?}");
+                return;
+            }
+            state = self
+                .wake
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 }
 
@@ -231,21 +257,35 @@ impl Worker {
                 Work::Stop => return,
                 Work::Request(request) => self.serve(request),
                 Work::Mine(payout) => {
-                    if self.mempool.info().size < self.min_txs {
-                        let state = self.control.state();
-                        let _ = self.control.wake.wait_timeout(state, IDLE_POLL);
-                        continue;
-                    }
-                    if payout.is_empty() {
-                        tracing::error!("mining needs a payout address: setgenerate true N ADDRESS, or [miner] payout_address");
-                        self.control.set_generate(false, None);
-                        continue;
-                    }
-                    if let Err(e) = self.mine_one(&payout) {
-                        tracing::error!("mined block refused: {e}");
-                    }
+                    self.mine_continuously(&payout);
+                    let mut state = self.control.state();
+                    state.mining = false;
+                    drop(state);
+                    self.control.wake.notify_all();
                 }
             }
+        }
+    }
+
+    /// One step of continuous mining: a block searched for, or a wait for the pool.
+    fn mine_continuously(&self, payout: &[u8]) {
+        if self.mempool.info().size < self.min_txs {
+            let mut state = self.control.state();
+            // Nothing held while idle: a stop need not wait out the poll.
+            state.mining = false;
+            self.control.wake.notify_all();
+            let _ = self.control.wake.wait_timeout(state, IDLE_POLL);
+            return;
+        }
+        if payout.is_empty() {
+            tracing::error!(
+                "mining needs a payout address: setgenerate true N ADDRESS, or [miner] payout_address"
+            );
+            self.control.state().generating = false;
+            return;
+        }
+        if let Err(e) = self.mine_one(payout) {
+            tracing::error!("mined block refused: {e}");
         }
     }
 
@@ -262,6 +302,7 @@ impl Worker {
                 return Work::Request(request);
             }
             if state.generating {
+                state.mining = true;
                 let payout = state.payout.clone().unwrap_or_else(|| self.payout.clone());
                 return Work::Mine(payout);
             }
