@@ -26,6 +26,7 @@
 
 pub mod address;
 pub mod block;
+pub mod block_filter;
 pub mod coin;
 pub mod encode;
 pub mod events;
@@ -75,7 +76,8 @@ pub use spec_file::{resolve, ChainSpecFile, SpecFileError};
 pub use state::integrity;
 pub use state::{
     anti_dos_threshold, BlockIndexEntry, BlockOutcome, ChainError, ChainIdentity, ChainOptions,
-    ChainState, Marked, NextBlock, ProposalError, Tip, TxIndexInfo, TxLocation,
+    ChainState, FilterIndexInfo, Marked, NextBlock, ProposalError, StoredFilter, Tip, TxIndexInfo,
+    TxLocation,
     ANTI_DOS_MARGIN_BLOCKS, MAX_RUN_BLOCKS, MAX_RUN_BYTES, MIN_KEEP_BLOCKS,
 };
 pub use transaction::{Coins, OutPoint, Transaction, TxIn, TxOut, COIN, MAX_MONEY};

@@ -17,6 +17,7 @@
 mod accept;
 mod activate;
 mod connect;
+mod filter_index;
 pub mod integrity;
 mod invalidate;
 mod open;
@@ -39,6 +40,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use primitive_types::U256;
 
 pub use accept::anti_dos_threshold;
+pub use filter_index::{FilterIndexInfo, StoredFilter};
 pub use invalidate::Marked;
 pub(crate) use pipeline::{run_is_full, verifiers, Cores, Ready};
 pub use pipeline::{MAX_RUN_BLOCKS, MAX_RUN_BYTES};
@@ -77,6 +79,9 @@ pub struct ChainOptions {
     /// Keep an index from txid to the main-chain block holding it (Bitcoin Core's
     /// `-txindex`), so any confirmed transaction can be looked up by txid.
     pub tx_index: bool,
+    /// Keep BIP158 basic filters and BIP157 filter headers of main-chain blocks (Bitcoin
+    /// Core's `-blockfilterindex`; see `filter_index.rs`).
+    pub block_filter_index: bool,
     /// Keep the bodies and undo data of only this many recent main-chain blocks; 0 keeps
     /// everything. At least [`MIN_KEEP_BLOCKS`] when set.
     pub keep_blocks: u32,
@@ -146,6 +151,10 @@ pub enum ChainError {
     /// `-prune` too).
     #[error("tx_index needs every block: {0}")]
     TxIndexNeedsBlocks(String),
+    /// The block filter index cannot be built over this data directory's blocks (pruned,
+    /// or pruning on while it would be built).
+    #[error("block_filter_index: {0}")]
+    FilterIndexNeedsBlocks(String),
     /// A peer's headers lead to a chain with less work than the anti-DoS threshold (the
     /// tip's work less [`ANTI_DOS_MARGIN_BLOCKS`] blocks' worth): not stored, as Bitcoin
     /// Core does since 24.0, so cheap forks cannot fill the index. Not a rule broken by
@@ -255,6 +264,9 @@ pub struct ChainState {
     /// How far the tx index is built: `tx_index::SYNCED`, or the last height indexed
     /// while it is being built (see `tx_index.rs`).
     tx_index_built: AtomicU64,
+    /// How far the block filter index is built: `filter_index::SYNCED`, or the next
+    /// height to build (see `filter_index.rs`).
+    filter_index_built: AtomicU64,
     sink: EventSink,
 }
 
