@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use node_api::PeerService;
 use node_p2p::{
-    ConnectionType, Message, MessageCodec, PayloadError, Received, BLOCKTXN_COMMAND, BLOCK_COMMAND,
+    ConnectionType, FilterRequest, Message, MessageCodec, PayloadError, Received, BLOCKTXN_COMMAND,
+    BLOCK_COMMAND,
     CMPCTBLOCK_COMMAND, MIN_PEER_VERSION, SENDHEADERS_VERSION, TX_COMMAND,
 };
 use tokio::io::AsyncWriteExt;
@@ -366,8 +367,21 @@ async fn handle(peers: &Peers, peer: &Peer, message: Message, bytes: usize) {
             return;
         }
         Message::Verack => return,
-        Message::Unknown { command, .. } => {
-            tracing::trace!(peer = %peer.id, %command, "ignoring unknown command");
+        Message::Unknown { command, payload } => {
+            let request = FilterRequest::decode(command.as_str(), payload);
+            match request.filter(|_| peers.serves_filters()) {
+                Some(Ok(request)) => peers.serve_filter_request(peer, request).await,
+                Some(Err(source)) => {
+                    let error = PayloadError::Malformed {
+                        command: "BIP157 request",
+                        source,
+                    };
+                    garbage(peers, peer, &error);
+                }
+                None => {
+                    tracing::trace!(peer = %peer.id, %command, "ignoring unknown command")
+                }
+            }
             return;
         }
         Message::Ping(nonce) => {

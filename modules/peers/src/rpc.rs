@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use node_api::rpc::{codes, Param, RpcError, RpcParams};
 use node_api::{BoxError, MethodEntry, PeerService, RunOn, StartContext};
-use node_p2p::{ConnectionType, PeerId, NODE_NETWORK, NODE_NETWORK_LIMITED, PROTOCOL_VERSION};
+use node_p2p::{
+    ConnectionType, PeerId, NODE_COMPACT_FILTERS, NODE_NETWORK, NODE_NETWORK_LIMITED,
+    PROTOCOL_VERSION,
+};
 use serde_json::{json, Map, Value};
 
 use crate::bans::Subnet;
@@ -96,6 +99,7 @@ fn services_hex(services: u64) -> String {
 fn services_names(services: u64) -> Vec<&'static str> {
     [
         (NODE_NETWORK, "NETWORK"),
+        (NODE_COMPACT_FILTERS, "COMPACT_FILTERS"),
         (NODE_NETWORK_LIMITED, "NETWORK_LIMITED"),
     ]
     .into_iter()
@@ -164,13 +168,6 @@ fn getpeerinfo(peers: &Arc<Peers>, _: RpcParams) -> Result<Value, RpcError> {
     Ok(Value::Array(out))
 }
 
-fn client_version() -> u64 {
-    let part = |s: &str| s.parse::<u64>().unwrap_or(0);
-    part(env!("CARGO_PKG_VERSION_MAJOR")) * 10_000
-        + part(env!("CARGO_PKG_VERSION_MINOR")) * 100
-        + part(env!("CARGO_PKG_VERSION_PATCH"))
-}
-
 fn getnetworkinfo(peers: &Arc<Peers>, _: RpcParams) -> Result<Value, RpcError> {
     let all = peers.all_peers();
     let inbound = all
@@ -199,7 +196,7 @@ fn getnetworkinfo(peers: &Arc<Peers>, _: RpcParams) -> Result<Value, RpcError> {
         }));
     }
     Ok(json!({
-        "version": client_version(),
+        "version": peers.settings.core_rpc_version,
         "subversion": peers.settings.user_agent,
         "protocolversion": PROTOCOL_VERSION,
         "localservices": services_hex(peers.local_services()),
