@@ -1,6 +1,7 @@
 //! Multi-process tests: real `node` binaries on 127.0.0.1, real LMDB files in temporary
 //! directories. One test binary, a module per area.
 
+mod block_filters;
 mod chain_methods;
 mod chainspec;
 mod common;

@@ -136,7 +136,7 @@ inventory::submit! {
         provides: &[services::CHAIN, services::CHAIN_WRITER],
         needs: &[],
         uses: &[],
-        methods: &["getblockcount", "getbestblockhash", "getblockhash", "getblockchaininfo", "getchaininfo", "getblockheader", "getblock", "decoderawtransaction", "getchaintips", "getchaintxstats", "getblockstats", "getdeploymentinfo", "getdifficulty", "getindexinfo", "gettxoutsetinfo", "pruneblockchain", "invalidateblock", "reconsiderblock", "verifychain"],
+        methods: &["getblockcount", "getbestblockhash", "getblockhash", "getblockchaininfo", "getchaininfo", "getblockheader", "getblock", "decoderawtransaction", "getchaintips", "getchaintxstats", "getblockstats", "getdeploymentinfo", "getdifficulty", "getindexinfo", "getblockfilter", "gettxoutsetinfo", "pruneblockchain", "invalidateblock", "reconsiderblock", "verifychain"],
         build,
     }
 }
