@@ -6,6 +6,7 @@ mod chain_methods;
 mod chainspec;
 mod common;
 mod compact;
+mod core_client;
 mod custom_node;
 mod datadir_faults;
 mod docs;
