@@ -382,6 +382,9 @@ mod tests {
         assert_eq!(services_hex(1), "0000000000000001");
         assert_eq!(services_names(1), ["NETWORK"]);
         assert!(services_names(0).is_empty());
-        assert_eq!(client_version(), 100);
+        assert_eq!(
+            services_names(NODE_NETWORK | NODE_COMPACT_FILTERS),
+            ["NETWORK", "COMPACT_FILTERS"]
+        );
     }
 }
