@@ -436,6 +436,18 @@ fn without_the_index_getblockfilter_says_so_and_no_filters_are_advertised() {
         .as_array()
         .unwrap()
         .contains(&json!("COMPACT_FILTERS")));
+    // A request for a service not offered is a disconnect, as in Core.
+    let port: u16 = node.p2p_addr().rsplit(':').next().unwrap().parse().unwrap();
+    let mut peer = RawPeer::connect(port);
+    assert_eq!(peer.handshake().services & NODE_COMPACT_FILTERS, 0);
+    peer.send(
+        &FilterRequest::GetCFCheckpt {
+            filter_type: 0,
+            stop_hash: hash(&tip),
+        }
+        .message(),
+    );
+    assert!(peer.closed_by_node(), "getcfcheckpt without the service");
     // Served only when asked for: [peers] block_filters = false keeps the index for RPC.
     let quiet = TestNode::start(&[
         "chain.block_filter_index=true".to_string(),

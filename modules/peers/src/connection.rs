@@ -368,8 +368,9 @@ async fn handle(peers: &Peers, peer: &Peer, message: Message, bytes: usize) {
         }
         Message::Verack => return,
         Message::Unknown { command, payload } => {
-            let request = FilterRequest::decode(command.as_str(), payload);
-            match request.filter(|_| peers.serves_filters()) {
+            // Decoded whether or not we serve filters: Core answers a request for a
+            // service it does not offer by disconnecting, not by ignoring it.
+            match FilterRequest::decode(command.as_str(), payload) {
                 Some(Ok(request)) => peers.serve_filter_request(peer, request).await,
                 Some(Err(source)) => {
                     let error = PayloadError::Malformed {

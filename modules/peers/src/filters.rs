@@ -3,7 +3,8 @@
 //! and `[peers] block_filters` allows it.
 //!
 //! Limits and answers follow Bitcoin Core's `PrepareBlockFilterRequest`: a filter type
-//! other than basic (or any request while we do not serve filters), a stop hash not on our
+//! other than basic (or any request while we do not serve filters: the index is off or
+//! `[peers] block_filters = false`), a stop hash not on our
 //! main chain, a start height above the stop block's, or more than 1,000 filters
 //! (`getcfilters`) or 2,000 hashes (`getcfheaders`) disconnects the peer, without a ban.
 //! A request the index cannot answer yet (it is still being built over a stored chain,
@@ -68,6 +69,9 @@ impl Peers {
                         filter: filter.bytes,
                     });
                 }
+                if !self.still_main(&stop_hash, stop_height) {
+                    return self.cannot_answer(peer, "getcfilters", stop_height);
+                }
                 for reply in replies {
                     if !self.queue_wait(peer, &reply.message()).await {
                         return;
@@ -102,6 +106,9 @@ impl Peers {
                         None => return self.cannot_answer(peer, "getcfheaders", height),
                     }
                 }
+                if !self.still_main(&stop_hash, stop_height) {
+                    return self.cannot_answer(peer, "getcfheaders", stop_height);
+                }
                 let reply = FilterReply::CFHeaders {
                     filter_type,
                     stop_hash,
@@ -127,6 +134,9 @@ impl Peers {
                         None => return self.cannot_answer(peer, "getcfcheckpt", height),
                     }
                     height += CFCHECKPT_INTERVAL;
+                }
+                if !self.still_main(&stop_hash, stop_height) {
+                    return self.cannot_answer(peer, "getcfcheckpt", stop_height);
                 }
                 let reply = FilterReply::CFCheckpt {
                     filter_type,
@@ -179,6 +189,12 @@ impl Peers {
             return None;
         }
         Some(stop.height)
+    }
+
+    /// Whether `stop_hash` is still the main-chain block at `stop_height`: a
+    /// reorganisation while the answer was read would mix two chains in it.
+    fn still_main(&self, stop_hash: &Hash256, stop_height: u32) -> bool {
+        self.chain.hash_at(stop_height) == Some(*stop_hash)
     }
 
     /// The main-chain block at `height` and what the index holds for it.
