@@ -809,10 +809,23 @@ fn main() {
     if only.as_ref().is_some_and(|only| only != "filter_index") {
         return;
     }
+    // The 1-peer headers-first sync with the metrics plugin, the filter index, or neither.
+    let one_peer = |metrics: bool, filter_index: bool| {
+        let first = &sources[..1];
+        sync(
+            &root,
+            &runtime,
+            "headers-first",
+            first,
+            None,
+            metrics,
+            filter_index,
+        )
+    };
     if only.is_none() {
         // The metrics variant, back to back so both see the same machine.
-        let off = sync(&root, &runtime, "headers-first", &sources[..1], None, false, false);
-        let on = sync(&root, &runtime, "headers-first", &sources[..1], None, true, false);
+        let off = one_peer(false, false);
+        let on = one_peer(true, false);
         print("with_metrics_sync_secs_off", json!(round(off.secs, 2)), "s");
         print("with_metrics_sync_secs_on", json!(round(on.secs, 2)), "s");
         print(
@@ -828,8 +841,8 @@ fn main() {
     let mut off = Vec::new();
     let mut on = Vec::new();
     for _ in 0..REPEATS {
-        off.push(sync(&root, &runtime, "headers-first", &sources[..1], None, false, false).secs);
-        on.push(sync(&root, &runtime, "headers-first", &sources[..1], None, false, true).secs);
+        off.push(one_peer(false, false).secs);
+        on.push(one_peer(false, true).secs);
     }
     off.sort_by(f64::total_cmp);
     on.sort_by(f64::total_cmp);

@@ -144,7 +144,12 @@ fn filters_over_rpc_and_p2p_match_an_independent_computation_and_find_a_wallets_
         node.rpc("getindexinfo", &["basic block filter index"]),
         json!({"basic block filter index": {"synced": true, "best_block_height": 105}})
     );
-    node.fails_with("getblockfilter", &[&tip, "extended"], -5, "Unknown filtertype");
+    node.fails_with(
+        "getblockfilter",
+        &[&tip, "extended"],
+        -5,
+        "Unknown filtertype",
+    );
     node.fails_with(
         "getblockfilter",
         &["00000000000000000000000000000000000000000000000000000000000000aa"],

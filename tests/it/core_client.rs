@@ -24,7 +24,9 @@ fn bitcoincore_rpc_reads_our_chain_info_index_info_and_block_filters() {
     node.generate(3, &address);
     let rpc = client(&node);
     assert_eq!(rpc.version().expect("getnetworkinfo"), 270_000);
-    let info = rpc.get_blockchain_info().expect("getblockchaininfo as Core 27's");
+    let info = rpc
+        .get_blockchain_info()
+        .expect("getblockchaininfo as Core 27's");
     assert_eq!(info.chain, bitcoin::Network::Regtest);
     assert_eq!(info.blocks, 3);
     assert_eq!(info.best_block_hash.to_string(), node.tip());
@@ -37,7 +39,10 @@ fn bitcoincore_rpc_reads_our_chain_info_index_info_and_block_filters() {
     let tip: bitcoin::BlockHash = node.tip().parse().expect("a hash");
     let filter = rpc.get_block_filter(&tip).expect("getblockfilter");
     let ours = node.rpc("getblockfilter", &[&node.tip()]);
-    assert_eq!(hex::encode(&filter.filter), ours["filter"].as_str().unwrap());
+    assert_eq!(
+        hex::encode(&filter.filter),
+        ours["filter"].as_str().unwrap()
+    );
     assert_eq!(filter.header.to_string(), ours["header"].as_str().unwrap());
 
     // The version a profile asks for is what the client branches on.

@@ -11,8 +11,7 @@ use futures_util::StreamExt;
 use node_api::PeerService;
 use node_p2p::{
     ConnectionType, FilterRequest, Message, MessageCodec, PayloadError, Received, BLOCKTXN_COMMAND,
-    BLOCK_COMMAND,
-    CMPCTBLOCK_COMMAND, MIN_PEER_VERSION, SENDHEADERS_VERSION, TX_COMMAND,
+    BLOCK_COMMAND, CMPCTBLOCK_COMMAND, MIN_PEER_VERSION, SENDHEADERS_VERSION, TX_COMMAND,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};

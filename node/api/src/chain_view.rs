@@ -7,8 +7,8 @@ use std::sync::{Arc, RwLock};
 
 use node_chain::{
     Block, BlockHeader, BlockIndexEntry, BlockOutcome, ChainError, ChainEvent, ChainSpec,
-    ChainState, Coin, FilterIndexInfo, Hash256, NextBlock, OutPoint, ProposalError, StoredFilter, Tip,
-    TxIndexInfo, TxLocation,
+    ChainState, Coin, FilterIndexInfo, Hash256, NextBlock, OutPoint, ProposalError, StoredFilter,
+    Tip, TxIndexInfo, TxLocation,
 };
 
 /// The read-only chain: what plugins, RPC and the mempool read. Every call is a short

@@ -208,7 +208,11 @@ impl BlockFilter {
 
     /// Whether any of `scripts` may be in the filter of block `block_hash`: `false` is
     /// certain, `true` is wrong about once in 784,931 tries per script.
-    pub fn matches_any(&self, block_hash: &Hash256, scripts: &[&[u8]]) -> Result<bool, FilterError> {
+    pub fn matches_any(
+        &self,
+        block_hash: &Hash256,
+        scripts: &[&[u8]],
+    ) -> Result<bool, FilterError> {
         let mut reader = Reader::new(&self.bytes);
         // Each element costs at least P + 1 bits, which bounds the count by the bytes.
         let n = reader.read_count("filter element count", 2)? as u64;
@@ -321,8 +325,7 @@ mod tests {
                     BlockFilter::basic(&v.hash, &block, spent)
                 }
                 Err(_) => {
-                    let block: bitcoin::Block =
-                        bitcoin::consensus::deserialize(&v.block).unwrap();
+                    let block: bitcoin::Block = bitcoin::consensus::deserialize(&v.block).unwrap();
                     assert_eq!(block.block_hash().to_string(), v.hash.to_string());
                     witness += 1;
                     let outputs: Vec<Vec<u8>> = block

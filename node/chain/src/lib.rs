@@ -77,8 +77,7 @@ pub use state::integrity;
 pub use state::{
     anti_dos_threshold, BlockIndexEntry, BlockOutcome, ChainError, ChainIdentity, ChainOptions,
     ChainState, FilterIndexInfo, Marked, NextBlock, ProposalError, StoredFilter, Tip, TxIndexInfo,
-    TxLocation,
-    ANTI_DOS_MARGIN_BLOCKS, MAX_RUN_BLOCKS, MAX_RUN_BYTES, MIN_KEEP_BLOCKS,
+    TxLocation, ANTI_DOS_MARGIN_BLOCKS, MAX_RUN_BLOCKS, MAX_RUN_BYTES, MIN_KEEP_BLOCKS,
 };
 pub use transaction::{Coins, OutPoint, Transaction, TxIn, TxOut, COIN, MAX_MONEY};
 pub use verify::{sign_p2pkh_input, verify_p2pkh_input, ScriptError};

@@ -34,8 +34,8 @@ use std::sync::atomic::Ordering;
 use heed::RwTxn;
 
 use super::records::decode;
-use super::store::{Dbs, Store, WriteError};
 use super::records::BlockUndo;
+use super::store::{Dbs, Store, WriteError};
 use super::{ChainError, ChainState};
 use crate::block::Block;
 use crate::block_filter::BlockFilter;
@@ -188,12 +188,8 @@ pub(super) fn prepare(
     keep_blocks: u32,
     prune_height: u32,
 ) -> Result<u64, ChainError> {
-    let value = store.read(|txn, dbs| {
-        Ok(dbs
-            .meta
-            .get(txn, FILTER_INDEX_KEY)?
-            .map(<[u8]>::to_vec))
-    })?;
+    let value =
+        store.read(|txn, dbs| Ok(dbs.meta.get(txn, FILTER_INDEX_KEY)?.map(<[u8]>::to_vec)))?;
     if !wanted {
         if value.is_some() {
             store.write::<(), BlockError>(|txn, dbs| {
@@ -257,8 +253,7 @@ impl ChainState {
 
     /// Whether connects index their blocks now (the index is on and complete).
     pub(super) fn filter_index_follows(&self) -> bool {
-        self.options.block_filter_index
-            && self.filter_index_built.load(Ordering::Acquire) == SYNCED
+        self.options.block_filter_index && self.filter_index_built.load(Ordering::Acquire) == SYNCED
     }
 
     /// While the index is being built, the next height to build after disconnecting the
@@ -331,8 +326,7 @@ impl ChainState {
             match (complete, hashes.last()) {
                 (true, _) => dbs.meta.put(txn, FILTER_INDEX_KEY, COMPLETE)?,
                 (false, Some((height, _))) => {
-                    dbs.meta
-                        .put(txn, FILTER_INDEX_KEY, &height.to_le_bytes())?
+                    dbs.meta.put(txn, FILTER_INDEX_KEY, &height.to_le_bytes())?
                 }
                 (false, None) => {}
             }
@@ -402,7 +396,11 @@ mod tests {
                     .flat_map(|b| b.txs)
                     .find(|t| t.txid() == input.prevout.txid)
                     .unwrap();
-                spent.push(location.outputs[input.prevout.vout as usize].script_pubkey.clone());
+                spent.push(
+                    location.outputs[input.prevout.vout as usize]
+                        .script_pubkey
+                        .clone(),
+                );
             }
         }
         let filter = BlockFilter::basic(hash, &block, spent.iter().map(Vec::as_slice));
@@ -429,14 +427,19 @@ mod tests {
         let state = open(dir.path(), true, 0);
         assert!(state.filter_index_info().unwrap().synced);
         let genesis = state.hash_at(0).unwrap();
-        assert!(state.block_filter(&genesis).unwrap().is_some(), "genesis indexed at open");
+        assert!(
+            state.block_filter(&genesis).unwrap().is_some(),
+            "genesis indexed at open"
+        );
         let alice = Wallet::new(1);
         let bob = Wallet::new(2);
         let mut main = Builder::new(&state);
         let first = main.next_block(&alice, vec![]);
         state.accept_block(&first).unwrap();
         for _ in 0..100 {
-            state.accept_block(&main.next_block(&alice, vec![])).unwrap();
+            state
+                .accept_block(&main.next_block(&alice, vec![]))
+                .unwrap();
         }
         let fork = main.clone();
         let pay = alice.pay(&first.txs[0], 0, &bob, 100_000_000, 500);
@@ -446,8 +449,14 @@ mod tests {
         let alice_script = &first.txs[0].outputs[0].script_pubkey;
         let bob_script = &pay.outputs[0].script_pubkey;
         let filter = a1_filter.filter.clone().unwrap();
-        assert!(filter.matches_any(&a1.hash(), &[alice_script]).unwrap(), "spent script");
-        assert!(filter.matches_any(&a1.hash(), &[bob_script]).unwrap(), "paid script");
+        assert!(
+            filter.matches_any(&a1.hash(), &[alice_script]).unwrap(),
+            "spent script"
+        );
+        assert!(
+            filter.matches_any(&a1.hash(), &[bob_script]).unwrap(),
+            "paid script"
+        );
         check_chain(&state);
 
         let mut other = fork;
@@ -471,7 +480,9 @@ mod tests {
             let state = open(dir.path(), false, 0);
             let mut b = Builder::new(&state);
             for height in 1..=150 {
-                state.accept_block(&b.next_block(&Wallet::new(1), vec![])).unwrap();
+                state
+                    .accept_block(&b.next_block(&Wallet::new(1), vec![]))
+                    .unwrap();
                 if height == 90 {
                     other = Some(b.clone());
                 }
@@ -492,7 +503,9 @@ mod tests {
         let mut other = other.unwrap();
         other.set_extra(b"other");
         for _ in 0..61 {
-            state.accept_block(&other.next_block(&Wallet::new(3), vec![])).unwrap();
+            state
+                .accept_block(&other.next_block(&Wallet::new(3), vec![]))
+                .unwrap();
         }
         assert_eq!(state.tip().height, 151);
         assert_eq!(state.filter_index_info().unwrap().best_block_height, 90);
@@ -501,7 +514,10 @@ mod tests {
         check_chain(&state);
         drop(state);
         let state = open(dir.path(), false, 0);
-        let count = state.store.read(|txn, dbs| dbs.block_filter.len(txn)).unwrap();
+        let count = state
+            .store
+            .read(|txn, dbs| dbs.block_filter.len(txn))
+            .unwrap();
         assert_eq!(count, 0);
     }
 
@@ -511,10 +527,15 @@ mod tests {
         let state = open(dir.path(), true, crate::MIN_KEEP_BLOCKS);
         let mut b = Builder::new(&state);
         for _ in 0..(crate::MIN_KEEP_BLOCKS + 10) {
-            state.accept_block(&b.next_block(&Wallet::new(1), vec![])).unwrap();
+            state
+                .accept_block(&b.next_block(&Wallet::new(1), vec![]))
+                .unwrap();
         }
         assert!(state.prune_height() > 0);
-        let pruned = state.block_filter(&state.hash_at(1).unwrap()).unwrap().unwrap();
+        let pruned = state
+            .block_filter(&state.hash_at(1).unwrap())
+            .unwrap()
+            .unwrap();
         assert_eq!(pruned.filter, None);
         let kept = state.block_filter(&state.tip().hash).unwrap().unwrap();
         assert!(kept.filter.is_some());
@@ -525,7 +546,9 @@ mod tests {
         {
             let state = open(dir.path(), false, 0);
             let mut b = Builder::new(&state);
-            state.accept_block(&b.next_block(&Wallet::new(1), vec![])).unwrap();
+            state
+                .accept_block(&b.next_block(&Wallet::new(1), vec![]))
+                .unwrap();
         }
         let options = ChainOptions {
             block_filter_index: true,
@@ -536,6 +559,9 @@ mod tests {
         let error = ChainState::open(dir.path(), spec, options, |_| {})
             .err()
             .expect("refused");
-        assert!(matches!(error, ChainError::FilterIndexNeedsBlocks(_)), "{error}");
+        assert!(
+            matches!(error, ChainError::FilterIndexNeedsBlocks(_)),
+            "{error}"
+        );
     }
 }

@@ -33,7 +33,14 @@ pub const DATA_FILE: &str = "data.mdb";
 
 /// The tables of the chain state, as [`super::store`] creates them.
 pub const TABLES: [&str; 9] = [
-    "blocks", "index", "main", "utxo", "undo", "meta", "address", "tx_index",
+    "blocks",
+    "index",
+    "main",
+    "utxo",
+    "undo",
+    "meta",
+    "address",
+    "tx_index",
     "block_filter",
 ];
 
