@@ -674,9 +674,10 @@ fn main() {
     // would hide it, unchecked): without and with it, alternating, the median of each.
     let mut off = Vec::new();
     let mut on = Vec::new();
+    let import_dir = root.join("import");
     for _ in 0..FILTER_REPEATS {
-        off.push(import(&root.join("import"), spec, &source, Some(tip), false));
-        on.push(import(&root.join("import"), spec, &source, Some(tip), true));
+        off.push(import(&import_dir, spec, &source, Some(tip), false));
+        on.push(import(&import_dir, spec, &source, Some(tip), true));
     }
     off.sort_by(f64::total_cmp);
     on.sort_by(f64::total_cmp);
