@@ -55,7 +55,22 @@ impl Peers {
                 ) else {
                     return;
                 };
-                let mut replies = Vec::new();
+                // Streamed, one filter read and queued at a time (the send buffer
+                // paces it), so a request holds one filter in memory, not a thousand.
+                // The index covers a contiguous run of heights from genesis, and pruning
+                // drops the filters of a contiguous run from height 1 (genesis keeps
+                // its): when the first, the first above genesis and the last are there,
+                // so is every one between, and a request the index cannot answer whole
+                // gets no answer at all, as in Core.
+                let first_above_genesis = start_height.max(1).min(stop_height);
+                for height in [start_height, first_above_genesis, stop_height] {
+                    let readable = self
+                        .stored_filter_at(height)
+                        .is_some_and(|(_, stored)| stored.filter.is_some());
+                    if !readable {
+                        return self.cannot_answer(peer, "getcfilters", height);
+                    }
+                }
                 for height in start_height..=stop_height {
                     let Some((hash, stored)) = self.stored_filter_at(height) else {
                         return self.cannot_answer(peer, "getcfilters", height);
@@ -63,16 +78,15 @@ impl Peers {
                     let Some(filter) = stored.filter else {
                         return self.cannot_answer(peer, "getcfilters", height);
                     };
-                    replies.push(FilterReply::CFilter {
+                    // A reorganisation meanwhile ends the answer rather than mix chains.
+                    if !self.still_main(&stop_hash, stop_height) {
+                        return self.cannot_answer(peer, "getcfilters", height);
+                    }
+                    let reply = FilterReply::CFilter {
                         filter_type,
                         block_hash: hash,
                         filter: filter.bytes,
-                    });
-                }
-                if !self.still_main(&stop_hash, stop_height) {
-                    return self.cannot_answer(peer, "getcfilters", stop_height);
-                }
-                for reply in replies {
+                    };
                     if !self.queue_wait(peer, &reply.message()).await {
                         return;
                     }
