@@ -26,11 +26,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use node_chain::testing::{Builder, Wallet};
 use node_chain::validation::{verify_input_scripts, SigCache};
-use node_chain::{
-    verify_p2pkh_input, Block, BlockOutcome, ChainOptions, ChainSpec, ChainState, Coin, Transaction,
-};
+use node_chain::{verify_p2pkh_input, Block, BlockOutcome, ChainSpec, Coin, Transaction};
+use node_chain_state::testing::{Builder, Wallet};
+use node_chain_state::{ChainOptions, ChainState};
 use rayon::prelude::*;
 use serde_json::json;
 
@@ -60,8 +59,8 @@ const FEE: u64 = 1_000;
 /// then two of `MEMPOOL_BLOCK_SPENDS`.
 fn prepare(dir: &std::path::Path) -> (Arc<ChainState>, Vec<Block>, [Block; 2]) {
     let spec = ChainSpec::by_name("regtest").expect("regtest");
-    let state =
-        ChainState::open(dir, spec, ChainOptions::default(), |_| {}).expect("open chain state");
+    let state = ChainState::open(dir, spec.clone(), ChainOptions::default(), |_| {})
+        .expect("open chain state");
     let (miner, payee) = (Wallet::new(1), Wallet::new(2));
     let mut builder = Builder::new(&state);
     let mut fan_out = Vec::new();

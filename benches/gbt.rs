@@ -22,8 +22,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use node_chain::testing::Wallet;
 use node_chain::{deserialize, serialize, Address, Block, ChainSpec, Transaction, TxOut};
+use node_chain_state::testing::Wallet;
 use serde_json::{json, Value};
 
 #[path = "support/json.rs"]

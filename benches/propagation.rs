@@ -63,8 +63,8 @@ use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use node_chain::testing::Wallet;
 use node_chain::{deserialize, serialize, Address, Block, ChainSpec, Transaction, TxOut};
+use node_chain_state::testing::Wallet;
 use rand::Rng;
 use serde_json::{json, Value};
 

@@ -1,12 +1,15 @@
 //! RPC throughput: `getblockcount` on a real `node` process against a bare hyper server,
 //! in one run.
 //!
-//! The benchmark starts the `node` binary cargo built (`[node] modules = ["chain", "rpc"]`
-//! on a fresh regtest chain in a temporary data directory, RPC on a free port of
-//! 127.0.0.1), waits until it answers, reads its cookie, and then 64 clients, each on its
+//! The benchmark starts the `node` binary cargo built (`[node] modules = ["chain", "rpc",
+//! "metrics"]` on a fresh regtest chain in a temporary data directory, RPC on a free port
+//! of 127.0.0.1, its hardening at its defaults: credentials, connection slots, the bound
+//! on failed logins, and every call counted and timed by the Prometheus recorder), waits
+//! until it answers, reads its cookie, and then 64 clients, each on its
 //! own keep-alive connection, send the same 1.0-style `getblockcount` request (with the
-//! cookie's Basic credentials) back to back for a fixed time. Then the same clients load a
-//! bare hyper server that reads the body and answers a fixed reply of the same size. The
+//! cookie's Basic credentials) back to back for a fixed time, then the same clients load a
+//! bare hyper server that reads the body and answers a fixed reply of the same size; five
+//! such pairs of runs, alternating. The
 //! difference is what the node costs per call: credential check, body limit, JSON parsing,
 //! registry dispatch, the chain module's tip lookup and reply shaping.
 //!
@@ -15,13 +18,17 @@
 //! its own process.
 //!
 //! Prints one JSON object per line, `{"name", "value", "unit"}`:
-//! - `rpc_getblockcount_rps`: calls per second answered by the node;
-//! - `bare_hyper_rps`: requests per second answered by the bare server;
-//! - `rpc_vs_bare_ratio` = rpc_getblockcount_rps / bare_hyper_rps.
+//! - `rpc_getblockcount_rps`: calls per second answered by the node (median run);
+//! - `bare_hyper_rps`: requests per second answered by the bare server (median run);
+//! - `rpc_vs_bare_ratio`: the median of the five pairs' ratios (node / bare);
+//! - `rpc_cpu_per_call`, `bare_cpu_per_request`: CPU microseconds each server spent per
+//!   answer over its runs (the node's process from `/proc/PID/stat`, the bare server's
+//!   runtime threads from `/proc/self/task`): what each answer costs, which the
+//!   throughput ratio only shows through the clients' share of a loaded machine.
 //!
 //! The node is stopped with the `stop` RPC at the end (killed if it does not exit in
 //! time) and killed if the benchmark panics. Run with `cargo bench --bench rpc`; it takes
-//! about 10 seconds.
+//! about 20 seconds.
 
 use std::convert::Infallible;
 use std::ffi::OsStr;
@@ -46,16 +53,22 @@ use tokio::runtime::Runtime;
 
 #[path = "support/json.rs"]
 mod json;
+#[path = "support/median.rs"]
+mod median;
 #[path = "support/process.rs"]
 mod process;
 
 use json::{print, round};
+use median::median;
 use process::NodeProcess;
 
 /// Concurrent keep-alive clients.
 const CLIENTS: usize = 64;
 /// Length of one measured run.
-const RUN: Duration = Duration::from_secs(3);
+const RUN: Duration = Duration::from_millis(1500);
+/// Measured runs of each server, alternating, so that what else the machine does at a
+/// moment weighs on both alike; each figure is the median of its runs.
+const ROUNDS: usize = 5;
 /// Unmeasured run first, so connections, allocator and caches are warm.
 const WARMUP: Duration = Duration::from_millis(500);
 /// How long the node may take to answer after it was spawned, and to exit after `stop`.
@@ -63,11 +76,42 @@ const NODE_DEADLINE: Duration = Duration::from_secs(30);
 
 const REQUEST: &str = r#"{"jsonrpc":"1.0","id":"bench","method":"getblockcount","params":[]}"#;
 
-fn runtime() -> Runtime {
+/// The name of the bare server's threads, whose CPU time is read from `/proc`.
+const BARE_THREADS: &str = "bare-server";
+
+fn runtime(threads: &str) -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_name(threads)
         .build()
         .expect("runtime")
+}
+
+/// Seconds of CPU used so far by this process's threads named `name`, from `/proc`
+/// (clock ticks of 100 a second).
+fn threads_cpu_secs(name: &str) -> f64 {
+    let mut ticks = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").expect("read /proc/self/task") {
+        let Ok(task) = task else { continue };
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if &stat[open + 1..close] != name {
+            continue;
+        }
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let parse = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        ticks += parse(11) + parse(12);
+    }
+    ticks as f64 / 100.0
 }
 
 /// The `node` under load, started with the profile it needs.
@@ -86,8 +130,8 @@ impl Node {
         let profile = dir.path().join("bench.toml");
         std::fs::write(
             &profile,
-            "[node]\nmodules = [\"chain\", \"rpc\"]\nchain = \"regtest\"\n\n\
-             [rpc]\nlisten = \"127.0.0.1:0\"\n",
+            "[node]\nmodules = [\"chain\", \"rpc\", \"metrics\"]\nchain = \"regtest\"\n\n\
+             [rpc]\nlisten = \"127.0.0.1:0\"\n\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
         )
         .expect("write profile");
         let datadir = dir.path().join("data");
@@ -275,8 +319,8 @@ async fn client(target: Arc<Target>, until: Instant) -> u64 {
     answered
 }
 
-/// Requests per second answered to `CLIENTS` clients over `length`.
-async fn load(target: &Arc<Target>, length: Duration) -> f64 {
+/// Requests answered to `CLIENTS` clients over `length`, and how many per second.
+async fn load(target: &Arc<Target>, length: Duration) -> (u64, f64) {
     let started = Instant::now();
     let until = started + length;
     let clients: Vec<_> = (0..CLIENTS)
@@ -286,12 +330,12 @@ async fn load(target: &Arc<Target>, length: Duration) -> f64 {
     for c in clients {
         total += c.await.expect("client");
     }
-    total as f64 / started.elapsed().as_secs_f64()
+    (total, total as f64 / started.elapsed().as_secs_f64())
 }
 
 fn main() {
-    let clients = runtime();
-    let bare_server = runtime();
+    let clients = runtime("bench-clients");
+    let bare_server = runtime(BARE_THREADS);
     let mut node = Node::start();
 
     let height = clients.block_on(node.wait_ready());
@@ -313,14 +357,29 @@ fn main() {
         expect,
     });
 
-    let (rpc_rps, bare_rps) = clients.block_on(async {
+    let (rpc_rps, bare_rps, ratio, cpu) = clients.block_on(async {
         load(&rpc, WARMUP).await;
-        let rpc_rps = load(&rpc, RUN).await;
         load(&bare, WARMUP).await;
-        let bare_rps = load(&bare, RUN).await;
+        let (mut rpc_rps, mut bare_rps, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        // CPU seconds and requests of each server over every measured run.
+        let mut cpu = [(0.0, 0u64); 2];
+        for _ in 0..ROUNDS {
+            let before = node.process.cpu_secs();
+            let (answered, node_rps) = load(&rpc, RUN).await;
+            cpu[0].0 += node.process.cpu_secs() - before;
+            cpu[0].1 += answered;
+            let before = threads_cpu_secs(BARE_THREADS);
+            let (answered, bare_rps_now) = load(&bare, RUN).await;
+            cpu[1].0 += threads_cpu_secs(BARE_THREADS) - before;
+            cpu[1].1 += answered;
+            rpc_rps.push(node_rps);
+            bare_rps.push(bare_rps_now);
+            ratios.push(node_rps / bare_rps_now);
+        }
         node.stop().await;
-        (rpc_rps, bare_rps)
+        (median(rpc_rps), median(bare_rps), median(ratios), cpu)
     });
+    let micros = |(secs, requests): (f64, u64)| secs * 1e6 / requests.max(1) as f64;
 
     print(
         "rpc_getblockcount_rps",
@@ -332,9 +391,15 @@ fn main() {
         json!(bare_rps.round() as u64),
         "requests/s",
     );
+    print("rpc_vs_bare_ratio", json!(round(ratio, 3)), "ratio");
     print(
-        "rpc_vs_bare_ratio",
-        json!(round(rpc_rps / bare_rps, 3)),
-        "ratio",
+        "rpc_cpu_per_call",
+        json!(round(micros(cpu[0]), 2)),
+        "microseconds",
+    );
+    print(
+        "bare_cpu_per_request",
+        json!(round(micros(cpu[1]), 2)),
+        "microseconds",
     );
 }

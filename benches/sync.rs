@@ -2,14 +2,14 @@
 //! peer and from three, per sync strategy, beside importing the same blocks from local
 //! storage in the same run.
 //!
-//! The chain is built in this process with `node_chain::testing`: 2,000 regtest blocks,
+//! The chain is built in this process with `node_chain_state::testing`: 2,000 regtest blocks,
 //! the first paying its coinbase in 100 outputs, which mature at height 101; from there
 //! every block holds 100 single-input P2PKH payments spending the previous block's (so
 //! each block carries 100 signatures and the UTXO set stays small). It is written into a
 //! chain state in a temporary data directory (`DATADIR/chain`, the address index on, as
 //! in `configs/regtest.toml`), then:
 //! - import: the same blocks are read back from that state and accepted into a fresh one
-//!   with `node_chain::import_headers` then `node_chain::import_blocks`, in this process
+//!   with `node_chain_state::import_headers` then `node_chain_state::import_blocks`, in this process
 //!   (what `node import --from-datadir` does);
 //! - sync: three source nodes run on copies of that data directory (a directory is locked
 //!   by one node), and for each strategy (`headers-first`, `poll`, their other settings at
@@ -85,12 +85,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use node_chain::testing::{Builder, Wallet};
 use node_chain::validation::SigCache;
-use node_chain::{
-    chain_blocks, import_blocks, import_headers, verify_p2pkh_input, Block, ChainOptions,
-    ChainSpec, ChainState, Hash256, Transaction,
-};
+use node_chain::{verify_p2pkh_input, Block, ChainSpec, Hash256, Transaction};
+use node_chain_state::testing::{Builder, Wallet};
+use node_chain_state::{chain_blocks, import_blocks, import_headers, ChainOptions, ChainState};
 use node_rpc::{ClientSettings, Credentials};
 use rayon::prelude::*;
 use serde_json::json;
@@ -427,12 +425,7 @@ fn signature_ceiling(blocks: &[Block]) -> f64 {
 /// Seconds to write `blocks` into a fresh state whose `assume_valid` is the last of them
 /// (headers known first, as a node syncing headers-first has them), in runs as
 /// `import_blocks` writes them.
-fn write_ceiling(
-    dir: &Path,
-    spec: &'static ChainSpec,
-    source: &ChainState,
-    blocks: &[Block],
-) -> f64 {
+fn write_ceiling(dir: &Path, spec: Arc<ChainSpec>, source: &ChainState, blocks: &[Block]) -> f64 {
     let options = ChainOptions {
         assume_valid: Some(source.tip().hash),
         ..OPTIONS
@@ -484,7 +477,7 @@ fn fastest(mut measure: impl FnMut() -> f64) -> f64 {
 /// turned on later: blocks/s of the build, and the index's bytes per block (records
 /// only; every script of this chain is one wallet's, so its filters are the smallest a
 /// block has: see [`filter_sizes`] for filters of many scripts).
-fn filter_index_build(root: &Path, source_dir: &Path, spec: &'static ChainSpec) {
+fn filter_index_build(root: &Path, source_dir: &Path, spec: Arc<ChainSpec>) {
     let dir = root.join("filter-build");
     copy_dir(source_dir, &dir);
     let options = ChainOptions {
@@ -561,7 +554,7 @@ fn filter_sizes() {
 /// (and the block filter index when `filter_index`).
 fn import(
     dir: &Path,
-    spec: &'static ChainSpec,
+    spec: Arc<ChainSpec>,
     source: &ChainState,
     assume_valid: Option<Hash256>,
     filter_index: bool,
@@ -592,9 +585,9 @@ fn main() {
     let root = dir.path().to_path_buf();
     let source_dir = root.join("source");
 
-    let source = ChainState::open(&source_dir.join("chain"), spec, OPTIONS, |_| {})
+    let source = ChainState::open(&source_dir.join("chain"), spec.clone(), OPTIONS, |_| {})
         .expect("open the source chain state");
-    let ChainSize { txs, bytes } = build_chain(&source, spec);
+    let ChainSize { txs, bytes } = build_chain(&source, &spec);
     assert_eq!(source.tip().height, BLOCKS);
     let tip = source.tip().hash;
     print("chain_blocks", json!(BLOCKS), "blocks");
@@ -615,7 +608,8 @@ fn main() {
         "sig/s",
     );
     print("sig_ceiling_secs", json!(round(sig_secs, 2)), "s");
-    let write_secs = fastest(|| write_ceiling(&root.join("ceiling"), spec, &source, &blocks));
+    let write_secs =
+        fastest(|| write_ceiling(&root.join("ceiling"), spec.clone(), &source, &blocks));
     print(
         "write_ceiling_blocks_per_s",
         json!(round(f64::from(BLOCKS) / write_secs, 1)),
@@ -628,7 +622,7 @@ fn main() {
     // over the minutes of a run, so a ceiling measured minutes earlier made ratios noise.
     let ceiling = |assume_valid: Option<Hash256>, source: &ChainState| match assume_valid {
         None => signature_ceiling(&blocks),
-        Some(_) => write_ceiling(&root.join("ceiling"), spec, source, &blocks),
+        Some(_) => write_ceiling(&root.join("ceiling"), spec.clone(), source, &blocks),
     };
     let mut import_rates = Vec::new();
     for (assume_valid, suffix) in [(None, ""), (Some(tip), "_assumevalid")] {
@@ -636,7 +630,13 @@ fn main() {
             || ceiling(assume_valid, &source),
             || {
                 (
-                    import(&root.join("import"), spec, &source, assume_valid, false),
+                    import(
+                        &root.join("import"),
+                        spec.clone(),
+                        &source,
+                        assume_valid,
+                        false,
+                    ),
                     (),
                 )
             },
@@ -676,8 +676,8 @@ fn main() {
     let mut on = Vec::new();
     let import_dir = root.join("import");
     for _ in 0..FILTER_REPEATS {
-        off.push(import(&import_dir, spec, &source, Some(tip), false));
-        on.push(import(&import_dir, spec, &source, Some(tip), true));
+        off.push(import(&import_dir, spec.clone(), &source, Some(tip), false));
+        on.push(import(&import_dir, spec.clone(), &source, Some(tip), true));
     }
     off.sort_by(f64::total_cmp);
     on.sort_by(f64::total_cmp);
@@ -691,7 +691,7 @@ fn main() {
     );
     // The sources' data directories are copies of this one, made while it is closed.
     drop(source);
-    filter_index_build(&root, &source_dir, spec);
+    filter_index_build(&root, &source_dir, spec.clone());
     filter_sizes();
     if std::env::args().any(|a| a == "local") {
         // `cargo bench --bench sync -- local`: the ceilings and imports only, to profile
@@ -714,7 +714,7 @@ fn main() {
     for source in &mut sources {
         assert_eq!(source.wait_ready(&runtime), u64::from(BLOCKS));
     }
-    let source = ChainState::open(&source_dir.join("chain"), spec, OPTIONS, |_| {})
+    let source = ChainState::open(&source_dir.join("chain"), spec.clone(), OPTIONS, |_| {})
         .expect("open the source chain state again");
 
     print(

@@ -52,10 +52,7 @@ impl NodeProcess {
 
     /// Seconds of CPU the node has used so far, user and system, from `/proc` (whose
     /// clock ticks are Linux's `USER_HZ`, 100 a second).
-    #[allow(
-        dead_code,
-        reason = "only the sync benchmark accounts for the nodes' CPU"
-    )]
+    #[allow(dead_code, reason = "not every benchmark accounts for the nodes' CPU")]
     pub(crate) fn cpu_secs(&self) -> f64 {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
             .expect("read the node's /proc stat");

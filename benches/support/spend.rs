@@ -1,7 +1,7 @@
-//! Signed payments for the chains benchmarks build with `node_chain::testing`.
+//! Signed payments for the chains benchmarks build with `node_chain_state::testing`.
 
-use node_chain::testing::Wallet;
 use node_chain::Transaction;
+use node_chain_state::testing::Wallet;
 use rayon::prelude::*;
 
 /// Spends every output of `prev` (all paying `from`) to `to` less `fee`, one single-input

@@ -12,8 +12,9 @@ use std::fs;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use node_chain::testing::SpendingChain;
-use node_chain::{serialize, Block, ChainOptions, ChainSpec, ChainState, Hash256};
+use node_chain::{serialize, Block, ChainSpec, Hash256};
+use node_chain_state::testing::SpendingChain;
+use node_chain_state::{ChainOptions, ChainState};
 use node_p2p::{
     encode_frame, AddrEntry, Command, GetHeaders, InvType, Inventory, Message, NetAddress,
     VersionMessage, NODE_NETWORK, PROTOCOL_VERSION,

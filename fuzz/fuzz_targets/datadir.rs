@@ -20,8 +20,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use node_chain::testing::SpendingChain;
-use node_chain::{integrity, ChainOptions, ChainSpec, ChainState};
+use node_chain::ChainSpec;
+use node_chain_state::testing::SpendingChain;
+use node_chain_state::{integrity, ChainOptions, ChainState};
 
 /// Set in the child: the chain state directory to open.
 const CHILD_DIR: &str = "NODE_FUZZ_DATADIR_CHILD";
@@ -41,7 +42,7 @@ struct Template {
     _dir: tempfile::TempDir,
 }
 
-fn spec() -> &'static ChainSpec {
+fn spec() -> std::sync::Arc<ChainSpec> {
     ChainSpec::by_name("regtest").expect("regtest")
 }
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use bitcoin::bip158::{BlockFilter as TheirFilter, FilterHeader};
 use bitcoin::hashes::Hash;
-use node_chain::testing::{Builder, Wallet};
-use node_chain::{ChainOptions, ChainState};
+use node_chain_state::testing::{Builder, Wallet};
+use node_chain_state::{ChainOptions, ChainState};
 use node_p2p::{FilterReply, FilterRequest, Message, NODE_COMPACT_FILTERS};
 use serde_json::json;
 

@@ -6,9 +6,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use node_chain::spec_file::{check_spec_text, load_spec_file, ChainSpecFile};
-use node_chain::testing::{Builder, Wallet};
-use node_chain::{write_block_file, Block, ChainOptions, ChainSpec, ChainState};
+use node_chain::spec_file::{check_spec_text, load_spec_file};
+use node_chain::{Block, ChainSpec};
+use node_chain_state::testing::{Builder, Wallet};
+use node_chain_state::{write_block_file, ChainOptions, ChainState};
 
 use crate::common::{node_output, wait_for, write_profile, TestNode};
 
@@ -20,13 +21,13 @@ const SPENDS: usize = 5_500;
 /// A spec file like regtest's (minimum difficulty, so test builders can mine it) with
 /// its own name, magic and genesis, and `max_block_size`; the genesis nonce is found.
 fn write_spec(dir: &Path, file: &str, name: &str, max_block_size: usize) {
-    let mut spec = ChainSpecFile::from_spec(ChainSpec::by_name("regtest").unwrap());
+    let mut spec = ChainSpec::clone(&ChainSpec::by_name("regtest").unwrap());
     spec.name = name.to_string();
-    spec.magic = "0b110907".to_string();
+    spec.magic = [0x0b, 0x11, 0x09, 0x07];
     spec.max_block_size = max_block_size;
     spec.genesis.message = "a chain of big blocks".to_string();
     let checked = check_spec_text(&spec.to_toml(), file).expect("a valid spec");
-    std::fs::write(dir.join(file), checked.file.to_toml()).unwrap();
+    std::fs::write(dir.join(file), checked.spec.to_toml()).unwrap();
 }
 
 /// Blocks 1..=102 of the chain in `spec_path`: a coinbase split into `SPENDS` coins, 100

@@ -207,7 +207,7 @@ impl Drop for NodeProcess {
 }
 
 /// The regtest chain's parameters.
-pub(crate) fn regtest() -> &'static node_chain::ChainSpec {
+pub(crate) fn regtest() -> std::sync::Arc<node_chain::ChainSpec> {
     node_chain::ChainSpec::by_name("regtest").expect("regtest spec")
 }
 
@@ -308,6 +308,14 @@ impl TestNode {
         TestNode::launch_bin(bin, profile, &datadir, sets, Some(dir))
     }
 
+    /// As [`TestNode::start`], with `env` added to the node's environment.
+    pub(crate) fn start_env(sets: &[String], env: &[(&str, &str)]) -> TestNode {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let datadir = dir.path().join("data");
+        let profile = repo_root().join("configs/regtest.toml");
+        TestNode::launch_env(&node_bin(), &profile, &datadir, sets, Some(dir), env)
+    }
+
     fn launch(
         profile: &Path,
         datadir: &Path,
@@ -323,6 +331,17 @@ impl TestNode {
         datadir: &Path,
         sets: &[String],
         dir: Option<tempfile::TempDir>,
+    ) -> TestNode {
+        TestNode::launch_env(bin, profile, datadir, sets, dir, &[])
+    }
+
+    fn launch_env(
+        bin: &Path,
+        profile: &Path,
+        datadir: &Path,
+        sets: &[String],
+        dir: Option<tempfile::TempDir>,
+        env: &[(&str, &str)],
     ) -> TestNode {
         // Port 0 for both: the node picks free ports and publishes them in its data
         // directory (`node rpc` reads `rpc.addr` itself), so parallel tests never race
@@ -348,7 +367,7 @@ impl TestNode {
             flags.push(set.clone());
         }
         let extra: Vec<&str> = flags[4..].iter().map(String::as_str).collect();
-        let mut process = NodeProcess::start_bin(bin, profile, datadir, &extra, &[]);
+        let mut process = NodeProcess::start_bin(bin, profile, datadir, &extra, env);
         process.wait_log("node running", Duration::from_secs(30));
         // Written before "node running" by a node that runs the peers (rpc) module.
         let published_port = |name: &str| {

@@ -11,8 +11,9 @@
 
 use std::time::Duration;
 
-use node_chain::testing::{Builder, Wallet};
-use node_chain::{check_proof_of_work, Block, ChainOptions, ChainState, Hash256, Transaction};
+use node_chain::{check_proof_of_work, Block, Hash256, Transaction};
+use node_chain_state::testing::{Builder, Wallet};
+use node_chain_state::{ChainOptions, ChainState};
 use node_p2p::{
     BlockTxn, BlockTxnRequest, HeaderAndShortIds, InvType, Inventory, Message, SendCmpct,
     HEADER_LEN,

@@ -1,8 +1,8 @@
-//! A third party's node binary, built outside the repository: `examples/custom-node` is
-//! copied to a temporary directory, its path dependencies pointed at this checkout, and
-//! built with cargo (sharing this checkout's target directory, so node's crates are not
-//! compiled again). Its module, its mempool policy and its RPC method then work in a
-//! running node.
+//! A third party's node binary, built outside the repository's workspace:
+//! `examples/custom-node` is copied under the target directory (`custom-node-copy`, kept
+//! between runs), its path dependencies pointed at this checkout, and built with cargo
+//! (sharing this checkout's target directory, so node's crates are not compiled again). Its module, its mempool policy and its RPC method then work in a
+//! running node, and its sync strategy syncs it from another node.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,17 +33,34 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds the example from a copy outside the checkout and returns its binary.
-fn build_custom_node(dir: &Path) -> PathBuf {
+/// The example, built once per test run (tests share it: two builds at once would write
+/// the same binary): its copy's directory and its binary.
+fn custom_node() -> &'static (PathBuf, PathBuf) {
+    static BUILT: std::sync::OnceLock<(PathBuf, PathBuf)> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        // Beside the build, outside every workspace (the copy declares its own): kept
+        // between runs, so cargo rebuilds only what changed.
+        let project = target_dir().join("custom-node-copy");
+        let bin = build_custom_node(&project);
+        (project, bin)
+    })
+}
+
+/// Builds the example from a copy at `project`, outside the checkout's workspace, and
+/// returns its binary.
+fn build_custom_node(project: &Path) -> PathBuf {
     let root = repo_root();
-    let project = dir.join("custom-node");
-    copy_dir(&root.join("examples/custom-node"), &project);
+    copy_dir(&root.join("examples/custom-node"), project);
     let manifest = project.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).expect("read manifest");
     let text = text
         .replace(
             "path = \"../../node/api\"",
             &format!("path = \"{}/node/api\"", root.display()),
+        )
+        .replace(
+            "path = \"../../node/testkit\"",
+            &format!("path = \"{}/node/testkit\"", root.display()),
         )
         .replace(
             "path = \"../..\"",
@@ -70,20 +87,28 @@ fn build_custom_node(dir: &Path) -> PathBuf {
         status.success(),
         "building the custom node failed: {status}"
     );
+    // Its own tests, on node-testkit's in-process node.
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
+        .args(["test", "--quiet", "--manifest-path"])
+        .arg(&manifest)
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .expect("run cargo test");
+    assert!(status.success(), "the custom node's tests failed: {status}");
     target.join("debug/custom-node")
 }
 
 #[test]
 fn a_node_built_outside_the_repository_runs_its_own_module_strategy_and_method() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let bin = build_custom_node(dir.path());
+    let (project, bin) = custom_node();
 
-    let listed = bin_output(&bin, &["modules"], &[]);
+    let listed = bin_output(bin, &["modules"], &[]);
     assert!(listed.status.success(), "{listed:?}");
     let listed = String::from_utf8_lossy(&listed.stdout);
     for name in [
         "tipstats",
         "maxoutputs",
+        "one-peer",
         "chain",
         "mempool",
         "miner",
@@ -94,9 +119,9 @@ fn a_node_built_outside_the_repository_runs_its_own_module_strategy_and_method()
 
     // The strategy's setting is overridden like any other profile value: a payment and
     // its change are two outputs, one too many.
-    let profile = dir.path().join("custom-node/custom.toml");
+    let profile = project.join("custom.toml");
     let node = TestNode::start_bin(
-        &bin,
+        bin,
         &profile,
         &["mempool.maxoutputs.max_outputs=1".to_string()],
     );
@@ -140,4 +165,66 @@ fn a_node_built_outside_the_repository_runs_its_own_module_strategy_and_method()
         failure.text.contains("too-many-outputs (2 > 1)"),
         "refused by the custom policy: {failure:?}"
     );
+}
+
+#[test]
+fn a_third_party_sync_strategy_syncs_a_node_from_another() {
+    let (project, bin) = custom_node();
+    let source = TestNode::start(&[]);
+    let address = source.text("getnewaddress", &[]);
+    // More than one batch of the follower's (32): it asks batch after batch.
+    source.generate(70, &address);
+
+    let follower = TestNode::start_bin(
+        bin,
+        &project.join("follower.toml"),
+        &[
+            format!("peers.connect=[\"{}\"]", source.p2p_addr()),
+            "sync.one-peer.batch=16".to_string(),
+        ],
+    );
+    // The profile chose the strategy, with its settings and the override.
+    let modules = follower.rpc("listmodules", &[]);
+    let sync = modules
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["name"] == "sync"))
+        .expect("sync module running");
+    let strategy = &sync["strategies"]["sync strategy"];
+    assert_eq!(strategy["name"], "one-peer", "{sync}");
+    assert_eq!(strategy["config"]["batch"], 16, "{sync}");
+    assert_eq!(strategy["config"]["interval_secs"], 1, "{sync}");
+
+    let synced = |height: u64| {
+        crate::common::wait_for(
+            "the follower to reach the source's tip",
+            std::time::Duration::from_secs(60),
+            || (follower.height() == height && follower.tip() == source.tip()).then_some(()),
+        )
+    };
+    synced(70);
+    // New blocks follow.
+    source.generate(5, &address);
+    synced(75);
+
+    // An unknown strategy name is refused with the registered ones listed.
+    let out = bin_output(
+        bin,
+        &[
+            "--profile",
+            &project.join("follower.toml").display().to_string(),
+            "--set",
+            "sync.strategy=one-peeer",
+            "check",
+        ],
+        &[],
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    for name in ["one-peer", "headers-first", "poll"] {
+        assert!(text.contains(name), "the choices are listed: {text}");
+    }
 }

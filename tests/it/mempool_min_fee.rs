@@ -5,8 +5,8 @@
 //! is refused with "mempool min fee not met", the wallet pays at least the minimum, and
 //! `estimatesmartfee` answers no less, though cheaper transactions confirmed before.
 
-use node_chain::testing::Wallet;
 use node_chain::{Block, Transaction};
+use node_chain_state::testing::Wallet;
 use serde_json::Value;
 
 use crate::common::{regtest, TestNode};

@@ -8,8 +8,9 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use node_chain::testing::{Builder, Wallet};
-use node_chain::{check_proof_of_work, Block, ChainOptions, ChainSpec, ChainState, Hash256};
+use node_chain::{check_proof_of_work, Block, ChainSpec, Hash256};
+use node_chain_state::testing::{Builder, Wallet};
+use node_chain_state::{ChainOptions, ChainState};
 use node_p2p::{
     encode_frame, Command, GetHeaders, Inventory, Message, NetAddress, VersionMessage, HEADER_LEN,
     PROTOCOL_VERSION,

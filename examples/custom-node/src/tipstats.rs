@@ -1,16 +1,16 @@
 //! The `tipstats` module: counts the blocks connected and disconnected since start, from
-//! the chain's events, and answers `gettipstats`.
+//! the chain stream, and answers `gettipstats`.
 //!
-//! Needs: the chain (for its events, and to start after it). Provides: nothing.
+//! Needs: the chain stream (every block in order, none lost however slow it is).
+//! Provides: nothing.
 //! Profile table `[tipstats]`: `label`, shown in `gettipstats`.
 
 use std::sync::{Arc, Mutex};
 
-use node_api::chain::ChainEvent;
 use node_api::rpc::Param;
 use node_api::{
-    async_trait, inventory, services, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory,
-    RunOn, StartContext,
+    async_trait, inventory, services, BoxError, ChainStream, ConfigError, Module, ModuleConfig,
+    ModuleFactory, RunOn, StartContext, StreamError, StreamStart,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -65,7 +65,7 @@ inventory::submit! {
         description: "counts blocks connected and disconnected since start (custom-node example)",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &[services::CHAIN],
+        needs: &[services::CHAIN_STREAM],
         uses: &[],
         methods: &["gettipstats"],
         build,
@@ -79,26 +79,24 @@ impl Module for TipStatsModule {
             label: self.config.label,
             counts: Mutex::new(Counts::default()),
         });
-        let mut events = ctx.events().subscribe::<ChainEvent>();
+        // From the tip at start, taken with the subscription: no block is missed or
+        // counted twice.
+        let mut steps = ctx
+            .require::<dyn ChainStream>()?
+            .subscribe(StreamStart::Tip)?;
         let cancel = ctx.cancel_token();
         let counting = stats.clone();
         ctx.spawn("count", async move {
             loop {
-                let event = tokio::select! {
-                    () = cancel.cancelled() => return Ok(()),
-                    event = events.recv() => event,
+                let step = tokio::select! {
+                    () = cancel.cancelled() => return Ok::<(), StreamError>(()),
+                    step = steps.next() => step?,
                 };
                 let mut counts = counting.counts.lock().unwrap_or_else(|e| e.into_inner());
-                match event {
-                    Ok(ChainEvent::BlockConnected { .. }) => counts.connected += 1,
-                    Ok(ChainEvent::BlockDisconnected { .. }) => counts.disconnected += 1,
-                    Ok(ChainEvent::TipChanged { hash, height }) => {
-                        counts.tip = Some((hash.to_string(), height))
-                    }
-                    // Counting is best effort; a bus that lagged only lost counts.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(e) => return Err(e),
-                }
+                counts.connected += step.committed().len() as u64;
+                counts.disconnected += step.reverted().len() as u64;
+                let tip = step.tip();
+                counts.tip = Some((tip.hash.to_string(), tip.height));
             }
         });
         const NONE: &[Param] = &[];
@@ -135,4 +133,40 @@ fn gettipstats(stats: &TipStats, _: node_api::RpcParams) -> Result<Value, node_a
         "disconnected": counts.disconnected,
         "tip": counts.tip.as_ref().map(|(hash, height)| json!({"hash": hash, "height": height})),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use node_api::StreamStart;
+    use node_testkit::TestNode;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn gettipstats_counts_every_block_mined() {
+        let node = TestNode::builder()
+            .module("tipstats")
+            .profile("[tipstats]\nlabel = \"kit\"")
+            .start()
+            .await
+            .unwrap();
+        let mut follower = node.follow(StreamStart::Tip);
+        let blocks = node.mine(3).await.unwrap();
+        let tip = blocks[2].header.hash();
+        follower.follow_to(tip).await;
+        follower.assert_exactly_once();
+        // The module's task counts after the step is published: wait for it.
+        let deadline = tokio::time::Instant::now() + node_testkit::DEADLINE;
+        let stats = loop {
+            let stats = node.rpc("gettipstats", json!([])).await.unwrap();
+            if stats["connected"] == 3 || tokio::time::Instant::now() > deadline {
+                break stats;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        };
+        assert_eq!(stats["label"], "kit");
+        assert_eq!(stats["connected"], 3);
+        assert_eq!(stats["disconnected"], 0);
+        assert_eq!(stats["tip"]["hash"], tip.to_string());
+        node.stop().await.unwrap();
+    }
 }

@@ -7,11 +7,12 @@
 
 use node_api::chain::encode::compact_size_len;
 use node_api::chain::script::is_op_return;
-use node_api::chain::{Block, ChainState, Coin, Hash256, TxOut};
+use node_api::chain::{Block, Coin, Hash256, TxOut};
 use node_api::rpc::{codes, Param, RpcError, RpcParams};
+use node_chain_state::ChainState;
 use serde_json::{json, Map, Value};
 
-use crate::rpc::storage;
+use crate::rpc_params::storage;
 
 pub(crate) const PARAMS: &[Param] = &[
     Param::required("hash_or_height")
@@ -112,7 +113,7 @@ fn target_block(s: &ChainState, p: &RpcParams) -> Result<Hash256, RpcError> {
             Ok(s.hash_at(height as u32).expect("a height up to the tip"))
         }
         _ => {
-            let hash = crate::rpc::parse_hash(p, 0, "hash_or_height")?;
+            let hash = crate::rpc_params::parse_hash(p, 0, "hash_or_height")?;
             if s.entry(&hash).is_none() {
                 return Err(RpcError::new(
                     codes::INVALID_ADDRESS_OR_KEY,

@@ -10,12 +10,13 @@
 
 use std::time::{Duration, Instant};
 
-use node_api::chain::{ChainError, ChainState};
+use node_api::chain::ChainError;
 use node_api::rpc::{codes, Param, RpcError, RpcParams};
 use node_api::StartContext;
+use node_chain_state::ChainState;
 use serde_json::{json, Value};
 
-use crate::rpc::parse_hash;
+use crate::rpc_params::parse_hash;
 
 /// At most one progress line this often.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);

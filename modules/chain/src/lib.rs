@@ -1,7 +1,9 @@
-//! The `chain` module: opens the chain state (`node-chain`) in the data directory and
+//! The `chain` module: opens the chain state (`node-chain-state`) in the data directory and
 //! provides it as the `chain` service (a read-only [`node_api::ChainView`]) and the
 //! `chain-writer` service ([`node_api::ChainWriter`], for sync, relay, the miner and
-//! `submitblock`), publishes its events on the bus after its in-order listeners have
+//! `submitblock`) and the `chain-stream` service ([`node_api::ChainStream`], see
+//! [`LocalStream`]: the main chain's changes, ordered and lossless, from a ring of
+//! recent steps and the store), publishes its events on the bus after its in-order listeners have
 //! seen them, and registers the blockchain RPC methods.
 //!
 //! Profile table `[chain]` ([`ChainConfig`]): `address_index`, `tx_index` (Core's
@@ -14,7 +16,7 @@
 //! `node_blocks_connected_total`, `node_blocks_disconnected_total`, `node_reorgs_total`,
 //! `node_reorg_depth_blocks` and `node_block_connect_seconds` (histograms).
 //!
-//! Costs: what `node-chain`'s state costs; the RPC methods run on the blocking pool.
+//! Costs: what `node-chain-state` costs; the RPC methods run on the blocking pool.
 
 mod block_stats;
 mod filter_index;
@@ -23,7 +25,10 @@ mod metrics;
 mod module;
 mod rpc;
 mod rpc_help;
+mod rpc_params;
+mod stream;
 mod tx_index;
 mod unclean;
 
 pub use module::ChainConfig;
+pub use stream::{LocalStream, CATCH_UP_CHUNK, RECENT_BLOCKS, RING_BLOCK_IDS};

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use node_api::chain::{ChainState, Marked};
 use node_api::rpc::{codes, Param, RpcError, RpcParams};
 use node_api::{BoxError, MethodEntry, RunOn, StartContext};
+use node_chain_state::{ChainState, Marked};
 use serde_json::{json, Value};
 
-use crate::rpc::{parse_hash, storage};
+use crate::rpc_params::{parse_hash, storage};
 
 const INVALIDATE: &[Param] =
     &[Param::required("blockhash").hex("the hash of the block to mark as invalid")];

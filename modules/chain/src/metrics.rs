@@ -16,7 +16,8 @@ use node_api::metrics::{
     counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Counter,
     Gauge, Histogram, Unit,
 };
-use node_api::{ChainListener, ChainView, ChainWriter, LocalChain, PendingBlock};
+use node_api::{ChainListener, ChainView, ChainWriter, PendingBlock};
+use node_chain_state::LocalChain;
 
 /// Handles of the chain's series.
 pub(crate) struct ChainMetrics {

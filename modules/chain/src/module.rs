@@ -2,16 +2,18 @@
 //! `chain` service, publishes its events on the bus, and registers the blockchain RPC
 //! methods.
 
-use node_api::chain::{ChainOptions, ChainSpec, Hash256, MIN_KEEP_BLOCKS};
+use node_api::chain::{ChainSpec, Hash256, MIN_KEEP_BLOCKS};
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainView, ChainWriter, ConfigError, LocalChain,
+    async_trait, inventory, services, BoxError, ChainStream, ChainView, ChainWriter, ConfigError,
     Module, ModuleConfig, ModuleFactory, StartContext,
 };
+use node_chain_state::{ChainOptions, LocalChain};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use crate::metrics::{ChainMetrics, MeteredWriter};
+use crate::stream::{LocalStream, RING_BLOCK_IDS};
 
 /// The `[chain]` table.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -106,7 +108,7 @@ fn parse_assume_valid(text: &str) -> Result<Option<Hash256>, ConfigError> {
 }
 
 struct ChainModule {
-    spec: &'static ChainSpec,
+    spec: Arc<ChainSpec>,
     config: ChainConfig,
 }
 
@@ -133,7 +135,7 @@ inventory::submit! {
         name: "chain",
         description: "chain state on LMDB: blocks, index, UTXO set, fork choice by most work",
         registered_by: env!("CARGO_PKG_NAME"),
-        provides: &[services::CHAIN, services::CHAIN_WRITER],
+        provides: &[services::CHAIN, services::CHAIN_WRITER, services::CHAIN_STREAM],
         needs: &[],
         uses: &[],
         methods: &["getblockcount", "getbestblockhash", "getblockhash", "getblockchaininfo", "getchaininfo", "getblockheader", "getblock", "decoderawtransaction", "getchaintips", "getchaintxstats", "getblockstats", "getdeploymentinfo", "getdifficulty", "getindexinfo", "getblockfilter", "gettxoutsetinfo", "pruneblockchain", "invalidateblock", "reconsiderblock", "verifychain"],
@@ -145,10 +147,12 @@ inventory::submit! {
 impl Module for ChainModule {
     async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
         let bus = ctx.events().clone();
-        let options = self.config.options(self.spec)?;
+        let options = self.config.options(&self.spec)?;
         let path = ctx.datadir().join("chain");
         crate::unclean::check_after_unclean_stop(&ctx, &path)?;
-        let chain = LocalChain::open(&path, self.spec, options, move |event| bus.publish(event))?;
+        let chain = LocalChain::open(&path, self.spec.clone(), options, move |event| {
+            bus.publish(event)
+        })?;
         let tip = chain.tip();
         tracing::info!(
             chain = self.spec.name,
@@ -166,6 +170,11 @@ impl Module for ChainModule {
         crate::filter_index::start_build(&ctx, chain.state());
         let metrics = ChainMetrics::new(&chain);
         chain.listen(metrics.clone());
+        // Listening before the writer is provided: no block connects before the stream
+        // has its starting tip.
+        let stream = LocalStream::new(chain.clone(), RING_BLOCK_IDS);
+        chain.listen(stream.clone());
+        ctx.provide::<dyn ChainStream>(stream)?;
         ctx.provide::<dyn ChainView>(chain.clone())?;
         ctx.provide::<dyn ChainWriter>(Arc::new(MeteredWriter { chain, metrics }))?;
         Ok(())

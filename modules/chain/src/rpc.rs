@@ -4,12 +4,14 @@ use std::sync::Arc;
 
 use node_api::chain::encode::serialize;
 use node_api::chain::pow::difficulty;
-use node_api::chain::{ChainError, ChainState, Hash256, Transaction};
+use node_api::chain::{Hash256, Transaction};
 use node_api::json::{block_json, decode_hex, header_json, tx_json};
 use node_api::rpc::{amount, codes, Param, RpcError, RpcParams};
 use node_api::{BoxError, MethodEntry, RunOn, StartContext};
+use node_chain_state::ChainState;
 use serde_json::{json, Value};
 
+use crate::rpc_params::{parse_hash, storage};
 use crate::{block_stats, rpc_help};
 
 const NONE: &[Param] = &[];
@@ -44,23 +46,6 @@ const INDEX: &[Param] =
     &[Param::optional("index_name").string("Filter results for an index with a specific name")];
 const PRUNE: &[Param] = &[Param::required("height")
     .numeric("The block height to prune up to (pruning is automatic here)")];
-
-pub(crate) fn storage(e: ChainError) -> RpcError {
-    RpcError::new(codes::INTERNAL_ERROR, e.to_string())
-}
-
-pub(crate) fn parse_hash(
-    params: &RpcParams,
-    index: usize,
-    name: &str,
-) -> Result<Hash256, RpcError> {
-    let text: String = params.required(index)?;
-    text.parse().map_err(|_| {
-        RpcError::invalid_parameter(format!(
-            "{name} must be a 64-character hex string, not '{text}'"
-        ))
-    })
-}
 
 /// Registers the methods; each runs against the shared chain state.
 pub(crate) fn register(ctx: &StartContext, state: &Arc<ChainState>) -> Result<(), BoxError> {

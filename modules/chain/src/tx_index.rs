@@ -8,8 +8,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use node_api::chain::{ChainError, ChainState};
+use node_api::chain::ChainError;
 use node_api::StartContext;
+use node_chain_state::ChainState;
 
 /// At most one progress line this often.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);

@@ -1,7 +1,7 @@
 //! The full check of the chain state after an unclean stop: a marker file lives in the
 //! chain state's directory while the module runs and is removed when it stops cleanly;
 //! finding it at start means the last run was killed or crashed, so every record is read
-//! (in a child process, see [`node_api::chain::integrity`]) before the node uses the
+//! (in a child process, see [`node_chain_state::integrity`]) before the node uses the
 //! state. A damaged state fails the start with the file named and the recovery; a child
 //! that cannot run (a binary without `check-datadir`) is logged and the start goes on,
 //! with the cheap check every open does.
@@ -10,8 +10,8 @@
 
 use std::path::Path;
 
-use node_api::chain::integrity::{self, ChildWalkError};
 use node_api::{BoxError, StartContext};
+use node_chain_state::integrity::{self, ChildWalkError};
 
 /// Present while the chain module runs.
 const MARKER: &str = "running";

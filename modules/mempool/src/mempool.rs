@@ -11,7 +11,7 @@ use node_api::chain::validation::{
 };
 use node_api::chain::{Coin, Hash256, OutPoint, Transaction, TxOut};
 use node_api::{
-    Accepted, ChainView, EntryInfo, EventBus, MempoolError, MempoolEvent, MempoolInfo,
+    Accepted, Admitted, ChainView, EntryInfo, EventBus, MempoolError, MempoolEvent, MempoolInfo,
     MempoolPolicy, MempoolService, SelectedTx,
 };
 
@@ -393,6 +393,24 @@ impl MempoolService for Mempool {
         self.lock().pool.info(txid)
     }
 
+    fn admitted_since(&self, after: u64, max: usize) -> Vec<Admitted> {
+        self.lock()
+            .pool
+            .admitted_since(after, max)
+            .into_iter()
+            .map(|(sequence, txid, entry)| Admitted {
+                sequence,
+                txid,
+                tx: entry.tx.clone(),
+                fee: entry.fee,
+            })
+            .collect()
+    }
+
+    fn last_admitted(&self) -> u64 {
+        self.lock().pool.last_sequence()
+    }
+
     fn entries(&self) -> Vec<EntryInfo> {
         let inner = self.lock();
         inner
@@ -406,13 +424,17 @@ impl MempoolService for Mempool {
     fn info(&self) -> MempoolInfo {
         let mut inner = self.lock();
         let pool_min = inner.rolling_min_fee(&self.config);
+        // The policy's figures, not the configuration's: what it actually asks.
+        let relay = self
+            .policy
+            .min_fee_rate_per_kb(self.config.min_relay_fee_per_kb);
         MempoolInfo {
-            min_fee_per_kb: pool_min.max(self.config.min_relay_fee_per_kb),
+            min_fee_per_kb: self.policy.mempool_min_fee_rate_per_kb(pool_min).max(relay),
             size: inner.pool.len(),
             bytes: inner.pool.bytes(),
             max_bytes: self.config.max_bytes,
             orphans: inner.orphans.len(),
-            min_relay_fee_per_kb: self.config.min_relay_fee_per_kb,
+            min_relay_fee_per_kb: relay,
         }
     }
 

@@ -64,6 +64,14 @@ impl MempoolPolicy for Free {
     fn mempool_min_fee(&self, _size: usize, _pool_min_fee_per_kb: u64) -> u64 {
         0
     }
+
+    fn min_fee_rate_per_kb(&self, _min_relay_fee_per_kb: u64) -> u64 {
+        0
+    }
+
+    fn mempool_min_fee_rate_per_kb(&self, _pool_min_fee_per_kb: u64) -> u64 {
+        0
+    }
 }
 
 fn build_standard(config: &StrategyConfig) -> Result<BuiltStrategy, ConfigError> {

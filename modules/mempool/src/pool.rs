@@ -1,7 +1,7 @@
 //! The pool's data structure: entries with their in-pool parents and children, who spends
 //! which outpoint, and the queries admission, eviction and block selection need.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use node_api::chain::{Hash256, OutPoint, Transaction, TxOut};
@@ -27,6 +27,9 @@ pub(crate) struct Pool {
     spent_by: HashMap<OutPoint, Hash256>,
     bytes: usize,
     next_sequence: u64,
+    /// Entries by admission number, for readers that must see every admission in order
+    /// (`admitted_since`): one 40-byte node per entry.
+    by_sequence: BTreeMap<u64, Hash256>,
     /// `prioritisetransaction` fee deltas, satoshis: counted by block selection and
     /// eviction, never paid. Kept for a transaction not yet pooled (it applies when it
     /// arrives) and dropped when it leaves the pool. One entry per call at most, so the
@@ -67,6 +70,20 @@ impl Pool {
             .tx
             .outputs
             .get(outpoint.vout as usize)
+    }
+
+    /// Entries admitted after admission number `after`, in admission order, at most `max`.
+    pub(crate) fn admitted_since(&self, after: u64, max: usize) -> Vec<(u64, Hash256, &Entry)> {
+        self.by_sequence
+            .range(after.saturating_add(1)..)
+            .take(max)
+            .filter_map(|(sequence, txid)| Some((*sequence, *txid, self.entries.get(txid)?)))
+            .collect()
+    }
+
+    /// The admission number of the last transaction admitted (0 before any).
+    pub(crate) fn last_sequence(&self) -> u64 {
+        self.next_sequence
     }
 
     /// Every entry in admission order (parents before children).
@@ -126,6 +143,7 @@ impl Pool {
         let size = tx.size();
         self.bytes += size;
         self.next_sequence += 1;
+        self.by_sequence.insert(self.next_sequence, txid);
         self.entries.insert(
             txid,
             Entry {
@@ -171,6 +189,7 @@ impl Pool {
 
     pub(crate) fn remove(&mut self, txid: &Hash256) -> Option<Entry> {
         let entry = self.entries.remove(txid)?;
+        self.by_sequence.remove(&entry.sequence);
         self.deltas.remove(txid);
         for input in &entry.tx.inputs {
             if self.spent_by.get(&input.prevout) == Some(txid) {
@@ -367,5 +386,33 @@ mod tests {
         assert_eq!(pool.modified_fee(&later.txid()), 8);
         pool.remove(&later.txid());
         assert_eq!(pool.delta(&later.txid()), 0);
+    }
+
+    #[test]
+    fn admissions_are_read_in_order_from_a_cursor_and_removed_ones_are_skipped() {
+        let mut pool = Pool::default();
+        assert_eq!(pool.last_sequence(), 0);
+        let txs: Vec<_> = (1..=5).map(tx).collect();
+        for t in &txs {
+            pool.insert(t.clone(), 1, 0, 0);
+        }
+        assert_eq!(pool.last_sequence(), 5);
+        pool.remove(&txs[1].txid());
+        let read: Vec<(u64, Hash256)> = pool
+            .admitted_since(0, 3)
+            .into_iter()
+            .map(|(sequence, txid, _)| (sequence, txid))
+            .collect();
+        assert_eq!(
+            read,
+            vec![(1, txs[0].txid()), (3, txs[2].txid()), (4, txs[3].txid())]
+        );
+        let rest: Vec<u64> = pool.admitted_since(4, 3).iter().map(|a| a.0).collect();
+        assert_eq!(rest, vec![5]);
+        assert!(pool.admitted_since(5, 3).is_empty());
+        // A transaction admitted again (after a reorganisation) gets a new number.
+        pool.insert(txs[1].clone(), 1, 0, 0);
+        let again: Vec<u64> = pool.admitted_since(5, 3).iter().map(|a| a.0).collect();
+        assert_eq!(again, vec![6]);
     }
 }

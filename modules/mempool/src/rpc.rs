@@ -260,7 +260,7 @@ fn gettxout(m: &Mempool, p: RpcParams) -> Result<Value, RpcError> {
             "bestblock": tip.hash.to_string(),
             "confirmations": confirmations,
             "value": amount(value),
-            "scriptPubKey": script_pubkey_json(&script, chain.spec()),
+            "scriptPubKey": script_pubkey_json(&script, &chain.spec()),
             "coinbase": coinbase,
         }),
     })
@@ -448,7 +448,7 @@ fn getrawtransaction(raw: &RawTransactions, p: RpcParams) -> Result<Value, RpcEr
     if !verbose {
         return Ok(json!(hex));
     }
-    let mut v = tx_json(&tx, m.chain().spec());
+    let mut v = tx_json(&tx, &m.chain().spec());
     v["hex"] = json!(hex);
     if let Some(hash) = block {
         let chain = m.chain();

@@ -12,7 +12,8 @@ pub struct MinerConfig {
     /// Search threads; 0 uses every core.
     pub threads: usize,
     /// Most bytes of a block, header and coinbase included; never above the chain's
-    /// maximum.
+    /// maximum. 0 (the default) is the chain's `max_block_size`, as Bitcoin Core's
+    /// default follows the consensus maximum.
     pub block_max_bytes: usize,
     /// Most transactions of a block besides the coinbase; 0 means no limit.
     pub block_max_txs: usize,
@@ -34,8 +35,9 @@ impl Default for MinerConfig {
         MinerConfig {
             autostart: true,
             threads: 0,
-            // The chain specs' maximum block size.
-            block_max_bytes: 1_000_000,
+            // The chain's own maximum, whatever its spec says (a chain spec file may set
+            // a smaller one than the built-in chains' 1,000,000).
+            block_max_bytes: 0,
             block_max_txs: 0,
             min_txs: 0,
             payout_address: String::new(),

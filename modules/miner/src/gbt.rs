@@ -76,7 +76,7 @@ pub(crate) struct Gbt {
     pub(crate) writer: Arc<dyn ChainWriter>,
     pub(crate) mempool: Arc<dyn MempoolService>,
     pub(crate) peers: Option<Arc<dyn PeerService>>,
-    pub(crate) spec: &'static ChainSpec,
+    pub(crate) spec: Arc<ChainSpec>,
     pub(crate) changes: Arc<Changes>,
     pub(crate) block_max_bytes: usize,
     pub(crate) block_max_txs: usize,

@@ -6,7 +6,7 @@
 //! threads with the widest SHA-256 kernel the CPU offers (AVX-512, AVX2, the SHA
 //! extensions, or portable `sha2`), rolls the extranonce when the space runs out, and
 //! submits a found block to the chain like any peer's. It mines continuously
-//! (`[miner] autostart`, `setgenerate`) or on request (`generatetoaddress`, regtest).
+//! (`[miner] autostart`, `setgenerate`) or on request (`generatetoaddress`, on every chain).
 //! External miners get templates through `getblocktemplate` (BIP22, with BIP23 long
 //! polling and proposals) and hand blocks back with `submitblock` (`gbt.rs`).
 //!

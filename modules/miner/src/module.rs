@@ -33,7 +33,7 @@ struct MinerModule {
 
 fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
     let parsed: MinerConfig = config.parse()?;
-    if parsed.block_max_bytes <= COINBASE_RESERVE {
+    if parsed.block_max_bytes != 0 && parsed.block_max_bytes <= COINBASE_RESERVE {
         return Err(ConfigError::Invalid {
             key: "block_max_bytes".to_string(),
             reason: format!(
@@ -43,6 +43,14 @@ fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
         });
     }
     Ok(Box::new(MinerModule { config: parsed }))
+}
+
+/// The most bytes of a block: the setting, or the chain's maximum when it is 0.
+fn block_max_bytes(config: &MinerConfig, spec: &ChainSpec) -> usize {
+    match config.block_max_bytes {
+        0 => spec.max_block_size,
+        set => set,
+    }
 }
 
 /// Checks what depends on the chain, with the spec the chain service runs on.
@@ -89,7 +97,7 @@ impl Module for MinerModule {
         let writer = ctx.require::<dyn ChainWriter>()?;
         let mempool = ctx.require::<dyn MempoolService>()?;
         let spec = chain.spec();
-        check_against(&self.config, spec).map_err(|e| format!("[miner] {e}"))?;
+        check_against(&self.config, &spec).map_err(|e| format!("[miner] {e}"))?;
         let payout = if !self.config.payout_address.is_empty() {
             Some(spec.parse_address(&self.config.payout_address)?)
         } else if let Some(wallet) = ctx.get::<dyn WalletService>()? {
@@ -139,7 +147,7 @@ impl Module for MinerModule {
             mempool: mempool.clone(),
             searcher,
             payout: payout.map(|a| a.script_pubkey()).unwrap_or_default(),
-            block_max_bytes: self.config.block_max_bytes,
+            block_max_bytes: block_max_bytes(&self.config, &spec),
             block_max_txs: self.config.block_max_txs,
             min_txs: self.config.min_txs,
         };
@@ -151,9 +159,9 @@ impl Module for MinerModule {
             writer,
             mempool: mempool.clone(),
             peers: ctx.get::<dyn PeerService>()?,
-            spec,
+            spec: spec.clone(),
             changes: changes.clone(),
-            block_max_bytes: self.config.block_max_bytes,
+            block_max_bytes: block_max_bytes(&self.config, &spec),
             block_max_txs: self.config.block_max_txs,
             longpoll_timeout: Duration::from_secs(self.config.longpoll_timeout_secs),
             longpoll_mempool: Duration::from_secs(self.config.longpoll_mempool_secs),
@@ -216,5 +224,32 @@ impl Module for MinerModule {
         crate::rpc::register(&ctx, control.clone(), chain, mempool, spec)?;
         ctx.provide::<dyn MinerService>(control)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_block_size_follows_the_chains_maximum() {
+        let mut spec = ChainSpec::clone(&ChainSpec::by_name("regtest").unwrap());
+        spec.max_block_size = 500_000;
+        let config = MinerConfig::default();
+        // A chain with smaller blocks than the built-in ones: the default fits it.
+        assert!(check_against(&config, &spec).is_ok());
+        assert_eq!(block_max_bytes(&config, &spec), 500_000);
+        // A setting is kept as set, and refused above the chain's maximum.
+        let set = MinerConfig {
+            block_max_bytes: 400_000,
+            ..MinerConfig::default()
+        };
+        assert_eq!(block_max_bytes(&set, &spec), 400_000);
+        let over = MinerConfig {
+            block_max_bytes: 500_001,
+            ..MinerConfig::default()
+        };
+        let err = check_against(&over, &spec).unwrap_err().to_string();
+        assert!(err.contains("500001") && err.contains("500000"), "{err}");
     }
 }

@@ -392,62 +392,19 @@ impl Worker {
 
 #[cfg(test)]
 mod tests {
-    use node_api::chain::{Address, ChainOptions, ChainSpec, OutPoint, Transaction, TxOut};
-    use node_api::{Accepted, EntryInfo, LocalChain, MempoolError, MempoolInfo, SelectedTx};
+    use node_api::chain::{Address, ChainSpec};
+    use node_chain_state::{ChainOptions, LocalChain};
+    // The miner's tests are about blocks and tips: the kit's pool, empty.
+    use node_testkit::MemoryPool;
 
     use super::*;
-
-    /// A pool with nothing in it: the miner's tests are about blocks and tips.
-    struct EmptyPool;
-
-    impl MempoolService for EmptyPool {
-        fn accept(&self, _tx: Transaction) -> Result<Accepted, MempoolError> {
-            Err(MempoolError::MissingInputs)
-        }
-        fn accept_from_peer(&self, _tx: Transaction) -> Result<Accepted, MempoolError> {
-            Err(MempoolError::MissingInputs)
-        }
-        fn contains(&self, _txid: &Hash256) -> bool {
-            false
-        }
-        fn get(&self, _txid: &Hash256) -> Option<Arc<Transaction>> {
-            None
-        }
-        fn txids(&self) -> Vec<Hash256> {
-            Vec::new()
-        }
-        fn entry(&self, _txid: &Hash256) -> Option<EntryInfo> {
-            None
-        }
-        fn entries(&self) -> Vec<EntryInfo> {
-            Vec::new()
-        }
-        fn info(&self) -> MempoolInfo {
-            MempoolInfo {
-                size: 0,
-                bytes: 0,
-                max_bytes: 0,
-                orphans: 0,
-                min_relay_fee_per_kb: 0,
-                min_fee_per_kb: 0,
-            }
-        }
-        fn select(&self, _max_bytes: usize, _max_txs: usize) -> Vec<SelectedTx> {
-            Vec::new()
-        }
-        fn is_spent(&self, _outpoint: &OutPoint) -> bool {
-            false
-        }
-        fn unspent_outputs_to(&self, _script_pubkey: &[u8]) -> Vec<(OutPoint, TxOut)> {
-            Vec::new()
-        }
-    }
 
     #[test]
     fn generate_mines_on_each_new_tip_and_the_listener_settles_it() {
         let dir = tempfile::tempdir().unwrap();
         let spec = ChainSpec::by_name("regtest").unwrap();
-        let chain = LocalChain::open(dir.path(), spec, ChainOptions::default(), |_| {}).unwrap();
+        let chain =
+            LocalChain::open(dir.path(), spec.clone(), ChainOptions::default(), |_| {}).unwrap();
         let searcher = NonceSearcher::new(1).unwrap();
         let control = Arc::new(Control::new(
             searcher.kernel().name(),
@@ -459,7 +416,7 @@ mod tests {
             control: control.clone(),
             chain: chain.clone(),
             writer: chain.clone(),
-            mempool: Arc::new(EmptyPool),
+            mempool: MemoryPool::new(),
             searcher,
             payout: Vec::new(),
             block_max_bytes: 1_000_000,

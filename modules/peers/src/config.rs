@@ -203,7 +203,7 @@ impl PeersConfig {
                      ({full_inv} bytes); give at least {needed}, at most {}",
                     self.max_message_bytes,
                     max_block_size,
-                    spec.map_or("", |spec| spec.name),
+                    spec.map_or("", |spec| &spec.name),
                     u32::MAX
                 ),
             ));
@@ -292,13 +292,13 @@ pub(crate) fn normalize_target(text: &str, port: u16) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn regtest() -> &'static ChainSpec {
+    fn regtest() -> std::sync::Arc<ChainSpec> {
         ChainSpec::by_name("regtest").unwrap()
     }
 
     #[test]
     fn defaults_resolve_to_the_chain_port() {
-        let settings = PeersConfig::default().resolve(Some(regtest())).unwrap();
+        let settings = PeersConfig::default().resolve(Some(&regtest())).unwrap();
         assert_eq!(settings.listen, "0.0.0.0:18444".parse().unwrap());
         assert_eq!(settings.magic, regtest().magic);
         let config = PeersConfig {
@@ -306,7 +306,7 @@ mod tests {
             connect: vec!["localhost".into(), "[::1]:9".into(), "10.0.0.1".into()],
             ..PeersConfig::default()
         };
-        let settings = config.resolve(Some(regtest())).unwrap();
+        let settings = config.resolve(Some(&regtest())).unwrap();
         assert_eq!(settings.listen, "127.0.0.1:18444".parse().unwrap());
         assert_eq!(
             settings.connect,
@@ -346,7 +346,7 @@ mod tests {
             "ping_timeout_secs",
         ];
         for (config, key) in cases.iter().zip(keys) {
-            match config.resolve(Some(regtest())) {
+            match config.resolve(Some(&regtest())) {
                 Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key),
                 other => panic!("{key}: {other:?}"),
             }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use node_api::PeerService;
+use node_api::PeerAdmin;
 use node_p2p::{
     ConnectionType, FilterRequest, Message, MessageCodec, PayloadError, Received, BLOCKTXN_COMMAND,
     BLOCK_COMMAND, CMPCTBLOCK_COMMAND, MIN_PEER_VERSION, SENDHEADERS_VERSION, TX_COMMAND,
@@ -30,6 +30,11 @@ const MAX_GARBAGE: u32 = 10;
 const RECEIVE_PAUSE_POLL: Duration = Duration::from_millis(10);
 /// How often the writer checks whether a ping is due or overdue.
 const PING_CHECK: Duration = Duration::from_secs(1);
+/// Frames up to this size leave the read buffer as it is; after a larger one, the room
+/// made for it is given back.
+const READ_BUFFER_KEEP: usize = 64 * 1024;
+/// The room a fresh read buffer starts with (the framing's own default).
+const READ_BUFFER_START: usize = 8 * 1024;
 
 type Frames = FramedRead<CountingReader, MessageCodec>;
 
@@ -171,6 +176,7 @@ async fn read_loop(peers: Arc<Peers>, peer: Arc<Peer>, read: OwnedReadHalf) {
                 let Some(received) = next(&peers, &peer, &mut frames).await else {
                     break;
                 };
+                release_read_room(&mut frames, received.bytes);
                 match received.message {
                     Ok(message) => handle(&peers, &peer, message, received.bytes).await,
                     Err(error) => {
@@ -201,6 +207,22 @@ async fn receive_room(peers: &Peers, peer: &Peer) -> bool {
         }
     }
     !peer.cancel.is_cancelled()
+}
+
+/// Gives back the room a large frame made in the read buffer. The codec reserves a whole
+/// frame before reading it (up to `max_message_bytes`), and the buffer keeps that
+/// allocation for the rest of the connection, even once the frame is split off and its
+/// capacity reads 0: beside the decoded message, a peer whose `getdata` of 50,000 items
+/// waits on its own unread answers would hold its request twice (1.8 MB on the wire,
+/// 2 MB decoded). What was read past the frame is kept, in a buffer of its own.
+fn release_read_room(frames: &mut Frames, frame_bytes: usize) {
+    if frame_bytes <= READ_BUFFER_KEEP {
+        return;
+    }
+    let buffer = frames.read_buffer_mut();
+    let mut fresh = bytes::BytesMut::with_capacity(buffer.len().max(READ_BUFFER_START));
+    fresh.extend_from_slice(buffer);
+    *buffer = fresh;
 }
 
 /// The next frame, or `None` when the connection ended (the reason is recorded).
@@ -360,6 +382,14 @@ fn after_handshake(peers: &Peers, peer: &Peer) {
 /// Acts on one message after the handshake (`bytes` on the wire), then hands it to the
 /// subscribers.
 async fn handle(peers: &Peers, peer: &Peer, message: Message, bytes: usize) {
+    // A `getdata` is served first and handed on as what is left of it for others.
+    let message = match message {
+        Message::GetData(items) => match peers.serve_getdata(peer, items).await {
+            Some(rest) => rest,
+            None => return,
+        },
+        other => other,
+    };
     match &message {
         Message::Version(_) => {
             peers.punish(peer, "duplicate version message");
@@ -392,7 +422,6 @@ async fn handle(peers: &Peers, peer: &Peer, message: Message, bytes: usize) {
         Message::GetAddr => peers.serve_getaddr(peer).await,
         Message::Addr(entries) => peers.learn_addresses(peer, entries),
         Message::GetHeaders(request) => peers.serve_getheaders(peer, request).await,
-        Message::GetData(items) => peers.serve_getdata(peer, items).await,
         Message::Inv(_)
         | Message::Tx(_)
         | Message::Block(_)
@@ -410,7 +439,8 @@ async fn handle(peers: &Peers, peer: &Peer, message: Message, bytes: usize) {
                 _ => {}
             }
         }
-        Message::NotFound(_)
+        Message::GetData(_)
+        | Message::NotFound(_)
         | Message::SendCmpct(_)
         | Message::GetBlockTxn(_)
         | Message::BlockTxn(_) => {}

@@ -24,7 +24,9 @@
 //!   only disconnected). A peer whose messages other modules still hold (in their
 //!   channels or at work) past `receive_buffer_bytes` is not read until they let go.
 //!   `getdata` is served only while at most `getdata_pause_bytes` are queued to the peer
-//!   (the rest waits, and the peer is not read meanwhile). Banned addresses are refused
+//!   (the rest waits, as block hashes, and the peer is not read meanwhile; the read
+//!   buffer gives back the room of a frame over 64 KiB once it is decoded), so a peer
+//!   that asks for 50,000 blocks and reads none holds about 2.6 MiB. Banned addresses are refused
 //!   at accept and at connect; when every inbound slot is taken, a newcomer evicts the
 //!   inbound peer Bitcoin Core's `AttemptToEvictConnection` would (`eviction.rs`), or is
 //!   refused when all are protected; a connection to ourselves is dropped (version

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
 
-use node_api::PeerService;
+use node_api::PeerAdmin;
 use node_p2p::ConnectionType;
 
 use crate::addrbook::canonical;

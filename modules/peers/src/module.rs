@@ -56,7 +56,7 @@ inventory::submit! {
 impl Module for PeersModule {
     async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
         let chain = ctx.require::<dyn ChainView>()?;
-        let settings = self.config.resolve(Some(chain.spec()))?;
+        let settings = self.config.resolve(Some(&chain.spec()))?;
         // Discovery, when it runs, says the same of its own bootstrap list.
         let discovery = ctx.node().modules.iter().any(|m| m == "discovery");
         if settings.connect.is_empty() && settings.addnode.is_empty() && !discovery {

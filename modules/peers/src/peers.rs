@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use node_api::chain::Hash256;
-use node_api::{ChainView, EventBus, MakeAnnouncement, PeerService, TaskSpawner};
+use node_api::{
+    ChainView, EventBus, MakeAnnouncement, PeerAdmin, PeerInventory, PeerMessaging, TaskSpawner,
+};
 use node_p2p::{
     encode_frame, route, ConnectionType, InvType, Message, PeerEvent, PeerId, PeerInfo, Topic,
 };
@@ -469,7 +471,7 @@ impl Peers {
     }
 }
 
-impl PeerService for Peers {
+impl PeerMessaging for Peers {
     /// Inbound messages of `topic` from every peer, from now on, with the sender's id.
     /// Each subscriber gets its own copy; the channel holds [`SUBSCRIPTION_CAPACITY`]
     /// messages, and a full channel makes the sending peer wait rather than lose a message.
@@ -482,7 +484,6 @@ impl PeerService for Peers {
         subscribers.push(tx);
         rx
     }
-
     /// Whether anyone listens to `topic`.
     fn has_subscribers(&self, topic: Topic) -> bool {
         let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
@@ -490,11 +491,9 @@ impl PeerService for Peers {
             .get(&topic)
             .is_some_and(|s| s.iter().any(|s| !s.is_closed()))
     }
-
     fn send(&self, peer: PeerId, message: Message) -> Result<(), String> {
         Peers::send(self, peer, message).map_err(|e| e.to_string())
     }
-
     /// Sends `message` to every peer that completed the handshake, encoding it once.
     /// Returns how many peers it was queued for.
     fn broadcast(&self, message: Message) -> usize {
@@ -504,7 +503,17 @@ impl PeerService for Peers {
             .filter(|peer| self.queue(peer, frame.clone(), &message).is_ok())
             .count()
     }
+    /// Every peer that completed the handshake, by id.
+    fn peers(&self) -> Vec<PeerInfo> {
+        self.ready_peers().iter().filter_map(|p| p.info()).collect()
+    }
+    /// One peer, if connected and past the handshake.
+    fn peer(&self, id: PeerId) -> Option<PeerInfo> {
+        lock(&self.state).peers.get(&id).and_then(|p| p.info())
+    }
+}
 
+impl PeerInventory for Peers {
     /// The inventory-aware send behind every broadcast behaviour: for each peer, the
     /// `hashes` it is not known to have are passed to `make`, which returns the message
     /// to send it (or `None` to send nothing). Peers that already have every hash are
@@ -544,7 +553,6 @@ impl PeerService for Peers {
         }
         sent
     }
-
     /// Whether `peer` is known to have `hash` (it sent or was sent it recently).
     fn knows(&self, peer: PeerId, hash: &Hash256) -> bool {
         lock(&self.state)
@@ -552,29 +560,19 @@ impl PeerService for Peers {
             .get(&peer)
             .is_some_and(|p| p.knows(self.keys.key(hash)))
     }
-
     /// Records that `peer` has `hashes` (learned some other way than by a message).
     fn mark_known(&self, peer: PeerId, hashes: &[Hash256]) {
         if let Some(p) = lock(&self.state).peers.get(&peer) {
             p.learn(hashes.iter().map(|h| self.keys.key(h)));
         }
     }
+}
 
-    /// Every peer that completed the handshake, by id.
-    fn peers(&self) -> Vec<PeerInfo> {
-        self.ready_peers().iter().filter_map(|p| p.info()).collect()
-    }
-
-    /// One peer, if connected and past the handshake.
-    fn peer(&self, id: PeerId) -> Option<PeerInfo> {
-        lock(&self.state).peers.get(&id).and_then(|p| p.info())
-    }
-
+impl PeerAdmin for Peers {
     /// Open connections, handshaking ones included.
     fn connection_count(&self) -> usize {
         lock(&self.state).peers.len()
     }
-
     /// `peer` broke a protocol rule: it is disconnected and its address banned for
     /// `ban_secs`, unless it is a local address (loopback), which is only disconnected,
     /// as Bitcoin Core does.
@@ -584,7 +582,6 @@ impl PeerService for Peers {
             self.punish(&peer, reason);
         }
     }
-
     /// Disconnects a peer; false if no such connection.
     fn disconnect(&self, peer: PeerId) -> bool {
         let found = lock(&self.state).peers.get(&peer).cloned();
@@ -596,7 +593,6 @@ impl PeerService for Peers {
             None => false,
         }
     }
-
     /// Offers an address to connect to (from discovery, say). Used when outbound slots are
     /// free and `connect` is not set; returns whether it was new.
     fn add_candidate(&self, addr: SocketAddr) -> bool {
@@ -610,7 +606,6 @@ impl PeerService for Peers {
         }
         added
     }
-
     /// The bound TCP address (the discovery module binds UDP on the same one).
     fn local_addr(&self) -> SocketAddr {
         self.local_addr

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use node_api::rpc::{codes, Param, RpcError, RpcParams};
-use node_api::{BoxError, MethodEntry, PeerService, RunOn, StartContext};
+use node_api::PeerAdmin;
+use node_api::{BoxError, MethodEntry, RunOn, StartContext};
 use node_p2p::{
     ConnectionType, PeerId, NODE_COMPACT_FILTERS, NODE_NETWORK, NODE_NETWORK_LIMITED,
     PROTOCOL_VERSION,

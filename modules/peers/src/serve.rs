@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use node_api::PeerService;
+use node_api::{PeerAdmin, PeerMessaging};
 use node_p2p::{
     raw_frame, AddrEntry, ConnectionType, GetHeaders, InvType, Inventory, Message, NetAddress,
     Topic, VersionMessage, BLOCK_COMMAND, MAX_ADDR, MAX_HEADERS, NODE_NETWORK,
@@ -140,39 +140,68 @@ impl Peers {
     /// Serves the blocks of a `getdata` from the chain as stored (no re-encoding), and
     /// answers `notfound` for those we lack. Transaction items are for the subscribers of
     /// [`Topic::GetDataTx`] (the relay module); with none, they are not found either.
-    pub(crate) async fn serve_getdata(&self, peer: &Peer, items: &[Inventory]) {
-        let mut missing = Vec::new();
+    /// Returns the request for the subscribers, or `None` if the connection ended.
+    ///
+    /// While the blocks are served the request waits as their hashes (32 bytes an item,
+    /// not the decoded 40): a peer that asks for 50,000 blocks and reads none holds this
+    /// and at most `getdata_pause_bytes` of answers, as Bitcoin Core holds one request
+    /// and its send buffer. The block items are rebuilt afterwards only for subscribers
+    /// of [`Topic::GetDataBlock`] (a compact request answered with the full block among
+    /// them).
+    pub(crate) async fn serve_getdata(
+        &self,
+        peer: &Peer,
+        items: Vec<Inventory>,
+    ) -> Option<Message> {
+        let compact_answered = self.has_subscribers(Topic::GetDataCmpctBlock);
+        let tx_answered = self.has_subscribers(Topic::GetDataTx);
+        let served_here = |kind: InvType| {
+            kind == InvType::Block || (kind == InvType::CmpctBlock && !compact_answered)
+        };
+        // Sized once: grown by doubling it would hold up to twice the request.
+        let mut blocks = Vec::with_capacity(items.iter().filter(|i| served_here(i.kind)).count());
+        let mut others = Vec::new();
+        // Transactions nobody answers, each with the number of blocks before it, so the
+        // `notfound` lists every item in the order asked.
+        let mut unanswered = Vec::new();
         for item in items {
             match item.kind {
-                // Without a behaviour that answers compact (the relay's `compact`), a
-                // compact request gets the full block, as Core answers for deep blocks.
-                InvType::Block | InvType::CmpctBlock
-                    if item.kind == InvType::Block
-                        || !self.has_subscribers(Topic::GetDataCmpctBlock) =>
-                {
-                    match self.block_when_room(peer, &item.hash).await {
-                        None => return,
-                        Some(Ok(Some(bytes))) => {
-                            self.note_known(peer, &item.hash);
-                            let frame = raw_frame(self.settings.magic, BLOCK_COMMAND, &bytes);
-                            if !peer.send_wait(frame, "block").await {
-                                return;
-                            }
-                        }
-                        Some(Ok(None)) => missing.push(Inventory::block(item.hash)),
-                        Some(Err(error)) => {
-                            tracing::warn!(block = %item.hash, %error, "cannot read a block to serve");
-                            missing.push(Inventory::block(item.hash));
-                        }
-                    }
+                _ if served_here(item.kind) => blocks.push(item.hash),
+                InvType::Tx if !tx_answered => unanswered.push((blocks.len(), item)),
+                InvType::Block | InvType::CmpctBlock | InvType::Tx | InvType::Other(_) => {
+                    others.push(item)
                 }
-                InvType::Tx if !self.has_subscribers(Topic::GetDataTx) => missing.push(*item),
-                InvType::Block | InvType::Tx | InvType::CmpctBlock | InvType::Other(_) => {}
             }
         }
+        let mut unanswered = unanswered.into_iter().peekable();
+        let mut missing = Vec::new();
+        for (index, hash) in blocks.iter().enumerate() {
+            while let Some((_, item)) = unanswered.next_if(|(before, _)| *before <= index) {
+                missing.push(item);
+            }
+            match self.block_when_room(peer, hash).await? {
+                Ok(Some(bytes)) => {
+                    self.note_known(peer, hash);
+                    let frame = raw_frame(self.settings.magic, BLOCK_COMMAND, &bytes);
+                    if !peer.send_wait(frame, "block").await {
+                        return None;
+                    }
+                }
+                Ok(None) => missing.push(Inventory::block(*hash)),
+                Err(error) => {
+                    tracing::warn!(block = %hash, %error, "cannot read a block to serve");
+                    missing.push(Inventory::block(*hash));
+                }
+            }
+        }
+        missing.extend(unanswered.map(|(_, item)| item));
         if !missing.is_empty() {
             self.queue_wait(peer, &Message::NotFound(missing)).await;
         }
+        if self.has_subscribers(Topic::GetDataBlock) {
+            others.extend(blocks.into_iter().map(Inventory::block));
+        }
+        Some(Message::GetData(others))
     }
 
     /// A stored block's bytes, read once at most `getdata_pause_bytes` are queued for

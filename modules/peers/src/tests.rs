@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use node_api::chain::{ChainOptions, ChainSpec, Hash256};
-use node_api::{ChainView, EventBus, LocalChain, PeerService, TaskSpawner};
+use node_api::chain::{ChainSpec, Hash256};
+use node_api::{ChainView, EventBus, TaskSpawner};
+use node_api::{PeerAdmin, PeerInventory, PeerMessaging};
+use node_chain_state::{ChainOptions, LocalChain};
 use node_p2p::{
     encode_frame, AddrEntry, Inventory, Message, MessageCodec, NetAddress, PeerEvent, PeerInfo,
     Topic, VersionMessage, PROTOCOL_VERSION,
@@ -38,7 +40,7 @@ impl Harness {
         let spec = ChainSpec::by_name("regtest").unwrap();
         let chain: Arc<dyn ChainView> = LocalChain::open(
             &dir.path().join("chain"),
-            spec,
+            spec.clone(),
             ChainOptions::default(),
             |_| {},
         )
@@ -58,7 +60,7 @@ impl Harness {
             ..PeersConfig::default()
         };
         tweak(&mut config);
-        let settings = config.resolve(Some(spec)).unwrap();
+        let settings = config.resolve(Some(&spec)).unwrap();
         let listener = TcpListener::bind(settings.listen).await.unwrap();
         let local = listener.local_addr().unwrap();
         let events = EventBus::default();
@@ -535,14 +537,14 @@ async fn getdata_is_served_only_while_little_is_queued() {
 
 #[tokio::test]
 async fn filter_requests_before_the_index_has_caught_up_get_no_answer_as_in_core() {
-    use node_chain::testing::{Builder, Wallet};
+    use node_chain_state::testing::{Builder, Wallet};
     use node_p2p::{FilterReply, FilterRequest, NODE_COMPACT_FILTERS};
 
     let dir = tempfile::tempdir().unwrap();
     let spec = ChainSpec::by_name("regtest").unwrap();
     let path = dir.path().join("chain");
     {
-        let chain = LocalChain::open(&path, spec, ChainOptions::default(), |_| {}).unwrap();
+        let chain = LocalChain::open(&path, spec.clone(), ChainOptions::default(), |_| {}).unwrap();
         let mut builder = Builder::new(chain.state());
         for _ in 0..3 {
             let block = builder.next_block(&Wallet::new(1), vec![]);

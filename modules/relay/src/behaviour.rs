@@ -216,121 +216,16 @@ inventory::submit! {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use std::collections::HashSet;
-    use std::net::SocketAddr;
-    use std::sync::Mutex;
-
     use node_api::chain::{BlockHeader, Hash256};
-    use node_api::p2p::{ConnectionType, InvType, PeerId, PeerInfo, Topic};
-    use node_api::MakeAnnouncement;
-    use tokio::sync::mpsc;
+    use node_api::p2p::{InvType, PeerId, PeerInfo};
 
     use super::*;
 
-    /// Peers that record what `announce` would send each of them.
-    pub(crate) struct Recording {
-        peers: Vec<PeerInfo>,
-        pub(crate) known: HashSet<(PeerId, Hash256)>,
-        sent: Mutex<Vec<(PeerId, Arc<Message>)>>,
-    }
-
-    impl Recording {
-        pub(crate) fn new(peers: Vec<PeerInfo>) -> Self {
-            Recording {
-                peers,
-                known: HashSet::new(),
-                sent: Mutex::default(),
-            }
-        }
-
-        pub(crate) fn take(&self) -> Vec<(PeerId, Arc<Message>)> {
-            std::mem::take(&mut *self.sent.lock().unwrap())
-        }
-    }
-
-    impl PeerService for Recording {
-        fn subscribe(&self, _topic: Topic) -> mpsc::Receiver<(PeerId, Arc<Message>)> {
-            unimplemented!("behaviours only announce")
-        }
-        fn has_subscribers(&self, _topic: Topic) -> bool {
-            false
-        }
-        fn send(&self, peer: PeerId, message: Message) -> Result<(), String> {
-            self.sent.lock().unwrap().push((peer, Arc::new(message)));
-            Ok(())
-        }
-        fn broadcast(&self, _message: Message) -> usize {
-            unimplemented!("behaviours only announce")
-        }
-        fn announce(&self, hashes: &[Hash256], make: &mut MakeAnnouncement<'_>) -> usize {
-            let mut count = 0;
-            for peer in &self.peers {
-                let missing: Vec<Hash256> = hashes
-                    .iter()
-                    .filter(|h| !self.known.contains(&(peer.id, **h)))
-                    .copied()
-                    .collect();
-                if missing.is_empty() {
-                    continue;
-                }
-                if let Some(message) = make(peer, &missing) {
-                    self.sent.lock().unwrap().push((peer.id, message));
-                    count += 1;
-                }
-            }
-            count
-        }
-        fn knows(&self, peer: PeerId, hash: &Hash256) -> bool {
-            self.known.contains(&(peer, *hash))
-        }
-        fn mark_known(&self, _peer: PeerId, _hashes: &[Hash256]) {}
-        fn peers(&self) -> Vec<PeerInfo> {
-            self.peers.clone()
-        }
-        fn peer(&self, id: PeerId) -> Option<PeerInfo> {
-            self.peers.iter().find(|p| p.id == id).cloned()
-        }
-        fn connection_count(&self) -> usize {
-            self.peers.len()
-        }
-        fn misbehaving(&self, _peer: PeerId, _reason: &str) {}
-        fn disconnect(&self, _peer: PeerId) -> bool {
-            false
-        }
-        fn add_candidate(&self, _addr: SocketAddr) -> bool {
-            false
-        }
-        fn local_addr(&self) -> SocketAddr {
-            SocketAddr::from(([127, 0, 0, 1], 0))
-        }
-    }
+    /// The kit's recording peers, and the description of a peer.
+    pub(crate) use node_testkit::RecordingPeers as Recording;
 
     pub(crate) fn peer(id: u64, relay: bool, sendheaders: bool) -> PeerInfo {
-        let addr = SocketAddr::from(([127, 0, 0, 1], 18444));
-        PeerInfo {
-            id: PeerId(id),
-            addr,
-            local_addr: addr,
-            connection_type: ConnectionType::Inbound,
-            inbound: true,
-            version: node_api::p2p::PROTOCOL_VERSION,
-            services: node_api::p2p::NODE_NETWORK,
-            user_agent: "/test/".to_string(),
-            start_height: 0,
-            relay,
-            sendheaders,
-            connected_at: 0,
-            time_offset: 0,
-            bytes_sent: 0,
-            bytes_received: 0,
-            messages_sent: 0,
-            messages_received: 0,
-            last_send: 0,
-            last_recv: 0,
-            ping_time: None,
-            min_ping: None,
-            ping_wait: None,
-        }
+        Recording::peer(id, relay, sendheaders)
     }
 
     pub(crate) fn block() -> Arc<Block> {
@@ -357,7 +252,7 @@ pub(crate) mod tests {
 
     #[test]
     fn announce_sends_inv_for_transactions_to_relaying_peers_and_headers_to_those_that_asked() {
-        let peers = Recording::new(vec![peer(1, true, true), peer(2, false, false)]);
+        let peers = Recording::with_peers(vec![peer(1, true, true), peer(2, false, false)]);
         let mut announce = build("announce");
         assert_eq!(announce.interval(), None);
         let tx = tx();
@@ -396,7 +291,7 @@ pub(crate) mod tests {
 
     #[test]
     fn announce_sends_the_headers_a_peer_can_connect_and_inv_otherwise() {
-        let mut peers = Recording::new(vec![
+        let peers = Recording::with_peers(vec![
             peer(1, true, true),
             peer(2, true, true),
             peer(3, true, true),
@@ -405,9 +300,9 @@ pub(crate) mod tests {
         let blocks = chain(10);
         // Peer 1 has the parent of the last three, peer 2 the genesis only (ten headers
         // would be more than eight), peer 3 nothing we know of, peer 4 asked for inv.
-        peers.known.insert((PeerId(1), blocks[6].0));
-        peers.known.insert((PeerId(2), Hash256::ZERO));
-        peers.known.insert((PeerId(4), blocks[6].0));
+        peers.set_known(PeerId(1), blocks[6].0);
+        peers.set_known(PeerId(2), Hash256::ZERO);
+        peers.set_known(PeerId(4), blocks[6].0);
         build("announce").blocks(&peers, &blocks);
         let sent = peers.take();
         let to = |id: u64| &*sent.iter().find(|(p, _)| *p == PeerId(id)).unwrap().1;
@@ -422,7 +317,10 @@ pub(crate) mod tests {
         assert!(tip_inv(to(3)), "parent unknown: inv");
         assert!(tip_inv(to(4)), "no sendheaders: inv");
 
-        peers.known.insert((PeerId(2), blocks[8].0));
+        // Announcing marks what each peer was sent as known, as the peers service does:
+        // a fresh peer 2 that has block 8 gets the header of block 9.
+        let peers = Recording::with_peers(vec![peer(2, true, true)]);
+        peers.set_known(PeerId(2), blocks[8].0);
         build("announce").blocks(&peers, &blocks[9..]);
         let sent = peers.take();
         let two = sent.iter().find(|(p, _)| *p == PeerId(2)).unwrap();
@@ -431,9 +329,9 @@ pub(crate) mod tests {
 
     #[test]
     fn flood_skips_peers_that_know_the_object() {
-        let mut peers = Recording::new(vec![peer(1, true, false), peer(2, true, false)]);
+        let peers = Recording::with_peers(vec![peer(1, true, false), peer(2, true, false)]);
         let tx = tx();
-        peers.known.insert((PeerId(2), tx.txid()));
+        peers.set_known(PeerId(2), tx.txid());
         build("flood").transaction(&peers, tx.txid(), &tx);
         let sent = peers.take();
         assert_eq!(sent.len(), 1);
@@ -443,14 +341,14 @@ pub(crate) mod tests {
 
     #[test]
     fn batched_sends_what_is_queued_once_per_tick() {
-        let mut peers = Recording::new(vec![peer(1, true, false), peer(2, true, false)]);
+        let peers = Recording::with_peers(vec![peer(1, true, false), peer(2, true, false)]);
         let mut batched = build("batched");
         assert_eq!(
             batched.interval(),
             Some(Duration::from_millis(BatchedConfig::default().interval_ms))
         );
         let (tx, block) = (tx(), block());
-        peers.known.insert((PeerId(2), tx.txid()));
+        peers.set_known(PeerId(2), tx.txid());
         batched.transaction(&peers, tx.txid(), &tx);
         batched.block(&peers, block.hash(), &block);
         assert!(peers.take().is_empty(), "nothing before the tick");

@@ -8,8 +8,9 @@
 //! blocks, `batched` queues announcements and sends them every `[relay.batched]
 //! interval_ms`, as the tutorial's heartbeat did, and `compact` relays blocks as BIP152
 //! compact blocks (`[relay.compact]`; see `compact/mod.rs`). It requests announced
-//! transactions it lacks, hands received ones to the mempool, and serves `getdata` for
-//! pooled transactions.
+//! transactions it lacks (of the first announcer, then of the next ones in turn when the
+//! one asked answers `notfound` or not within `answer_timeout_ms`; see `requests.rs`),
+//! hands received ones to the mempool, and serves `getdata` for pooled transactions.
 //!
 //! Behaviours that talk to peers: the [`node_api::Broadcast`] contract lets a behaviour
 //! name inbound topics (`compact`: `sendcmpct`, `cmpctblock`, `getblocktxn`, `blocktxn`,
@@ -27,15 +28,20 @@
 //!
 //! Needs: [`node_api::MempoolService`] (`mempool`) and [`node_api::PeerService`]
 //! (`peers`), with `compact` also [`node_api::ChainView`] and [`node_api::ChainWriter`]
-//! (`chain`, `chain-writer`), and on the bus the mempool's [`node_api::MempoolEvent`]s and the chain's
-//! [`node_api::chain::ChainEvent`]s (the mempool needs the chain, so it is there).
+//! (`chain`, `chain-writer`), and [`node_api::ChainStream`] (`chain-stream`: the blocks to
+//! announce, in order and without loss; the mempool needs the chain, so it is there).
+//! Transactions to announce are read from the pool's admission cursor
+//! ([`node_api::MempoolService::admitted_since`]); the mempool's events on the bus only
+//! wake the loop, so a lagging bus loses no announcement.
 //! Provides: `compact-blocks` ([`node_api::CompactBlocks`]) with `compact`; its behaviours implement [`node_api::Broadcast`] and are registered
 //! under [`node_api::BROADCAST`]. Runs one task, `relay loop`.
 //!
 //! Invariants: only validated objects are relayed (the mempool's and the chain's events
 //! come after validation); no peer is sent what it is known to have, so nothing is echoed
-//! back to its sender (the peers service tracks what each peer knows). Events come from
-//! the bus, which may lag: a missed event is logged and its object not announced.
+//! back to its sender (the peers service tracks what each peer knows). Every transaction
+//! admitted while the relay runs and still pooled when it reads the cursor is announced
+//! once, in admission order, and every block the chain stream commits (the last 16 of
+//! one step) whatever the bus drops.
 //!
 //! Metrics: `node_relay_first_seen_to_announced_seconds{kind,behaviour}` (histogram),
 //! timed around the peers service the behaviour is handed; at most 50,000 objects wait
@@ -51,6 +57,7 @@ mod compact;
 mod config;
 mod metrics;
 mod module;
+mod requests;
 
 pub use behaviour::BatchedConfig;
 pub use compact::CompactConfig;

@@ -13,7 +13,7 @@ use std::time::Instant;
 use node_api::chain::Hash256;
 use node_api::metrics::{describe_histogram, histogram, Histogram, Unit};
 use node_api::p2p::{Message, PeerId, PeerInfo, Topic};
-use node_api::{MakeAnnouncement, PeerService};
+use node_api::{MakeAnnouncement, PeerAdmin, PeerInventory, PeerMessaging, PeerService};
 use tokio::sync::mpsc;
 
 /// Objects seen and not yet announced, at most: a few blocks' worth of transactions.
@@ -106,7 +106,7 @@ pub(crate) struct Timed<'a> {
     metrics: &'a RelayMetrics,
 }
 
-impl PeerService for Timed<'_> {
+impl PeerMessaging for Timed<'_> {
     fn subscribe(&self, topic: Topic) -> mpsc::Receiver<(PeerId, Arc<Message>)> {
         self.peers.subscribe(topic)
     }
@@ -124,6 +124,15 @@ impl PeerService for Timed<'_> {
         }
         sent
     }
+    fn peers(&self) -> Vec<PeerInfo> {
+        self.peers.peers()
+    }
+    fn peer(&self, id: PeerId) -> Option<PeerInfo> {
+        self.peers.peer(id)
+    }
+}
+
+impl PeerInventory for Timed<'_> {
     fn announce(&self, hashes: &[Hash256], make: &mut MakeAnnouncement<'_>) -> usize {
         let sent = self.peers.announce(hashes, make);
         if sent > 0 {
@@ -137,12 +146,9 @@ impl PeerService for Timed<'_> {
     fn mark_known(&self, peer: PeerId, hashes: &[Hash256]) {
         self.peers.mark_known(peer, hashes)
     }
-    fn peers(&self) -> Vec<PeerInfo> {
-        self.peers.peers()
-    }
-    fn peer(&self, id: PeerId) -> Option<PeerInfo> {
-        self.peers.peer(id)
-    }
+}
+
+impl PeerAdmin for Timed<'_> {
     fn connection_count(&self) -> usize {
         self.peers.connection_count()
     }

@@ -7,6 +7,8 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 
+use std::sync::{Arc, RwLock};
+
 use crate::rpcauth::RpcAuth;
 
 /// The credentials the server accepts: the cookie's, the profile's user and password,
@@ -17,7 +19,18 @@ pub struct Auth {
     accepted: Vec<(String, Vec<u8>)>,
     /// Accepted users whose password is known by its salted hash only.
     salted: Vec<RpcAuth>,
+    /// Header values known to be accepted, with their user: each pair's own
+    /// `Basic base64(user:password)`, and the last few that passed a salted entry. A
+    /// client sends the same header with every call; found here, it is accepted without
+    /// decoding it or hashing its password (an HMAC per call for a salted entry).
+    known: Arc<RwLock<KnownHeaders>>,
 }
+
+/// Accepted `Authorization` values, each with its user.
+type KnownHeaders = Vec<(Vec<u8>, String)>;
+
+/// Salted-entry headers remembered as accepted; past it the oldest goes.
+const KNOWN_SALTED: usize = 16;
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -40,7 +53,16 @@ impl Auth {
     pub fn allow(mut self, user: &str, password: &str) -> Self {
         self.accepted
             .push((user.to_string(), format!("{user}:{password}").into_bytes()));
+        let header = basic_authorization(user, password).into_bytes();
+        // A list of this value's own: clones made before do not accept the new pair.
+        let mut known = self.known_mut().clone();
+        known.insert(0, (header, user.to_string()));
+        self.known = Arc::new(RwLock::new(known));
         self
+    }
+
+    fn known_mut(&self) -> std::sync::RwLockWriteGuard<'_, KnownHeaders> {
+        self.known.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Also accepts the user of a salted entry with the password it was made from.
@@ -53,7 +75,17 @@ impl Auth {
     /// credentials. Every entry is compared, so the time taken does not tell which one
     /// came close (only the lengths may leak, as in bitcoind).
     pub fn check(&self, header: Option<&[u8]>) -> Option<String> {
-        let encoded = header?.strip_prefix(b"Basic ")?;
+        let header = header?;
+        let mut found = None;
+        for (known, user) in self.known.read().unwrap_or_else(|e| e.into_inner()).iter() {
+            if timing_resistant_eq(known, header) {
+                found.get_or_insert_with(|| user.clone());
+            }
+        }
+        if found.is_some() {
+            return found;
+        }
+        let encoded = header.strip_prefix(b"Basic ")?;
         let decoded = base64_decode(encoded.trim_ascii())?;
         let mut found = None;
         for (user, pair) in &self.accepted {
@@ -64,12 +96,21 @@ impl Auth {
         // Core splits at the first ':'; a user name holds none.
         let colon = decoded.iter().position(|&b| b == b':')?;
         let (user, password) = (&decoded[..colon], &decoded[colon + 1..]);
+        let mut salted = None;
         for entry in &self.salted {
             if timing_resistant_eq(entry.user.as_bytes(), user) & entry.verify(password) {
-                found.get_or_insert_with(|| entry.user.clone());
+                salted.get_or_insert_with(|| entry.user.clone());
             }
         }
-        found
+        if let (None, Some(user)) = (&found, &salted) {
+            let mut known = self.known_mut();
+            let plain = self.accepted.len();
+            if known.len() >= plain + KNOWN_SALTED {
+                known.remove(plain);
+            }
+            known.push((header.to_vec(), user.clone()));
+        }
+        found.or(salted)
     }
 }
 
@@ -175,6 +216,24 @@ mod tests {
             let wrong = basic_authorization(user, password);
             assert!(auth.check(Some(wrong.as_bytes())).is_none(), "{user}");
         }
+    }
+
+    #[test]
+    fn a_salted_header_once_verified_is_known_and_only_it() {
+        let auth = Auth::new().allow_salted(RpcAuth::new("monitor", "pw"));
+        let ok = basic_authorization("monitor", "pw");
+        for _ in 0..3 {
+            assert_eq!(auth.check(Some(ok.as_bytes())).as_deref(), Some("monitor"));
+        }
+        let wrong = basic_authorization("monitor", "pX");
+        assert!(auth.check(Some(wrong.as_bytes())).is_none());
+        // Past the bound, the oldest remembered header is verified again, still accepted.
+        for i in 0..KNOWN_SALTED + 1 {
+            let padded = format!("{ok}{}", " ".repeat(i + 1));
+            assert!(auth.check(Some(padded.as_bytes())).is_some());
+        }
+        assert_eq!(auth.known.read().unwrap().len(), KNOWN_SALTED);
+        assert_eq!(auth.check(Some(ok.as_bytes())).as_deref(), Some("monitor"));
     }
 
     #[test]

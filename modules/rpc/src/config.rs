@@ -263,7 +263,7 @@ mod tests {
             "127.0.0.1:18443".parse().unwrap()
         );
         for spec in ChainSpec::all() {
-            let addr = c.listen_addr(spec.name, Path::new("")).unwrap();
+            let addr = c.listen_addr(&spec.name, Path::new("")).unwrap();
             assert_eq!(
                 addr,
                 SocketAddr::new(Ipv4Addr::LOCALHOST.into(), spec.rpc_port)

@@ -12,6 +12,7 @@ pub async fn answer(body: &[u8], registry: &RpcRegistry) -> (u16, Option<Vec<u8>
         body,
         registry,
         &Default::default(),
+        &Default::default(),
         &crate::server::Limits::default(),
     )
     .await

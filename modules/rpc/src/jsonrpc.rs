@@ -33,6 +33,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::active::ActiveCommands;
+use crate::metrics::RpcMetrics;
 use crate::server::Limits;
 
 /// Core's `RPC_OUT_OF_MEMORY`: a batch's remaining calls once its replies are too large.
@@ -195,11 +196,12 @@ fn error_answer(version: Version, id: Option<Value>, error: RpcError) -> Answer 
 }
 
 /// Answers a request body, calling methods in `registry`; each call is listed in
-/// `active` while it runs.
+/// `active` while it runs, and counted and timed in `metrics`.
 pub(crate) async fn answer(
     body: &[u8],
     registry: &RpcRegistry,
     active: &Arc<ActiveCommands>,
+    metrics: &RpcMetrics,
     limits: &Limits,
 ) -> Answer {
     let request: Value = match serde_json::from_slice(body) {
@@ -213,8 +215,8 @@ pub(crate) async fn answer(
         }
     };
     match request {
-        Value::Object(_) => single(request, registry, active).await,
-        Value::Array(requests) => batch(requests, registry, active, limits).await,
+        Value::Object(_) => single(request, registry, active, metrics).await,
+        Value::Array(requests) => batch(requests, registry, active, metrics, limits).await,
         _ => error_answer(
             Version::Legacy,
             None,
@@ -223,12 +225,17 @@ pub(crate) async fn answer(
     }
 }
 
-async fn single(request: Value, registry: &RpcRegistry, active: &Arc<ActiveCommands>) -> Answer {
+async fn single(
+    request: Value,
+    registry: &RpcRegistry,
+    active: &Arc<ActiveCommands>,
+    metrics: &RpcMetrics,
+) -> Answer {
     let call = match parse_call(request) {
         Ok(call) => call,
         Err(rejected) => return error_answer(rejected.version, rejected.id, rejected.error),
     };
-    let outcome = execute(registry, active, &call.method, call.params).await;
+    let outcome = execute(registry, active, metrics, &call.method, call.params).await;
     if is_notification(call.version, &call.id) {
         return Answer::NoContent;
     }
@@ -242,6 +249,7 @@ async fn batch(
     requests: Vec<Value>,
     registry: &RpcRegistry,
     active: &Arc<ActiveCommands>,
+    metrics: &RpcMetrics,
     limits: &Limits,
 ) -> Answer {
     if requests.is_empty() {
@@ -284,7 +292,7 @@ async fn batch(
                 })
             }
             Ok(call) => {
-                let outcome = execute(registry, active, &call.method, call.params).await;
+                let outcome = execute(registry, active, metrics, &call.method, call.params).await;
                 (!is_notification(call.version, &call.id))
                     .then(|| reply(call.version, call.id, outcome))
             }
@@ -312,6 +320,7 @@ async fn batch(
 async fn execute(
     registry: &RpcRegistry,
     active: &Arc<ActiveCommands>,
+    metrics: &RpcMetrics,
     method: &str,
     params: Value,
 ) -> Result<Value, RpcError> {
@@ -330,7 +339,7 @@ async fn execute(
             ))
         }
     };
-    crate::metrics::request(registry, method, &outcome, started.elapsed());
+    metrics.request(registry, method, &outcome, started.elapsed());
     outcome
 }
 
@@ -374,7 +383,15 @@ mod tests {
 
     async fn ask(body: &str) -> (u16, Option<Value>) {
         let (r, _) = registry();
-        match answer(body.as_bytes(), &r, &Default::default(), &Limits::default()).await {
+        match answer(
+            body.as_bytes(),
+            &r,
+            &Default::default(),
+            &Default::default(),
+            &Limits::default(),
+        )
+        .await
+        {
             Answer::NoContent => (204, None),
             Answer::Json { status, body } => {
                 assert_eq!(body.last(), Some(&b'\n'));
@@ -476,7 +493,14 @@ mod tests {
         let (r, count) = registry();
         let body = br#"{"jsonrpc":"2.0","method":"count"}"#;
         assert_eq!(
-            answer(body, &r, &Default::default(), &Limits::default()).await,
+            answer(
+                body,
+                &r,
+                &Default::default(),
+                &Default::default(),
+                &Limits::default()
+            )
+            .await,
             Answer::NoContent
         );
         assert_eq!(count.load(Ordering::SeqCst), 1);
@@ -485,6 +509,7 @@ mod tests {
             answer(
                 br#"{"jsonrpc":"2.0","method":"nope"}"#,
                 &r,
+                &Default::default(),
                 &Default::default(),
                 &Limits::default()
             )
@@ -580,6 +605,7 @@ mod tests {
             br#"{"method":"balance","id":1}"#,
             &r,
             &Default::default(),
+            &Default::default(),
             &Limits::default(),
         )
         .await
@@ -592,6 +618,7 @@ mod tests {
         let Answer::Json { body, .. } = answer(
             br#"{"method":"echo","params":[0.10000000, 21000000.00000000],"id":1}"#,
             &r,
+            &Default::default(),
             &Default::default(),
             &Limits::default(),
         )
@@ -613,8 +640,14 @@ mod tests {
         };
         let call = r#"{"method":"count","id":1}"#;
         let four = format!("[{call},{call},{call},{call}]");
-        let Answer::Json { status, body } =
-            answer(four.as_bytes(), &r, &Default::default(), &limits).await
+        let Answer::Json { status, body } = answer(
+            four.as_bytes(),
+            &r,
+            &Default::default(),
+            &Default::default(),
+            &limits,
+        )
+        .await
         else {
             panic!("no body");
         };
@@ -638,8 +671,14 @@ mod tests {
             "x".repeat(600)
         );
         let three = format!("[{echo},{echo},{echo}]");
-        let Answer::Json { status, body } =
-            answer(three.as_bytes(), &r, &Default::default(), &limits).await
+        let Answer::Json { status, body } = answer(
+            three.as_bytes(),
+            &r,
+            &Default::default(),
+            &Default::default(),
+            &limits,
+        )
+        .await
         else {
             panic!("no body");
         };

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::header_guard::{is_continuous, HeaderGuard, Verdict};
-use crate::strategy::{is_limited, SyncContext, SyncStrategy};
+use node_api::{is_limited, SyncContext, SyncStrategy};
 
 /// What the loop listens to, subscribed in `start` so nothing sent between start and the
 /// loop's first poll is lost.
@@ -75,7 +75,7 @@ macro_rules! ctx {
     ($driver:expr) => {
         SyncContext {
             chain: &$driver.chain,
-            peers: &$driver.peers,
+            peers: &*$driver.peers,
             heights: &$driver.heights,
             limited: &$driver.limited,
             compact: $driver.compact.as_ref(),

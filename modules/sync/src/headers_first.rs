@@ -10,7 +10,7 @@ use node_api::{inventory, BuiltStrategy, ConfigError, StrategyConfig, StrategyFa
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::strategy::{SyncContext, SyncStrategy, STRATEGY};
+use node_api::{SyncContext, SyncStrategy, STRATEGY};
 
 /// Scheduling runs this often even when nothing arrives, to catch stalls.
 const TICK: Duration = Duration::from_millis(250);

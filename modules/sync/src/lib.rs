@@ -20,7 +20,9 @@
 //! block on the tip is then asked of those peers as `MSG_CMPCT_BLOCK`, BIP152's
 //! low-bandwidth mode, and the relay rebuilds it), and the peers module's
 //! [`node_api::p2p::PeerEvent`]s on the bus. Provides: nothing; its strategies are
-//! registered under the behaviour [`STRATEGY`]. Runs one task, `sync loop`.
+//! registered under the behaviour [`STRATEGY`], whose contract ([`SyncStrategy`],
+//! [`SyncContext`]) is in `node-api` so that a third party's crate adds one. Runs one
+//! task, `sync loop`.
 //!
 //! Invariants: blocks are handed to the chain one at a time, in arrival order; the chain
 //! stores blocks that arrive before their parents and connects them once the gap fills.
@@ -47,11 +49,10 @@ mod header_guard;
 mod headers_first;
 mod module;
 mod poll;
-mod strategy;
 #[cfg(test)]
 mod tests;
 
 pub use config::SyncConfig;
 pub use headers_first::HeadersFirstConfig;
+pub use node_api::{SyncContext, SyncStrategy, STRATEGY};
 pub use poll::PollConfig;
-pub use strategy::{SyncContext, SyncStrategy, STRATEGY};

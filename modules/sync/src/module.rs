@@ -7,7 +7,7 @@ use node_api::{
 
 use crate::config::SyncConfig;
 use crate::driver::{Driver, Inbox};
-use crate::strategy::{SyncStrategy, STRATEGY};
+use node_api::{SyncStrategy, STRATEGY};
 
 struct SyncModule {
     strategy: Box<dyn SyncStrategy>,

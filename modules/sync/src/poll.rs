@@ -12,7 +12,7 @@ use node_api::{inventory, BuiltStrategy, ConfigError, StrategyConfig, StrategyFa
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::strategy::{SyncContext, SyncStrategy, STRATEGY};
+use node_api::{SyncContext, SyncStrategy, STRATEGY};
 
 /// The `[sync.poll]` table.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

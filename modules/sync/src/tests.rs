@@ -6,16 +6,19 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use node_api::chain::{ChainEvent, ChainOptions, ChainSpec, Hash256};
+use node_api::chain::{ChainEvent, ChainSpec, Hash256};
 use node_api::p2p::{ConnectionType, Message, PeerId, PeerInfo, Topic, MAX_HEADERS, NODE_NETWORK};
-use node_api::{ChainView, ChainWriter, EventBus, LocalChain, MakeAnnouncement, PeerService};
-use node_chain::testing::{Builder, Wallet};
+use node_api::{
+    ChainView, ChainWriter, EventBus, MakeAnnouncement, PeerAdmin, PeerInventory, PeerMessaging,
+};
+use node_chain_state::testing::{Builder, Wallet};
+use node_chain_state::{ChainOptions, LocalChain};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::driver::{Driver, Inbox};
 use crate::headers_first::{HeadersFirst, HeadersFirstConfig};
-use crate::strategy::{SyncStrategy, STRATEGY};
+use node_api::{SyncStrategy, STRATEGY};
 
 const PEER: PeerId = PeerId(7);
 const BLOCKS: u32 = 40;
@@ -39,7 +42,7 @@ impl FakePeers {
     }
 }
 
-impl PeerService for FakePeers {
+impl PeerMessaging for FakePeers {
     fn subscribe(&self, topic: Topic) -> mpsc::Receiver<(PeerId, Arc<Message>)> {
         let (tx, rx) = mpsc::channel(1024);
         self.inboxes.lock().unwrap().insert(topic, tx);
@@ -55,6 +58,15 @@ impl PeerService for FakePeers {
     fn broadcast(&self, _message: Message) -> usize {
         unimplemented!("sync never broadcasts")
     }
+    fn peers(&self) -> Vec<PeerInfo> {
+        vec![self.info.clone()]
+    }
+    fn peer(&self, id: PeerId) -> Option<PeerInfo> {
+        (id == PEER).then(|| self.info.clone())
+    }
+}
+
+impl PeerInventory for FakePeers {
     fn announce(&self, _hashes: &[Hash256], _make: &mut MakeAnnouncement<'_>) -> usize {
         unimplemented!("sync never announces")
     }
@@ -62,12 +74,9 @@ impl PeerService for FakePeers {
         false
     }
     fn mark_known(&self, _peer: PeerId, _hashes: &[Hash256]) {}
-    fn peers(&self) -> Vec<PeerInfo> {
-        vec![self.info.clone()]
-    }
-    fn peer(&self, id: PeerId) -> Option<PeerInfo> {
-        (id == PEER).then(|| self.info.clone())
-    }
+}
+
+impl PeerAdmin for FakePeers {
     fn connection_count(&self) -> usize {
         1
     }
@@ -152,7 +161,7 @@ async fn syncs_from_one_peer(strategy: &str, built: Box<dyn SyncStrategy>, stall
     let spec = ChainSpec::by_name("regtest").unwrap();
     let source = LocalChain::open(
         &dir.path().join("source"),
-        spec,
+        spec.clone(),
         ChainOptions::default(),
         |_| {},
     )

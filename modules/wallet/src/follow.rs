@@ -18,16 +18,31 @@
 //! writer lock). Nothing takes them in the other order.
 
 use std::path::Path;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, MutexGuard, Weak};
 
 use node_api::chain::{Address, Block, ChainEvent, Hash256};
-use node_api::{ChainListener, ChainView};
+use node_api::{ChainListener, ChainView, MempoolService};
 
 use crate::error::WalletError;
-use crate::history::{positions, History};
+use crate::history::{now, positions, History};
 use crate::keystore::KeyStore;
 use crate::ledger::Owner;
-use crate::wallet::{now, Wallet};
+
+/// What following needs of a wallet: its history, who owns what, and the chain and pool
+/// it follows. The wallet implements it (`wallet.rs`), so this file does not depend on
+/// the wallet's type, which calls it.
+pub(crate) trait Followed: Send + Sync + 'static {
+    /// The history, locked.
+    fn history(&self) -> MutexGuard<'_, History>;
+    /// Whose outputs and inputs are the wallet's.
+    fn owner(&self) -> Owner;
+    /// The chain followed.
+    fn chain(&self) -> &dyn ChainView;
+    /// The pool followed.
+    fn mempool(&self) -> &dyn MempoolService;
+    /// Registers `listener` with the chain.
+    fn listen(&self, listener: Arc<dyn ChainListener>);
+}
 
 /// Core's TIMESTAMP_WINDOW: block times may run two hours behind a key's birth.
 const KEY_TIME_WINDOW: u64 = 2 * 60 * 60;
@@ -65,15 +80,13 @@ pub(crate) fn load_history(
 }
 
 /// Catches the history up with the chain, then follows it.
-pub(crate) fn start(wallet: &Arc<Wallet>) -> Result<(), WalletError> {
+pub(crate) fn start<W: Followed>(wallet: &Arc<W>) -> Result<(), WalletError> {
     // Registered first: a block connected during the catch-up waits for the history's
     // lock and is then recorded again, to the same effect.
-    wallet
-        .chain
-        .listen(Arc::new(Follower(Arc::downgrade(wallet))));
+    wallet.listen(Arc::new(Follower(Arc::downgrade(wallet))));
     let mut history = wallet.history();
     let owner = wallet.owner();
-    let chain = &*wallet.chain;
+    let chain = wallet.chain();
     // Back to the main chain.
     let mut fork = history.best;
     while fork != Hash256::ZERO && !chain.is_main(&fork) {
@@ -127,9 +140,9 @@ fn connect(
     history.set_best(hash);
 }
 
-struct Follower(Weak<Wallet>);
+struct Follower<W>(Weak<W>);
 
-impl ChainListener for Follower {
+impl<W: Followed> ChainListener for Follower<W> {
     fn on_chain_event(&self, event: &ChainEvent) {
         let Some(wallet) = self.0.upgrade() else {
             return;
@@ -158,14 +171,14 @@ impl ChainListener for Follower {
 
 /// Records the pool's transactions that touch the wallet and that it has not seen (a
 /// payment from elsewhere waiting for a block), so that listings show them.
-pub(crate) fn sync_pool(wallet: &Wallet) -> Result<(), WalletError> {
+pub(crate) fn sync_pool(wallet: &impl Followed) -> Result<(), WalletError> {
     let owner = wallet.owner();
     let mut history = wallet.history();
-    for txid in wallet.mempool.txids() {
+    for txid in wallet.mempool().txids() {
         if history.txs.contains_key(&txid) {
             continue;
         }
-        if let Some(tx) = wallet.mempool.get(&txid) {
+        if let Some(tx) = wallet.mempool().get(&txid) {
             if owner.touches(&tx, &history) {
                 history.record(tx, None, now(), Vec::new());
             }
@@ -176,8 +189,8 @@ pub(crate) fn sync_pool(wallet: &Wallet) -> Result<(), WalletError> {
 
 /// Records the transactions that made `address`'s unspent outputs, found through the
 /// chain's address index (`importprivkey` with rescan).
-pub(crate) fn rescan_address(wallet: &Wallet, address: &Address) -> Result<(), WalletError> {
-    let chain = &*wallet.chain;
+pub(crate) fn rescan_address(wallet: &impl Followed, address: &Address) -> Result<(), WalletError> {
+    let chain = wallet.chain();
     let coins = chain
         .address_coins(&address.hash)
         .map_err(chain_error)?

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use node_api::chain::{deserialize, serialize, Block, Hash256, OutPoint, Transaction};
 use serde::{Deserialize, Serialize};
@@ -312,6 +313,14 @@ pub(crate) fn positions(
             },
         )
     })
+}
+
+/// Seconds since the Unix epoch, as history records times (0 before it).
+pub(crate) fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

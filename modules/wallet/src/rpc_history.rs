@@ -224,7 +224,7 @@ fn gettransaction(w: &Wallet, p: RpcParams) -> Result<Value, RpcError> {
     if verbose {
         out.insert(
             "decoded".into(),
-            node_api::json::tx_json(&wtx.tx, w.chain.spec()),
+            node_api::json::tx_json(&wtx.tx, &w.chain.spec()),
         );
     }
     Ok(Value::Object(out))

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use node_api::chain::{
     sign_p2pkh_input, Address, AddressError, Coins, Hash256, OutPoint, PrivateKey, Transaction,
@@ -13,7 +13,8 @@ use node_api::chain::{
 use node_api::{ChainView, MempoolService, WalletService};
 
 use crate::error::WalletError;
-use crate::history::History;
+use crate::follow::Followed;
+use crate::history::{now, History};
 use crate::keystore::KeyStore;
 use crate::ledger::Owner;
 
@@ -77,13 +78,6 @@ pub struct Recipient {
     pub amount: u64,
     /// Whether the fee is taken out of this amount (Core's subtractfeefrom).
     pub subtract_fee: bool,
-}
-
-pub(crate) fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl Wallet {
@@ -555,6 +549,24 @@ impl Wallet {
             pending.extend(children);
         }
         history.save()
+    }
+}
+
+impl Followed for Wallet {
+    fn history(&self) -> MutexGuard<'_, History> {
+        Wallet::history(self)
+    }
+    fn owner(&self) -> Owner {
+        Wallet::owner(self)
+    }
+    fn chain(&self) -> &dyn ChainView {
+        &*self.chain
+    }
+    fn mempool(&self) -> &dyn MempoolService {
+        &*self.mempool
+    }
+    fn listen(&self, listener: Arc<dyn node_api::ChainListener>) {
+        self.chain.listen(listener);
     }
 }
 

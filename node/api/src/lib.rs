@@ -7,16 +7,22 @@
 //!   [`p2p`] (the P2P wire format);
 //! - the services modules exchange, each a narrow trait provided and required by type
 //!   (`ctx.require::<dyn ChainView>()`): [`ChainView`] (read-only chain) and
-//!   [`ChainWriter`] (accepting blocks and headers), [`MempoolService`], [`PeerService`],
+//!   [`ChainWriter`] (accepting blocks and headers), [`MempoolService`], [`PeerService`]
+//!   (in parts: [`PeerMessaging`], [`PeerInventory`], [`PeerAdmin`]),
 //!   [`MinerService`], [`WalletService`], [`CompactBlocks`] (which peers' new blocks are
-//!   asked compact, BIP152), with the names modules declare in
+//!   asked compact, BIP152), [`ScriptHistory`] (confirmed history by output script), with the names modules declare in
 //!   `provides`/`needs`/`uses` in [`services`];
 //! - the behaviours a profile chooses by name whose contracts a third party implements:
-//!   [`MempoolPolicy`] ([`POLICY`]) and [`Broadcast`] ([`BROADCAST`]);
+//!   [`MempoolPolicy`] ([`POLICY`]), [`Broadcast`] ([`BROADCAST`]) and [`SyncStrategy`]
+//!   ([`STRATEGY`], with its narrow [`SyncContext`]);
 //! - the events modules publish: [`chain::ChainEvent`], [`MempoolEvent`],
 //!   [`p2p::PeerEvent`];
 //! - the metrics facade ([`metrics`]): modules record, an exporter installs a recorder;
 //!   [`monitoring_listen`] is where the monitoring plugins listen by default.
+//!
+//! - the chain stream ([`ChainStream`], `chain-stream`): the main chain's changes as
+//!   ordered, lossless [`ChainStep`]s from a snapshot, for plugins that follow the chain
+//!   at their own pace without the bus's losses;
 //!
 //! Invariants: state that must agree with the tip (the mempool, a wallet's view, the
 //! next template) follows it through [`ChainListener`], called in order inside the step
@@ -26,23 +32,31 @@
 //! `plugins/` depends on this crate, never on another module's (a test checks it).
 
 mod broadcast;
+mod chain_stream;
 mod chain_view;
 pub mod json;
 mod mempool;
 mod miner;
 mod monitoring;
 mod peers;
+mod script_history;
+mod sync_strategy;
 mod wallet;
 
 pub use broadcast::{Broadcast, BroadcastContext, CompactBlocks, BROADCAST};
-pub use chain_view::{ChainListener, ChainView, ChainWriter, LocalChain, PendingBlock};
+pub use chain_stream::{
+    BlockId, ChainStep, ChainStream, ChainSubscription, StreamError, StreamStart,
+};
+pub use chain_view::{ChainListener, ChainView, ChainWriter, PendingBlock};
 pub use mempool::{
-    Accepted, EntryInfo, MempoolError, MempoolEvent, MempoolInfo, MempoolPolicy, MempoolService,
-    SelectedTx, POLICY,
+    Accepted, Admitted, EntryInfo, MempoolError, MempoolEvent, MempoolInfo, MempoolPolicy,
+    MempoolService, SelectedTx, POLICY,
 };
 pub use miner::{MinerService, MinerStatus};
 pub use monitoring::{monitoring_listen, MONITORING_PORT_OFFSET};
-pub use peers::{MakeAnnouncement, PeerService};
+pub use peers::{MakeAnnouncement, PeerAdmin, PeerInventory, PeerMessaging, PeerService};
+pub use script_history::{HistoryRow, ScriptHistory};
+pub use sync_strategy::{is_limited, SyncContext, SyncStrategy, STRATEGY};
 pub use wallet::WalletService;
 
 pub use metrics;
@@ -76,6 +90,10 @@ pub mod services {
     pub const WALLET: &str = "wallet";
     /// [`crate::CompactBlocks`].
     pub const COMPACT_BLOCKS: &str = "compact-blocks";
+    /// [`crate::ScriptHistory`]: confirmed history by output script.
+    pub const SCRIPT_HISTORY: &str = "script-history";
+    /// [`crate::ChainStream`]: the main chain's changes, ordered and lossless.
+    pub const CHAIN_STREAM: &str = "chain-stream";
 }
 
 impl Service for dyn ChainView {
@@ -98,4 +116,10 @@ impl Service for dyn WalletService {
 }
 impl Service for dyn CompactBlocks {
     const NAME: &'static str = services::COMPACT_BLOCKS;
+}
+impl Service for dyn ScriptHistory {
+    const NAME: &'static str = services::SCRIPT_HISTORY;
+}
+impl Service for dyn ChainStream {
+    const NAME: &'static str = services::CHAIN_STREAM;
 }

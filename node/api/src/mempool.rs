@@ -27,6 +27,19 @@ pub trait MempoolPolicy: Send + Sync {
             .saturating_mul(pool_min_fee_per_kb)
             .div_ceil(1000)
     }
+    /// The least fee rate this policy asks (satoshis per 1000 bytes) given the pool's
+    /// minimum relay fee rate: a rate that meets [`MempoolPolicy::min_fee`] at every
+    /// size. `getmempoolinfo` reports it as `minrelaytxfee` and wallets pay at least it,
+    /// so a wallet's payments enter its own pool. By default the pool's rate, as
+    /// [`MempoolPolicy::min_fee`]'s default asks.
+    fn min_fee_rate_per_kb(&self, min_relay_fee_per_kb: u64) -> u64 {
+        min_relay_fee_per_kb
+    }
+    /// The same for the pool's rolling minimum ([`MempoolPolicy::mempool_min_fee`]):
+    /// with the relay rate above, `getmempoolinfo.mempoolminfee`.
+    fn mempool_min_fee_rate_per_kb(&self, pool_min_fee_per_kb: u64) -> u64 {
+        pool_min_fee_per_kb
+    }
 }
 
 /// The mempool service.
@@ -42,6 +55,15 @@ pub trait MempoolService: Send + Sync {
     fn get(&self, txid: &Hash256) -> Option<Arc<Transaction>>;
     /// Every pooled txid, in admission order.
     fn txids(&self) -> Vec<Hash256>;
+    /// Pooled transactions admitted after admission number `after`, in admission order,
+    /// at most `max`. Numbers only grow (the first admission is 1), so a reader keeping
+    /// the last number it read sees every admission still pooled exactly once, whatever
+    /// the event bus dropped: the cursor the relay's announcements read. One ordered-map
+    /// range read under the pool's lock.
+    fn admitted_since(&self, after: u64, max: usize) -> Vec<Admitted>;
+    /// The admission number of the last admission (0 before any): where a reader that
+    /// starts from now begins.
+    fn last_admitted(&self) -> u64;
     /// One entry's figures.
     fn entry(&self, txid: &Hash256) -> Option<EntryInfo>;
     /// Every entry's figures, in admission order.
@@ -77,6 +99,19 @@ pub enum MempoolEvent {
         /// Why: `conflict`, `expiry`, `sizelimit`, `reorg`.
         reason: &'static str,
     },
+}
+
+/// A pooled transaction with its admission number ([`MempoolService::admitted_since`]).
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    /// Its admission number.
+    pub sequence: u64,
+    /// Its id.
+    pub txid: Hash256,
+    /// The transaction.
+    pub tx: Arc<Transaction>,
+    /// Its fee, satoshis.
+    pub fee: u64,
 }
 
 /// A transaction was admitted.

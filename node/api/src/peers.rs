@@ -1,4 +1,11 @@
-//! The peers as other modules see them: hearing from, talking to and judging peers.
+//! The peers as other modules see them, in three parts so that each user asks for what it
+//! needs: [`PeerMessaging`] (hearing from and talking to peers, the peer list: what a sync
+//! strategy or a protocol module uses), [`PeerInventory`] (what each peer is known to
+//! have: the announcements behind every broadcast behaviour) and [`PeerAdmin`] (judging
+//! and dropping peers, offering addresses, the listener: what the modules that run the
+//! network use). [`PeerService`] is all three, the `peers` service the peers module
+//! provides; a `&dyn PeerService` gives a `&dyn PeerMessaging` (or either other part) by
+//! plain coercion.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,13 +14,13 @@ use node_chain::Hash256;
 use node_p2p::{Message, PeerId, PeerInfo, Topic};
 use tokio::sync::mpsc;
 
-/// What [`PeerService::announce`] calls for each peer: given the peer and the hashes it
+/// What [`PeerInventory::announce`] calls for each peer: given the peer and the hashes it
 /// lacks, the message to send it, or `None`.
 pub type MakeAnnouncement<'a> = dyn FnMut(&PeerInfo, &[Hash256]) -> Option<Arc<Message>> + 'a;
 
-/// The peers service: every P2P connection of the node. Calls never wait: they lock
-/// shared state briefly and queue frames.
-pub trait PeerService: Send + Sync {
+/// Hearing from and talking to peers. Calls never wait: they lock shared state briefly
+/// and queue frames.
+pub trait PeerMessaging: Send + Sync {
     /// Inbound messages of `topic` from every peer, from now on, with the sender's id.
     /// A full channel makes the sending peer wait rather than lose a message; dropping
     /// the receiver unsubscribes.
@@ -24,6 +31,14 @@ pub trait PeerService: Send + Sync {
     fn send(&self, peer: PeerId, message: Message) -> Result<(), String>;
     /// Queues a message to every ready peer; returns how many.
     fn broadcast(&self, message: Message) -> usize;
+    /// Every peer past the handshake.
+    fn peers(&self) -> Vec<PeerInfo>;
+    /// One peer, if connected and past the handshake.
+    fn peer(&self, id: PeerId) -> Option<PeerInfo>;
+}
+
+/// What each peer is known to have, and the announcements that use it.
+pub trait PeerInventory: Send + Sync {
     /// The inventory-aware send behind every broadcast behaviour: for each peer, the
     /// `hashes` it is not known to have go to `make`, which returns the message to send
     /// it (or `None`); peers that have them all are skipped, so nothing is echoed back.
@@ -34,10 +49,10 @@ pub trait PeerService: Send + Sync {
     fn knows(&self, peer: PeerId, hash: &Hash256) -> bool;
     /// Records that `peer` has `hashes`.
     fn mark_known(&self, peer: PeerId, hashes: &[Hash256]);
-    /// Every peer past the handshake.
-    fn peers(&self) -> Vec<PeerInfo>;
-    /// One peer, if connected and past the handshake.
-    fn peer(&self, id: PeerId) -> Option<PeerInfo>;
+}
+
+/// Running the connections: judging and dropping peers, offering addresses.
+pub trait PeerAdmin: Send + Sync {
     /// Open connections, handshaking ones included.
     fn connection_count(&self) -> usize;
     /// The peer broke a rule: disconnect it and ban its address (loopback addresses are
@@ -50,3 +65,9 @@ pub trait PeerService: Send + Sync {
     /// The address the P2P listener is bound to.
     fn local_addr(&self) -> SocketAddr;
 }
+
+/// The peers service: every P2P connection of the node, all three parts. Implemented for
+/// anything that implements the parts.
+pub trait PeerService: PeerMessaging + PeerInventory + PeerAdmin {}
+
+impl<T: PeerMessaging + PeerInventory + PeerAdmin + ?Sized> PeerService for T {}

@@ -20,7 +20,7 @@ pub struct Coin {
 
 /// The coins `tx` (whose id is `txid`) adds to the UTXO set in a block at `height`: every
 /// output but the unspendable `OP_RETURN` ones, kept out as Bitcoin does.
-pub(crate) fn created_coins(
+pub fn created_coins(
     tx: &Transaction,
     txid: Hash256,
     height: u32,

@@ -13,11 +13,12 @@ const GENESIS_KEY_HASH: [u8; 20] = [
     0xeb, 0xb8, 0x8f, 0x18,
 ];
 
-/// What makes one chain's genesis block its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What makes one chain's genesis block its own (a chain spec file's `[genesis]` table).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GenesisParams {
     /// The text pushed in the coinbase script after the height.
-    pub message: &'static str,
+    pub message: String,
     /// The header time.
     pub time: u32,
     /// A nonce found once, offline, so that the header meets its own bits.
@@ -27,14 +28,12 @@ pub struct GenesisParams {
 impl GenesisParams {
     /// The genesis block of a chain with these params, `bits` and `subsidy`.
     pub fn block(&self, bits: u32, subsidy: u64) -> Block {
-        genesis_block(self.message, self.time, self.nonce, bits, subsidy)
+        genesis_block(&self.message, self.time, self.nonce, bits, subsidy)
     }
 }
 
 /// The genesis block: one coinbase (height 0 then `message` in its script, `subsidy` paid
-/// P2PKH to [`GENESIS_KEY_HASH`]) under a header with `time`, `bits` and `nonce`. It takes
-/// the message borrowed, so a chain spec file's values make their genesis block (and check
-/// it) before anything is leaked.
+/// P2PKH to [`GENESIS_KEY_HASH`]) under a header with `time`, `bits` and `nonce`.
 pub(crate) fn genesis_block(
     message: &str,
     time: u32,
@@ -73,7 +72,7 @@ mod tests {
         .unwrap();
         assert_eq!(hash160(&pubkey), GENESIS_KEY_HASH);
         let params = GenesisParams {
-            message: "m",
+            message: "m".to_string(),
             time: 1,
             nonce: 2,
         };

@@ -10,6 +10,10 @@
 //! with `m` or `n`), a 50-coin initial subsidy, coinbase maturity 100 and 1,000,000-byte
 //! blocks. Halving every 150 blocks on regtest (as Bitcoin's regtest), 210,000 elsewhere.
 
+use std::sync::{Arc, LazyLock};
+
+use serde::{Deserialize, Serialize};
+
 use crate::address::{Address, AddressError};
 use crate::block::Block;
 use crate::genesis::GenesisParams;
@@ -17,14 +21,19 @@ use crate::hash::Hash256;
 use crate::pow::{next_work_required, target_from_compact, U256};
 use crate::transaction::COIN;
 
-/// The consensus constants of one chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The consensus constants of one chain. Owned and shared as `Arc<ChainSpec>`: the
+/// built-in specs and the ones read from files alike. Its serde form is the chain spec
+/// file ([`crate::spec_file`]): every key required, unknown keys refused, the magic, the
+/// proof-of-work limit and hashes written as Bitcoin tools print them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChainSpec {
     /// The name profiles use (`chain = "regtest"`).
-    pub name: &'static str,
+    pub name: String,
     /// One line on what the chain is for.
-    pub description: &'static str,
+    pub description: String,
     /// The first four bytes of every P2P message; a peer of another chain fails at once.
+    #[serde(with = "crate::spec_file::magic_hex")]
     pub magic: [u8; 4],
     /// Default TCP (and UDP discovery) port.
     pub p2p_port: u16,
@@ -43,92 +52,105 @@ pub struct ChainSpec {
     /// Intended seconds between blocks.
     pub target_spacing: u32,
     /// Blocks per difficulty window; `None` keeps the genesis bits forever (regtest).
+    /// Written 0 in a file.
+    #[serde(with = "crate::spec_file::zero_is_none")]
     pub retarget_window: Option<u32>,
-    /// The easiest target allowed, in compact form; also the genesis bits.
+    /// The easiest target allowed, in compact form; also the genesis bits. Written in hex
+    /// (`"0x207fffff"`) in a file.
+    #[serde(with = "crate::spec_file::compact_hex")]
     pub pow_limit_bits: u32,
     /// Largest serialized block, in bytes.
     pub max_block_size: usize,
-    /// What makes the genesis block unique.
-    pub genesis: GenesisParams,
     /// The default `[chain] assume_valid` block (Bitcoin Core's `defaultAssumeValid`):
     /// signatures of its ancestors on the best header chain are not checked. A release
-    /// sets it to a block buried deep enough that its validity is not in doubt.
+    /// sets it to a block buried deep enough that its validity is not in doubt. Written
+    /// `"0"` for none in a file.
+    #[serde(with = "crate::spec_file::hash_or_zero")]
     pub assume_valid: Option<Hash256>,
+    /// What makes the genesis block unique (the file's `[genesis]` table).
+    pub genesis: GenesisParams,
 }
 
 const GENESIS_TIME: u32 = 1_767_225_600; // 2026-01-01T00:00:00Z
 
-static SPECS: [ChainSpec; 3] = [
-    ChainSpec {
-        name: "regtest",
-        description: "local tests: minimum difficulty, no retargeting, halving every 150 blocks",
-        magic: [0xd9, 0xb4, 0xbe, 0xf1],
-        p2p_port: 18444,
-        rpc_port: 18443,
-        address_version: 0x6f,
-        wif_version: 0xef,
-        initial_subsidy: 50 * COIN,
-        halving_interval: 150,
-        coinbase_maturity: 100,
-        target_spacing: 600,
-        retarget_window: None,
-        pow_limit_bits: 0x207fffff,
-        max_block_size: 1_000_000,
-        genesis: GenesisParams {
-            message: "node regtest genesis",
-            time: GENESIS_TIME,
-            nonce: 0,
-        }, // half of all nonces meet 0x207fffff; 0 does
-        // Test chains are built from scratch; nothing is known valid in advance.
-        assume_valid: None,
-    },
-    ChainSpec {
-        name: "dev",
-        description: "development: 10-second blocks mined by CPU, retarget every 60 blocks",
-        magic: [0xd9, 0xb4, 0xbe, 0xf2],
-        p2p_port: 28444,
-        rpc_port: 28443,
-        address_version: 0x6f,
-        wif_version: 0xef,
-        initial_subsidy: 50 * COIN,
-        halving_interval: 210_000,
-        coinbase_maturity: 100,
-        target_spacing: 10,
-        retarget_window: Some(60),
-        pow_limit_bits: 0x1f00ffff,
-        max_block_size: 1_000_000,
-        genesis: GenesisParams {
-            message: "node dev genesis",
-            time: GENESIS_TIME,
-            nonce: 164_446,
-        },
-        // A development chain is restarted at will: no block to vouch for.
-        assume_valid: None,
-    },
-    ChainSpec {
-        name: "testnet",
-        description: "shared test network: 150-second blocks, retarget every 2016 blocks",
-        magic: [0xd9, 0xb4, 0xbe, 0xf3],
-        p2p_port: 38444,
-        rpc_port: 38443,
-        address_version: 0x6f,
-        wif_version: 0xef,
-        initial_subsidy: 50 * COIN,
-        halving_interval: 210_000,
-        coinbase_maturity: 100,
-        target_spacing: 150,
-        retarget_window: Some(2016),
-        pow_limit_bits: 0x1e0fffff,
-        max_block_size: 1_000_000,
-        genesis: GenesisParams {
-            message: "node testnet genesis",
-            time: GENESIS_TIME,
-            nonce: 2_289_823,
-        },
-        // Set to a deeply buried block once the shared network has a history worth it.
-        assume_valid: None,
-    },
-];
+/// The built-in specs, made once per process.
+static SPECS: LazyLock<[Arc<ChainSpec>; 3]> = LazyLock::new(|| {
+    [
+        Arc::new(ChainSpec {
+            name: "regtest".to_string(),
+            description:
+                "local tests: minimum difficulty, no retargeting, halving every 150 blocks"
+                    .to_string(),
+            magic: [0xd9, 0xb4, 0xbe, 0xf1],
+            p2p_port: 18444,
+            rpc_port: 18443,
+            address_version: 0x6f,
+            wif_version: 0xef,
+            initial_subsidy: 50 * COIN,
+            halving_interval: 150,
+            coinbase_maturity: 100,
+            target_spacing: 600,
+            retarget_window: None,
+            pow_limit_bits: 0x207fffff,
+            max_block_size: 1_000_000,
+            genesis: GenesisParams {
+                message: "node regtest genesis".to_string(),
+                time: GENESIS_TIME,
+                nonce: 0,
+            }, // half of all nonces meet 0x207fffff; 0 does
+            // Test chains are built from scratch; nothing is known valid in advance.
+            assume_valid: None,
+        }),
+        Arc::new(ChainSpec {
+            name: "dev".to_string(),
+            description: "development: 10-second blocks mined by CPU, retarget every 60 blocks"
+                .to_string(),
+            magic: [0xd9, 0xb4, 0xbe, 0xf2],
+            p2p_port: 28444,
+            rpc_port: 28443,
+            address_version: 0x6f,
+            wif_version: 0xef,
+            initial_subsidy: 50 * COIN,
+            halving_interval: 210_000,
+            coinbase_maturity: 100,
+            target_spacing: 10,
+            retarget_window: Some(60),
+            pow_limit_bits: 0x1f00ffff,
+            max_block_size: 1_000_000,
+            genesis: GenesisParams {
+                message: "node dev genesis".to_string(),
+                time: GENESIS_TIME,
+                nonce: 164_446,
+            },
+            // A development chain is restarted at will: no block to vouch for.
+            assume_valid: None,
+        }),
+        Arc::new(ChainSpec {
+            name: "testnet".to_string(),
+            description: "shared test network: 150-second blocks, retarget every 2016 blocks"
+                .to_string(),
+            magic: [0xd9, 0xb4, 0xbe, 0xf3],
+            p2p_port: 38444,
+            rpc_port: 38443,
+            address_version: 0x6f,
+            wif_version: 0xef,
+            initial_subsidy: 50 * COIN,
+            halving_interval: 210_000,
+            coinbase_maturity: 100,
+            target_spacing: 150,
+            retarget_window: Some(2016),
+            pow_limit_bits: 0x1e0fffff,
+            max_block_size: 1_000_000,
+            genesis: GenesisParams {
+                message: "node testnet genesis".to_string(),
+                time: GENESIS_TIME,
+                nonce: 2_289_823,
+            },
+            // Set to a deeply buried block once the shared network has a history worth it.
+            assume_valid: None,
+        }),
+    ]
+});
 
 /// A chain name no spec has.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -140,10 +162,11 @@ pub struct UnknownSpec {
 
 impl ChainSpec {
     /// The spec called `name`.
-    pub fn by_name(name: &str) -> Result<&'static ChainSpec, UnknownSpec> {
+    pub fn by_name(name: &str) -> Result<Arc<ChainSpec>, UnknownSpec> {
         SPECS
             .iter()
             .find(|spec| spec.name == name)
+            .cloned()
             .ok_or_else(|| UnknownSpec {
                 name: name.to_owned(),
             })
@@ -151,12 +174,12 @@ impl ChainSpec {
 
     /// Every spec name, in a fixed order.
     pub fn names() -> Vec<&'static str> {
-        SPECS.iter().map(|spec| spec.name).collect()
+        SPECS.iter().map(|spec| spec.name.as_str()).collect()
     }
 
-    /// Every spec.
-    pub fn all() -> &'static [ChainSpec] {
-        &SPECS
+    /// Every built-in spec.
+    pub fn all() -> &'static [Arc<ChainSpec>] {
+        &*SPECS
     }
 
     /// The easiest target allowed, as a number.

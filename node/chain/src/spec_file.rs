@@ -1,12 +1,12 @@
 //! Chain spec files: every consensus constant of a [`ChainSpec`] in a TOML file, so a new
 //! chain (bigger blocks, a faster block time, another subsidy) is a file, not a code change.
 //!
-//! [`resolve`] is the one way a `[node] chain` value becomes a spec: a built-in name, or a
-//! path to a file (relative to a base directory, the profile's). A loaded spec is leaked
-//! once per process and file content, so it is `&'static` like the built-in ones and a
-//! second resolution of the same file returns the same spec. Every check runs before that,
-//! on owned values ([`SpecValues`], genesis block included): a file that fails, `node
-//! chainspec --from` ([`check_spec_text`]) and the fuzz target leak nothing.
+//! The file is the serde form of [`ChainSpec`] itself (the helpers below write the magic,
+//! the proof-of-work limit and hashes as Bitcoin tools print them), so a spec and its file
+//! cannot drift apart. [`resolve`] is the one way a `[node] chain` value becomes a spec: a
+//! built-in name, or a path to a file (relative to a base directory, the profile's),
+//! read into an owned `Arc<ChainSpec>`; nothing is leaked or cached, so a process that
+//! checks many files (`node chainspec --from`, the fuzz target) keeps nothing of them.
 //!
 //! Every key is required (a spec copied from another chain must say each value on
 //! purpose), unknown keys are refused, and values that cannot work are errors naming the
@@ -14,16 +14,11 @@
 //! own genesis, a genesis nonce that does not meet its bits ([`find_genesis_nonce`]
 //! completes it).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
-use crate::block::Block;
-use crate::genesis::{genesis_block, GenesisParams};
 use crate::hash::Hash256;
-use crate::pow::{check_proof_of_work, target_from_compact, U256};
+use crate::pow::check_proof_of_work;
 use crate::spec::ChainSpec;
 use crate::transaction::MAX_MONEY;
 
@@ -35,55 +30,90 @@ pub const MAX_BLOCK_SIZE_LIMIT: usize = crate::encode::MAX_ALLOCATION;
 /// consensus's 100 bytes.
 const MAX_GENESIS_MESSAGE: usize = 90;
 
-/// A chain spec file, key for key. Numbers are plain TOML integers; the magic, the
-/// proof-of-work limit and hashes are strings, written as Bitcoin tools print them.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChainSpecFile {
-    /// Lower case letters, digits, `-` and `_`: it names the default data directory.
-    pub name: String,
-    /// One line on what the chain is for.
-    pub description: String,
-    /// Four bytes in hex, e.g. `"d9b4bef1"`.
-    pub magic: String,
-    /// Default TCP (and UDP discovery) port.
-    pub p2p_port: u16,
-    /// Default JSON-RPC port.
-    pub rpc_port: u16,
-    /// Version byte of P2PKH addresses.
-    pub address_version: u8,
-    /// Version byte of WIF private keys.
-    pub wif_version: u8,
-    /// Coinbase subsidy at height 0, in satoshis.
-    pub initial_subsidy: u64,
-    /// Blocks between subsidy halvings.
-    pub halving_interval: u32,
-    /// Confirmations before a coinbase output may be spent.
-    pub coinbase_maturity: u32,
-    /// Intended seconds between blocks.
-    pub target_spacing: u32,
-    /// Blocks per difficulty window; 0 never retargets.
-    pub retarget_window: u32,
-    /// The easiest target, compact, in hex (`"0x207fffff"`); also the genesis bits.
-    pub pow_limit_bits: String,
-    /// Largest serialized block, in bytes.
-    pub max_block_size: usize,
-    /// The default `[chain] assume_valid`: a block hash, or `"0"` for none.
-    pub assume_valid: String,
-    /// What makes the genesis block unique.
-    pub genesis: GenesisFile,
+/// `magic`: four bytes in hex, e.g. `"d9b4bef1"`.
+pub(crate) mod magic_hex {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(magic: &[u8; 4], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(magic))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 4], D::Error> {
+        let text = String::deserialize(d)?;
+        hex::decode(&text)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| {
+                D::Error::custom(format!(
+                    "key magic: {text:?} is not 4 bytes in hex (8 hex digits)"
+                ))
+            })
+    }
 }
 
-/// The `[genesis]` table of a chain spec file.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct GenesisFile {
-    /// Text in the genesis coinbase.
-    pub message: String,
-    /// Header time, Unix seconds.
-    pub time: u32,
-    /// A nonce that makes the header meet `pow_limit_bits`.
-    pub nonce: u32,
+/// `pow_limit_bits`: a compact target in hex, `"0x207fffff"`.
+pub(crate) mod compact_hex {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    use crate::pow::target_from_compact;
+
+    pub(crate) fn serialize<S: Serializer>(bits: &u32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("0x{bits:08x}"))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let text = String::deserialize(d)?;
+        u32::from_str_radix(text.trim_start_matches("0x"), 16)
+            .ok()
+            .filter(|bits| target_from_compact(*bits).valid().is_some())
+            .ok_or_else(|| {
+                D::Error::custom(format!(
+                    "key pow_limit_bits: {text:?} is not a valid compact target (positive, in \
+                     256 bits), e.g. \"0x207fffff\""
+                ))
+            })
+    }
+}
+
+/// `retarget_window`: a number of blocks, 0 for none.
+pub(crate) mod zero_is_none {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(window: &Option<u32>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(window.unwrap_or(0))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        Ok(Some(u32::deserialize(d)?).filter(|w| *w != 0))
+    }
+}
+
+/// `assume_valid`: a block hash, or `"0"` for none.
+pub(crate) mod hash_or_zero {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    use crate::hash::Hash256;
+
+    pub(crate) fn serialize<S: Serializer>(
+        hash: &Option<Hash256>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hash.map_or_else(|| "0".to_string(), |h| h.to_string()))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Hash256>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "0" {
+            return Ok(None);
+        }
+        text.parse::<Hash256>().map(Some).map_err(|e| {
+            D::Error::custom(format!(
+                "key assume_valid: {text:?} is neither a block hash nor \"0\": {e}"
+            ))
+        })
+    }
 }
 
 /// A chain spec file that cannot be used.
@@ -141,16 +171,10 @@ pub enum SpecFileError {
     },
 }
 
-impl ChainSpecFile {
-    /// The file form of a spec (what `node chainspec NAME` prints), made as
-    /// [`SpecValues::to_file`] makes it, so a spec loaded from a file prints as that file's
-    /// values print.
-    pub fn from_spec(spec: &ChainSpec) -> ChainSpecFile {
-        SpecValues::of(spec).to_file()
-    }
-
-    /// Parses the text of the file called `file` (the name is for messages).
-    pub fn parse(text: &str, file: &str) -> Result<ChainSpecFile, SpecFileError> {
+impl ChainSpec {
+    /// Reads the text of the chain spec file called `file` (the name is for messages):
+    /// the TOML shape and each value's syntax, nothing more ([`ChainSpec::check`] follows).
+    pub fn parse_toml(text: &str, file: &str) -> Result<ChainSpec, SpecFileError> {
         toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
@@ -163,6 +187,14 @@ impl ChainSpecFile {
                 },
             }
         })
+    }
+
+    /// Reads and checks a chain spec file's text: the TOML shape, every value, the genesis
+    /// block against `max_block_size` and its nonce against `pow_limit_bits`.
+    pub fn from_toml(text: &str, file: &str) -> Result<ChainSpec, SpecFileError> {
+        let spec = ChainSpec::parse_toml(text, file)?;
+        spec.check(file, true)?;
+        Ok(spec)
     }
 
     /// The file as TOML, each key with a comment saying what it is.
@@ -208,7 +240,7 @@ impl ChainSpecFile {
              nonce = {nonce}\n",
             name = toml_string(&self.name),
             description = toml_string(&self.description),
-            magic = toml_string(&self.magic),
+            magic = toml_string(&hex::encode(self.magic)),
             p2p_port = self.p2p_port,
             rpc_port = self.rpc_port,
             address_version = self.address_version,
@@ -217,21 +249,22 @@ impl ChainSpecFile {
             halving_interval = self.halving_interval,
             coinbase_maturity = self.coinbase_maturity,
             target_spacing = self.target_spacing,
-            retarget_window = self.retarget_window,
-            pow_limit_bits = toml_string(&self.pow_limit_bits),
+            retarget_window = self.retarget_window.unwrap_or(0),
+            pow_limit_bits = toml_string(&format!("0x{:08x}", self.pow_limit_bits)),
             limit = MAX_BLOCK_SIZE_LIMIT,
             max_block_size = self.max_block_size,
             max_message = MAX_GENESIS_MESSAGE,
             message = toml_string(&self.genesis.message),
             time = self.genesis.time,
             nonce = self.genesis.nonce,
-            assume_valid = toml_string(&self.assume_valid),
+            assume_valid = toml_string(&self.assume_valid.map_or_else(|| "0".to_string(), |h| h.to_string())),
         )
     }
 
-    /// Checks every value, the genesis block's size and, when `check_nonce`, its nonce, all
-    /// on owned strings: a file that fails leaks nothing.
-    fn check(&self, file: &str, check_nonce: bool) -> Result<SpecValues, SpecFileError> {
+    /// Checks every value, the genesis block's size and, when `check_nonce`, its nonce
+    /// (`file` names the file in errors). The shape and the syntax of each value were
+    /// checked when the file was read.
+    pub fn check(&self, file: &str, check_nonce: bool) -> Result<(), SpecFileError> {
         let invalid = |key: &str, reason: String| SpecFileError::Invalid {
             file: file.to_string(),
             key: key.to_string(),
@@ -262,15 +295,6 @@ impl ChainSpecFile {
                 ),
             ));
         }
-        let magic: [u8; 4] = hex::decode(&self.magic)
-            .ok()
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or_else(|| {
-                invalid(
-                    "magic",
-                    format!("{:?} is not 4 bytes in hex (8 hex digits)", self.magic),
-                )
-            })?;
         if self.p2p_port == 0 {
             return Err(invalid("p2p_port", "must not be 0".to_string()));
         }
@@ -298,49 +322,23 @@ impl ChainSpecFile {
                 return Err(invalid(key, "must be at least 1".to_string()));
             }
         }
-        let retarget_window = match self.retarget_window {
-            0 => None,
-            1 => {
+        if let Some(window) = self.retarget_window {
+            if window == 1 {
                 return Err(invalid(
                     "retarget_window",
                     "1 block cannot measure a timespan; 0 (never) or at least 2".to_string(),
-                ))
+                ));
             }
-            window => {
-                if window.checked_mul(self.target_spacing).is_none() {
-                    return Err(invalid(
-                        "retarget_window",
-                        format!(
-                            "{window} blocks of {} s overflow a 32-bit timespan",
-                            self.target_spacing
-                        ),
-                    ));
-                }
-                Some(window)
-            }
-        };
-        let bits_text = self.pow_limit_bits.trim_start_matches("0x");
-        let pow_limit_bits = u32::from_str_radix(bits_text, 16)
-            .ok()
-            .filter(|bits| target_from_compact(*bits).valid().is_some())
-            .ok_or_else(|| {
-                invalid(
-                    "pow_limit_bits",
+            if window.checked_mul(self.target_spacing).is_none() {
+                return Err(invalid(
+                    "retarget_window",
                     format!(
-                        "{:?} is not a valid compact target (positive, in 256 bits), e.g. \"0x207fffff\"",
-                        self.pow_limit_bits
+                        "{window} blocks of {} s overflow a 32-bit timespan",
+                        self.target_spacing
                     ),
-                )
-            })?;
-        let assume_valid = match self.assume_valid.as_str() {
-            "0" => None,
-            text => Some(text.parse::<Hash256>().map_err(|e| {
-                invalid(
-                    "assume_valid",
-                    format!("{text:?} is neither a block hash nor \"0\": {e}"),
-                )
-            })?),
-        };
+                ));
+            }
+        }
         if self.genesis.message.is_empty() || self.genesis.message.len() > MAX_GENESIS_MESSAGE {
             return Err(invalid(
                 "genesis.message",
@@ -350,27 +348,7 @@ impl ChainSpecFile {
                 ),
             ));
         }
-        let values = SpecValues {
-            name: self.name.clone(),
-            description: self.description.clone(),
-            magic,
-            p2p_port: self.p2p_port,
-            rpc_port: self.rpc_port,
-            address_version: self.address_version,
-            wif_version: self.wif_version,
-            initial_subsidy: self.initial_subsidy,
-            halving_interval: self.halving_interval,
-            coinbase_maturity: self.coinbase_maturity,
-            target_spacing: self.target_spacing,
-            retarget_window,
-            pow_limit_bits,
-            max_block_size: self.max_block_size,
-            assume_valid,
-            genesis_message: self.genesis.message.clone(),
-            genesis_time: self.genesis.time,
-            genesis_nonce: self.genesis.nonce,
-        };
-        let genesis = values.genesis_block();
+        let genesis = self.genesis_block();
         if self.max_block_size < genesis.size() || self.max_block_size > MAX_BLOCK_SIZE_LIMIT {
             return Err(invalid(
                 "max_block_size",
@@ -383,154 +361,14 @@ impl ChainSpecFile {
             ));
         }
         if check_nonce
-            && check_proof_of_work(&genesis.hash(), pow_limit_bits, &values.pow_limit()).is_err()
+            && check_proof_of_work(&genesis.hash(), self.pow_limit_bits, &self.pow_limit()).is_err()
         {
             return Err(SpecFileError::GenesisNonce {
                 file: file.to_string(),
                 nonce: self.genesis.nonce,
             });
         }
-        Ok(values)
-    }
-}
-
-/// A chain spec's values once every check of its file passed, strings owned: what
-/// [`SpecValues::from_text`] makes of a file's text before [`load_spec_file`] leaks the
-/// strings into a `&'static` [`ChainSpec`] (once per file content). Checking leaks nothing,
-/// so neither a file that fails, nor `node chainspec --from`, nor the fuzz target, which
-/// checks millions of files, leaves anything behind.
-///
-/// It is also what [`ChainSpecFile::from_spec`] prints through ([`SpecValues::to_file`]):
-/// a loaded spec and the file printed for it cannot drift apart.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpecValues {
-    name: String,
-    description: String,
-    magic: [u8; 4],
-    p2p_port: u16,
-    rpc_port: u16,
-    address_version: u8,
-    wif_version: u8,
-    initial_subsidy: u64,
-    halving_interval: u32,
-    coinbase_maturity: u32,
-    target_spacing: u32,
-    retarget_window: Option<u32>,
-    pow_limit_bits: u32,
-    max_block_size: usize,
-    assume_valid: Option<Hash256>,
-    genesis_message: String,
-    genesis_time: u32,
-    genesis_nonce: u32,
-}
-
-impl SpecValues {
-    /// Parses and checks a chain spec file's text (`file` names it in errors): the TOML
-    /// shape, every value, the genesis block against `max_block_size` and its nonce against
-    /// `pow_limit_bits`. What [`load_spec_file`] does before it leaks the strings.
-    pub fn from_text(text: &str, file: &str) -> Result<SpecValues, SpecFileError> {
-        ChainSpecFile::parse(text, file)?.check(file, true)
-    }
-
-    /// A spec's values as they are, unchecked: only to print the spec
-    /// ([`ChainSpecFile::from_spec`]).
-    fn of(spec: &ChainSpec) -> SpecValues {
-        SpecValues {
-            name: spec.name.to_string(),
-            description: spec.description.to_string(),
-            magic: spec.magic,
-            p2p_port: spec.p2p_port,
-            rpc_port: spec.rpc_port,
-            address_version: spec.address_version,
-            wif_version: spec.wif_version,
-            initial_subsidy: spec.initial_subsidy,
-            halving_interval: spec.halving_interval,
-            coinbase_maturity: spec.coinbase_maturity,
-            target_spacing: spec.target_spacing,
-            retarget_window: spec.retarget_window,
-            pow_limit_bits: spec.pow_limit_bits,
-            max_block_size: spec.max_block_size,
-            assume_valid: spec.assume_valid,
-            genesis_message: spec.genesis.message.to_string(),
-            genesis_time: spec.genesis.time,
-            genesis_nonce: spec.genesis.nonce,
-        }
-    }
-
-    /// The file form, each value written one way (hex magic, `0x` bits, `0` for no retarget
-    /// window and no assume-valid block): what `node chainspec` prints.
-    pub fn to_file(&self) -> ChainSpecFile {
-        ChainSpecFile {
-            name: self.name.clone(),
-            description: self.description.clone(),
-            magic: hex::encode(self.magic),
-            p2p_port: self.p2p_port,
-            rpc_port: self.rpc_port,
-            address_version: self.address_version,
-            wif_version: self.wif_version,
-            initial_subsidy: self.initial_subsidy,
-            halving_interval: self.halving_interval,
-            coinbase_maturity: self.coinbase_maturity,
-            target_spacing: self.target_spacing,
-            retarget_window: self.retarget_window.unwrap_or(0),
-            pow_limit_bits: format!("0x{:08x}", self.pow_limit_bits),
-            max_block_size: self.max_block_size,
-            assume_valid: self
-                .assume_valid
-                .map_or_else(|| "0".to_string(), |h| h.to_string()),
-            genesis: GenesisFile {
-                message: self.genesis_message.clone(),
-                time: self.genesis_time,
-                nonce: self.genesis_nonce,
-            },
-        }
-    }
-
-    /// The genesis block, as [`ChainSpec::genesis_block`] makes it from the leaked spec.
-    pub fn genesis_block(&self) -> Block {
-        genesis_block(
-            &self.genesis_message,
-            self.genesis_time,
-            self.genesis_nonce,
-            self.pow_limit_bits,
-            self.initial_subsidy,
-        )
-    }
-
-    /// The genesis block's hash.
-    pub fn genesis_hash(&self) -> Hash256 {
-        self.genesis_block().hash()
-    }
-
-    /// The easiest target, as a number.
-    fn pow_limit(&self) -> U256 {
-        target_from_compact(self.pow_limit_bits).target
-    }
-
-    /// The spec, its three strings leaked: once per process per file ([`load_spec_file`]).
-    fn leak(self) -> ChainSpec {
-        ChainSpec {
-            name: Box::leak(self.name.into_boxed_str()),
-            description: Box::leak(self.description.into_boxed_str()),
-            magic: self.magic,
-            p2p_port: self.p2p_port,
-            rpc_port: self.rpc_port,
-            address_version: self.address_version,
-            wif_version: self.wif_version,
-            initial_subsidy: self.initial_subsidy,
-            halving_interval: self.halving_interval,
-            coinbase_maturity: self.coinbase_maturity,
-            target_spacing: self.target_spacing,
-            retarget_window: self.retarget_window,
-            pow_limit_bits: self.pow_limit_bits,
-            max_block_size: self.max_block_size,
-            genesis: GenesisParams {
-                message: Box::leak(self.genesis_message.into_boxed_str()),
-                time: self.genesis_time,
-                nonce: self.genesis_nonce,
-            },
-            assume_valid: self.assume_valid,
-        }
+        Ok(())
     }
 }
 
@@ -540,37 +378,20 @@ fn toml_string(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
 }
 
-/// Reads and checks a chain spec file, every key including the genesis nonce. The spec is
-/// leaked: call it once per process per file ([`resolve`] does).
-pub fn load_spec_file(path: &Path) -> Result<&'static ChainSpec, SpecFileError> {
+/// Reads and checks a chain spec file, every key including the genesis nonce.
+pub fn load_spec_file(path: &Path) -> Result<Arc<ChainSpec>, SpecFileError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| SpecFileError::Read {
         file: file.clone(),
         reason: e.to_string(),
     })?;
-    static LOADED: OnceLock<Mutex<HashMap<String, &'static ChainSpec>>> = OnceLock::new();
-    let mut loaded = LOADED
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    if let Some(spec) = loaded.get(&text) {
-        return Ok(spec);
-    }
-    let spec: &'static ChainSpec = Box::leak(Box::new(spec_from_text(&text, &file)?));
-    loaded.insert(text, spec);
-    Ok(spec)
-}
-
-/// What [`load_spec_file`] makes of a file's text: [`SpecValues::from_text`], then the
-/// strings leaked.
-fn spec_from_text(text: &str, file: &str) -> Result<ChainSpec, SpecFileError> {
-    SpecValues::from_text(text, file).map(SpecValues::leak)
+    ChainSpec::from_toml(&text, &file).map(Arc::new)
 }
 
 /// The one way a `[node] chain` value becomes a spec: a built-in name (`regtest`, `dev`,
 /// `testnet`), or a path to a chain spec file, relative to `base` (the profile's
 /// directory) unless absolute.
-pub fn resolve(chain: &str, base: &Path) -> Result<&'static ChainSpec, SpecFileError> {
+pub fn resolve(chain: &str, base: &Path) -> Result<Arc<ChainSpec>, SpecFileError> {
     if let Ok(spec) = ChainSpec::by_name(chain) {
         return Ok(spec);
     }
@@ -588,8 +409,8 @@ pub fn resolve(chain: &str, base: &Path) -> Result<&'static ChainSpec, SpecFileE
 /// What `node chainspec --from FILE` reports.
 #[derive(Debug, Clone)]
 pub struct CheckedSpecFile {
-    /// The file with a genesis nonce that meets its bits (the one given when it did).
-    pub file: ChainSpecFile,
+    /// The spec with a genesis nonce that meets its bits (the one given when it did).
+    pub spec: ChainSpec,
     /// The genesis hash with that nonce.
     pub genesis_hash: Hash256,
     /// Whether the nonce was searched for (the file given did not meet its bits).
@@ -601,11 +422,11 @@ pub struct CheckedSpecFile {
 /// limit, seconds at `0x1f00ffff`). Fails when no 32-bit nonce works (change the time or
 /// the message).
 pub fn check_spec_text(text: &str, file: &str) -> Result<CheckedSpecFile, SpecFileError> {
-    let mut parsed = ChainSpecFile::parse(text, file)?;
-    let values = parsed.check(file, false)?;
-    let mut genesis = values.genesis_block();
-    let limit = values.pow_limit();
-    let nonce_found = check_proof_of_work(&genesis.hash(), values.pow_limit_bits, &limit).is_err();
+    let mut parsed = ChainSpec::parse_toml(text, file)?;
+    parsed.check(file, false)?;
+    let mut genesis = parsed.genesis_block();
+    let limit = parsed.pow_limit();
+    let nonce_found = check_proof_of_work(&genesis.hash(), parsed.pow_limit_bits, &limit).is_err();
     if nonce_found {
         let nonce = find_genesis_nonce(&mut genesis.header, &limit).ok_or_else(|| {
             SpecFileError::Invalid {
@@ -619,7 +440,7 @@ pub fn check_spec_text(text: &str, file: &str) -> Result<CheckedSpecFile, SpecFi
         parsed.genesis.nonce = nonce;
     }
     Ok(CheckedSpecFile {
-        file: parsed,
+        spec: parsed,
         genesis_hash: genesis.hash(),
         nonce_found,
     })
@@ -640,8 +461,8 @@ pub fn find_genesis_nonce(
 mod tests {
     use super::*;
 
-    fn regtest_file() -> ChainSpecFile {
-        let mut file = ChainSpecFile::from_spec(ChainSpec::by_name("regtest").unwrap());
+    fn regtest_file() -> ChainSpec {
+        let mut file = ChainSpec::clone(&ChainSpec::by_name("regtest").unwrap());
         file.name = "mine".to_string();
         file
     }
@@ -649,19 +470,26 @@ mod tests {
     #[test]
     fn a_builtin_spec_round_trips_through_its_file() {
         for spec in ChainSpec::all() {
-            let text = ChainSpecFile::from_spec(spec).to_toml();
-            let file = ChainSpecFile::parse(&text, "x.toml").unwrap();
-            assert_eq!(file, ChainSpecFile::from_spec(spec));
+            let text = spec.to_toml();
+            let file = ChainSpec::parse_toml(&text, "x.toml").unwrap();
+            assert_eq!(&file, &**spec);
             let mut renamed = file.clone();
             renamed.name = format!("{}-copy", spec.name);
-            let built = renamed.check("x.toml", true).unwrap().leak();
+            renamed.check("x.toml", true).unwrap();
+            let built = ChainSpec::from_toml(&renamed.to_toml(), "x.toml").unwrap();
             assert_eq!(built.genesis_hash(), spec.genesis_hash(), "{}", spec.name);
             assert_eq!(
                 ChainSpec {
-                    name: spec.name,
+                    name: spec.name.clone(),
                     ..built
                 },
-                *spec
+                **spec
+            );
+            // The serde form is the file: a generic TOML writer gives the same spec back.
+            let plain = toml::to_string(&**spec).unwrap();
+            assert_eq!(
+                &ChainSpec::parse_toml(&plain, "plain.toml").unwrap(),
+                &**spec
             );
         }
     }
@@ -677,38 +505,34 @@ mod tests {
                 "description = \"\\u0000\\u001b\\u007f\\u0301 '\\\" \\\\ \\t",
             )
             .replace("message = \"", "message = \"\\u0301\\u0000");
-        let spec = spec_from_text(&text, "c.toml").unwrap();
+        let spec = ChainSpec::from_toml(&text, "c.toml").unwrap();
         assert!(spec
             .description
             .starts_with("\0\u{1b}\u{7f}\u{301} '\" \\ \t"));
         assert!(spec.genesis.message.starts_with("\u{301}\0"));
-        let printed = ChainSpecFile::from_spec(&spec).to_toml();
-        let again = spec_from_text(&printed, "printed.toml").unwrap();
+        let printed = spec.to_toml();
+        let again = ChainSpec::from_toml(&printed, "printed.toml").unwrap();
         assert_eq!(again, spec);
         assert_eq!(again.genesis_hash(), spec.genesis_hash());
     }
 
     #[test]
-    fn checked_values_print_as_their_leaked_spec_prints() {
-        // The fuzz target checks the round trip on `SpecValues`, the node prints the leaked
-        // spec: both go through `to_file`.
+    fn a_spec_prints_as_the_text_it_was_read_from() {
         let text = regtest_file().to_toml();
-        let values = SpecValues::from_text(&text, "c.toml").unwrap();
-        let spec = values.clone().leak();
-        assert_eq!(ChainSpecFile::from_spec(&spec), values.to_file());
-        assert_eq!(values.to_file().to_toml(), text);
-        assert_eq!(spec.genesis_hash(), values.genesis_hash());
+        let spec = ChainSpec::from_toml(&text, "c.toml").unwrap();
+        assert_eq!(spec.to_toml(), text);
+        assert_eq!(spec, regtest_file());
     }
 
     #[test]
     fn unknown_and_missing_keys_name_the_file_and_key() {
         let text = regtest_file().to_toml();
-        let err = ChainSpecFile::parse(&format!("{text}\nextra = 1\n"), "c.toml")
+        let err = ChainSpec::parse_toml(&format!("{text}\nextra = 1\n"), "c.toml")
             .unwrap_err()
             .to_string();
         assert!(err.contains("c.toml") && err.contains("extra"), "{err}");
         let without = text.replace("target_spacing = 600\n", "");
-        let err = ChainSpecFile::parse(&without, "c.toml")
+        let err = ChainSpec::parse_toml(&without, "c.toml")
             .unwrap_err()
             .to_string();
         assert!(
@@ -719,20 +543,40 @@ mod tests {
 
     #[test]
     fn nonsense_values_name_the_key() {
-        type Change = fn(&mut ChainSpecFile);
-        let cases: [(&str, Change); 7] = [
+        // Values a spec can hold but that cannot work: `check` names the key.
+        type Change = fn(&mut ChainSpec);
+        let cases: [(&str, Change); 4] = [
             ("target_spacing", |f| f.target_spacing = 0),
-            ("magic", |f| f.magic = "d9b4bef1ff".to_string()),
-            ("magic", |f| f.magic = "zz".to_string()),
             ("max_block_size", |f| f.max_block_size = 100),
             ("max_block_size", |f| f.max_block_size = 5_000_000),
-            ("pow_limit_bits", |f| f.pow_limit_bits = "0x00000000".into()),
             ("name", |f| f.name = "regtest".into()),
         ];
         for (key, change) in cases {
             let mut file = regtest_file();
             change(&mut file);
             let err = file.check("c.toml", true).unwrap_err().to_string();
+            assert!(
+                err.contains("c.toml") && err.contains(&format!("key {key}")),
+                "{key}: {err}"
+            );
+        }
+        // Text no spec can hold: reading the file names the key.
+        let text = regtest_file().to_toml();
+        let cases = [
+            ("magic", "magic = \"d9b4bef1\"", "magic = \"d9b4bef1ff\""),
+            ("magic", "magic = \"d9b4bef1\"", "magic = \"zz\""),
+            ("pow_limit_bits", "\"0x207fffff\"", "\"0x00000000\""),
+            (
+                "assume_valid",
+                "assume_valid = \"0\"",
+                "assume_valid = \"00zz\"",
+            ),
+        ];
+        for (key, from, to) in cases {
+            assert!(text.contains(from), "{from}");
+            let err = ChainSpec::from_toml(&text.replace(from, to), "c.toml")
+                .unwrap_err()
+                .to_string();
             assert!(
                 err.contains("c.toml") && err.contains(&format!("key {key}")),
                 "{key}: {err}"
@@ -748,15 +592,15 @@ mod tests {
         file.max_block_size = MAX_BLOCK_SIZE_LIMIT + 1;
         assert!(file.check("c.toml", true).is_err());
         let mut file = regtest_file();
-        file.max_block_size = file.check("c.toml", true).unwrap().genesis_block().size();
+        file.max_block_size = file.genesis_block().size();
         assert!(file.check("c.toml", true).is_ok());
         file.max_block_size -= 1;
         assert!(file.check("c.toml", true).is_err());
         // The longest message keeps the genesis coinbase script within 100 bytes.
         let mut file = regtest_file();
         file.genesis.message = "m".repeat(MAX_GENESIS_MESSAGE);
-        let spec = file.check("c.toml", false).unwrap();
-        assert!(spec.genesis_block().txs[0].inputs[0].script_sig.len() <= 100);
+        file.check("c.toml", false).unwrap();
+        assert!(file.genesis_block().txs[0].inputs[0].script_sig.len() <= 100);
         file.genesis.message.push('m');
         assert!(file.check("c.toml", false).is_err());
         let mut file = regtest_file();
@@ -769,15 +613,15 @@ mod tests {
     #[test]
     fn a_genesis_nonce_is_found_when_missing() {
         let mut file = regtest_file();
-        file.pow_limit_bits = "0x1f00ffff".to_string();
+        file.pow_limit_bits = 0x1f00ffff;
         file.genesis.nonce = 0;
         let text = file.to_toml();
         let err = file.check("c.toml", true).unwrap_err();
         assert!(matches!(err, SpecFileError::GenesisNonce { .. }), "{err}");
         let checked = check_spec_text(&text, "c.toml").unwrap();
         assert!(checked.nonce_found);
-        let spec = checked.file.check("c.toml", true).unwrap();
-        assert_eq!(spec.genesis_hash(), checked.genesis_hash);
+        checked.spec.check("c.toml", true).unwrap();
+        assert_eq!(checked.spec.genesis_hash(), checked.genesis_hash);
     }
 
     #[test]
@@ -792,9 +636,9 @@ mod tests {
         .unwrap();
         let first = resolve("chains/mine.toml", dir.path()).unwrap();
         assert_eq!(first.name, "mine");
-        // Resolved once: the same leaked spec again.
+        // Read again, the same spec (owned: nothing kept between the two).
         let second = resolve("chains/mine.toml", dir.path()).unwrap();
-        assert!(std::ptr::eq(first, second));
+        assert_eq!(first, second);
         let err = resolve("devnet", dir.path()).unwrap_err().to_string();
         assert!(err.contains("regtest, dev, testnet"), "{err}");
         let err = resolve("chains/nope.toml", dir.path())

@@ -123,7 +123,7 @@ pub(crate) fn verify_p2pkh_input_cached(
 /// valid against `p2pkh_script(hash160(pubkey))`, the script this assumes; if the real
 /// coin differs, the check at connect time fails without a cache hit. Returns whether
 /// the signature verified.
-pub(crate) fn preverify_p2pkh_input(tx: &Transaction, input_index: usize) -> bool {
+pub fn preverify_p2pkh_input(tx: &Transaction, input_index: usize) -> bool {
     let Some(input) = tx.inputs.get(input_index) else {
         return false;
     };
@@ -139,7 +139,7 @@ pub(crate) fn preverify_p2pkh_input(tx: &Transaction, input_index: usize) -> boo
 /// P2PKH script of the input's own public key, so it holds exactly when the coin's script
 /// is that script: `parse_p2pkh` accepts only the 25-byte form, so every check would run
 /// on the same bytes and give the same answer.
-pub(crate) fn preverified_for(input: &TxIn, prev_script_pubkey: &[u8]) -> bool {
+pub fn preverified_for(input: &TxIn, prev_script_pubkey: &[u8]) -> bool {
     let Some((_, pubkey)) = parse_p2pkh_script_sig(&input.script_sig) else {
         return false;
     };

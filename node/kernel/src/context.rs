@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::error::BoxError;
 use crate::events::EventBus;
 use crate::http::{HttpHub, Route};
-use crate::module::{BoxError, ModuleFactory};
 use crate::profile::NodeSettings;
 use crate::rpc::{MethodEntry, RpcRegistry, RunOn};
 use crate::services::{Later, Service, Services};
@@ -19,10 +19,21 @@ use crate::DataDir;
 /// Cleanup that runs after a module's tasks have ended.
 pub(crate) type StopHook = Box<dyn FnOnce() -> Result<(), BoxError> + Send>;
 
+/// What a module declared in its factory that its start is held to: the services it may
+/// provide, need and use. Copied from the factory, so that this file does not depend on
+/// the module trait's (which names [`StartContext`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Declared {
+    pub(crate) name: &'static str,
+    pub(crate) provides: &'static [&'static str],
+    pub(crate) needs: &'static [&'static str],
+    pub(crate) uses: &'static [&'static str],
+}
+
 /// What a module gets when it starts. It owns what it holds, so a module may keep parts
 /// of it (the spawner, the event bus) in its tasks.
 pub struct StartContext {
-    pub(crate) factory: &'static ModuleFactory,
+    pub(crate) factory: Declared,
     pub(crate) node: Arc<NodeSettings>,
     pub(crate) datadir: Arc<DataDir>,
     pub(crate) services: Arc<Services>,

@@ -3,6 +3,9 @@
 
 use std::path::PathBuf;
 
+/// The error a module returns from `start`.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// What a module's config parser or factory reports; the kernel adds the file and table.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

@@ -36,7 +36,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::module::BoxError;
+use crate::error::BoxError;
 
 /// Connections one listener serves at once: enough for a scraper, a few browsers and
 /// event-stream clients; beyond it clients wait in the backlog instead of costing tasks.

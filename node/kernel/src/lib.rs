@@ -20,6 +20,7 @@
 //! causes the ones already started to stop in reverse order; two nodes never open one data
 //! directory (an exclusive lock on `DATADIR/.lock`).
 
+mod config_table;
 mod context;
 mod datadir;
 mod error;
@@ -42,11 +43,12 @@ mod tasks;
 
 pub use context::StartContext;
 pub use datadir::DataDir;
+pub use error::BoxError;
 pub use error::{toml_words, ConfigError, KernelError, ProfileError};
 pub use events::EventBus;
 pub use lifecycle::{plan, run, Plan, PlannedModule};
 pub use logging::LogControl;
-pub use module::{registered_modules, BoxError, Module, ModuleConfig, ModuleFactory};
+pub use module::{registered_modules, Module, ModuleConfig, ModuleFactory};
 pub use profile::{NodeSettings, Profile, ProfileSource};
 pub use reference::config_reference;
 pub use rpc::{MethodEntry, RpcError, RpcParams, RpcRegistry, RunOn};

@@ -8,14 +8,12 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::config_table::deserialize;
 use crate::context::StartContext;
-use crate::error::ConfigError;
+use crate::error::{BoxError, ConfigError};
 use crate::profile::NodeSettings;
 use crate::registry::{self, Registered};
 use crate::strategy::{self, Behaviour, StrategyConfig};
-
-/// The error a module returns from `start`.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A part of the node that the profile can switch on.
 ///
@@ -71,14 +69,6 @@ pub fn registered_modules() -> Result<BTreeMap<&'static str, &'static ModuleFact
     Ok(unique.into_values().map(|f| (f.name, f)).collect())
 }
 
-/// Deserializes a profile table into a config struct, with type names as TOML says them.
-pub(crate) fn deserialize<T: DeserializeOwned>(table: &config::Value) -> Result<T, ConfigError> {
-    table
-        .clone()
-        .try_deserialize()
-        .map_err(|e| ConfigError::Deserialize(crate::error::toml_words(&e.to_string())))
-}
-
 /// A module's own table of the profile, and the node-wide settings, at build time.
 pub struct ModuleConfig {
     pub(crate) table: config::Value,
@@ -128,7 +118,7 @@ impl ModuleConfig {
     /// `Deserialize`) gives each key's type and doc comment to `node config-reference`.
     pub fn parse<T: DeserializeOwned + Serialize + JsonSchema>(&self) -> Result<T, ConfigError> {
         // Only a function pointer: the schema is made when the reference asks for it.
-        self.schema.set(Some(crate::reference::schema_of::<T>));
+        self.schema.set(Some(crate::config_table::schema_of::<T>));
         let parsed: T = deserialize(&self.table)?;
         let json =
             serde_json::to_value(&parsed).map_err(|e| ConfigError::Deserialize(e.to_string()))?;

@@ -153,7 +153,7 @@ impl Profile {
             },
         })?;
         let section: NodeSection =
-            crate::module::deserialize(&node_table).map_err(|error| ProfileError::Table {
+            crate::config_table::deserialize(&node_table).map_err(|error| ProfileError::Table {
                 file: layer_of(&origins, &file, "node", error.key().as_deref()),
                 table: "node".to_string(),
                 error,

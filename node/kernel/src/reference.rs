@@ -11,18 +11,13 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use schemars::JsonSchema;
 use serde_json::Value;
 
+use crate::config_table::schema_of;
 use crate::error::ConfigError;
 use crate::module::{registered_modules, ModuleConfig};
 use crate::profile::{NodeSection, NodeSettings};
 use crate::strategy::{registered_strategies, StrategyConfig};
-
-/// The JSON schema of a config struct, as a plain JSON value.
-pub(crate) fn schema_of<T: JsonSchema>() -> Value {
-    schemars::schema_for!(T).to_value()
-}
 
 fn empty_table() -> config::Value {
     config::Value::new(None, config::ValueKind::Table(Default::default()))

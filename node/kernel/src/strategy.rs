@@ -147,8 +147,8 @@ impl StrategyConfig {
     /// reference); a strategy without settings skips this.
     pub fn parse<T: DeserializeOwned + Serialize + JsonSchema>(&self) -> Result<T, ConfigError> {
         // Only a function pointer: the schema is made when the reference asks for it.
-        self.schema.set(Some(crate::reference::schema_of::<T>));
-        let parsed: T = crate::module::deserialize(&self.table)?;
+        self.schema.set(Some(crate::config_table::schema_of::<T>));
+        let parsed: T = crate::config_table::deserialize(&self.table)?;
         let json =
             serde_json::to_value(&parsed).map_err(|e| ConfigError::Deserialize(e.to_string()))?;
         *self.effective.borrow_mut() = Some(json);

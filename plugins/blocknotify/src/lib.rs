@@ -2,27 +2,27 @@
 //! `-blocknotify` does. It is the small example of a plugin: its own crate, depending on
 //! `node-api` only, one `inventory::submit!`, one line in the binary's dependencies.
 //!
-//! Needs: the `chain` service, only so that it starts after the chain; what it reads is
-//! the chain's tip events on the event bus. Provides: nothing.
+//! Needs: the `chain-stream` service ([`node_api::ChainStream`]): it follows the chain
+//! from the tip at start, one step at a time, without loss. Provides: nothing.
 //!
 //! Profile table `[blocknotify]`: `command` (run with `sh -c`, `%s` replaced by the block
 //! hash in hex) and `timeout_secs`.
 //!
-//! Costs and limits: commands run one at a time in tip order, so a slow command delays
-//! later notifications but never the node. If tips change faster than commands finish
-//! (initial sync), intermediate ones are skipped, the count logged, and the latest still
-//! runs. A command still running when the node stops is killed.
+//! Costs and limits: commands run one at a time in tip order, once per step of the chain
+//! (a new tip, or a reorganisation's new tip), so a slow command delays later
+//! notifications but never the node. If tips change faster than commands finish
+//! (initial sync), the stream hands the steps missed as one step from the store, so
+//! intermediate tips are not run and the latest still is. A command still running when
+//! the node stops is killed.
 
 use std::time::Duration;
 
-use node_api::chain::ChainEvent;
 use node_api::{
-    async_trait, inventory, services, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory,
-    StartContext,
+    async_trait, inventory, services, BoxError, ChainStream, ChainSubscription, ConfigError,
+    Module, ModuleConfig, ModuleFactory, StartContext, StreamStart,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast::{error::RecvError, Receiver};
 
 /// The `[blocknotify]` table.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -66,7 +66,7 @@ inventory::submit! {
         description: "runs a command with the block hash whenever the best block changes (plugin)",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &[services::CHAIN],
+        needs: &[services::CHAIN_STREAM],
         uses: &[],
         methods: &[],
         build,
@@ -77,28 +77,29 @@ inventory::submit! {
 impl Module for BlockNotify {
     async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
         // Subscribed before start returns: no tip change after the node is up is missed.
-        let events = ctx.events().subscribe::<ChainEvent>();
+        let steps = ctx
+            .require::<dyn ChainStream>()?
+            .subscribe(StreamStart::Tip)?;
         let cancel = ctx.cancel_token();
         ctx.spawn("notify", async move {
             tokio::select! {
                 () = cancel.cancelled() => {}
-                () = follow_tips(&self.config, events) => {}
+                () = follow_tips(&self.config, steps) => {}
             }
         });
         Ok(())
     }
 }
 
-/// Runs the command for each new tip until the event bus closes.
-async fn follow_tips(config: &BlockNotifyConfig, mut events: Receiver<ChainEvent>) {
+/// Runs the command for each new tip until the stream fails (the store unreadable).
+async fn follow_tips(config: &BlockNotifyConfig, mut steps: Box<dyn ChainSubscription>) {
     loop {
-        match events.recv().await {
-            Ok(ChainEvent::TipChanged { hash, .. }) => run_command(config, &hash.to_string()).await,
-            Ok(_) => {}
-            Err(RecvError::Lagged(skipped)) => {
-                tracing::warn!(skipped, "blocknotify fell behind; skipped events")
+        match steps.next().await {
+            Ok(step) => run_command(config, &step.tip().hash.to_string()).await,
+            Err(e) => {
+                tracing::warn!("blocknotify stops: the chain stream failed: {e}");
+                return;
             }
-            Err(RecvError::Closed) => return,
         }
     }
 }

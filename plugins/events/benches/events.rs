@@ -16,11 +16,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use node_api::chain::{ChainOptions, ChainSpec, Hash256, Transaction, TxOut};
+use node_api::chain::{ChainSpec, Hash256, Transaction, TxOut};
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainView, EventBus, LocalChain, MempoolEvent,
-    Module, ModuleFactory, StartContext,
+    async_trait, inventory, services, BoxError, ChainView, EventBus, MempoolEvent, Module,
+    ModuleFactory, StartContext,
 };
+use node_chain_state::{ChainOptions, LocalChain};
 use node_kernel::{plan, run, Profile, ProfileSource};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;

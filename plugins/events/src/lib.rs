@@ -4,7 +4,9 @@
 //! Events (`event:` names; `data:` is JSON): `block_connected` {hash, height, txs,
 //! size}, `block_disconnected` {hash, height, txs}, `tip_changed` {hash, height},
 //! `tx_accepted` {txid, fee, size}, `tx_removed` {txid, reason}, and `lagged` {skipped}
-//! when this plugin fell behind the event bus and lost events; every event's data also
+//! when this plugin fell behind the event bus and lost mempool events (chain events are
+//! never lost: they come from the chain stream, which a plugin behind it reads from the
+//! store); every event's data also
 //! has `time_us`, when the plugin received it (microseconds since the Unix epoch). Each
 //! has an `id:` one
 //! above the last, across restarts. A client that reconnects with `Last-Event-ID` (a
@@ -20,13 +22,14 @@
 //! and the explorer page served beside it reads it from a browser that holds no RPC
 //! credentials.
 //!
-//! Needs the `chain` service, only to start after it; uses `mempool` likewise. Reads
-//! the event bus. Profile table `[events]`: `listen`, `max_events`, `max_bytes`,
-//! `max_subscribers`, `keepalive_secs`.
+//! Needs the `chain-stream` service ([`node_api::ChainStream`], followed from the tip at
+//! start); uses `mempool` only to start after it, and reads its events on the bus.
+//! Profile table `[events]`: `listen`, `max_events`, `max_bytes`, `max_subscribers`,
+//! `keepalive_secs`.
 //!
 //! Invariants: a client sees each event at most once and in id order; an id it is
 //! missing was either reported by a `gap` event or never kept because the bus lagged
-//! (a `lagged` event says so). Costs: one file append and one JSON encoding per event
+//! (a `lagged` event says so, for mempool events only). Costs: one file append and one JSON encoding per event
 //! (each frame built once, shared by every client); a client costs a task and at most
 //! a bounded queue (1,024) of frames shared with the others; a client further
 //! behind re-reads from memory, never from disk.
@@ -39,11 +42,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::StatusCode;
-use node_api::chain::ChainEvent;
 use node_api::http::response;
 use node_api::{
-    async_trait, inventory, services, Access, BoxError, ConfigError, MempoolEvent, Module,
-    ModuleConfig, ModuleFactory, Route, StartContext,
+    async_trait, inventory, services, Access, BoxError, ChainStep, ChainStream, ChainSubscription,
+    ConfigError, MempoolEvent, Module, ModuleConfig, ModuleFactory, Route, StartContext,
+    StreamStart,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -110,7 +113,7 @@ inventory::submit! {
         description: "a resumable Server-Sent Events stream of blocks and transactions at /events (plugin)",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &[services::CHAIN],
+        needs: &[services::CHAIN_STREAM],
         uses: &[services::MEMPOOL],
         methods: &[],
         build,
@@ -132,7 +135,9 @@ impl Module for Events {
         ));
         // Subscribed before the routes exist and before start returns: no event after
         // the node is up is missed.
-        let mut chain_events = ctx.events().subscribe::<ChainEvent>();
+        let mut chain_steps = ctx
+            .require::<dyn ChainStream>()?
+            .subscribe(StreamStart::Tip)?;
         let mut mempool_events = ctx.events().subscribe::<MempoolEvent>();
         let stream_hub = hub.clone();
         let status_hub = hub.clone();
@@ -158,10 +163,12 @@ impl Module for Events {
             loop {
                 tokio::select! {
                     () = cancel.cancelled() => return,
-                    event = chain_events.recv() => match event {
-                        Ok(event) => record_chain(&hub, &event),
-                        Err(RecvError::Lagged(skipped)) => lagged(&hub, skipped),
-                        Err(RecvError::Closed) => return,
+                    step = chain_steps.next() => match step {
+                        Ok(step) => record_step(&hub, &*chain_steps, &step),
+                        Err(e) => {
+                            tracing::warn!("events stops recording: the chain stream failed: {e}");
+                            return;
+                        }
                     },
                     event = mempool_events.recv() => match event {
                         Ok(event) => record_mempool(&hub, &event),
@@ -180,35 +187,34 @@ fn lagged(hub: &Hub, skipped: u64) {
     hub.record("lagged", json!({ "skipped": skipped }));
 }
 
-fn record_chain(hub: &Hub, event: &ChainEvent) {
-    match event {
-        ChainEvent::BlockConnected {
-            hash,
-            height,
-            block,
-            ..
-        } => hub.record(
+/// A chain step as the events it stands for: each block that left, each that joined,
+/// then the new tip. A block no longer readable (pruned) has `txs` and `size` null.
+fn record_step(hub: &Hub, steps: &dyn ChainSubscription, step: &ChainStep) {
+    let block = |hash| steps.block(hash).ok().flatten();
+    for id in step.reverted() {
+        let txs = block(&id.hash).map(|b| b.txs.len());
+        hub.record(
+            "block_disconnected",
+            json!({ "hash": id.hash.to_string(), "height": id.height, "txs": txs }),
+        );
+    }
+    for id in step.committed() {
+        let block = block(&id.hash);
+        hub.record(
             "block_connected",
             json!({
-                "hash": hash.to_string(),
-                "height": height,
-                "txs": block.txs.len(),
-                "size": block.size(),
+                "hash": id.hash.to_string(),
+                "height": id.height,
+                "txs": block.as_ref().map(|b| b.txs.len()),
+                "size": block.as_ref().map(|b| b.size()),
             }),
-        ),
-        ChainEvent::BlockDisconnected {
-            hash,
-            height,
-            block,
-        } => hub.record(
-            "block_disconnected",
-            json!({ "hash": hash.to_string(), "height": height, "txs": block.txs.len() }),
-        ),
-        ChainEvent::TipChanged { hash, height } => hub.record(
-            "tip_changed",
-            json!({ "hash": hash.to_string(), "height": height }),
-        ),
+        );
     }
+    let tip = step.tip();
+    hub.record(
+        "tip_changed",
+        json!({ "hash": tip.hash.to_string(), "height": tip.height }),
+    );
 }
 
 fn record_mempool(hub: &Hub, event: &MempoolEvent) {

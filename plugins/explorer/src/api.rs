@@ -6,7 +6,10 @@ use std::sync::{Arc, RwLock};
 
 use node_api::chain::pow::difficulty;
 use node_api::chain::{Address, Block, Hash256, OutPoint, Transaction, TxOut};
-use node_api::{ChainView, MempoolService, PeerService};
+use node_api::{
+    ChainStep, ChainStream, ChainSubscription, ChainView, HistoryRow, MempoolService, PeerService,
+    ScriptHistory, StreamError, StreamStart,
+};
 use serde_json::{json, Value};
 
 use crate::index::Index;
@@ -22,6 +25,9 @@ pub(crate) struct Explorer {
     pub(crate) chain: Arc<dyn ChainView>,
     pub(crate) mempool: Option<Arc<dyn MempoolService>>,
     pub(crate) peers: Option<Arc<dyn PeerService>>,
+    /// The electrum plugin's index on disk, when it runs: then the in-memory [`Index`]
+    /// is not built.
+    pub(crate) history: Option<Arc<dyn ScriptHistory>>,
     pub(crate) index: RwLock<Index>,
 }
 
@@ -65,12 +71,54 @@ impl Explorer {
         self.index.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Brings the index to the tip (called on every chain event).
-    pub(crate) fn catch_up(&self) {
-        self.index
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .catch_up(&*self.chain);
+    /// The block height of a confirmed transaction: from the scripthash index when it
+    /// runs, else from this plugin's own.
+    fn tx_height(&self, txid: &Hash256) -> Option<u32> {
+        match &self.history {
+            Some(history) => history.tx_height(txid).ok().flatten(),
+            None => self.index().tx_height(txid),
+        }
+    }
+
+    /// Confirmed transactions touching a P2PKH hash, in chain order.
+    fn address_history(&self, hash160: &[u8; 20]) -> Result<Vec<HistoryRow>, (u16, String)> {
+        match &self.history {
+            Some(history) => history
+                .history(&node_api::chain::script::p2pkh_script(hash160))
+                .map_err(|e| (500, e.to_string())),
+            None => Ok(self.index().history(hash160).to_vec()),
+        }
+    }
+
+    /// Starts the index again from genesis: a subscription from height 0, whose first
+    /// steps (read from the store) commit the chain up to the tip.
+    pub(crate) fn reindex(
+        &self,
+        stream: &dyn ChainStream,
+    ) -> Result<Box<dyn ChainSubscription>, StreamError> {
+        let steps = stream.subscribe(StreamStart::Height(0))?;
+        let genesis = steps.snapshot();
+        let block = steps.block(&genesis.hash).ok().flatten();
+        let mut index = Index::default();
+        index.connect(genesis, block.as_deref());
+        *self.index.write().unwrap_or_else(|e| e.into_inner()) = index;
+        Ok(steps)
+    }
+
+    /// Indexes the blocks a step committed; `false` when blocks left the chain, which
+    /// the index does not undo (the caller starts it again with [`Explorer::reindex`]).
+    pub(crate) fn apply(&self, steps: &dyn ChainSubscription, step: &ChainStep) -> bool {
+        if !step.reverted().is_empty() {
+            return false;
+        }
+        for id in step.committed() {
+            let block = steps.block(&id.hash).ok().flatten();
+            self.index
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .connect(*id, block.as_deref());
+        }
+        true
     }
 
     fn summary(&self) -> Value {
@@ -213,7 +261,7 @@ impl Explorer {
         if let Some(tx) = self.mempool.as_ref().and_then(|m| m.get(txid)) {
             return Some((tx, None));
         }
-        let height = self.index().tx_height(txid)?;
+        let height = self.tx_height(txid)?;
         let block = cache.get(&*self.chain, height)?;
         let tx = block.txs.iter().find(|t| t.txid() == *txid)?.clone();
         Some((Arc::new(tx), Some(height)))
@@ -334,8 +382,7 @@ impl Explorer {
                 json!({ "txid": outpoint.txid.to_string(), "vout": outpoint.vout, "value": output.value })
             })
             .collect();
-        let index = self.index();
-        let history = index.history(&address.hash);
+        let history = self.address_history(&address.hash)?;
         let rows: Vec<Value> = history
             .iter()
             .rev()

@@ -1,8 +1,8 @@
 //! What the chain does not index and an explorer needs: the block of each confirmed
 //! transaction, and each address's history (transactions paying it or spending from
-//! it). Kept in memory, built by reading the main chain once at start, then extended
-//! block by block; a reorganisation rebuilds it (they are rare, and a rebuild is one
-//! read of the chain).
+//! it). Kept in memory, built from the chain stream from height 0 (the store's blocks at
+//! start, then each step); a reorganisation rebuilds it (they are rare, and a rebuild
+//! is one read of the chain).
 //!
 //! Cost: about 50 bytes per confirmed transaction, 40 per history entry, and 60 per
 //! unspent P2PKH output (to know whose coin an input spends); building it reads every
@@ -11,8 +11,8 @@
 use std::collections::HashMap;
 
 use node_api::chain::script::parse_p2pkh;
-use node_api::chain::{Hash256, OutPoint};
-use node_api::ChainView;
+use node_api::chain::{Block, Hash256, OutPoint};
+use node_api::BlockId;
 
 /// One history row: the transaction and the height of its block.
 pub(crate) type HistoryEntry = (u32, Hash256);
@@ -38,27 +38,11 @@ impl Index {
         self.history.get(hash160).map_or(&[], Vec::as_slice)
     }
 
-    /// Brings the index to the chain's tip: the blocks after the last one indexed, or
-    /// everything again when that block left the main chain.
-    pub(crate) fn catch_up(&mut self, chain: &dyn ChainView) {
-        let start = match self.tip {
-            Some((hash, height)) if chain.is_main(&hash) => height + 1,
-            Some(_) => {
-                *self = Index::default();
-                0
-            }
-            None => 0,
-        };
-        let tip = chain.tip().height;
-        for height in start..=tip {
-            let Some(hash) = chain.hash_at(height) else {
-                return;
-            };
-            let Ok(Some(block)) = chain.block(&hash) else {
-                // Pruned or not stored: history stays partial from here.
-                self.tip = Some((hash, height));
-                continue;
-            };
+    /// Adds the next main-chain block; `None` when its body is pruned or unreadable
+    /// (history stays partial there).
+    pub(crate) fn connect(&mut self, id: BlockId, block: Option<&Block>) {
+        if let Some(block) = block {
+            let height = id.height;
             for tx in &block.txs {
                 let txid = tx.txid();
                 self.tx_height.insert(txid, height);
@@ -88,7 +72,7 @@ impl Index {
                     self.history.entry(owner).or_default().push((height, txid));
                 }
             }
-            self.tip = Some((hash, height));
         }
+        self.tip = Some((id.hash, id.height));
     }
 }

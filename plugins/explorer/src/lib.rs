@@ -7,18 +7,21 @@
 //! address (else by polling), block pages (header fields, transactions with fees,
 //! confirmations), transaction pages (inputs with the outputs they spend and their
 //! addresses, outputs spent or not, confirmations), address pages (balance and unspent
-//! outputs from the chain's address index, history from this plugin's own index), the
+//! outputs from the chain's address index, history from the electrum plugin's
+//! scripthash index on disk when it runs, else from this plugin's own), the
 //! mempool, and one search box for a height, block hash, txid or address.
 //!
 //! It reads a JSON API of its own under `/explorer/api/` (see [`api`]), built on the
 //! chain, mempool and peer services; it never exposes the admin RPC. All routes are
 //! public and read-only: they show what the chain and the mempool show any peer.
 //!
-//! Needs the `chain` service; uses `mempool` and `peers` when they run. Profile table
+//! Needs the `chain` service and the `chain-stream` ([`node_api::ChainStream`], which
+//! its index follows from height 0); uses `mempool`, `peers` and `script-history` (the
+//! electrum plugin's index, which then replaces its own) when they run. Profile table
 //! `[explorer]`: `listen`.
 //!
-//! What is missing: history of an address is kept in memory and rebuilt at each start
-//! by reading the chain (see [`index`]); the chain's address index gives its unspent
+//! What is missing: without the electrum plugin, history of an address is kept in memory
+//! and rebuilt at each start by reading the chain (see [`index`]); the chain's address index gives its unspent
 //! outputs and balance; which transaction spent an output is not known (a spent index
 //! would be a chain feature), so a spent output says only that it is spent. Lists show
 //! at most [`api::MAX_ROWS`] rows.
@@ -31,11 +34,11 @@ use std::sync::{Arc, RwLock};
 
 use hyper::header::{HeaderValue, CACHE_CONTROL};
 use hyper::StatusCode;
-use node_api::chain::ChainEvent;
 use node_api::http::response;
 use node_api::{
-    async_trait, inventory, services, Access, BoxError, ChainView, ConfigError, HttpResponse,
-    MempoolService, Module, ModuleConfig, ModuleFactory, PeerService, Route, StartContext,
+    async_trait, inventory, services, Access, BoxError, ChainStream, ChainView, ConfigError,
+    HttpResponse, MempoolService, Module, ModuleConfig, ModuleFactory, PeerService, Route,
+    ScriptHistory, StartContext, StreamError,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -80,8 +83,8 @@ inventory::submit! {
         description: "a single-page block explorer at /explorer/ with a read-only JSON API (plugin)",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &[services::CHAIN],
-        uses: &[services::MEMPOOL, services::PEERS],
+        needs: &[services::CHAIN, services::CHAIN_STREAM],
+        uses: &[services::MEMPOOL, services::PEERS, services::SCRIPT_HISTORY],
         methods: &[],
         build,
     }
@@ -104,9 +107,10 @@ impl Module for ExplorerModule {
             chain: ctx.require::<dyn ChainView>()?,
             mempool: ctx.get::<dyn MempoolService>()?,
             peers: ctx.get::<dyn PeerService>()?,
+            history: ctx.get::<dyn ScriptHistory>()?,
             index: RwLock::new(Default::default()),
         });
-        let mut chain_events = ctx.events().subscribe::<ChainEvent>();
+        let stream = ctx.require::<dyn ChainStream>()?;
         let api = explorer.clone();
         let routes = vec![
             Route::new("/explorer/", Access::Public, |request| {
@@ -146,21 +150,24 @@ impl Module for ExplorerModule {
         ];
         let bound = ctx.serve_http(self.config.listen, routes).await?;
         tracing::info!(%bound, "explorer at /explorer/");
+        if explorer.history.is_some() {
+            // The electrum plugin's index on disk answers history: no copy in memory.
+            return Ok(());
+        }
         let cancel = ctx.cancel_token();
-        ctx.spawn_blocking("index", move || {
-            explorer.catch_up();
-            // Every chain event (or a lag) means: catch up with the tip.
+        ctx.spawn_blocking("index", move || -> Result<(), StreamError> {
+            let mut steps = explorer.reindex(&*stream)?;
             let runtime = tokio::runtime::Handle::current();
             loop {
                 let next = runtime.block_on(async {
                     tokio::select! {
                         () = cancel.cancelled() => None,
-                        event = chain_events.recv() => Some(event),
+                        step = steps.next() => Some(step),
                     }
                 });
-                match next {
-                    None | Some(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return,
-                    Some(_) => explorer.catch_up(),
+                let Some(step) = next else { return Ok(()) };
+                if !explorer.apply(&*steps, &step?) {
+                    steps = explorer.reindex(&*stream)?;
                 }
             }
         });

@@ -55,7 +55,11 @@ struct HealthModule {
 
 fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
     let parsed: HealthConfig = config.parse()?;
-    let listen = monitoring_listen(parsed.listen.as_deref(), &config.node().chain)?;
+    let listen = monitoring_listen(
+        parsed.listen.as_deref(),
+        &config.node().chain,
+        &config.node().chain_base,
+    )?;
     Ok(Box::new(HealthModule {
         listen,
         limits: Thresholds {

@@ -30,7 +30,11 @@ struct MetricsModule {
 
 fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
     let parsed: MetricsConfig = config.parse()?;
-    let listen = monitoring_listen(parsed.listen.as_deref(), &config.node().chain)?;
+    let listen = monitoring_listen(
+        parsed.listen.as_deref(),
+        &config.node().chain,
+        &config.node().chain_base,
+    )?;
     // Here rather than in `start`: `build` runs for every module before any starts.
     let handle = recorder::install().map_err(|reason| ConfigError::Invalid {
         key: "metrics".to_string(),

@@ -18,9 +18,10 @@
 //! topics given the same endpoint share one socket, as in Core. RPC:
 //! `getzmqnotifications` (Core's result format).
 //!
-//! Needs the `chain` service (to read a tip's block when its connect event was not the
-//! last seen) and uses the `mempool` service only so that it starts after it. What it
-//! publishes comes from the event bus ([`ChainEvent`], [`MempoolEvent`]).
+//! Needs the `chain-stream` service ([`node_api::ChainStream`]): block messages follow the
+//! chain's steps in order and without loss, from the tip at start; it uses the `mempool`
+//! service only so that it starts after it, and reads the mempool's events
+//! ([`node_api::MempoolEvent`]) on the event bus.
 //!
 //! Why the pure-Rust `zeromq` crate and not the `zmq` bindings to libzmq: it speaks the
 //! same ZMTP 3 wire protocol (the test subscribes with pyzmq, i.e. libzmq), runs on the
@@ -34,8 +35,9 @@
 //! sequence numbers are contiguous. Chain and mempool events arrive on two bus channels,
 //! so the relative order of a mempool `A` and a block `C` published at the same instant
 //! is the order this plugin received them. A subscriber slower than the node loses
-//! messages (PUB semantics; the gap shows in the sequence numbers); if this plugin falls
-//! behind the bus it logs how many events it skipped.
+//! messages (PUB semantics; the gap shows in the sequence numbers). Block messages are
+//! never skipped (a plugin behind the chain reads the steps it missed from the store);
+//! if it falls behind the bus's mempool events it logs how many it skipped.
 //!
 //! Costs: nothing is serialized for a topic nobody configured; a raw topic serializes
 //! each block or transaction once per event, shared by every subscriber of the socket.
@@ -47,8 +49,8 @@ use std::sync::Arc;
 
 use node_api::rpc::{Param, RpcError, RpcParams};
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainView, ConfigError, MethodEntry, Module,
-    ModuleConfig, ModuleFactory, RunOn, StartContext,
+    async_trait, inventory, services, BoxError, ChainStream, ConfigError, MethodEntry, Module,
+    ModuleConfig, ModuleFactory, RunOn, StartContext, StreamStart,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -123,7 +125,7 @@ inventory::submit! {
         description: "publishes hashblock, hashtx, rawblock, rawtx and sequence over ZeroMQ as bitcoind does (plugin)",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &[services::CHAIN],
+        needs: &[services::CHAIN_STREAM],
         uses: &[services::MEMPOOL],
         methods: &["getzmqnotifications"],
         build,
@@ -144,7 +146,7 @@ fn getzmqnotifications(listing: &Listing, _: RpcParams) -> Result<Value, RpcErro
 #[async_trait]
 impl Module for Zmq {
     async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
-        let chain = ctx.require::<dyn ChainView>()?;
+        let stream = ctx.require::<dyn ChainStream>()?;
         // One socket per distinct endpoint: topics sharing an address share it, as Core's
         // notifiers do (binding one address twice would fail).
         let mut sockets: BTreeMap<String, usize> = BTreeMap::new();
@@ -198,14 +200,14 @@ impl Module for Zmq {
         ctx.register_methods(&listing, RunOn::Inline, methods)?;
 
         // Subscribed before start returns: nothing after the node is up is missed.
-        let chain_events = ctx.events().subscribe();
+        let steps = stream.subscribe(StreamStart::Tip)?;
         let mempool_events = ctx.events().subscribe();
         let notifier = Notifier::new(bound, routes);
         let cancel = ctx.cancel_token();
         ctx.spawn("publish", async move {
             tokio::select! {
                 () = cancel.cancelled() => {}
-                () = notifier.run(chain, chain_events, mempool_events) => {}
+                () = notifier.run(steps, mempool_events) => {}
             }
         });
         Ok(())

@@ -1,10 +1,8 @@
 //! Turning chain and mempool events into bitcoind's ZeroMQ messages.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
-use node_api::chain::{serialize, Block, ChainEvent, Hash256, Transaction};
-use node_api::{ChainView, MempoolEvent};
+use node_api::chain::{serialize, Block, Hash256, Transaction};
+use node_api::{BlockId, ChainStep, ChainSubscription, MempoolEvent};
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 use zeromq::{PubSocket, SocketSend, ZmqMessage};
 
@@ -62,8 +60,6 @@ pub(crate) struct Notifier {
     routes: Vec<Route>,
     /// Counts mempool additions and removals, for `A` and `R` messages.
     mempool_sequence: u64,
-    /// The last connected block, so the tip's `rawblock` needs no read from disk.
-    last_connected: Option<(Hash256, Arc<Block>)>,
 }
 
 impl Notifier {
@@ -79,7 +75,6 @@ impl Notifier {
                 })
                 .collect(),
             mempool_sequence: 0,
-            last_connected: None,
         }
     }
 
@@ -121,13 +116,13 @@ impl Notifier {
         }
     }
 
-    /// Publishes `block`'s transactions, whose ids are `txids`.
-    async fn block_transactions(&mut self, block: &Block, txids: &[Hash256]) {
+    /// Publishes `block`'s transactions.
+    async fn block_transactions(&mut self, block: &Block) {
         if !self.wants(Topic::HashTx) && !self.wants(Topic::RawTx) {
             return;
         }
-        for (tx, txid) in block.txs.iter().zip(txids) {
-            self.transaction(tx, txid).await;
+        for tx in &block.txs {
+            self.transaction(tx, &tx.txid()).await;
         }
     }
 
@@ -142,34 +137,38 @@ impl Notifier {
         }
     }
 
-    async fn on_chain(&mut self, chain: &dyn ChainView, event: ChainEvent) {
-        match event {
-            ChainEvent::BlockConnected {
-                hash, block, txids, ..
-            } => {
-                self.block_transactions(&block, &txids).await;
-                self.sequence(&hash, b'C', false).await;
-                self.last_connected = Some((hash, block));
+    /// One block of a step: its transactions, then its `C` or `D` sequence message.
+    async fn on_block(&mut self, steps: &dyn ChainSubscription, id: &BlockId, label: u8) {
+        if self.wants(Topic::HashTx) || self.wants(Topic::RawTx) {
+            match steps.block(&id.hash) {
+                Ok(Some(block)) => self.block_transactions(&block).await,
+                _ => tracing::debug!(block = %id.hash, "zmq: block not readable"),
             }
-            ChainEvent::BlockDisconnected { hash, block, .. } => {
-                self.block_transactions(&block, &block.txids()).await;
-                self.sequence(&hash, b'D', false).await;
-            }
-            ChainEvent::TipChanged { hash, .. } => {
-                if self.wants(Topic::HashBlock) {
-                    self.send(Topic::HashBlock, &Bytes::from(hash_body(&hash)))
-                        .await;
+        }
+        self.sequence(&id.hash, label, false).await;
+    }
+
+    /// A chain step: the blocks that left (`D`), those that joined (`C`), then the new
+    /// tip's `hashblock` and `rawblock`.
+    async fn on_step(&mut self, steps: &dyn ChainSubscription, step: &ChainStep) {
+        for id in step.reverted() {
+            self.on_block(steps, id, b'D').await;
+        }
+        for id in step.committed() {
+            self.on_block(steps, id, b'C').await;
+        }
+        let tip = step.tip().hash;
+        if self.wants(Topic::HashBlock) {
+            self.send(Topic::HashBlock, &Bytes::from(hash_body(&tip)))
+                .await;
+        }
+        if self.wants(Topic::RawBlock) {
+            match steps.block(&tip) {
+                Ok(Some(block)) => {
+                    self.send(Topic::RawBlock, &Bytes::from(serialize(&*block)))
+                        .await
                 }
-                if self.wants(Topic::RawBlock) {
-                    let raw = match &self.last_connected {
-                        Some((last, block)) if *last == hash => Some(serialize(&**block)),
-                        _ => chain.block_bytes(&hash).ok().flatten(),
-                    };
-                    match raw {
-                        Some(raw) => self.send(Topic::RawBlock, &Bytes::from(raw)).await,
-                        None => tracing::debug!(%hash, "zmq: tip block not readable"),
-                    }
-                }
+                _ => tracing::debug!(%tip, "zmq: tip block not readable"),
             }
         }
     }
@@ -186,21 +185,21 @@ impl Notifier {
         }
     }
 
-    /// Publishes every event until the bus closes.
+    /// Publishes every chain step and mempool event until the bus closes or the chain
+    /// stream fails.
     pub(crate) async fn run(
         mut self,
-        chain: Arc<dyn ChainView>,
-        mut chain_events: Receiver<ChainEvent>,
+        mut steps: Box<dyn ChainSubscription>,
         mut mempool_events: Receiver<MempoolEvent>,
     ) {
         loop {
             tokio::select! {
-                event = chain_events.recv() => match event {
-                    Ok(event) => self.on_chain(&*chain, event).await,
-                    Err(RecvError::Lagged(skipped)) => {
-                        tracing::warn!(skipped, "zmq fell behind the chain's events; skipped some");
+                step = steps.next() => match step {
+                    Ok(step) => self.on_step(&*steps, &step).await,
+                    Err(e) => {
+                        tracing::warn!("zmq stops: the chain stream failed: {e}");
+                        return;
                     }
-                    Err(RecvError::Closed) => return,
                 },
                 event = mempool_events.recv() => match event {
                     Ok(event) => self.on_mempool(event).await,

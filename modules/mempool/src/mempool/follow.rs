@@ -238,9 +238,10 @@ fn disconnected(inner: &mut Inner, block: &Block) {
 mod tests {
     use std::sync::Mutex;
 
-    use node_api::chain::{ChainOptions, ChainSpec};
-    use node_api::{ChainView, ChainWriter, EventBus, LocalChain, MempoolService, POLICY};
-    use node_chain::testing::{Builder, Wallet};
+    use node_api::chain::ChainSpec;
+    use node_api::{ChainView, ChainWriter, EventBus, MempoolService, POLICY};
+    use node_chain_state::testing::{Builder, Wallet};
+    use node_chain_state::{ChainOptions, LocalChain};
 
     use super::*;
     use crate::config::MempoolConfig;

@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use node_api::chain::{Block, ChainOptions, ChainSpec, Transaction};
-use node_api::{ChainView, ChainWriter, LocalChain, MempoolError, MempoolService, POLICY};
-use node_chain::testing::{Builder, Wallet};
+use node_api::chain::{Block, ChainSpec, Transaction};
+use node_api::{ChainView, ChainWriter, MempoolError, MempoolService, POLICY};
+use node_chain_state::testing::{Builder, Wallet};
+use node_chain_state::{ChainOptions, LocalChain};
 use node_mempool::{Mempool, MempoolConfig};
 
 const COIN: u64 = 100_000_000;
@@ -341,4 +342,59 @@ fn a_branch_spending_the_same_coin_drops_the_disconnected_transaction_and_its_ch
         .unwrap();
     assert_eq!(h.pool.info().size, 0);
     assert!(h.selected().is_empty());
+}
+
+/// Asks twice the pool's rate: a policy whose fee is its own.
+struct Double;
+
+impl node_api::MempoolPolicy for Double {
+    fn check_standard(&self, _tx: &Transaction) -> Result<(), MempoolError> {
+        Ok(())
+    }
+    fn min_fee(&self, size: usize, min_relay_fee_per_kb: u64) -> u64 {
+        (size as u64 * 2 * min_relay_fee_per_kb).div_ceil(1000)
+    }
+    fn min_fee_rate_per_kb(&self, min_relay_fee_per_kb: u64) -> u64 {
+        2 * min_relay_fee_per_kb
+    }
+}
+
+#[test]
+fn getmempoolinfo_reports_the_policys_rates_and_a_payment_at_them_enters() {
+    let h = Harness::new(MempoolConfig::default());
+    let configured = MempoolConfig::default().min_relay_fee_per_kb;
+    assert_eq!(h.pool.info().min_relay_fee_per_kb, configured);
+
+    let free = Harness::new(MempoolConfig {
+        policy: "free".to_string(),
+        ..Default::default()
+    });
+    let info = free.pool.info();
+    assert_eq!((info.min_relay_fee_per_kb, info.min_fee_per_kb), (0, 0));
+
+    // Under a policy of its own, the figures are the policy's, and a payment at the
+    // reported rate enters while one at the configured rate does not.
+    let view: Arc<dyn ChainView> = h.chain.clone();
+    let pool = Mempool::new(
+        view,
+        Box::new(Double),
+        MempoolConfig::default(),
+        Default::default(),
+    );
+    let info = pool.info();
+    assert_eq!(info.min_relay_fee_per_kb, 2 * configured);
+    assert_eq!(info.min_fee_per_kb, 2 * configured);
+    let size = h.alice.pay(&h.coinbases[0], 0, &h.bob, COIN, 0).size() as u64 + 2;
+    let at = |rate: u64| (size * rate).div_ceil(1000);
+    let cheap = h
+        .alice
+        .pay(&h.coinbases[0], 0, &h.bob, COIN, at(configured));
+    assert!(matches!(
+        pool.accept(cheap).unwrap_err(),
+        MempoolError::FeeTooLow { .. }
+    ));
+    let paying = h
+        .alice
+        .pay(&h.coinbases[1], 0, &h.bob, COIN, at(info.min_fee_per_kb));
+    pool.accept(paying).unwrap();
 }

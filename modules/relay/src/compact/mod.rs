@@ -628,7 +628,7 @@ mod tests {
 
     #[test]
     fn only_peers_that_asked_get_cmpctblock_the_rest_headers_or_inv() {
-        let mut peers = Recording::new(vec![
+        let peers = Recording::with_peers(vec![
             peer(1, true, true),
             peer(2, true, true),
             peer(3, true, false),
@@ -642,7 +642,7 @@ mod tests {
         block.txs = vec![Transaction::coinbase(vec![1], vec![0x51], 50)];
         let block = Arc::new(block);
         // Peer 2 has the parent: headers connect there.
-        peers.known.insert((PeerId(2), block.header.prev_block));
+        peers.set_known(PeerId(2), block.header.prev_block);
         compact.block(&peers, block.hash(), &block);
         let sent = peers.take();
         assert_eq!(sent.len(), 3);
@@ -653,7 +653,7 @@ mod tests {
 
     #[test]
     fn the_peer_that_delivered_a_block_first_joins_the_high_bandwidth_set() {
-        let peers = Recording::new(vec![peer(1, true, true), peer(2, true, true)]);
+        let peers = Recording::with_peers(vec![peer(1, true, true), peer(2, true, true)]);
         let mut compact = Compact::new(CompactConfig {
             high_bandwidth_peers: 1,
             ..CompactConfig::default()

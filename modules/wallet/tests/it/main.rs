@@ -1,17 +1,17 @@
-//! The wallet over a real chain state and a mempool of the contract: receiving,
+//! The wallet over a real chain state and the test kit's mempool: receiving,
 //! maturity, two payments in a row from one address, balances after confirmation, and
 //! no output counted twice when the mempool is behind the chain.
 
-mod pool;
-
 use std::sync::Arc;
 
-use node_api::chain::{Address, ChainOptions, ChainSpec};
-use node_api::{ChainView, ChainWriter, LocalChain, MempoolService, WalletService};
-use node_chain::testing::{Builder, Wallet as TestKey};
+use node_api::chain::{Address, ChainSpec};
+use node_api::{ChainView, ChainWriter, MempoolService, WalletService};
+use node_chain_state::testing::{Builder, Wallet as TestKey};
+use node_chain_state::{ChainOptions, LocalChain};
 use node_wallet::{Wallet, WalletError};
 
-use pool::TestPool;
+// The kit's pool: inputs checked against the chain, following it or behind it.
+use node_testkit::MemoryPool as TestPool;
 
 const COIN: u64 = 100_000_000;
 
@@ -127,7 +127,7 @@ fn two_payments_in_a_row_from_one_address_both_confirm() {
 #[test]
 fn an_output_confirmed_and_still_listed_by_a_lagging_mempool_counts_once() {
     let mut h = Harness::new();
-    let pool = TestPool::lagging(h.chain.clone());
+    let pool = TestPool::checking(h.chain.clone());
     let wallet = h.wallet(&pool);
     let from = wallet.new_address("from").unwrap();
     let friend = wallet.new_address("friend").unwrap();

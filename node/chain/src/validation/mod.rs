@@ -11,7 +11,7 @@ mod tx;
 
 pub use block::{check_block, check_coinbase_height};
 pub use sigcache::{SigCache, SIG_CACHE_ENTRIES};
-pub(crate) use tx::verify_block_input_scripts;
+pub use tx::verify_block_input_scripts;
 pub use tx::{check_transaction, check_tx_inputs, verify_input_scripts, CoinLookup, InputCheck};
 
 use crate::hash::Hash256;

@@ -114,7 +114,7 @@ pub fn verify_input_scripts(tx: &Transaction, spent: &[Coin]) -> Result<(), TxEr
 
 /// [`verify_input_scripts`] for a block connecting: signatures found in the cache are
 /// not checked again, and leave it.
-pub(crate) fn verify_block_input_scripts(tx: &Transaction, spent: &[Coin]) -> Result<(), TxError> {
+pub fn verify_block_input_scripts(tx: &Transaction, spent: &[Coin]) -> Result<(), TxError> {
     verify_scripts(tx, spent, CacheUse::Consume)
 }
 

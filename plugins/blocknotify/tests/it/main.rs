@@ -1,74 +1,17 @@
 //! blocknotify in a running node: each new tip runs the command with its hash, in order.
 //!
-//! The node runs in-process (the kernel's `plan` and `run` on a profile file), so the test
-//! needs neither the `node` binary nor the network. Its `chain` module is a stand-in
-//! built on `node_api::LocalChain`, the very service the real chain module provides: this
-//! plugin crate stays free of module crates, and the test feeds blocks through
-//! `ChainWriter` instead of mining them over RPC.
+//! The node runs in-process (`node-testkit`'s `TestNode`: the kernel's `plan` and `run`
+//! with the real chain module), so the test needs neither the `node` binary nor the
+//! network; it mines through the kit, which hands blocks to `ChainWriter`.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use node_api::chain::{ChainOptions, ChainSpec};
-use node_api::{
-    async_trait, inventory, services, BoxError, ChainView, ChainWriter, LocalChain, Module,
-    ModuleFactory, StartContext,
-};
-use node_chain::testing::{Builder, Wallet};
-use node_kernel::{plan, run, Profile, ProfileSource};
-use tokio::sync::oneshot;
-use tokio_util::sync::CancellationToken;
+use node_kernel::{plan, Profile, ProfileSource};
+use node_testkit::{TestNode, DEADLINE};
 
 // Nothing here names the plugin: this keeps it linked, and its registration with it.
 use node_blocknotify as _;
-
-/// Bounds every wait, so a broken plugin fails the test instead of hanging it.
-const DEADLINE: Duration = Duration::from_secs(10);
-
-/// What the stand-in chain hands the test once the node has started it.
-struct Started {
-    chain: Arc<LocalChain>,
-    shutdown: CancellationToken,
-}
-
-static STARTED: Mutex<Option<oneshot::Sender<Started>>> = Mutex::new(None);
-
-/// The chain module's part, as far as blocknotify sees it: the chain services, and every
-/// change published on the event bus.
-struct StandInChain;
-
-#[async_trait]
-impl Module for StandInChain {
-    async fn start(self: Box<Self>, ctx: StartContext) -> Result<(), BoxError> {
-        let spec = ChainSpec::by_name(&ctx.node().chain).map_err(|e| e.to_string())?;
-        let bus = ctx.events().clone();
-        let path = ctx.datadir().join("chain");
-        let chain = LocalChain::open(&path, spec, ChainOptions::default(), move |event| {
-            bus.publish(event)
-        })?;
-        ctx.provide::<dyn ChainView>(chain.clone())?;
-        ctx.provide::<dyn ChainWriter>(chain.clone())?;
-        if let Some(started) = STARTED.lock().unwrap().take() {
-            let shutdown = ctx.shutdown_token();
-            let _ = started.send(Started { chain, shutdown });
-        }
-        Ok(())
-    }
-}
-
-inventory::submit! {
-    ModuleFactory {
-        name: "chain",
-        description: "the chain services over a LocalChain (test stand-in)",
-        registered_by: env!("CARGO_PKG_NAME"),
-        provides: &[services::CHAIN, services::CHAIN_WRITER],
-        needs: &[],
-        uses: &[],
-        methods: &[],
-        build: |_| Ok(Box::new(StandInChain)),
-    }
-}
 
 fn profile(dir: &Path, blocknotify: &str) -> Result<node_kernel::Plan, String> {
     let path = dir.join("profile.toml");
@@ -102,6 +45,7 @@ async fn lines_once(file: &Path, count: usize) -> Vec<String> {
 async fn each_new_tip_runs_the_command_with_its_hash() {
     let dir = tempfile::tempdir().unwrap();
     let tips = dir.path().join("tips");
+    // blocknotify's need of the chain stream must still start the chain first.
     let plan = profile(
         dir.path(),
         &format!("command = \"echo %s >> '{}'\"", tips.display()),
@@ -110,30 +54,20 @@ async fn each_new_tip_runs_the_command_with_its_hash() {
     let order: Vec<&str> = plan.modules.iter().map(|m| m.factory.name).collect();
     assert_eq!(order, ["chain", "blocknotify"]);
 
-    let (tx, rx) = oneshot::channel();
-    *STARTED.lock().unwrap() = Some(tx);
-    let node = tokio::spawn(run(plan));
-    let Started { chain, shutdown } = tokio::time::timeout(DEADLINE, rx)
+    let node = TestNode::builder()
+        .module("blocknotify")
+        .profile(&format!(
+            "[blocknotify]\ncommand = \"echo %s >> '{}'\"",
+            tips.display()
+        ))
+        .start()
         .await
-        .expect("the node starts in time")
         .unwrap();
-
-    let mut builder = Builder::new(chain.state());
-    let mut hashes = Vec::new();
-    for _ in 0..2 {
-        let block = builder.next_block(&Wallet::new(1), vec![]);
-        chain.accept_block(&block).unwrap();
-        hashes.push(block.header.hash().to_string());
-    }
-    assert_eq!(chain.tip().hash.to_string(), hashes[1]);
+    let blocks = node.mine(2).await.unwrap();
+    let hashes: Vec<String> = blocks.iter().map(|b| b.header.hash().to_string()).collect();
+    assert_eq!(node.chain().tip().hash.to_string(), hashes[1]);
     assert_eq!(lines_once(&tips, 2).await, hashes);
-
-    shutdown.cancel();
-    tokio::time::timeout(DEADLINE, node)
-        .await
-        .expect("the node stops in time")
-        .unwrap()
-        .unwrap();
+    node.stop().await.unwrap();
 }
 
 #[test]
