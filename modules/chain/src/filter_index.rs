@@ -6,7 +6,7 @@
 //! serves, with a progress line every 10 s and one when it is done; `getindexinfo` reports
 //! `synced: false` until then. Stopping the node stops it between batches; the next start
 //! resumes where the last batch ended. Once synced, every block's filter is written in the
-//! write that connects it (see `node_chain::state::filter_index`).
+//! write that connects it (see `filter_index.rs` in `node-chain-state`).
 
 use std::time::{Duration, Instant};
 
