@@ -60,6 +60,19 @@
 //!   `with_metrics_sync_secs_off`, `with_metrics_sync_secs_on`, `with_metrics_vs_without`
 //!   (off secs over on secs: 1 costs nothing) and `with_metrics_scrapes`.
 //!
+//! - the block filter index (`[chain] block_filter_index`): `import_secs_filter_index_off`
+//!   and `_on` and `import_with_filter_index_vs_without` (off secs over on secs: 1 costs
+//!   nothing), medians of alternating assume-valid imports (signatures unchecked, so the
+//!   index's share of connecting shows); `filter_index_build_blocks_per_s` (the
+//!   index built over the stored chain, as when it is turned on later) and
+//!   `filter_index_bytes_per_block` (records; this chain's scripts are all one wallet's,
+//!   the smallest filters there are); `filter_bytes_N_scripts`,
+//!   `filter_bits_per_script_N_scripts` and `filter_scripts_per_s_N_scripts` for a filter
+//!   of N distinct P2PKH scripts; and the 1-peer `headers-first` sync without and with
+//!   the index on the syncing node, alternating: `with_filter_index_sync_secs_off`,
+//!   `_on`, `with_filter_index_vs_without` (`-- only=filter_index` runs this sync
+//!   alone).
+//!
 //! Run with `cargo bench --bench sync` from the repository root; it takes about six
 //! minutes on two cores (`-- local`: the ceilings and imports only, two minutes;
 //! `-- only=NAME`: one sync, such as `headers_first_1peer_assumevalid`). With
@@ -123,6 +136,9 @@ const POLL: Duration = Duration::from_millis(10);
 const CEILING_RUNS: usize = 3;
 /// Tries of each import and sync, each beside its ceiling; the median ratio counts.
 const REPEATS: usize = 3;
+/// Tries of each assume-valid import without and with the block filter index (two
+/// seconds each): enough that one hiccup of a shared machine does not move the median.
+const FILTER_REPEATS: usize = 7;
 
 /// `configs/regtest.toml`'s modules plus the metrics plugin, for the metrics variant.
 const WITH_METRICS: [&str; 9] = [
@@ -136,6 +152,7 @@ const SCRAPE_INTERVAL: Duration = Duration::from_secs(1);
 const OPTIONS: ChainOptions = ChainOptions {
     address_index: true,
     tx_index: false,
+    block_filter_index: false,
     keep_blocks: 0,
     assume_valid: None,
 };
@@ -279,14 +296,16 @@ fn sync(
     sources: &[Node],
     assume_valid: Option<Hash256>,
     metrics: bool,
+    filter_index: bool,
 ) -> Sync {
     // Numbered, so the log of every try is kept (`BENCH_NODE_LOG`).
     static SYNCS: AtomicUsize = AtomicUsize::new(0);
     let name = format!(
-        "fresh-{strategy}-{}{}{}-{}",
+        "fresh-{strategy}-{}{}{}{}-{}",
         sources.len(),
         if assume_valid.is_some() { "-av" } else { "" },
         if metrics { "-metrics" } else { "" },
+        if filter_index { "-filters" } else { "" },
         SYNCS.fetch_add(1, Ordering::Relaxed)
     );
     let datadir = root.join(&name);
@@ -297,6 +316,9 @@ fn sync(
     ];
     if let Some(hash) = assume_valid {
         sets.push(format!("chain.assume_valid={hash}"));
+    }
+    if filter_index {
+        sets.push("chain.block_filter_index=true".to_string());
     }
     if metrics {
         sets.push(format!("node.modules={WITH_METRICS:?}"));
@@ -451,15 +473,95 @@ fn fastest(mut measure: impl FnMut() -> f64) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// Seconds `import_blocks` takes from `source` into a fresh state with `assume_valid`.
+/// The block filter index built over the stored chain, as a node does when the index is
+/// turned on later: blocks/s of the build, and the index's bytes per block (records
+/// only; every script of this chain is one wallet's, so its filters are the smallest a
+/// block has: see [`filter_sizes`] for filters of many scripts).
+fn filter_index_build(root: &Path, source_dir: &Path, spec: Arc<ChainSpec>) {
+    let dir = root.join("filter-build");
+    copy_dir(source_dir, &dir);
+    let options = ChainOptions {
+        block_filter_index: true,
+        ..OPTIONS
+    };
+    let state = ChainState::open(&dir.join("chain"), spec, options, |_| {})
+        .expect("open a copy of the chain state");
+    let start = Instant::now();
+    while !state
+        .build_filter_index_batch()
+        .expect("build the filter index")
+        .expect("the index is on")
+        .synced
+    {}
+    let secs = start.elapsed().as_secs_f64();
+    print(
+        "filter_index_build_blocks_per_s",
+        json!(round(f64::from(BLOCKS + 1) / secs, 1)),
+        "blocks/s",
+    );
+    let bytes: usize = (0..=BLOCKS)
+        .map(|height| {
+            let hash = state.hash_at(height).expect("a main-chain block");
+            let stored = state.block_filter(&hash).expect("read").expect("indexed");
+            64 + stored.filter.map_or(0, |f| f.bytes.len())
+        })
+        .sum();
+    print(
+        "filter_index_bytes_per_block",
+        json!(round(bytes as f64 / f64::from(BLOCKS + 1), 1)),
+        "bytes",
+    );
+    drop(state);
+    std::fs::remove_dir_all(&dir).expect("remove the filter build's copy");
+}
+
+/// A basic filter's size and build rate for blocks of many distinct scripts (P2PKH, 25
+/// bytes each): what a block of `n` payments to different addresses costs the index.
+fn filter_sizes() {
+    for n in [200usize, 5_000] {
+        let scripts: Vec<Vec<u8>> = (0..n)
+            .map(|i| {
+                let mut hash = [0u8; 20];
+                hash[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                node_chain::script::p2pkh_script(&hash)
+            })
+            .collect();
+        let start = Instant::now();
+        let filter = node_chain::block_filter::BlockFilter::from_elements(
+            &Hash256([7; 32]),
+            scripts.iter().map(Vec::as_slice),
+        );
+        let secs = start.elapsed().as_secs_f64();
+        print(
+            &format!("filter_bytes_{n}_scripts"),
+            json!(filter.bytes.len()),
+            "bytes",
+        );
+        print(
+            &format!("filter_bits_per_script_{n}_scripts"),
+            json!(round(filter.bytes.len() as f64 * 8.0 / n as f64, 2)),
+            "bits",
+        );
+        print(
+            &format!("filter_scripts_per_s_{n}_scripts"),
+            json!((n as f64 / secs).round()),
+            "scripts/s",
+        );
+    }
+}
+
+/// Seconds `import_blocks` takes from `source` into a fresh state with `assume_valid`
+/// (and the block filter index when `filter_index`).
 fn import(
     dir: &Path,
     spec: Arc<ChainSpec>,
     source: &ChainState,
     assume_valid: Option<Hash256>,
+    filter_index: bool,
 ) -> f64 {
     let options = ChainOptions {
         assume_valid,
+        block_filter_index: filter_index,
         ..OPTIONS
     };
     let state = ChainState::open(dir, spec, options, |_| {}).expect("open the import chain state");
@@ -528,7 +630,13 @@ fn main() {
             || ceiling(assume_valid, &source),
             || {
                 (
-                    import(&root.join("import"), spec.clone(), &source, assume_valid),
+                    import(
+                        &root.join("import"),
+                        spec.clone(),
+                        &source,
+                        assume_valid,
+                        false,
+                    ),
                     (),
                 )
             },
@@ -562,8 +670,29 @@ fn main() {
             "ratio",
         );
     }
+    // The block filter index's cost to an import with assume-valid (signatures, which
+    // would hide it, unchecked): without and with it, alternating, the median of each.
+    let mut off = Vec::new();
+    let mut on = Vec::new();
+    let import_dir = root.join("import");
+    for _ in 0..FILTER_REPEATS {
+        off.push(import(&import_dir, spec.clone(), &source, Some(tip), false));
+        on.push(import(&import_dir, spec.clone(), &source, Some(tip), true));
+    }
+    off.sort_by(f64::total_cmp);
+    on.sort_by(f64::total_cmp);
+    let (off, on) = (off[FILTER_REPEATS / 2], on[FILTER_REPEATS / 2]);
+    print("import_secs_filter_index_off", json!(round(off, 2)), "s");
+    print("import_secs_filter_index_on", json!(round(on, 2)), "s");
+    print(
+        "import_with_filter_index_vs_without",
+        json!(round(off / on, 3)),
+        "ratio",
+    );
     // The sources' data directories are copies of this one, made while it is closed.
     drop(source);
+    filter_index_build(&root, &source_dir, spec.clone());
+    filter_sizes();
     if std::env::args().any(|a| a == "local") {
         // `cargo bench --bench sync -- local`: the ceilings and imports only, to profile
         // the chain state without nodes.
@@ -623,6 +752,7 @@ fn main() {
                             &sources[..count],
                             assume_valid,
                             false,
+                            false,
                         );
                         (
                             run.secs,
@@ -681,20 +811,54 @@ fn main() {
             }
         }
     }
-    if only.is_some() {
+    if only.as_ref().is_some_and(|only| only != "filter_index") {
         return;
     }
-    // The metrics variant, back to back so both see the same machine.
-    let off = sync(&root, &runtime, "headers-first", &sources[..1], None, false);
-    let on = sync(&root, &runtime, "headers-first", &sources[..1], None, true);
-    print("with_metrics_sync_secs_off", json!(round(off.secs, 2)), "s");
-    print("with_metrics_sync_secs_on", json!(round(on.secs, 2)), "s");
+    // The 1-peer headers-first sync with the metrics plugin, the filter index, or neither.
+    let one_peer = |metrics: bool, filter_index: bool| {
+        let first = &sources[..1];
+        sync(
+            &root,
+            &runtime,
+            "headers-first",
+            first,
+            None,
+            metrics,
+            filter_index,
+        )
+    };
+    if only.is_none() {
+        // The metrics variant, back to back so both see the same machine.
+        let off = one_peer(false, false);
+        let on = one_peer(true, false);
+        print("with_metrics_sync_secs_off", json!(round(off.secs, 2)), "s");
+        print("with_metrics_sync_secs_on", json!(round(on.secs, 2)), "s");
+        print(
+            "with_metrics_vs_without",
+            json!(round(off.secs / on.secs, 3)),
+            "ratio",
+        );
+        print("with_metrics_scrapes", json!(on.scrapes), "scrapes");
+    }
+    // The block filter index variant (`-- only=filter_index` runs it alone): the 1-peer
+    // headers-first sync without and with `chain.block_filter_index`, alternating, the
+    // median of each.
+    let mut off = Vec::new();
+    let mut on = Vec::new();
+    for _ in 0..REPEATS {
+        off.push(one_peer(false, false).secs);
+        on.push(one_peer(false, true).secs);
+    }
+    off.sort_by(f64::total_cmp);
+    on.sort_by(f64::total_cmp);
+    let (off, on) = (off[REPEATS / 2], on[REPEATS / 2]);
+    print("with_filter_index_sync_secs_off", json!(round(off, 2)), "s");
+    print("with_filter_index_sync_secs_on", json!(round(on, 2)), "s");
     print(
-        "with_metrics_vs_without",
-        json!(round(off.secs / on.secs, 3)),
+        "with_filter_index_vs_without",
+        json!(round(off / on, 3)),
         "ratio",
     );
-    print("with_metrics_scrapes", json!(on.scrapes), "scrapes");
     drop(sources);
     drop(runtime);
     drop(dir);

@@ -1,10 +1,12 @@
 //! Multi-process tests: real `node` binaries on 127.0.0.1, real LMDB files in temporary
 //! directories. One test binary, a module per area.
 
+mod block_filters;
 mod chain_methods;
 mod chainspec;
 mod common;
 mod compact;
+mod core_client;
 mod custom_node;
 mod datadir_faults;
 mod disk_full;

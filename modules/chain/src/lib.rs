@@ -8,7 +8,9 @@
 //!
 //! Profile table `[chain]` ([`ChainConfig`]): `address_index`, `tx_index` (Core's
 //! `-txindex`: txid -> block, kept in each block's write, built in the background for
-//! a chain already stored), `keep_blocks`, `assume_valid`.
+//! a chain already stored), `block_filter_index` (Core's `-blockfilterindex`: BIP158
+//! basic filters and BIP157 headers, kept the same way; `getblockfilter`), `keep_blocks`,
+//! `assume_valid`.
 //!
 //! Metrics: `node_chain_height`, `node_chain_tip_timestamp_seconds`, `node_chain_header_height`, `node_chain_work` (log2),
 //! `node_blocks_connected_total`, `node_blocks_disconnected_total`, `node_reorgs_total`,
@@ -17,6 +19,7 @@
 //! Costs: what `node-chain-state` costs; the RPC methods run on the blocking pool.
 
 mod block_stats;
+mod filter_index;
 mod maintenance;
 mod metrics;
 mod module;

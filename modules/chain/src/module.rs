@@ -30,6 +30,16 @@ pub struct ChainConfig {
     /// line every 10 s; `getindexinfo` says when it is synced); turned off, it is
     /// dropped. Needs every block: not with `keep_blocks`.
     pub tx_index: bool,
+    /// Keep BIP158 basic block filters and BIP157 filter headers of main-chain blocks
+    /// (Bitcoin Core's `-blockfilterindex=basic`), for `getblockfilter` and, unless
+    /// `[peers] block_filters = false`, for light clients over P2P (BIP157, the
+    /// NODE_COMPACT_FILTERS service). Off by default: about 64 bytes plus the filter
+    /// (some 20 bits per distinct script) per block. Turned on for a chain already
+    /// stored, it is built in the background (progress lines; `getindexinfo` says when it
+    /// is synced); turned off, it is dropped. Building it over a stored chain needs every
+    /// block's data (not with `keep_blocks`); on a new chain it works with pruning, which
+    /// keeps only the headers of pruned blocks.
+    pub block_filter_index: bool,
     /// Keep the bodies and undo data of only this many recent main-chain blocks (the UTXO
     /// set and every header stay). 0 keeps every block; otherwise at least 288, Bitcoin
     /// Core's minimum, so the node can still reorganise that deep and serve recent blocks.
@@ -79,6 +89,7 @@ impl ChainConfig {
         Ok(ChainOptions {
             address_index: self.address_index,
             tx_index: self.tx_index,
+            block_filter_index: self.block_filter_index,
             keep_blocks: self.keep_blocks,
             assume_valid: self.assume_valid(spec)?,
         })
@@ -127,7 +138,7 @@ inventory::submit! {
         provides: &[services::CHAIN, services::CHAIN_WRITER, services::CHAIN_STREAM],
         needs: &[],
         uses: &[],
-        methods: &["getblockcount", "getbestblockhash", "getblockhash", "getblockchaininfo", "getchaininfo", "getblockheader", "getblock", "decoderawtransaction", "getchaintips", "getchaintxstats", "getblockstats", "getdeploymentinfo", "getdifficulty", "getindexinfo", "gettxoutsetinfo", "pruneblockchain", "invalidateblock", "reconsiderblock", "verifychain"],
+        methods: &["getblockcount", "getbestblockhash", "getblockhash", "getblockchaininfo", "getchaininfo", "getblockheader", "getblock", "decoderawtransaction", "getchaintips", "getchaintxstats", "getblockstats", "getdeploymentinfo", "getdifficulty", "getindexinfo", "getblockfilter", "gettxoutsetinfo", "pruneblockchain", "invalidateblock", "reconsiderblock", "verifychain"],
         build,
     }
 }
@@ -150,11 +161,13 @@ impl Module for ChainModule {
             keep_blocks = self.config.keep_blocks,
             prune_height = chain.prune_height(),
             tx_index = self.config.tx_index,
+            block_filter_index = self.config.block_filter_index,
             "chain state loaded"
         );
         crate::rpc::register(&ctx, chain.state())?;
         crate::maintenance::register(&ctx, chain.state())?;
         crate::tx_index::start_build(&ctx, chain.state());
+        crate::filter_index::start_build(&ctx, chain.state());
         let metrics = ChainMetrics::new(&chain);
         chain.listen(metrics.clone());
         // Listening before the writer is provided: no block connects before the stream

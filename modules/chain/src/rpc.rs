@@ -111,6 +111,12 @@ pub(crate) fn register(ctx: &StartContext, state: &Arc<ChainState>) -> Result<()
         ),
         ("getindexinfo", INDEX, rpc_help::GETINDEXINFO, getindexinfo),
         (
+            "getblockfilter",
+            crate::filter_index::GETBLOCKFILTER_PARAMS,
+            rpc_help::GETBLOCKFILTER,
+            crate::filter_index::getblockfilter,
+        ),
+        (
             "pruneblockchain",
             PRUNE,
             rpc_help::PRUNEBLOCKCHAIN,
@@ -377,6 +383,9 @@ fn getindexinfo(s: &ChainState, p: RpcParams) -> Result<Value, RpcError> {
             "txindex".to_string(),
             json!({"synced": info.synced, "best_block_height": info.best_block_height}),
         );
+    }
+    if let Some(info) = crate::filter_index::index_info(s) {
+        indexes.insert(crate::filter_index::INDEX_NAME.to_string(), info);
     }
     if let Some(name) = only {
         indexes.retain(|k, _| *k == name);

@@ -192,7 +192,7 @@ Result:
   }
 }"#;
 
-pub(crate) const GETINDEXINFO: &str = r#"Returns the status of one or all available indices currently running in the node (txindex, addressindex).
+pub(crate) const GETINDEXINFO: &str = r#"Returns the status of one or all available indices currently running in the node (txindex, basic block filter index, addressindex).
 
 Result:
 {                               (json object)
@@ -260,4 +260,12 @@ Result:
   "utxo_size_inc" : n,         (numeric, optional) The increase/decrease in size for the utxo index (not discounting op_return and similar)
   "utxo_increase_actual" : n,  (numeric, optional) The increase/decrease in the number of unspent outputs, not counting unspendables
   "utxo_size_inc_actual" : n   (numeric, optional) The increase/decrease in size for the utxo index, not counting unspendables
+}"#;
+
+pub(crate) const GETBLOCKFILTER: &str = r#"Retrieve a BIP 157 content filter for a particular block (needs [chain] block_filter_index).
+
+Result:
+{                      (json object)
+  "filter" : "hex",    (string) the hex-encoded filter data
+  "header" : "hex"     (string) the hex-encoded filter header
 }"#;

@@ -54,8 +54,18 @@ pub struct PeersConfig {
     pub receive_buffer_bytes: usize,
     /// Inventory hashes remembered per peer, to announce nothing it already has.
     pub known_inventory: usize,
-    /// What `version` says we are.
+    /// What `version` says we are (and `getnetworkinfo`'s `subversion`).
     pub user_agent: String,
+    /// Serve BIP157 compact block filters (`getcfilters`, `getcfheaders`,
+    /// `getcfcheckpt`) and advertise NODE_COMPACT_FILTERS when `[chain]
+    /// block_filter_index` is on (Bitcoin Core's `-peerblockfilters`); no effect when the
+    /// index is off.
+    pub block_filters: bool,
+    /// `getnetworkinfo`'s `version`: the Bitcoin Core release (major * 10000 + minor *
+    /// 100) whose RPC answers ours follow, so clients that branch on it (bitcoincore-rpc
+    /// reads below 190000 as Core 0.18's `getblockchaininfo`) read ours right. Our own
+    /// name and version are in `subversion` (`user_agent`).
+    pub core_rpc_version: u32,
 }
 
 impl Default for PeersConfig {
@@ -95,6 +105,12 @@ impl Default for PeersConfig {
             // of a busy transaction flow.
             known_inventory: 20_000,
             user_agent: format!("/node:{}/", env!("CARGO_PKG_VERSION")),
+            // Serving costs nothing until asked, and is what the index is for.
+            block_filters: true,
+            // Core 27.x: its `getblockchaininfo` has no `softforks` (gone since 23.0, in
+            // `getdeploymentinfo` as here) and a string `warnings` (an array from 28.0),
+            // as ours; `getnetworkinfo`, `getindexinfo` and `getblockfilter` match it too.
+            core_rpc_version: 270_000,
         }
     }
 }
@@ -121,6 +137,8 @@ pub(crate) struct Settings {
     pub(crate) max_block_bytes: usize,
     pub(crate) known_inventory: usize,
     pub(crate) user_agent: String,
+    pub(crate) block_filters: bool,
+    pub(crate) core_rpc_version: u32,
     pub(crate) magic: [u8; 4],
 }
 
@@ -238,6 +256,8 @@ impl PeersConfig {
             max_block_bytes: spec.map_or(0, |spec| spec.max_block_size),
             known_inventory: self.known_inventory,
             user_agent: self.user_agent.clone(),
+            block_filters: self.block_filters,
+            core_rpc_version: self.core_rpc_version,
             magic: spec.map_or([0; 4], |spec| spec.magic),
         })
     }

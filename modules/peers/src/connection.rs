@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use node_api::PeerAdmin;
 use node_p2p::{
-    ConnectionType, Message, MessageCodec, PayloadError, Received, BLOCKTXN_COMMAND, BLOCK_COMMAND,
-    CMPCTBLOCK_COMMAND, MIN_PEER_VERSION, SENDHEADERS_VERSION, TX_COMMAND,
+    ConnectionType, FilterRequest, Message, MessageCodec, PayloadError, Received, BLOCKTXN_COMMAND,
+    BLOCK_COMMAND, CMPCTBLOCK_COMMAND, MIN_PEER_VERSION, SENDHEADERS_VERSION, TX_COMMAND,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -396,8 +396,22 @@ async fn handle(peers: &Peers, peer: &Peer, message: Message, bytes: usize) {
             return;
         }
         Message::Verack => return,
-        Message::Unknown { command, .. } => {
-            tracing::trace!(peer = %peer.id, %command, "ignoring unknown command");
+        Message::Unknown { command, payload } => {
+            // Decoded whether or not we serve filters: Core answers a request for a
+            // service it does not offer by disconnecting, not by ignoring it.
+            match FilterRequest::decode(command.as_str(), payload) {
+                Some(Ok(request)) => peers.serve_filter_request(peer, request).await,
+                Some(Err(source)) => {
+                    let error = PayloadError::Malformed {
+                        command: "BIP157 request",
+                        source,
+                    };
+                    garbage(peers, peer, &error);
+                }
+                None => {
+                    tracing::trace!(peer = %peer.id, %command, "ignoring unknown command")
+                }
+            }
             return;
         }
         Message::Ping(nonce) => {

@@ -36,7 +36,10 @@
 //!   `DATADIR/peers.addr` while the node runs (port 0 picks a free one). Every task ends
 //!   when the module is cancelled, and none returns an error for what a peer does (a
 //!   disconnect, a bad frame, a failed dial is handled and logged where it happens):
-//!   only a bug stops the node.
+//!   only a bug stops the node. With the chain's block filter index on (and `[peers]
+//!   block_filters`), BIP157 requests are served and NODE_COMPACT_FILTERS advertised
+//!   (`filters.rs`, Core's limits: 1,000 filters, 2,000 hashes; a request past them is
+//!   disconnected).
 //! - **Metrics**: `node_peers_connected{direction}`, `node_p2p_messages_total` and
 //!   `node_p2p_bytes_total` `{direction,command}` (commands outside the protocol's list as
 //!   `other`), `node_peers_banned_total`.
@@ -60,6 +63,7 @@ mod config;
 mod connection;
 mod error;
 mod eviction;
+mod filters;
 mod inventory;
 mod manager;
 mod metrics;

@@ -9,7 +9,10 @@ use std::time::Duration;
 use node_api::rpc::{codes, Param, RpcError, RpcParams};
 use node_api::PeerAdmin;
 use node_api::{BoxError, MethodEntry, RunOn, StartContext};
-use node_p2p::{ConnectionType, PeerId, NODE_NETWORK, NODE_NETWORK_LIMITED, PROTOCOL_VERSION};
+use node_p2p::{
+    ConnectionType, PeerId, NODE_COMPACT_FILTERS, NODE_NETWORK, NODE_NETWORK_LIMITED,
+    PROTOCOL_VERSION,
+};
 use serde_json::{json, Map, Value};
 
 use crate::bans::Subnet;
@@ -97,6 +100,7 @@ fn services_hex(services: u64) -> String {
 fn services_names(services: u64) -> Vec<&'static str> {
     [
         (NODE_NETWORK, "NETWORK"),
+        (NODE_COMPACT_FILTERS, "COMPACT_FILTERS"),
         (NODE_NETWORK_LIMITED, "NETWORK_LIMITED"),
     ]
     .into_iter()
@@ -165,13 +169,6 @@ fn getpeerinfo(peers: &Arc<Peers>, _: RpcParams) -> Result<Value, RpcError> {
     Ok(Value::Array(out))
 }
 
-fn client_version() -> u64 {
-    let part = |s: &str| s.parse::<u64>().unwrap_or(0);
-    part(env!("CARGO_PKG_VERSION_MAJOR")) * 10_000
-        + part(env!("CARGO_PKG_VERSION_MINOR")) * 100
-        + part(env!("CARGO_PKG_VERSION_PATCH"))
-}
-
 fn getnetworkinfo(peers: &Arc<Peers>, _: RpcParams) -> Result<Value, RpcError> {
     let all = peers.all_peers();
     let inbound = all
@@ -200,7 +197,7 @@ fn getnetworkinfo(peers: &Arc<Peers>, _: RpcParams) -> Result<Value, RpcError> {
         }));
     }
     Ok(json!({
-        "version": client_version(),
+        "version": peers.settings.core_rpc_version,
         "subversion": peers.settings.user_agent,
         "protocolversion": PROTOCOL_VERSION,
         "localservices": services_hex(peers.local_services()),
@@ -386,6 +383,9 @@ mod tests {
         assert_eq!(services_hex(1), "0000000000000001");
         assert_eq!(services_names(1), ["NETWORK"]);
         assert!(services_names(0).is_empty());
-        assert_eq!(client_version(), 100);
+        assert_eq!(
+            services_names(NODE_NETWORK | NODE_COMPACT_FILTERS),
+            ["NETWORK", "COMPACT_FILTERS"]
+        );
     }
 }

@@ -56,8 +56,8 @@ pub(crate) const GETNETWORKINFO: &str = r#"Returns an object containing various 
 
 Result:
 {                                                    (json object)
-  "version" : n,                                     (numeric) the node's version (major * 10000 + minor * 100 + patch)
-  "subversion" : "str",                              (string) the node's subversion string
+  "version" : n,                                     (numeric) the Bitcoin Core release whose RPC answers these follow ([peers] core_rpc_version, default 270000)
+  "subversion" : "str",                              (string) this node's name and version ([peers] user_agent)
   "protocolversion" : n,                             (numeric) the protocol version
   "localservices" : "hex",                           (string) the services we offer to the network
   "localservicesnames" : [                           (json array) the services we offer to the network, in human-readable form

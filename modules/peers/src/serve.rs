@@ -21,13 +21,15 @@ const MAX_ADDR_FUTURE_SECS: u64 = 600;
 impl Peers {
     /// The services we offer: [`NODE_NETWORK`], or [`NODE_NETWORK_LIMITED`] when the
     /// chain is pruned (it serves every header but only recent bodies), as Bitcoin Core
-    /// does, so peers fetch old blocks elsewhere.
+    /// does, so peers fetch old blocks elsewhere; with NODE_COMPACT_FILTERS when we serve
+    /// BIP157 filters (`filters.rs`).
     pub fn local_services(&self) -> u64 {
-        if self.chain.is_pruned() {
+        let network = if self.chain.is_pruned() {
             NODE_NETWORK_LIMITED
         } else {
             NODE_NETWORK
-        }
+        };
+        network | self.filter_services()
     }
 
     /// Our `version` for `peer`.

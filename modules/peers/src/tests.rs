@@ -45,6 +45,16 @@ impl Harness {
             |_| {},
         )
         .unwrap();
+        Harness::start_on(chain, dir, tweak).await
+    }
+
+    /// A harness on a chain the test opened in `dir`.
+    async fn start_on(
+        chain: Arc<dyn ChainView>,
+        dir: tempfile::TempDir,
+        tweak: impl FnOnce(&mut PeersConfig),
+    ) -> Harness {
+        let spec = chain.spec();
         let mut config = PeersConfig {
             listen: Some("127.0.0.1:0".into()),
             ..PeersConfig::default()
@@ -523,4 +533,61 @@ async fn getdata_is_served_only_while_little_is_queued() {
     );
     assert!(!peer.cancel.is_cancelled(), "a slow reader is not dropped");
     h.stop().await;
+}
+
+#[tokio::test]
+async fn filter_requests_before_the_index_has_caught_up_get_no_answer_as_in_core() {
+    use node_chain_state::testing::{Builder, Wallet};
+    use node_p2p::{FilterReply, FilterRequest, NODE_COMPACT_FILTERS};
+
+    let dir = tempfile::tempdir().unwrap();
+    let spec = ChainSpec::by_name("regtest").unwrap();
+    let path = dir.path().join("chain");
+    {
+        let chain = LocalChain::open(&path, spec.clone(), ChainOptions::default(), |_| {}).unwrap();
+        let mut builder = Builder::new(chain.state());
+        for _ in 0..3 {
+            let block = builder.next_block(&Wallet::new(1), vec![]);
+            chain.state().accept_block(&block).unwrap();
+        }
+    }
+    let options = ChainOptions {
+        block_filter_index: true,
+        ..ChainOptions::default()
+    };
+    let chain = LocalChain::open(&path, spec, options, |_| {}).unwrap();
+    let state = chain.state().clone();
+    assert!(!chain.filter_index_info().unwrap().synced);
+    let tip = chain.tip().hash;
+    let harness = Harness::start_on(chain, dir, |_| {}).await;
+    assert_ne!(harness.peers.local_services() & NODE_COMPACT_FILTERS, 0);
+    let mut raw = harness.raw().await;
+    raw.handshake().await;
+    let request = FilterRequest::GetCFilters {
+        filter_type: 0,
+        start_height: 0,
+        stop_hash: tip,
+    };
+    raw.send(&request.message()).await;
+    let before = raw.drain(1).await;
+    assert!(
+        !before.iter().any(|m| m.command() == "cfilter"),
+        "no filter before the index has them: {before:?}"
+    );
+    // Built: the same request is answered, on the same connection.
+    while !state.build_filter_index_batch().unwrap().unwrap().synced {}
+    raw.send(&request.message()).await;
+    let answers: Vec<FilterReply> = raw
+        .drain(2)
+        .await
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::Unknown { command, payload } => {
+                FilterReply::decode(command.as_str(), &payload).map(Result::unwrap)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers.len(), 4, "genesis and three blocks");
+    harness.stop().await;
 }

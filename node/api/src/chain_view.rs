@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use node_chain::{
     Block, BlockHeader, BlockIndexEntry, BlockOutcome, ChainError, ChainEvent, ChainSpec, Coin,
-    Hash256, NextBlock, OutPoint, ProposalError, Tip, TxIndexInfo, TxLocation,
+    FilterIndexInfo, Hash256, NextBlock, OutPoint, ProposalError, StoredFilter, Tip, TxIndexInfo,
+    TxLocation,
 };
 
 /// The read-only chain: what plugins, RPC and the mempool read. Every call is a short
@@ -51,6 +52,16 @@ pub trait ChainView: Send + Sync {
     /// The main-chain block holding a confirmed transaction and its position there;
     /// `None` when it is not confirmed or the index is off.
     fn transaction_location(&self, txid: &Hash256) -> Result<Option<TxLocation>, ChainError>;
+    /// How far the block filter index (`[chain] block_filter_index`) is built; `None`
+    /// when it is off.
+    fn filter_index_info(&self) -> Option<FilterIndexInfo> {
+        None
+    }
+    /// A block's BIP158 filter and BIP157 header from the block filter index; `None` when
+    /// the index is off or does not cover the block.
+    fn block_filter(&self, _hash: &Hash256) -> Result<Option<StoredFilter>, ChainError> {
+        Ok(None)
+    }
     /// Block locator of the main chain (tip first, then exponentially sparser).
     fn locator(&self) -> Vec<Hash256>;
     /// Height of the last main-chain block in `locator`.

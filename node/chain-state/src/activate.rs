@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::connect::Scripts;
 use super::pipeline::run_is_full;
 use super::records::encode;
-use super::{connect, prune, tx_index, BlockIndexEntry, ChainError, ChainState};
+use super::{connect, filter_index, prune, tx_index, BlockIndexEntry, ChainError, ChainState};
 use node_chain::block::Block;
 use node_chain::events::ChainEvent;
 use node_chain::hash::Hash256;
@@ -153,6 +153,7 @@ impl ChainState {
             return Ok(());
         };
         let prune_height = self.prune_height();
+        let filters = self.filter_index_follows();
         let pruned = self.store.write(|txn, dbs| {
             for (i, b) in run.iter().enumerate() {
                 if let Some(entry) = &b.new_entry {
@@ -173,15 +174,24 @@ impl ChainState {
                 if self.options.tx_index {
                     tx_index::add_block(txn, dbs, &b.block, &b.hash)?;
                 }
+                if filters {
+                    filter_index::add_block(txn, dbs, &b.block, &b.hash, heights[i])?;
+                }
             }
-            prune::prune_step(
+            let pruned = prune::prune_step(
                 txn,
                 dbs,
                 &self.tree(),
                 prune_height,
                 last_height,
                 self.options.keep_blocks,
-            )
+            )?;
+            if let Some(pruned) = pruned.as_ref().filter(|_| self.options.block_filter_index) {
+                for (hash, _) in &pruned.entries {
+                    filter_index::prune_block(txn, dbs, hash)?;
+                }
+            }
+            Ok(pruned)
         })?;
         if let Some(pruned) = pruned {
             let mut tree = self.tree.write().unwrap_or_else(|e| e.into_inner());
@@ -226,13 +236,23 @@ impl ChainState {
         let block = self
             .block(&hash)?
             .ok_or_else(|| ChainError::Corrupt(format!("tip {hash} has no data to disconnect")))?;
+        let filter_build = self.filter_build_after_disconnect(height);
         self.store.write(|txn, dbs| {
             connect::disconnect_block(txn, dbs, self.options.address_index, &block, &hash, height)?;
             if self.options.tx_index {
                 tx_index::remove_block(txn, dbs, &block, &hash)?;
             }
+            if self.options.block_filter_index {
+                filter_index::remove_block(txn, dbs, &hash)?;
+            }
+            if let Some(next) = filter_build {
+                Self::write_filter_build_progress(txn, dbs, next)?;
+            }
             Ok(())
         })?;
+        if let Some(next) = filter_build {
+            self.set_filter_build(next);
+        }
         {
             let mut tree = self.tree.write().unwrap_or_else(|e| e.into_inner());
             tree.pop_main();

@@ -32,8 +32,16 @@ pub const RECOVERY: &str = "move the data directory aside and start the node on 
 pub const DATA_FILE: &str = "data.mdb";
 
 /// The tables of the chain state, as [`super::store`] creates them.
-pub const TABLES: [&str; 8] = [
-    "blocks", "index", "main", "utxo", "undo", "meta", "address", "tx_index",
+pub const TABLES: [&str; 9] = [
+    "blocks",
+    "index",
+    "main",
+    "utxo",
+    "undo",
+    "meta",
+    "address",
+    "tx_index",
+    "block_filter",
 ];
 
 const MDB_MAGIC: u32 = 0xBEEF_C0DE;

@@ -6,7 +6,8 @@
 //! `node-api` contract, so they build without LMDB (heed) or rayon.
 //!
 //! What it keeps: blocks, the block index, the main chain, the UTXO set, undo data,
-//! metadata, an optional address index and an optional transaction index (`tx_index.rs`),
+//! metadata, an optional address index, an optional transaction index (`tx_index.rs`) and
+//! an optional BIP157/158 block filter index (`filter_index.rs`),
 //! with fork choice by most cumulative work; blocks may be marked invalid by hand
 //! (`invalidate.rs`) and the last blocks re-checked (`verify_chain.rs`).
 //!
@@ -31,6 +32,7 @@
 mod accept;
 mod activate;
 mod connect;
+mod filter_index;
 pub mod import;
 pub mod integrity;
 mod invalidate;
@@ -69,6 +71,7 @@ pub use node_chain::{
     ProposalError, Tip, TxIndexInfo, TxLocation, ANTI_DOS_MARGIN_BLOCKS, MAX_RUN_BLOCKS,
     MAX_RUN_BYTES, MIN_KEEP_BLOCKS,
 };
+pub use node_chain::{FilterIndexInfo, StoredFilter};
 
 use self::store::{Store, WriteError};
 use self::tree::BlockTree;
@@ -98,6 +101,9 @@ pub struct ChainOptions {
     /// Keep an index from txid to the main-chain block holding it (Bitcoin Core's
     /// `-txindex`), so any confirmed transaction can be looked up by txid.
     pub tx_index: bool,
+    /// Keep BIP158 basic filters and BIP157 filter headers of main-chain blocks (Bitcoin
+    /// Core's `-blockfilterindex`; see `filter_index.rs`).
+    pub block_filter_index: bool,
     /// Keep the bodies and undo data of only this many recent main-chain blocks; 0 keeps
     /// everything. At least [`MIN_KEEP_BLOCKS`] when set.
     pub keep_blocks: u32,
@@ -134,6 +140,9 @@ pub struct ChainState {
     /// How far the tx index is built: `tx_index::SYNCED`, or the last height indexed
     /// while it is being built (see `tx_index.rs`).
     tx_index_built: AtomicU64,
+    /// How far the block filter index is built: `filter_index::SYNCED`, or the next
+    /// height to build (see `filter_index.rs`).
+    filter_index_built: AtomicU64,
     sink: EventSink,
 }
 

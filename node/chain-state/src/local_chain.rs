@@ -99,6 +99,12 @@ impl ChainView for LocalChain {
     fn tx_index_info(&self) -> Option<TxIndexInfo> {
         self.state.tx_index_info()
     }
+    fn filter_index_info(&self) -> Option<node_chain::FilterIndexInfo> {
+        self.state.filter_index_info()
+    }
+    fn block_filter(&self, hash: &Hash256) -> Result<Option<node_chain::StoredFilter>, ChainError> {
+        self.state.block_filter(hash)
+    }
     fn transaction_location(&self, txid: &Hash256) -> Result<Option<TxLocation>, ChainError> {
         self.state.transaction_location(txid)
     }

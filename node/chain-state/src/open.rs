@@ -100,6 +100,12 @@ impl ChainState {
         let prune_height =
             store.read(|txn, dbs| Ok(decode_prune_height(dbs.meta.get(txn, PRUNE_HEIGHT_KEY)?)))?;
         let tx_index_built = super::tx_index::prepare(&store, options.tx_index, prune_height)?;
+        let filter_index_built = super::filter_index::prepare(
+            &store,
+            options.block_filter_index,
+            options.keep_blocks,
+            prune_height,
+        )?;
         if prune_height > 0 && options.keep_blocks == 0 {
             tracing::warn!(
                 prune_height,
@@ -117,12 +123,17 @@ impl ChainState {
             options,
             prune_height: AtomicU32::new(prune_height),
             tx_index_built: AtomicU64::new(tx_index_built),
+            filter_index_built: AtomicU64::new(filter_index_built),
             sink: Box::new(sink),
         });
         {
             let _writer = state.writer.lock().unwrap_or_else(|e| e.into_inner());
             let tip = state.tree().tip();
             state.activate_best_chain(tip)?;
+        }
+        if state.tip().height == 0 {
+            // A new chain's index starts complete: genesis's filter, at once.
+            state.build_filter_index_batch()?;
         }
         Ok(state)
     }

@@ -31,6 +31,9 @@ pub(crate) struct Dbs {
     pub(crate) address: Database<Bytes, Bytes>,
     /// Txid -> block hash ++ position (u32 little-endian), when the tx index is on.
     pub(crate) tx_index: Database<Bytes, Bytes>,
+    /// Block hash -> filter header ++ filter hash ++ BIP158 filter, when the block filter
+    /// index is on (`filter_index.rs`).
+    pub(crate) block_filter: Database<Bytes, Bytes>,
 }
 
 /// Why a write did not happen.
@@ -110,6 +113,7 @@ impl Store {
             meta: env.create_database(&mut wtxn, Some("meta"))?,
             address: env.create_database(&mut wtxn, Some("address"))?,
             tx_index: env.create_database(&mut wtxn, Some("tx_index"))?,
+            block_filter: env.create_database(&mut wtxn, Some("block_filter"))?,
         };
         wtxn.commit()?;
         tracing::debug!(map_size = current, "chain store open");

@@ -96,6 +96,10 @@ pub enum ChainError {
     /// `-prune` too).
     #[error("tx_index needs every block: {0}")]
     TxIndexNeedsBlocks(String),
+    /// The block filter index cannot be built over this data directory's blocks (pruned,
+    /// or pruning on while it would be built).
+    #[error("block_filter_index: {0}")]
+    FilterIndexNeedsBlocks(String),
     /// A peer's headers lead to a chain with less work than the anti-DoS threshold (the
     /// tip's work less [`ANTI_DOS_MARGIN_BLOCKS`] blocks' worth): not stored, as Bitcoin
     /// Core does since 24.0, so cheap forks cannot fill the index. Not a rule broken by

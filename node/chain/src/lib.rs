@@ -25,6 +25,7 @@
 
 pub mod address;
 pub mod block;
+pub mod block_filter;
 pub mod chain_error;
 pub mod coin;
 pub mod encode;
@@ -51,6 +52,7 @@ mod test_vectors;
 
 pub use address::{Address, AddressError};
 pub use block::{Block, BlockHeader, HEADER_SIZE};
+pub use block_filter::{FilterIndexInfo, StoredFilter};
 pub use chain_error::{
     anti_dos_threshold, is_disk_full_io, ChainError, ChainIdentity, ProposalError,
     ANTI_DOS_MARGIN_BLOCKS, MAX_RUN_BLOCKS, MAX_RUN_BYTES, MIN_KEEP_BLOCKS,

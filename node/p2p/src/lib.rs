@@ -3,7 +3,8 @@
 //! What it holds: the framing codec ([`MessageCodec`]: chain magic, 12-byte command,
 //! length, sha256d checksum), the messages ([`Message`]: version/verack, ping/pong,
 //! getheaders/headers, inv/getdata/notfound, block, tx, getaddr/addr, sendheaders, and BIP152's sendcmpct/cmpctblock/getblocktxn/blocktxn with
-//! their short ids; any
+//! their short ids, BIP157's filter messages ([`FilterRequest`], [`FilterReply`], carried
+//! as unknown commands); any
 //! other command decodes as [`Message::Unknown`]), the [`Topic`]s inbound messages are
 //! routed by, and what a connected peer is ([`PeerInfo`], [`PeerEvent`]). Formats only:
 //! the connections themselves belong to the peers module.
@@ -17,6 +18,7 @@ mod compact;
 mod compact_vectors;
 mod error;
 mod events;
+mod filters;
 mod message;
 mod peer;
 mod topic;
@@ -28,6 +30,10 @@ pub use compact::{
 };
 pub use error::{CodecError, PayloadError};
 pub use events::PeerEvent;
+pub use filters::{
+    FilterReply, FilterRequest, CFCHECKPT_INTERVAL, MAX_GETCFHEADERS_SIZE, MAX_GETCFILTERS_SIZE,
+    NODE_COMPACT_FILTERS,
+};
 pub use message::{
     AddrEntry, Command, GetHeaders, InvType, Inventory, Message, NetAddress, VersionMessage,
     BLOCKTXN_COMMAND, BLOCK_COMMAND, CMPCTBLOCK_COMMAND, KNOWN_COMMANDS, MAX_ADDR, MAX_HEADERS,
