@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use node_api::rpc::Param;
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainStream, ConfigError, Module, ModuleConfig,
+    async_trait, inventory, service, BoxError, ChainStream, ConfigError, Module, ModuleConfig,
     ModuleFactory, RunOn, StartContext, StreamError, StreamStart,
 };
 use schemars::JsonSchema;
@@ -65,7 +65,7 @@ inventory::submit! {
         description: "counts blocks connected and disconnected since start (custom-node example)",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &[services::CHAIN_STREAM],
+        needs: &[service::<dyn ChainStream>()],
         uses: &[],
         methods: &["gettipstats"],
         build,

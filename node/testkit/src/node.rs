@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use node_api::chain::{Block, Transaction};
 use node_api::{
-    async_trait, inventory, services, Accepted, BoxError, ChainStream, ChainView, ChainWriter,
+    async_trait, inventory, service, Accepted, BoxError, ChainStream, ChainView, ChainWriter,
     EventBus, MempoolError, MempoolService, MinerService, Module, ModuleFactory, PeerService,
     RpcError, RpcRegistry, StartContext, StreamStart, WalletService,
 };
@@ -84,8 +84,8 @@ inventory::submit! {
         description: "hands a test the services of an in-process node (node-testkit)",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &[services::CHAIN, services::CHAIN_WRITER, services::CHAIN_STREAM],
-        uses: &[services::MEMPOOL, services::PEERS, services::WALLET, services::MINER],
+        needs: &[service::<dyn ChainView>(), service::<dyn ChainWriter>(), service::<dyn ChainStream>()],
+        uses: &[service::<dyn MempoolService>(), service::<dyn PeerService>(), service::<dyn WalletService>(), service::<dyn MinerService>()],
         methods: &[],
         build: |_| Ok(Box::new(ProbeModule)),
     }
@@ -109,7 +109,7 @@ inventory::submit! {
         name: "testkit-peers",
         description: "a recording peers service with no network (node-testkit)",
         registered_by: env!("CARGO_PKG_NAME"),
-        provides: &[services::PEERS],
+        provides: &[service::<dyn PeerService>()],
         needs: &[],
         uses: &[],
         methods: &[],

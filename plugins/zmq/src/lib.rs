@@ -49,8 +49,8 @@ use std::sync::Arc;
 
 use node_api::rpc::{Param, RpcError, RpcParams};
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainStream, ConfigError, MethodEntry, Module,
-    ModuleConfig, ModuleFactory, RunOn, StartContext, StreamStart,
+    async_trait, inventory, service, BoxError, ChainStream, ConfigError, MempoolService,
+    MethodEntry, Module, ModuleConfig, ModuleFactory, RunOn, StartContext, StreamStart,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -125,8 +125,8 @@ inventory::submit! {
         description: "publishes hashblock, hashtx, rawblock, rawtx and sequence over ZeroMQ as bitcoind does (plugin)",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &[services::CHAIN_STREAM],
-        uses: &[services::MEMPOOL],
+        needs: &[service::<dyn ChainStream>()],
+        uses: &[service::<dyn MempoolService>()],
         methods: &["getzmqnotifications"],
         build,
     }

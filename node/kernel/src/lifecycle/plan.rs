@@ -99,7 +99,7 @@ pub fn plan(mut profile: Profile) -> Result<Plan, ProfileError> {
     let mut providers: BTreeMap<&str, &str> = BTreeMap::new();
     for m in &built {
         for service in m.factory.provides {
-            if let Some(first) = providers.insert(service, m.factory.name) {
+            if let Some(first) = providers.insert(service.name(), m.factory.name) {
                 return Err(ProfileError::DuplicateService {
                     file,
                     service: service.to_string(),
@@ -111,7 +111,7 @@ pub fn plan(mut profile: Profile) -> Result<Plan, ProfileError> {
     }
     for m in &built {
         for service in m.factory.needs {
-            if !providers.contains_key(service) {
+            if !providers.contains_key(service.name()) {
                 return Err(ProfileError::MissingService {
                     file,
                     module: m.factory.name.to_string(),

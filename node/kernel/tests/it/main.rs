@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use node_kernel::http::{response, Access, Route};
 use node_kernel::{
-    async_trait, inventory, plan, run, without_settings, Behaviour, BoxError, ConfigError,
+    async_trait, inventory, plan, run, service, without_settings, Behaviour, BoxError, ConfigError,
     KernelError, Module, ModuleConfig, ModuleFactory, Profile, ProfileSource, Service,
     StartContext, StrategyFactory,
 };
@@ -48,6 +48,12 @@ trait Net: Send + Sync {
 }
 impl Service for dyn Net {
     const NAME: &'static str = "net";
+}
+
+/// A different type under the name of [`Store`]: a declaration of it is not one of `Store`.
+trait Impostor: Send + Sync {}
+impl Service for dyn Impostor {
+    const NAME: &'static str = "store";
 }
 
 struct Owned(&'static str);
@@ -144,6 +150,8 @@ impl Module for TestModule {
             "rogue" => {
                 ctx.require::<dyn Store>()?;
             }
+            // Declares a service of the same name but another type.
+            "impostor" => ctx.provide::<dyn Store>(Arc::new(Owned(name)))?,
             _ => {}
         }
         match self.config.failing_task.as_str() {
@@ -178,24 +186,29 @@ fn build(name: &'static str, config: &ModuleConfig) -> Result<Box<dyn Module>, C
 
 inventory::submit! {
     ModuleFactory { name: "store", description: "provides storage", registered_by: env!("CARGO_PKG_NAME"),
-        provides: &["store"], needs: &[], uses: &[], methods: &[], build: |c| build("store", c) }
+        provides: &[service::<dyn Store>()], needs: &[], uses: &[], methods: &[], build: |c| build("store", c) }
 }
 inventory::submit! {
     ModuleFactory { name: "net", description: "needs storage", registered_by: env!("CARGO_PKG_NAME"),
-        provides: &["net"], needs: &["store"], uses: &[], methods: &[], build: |c| build("net", c) }
+        provides: &[service::<dyn Net>()], needs: &[service::<dyn Store>()], uses: &[], methods: &[], build: |c| build("net", c) }
 }
 inventory::submit! {
     ModuleFactory { name: "api", description: "needs net, uses store", registered_by: env!("CARGO_PKG_NAME"),
-        provides: &[], needs: &["net"], uses: &["store"], methods: &[], build: |c| build("api", c) }
+        provides: &[], needs: &[service::<dyn Net>()], uses: &[service::<dyn Store>()], methods: &[], build: |c| build("api", c) }
 }
 inventory::submit! {
     ModuleFactory { name: "store2", description: "provides storage too", registered_by: env!("CARGO_PKG_NAME"),
-        provides: &["store"], needs: &[], uses: &[], methods: &[], build: |c| build("store2", c) }
+        provides: &[service::<dyn Store>()], needs: &[], uses: &[], methods: &[], build: |c| build("store2", c) }
 }
 inventory::submit! {
     ModuleFactory { name: "rogue", description: "asks for storage without declaring it",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[], needs: &[], uses: &[], methods: &[], build: |c| build("rogue", c) }
+}
+inventory::submit! {
+    ModuleFactory { name: "impostor", description: "provides storage under another type's declaration",
+        registered_by: env!("CARGO_PKG_NAME"),
+        provides: &[service::<dyn Impostor>()], needs: &[], uses: &[], methods: &[], build: |c| build("impostor", c) }
 }
 
 fn load(text: &str, env: &[(&str, &str)], sets: &[&str]) -> Result<node_kernel::Plan, String> {
@@ -227,7 +240,7 @@ fn unknown_module_lists_registered_ones() {
         "{e}"
     );
     assert!(
-        e.contains("registered: api, net, rogue, store, store2, web"),
+        e.contains("registered: api, impostor, net, rogue, store, store2, web"),
         "{e}"
     );
 }
@@ -479,7 +492,19 @@ async fn asking_for_an_undeclared_service_fails_the_start_clearly() {
     assert_eq!(
         err.to_string(),
         "module \"rogue\" failed to start: module \"rogue\" asks for service \"store\" \
-         without declaring it in `needs`, so it may start before its provider"
+         (dyn it::Store) without declaring it in `needs`, so it may start before its provider"
+    );
+}
+
+#[tokio::test]
+async fn a_declaration_is_held_to_its_type_not_its_name() {
+    let _serial = SERIAL.lock().await;
+    take_journal();
+    let err = run_profile("\"impostor\"", "").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "module \"impostor\" failed to start: module \"impostor\" provides service \"store\" \
+         (dyn it::Store) without declaring it in `provides`"
     );
 }
 
