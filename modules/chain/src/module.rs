@@ -138,7 +138,7 @@ inventory::submit! {
         provides: &[service::<dyn ChainView>(), service::<dyn ChainWriter>(), service::<dyn ChainStream>()],
         needs: &[],
         uses: &[],
-        methods: &["getblockcount", "getbestblockhash", "getblockhash", "getblockchaininfo", "getchaininfo", "getblockheader", "getblock", "decoderawtransaction", "getchaintips", "getchaintxstats", "getblockstats", "getdeploymentinfo", "getdifficulty", "getindexinfo", "getblockfilter", "gettxoutsetinfo", "pruneblockchain", "invalidateblock", "reconsiderblock", "verifychain"],
+        methods: &[&crate::rpc::METHODS, &crate::maintenance::METHODS],
         build,
     }
 }

@@ -40,7 +40,7 @@ inventory::submit! {
         // getrawtransaction asks the wallet for the block of a wallet transaction; the
         // wallet needs the pool, so it starts later and is looked up at each call.
         uses: &[service::<dyn WalletService>()],
-        methods: &["getmempoolinfo", "getrawmempool", "getmempoolentry", "sendrawtransaction", "getrawtransaction", "getmempoolancestors", "getmempooldescendants", "gettxout", "prioritisetransaction", "savemempool", "estimatesmartfee"],
+        methods: &[&crate::rpc::METHODS, &crate::rpc::RAW_METHODS, &crate::rpc::SAVEMEMPOOL],
         build,
     }
 }

@@ -85,7 +85,7 @@ inventory::submit! {
         provides: &[service::<dyn MinerService>()],
         needs: &[service::<dyn ChainView>(), service::<dyn ChainWriter>(), service::<dyn MempoolService>()],
         uses: &[service::<dyn WalletService>(), service::<dyn PeerService>()],
-        methods: &["getmininginfo", "generatetoaddress", "setgenerate", "getblocktemplate", "getnetworkhashps", "submitblock"],
+        methods: &[&crate::rpc::GETMININGINFO, &crate::rpc::GETNETWORKHASHPS, &crate::rpc::GENERATETOADDRESS, &crate::rpc::SETGENERATE, &crate::gbt::GETBLOCKTEMPLATE, &crate::gbt::SUBMITBLOCK],
         build,
     }
 }

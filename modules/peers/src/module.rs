@@ -47,7 +47,7 @@ inventory::submit! {
         provides: &[service::<dyn PeerService>()],
         needs: &[service::<dyn ChainView>()],
         uses: &[],
-        methods: &["getpeerinfo", "getnetworkinfo", "getconnectioncount", "addnode", "disconnectnode", "setban", "listbanned", "clearbanned", "ping", "getnettotals"],
+        methods: &[&crate::rpc::METHODS],
         build,
     }
 }

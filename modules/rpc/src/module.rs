@@ -53,7 +53,7 @@ inventory::submit! {
         // answers and the cookie exists, their methods are registered, and no call
         // reaches them while they stop.
         uses: &[service::<dyn ChainView>(), service::<dyn MempoolService>(), service::<dyn PeerService>(), service::<dyn WalletService>()],
-        methods: &["getrpcinfo"],
+        methods: &[&crate::rpcinfo::GETRPCINFO],
         build,
     }
 }

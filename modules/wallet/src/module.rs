@@ -35,7 +35,7 @@ inventory::submit! {
         provides: &[service::<dyn WalletService>()],
         needs: &[service::<dyn ChainView>(), service::<dyn MempoolService>()],
         uses: &[],
-        methods: &["getnewaddress", "listaddresses", "getbalance", "listunspent", "sendtoaddress", "sendfrom", "getaddressinfo", "getrawchangeaddress", "getwalletinfo", "listwallets", "validateaddress", "gettransaction", "listtransactions", "listsinceblock", "getreceivedbyaddress", "sendmany", "settxfee", "abandontransaction", "encryptwallet", "walletpassphrase", "walletlock", "walletpassphrasechange", "dumpprivkey", "importprivkey", "backupwallet"],
+        methods: &[&crate::rpc::METHODS, &crate::rpc_history::METHODS, &crate::rpc_send::METHODS, &crate::rpc_keys::METHODS],
         build,
     }
 }

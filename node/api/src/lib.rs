@@ -63,7 +63,8 @@ pub use metrics;
 pub use node_chain as chain;
 pub use node_kernel::http::{self, Access, HttpRequest, HttpResponse, Route};
 pub use node_kernel::rpc::{
-    self, MethodEntry, Param, ParamKind, RpcError, RpcParams, RpcRegistry, RunOn,
+    self, Method, MethodEntry, MethodList, Param, ParamKind, RpcError, RpcParams, RpcRegistry,
+    RunOn,
 };
 pub use node_kernel::{
     async_trait, inventory, registered_modules, registered_strategies, service, without_settings,

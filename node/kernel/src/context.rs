@@ -11,7 +11,7 @@ use crate::error::BoxError;
 use crate::events::EventBus;
 use crate::http::{HttpHub, Route};
 use crate::profile::NodeSettings;
-use crate::rpc::{MethodEntry, RpcRegistry, RunOn};
+use crate::rpc::{Method, MethodEntry, RpcError, RpcParams, RpcRegistry, RunOn};
 use crate::services::{Later, Service, ServiceDecl, Services};
 use crate::tasks::{TaskOutcome, TaskSpawner};
 use crate::DataDir;
@@ -148,6 +148,24 @@ impl StartContext {
     ) -> Result<(), BoxError> {
         self.rpc
             .register_table(self.module(), state, run, methods)
+            .map_err(Into::into)
+    }
+
+    /// Registers one method with an async handler, under this module's name; the factory
+    /// lists the same constant in `methods`.
+    pub fn register_method<F, Fut>(&self, method: &Method, handler: F) -> Result<(), BoxError>
+    where
+        F: Fn(RpcParams) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<serde_json::Value, RpcError>> + Send + 'static,
+    {
+        self.rpc
+            .register(
+                self.module(),
+                method.name,
+                method.params,
+                method.help,
+                handler,
+            )
             .map_err(Into::into)
     }
 

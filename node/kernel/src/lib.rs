@@ -51,7 +51,7 @@ pub use logging::LogControl;
 pub use module::{registered_modules, Module, ModuleConfig, ModuleFactory};
 pub use profile::{NodeSettings, Profile, ProfileSource};
 pub use reference::config_reference;
-pub use rpc::{MethodEntry, RpcError, RpcParams, RpcRegistry, RunOn};
+pub use rpc::{Method, MethodEntry, MethodList, RpcError, RpcParams, RpcRegistry, RunOn};
 pub use services::{service, Later, Service, ServiceDecl};
 pub use strategy::{
     registered_strategies, without_settings, Behaviour, BuiltStrategy, StrategyConfig,

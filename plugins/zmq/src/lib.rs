@@ -127,7 +127,7 @@ inventory::submit! {
         provides: &[],
         needs: &[service::<dyn ChainStream>()],
         uses: &[service::<dyn MempoolService>()],
-        methods: &["getzmqnotifications"],
+        methods: &[&METHODS],
         build,
     }
 }
@@ -142,6 +142,23 @@ const NONE: &[Param] = &[];
 fn getzmqnotifications(listing: &Listing, _: RpcParams) -> Result<Value, RpcError> {
     Ok(Value::Array(listing.rows.clone()))
 }
+
+/// Registered at start, and listed as they are in the factory's `methods`.
+const METHODS: &[MethodEntry<Listing>] = &[(
+    "getzmqnotifications",
+    NONE,
+    "Returns information about the active ZeroMQ notifications.\n\n\
+     Result:\n\
+     [                         (json array)\n  \
+       {                       (json object)\n    \
+         \"type\" : \"str\",       (string) Type of notification (pubhashblock, pubrawtx, ...)\n    \
+         \"address\" : \"str\",    (string) Address of the publisher\n    \
+         \"hwm\" : n             (numeric) Outbound message high water mark\n  \
+       },\n  \
+       ...\n\
+     ]",
+    getzmqnotifications,
+)];
 
 #[async_trait]
 impl Module for Zmq {
@@ -182,22 +199,7 @@ impl Module for Zmq {
                 })
                 .collect(),
         });
-        let methods: &[MethodEntry<Listing>] = &[(
-            "getzmqnotifications",
-            NONE,
-            "Returns information about the active ZeroMQ notifications.\n\n\
-             Result:\n\
-             [                         (json array)\n  \
-               {                       (json object)\n    \
-                 \"type\" : \"str\",       (string) Type of notification (pubhashblock, pubrawtx, ...)\n    \
-                 \"address\" : \"str\",    (string) Address of the publisher\n    \
-                 \"hwm\" : n             (numeric) Outbound message high water mark\n  \
-               },\n  \
-               ...\n\
-             ]",
-            getzmqnotifications,
-        )];
-        ctx.register_methods(&listing, RunOn::Inline, methods)?;
+        ctx.register_methods(&listing, RunOn::Inline, METHODS)?;
 
         // Subscribed before start returns: nothing after the node is up is missed.
         let steps = stream.subscribe(StreamStart::Tip)?;

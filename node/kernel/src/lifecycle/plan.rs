@@ -159,8 +159,8 @@ pub fn plan(mut profile: Profile) -> Result<Plan, ProfileError> {
         .values()
         .filter(|f| !listed.contains(f.name))
         .flat_map(|f| {
-            f.methods
-                .iter()
+            f.method_names()
+                .into_iter()
                 .map(|m| (m.to_string(), f.name.to_string()))
         })
         .collect();

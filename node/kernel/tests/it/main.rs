@@ -9,8 +9,8 @@ use std::time::Duration;
 use node_kernel::http::{response, Access, Route};
 use node_kernel::{
     async_trait, inventory, plan, run, service, without_settings, Behaviour, BoxError, ConfigError,
-    KernelError, Module, ModuleConfig, ModuleFactory, Profile, ProfileSource, Service,
-    StartContext, StrategyFactory,
+    KernelError, Method, MethodEntry, Module, ModuleConfig, ModuleFactory, Profile, ProfileSource,
+    RunOn, Service, StartContext, StrategyFactory,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -150,6 +150,12 @@ impl Module for TestModule {
             "rogue" => {
                 ctx.require::<dyn Store>()?;
             }
+            // Declares `talk` but registers `chat` (and a table holding `talk` only when
+            // configured with level 1, which is then all it registers).
+            "talker" if self.config.level == 1 => {
+                ctx.register_methods(&Arc::new(()), RunOn::Inline, TALK_TABLE)?;
+            }
+            "talker" => ctx.register_method(&CHAT, |_| async { Ok(serde_json::json!("hi")) })?,
             // Declares a service of the same name but another type.
             "impostor" => ctx.provide::<dyn Store>(Arc::new(Owned(name)))?,
             _ => {}
@@ -205,6 +211,22 @@ inventory::submit! {
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[], needs: &[], uses: &[], methods: &[], build: |c| build("rogue", c) }
 }
+const TALK: Method = Method {
+    name: "talk",
+    params: &[],
+    help: "",
+};
+const CHAT: Method = Method {
+    name: "chat",
+    params: &[],
+    help: "",
+};
+const TALK_TABLE: &[MethodEntry<()>] = &[("talk", &[], "", |_, _| Ok(serde_json::json!("hi")))];
+inventory::submit! {
+    ModuleFactory { name: "talker", description: "declares one RPC method, registers another",
+        registered_by: env!("CARGO_PKG_NAME"),
+        provides: &[], needs: &[], uses: &[], methods: &[&TALK], build: |c| build("talker", c) }
+}
 inventory::submit! {
     ModuleFactory { name: "impostor", description: "provides storage under another type's declaration",
         registered_by: env!("CARGO_PKG_NAME"),
@@ -240,7 +262,7 @@ fn unknown_module_lists_registered_ones() {
         "{e}"
     );
     assert!(
-        e.contains("registered: api, impostor, net, rogue, store, store2, web"),
+        e.contains("registered: api, impostor, net, rogue, store, store2, talker, web"),
         "{e}"
     );
 }
@@ -494,6 +516,23 @@ async fn asking_for_an_undeclared_service_fails_the_start_clearly() {
         "module \"rogue\" failed to start: module \"rogue\" asks for service \"store\" \
          (dyn it::Store) without declaring it in `needs`, so it may start before its provider"
     );
+}
+
+#[tokio::test]
+async fn a_module_registers_exactly_the_rpc_methods_it_declares() {
+    let _serial = SERIAL.lock().await;
+    take_journal();
+    let err = run_profile("\"talker\"", "").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "module \"talker\" failed to start: registered RPC methods its factory does not \
+         declare in `methods`: chat; did not register RPC methods its factory declares in \
+         `methods`: talk (declare them with the constants it registers, `methods: &[&METHODS]`)"
+    );
+    // Registering what it declares, from a table, starts.
+    run_profile("\"talker\"", "[talker]\nlevel = 1\nshutdown = true\n")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
