@@ -17,7 +17,8 @@
 //!   ([`STRATEGY`], with its narrow [`SyncContext`]);
 //! - the events modules publish: [`chain::ChainEvent`], [`MempoolEvent`],
 //!   [`p2p::PeerEvent`];
-//! - the metrics facade ([`metrics`]): modules record, an exporter installs a recorder;
+//! - the metrics facade ([`metrics`]): modules record and declare their histograms'
+//!   buckets, an exporter installs a recorder;
 //!   [`monitoring_listen`] is where the monitoring plugins listen by default.
 //!
 //! - the chain stream ([`ChainStream`], `chain-stream`): the main chain's changes as
@@ -59,7 +60,24 @@ pub use script_history::{HistoryRow, ScriptHistory};
 pub use sync_strategy::{is_limited, SyncContext, SyncStrategy, STRATEGY};
 pub use wallet::WalletService;
 
-pub use metrics;
+pub mod metrics {
+    //! The metrics facade (the `metrics` crate, re-exported whole): modules record, an
+    //! exporter module installs a recorder (the `metrics` plugin: Prometheus at
+    //! `/metrics`).
+    //!
+    //! A handle (`counter!`, `gauge!`, `histogram!`) is resolved against the recorder
+    //! installed when it is taken, and one taken while none is installed records nothing,
+    //! ever. The kernel installs a listed exporter's recorder ([`MetricsRecorder`]) before
+    //! it builds any module, so handles taken in a module's `build` or `start` record
+    //! whatever the order of `[node] modules`; a handle taken earlier (a `static`
+    //! initialised before the node is planned) is lost.
+    //!
+    //! A histogram is declared beside the code that records it, with its buckets and its
+    //! help text ([`HistogramBuckets`], submitted with `inventory::submit!`): the
+    //! exporter renders it as those buckets, not as a summary.
+    pub use ::metrics::*;
+    pub use node_kernel::metrics::{registered_histograms, HistogramBuckets, MetricsRecorder};
+}
 pub use node_chain as chain;
 pub use node_kernel::http::{self, Access, HttpRequest, HttpResponse, Route};
 pub use node_kernel::rpc::{

@@ -31,6 +31,7 @@ mod layers;
 mod lifecycle;
 mod logging;
 mod memory;
+pub mod metrics;
 mod module;
 mod overrides;
 mod profile;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use config::{Value, ValueKind};
 
-use crate::error::ProfileError;
+use crate::error::{ConfigError, ProfileError};
 use crate::layers::table_error;
 use crate::logging::LogControl;
 use crate::module::{registered_modules, Module, ModuleConfig, ModuleFactory};
@@ -62,6 +62,23 @@ pub fn plan(mut profile: Profile) -> Result<Plan, ProfileError> {
                 valid,
             });
         }
+    }
+
+    // A metric handle resolved while no recorder is installed records nothing, ever:
+    // the recorder of a listed exporter is installed before any module is built.
+    let recorders =
+        crate::metrics::recorders_of(&profile.node.modules).map_err(ProfileError::Registry)?;
+    for (module, recorder) in recorders {
+        (recorder.install)().map_err(|reason| {
+            table_error(
+                &profile,
+                &module,
+                ConfigError::Invalid {
+                    key: module.clone(),
+                    reason,
+                },
+            )
+        })?;
     }
 
     let mut seen = BTreeSet::new();
