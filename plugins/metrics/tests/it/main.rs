@@ -9,6 +9,8 @@ use node_api::{
     StartContext,
 };
 use node_testkit::TestNode;
+// Nothing here names the plugin: without this its registrations would not be linked.
+use node_metrics as _;
 
 /// A module listed before `metrics` that takes its handle in `build`: the kernel must
 /// have installed the recorder by then, or the handle records nothing, ever.
@@ -16,7 +18,8 @@ struct Early {
     built: Counter,
 }
 
-/// Serialises the tests: the recorder is one per process.
+/// Serialises the tests: the recorder is one per process, and a node's counters would
+/// count another's blocks.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 #[async_trait]
@@ -56,9 +59,34 @@ async fn a_handle_taken_in_build_before_the_metrics_module_records() {
         .start()
         .await
         .expect("node starts");
-    let text = node_metrics::recorder::install()
-        .expect("the recorder")
-        .render();
+    let started = node.metric("test_early_started_total").await;
     node.stop().await.expect("node stops");
-    assert!(text.contains("test_early_started_total 1"), "{text}");
+    assert_eq!(started, Ok(1.0));
+}
+
+#[tokio::test]
+async fn the_chain_s_series_follow_the_blocks_it_connects() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let node = TestNode::builder()
+        .module("metrics")
+        .profile("[metrics]\nlisten = \"127.0.0.1:0\"")
+        .start()
+        .await
+        .expect("node starts");
+    let before = node.metric("node_blocks_connected_total").await;
+    node.mine(3).await.expect("mined");
+    let height = node.metric("node_chain_height").await;
+    let after = node.metric("node_blocks_connected_total").await;
+    let connect_count = node.metric("node_block_connect_seconds_count").await;
+    let text = node.scrape_metrics().await.expect("a scrape");
+    node.stop().await.expect("node stops");
+    assert_eq!(height, Ok(3.0));
+    // One recorder per process: this test counts from what the earlier test left.
+    assert_eq!(after.expect("counted") - before.unwrap_or(0.0), 3.0);
+    assert!(connect_count.expect("timed") >= 3.0);
+    // The chain module's declared buckets, not a summary.
+    assert!(
+        text.contains("node_block_connect_seconds_bucket{le=\"0.001\"}"),
+        "{text}"
+    );
 }
