@@ -1,14 +1,13 @@
 //! The `metrics` plugin in an in-process node: what modules record reaches `/metrics`,
 //! whatever the order of `[node] modules`.
 
-use std::sync::Mutex;
-
 use node_api::metrics::{counter, Counter};
 use node_api::{
     async_trait, inventory, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory,
     StartContext,
 };
 use node_testkit::TestNode;
+use tokio::sync::Mutex;
 // Nothing here names the plugin: without this its registrations would not be linked.
 use node_metrics as _;
 
@@ -20,7 +19,7 @@ struct Early {
 
 /// Serialises the tests: the recorder is one per process, and a node's counters would
 /// count another's blocks.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: Mutex<()> = Mutex::const_new(());
 
 #[async_trait]
 impl Module for Early {
@@ -51,7 +50,7 @@ inventory::submit! {
 
 #[tokio::test]
 async fn a_handle_taken_in_build_before_the_metrics_module_records() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let node = TestNode::builder()
         .module("early")
         .module("metrics")
@@ -66,7 +65,7 @@ async fn a_handle_taken_in_build_before_the_metrics_module_records() {
 
 #[tokio::test]
 async fn the_chain_s_series_follow_the_blocks_it_connects() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let node = TestNode::builder()
         .module("metrics")
         .profile("[metrics]\nlisten = \"127.0.0.1:0\"")
