@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use node_api::rpc::Param;
 use node_api::{
-    async_trait, inventory, service, BoxError, ChainStream, ConfigError, Module, ModuleConfig,
-    MethodEntry, ModuleFactory, RunOn, StartContext, StreamError, StreamStart,
+    async_trait, inventory, service, BoxError, ChainStream, ConfigError, MethodEntry, Module,
+    ModuleConfig, ModuleFactory, RunOn, StartContext, StreamError, StreamStart,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
