@@ -12,7 +12,9 @@ macro_rules! out {
         let _ = writeln!(std::io::stdout(), $($arg)*);
     }};
 }
-use node_kernel::{plan, registered_modules, registered_strategies, Profile, ProfileSource};
+use node_kernel::{
+    plan, registered_modules, registered_strategies, Profile, ProfileSource, ServiceDecl,
+};
 
 /// The profile used when `--profile` is not given: every module a user needs to follow
 /// the `dev` chain, with a wallet and RPC, and no miner.
@@ -91,11 +93,18 @@ pub(crate) fn list_modules() -> anyhow::Result<()> {
     out!("modules:");
     for (name, factory) in registered_modules()? {
         let mut line = format!("  {name:<14} {}", factory.description);
+        let names = |services: &[ServiceDecl]| -> String {
+            services
+                .iter()
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         if !factory.provides.is_empty() {
-            line.push_str(&format!(" [provides: {}]", factory.provides.join(", ")));
+            line.push_str(&format!(" [provides: {}]", names(factory.provides)));
         }
         if !factory.needs.is_empty() {
-            line.push_str(&format!(" [needs: {}]", factory.needs.join(", ")));
+            line.push_str(&format!(" [needs: {}]", names(factory.needs)));
         }
         out!("{line}");
     }

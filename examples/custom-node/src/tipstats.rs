@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use node_api::rpc::Param;
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainStream, ConfigError, Module, ModuleConfig,
-    ModuleFactory, RunOn, StartContext, StreamError, StreamStart,
+    async_trait, inventory, service, BoxError, ChainStream, ConfigError, MethodEntry, Module,
+    ModuleConfig, ModuleFactory, RunOn, StartContext, StreamError, StreamStart,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -59,15 +59,37 @@ fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
     Ok(Box::new(TipStatsModule { config }))
 }
 
+const NONE: &[Param] = &[];
+
+/// The module's methods: registered at start and listed as they are in its factory's
+/// `methods`, so each name is written once.
+const METHODS: &[MethodEntry<TipStats>] = &[(
+    "gettipstats",
+    NONE,
+    "This example's own method: blocks connected and disconnected since start, the last tip, \
+     and this node's label.\n\n\
+     Result:\n\
+     {                          (json object)\n  \
+       \"label\" : \"str\",         (string) This node's label ([tipstats] label)\n  \
+       \"connected\" : n,         (numeric) Blocks connected since start\n  \
+       \"disconnected\" : n,      (numeric) Blocks disconnected since start\n  \
+       \"tip\" : {                (json object or null) The last tip connected; null before the first\n    \
+         \"hash\" : \"hex\",        (string) Its block hash\n    \
+         \"height\" : n         (numeric) Its height\n  \
+       }\n\
+     }",
+    gettipstats,
+)];
+
 inventory::submit! {
     ModuleFactory {
         name: "tipstats",
         description: "counts blocks connected and disconnected since start (custom-node example)",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &[services::CHAIN_STREAM],
+        needs: &[service::<dyn ChainStream>()],
         uses: &[],
-        methods: &["gettipstats"],
+        methods: &[&METHODS],
         build,
     }
 }
@@ -99,28 +121,7 @@ impl Module for TipStatsModule {
                 counts.tip = Some((tip.hash.to_string(), tip.height));
             }
         });
-        const NONE: &[Param] = &[];
-        ctx.register_methods(
-            &stats,
-            RunOn::Inline,
-            &[(
-                "gettipstats",
-                NONE,
-                "This example's own method: blocks connected and disconnected since start, the last tip, \
-                 and this node's label.\n\n\
-                 Result:\n\
-                 {                          (json object)\n  \
-                   \"label\" : \"str\",         (string) This node's label ([tipstats] label)\n  \
-                   \"connected\" : n,         (numeric) Blocks connected since start\n  \
-                   \"disconnected\" : n,      (numeric) Blocks disconnected since start\n  \
-                   \"tip\" : {                (json object or null) The last tip connected; null before the first\n    \
-                     \"hash\" : \"hex\",        (string) Its block hash\n    \
-                     \"height\" : n         (numeric) Its height\n  \
-                   }\n\
-                 }",
-                gettipstats,
-            )],
-        )?;
+        ctx.register_methods(&stats, RunOn::Inline, METHODS)?;
         Ok(())
     }
 }

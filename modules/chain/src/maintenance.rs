@@ -28,45 +28,47 @@ const VERIFY: &[Param] = &[
 const DEFAULT_CHECK_LEVEL: i64 = 3;
 const DEFAULT_CHECK_BLOCKS: i64 = 6;
 
+/// Registered at start, and listed as they are in the factory's `methods`.
+pub(crate) const METHODS: &[MethodEntry<ChainState>] = &[
+    (
+        "invalidateblock",
+        INVALIDATE,
+        "Permanently marks a block as invalid, as if it violated a consensus rule. Its \
+         descendants are marked too; when it is on the main chain, the tip moves back \
+         to the most-work valid chain (disconnected transactions return to the \
+         mempool). The mark is kept across restarts until reconsiderblock.\n\
+         \n\
+         Result:\n\
+         null    (json null)",
+        invalidateblock,
+    ),
+    (
+        "reconsiderblock",
+        RECONSIDER,
+        "Removes invalidity status of a block, its ancestors and its descendants, \
+         reconsider them for activation.\n\
+         This can be used to undo the effects of invalidateblock.\n\
+         \n\
+         Result:\n\
+         null    (json null)",
+        reconsiderblock,
+    ),
+    (
+        "verifychain",
+        VERIFY,
+        "Verifies blockchain database.\n\
+         \n\
+         Result:\n\
+         true|false    (boolean) Verification finished successfully. If false, check \
+         the log for the reason.",
+        verifychain,
+    ),
+];
+
 /// Registers the methods. They take the chain's writer lock and write (or replay in an
 /// aborted write), so they run on the blocking pool.
 pub(crate) fn register(ctx: &StartContext, state: &Arc<ChainState>) -> Result<(), BoxError> {
-    let methods: &[MethodEntry<ChainState>] = &[
-        (
-            "invalidateblock",
-            INVALIDATE,
-            "Permanently marks a block as invalid, as if it violated a consensus rule. Its \
-             descendants are marked too; when it is on the main chain, the tip moves back \
-             to the most-work valid chain (disconnected transactions return to the \
-             mempool). The mark is kept across restarts until reconsiderblock.\n\
-             \n\
-             Result:\n\
-             null    (json null)",
-            invalidateblock,
-        ),
-        (
-            "reconsiderblock",
-            RECONSIDER,
-            "Removes invalidity status of a block, its ancestors and its descendants, \
-             reconsider them for activation.\n\
-             This can be used to undo the effects of invalidateblock.\n\
-             \n\
-             Result:\n\
-             null    (json null)",
-            reconsiderblock,
-        ),
-        (
-            "verifychain",
-            VERIFY,
-            "Verifies blockchain database.\n\
-             \n\
-             Result:\n\
-             true|false    (boolean) Verification finished successfully. If false, check \
-             the log for the reason.",
-            verifychain,
-        ),
-    ];
-    ctx.register_methods(state, RunOn::Blocking, methods)
+    ctx.register_methods(state, RunOn::Blocking, METHODS)
 }
 
 fn marked(outcome: Marked) -> Result<Value, RpcError> {

@@ -4,7 +4,7 @@
 
 use node_api::chain::{ChainSpec, Hash256, MIN_KEEP_BLOCKS};
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainStream, ChainView, ChainWriter, ConfigError,
+    async_trait, inventory, service, BoxError, ChainStream, ChainView, ChainWriter, ConfigError,
     Module, ModuleConfig, ModuleFactory, StartContext,
 };
 use node_chain_state::{ChainOptions, LocalChain};
@@ -135,10 +135,10 @@ inventory::submit! {
         name: "chain",
         description: "chain state on LMDB: blocks, index, UTXO set, fork choice by most work",
         registered_by: env!("CARGO_PKG_NAME"),
-        provides: &[services::CHAIN, services::CHAIN_WRITER, services::CHAIN_STREAM],
+        provides: &[service::<dyn ChainView>(), service::<dyn ChainWriter>(), service::<dyn ChainStream>()],
         needs: &[],
         uses: &[],
-        methods: &["getblockcount", "getbestblockhash", "getblockhash", "getblockchaininfo", "getchaininfo", "getblockheader", "getblock", "decoderawtransaction", "getchaintips", "getchaintxstats", "getblockstats", "getdeploymentinfo", "getdifficulty", "getindexinfo", "getblockfilter", "gettxoutsetinfo", "pruneblockchain", "invalidateblock", "reconsiderblock", "verifychain"],
+        methods: &[&crate::rpc::METHODS, &crate::maintenance::METHODS],
         build,
     }
 }

@@ -47,89 +47,91 @@ const INDEX: &[Param] =
 const PRUNE: &[Param] = &[Param::required("height")
     .numeric("The block height to prune up to (pruning is automatic here)")];
 
+/// Registered at start, and listed as they are in the factory's `methods`.
+pub(crate) const METHODS: &[MethodEntry<ChainState>] = &[
+    ("getblockcount", NONE, rpc_help::GETBLOCKCOUNT, |s, _| {
+        Ok(json!(s.tip().height))
+    }),
+    (
+        "getbestblockhash",
+        NONE,
+        rpc_help::GETBESTBLOCKHASH,
+        |s, _| Ok(json!(s.tip().hash.to_string())),
+    ),
+    (
+        "getblockhash",
+        HEIGHT,
+        "Returns hash of block in best-block-chain at height provided.\n\n\
+         Result:\n\
+         \"hex\"    (string) The block hash",
+        getblockhash,
+    ),
+    (
+        "getblockchaininfo",
+        NONE,
+        rpc_help::GETBLOCKCHAININFO,
+        getblockchaininfo,
+    ),
+    ("getchaininfo", NONE, rpc_help::GETCHAININFO, getchaininfo),
+    (
+        "getblockheader",
+        HEADER,
+        rpc_help::GETBLOCKHEADER,
+        getblockheader,
+    ),
+    ("getblock", BLOCK, rpc_help::GETBLOCK, getblock),
+    ("getdifficulty", NONE, rpc_help::GETDIFFICULTY, |s, _| {
+        Ok(json!(difficulty(s.tip().header.bits)))
+    }),
+    ("getchaintips", NONE, rpc_help::GETCHAINTIPS, getchaintips),
+    (
+        "gettxoutsetinfo",
+        NONE,
+        rpc_help::GETTXOUTSETINFO,
+        gettxoutsetinfo,
+    ),
+    (
+        "getchaintxstats",
+        CHAINTXSTATS,
+        rpc_help::GETCHAINTXSTATS,
+        getchaintxstats,
+    ),
+    (
+        "getblockstats",
+        block_stats::PARAMS,
+        rpc_help::GETBLOCKSTATS,
+        block_stats::getblockstats,
+    ),
+    (
+        "getdeploymentinfo",
+        DEPLOYMENT,
+        rpc_help::GETDEPLOYMENTINFO,
+        getdeploymentinfo,
+    ),
+    ("getindexinfo", INDEX, rpc_help::GETINDEXINFO, getindexinfo),
+    (
+        "getblockfilter",
+        crate::filter_index::GETBLOCKFILTER_PARAMS,
+        rpc_help::GETBLOCKFILTER,
+        crate::filter_index::getblockfilter,
+    ),
+    (
+        "pruneblockchain",
+        PRUNE,
+        rpc_help::PRUNEBLOCKCHAIN,
+        pruneblockchain,
+    ),
+    (
+        "decoderawtransaction",
+        HEXSTRING,
+        rpc_help::DECODERAWTRANSACTION,
+        decoderawtransaction,
+    ),
+];
+
 /// Registers the methods; each runs against the shared chain state.
 pub(crate) fn register(ctx: &StartContext, state: &Arc<ChainState>) -> Result<(), BoxError> {
-    let methods: &[MethodEntry<ChainState>] = &[
-        ("getblockcount", NONE, rpc_help::GETBLOCKCOUNT, |s, _| {
-            Ok(json!(s.tip().height))
-        }),
-        (
-            "getbestblockhash",
-            NONE,
-            rpc_help::GETBESTBLOCKHASH,
-            |s, _| Ok(json!(s.tip().hash.to_string())),
-        ),
-        (
-            "getblockhash",
-            HEIGHT,
-            "Returns hash of block in best-block-chain at height provided.\n\n\
-             Result:\n\
-             \"hex\"    (string) The block hash",
-            getblockhash,
-        ),
-        (
-            "getblockchaininfo",
-            NONE,
-            rpc_help::GETBLOCKCHAININFO,
-            getblockchaininfo,
-        ),
-        ("getchaininfo", NONE, rpc_help::GETCHAININFO, getchaininfo),
-        (
-            "getblockheader",
-            HEADER,
-            rpc_help::GETBLOCKHEADER,
-            getblockheader,
-        ),
-        ("getblock", BLOCK, rpc_help::GETBLOCK, getblock),
-        ("getdifficulty", NONE, rpc_help::GETDIFFICULTY, |s, _| {
-            Ok(json!(difficulty(s.tip().header.bits)))
-        }),
-        ("getchaintips", NONE, rpc_help::GETCHAINTIPS, getchaintips),
-        (
-            "gettxoutsetinfo",
-            NONE,
-            rpc_help::GETTXOUTSETINFO,
-            gettxoutsetinfo,
-        ),
-        (
-            "getchaintxstats",
-            CHAINTXSTATS,
-            rpc_help::GETCHAINTXSTATS,
-            getchaintxstats,
-        ),
-        (
-            "getblockstats",
-            block_stats::PARAMS,
-            rpc_help::GETBLOCKSTATS,
-            block_stats::getblockstats,
-        ),
-        (
-            "getdeploymentinfo",
-            DEPLOYMENT,
-            rpc_help::GETDEPLOYMENTINFO,
-            getdeploymentinfo,
-        ),
-        ("getindexinfo", INDEX, rpc_help::GETINDEXINFO, getindexinfo),
-        (
-            "getblockfilter",
-            crate::filter_index::GETBLOCKFILTER_PARAMS,
-            rpc_help::GETBLOCKFILTER,
-            crate::filter_index::getblockfilter,
-        ),
-        (
-            "pruneblockchain",
-            PRUNE,
-            rpc_help::PRUNEBLOCKCHAIN,
-            pruneblockchain,
-        ),
-        (
-            "decoderawtransaction",
-            HEXSTRING,
-            rpc_help::DECODERAWTRANSACTION,
-            decoderawtransaction,
-        ),
-    ];
-    ctx.register_methods(state, RunOn::Inline, methods)
+    ctx.register_methods(state, RunOn::Inline, METHODS)
 }
 
 fn getblockhash(s: &ChainState, p: RpcParams) -> Result<Value, RpcError> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use node_api::{
-    async_trait, inventory, services, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory,
+    async_trait, inventory, service, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory,
     PeerService, StartContext,
 };
 use schemars::JsonSchema;
@@ -140,7 +140,7 @@ inventory::submit! {
                       Python kademlia package; found nodes become peer candidates",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &[services::PEERS],
+        needs: &[service::<dyn PeerService>()],
         uses: &[],
         methods: &[],
         build,

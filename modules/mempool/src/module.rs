@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainView, ConfigError, MempoolPolicy,
-    MempoolService, Module, ModuleConfig, ModuleFactory, StartContext, POLICY,
+    async_trait, inventory, service, BoxError, ChainView, ConfigError, MempoolPolicy,
+    MempoolService, Module, ModuleConfig, ModuleFactory, StartContext, WalletService, POLICY,
 };
 
 use crate::config::MempoolConfig;
@@ -35,12 +35,12 @@ inventory::submit! {
         name: "mempool",
         description: "unconfirmed transactions: policy, orphans, eviction, block selection",
         registered_by: env!("CARGO_PKG_NAME"),
-        provides: &[services::MEMPOOL],
-        needs: &[services::CHAIN],
+        provides: &[service::<dyn MempoolService>()],
+        needs: &[service::<dyn ChainView>()],
         // getrawtransaction asks the wallet for the block of a wallet transaction; the
         // wallet needs the pool, so it starts later and is looked up at each call.
-        uses: &[services::WALLET],
-        methods: &["getmempoolinfo", "getrawmempool", "getmempoolentry", "sendrawtransaction", "getrawtransaction", "getmempoolancestors", "getmempooldescendants", "gettxout", "prioritisetransaction", "savemempool", "estimatesmartfee"],
+        uses: &[service::<dyn WalletService>()],
+        methods: &[&crate::rpc::METHODS, &crate::rpc::RAW_METHODS, &crate::rpc::SAVEMEMPOOL],
         build,
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use node_api::chain::{serialize, Hash256, OutPoint, Transaction};
 use node_api::json::{decode_hex, script_pubkey_json, tx_json};
-use node_api::rpc::{amount, codes, Param, RpcError, RpcParams};
+use node_api::rpc::{amount, codes, Method, Param, RpcError, RpcParams};
 use node_api::{
     BoxError, EntryInfo, Later, MempoolError, MempoolService, MethodEntry, RunOn, StartContext,
     WalletService,
@@ -71,77 +71,88 @@ pub(crate) struct RawTransactions {
     wallet: Later<dyn WalletService>,
 }
 
+/// Registered at start, and listed as they are in the factory's `methods`.
+pub(crate) const METHODS: &[MethodEntry<Mempool>] = &[
+    (
+        "getmempoolinfo",
+        NONE,
+        rpc_help::GETMEMPOOLINFO,
+        getmempoolinfo,
+    ),
+    (
+        "getrawmempool",
+        VERBOSE,
+        rpc_help::GETRAWMEMPOOL,
+        getrawmempool,
+    ),
+    (
+        "getmempoolentry",
+        TXID,
+        rpc_help::GETMEMPOOLENTRY,
+        getmempoolentry,
+    ),
+    (
+        "sendrawtransaction",
+        SEND,
+        rpc_help::SENDRAWTRANSACTION,
+        sendrawtransaction,
+    ),
+    (
+        "getmempoolancestors",
+        RELATIVES,
+        rpc_help::GETMEMPOOLANCESTORS,
+        getmempoolancestors,
+    ),
+    (
+        "getmempooldescendants",
+        RELATIVES,
+        rpc_help::GETMEMPOOLDESCENDANTS,
+        getmempooldescendants,
+    ),
+    ("gettxout", GETTXOUT, rpc_help::GETTXOUT, gettxout),
+    (
+        "prioritisetransaction",
+        PRIORITISE,
+        rpc_help::PRIORITISETRANSACTION,
+        prioritisetransaction,
+    ),
+    (
+        "estimatesmartfee",
+        ESTIMATE,
+        "Estimates the fee rate needed for a transaction to confirm within conf_target \
+         blocks, from the fee rates and waits of the transactions recent blocks \
+         confirmed from this pool: the lowest rate at which 85% (conservative: 95%) of \
+         those paying at least as much confirmed in time.\n\nResult:\n{\n  \
+         \"feerate\" : n,     (numeric, optional) estimate fee rate in BTC/kvB\n  \
+         \"errors\" : [       (json array, optional) Errors encountered during processing\n    \
+         \"str\",           (string)\n    ...\n  ],\n  \
+         \"blocks\" : n       (numeric) block number where estimate was found\n}",
+        estimatesmartfee,
+    ),
+];
+
+/// Registered at start, and listed as they are in the factory's `methods`.
+pub(crate) const RAW_METHODS: &[MethodEntry<RawTransactions>] = &[(
+    "getrawtransaction",
+    GETRAW,
+    rpc_help::GETRAWTRANSACTION,
+    getrawtransaction,
+)];
+
+/// `savemempool`, registered at start and listed in the factory's `methods`.
+pub(crate) const SAVEMEMPOOL: Method = Method {
+    name: "savemempool",
+    params: NONE,
+    help: rpc_help::SAVEMEMPOOL,
+};
+
 pub(crate) fn register(ctx: &StartContext, mempool: &Arc<Mempool>) -> Result<(), BoxError> {
-    let methods: &[MethodEntry<Mempool>] = &[
-        (
-            "getmempoolinfo",
-            NONE,
-            rpc_help::GETMEMPOOLINFO,
-            getmempoolinfo,
-        ),
-        (
-            "getrawmempool",
-            VERBOSE,
-            rpc_help::GETRAWMEMPOOL,
-            getrawmempool,
-        ),
-        (
-            "getmempoolentry",
-            TXID,
-            rpc_help::GETMEMPOOLENTRY,
-            getmempoolentry,
-        ),
-        (
-            "sendrawtransaction",
-            SEND,
-            rpc_help::SENDRAWTRANSACTION,
-            sendrawtransaction,
-        ),
-        (
-            "getmempoolancestors",
-            RELATIVES,
-            rpc_help::GETMEMPOOLANCESTORS,
-            getmempoolancestors,
-        ),
-        (
-            "getmempooldescendants",
-            RELATIVES,
-            rpc_help::GETMEMPOOLDESCENDANTS,
-            getmempooldescendants,
-        ),
-        ("gettxout", GETTXOUT, rpc_help::GETTXOUT, gettxout),
-        (
-            "prioritisetransaction",
-            PRIORITISE,
-            rpc_help::PRIORITISETRANSACTION,
-            prioritisetransaction,
-        ),
-        (
-            "estimatesmartfee",
-            ESTIMATE,
-            "Estimates the fee rate needed for a transaction to confirm within conf_target \
-             blocks, from the fee rates and waits of the transactions recent blocks \
-             confirmed from this pool: the lowest rate at which 85% (conservative: 95%) of \
-             those paying at least as much confirmed in time.\n\nResult:\n{\n  \
-             \"feerate\" : n,     (numeric, optional) estimate fee rate in BTC/kvB\n  \
-             \"errors\" : [       (json array, optional) Errors encountered during processing\n    \
-             \"str\",           (string)\n    ...\n  ],\n  \
-             \"blocks\" : n       (numeric) block number where estimate was found\n}",
-            estimatesmartfee,
-        ),
-    ];
-    ctx.register_methods(mempool, RunOn::Blocking, methods)?;
+    ctx.register_methods(mempool, RunOn::Blocking, METHODS)?;
     let raw = Arc::new(RawTransactions {
         mempool: mempool.clone(),
         wallet: ctx.get_later::<dyn WalletService>()?,
     });
-    let raw_methods: &[MethodEntry<RawTransactions>] = &[(
-        "getrawtransaction",
-        GETRAW,
-        rpc_help::GETRAWTRANSACTION,
-        getrawtransaction,
-    )];
-    ctx.register_methods(&raw, RunOn::Blocking, raw_methods)
+    ctx.register_methods(&raw, RunOn::Blocking, RAW_METHODS)
 }
 
 /// `savemempool`: writes the pool to `file` now.
@@ -152,23 +163,17 @@ pub(crate) fn register_save(
 ) -> Result<(), BoxError> {
     let mempool = mempool.clone();
     let file = Arc::new(file);
-    ctx.rpc().register(
-        ctx.module(),
-        "savemempool",
-        NONE,
-        rpc_help::SAVEMEMPOOL,
-        move |_| {
-            let (mempool, file) = (mempool.clone(), file.clone());
-            async move {
-                let path = file.clone();
-                tokio::task::spawn_blocking(move || crate::persist::save(&mempool, &path))
-                    .await
-                    .map_err(|e| RpcError::misc(e.to_string()))?
-                    .map_err(|e| RpcError::misc(format!("Unable to dump mempool to disk: {e}")))?;
-                Ok(json!({"filename": file.display().to_string()}))
-            }
-        },
-    )?;
+    ctx.register_method(&SAVEMEMPOOL, move |_| {
+        let (mempool, file) = (mempool.clone(), file.clone());
+        async move {
+            let path = file.clone();
+            tokio::task::spawn_blocking(move || crate::persist::save(&mempool, &path))
+                .await
+                .map_err(|e| RpcError::misc(e.to_string()))?
+                .map_err(|e| RpcError::misc(format!("Unable to dump mempool to disk: {e}")))?;
+            Ok(json!({"filename": file.display().to_string()}))
+        }
+    })?;
     Ok(())
 }
 

@@ -20,7 +20,7 @@ use node_api::chain::{
     ProposalError,
 };
 use node_api::json::decode_hex;
-use node_api::rpc::{codes, Param, RpcError, RpcParams};
+use node_api::rpc::{codes, Method, Param, RpcError, RpcParams};
 use node_api::{
     BoxError, ChainListener, ChainView, ChainWriter, MempoolService, PeerService, StartContext,
 };
@@ -31,10 +31,10 @@ use tokio::time::Instant;
 use crate::rpc_help;
 use crate::template::COINBASE_RESERVE;
 
-const GETBLOCKTEMPLATE: &[Param] = &[Param::optional("template_request")
+const GETBLOCKTEMPLATE_PARAMS: &[Param] = &[Param::optional("template_request")
     .object("Format of the template: {\"mode\": \"template\" or \"proposal\", \"data\": hex block of a proposal, \"rules\": [...], \"longpollid\": \"...\"}")
     .default("{}")];
-const SUBMITBLOCK: &[Param] = &[
+const SUBMITBLOCK_PARAMS: &[Param] = &[
     Param::required("hexdata").hex("the hex-encoded block data to submit"),
     Param::optional("dummy")
         .string("dummy value, for compatibility with BIP22. This value is ignored.")
@@ -110,76 +110,82 @@ fn parse_longpoll_id(id: &str) -> Option<(Hash256, u64)> {
     Some((tip.parse().ok()?, count.parse().ok()?))
 }
 
+/// `getblocktemplate`, registered at start and listed in the factory's `methods`.
+pub(crate) const GETBLOCKTEMPLATE: Method = Method {
+    name: "getblocktemplate",
+    params: GETBLOCKTEMPLATE_PARAMS,
+    help: rpc_help::GETBLOCKTEMPLATE,
+};
+
+/// `submitblock`, registered at start and listed in the factory's `methods`.
+pub(crate) const SUBMITBLOCK: Method = Method {
+    name: "submitblock",
+    params: SUBMITBLOCK_PARAMS,
+    help: rpc_help::SUBMITBLOCK,
+};
+
 pub(crate) fn register(ctx: &StartContext, gbt: Arc<Gbt>) -> Result<(), BoxError> {
     {
         let gbt = gbt.clone();
         let cancel = ctx.cancel_token();
-        ctx.rpc().register(
-            ctx.module(),
-            "getblocktemplate",
-            GETBLOCKTEMPLATE,
-            rpc_help::GETBLOCKTEMPLATE,
-            move |p: RpcParams| {
-                let (gbt, cancel) = (gbt.clone(), cancel.clone());
-                async move {
-                    let request: Value = p.optional(0)?.unwrap_or_else(|| json!({}));
-                    if !request.is_object() {
-                        return Err(RpcError::new(
-                            codes::TYPE_ERROR,
-                            "template_request must be an object",
-                        ));
-                    }
-                    match request.get("mode").and_then(Value::as_str).unwrap_or("template") {
-                        "template" => {}
-                        "proposal" => return gbt.proposal(&request).await,
-                        _ => return Err(RpcError::invalid_parameter("Invalid mode")),
-                    }
-                    gbt.check_ready()?;
-                    if let Some(id) = request.get("longpollid") {
-                        let id = id.as_str().ok_or_else(|| {
-                            RpcError::new(codes::TYPE_ERROR, "longpollid must be a string")
-                        })?;
-                        tokio::select! {
-                            _ = gbt.long_poll(id) => {}
-                            _ = cancel.cancelled() => {
-                                return Err(RpcError::new(codes::CLIENT_NOT_CONNECTED, "Shutting down"));
-                            }
+        ctx.register_method(&GETBLOCKTEMPLATE, move |p: RpcParams| {
+            let (gbt, cancel) = (gbt.clone(), cancel.clone());
+            async move {
+                let request: Value = p.optional(0)?.unwrap_or_else(|| json!({}));
+                if !request.is_object() {
+                    return Err(RpcError::new(
+                        codes::TYPE_ERROR,
+                        "template_request must be an object",
+                    ));
+                }
+                match request
+                    .get("mode")
+                    .and_then(Value::as_str)
+                    .unwrap_or("template")
+                {
+                    "template" => {}
+                    "proposal" => return gbt.proposal(&request).await,
+                    _ => return Err(RpcError::invalid_parameter("Invalid mode")),
+                }
+                gbt.check_ready()?;
+                if let Some(id) = request.get("longpollid") {
+                    let id = id.as_str().ok_or_else(|| {
+                        RpcError::new(codes::TYPE_ERROR, "longpollid must be a string")
+                    })?;
+                    tokio::select! {
+                        _ = gbt.long_poll(id) => {}
+                        _ = cancel.cancelled() => {
+                            return Err(RpcError::new(codes::CLIENT_NOT_CONNECTED, "Shutting down"));
                         }
                     }
-                    gbt.template().await
                 }
-            },
-        )?;
-    }
-    ctx.rpc().register(
-        ctx.module(),
-        "submitblock",
-        SUBMITBLOCK,
-        rpc_help::SUBMITBLOCK,
-        move |p: RpcParams| {
-            let gbt = gbt.clone();
-            async move {
-                let text: String = p.required(0)?;
-                let block = decode_block(&text)?;
-                let writer = gbt.writer.clone();
-                let outcome = tokio::task::spawn_blocking(move || writer.accept_block(&block))
-                    .await
-                    .map_err(|e| RpcError::misc(format!("submitblock: {e}")))?;
-                Ok(match outcome {
-                    Ok(BlockOutcome::BecameTip) => Value::Null,
-                    Ok(BlockOutcome::SideBranch) => json!("inconclusive"),
-                    Ok(BlockOutcome::AlreadyHave) => json!("duplicate"),
-                    Err(ChainError::Invalid(BlockError::KnownInvalid)) => {
-                        json!("duplicate-invalid")
-                    }
-                    Err(ChainError::Invalid(e)) => json!(reason(&e)),
-                    // Forks below a pruned node's data: nothing can be said.
-                    Err(ChainError::BeyondPruned { .. }) => json!("inconclusive"),
-                    Err(e) => return Err(RpcError::new(codes::INTERNAL_ERROR, e.to_string())),
-                })
+                gbt.template().await
             }
-        },
-    )?;
+        })?;
+    }
+    ctx.register_method(&SUBMITBLOCK, move |p: RpcParams| {
+        let gbt = gbt.clone();
+        async move {
+            let text: String = p.required(0)?;
+            let block = decode_block(&text)?;
+            let writer = gbt.writer.clone();
+            let outcome = tokio::task::spawn_blocking(move || writer.accept_block(&block))
+                .await
+                .map_err(|e| RpcError::misc(format!("submitblock: {e}")))?;
+            Ok(match outcome {
+                Ok(BlockOutcome::BecameTip) => Value::Null,
+                Ok(BlockOutcome::SideBranch) => json!("inconclusive"),
+                Ok(BlockOutcome::AlreadyHave) => json!("duplicate"),
+                Err(ChainError::Invalid(BlockError::KnownInvalid)) => {
+                    json!("duplicate-invalid")
+                }
+                Err(ChainError::Invalid(e)) => json!(reason(&e)),
+                // Forks below a pruned node's data: nothing can be said.
+                Err(ChainError::BeyondPruned { .. }) => json!("inconclusive"),
+                Err(e) => return Err(RpcError::new(codes::INTERNAL_ERROR, e.to_string())),
+            })
+        }
+    })?;
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use node_api::chain::ChainSpec;
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainView, ChainWriter, ConfigError, MempoolEvent,
+    async_trait, inventory, service, BoxError, ChainView, ChainWriter, ConfigError, MempoolEvent,
     MempoolService, MinerService, Module, ModuleConfig, ModuleFactory, PeerService, StartContext,
     WalletService,
 };
@@ -82,10 +82,10 @@ inventory::submit! {
         name: "miner",
         description: "block templates from the mempool and a multi-core SHA-256 nonce search",
         registered_by: env!("CARGO_PKG_NAME"),
-        provides: &[services::MINER],
-        needs: &[services::CHAIN, services::CHAIN_WRITER, services::MEMPOOL],
-        uses: &[services::WALLET, services::PEERS],
-        methods: &["getmininginfo", "generatetoaddress", "setgenerate", "getblocktemplate", "getnetworkhashps", "submitblock"],
+        provides: &[service::<dyn MinerService>()],
+        needs: &[service::<dyn ChainView>(), service::<dyn ChainWriter>(), service::<dyn MempoolService>()],
+        uses: &[service::<dyn WalletService>(), service::<dyn PeerService>()],
+        methods: &[&crate::rpc::GETMININGINFO, &crate::rpc::GETNETWORKHASHPS, &crate::rpc::GENERATETOADDRESS, &crate::rpc::SETGENERATE, &crate::gbt::GETBLOCKTEMPLATE, &crate::gbt::SUBMITBLOCK],
         build,
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use node_api::chain::pow::difficulty;
 use node_api::chain::ChainSpec;
-use node_api::rpc::{codes, Param, RpcError, RpcParams};
+use node_api::rpc::{codes, Method, Param, RpcError, RpcParams};
 use node_api::{BoxError, ChainView, MempoolService, MinerService, StartContext};
 use primitive_types::U256;
 use serde_json::{json, Value};
@@ -24,7 +24,7 @@ const GENERATE: &[Param] = &[
         .numeric("How many iterations to try (accepted for Core's clients)")
         .default("1000000"),
 ];
-const SETGENERATE: &[Param] = &[
+const SETGENERATE_PARAMS: &[Param] = &[
     Param::required("generate").boolean("true to mine continuously, false to stop"),
     Param::optional("genproclimit")
         .numeric("Accepted and ignored: threads come from [miner] threads"),
@@ -41,6 +41,34 @@ const NETWORKHASHPS: &[Param] = &[
 /// Bitcoin Core's getnetworkhashps default window.
 const HASHPS_WINDOW: u32 = 120;
 
+/// `getmininginfo`, registered at start and listed in the factory's `methods`.
+pub(crate) const GETMININGINFO: Method = Method {
+    name: "getmininginfo",
+    params: NONE,
+    help: rpc_help::GETMININGINFO,
+};
+
+/// `getnetworkhashps`, registered at start and listed in the factory's `methods`.
+pub(crate) const GETNETWORKHASHPS: Method = Method {
+    name: "getnetworkhashps",
+    params: NETWORKHASHPS,
+    help: rpc_help::GETNETWORKHASHPS,
+};
+
+/// `generatetoaddress`, registered at start and listed in the factory's `methods`.
+pub(crate) const GENERATETOADDRESS: Method = Method {
+    name: "generatetoaddress",
+    params: GENERATE,
+    help: rpc_help::GENERATETOADDRESS,
+};
+
+/// `setgenerate`, registered at start and listed in the factory's `methods`.
+pub(crate) const SETGENERATE: Method = Method {
+    name: "setgenerate",
+    params: SETGENERATE_PARAMS,
+    help: rpc_help::SETGENERATE,
+};
+
 pub(crate) fn register(
     ctx: &StartContext,
     control: Arc<Control>,
@@ -50,69 +78,54 @@ pub(crate) fn register(
 ) -> Result<(), BoxError> {
     {
         let (control, chain) = (control.clone(), chain.clone());
-        ctx.rpc().register(
-            ctx.module(),
-            "getmininginfo",
-            NONE,
-            rpc_help::GETMININGINFO,
-            move |_| {
-                let (control, chain, mempool) = (control.clone(), chain.clone(), mempool.clone());
-                async move {
-                    let tip = chain.tip();
-                    Ok(json!({
-                        "blocks": tip.height,
-                        "difficulty": difficulty(tip.header.bits),
-                        "networkhashps": network_hash_ps(&*chain, HASHPS_WINDOW as i64, None),
-                        "localhashps": control.hash_rate(),
-                        "pooledtx": mempool.info().size,
-                        "generate": control.is_generating(),
-                        "blocksfound": control.blocks_found.load(Ordering::Relaxed),
-                        "chain": chain.spec().name,
-                        "warnings": "",
-                    }))
-                }
-            },
-        )?;
+        ctx.register_method(&GETMININGINFO, move |_| {
+            let (control, chain, mempool) = (control.clone(), chain.clone(), mempool.clone());
+            async move {
+                let tip = chain.tip();
+                Ok(json!({
+                    "blocks": tip.height,
+                    "difficulty": difficulty(tip.header.bits),
+                    "networkhashps": network_hash_ps(&*chain, HASHPS_WINDOW as i64, None),
+                    "localhashps": control.hash_rate(),
+                    "pooledtx": mempool.info().size,
+                    "generate": control.is_generating(),
+                    "blocksfound": control.blocks_found.load(Ordering::Relaxed),
+                    "chain": chain.spec().name,
+                    "warnings": "",
+                }))
+            }
+        })?;
     }
     {
         let chain = chain.clone();
-        ctx.rpc().register(
-            ctx.module(),
-            "getnetworkhashps",
-            NETWORKHASHPS,
-            rpc_help::GETNETWORKHASHPS,
-            move |p: RpcParams| {
-                let chain = chain.clone();
-                async move {
-                    let nblocks: i64 = p.optional(0)?.unwrap_or(i64::from(HASHPS_WINDOW));
-                    let height: i64 = p.optional(1)?.unwrap_or(-1);
-                    let tip = chain.tip().height;
-                    let height = if height < 0 {
-                        None
-                    } else {
-                        Some(
-                            u32::try_from(height)
-                                .ok()
-                                .filter(|h| *h <= tip)
-                                .ok_or_else(|| {
-                                    RpcError::invalid_parameter(
-                                        "Block does not exist at specified height",
-                                    )
-                                })?,
-                        )
-                    };
-                    Ok(json!(network_hash_ps(&*chain, nblocks, height)))
-                }
-            },
-        )?;
+        ctx.register_method(&GETNETWORKHASHPS, move |p: RpcParams| {
+            let chain = chain.clone();
+            async move {
+                let nblocks: i64 = p.optional(0)?.unwrap_or(i64::from(HASHPS_WINDOW));
+                let height: i64 = p.optional(1)?.unwrap_or(-1);
+                let tip = chain.tip().height;
+                let height = if height < 0 {
+                    None
+                } else {
+                    Some(
+                        u32::try_from(height)
+                            .ok()
+                            .filter(|h| *h <= tip)
+                            .ok_or_else(|| {
+                                RpcError::invalid_parameter(
+                                    "Block does not exist at specified height",
+                                )
+                            })?,
+                    )
+                };
+                Ok(json!(network_hash_ps(&*chain, nblocks, height)))
+            }
+        })?;
     }
     {
         let (control, spec) = (control.clone(), spec.clone());
-        ctx.rpc().register(
-            ctx.module(),
-            "generatetoaddress",
-            GENERATE,
-            rpc_help::GENERATETOADDRESS,
+        ctx.register_method(
+            &GENERATETOADDRESS,
             // Served on every chain, as Bitcoin Core does: on a chain with real difficulty
             // it simply takes as long as the work does.
             move |p: RpcParams| {
@@ -144,36 +157,30 @@ pub(crate) fn register(
             },
         )?;
     }
-    ctx.rpc().register(
-        ctx.module(),
-        "setgenerate",
-        SETGENERATE,
-        rpc_help::SETGENERATE,
-        move |p: RpcParams| {
-            let (control, spec) = (control.clone(), spec.clone());
-            async move {
-                let on: bool = p.required(0)?;
-                let payout = match p.optional::<String>(2)? {
-                    Some(text) => Some(
-                        spec.parse_address(&text)
-                            .map_err(|e| {
-                                RpcError::new(
-                                    codes::INVALID_ADDRESS_OR_KEY,
-                                    format!("Invalid address {text}: {e}"),
-                                )
-                            })?
-                            .script_pubkey(),
-                    ),
-                    None => None,
-                };
-                // Stopping waits for a found block to reach the chain: off the runtime.
-                tokio::task::spawn_blocking(move || control.set_generate(on, payout))
-                    .await
-                    .map_err(|e| RpcError::new(codes::MISC_ERROR, e.to_string()))?;
-                Ok(Value::Null)
-            }
-        },
-    )?;
+    ctx.register_method(&SETGENERATE, move |p: RpcParams| {
+        let (control, spec) = (control.clone(), spec.clone());
+        async move {
+            let on: bool = p.required(0)?;
+            let payout = match p.optional::<String>(2)? {
+                Some(text) => Some(
+                    spec.parse_address(&text)
+                        .map_err(|e| {
+                            RpcError::new(
+                                codes::INVALID_ADDRESS_OR_KEY,
+                                format!("Invalid address {text}: {e}"),
+                            )
+                        })?
+                        .script_pubkey(),
+                ),
+                None => None,
+            };
+            // Stopping waits for a found block to reach the chain: off the runtime.
+            tokio::task::spawn_blocking(move || control.set_generate(on, payout))
+                .await
+                .map_err(|e| RpcError::new(codes::MISC_ERROR, e.to_string()))?;
+            Ok(Value::Null)
+        }
+    })?;
     Ok(())
 }
 

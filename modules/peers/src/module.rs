@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainView, ConfigError, Module, ModuleConfig,
+    async_trait, inventory, service, BoxError, ChainView, ConfigError, Module, ModuleConfig,
     ModuleFactory, PeerService, StartContext,
 };
 use node_p2p::ConnectionType;
@@ -44,10 +44,10 @@ inventory::submit! {
         description: "TCP peers on Bitcoin's P2P framing: handshake, pings, bans, address \
                       book, outbound connections; serves headers and blocks",
         registered_by: env!("CARGO_PKG_NAME"),
-        provides: &[services::PEERS],
-        needs: &[services::CHAIN],
+        provides: &[service::<dyn PeerService>()],
+        needs: &[service::<dyn ChainView>()],
         uses: &[],
-        methods: &["getpeerinfo", "getnetworkinfo", "getconnectioncount", "addnode", "disconnectnode", "setban", "listbanned", "clearbanned", "ping", "getnettotals"],
+        methods: &[&crate::rpc::METHODS],
         build,
     }
 }

@@ -53,44 +53,46 @@ const SETBAN: &[Param] = &[
         .default("false"),
 ];
 
+/// Registered at start, and listed as they are in the factory's `methods`.
+pub(crate) const METHODS: &[MethodEntry<Arc<Peers>>] = &[
+    ("getpeerinfo", NONE, rpc_help::GETPEERINFO, getpeerinfo),
+    (
+        "getnetworkinfo",
+        NONE,
+        rpc_help::GETNETWORKINFO,
+        getnetworkinfo,
+    ),
+    ("getnettotals", NONE, rpc_help::GETNETTOTALS, getnettotals),
+    (
+        "getconnectioncount",
+        NONE,
+        rpc_help::GETCONNECTIONCOUNT,
+        |peers, _| Ok(json!(peers.connection_count())),
+    ),
+    ("addnode", ADDNODE, rpc_help::ADDNODE, addnode),
+    (
+        "disconnectnode",
+        DISCONNECT,
+        rpc_help::DISCONNECTNODE,
+        disconnectnode,
+    ),
+    ("setban", SETBAN, rpc_help::SETBAN, setban),
+    ("listbanned", NONE, rpc_help::LISTBANNED, listbanned),
+    ("clearbanned", NONE, rpc_help::CLEARBANNED, |peers, _| {
+        peers.clear_bans();
+        Ok(Value::Null)
+    }),
+    ("ping", NONE, rpc_help::PING, |peers, _| {
+        peers.ping_all();
+        Ok(Value::Null)
+    }),
+];
+
 /// Registers the methods against the running peers service. They only read memory, so
 /// they run inline. The state is the `Arc` itself because `addnode onetry` spawns a dial
 /// that outlives the call.
 pub(crate) fn register(ctx: &StartContext, peers: &Arc<Peers>) -> Result<(), BoxError> {
-    let methods: &[MethodEntry<Arc<Peers>>] = &[
-        ("getpeerinfo", NONE, rpc_help::GETPEERINFO, getpeerinfo),
-        (
-            "getnetworkinfo",
-            NONE,
-            rpc_help::GETNETWORKINFO,
-            getnetworkinfo,
-        ),
-        ("getnettotals", NONE, rpc_help::GETNETTOTALS, getnettotals),
-        (
-            "getconnectioncount",
-            NONE,
-            rpc_help::GETCONNECTIONCOUNT,
-            |peers, _| Ok(json!(peers.connection_count())),
-        ),
-        ("addnode", ADDNODE, rpc_help::ADDNODE, addnode),
-        (
-            "disconnectnode",
-            DISCONNECT,
-            rpc_help::DISCONNECTNODE,
-            disconnectnode,
-        ),
-        ("setban", SETBAN, rpc_help::SETBAN, setban),
-        ("listbanned", NONE, rpc_help::LISTBANNED, listbanned),
-        ("clearbanned", NONE, rpc_help::CLEARBANNED, |peers, _| {
-            peers.clear_bans();
-            Ok(Value::Null)
-        }),
-        ("ping", NONE, rpc_help::PING, |peers, _| {
-            peers.ping_all();
-            Ok(Value::Null)
-        }),
-    ];
-    ctx.register_methods(&Arc::new(Arc::clone(peers)), RunOn::Inline, methods)
+    ctx.register_methods(&Arc::new(Arc::clone(peers)), RunOn::Inline, METHODS)
 }
 
 fn services_hex(services: u64) -> String {

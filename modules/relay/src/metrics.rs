@@ -11,10 +11,22 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use node_api::chain::Hash256;
-use node_api::metrics::{describe_histogram, histogram, Histogram, Unit};
+use node_api::metrics::{histogram, Histogram, HistogramBuckets};
 use node_api::p2p::{Message, PeerId, PeerInfo, Topic};
 use node_api::{MakeAnnouncement, PeerAdmin, PeerInventory, PeerMessaging, PeerService};
 use tokio::sync::mpsc;
+
+/// `node_relay_first_seen_to_announced_seconds`: immediate behaviours take microseconds
+/// to milliseconds; `batched` waits its interval (seconds).
+const FIRST_SEEN_TO_ANNOUNCED: HistogramBuckets = HistogramBuckets {
+    name: "node_relay_first_seen_to_announced_seconds",
+    description: "from a validated object reaching the relay to its first announcement, by kind and broadcast behaviour",
+    buckets: &[
+        0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
+    ],
+    registered_by: env!("CARGO_PKG_NAME"),
+};
+node_api::inventory::submit! { FIRST_SEEN_TO_ANNOUNCED }
 
 /// Objects seen and not yet announced, at most: a few blocks' worth of transactions.
 pub(crate) const MAX_PENDING: usize = 50_000;
@@ -41,12 +53,7 @@ pub(crate) struct RelayMetrics {
 
 impl RelayMetrics {
     pub(crate) fn new(behaviour: &str) -> RelayMetrics {
-        describe_histogram!(
-            "node_relay_first_seen_to_announced_seconds",
-            Unit::Seconds,
-            "from a validated object reaching the relay to its first announcement, by kind and broadcast behaviour"
-        );
-        let name = "node_relay_first_seen_to_announced_seconds";
+        let name = FIRST_SEEN_TO_ANNOUNCED.name;
         RelayMetrics {
             tx: histogram!(name, "kind" => "tx", "behaviour" => behaviour.to_string()),
             block: histogram!(name, "kind" => "block", "behaviour" => behaviour.to_string()),

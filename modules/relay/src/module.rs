@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use node_api::chain::{Block, Hash256};
 use node_api::p2p::{Inventory, Message, PeerEvent, PeerId, Topic};
 use node_api::{
-    async_trait, inventory, services, BoxError, Broadcast, BroadcastContext, ChainStep,
-    ChainStream, ChainSubscription, ChainView, ChainWriter, CompactBlocks, ConfigError, EventBus,
-    MempoolError, MempoolEvent, MempoolService, Module, ModuleConfig, ModuleFactory, PeerService,
-    StartContext, StreamStart, BROADCAST,
+    async_trait, inventory, service, BoxError, Broadcast, BroadcastContext, ChainStep, ChainStream,
+    ChainSubscription, ChainView, ChainWriter, CompactBlocks, ConfigError, EventBus, MempoolError,
+    MempoolEvent, MempoolService, Module, ModuleConfig, ModuleFactory, PeerService, StartContext,
+    StreamStart, BROADCAST,
 };
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
@@ -54,10 +54,10 @@ inventory::submit! {
         description: "relays validated transactions and blocks with a chosen broadcast behaviour",
         registered_by: env!("CARGO_PKG_NAME"),
         // Only with a behaviour that rebuilds compact blocks.
-        provides: &[services::COMPACT_BLOCKS],
-        needs: &[services::MEMPOOL, services::PEERS, services::CHAIN_STREAM],
+        provides: &[service::<dyn CompactBlocks>()],
+        needs: &[service::<dyn MempoolService>(), service::<dyn PeerService>(), service::<dyn ChainStream>()],
         // Only for a behaviour that handles peers' messages (compact blocks).
-        uses: &[services::CHAIN, services::CHAIN_WRITER],
+        uses: &[service::<dyn ChainView>(), service::<dyn ChainWriter>()],
         methods: &[],
         build,
     }

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use node_api::{
-    async_trait, inventory, services, BoxError, ConfigError, Module, ModuleConfig, ModuleFactory,
-    StartContext,
+    async_trait, inventory, service, BoxError, ChainView, ConfigError, MempoolService, Module,
+    ModuleConfig, ModuleFactory, PeerService, StartContext, WalletService,
 };
 
 use crate::auth::Auth;
@@ -52,8 +52,8 @@ inventory::submit! {
         // Not needed, but when listed these start first and stop last: once the port
         // answers and the cookie exists, their methods are registered, and no call
         // reaches them while they stop.
-        uses: &[services::CHAIN, services::MEMPOOL, services::PEERS, services::WALLET],
-        methods: &["getrpcinfo"],
+        uses: &[service::<dyn ChainView>(), service::<dyn MempoolService>(), service::<dyn PeerService>(), service::<dyn WalletService>()],
+        methods: &[&crate::rpcinfo::GETRPCINFO],
         build,
     }
 }

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use node_api::rpc::{Param, RpcParams};
+use node_api::rpc::{Method, Param, RpcParams};
 use node_api::{BoxError, StartContext};
 use serde_json::{json, Value};
 
@@ -15,29 +15,30 @@ use crate::active::ActiveCommands;
 
 const NONE: &[Param] = &[];
 
+/// `getrpcinfo`, registered at start and listed in the factory's `methods`.
+pub(crate) const GETRPCINFO: Method = Method {
+    name: "getrpcinfo",
+    params: NONE,
+    help: "Returns details of the RPC server.\n\n\
+           Result:\n\
+           {                          (json object)\n  \
+             \"active_commands\" : [    (json array) All active commands\n    \
+               {                      (json object) Information about an active command\n      \
+                 \"method\" : \"str\",      (string) The name of the RPC command\n      \
+                 \"duration\" : n         (numeric) The running time in microseconds\n    \
+               },\n    \
+               ...\n  \
+             ],\n  \
+             \"logpath\" : \"str\"        (string) The file the node's log (standard error) is written to\n\
+           }",
+};
+
 /// Registers `getrpcinfo` over the server's list of calls in progress.
 pub(crate) fn register(ctx: &StartContext, active: Arc<ActiveCommands>) -> Result<(), BoxError> {
-    ctx.rpc().register(
-        ctx.module(),
-        "getrpcinfo",
-        NONE,
-        "Returns details of the RPC server.\n\n\
-         Result:\n\
-         {                          (json object)\n  \
-           \"active_commands\" : [    (json array) All active commands\n    \
-             {                      (json object) Information about an active command\n      \
-               \"method\" : \"str\",      (string) The name of the RPC command\n      \
-               \"duration\" : n         (numeric) The running time in microseconds\n    \
-             },\n    \
-             ...\n  \
-           ],\n  \
-           \"logpath\" : \"str\"        (string) The file the node's log (standard error) is written to\n\
-         }",
-        move |_: RpcParams| {
-            let active = active.clone();
-            async move { Ok(rpc_info(&active)) }
-        },
-    )?;
+    ctx.register_method(&GETRPCINFO, move |_: RpcParams| {
+        let active = active.clone();
+        async move { Ok(rpc_info(&active)) }
+    })?;
     Ok(())
 }
 

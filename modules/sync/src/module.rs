@@ -1,7 +1,7 @@
 //! The `sync` module: the driver loop with the chosen strategy.
 
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainView, ChainWriter, CompactBlocks, ConfigError,
+    async_trait, inventory, service, BoxError, ChainView, ChainWriter, CompactBlocks, ConfigError,
     Module, ModuleConfig, ModuleFactory, PeerService, StartContext,
 };
 
@@ -25,9 +25,9 @@ inventory::submit! {
         description: "block download from peers with a chosen strategy (headers-first, poll)",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &[services::CHAIN, services::CHAIN_WRITER, services::PEERS],
+        needs: &[service::<dyn ChainView>(), service::<dyn ChainWriter>(), service::<dyn PeerService>()],
         // A broadcast behaviour's choice of peers whose blocks are asked compact.
-        uses: &[services::COMPACT_BLOCKS],
+        uses: &[service::<dyn CompactBlocks>()],
         methods: &[],
         build,
     }

@@ -2,7 +2,7 @@
 //! provides the wallet service (the miner asks it for a payout address).
 
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainView, ConfigError, MempoolService, Module,
+    async_trait, inventory, service, BoxError, ChainView, ConfigError, MempoolService, Module,
     ModuleConfig, ModuleFactory, StartContext, WalletService,
 };
 
@@ -32,10 +32,10 @@ inventory::submit! {
         name: "wallet",
         description: "P2PKH keys, addresses, balances and payments (spends unconfirmed change)",
         registered_by: env!("CARGO_PKG_NAME"),
-        provides: &[services::WALLET],
-        needs: &[services::CHAIN, services::MEMPOOL],
+        provides: &[service::<dyn WalletService>()],
+        needs: &[service::<dyn ChainView>(), service::<dyn MempoolService>()],
         uses: &[],
-        methods: &["getnewaddress", "listaddresses", "getbalance", "listunspent", "sendtoaddress", "sendfrom", "getaddressinfo", "getrawchangeaddress", "getwalletinfo", "listwallets", "validateaddress", "gettransaction", "listtransactions", "listsinceblock", "getreceivedbyaddress", "sendmany", "settxfee", "abandontransaction", "encryptwallet", "walletpassphrase", "walletlock", "walletpassphrasechange", "dumpprivkey", "importprivkey", "backupwallet"],
+        methods: &[&crate::rpc::METHODS, &crate::rpc_history::METHODS, &crate::rpc_send::METHODS, &crate::rpc_keys::METHODS],
         build,
     }
 }

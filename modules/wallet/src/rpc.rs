@@ -48,58 +48,60 @@ const SENDFROM: &[Param] = &[
         .example("0.1"),
 ];
 
+/// Registered at start, and listed as they are in the factory's `methods`.
+pub(crate) const METHODS: &[MethodEntry<Wallet>] = &[
+    (
+        "getnewaddress",
+        LABEL,
+        rpc_help::GETNEWADDRESS,
+        getnewaddress,
+    ),
+    (
+        "listaddresses",
+        NONE,
+        rpc_help::LISTADDRESSES,
+        listaddresses,
+    ),
+    ("getbalance", BALANCE, rpc_help::GETBALANCE, getbalance),
+    ("listunspent", UNSPENT, rpc_help::LISTUNSPENT, listunspent),
+    (
+        "sendtoaddress",
+        SEND,
+        rpc_help::SENDTOADDRESS,
+        sendtoaddress,
+    ),
+    (
+        "getrawchangeaddress",
+        NONE,
+        rpc_help::GETRAWCHANGEADDRESS,
+        getrawchangeaddress,
+    ),
+    (
+        "validateaddress",
+        ADDRESS,
+        rpc_help::VALIDATEADDRESS,
+        validateaddress,
+    ),
+    (
+        "getaddressinfo",
+        ADDRESS,
+        rpc_help::GETADDRESSINFO,
+        getaddressinfo,
+    ),
+    ("listwallets", NONE, rpc_help::LISTWALLETS, |_, _| {
+        Ok(json!([""]))
+    }),
+    (
+        "getwalletinfo",
+        NONE,
+        rpc_help::GETWALLETINFO,
+        getwalletinfo,
+    ),
+    ("sendfrom", SENDFROM, rpc_help::SENDFROM, sendfrom),
+];
+
 pub(crate) fn register(ctx: &StartContext, wallet: &Arc<Wallet>) -> Result<(), BoxError> {
-    let methods: &[MethodEntry<Wallet>] = &[
-        (
-            "getnewaddress",
-            LABEL,
-            rpc_help::GETNEWADDRESS,
-            getnewaddress,
-        ),
-        (
-            "listaddresses",
-            NONE,
-            rpc_help::LISTADDRESSES,
-            listaddresses,
-        ),
-        ("getbalance", BALANCE, rpc_help::GETBALANCE, getbalance),
-        ("listunspent", UNSPENT, rpc_help::LISTUNSPENT, listunspent),
-        (
-            "sendtoaddress",
-            SEND,
-            rpc_help::SENDTOADDRESS,
-            sendtoaddress,
-        ),
-        (
-            "getrawchangeaddress",
-            NONE,
-            rpc_help::GETRAWCHANGEADDRESS,
-            getrawchangeaddress,
-        ),
-        (
-            "validateaddress",
-            ADDRESS,
-            rpc_help::VALIDATEADDRESS,
-            validateaddress,
-        ),
-        (
-            "getaddressinfo",
-            ADDRESS,
-            rpc_help::GETADDRESSINFO,
-            getaddressinfo,
-        ),
-        ("listwallets", NONE, rpc_help::LISTWALLETS, |_, _| {
-            Ok(json!([""]))
-        }),
-        (
-            "getwalletinfo",
-            NONE,
-            rpc_help::GETWALLETINFO,
-            getwalletinfo,
-        ),
-        ("sendfrom", SENDFROM, rpc_help::SENDFROM, sendfrom),
-    ];
-    ctx.register_methods(wallet, RunOn::Blocking, methods)
+    ctx.register_methods(wallet, RunOn::Blocking, METHODS)
 }
 
 fn parse_address(w: &Wallet, p: &RpcParams, index: usize) -> Result<Address, RpcError> {

@@ -51,38 +51,40 @@ macro_rules! entry_result {
     };
 }
 
+/// Registered at start, and listed as they are in the factory's `methods`.
+pub(crate) const METHODS: &[MethodEntry<Wallet>] = &[
+    (
+        "gettransaction",
+        GETTRANSACTION,
+        "Get detailed information about in-wallet transaction <txid>\n\nResult:\n{\n  \"amount\" : n,          (numeric) The amount in BTC: received, or sent (negative) not counting the fee\n  \"fee\" : n,             (numeric, optional) The amount of the fee in BTC, negative; only for transactions from the wallet\n  \"confirmations\" : n,   (numeric) The number of confirmations; 0 unconfirmed\n  \"generated\" : true|false, (boolean, optional) Only present if the transaction's only input is a coinbase one\n  \"trusted\" : true|false, (boolean, optional) Only present when unconfirmed\n  \"blockhash\" : \"hex\",   (string, optional) The block hash containing the transaction\n  \"blockheight\" : n,     (numeric, optional) The block height containing the transaction\n  \"blockindex\" : n,      (numeric, optional) The index of the transaction in the block that includes it\n  \"blocktime\" : xxx,     (numeric, optional) The block time expressed in UNIX epoch time\n  \"txid\" : \"hex\",        (string) The transaction id\n  \"wtxid\" : \"hex\",       (string) The hash of serialized transaction, including witness data\n  \"walletconflicts\" : [  (json array) Conflicting transaction ids\n  ],\n  \"time\" : xxx,          (numeric) The transaction time expressed in UNIX epoch time\n  \"timereceived\" : xxx,  (numeric) The time received expressed in UNIX epoch time\n  \"bip125-replaceable\" : \"str\", (string) \"no\"\n  \"details\" : [          (json array)\n    {\n      \"address\" : \"str\",   (string, optional) The bitcoin address involved in the transaction\n      \"category\" : \"str\",  (string) \"send\", \"receive\", \"generate\", \"immature\" or \"orphan\"\n      \"amount\" : n,         (numeric) The amount in BTC\n      \"label\" : \"str\",     (string, optional) A comment for the address/transaction, if any\n      \"vout\" : n,           (numeric) the vout value\n      \"fee\" : n,            (numeric, optional) The amount of the fee in BTC, negative; send category only\n      \"abandoned\" : true|false (boolean, optional) 'true' if the transaction has been abandoned; send category only\n    },\n    ...\n  ],\n  \"hex\" : \"str\",         (string) Raw data for transaction\n  \"decoded\" : {...}       (json object, optional) The decoded transaction (only with verbose)\n}",
+        gettransaction,
+    ),
+    (
+        "listtransactions",
+        LISTTRANSACTIONS,
+        concat!(
+            "Returns up to 'count' most recent transactions skipping the first 'skip' transactions, oldest first; one entry per address and category.\n\nResult:\n[                     (json array)\n  {\n",
+            entry_result!(),
+            "\n  },\n  ...\n]"
+        ),
+        listtransactions,
+    ),
+    (
+        "listsinceblock",
+        LISTSINCEBLOCK,
+        "Get all transactions in blocks since block [blockhash], or all transactions if omitted; those of blocks that left the main chain since are in \"removed\".\n\nResult:\n{\n  \"transactions\" : [   (json array) entries as listtransactions gives them\n    ...\n  ],\n  \"removed\" : [        (json array, optional) entries of transactions in blocks that left the main chain since blockhash\n    ...\n  ],\n  \"lastblock\" : \"hex\"  (string) The hash of the block (target_confirmations-1) from the best block on the main chain, to pass to the next call\n}",
+        listsinceblock,
+    ),
+    (
+        "getreceivedbyaddress",
+        GETRECEIVED,
+        "Returns the total amount received by the given address in transactions with at least minconf confirmations (immature coinbase outputs left out).\n\nResult:\nn    (numeric) The total amount in BTC received at this address.",
+        getreceivedbyaddress,
+    ),
+];
+
 pub(crate) fn register(ctx: &StartContext, wallet: &Arc<Wallet>) -> Result<(), BoxError> {
-    let methods: &[MethodEntry<Wallet>] = &[
-        (
-            "gettransaction",
-            GETTRANSACTION,
-            "Get detailed information about in-wallet transaction <txid>\n\nResult:\n{\n  \"amount\" : n,          (numeric) The amount in BTC: received, or sent (negative) not counting the fee\n  \"fee\" : n,             (numeric, optional) The amount of the fee in BTC, negative; only for transactions from the wallet\n  \"confirmations\" : n,   (numeric) The number of confirmations; 0 unconfirmed\n  \"generated\" : true|false, (boolean, optional) Only present if the transaction's only input is a coinbase one\n  \"trusted\" : true|false, (boolean, optional) Only present when unconfirmed\n  \"blockhash\" : \"hex\",   (string, optional) The block hash containing the transaction\n  \"blockheight\" : n,     (numeric, optional) The block height containing the transaction\n  \"blockindex\" : n,      (numeric, optional) The index of the transaction in the block that includes it\n  \"blocktime\" : xxx,     (numeric, optional) The block time expressed in UNIX epoch time\n  \"txid\" : \"hex\",        (string) The transaction id\n  \"wtxid\" : \"hex\",       (string) The hash of serialized transaction, including witness data\n  \"walletconflicts\" : [  (json array) Conflicting transaction ids\n  ],\n  \"time\" : xxx,          (numeric) The transaction time expressed in UNIX epoch time\n  \"timereceived\" : xxx,  (numeric) The time received expressed in UNIX epoch time\n  \"bip125-replaceable\" : \"str\", (string) \"no\"\n  \"details\" : [          (json array)\n    {\n      \"address\" : \"str\",   (string, optional) The bitcoin address involved in the transaction\n      \"category\" : \"str\",  (string) \"send\", \"receive\", \"generate\", \"immature\" or \"orphan\"\n      \"amount\" : n,         (numeric) The amount in BTC\n      \"label\" : \"str\",     (string, optional) A comment for the address/transaction, if any\n      \"vout\" : n,           (numeric) the vout value\n      \"fee\" : n,            (numeric, optional) The amount of the fee in BTC, negative; send category only\n      \"abandoned\" : true|false (boolean, optional) 'true' if the transaction has been abandoned; send category only\n    },\n    ...\n  ],\n  \"hex\" : \"str\",         (string) Raw data for transaction\n  \"decoded\" : {...}       (json object, optional) The decoded transaction (only with verbose)\n}",
-            gettransaction,
-        ),
-        (
-            "listtransactions",
-            LISTTRANSACTIONS,
-            concat!(
-                "Returns up to 'count' most recent transactions skipping the first 'skip' transactions, oldest first; one entry per address and category.\n\nResult:\n[                     (json array)\n  {\n",
-                entry_result!(),
-                "\n  },\n  ...\n]"
-            ),
-            listtransactions,
-        ),
-        (
-            "listsinceblock",
-            LISTSINCEBLOCK,
-            "Get all transactions in blocks since block [blockhash], or all transactions if omitted; those of blocks that left the main chain since are in \"removed\".\n\nResult:\n{\n  \"transactions\" : [   (json array) entries as listtransactions gives them\n    ...\n  ],\n  \"removed\" : [        (json array, optional) entries of transactions in blocks that left the main chain since blockhash\n    ...\n  ],\n  \"lastblock\" : \"hex\"  (string) The hash of the block (target_confirmations-1) from the best block on the main chain, to pass to the next call\n}",
-            listsinceblock,
-        ),
-        (
-            "getreceivedbyaddress",
-            GETRECEIVED,
-            "Returns the total amount received by the given address in transactions with at least minconf confirmations (immature coinbase outputs left out).\n\nResult:\nn    (numeric) The total amount in BTC received at this address.",
-            getreceivedbyaddress,
-        ),
-    ];
-    ctx.register_methods(wallet, RunOn::Blocking, methods)
+    ctx.register_methods(wallet, RunOn::Blocking, METHODS)
 }
 
 /// A signed amount of satoshis with 8 decimals, as Core prints amounts.

@@ -42,17 +42,19 @@ const BACKUP: &[Param] = &[
     Param::required("destination").string("The destination file (a path on the node's machine)")
 ];
 
+/// Registered at start, and listed as they are in the factory's `methods`.
+pub(crate) const METHODS: &[MethodEntry<Wallet>] = &[
+    ("encryptwallet", ENCRYPT, "Encrypts the wallet with 'passphrase' (Argon2id, then ChaCha20-Poly1305); the wallet is left locked, so walletpassphrase must be called before sending or making addresses.\n\nResult:\n\"str\"    (string) A string with further instructions", encryptwallet),
+    ("walletpassphrase", UNLOCK, "Stores the wallet decryption key in memory for 'timeout' seconds; a later call replaces the timeout.\n\nResult:\nnull    (json null)", walletpassphrase),
+    ("walletlock", NONE, "Removes the wallet encryption key from memory, locking the wallet.\n\nResult:\nnull    (json null)", walletlock),
+    ("walletpassphrasechange", CHANGE, "Changes the wallet passphrase from 'oldpassphrase' to 'newpassphrase'.\n\nResult:\nnull    (json null)", walletpassphrasechange),
+    ("dumpprivkey", DUMP, "Reveals the private key corresponding to 'address' (WIF); the wallet must be unlocked.\n\nResult:\n\"str\"    (string) The private key", dumpprivkey),
+    ("importprivkey", IMPORT, "Adds a private key (as returned by dumpprivkey) to the wallet; with rescan, finds its unspent outputs through the chain's address index and records the transactions that made them.\n\nResult:\nnull    (json null)", importprivkey),
+    ("backupwallet", BACKUP, "Safely copies the wallet file to destination (mode 0600; an encrypted wallet stays encrypted).\n\nResult:\nnull    (json null)", backupwallet),
+];
+
 pub(crate) fn register(ctx: &StartContext, wallet: &Arc<Wallet>) -> Result<(), BoxError> {
-    let methods: &[MethodEntry<Wallet>] = &[
-        ("encryptwallet", ENCRYPT, "Encrypts the wallet with 'passphrase' (Argon2id, then ChaCha20-Poly1305); the wallet is left locked, so walletpassphrase must be called before sending or making addresses.\n\nResult:\n\"str\"    (string) A string with further instructions", encryptwallet),
-        ("walletpassphrase", UNLOCK, "Stores the wallet decryption key in memory for 'timeout' seconds; a later call replaces the timeout.\n\nResult:\nnull    (json null)", walletpassphrase),
-        ("walletlock", NONE, "Removes the wallet encryption key from memory, locking the wallet.\n\nResult:\nnull    (json null)", walletlock),
-        ("walletpassphrasechange", CHANGE, "Changes the wallet passphrase from 'oldpassphrase' to 'newpassphrase'.\n\nResult:\nnull    (json null)", walletpassphrasechange),
-        ("dumpprivkey", DUMP, "Reveals the private key corresponding to 'address' (WIF); the wallet must be unlocked.\n\nResult:\n\"str\"    (string) The private key", dumpprivkey),
-        ("importprivkey", IMPORT, "Adds a private key (as returned by dumpprivkey) to the wallet; with rescan, finds its unspent outputs through the chain's address index and records the transactions that made them.\n\nResult:\nnull    (json null)", importprivkey),
-        ("backupwallet", BACKUP, "Safely copies the wallet file to destination (mode 0600; an encrypted wallet stays encrypted).\n\nResult:\nnull    (json null)", backupwallet),
-    ];
-    ctx.register_methods(wallet, RunOn::Blocking, methods)
+    ctx.register_methods(wallet, RunOn::Blocking, METHODS)
 }
 
 /// A passphrase parameter; never echoed back.

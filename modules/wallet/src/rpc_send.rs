@@ -25,13 +25,15 @@ const SETTXFEE: &[Param] = &[Param::required("amount")
     .amount("The transaction fee rate in BTC/kvB; 0 restores the configured rate")];
 const ABANDON: &[Param] = &[Param::required("txid").hex("The transaction id")];
 
+/// Registered at start, and listed as they are in the factory's `methods`.
+pub(crate) const METHODS: &[MethodEntry<Wallet>] = &[
+    ("sendmany", SENDMANY, "Send to multiple addresses in one transaction, at the wallet's fee rate (settxfee).\n\nResult:\n\"hex\"    (string) The transaction id for the send. Only 1 transaction is created regardless of the number of addresses.", sendmany),
+    ("settxfee", SETTXFEE, "Set the transaction fee rate in BTC/kvB for this wallet's payments (until restart). Overrides the [wallet] fee_rate_per_kb setting; 0 restores it.\n\nResult:\ntrue|false    (boolean) Returns true if successful", settxfee),
+    ("abandontransaction", ABANDON, "Mark in-wallet transaction <txid> as abandoned: its inputs may be spent again. Only for a transaction that is neither confirmed nor in the mempool; its in-wallet descendants are abandoned too.\n\nResult:\nnull    (json null)", abandontransaction),
+];
+
 pub(crate) fn register(ctx: &StartContext, wallet: &Arc<Wallet>) -> Result<(), BoxError> {
-    let methods: &[MethodEntry<Wallet>] = &[
-        ("sendmany", SENDMANY, "Send to multiple addresses in one transaction, at the wallet's fee rate (settxfee).\n\nResult:\n\"hex\"    (string) The transaction id for the send. Only 1 transaction is created regardless of the number of addresses.", sendmany),
-        ("settxfee", SETTXFEE, "Set the transaction fee rate in BTC/kvB for this wallet's payments (until restart). Overrides the [wallet] fee_rate_per_kb setting; 0 restores it.\n\nResult:\ntrue|false    (boolean) Returns true if successful", settxfee),
-        ("abandontransaction", ABANDON, "Mark in-wallet transaction <txid> as abandoned: its inputs may be spent again. Only for a transaction that is neither confirmed nor in the mempool; its in-wallet descendants are abandoned too.\n\nResult:\nnull    (json null)", abandontransaction),
-    ];
-    ctx.register_methods(wallet, RunOn::Blocking, methods)
+    ctx.register_methods(wallet, RunOn::Blocking, METHODS)
 }
 
 fn sendmany(w: &Wallet, p: RpcParams) -> Result<Value, RpcError> {

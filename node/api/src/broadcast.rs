@@ -24,7 +24,7 @@ pub const BROADCAST: Behaviour<Box<dyn Broadcast>> = Behaviour::new("broadcast b
 
 /// Which peers are asked for new blocks as `cmpctblock` (`getdata` of `MSG_CMPCT_BLOCK`,
 /// BIP152's low-bandwidth mode): offered by a broadcast behaviour that rebuilds compact
-/// blocks (the relay module provides it as [`crate::services::COMPACT_BLOCKS`]) and used
+/// blocks (the relay module provides it, `compact-blocks`) and used
 /// by the module that fetches announced blocks (sync), so that only one of them asks.
 pub trait CompactBlocks: Send + Sync {
     /// Whether `peer` understands compact blocks and its announced blocks should be

@@ -10,14 +10,15 @@
 //!   [`ChainWriter`] (accepting blocks and headers), [`MempoolService`], [`PeerService`]
 //!   (in parts: [`PeerMessaging`], [`PeerInventory`], [`PeerAdmin`]),
 //!   [`MinerService`], [`WalletService`], [`CompactBlocks`] (which peers' new blocks are
-//!   asked compact, BIP152), [`ScriptHistory`] (confirmed history by output script), with the names modules declare in
-//!   `provides`/`needs`/`uses` in [`services`];
+//!   asked compact, BIP152), [`ScriptHistory`] (confirmed history by output script), declared in a factory's
+//!   `provides`/`needs`/`uses` by type with [`service`] (`service::<dyn ChainView>()`);
 //! - the behaviours a profile chooses by name whose contracts a third party implements:
 //!   [`MempoolPolicy`] ([`POLICY`]), [`Broadcast`] ([`BROADCAST`]) and [`SyncStrategy`]
 //!   ([`STRATEGY`], with its narrow [`SyncContext`]);
 //! - the events modules publish: [`chain::ChainEvent`], [`MempoolEvent`],
 //!   [`p2p::PeerEvent`];
-//! - the metrics facade ([`metrics`]): modules record, an exporter installs a recorder;
+//! - the metrics facade ([`metrics`]): modules record and declare their histograms'
+//!   buckets, an exporter installs a recorder;
 //!   [`monitoring_listen`] is where the monitoring plugins listen by default.
 //!
 //! - the chain stream ([`ChainStream`], `chain-stream`): the main chain's changes as
@@ -59,67 +60,62 @@ pub use script_history::{HistoryRow, ScriptHistory};
 pub use sync_strategy::{is_limited, SyncContext, SyncStrategy, STRATEGY};
 pub use wallet::WalletService;
 
-pub use metrics;
+pub mod metrics {
+    //! The metrics facade (the `metrics` crate, re-exported whole): modules record, an
+    //! exporter module installs a recorder (the `metrics` plugin: Prometheus at
+    //! `/metrics`).
+    //!
+    //! A handle (`counter!`, `gauge!`, `histogram!`) is resolved against the recorder
+    //! installed when it is taken, and one taken while none is installed records nothing,
+    //! ever. The kernel installs a listed exporter's recorder ([`MetricsRecorder`]) before
+    //! it builds any module, so handles taken in a module's `build` or `start` record
+    //! whatever the order of `[node] modules`; a handle taken earlier (a `static`
+    //! initialised before the node is planned) is lost.
+    //!
+    //! A histogram is declared beside the code that records it, with its buckets and its
+    //! help text ([`HistogramBuckets`], submitted with `inventory::submit!`): the
+    //! exporter renders it as those buckets, not as a summary.
+    pub use ::metrics::*;
+    pub use node_kernel::metrics::{registered_histograms, HistogramBuckets, MetricsRecorder};
+}
 pub use node_chain as chain;
 pub use node_kernel::http::{self, Access, HttpRequest, HttpResponse, Route};
 pub use node_kernel::rpc::{
-    self, MethodEntry, Param, ParamKind, RpcError, RpcParams, RpcRegistry, RunOn,
+    self, Method, MethodEntry, MethodList, Param, ParamKind, RpcError, RpcParams, RpcRegistry,
+    RunOn,
 };
 pub use node_kernel::{
-    async_trait, inventory, registered_modules, registered_strategies, without_settings, Behaviour,
-    BoxError, BuiltStrategy, ConfigError, EventBus, Later, Module, ModuleConfig, ModuleFactory,
-    NodeSettings, Profile, Service, StartContext, StrategyConfig, StrategyFactory, TaskOutcome,
-    TaskSpawner,
+    async_trait, inventory, registered_modules, registered_strategies, service, without_settings,
+    Behaviour, BoxError, BuiltStrategy, ConfigError, EventBus, Later, Module, ModuleConfig,
+    ModuleFactory, NodeSettings, Profile, Service, ServiceDecl, StartContext, StrategyConfig,
+    StrategyFactory, TaskOutcome, TaskSpawner,
 };
 pub use node_p2p as p2p;
 
-/// The service names modules declare in `provides`, `needs` and `uses`; each belongs to
-/// one service type (its [`Service::NAME`]).
-pub mod services {
-    /// [`crate::ChainView`]: the read-only chain.
-    pub const CHAIN: &str = "chain";
-    /// [`crate::ChainWriter`]: accepting blocks and headers.
-    pub const CHAIN_WRITER: &str = "chain-writer";
-    /// [`crate::MempoolService`].
-    pub const MEMPOOL: &str = "mempool";
-    /// [`crate::PeerService`].
-    pub const PEERS: &str = "peers";
-    /// [`crate::MinerService`].
-    pub const MINER: &str = "miner";
-    /// [`crate::WalletService`].
-    pub const WALLET: &str = "wallet";
-    /// [`crate::CompactBlocks`].
-    pub const COMPACT_BLOCKS: &str = "compact-blocks";
-    /// [`crate::ScriptHistory`]: confirmed history by output script.
-    pub const SCRIPT_HISTORY: &str = "script-history";
-    /// [`crate::ChainStream`]: the main chain's changes, ordered and lossless.
-    pub const CHAIN_STREAM: &str = "chain-stream";
-}
-
 impl Service for dyn ChainView {
-    const NAME: &'static str = services::CHAIN;
+    const NAME: &'static str = "chain";
 }
 impl Service for dyn ChainWriter {
-    const NAME: &'static str = services::CHAIN_WRITER;
+    const NAME: &'static str = "chain-writer";
 }
 impl Service for dyn MempoolService {
-    const NAME: &'static str = services::MEMPOOL;
+    const NAME: &'static str = "mempool";
 }
 impl Service for dyn PeerService {
-    const NAME: &'static str = services::PEERS;
+    const NAME: &'static str = "peers";
 }
 impl Service for dyn MinerService {
-    const NAME: &'static str = services::MINER;
+    const NAME: &'static str = "miner";
 }
 impl Service for dyn WalletService {
-    const NAME: &'static str = services::WALLET;
+    const NAME: &'static str = "wallet";
 }
 impl Service for dyn CompactBlocks {
-    const NAME: &'static str = services::COMPACT_BLOCKS;
+    const NAME: &'static str = "compact-blocks";
 }
 impl Service for dyn ScriptHistory {
-    const NAME: &'static str = services::SCRIPT_HISTORY;
+    const NAME: &'static str = "script-history";
 }
 impl Service for dyn ChainStream {
-    const NAME: &'static str = services::CHAIN_STREAM;
+    const NAME: &'static str = "chain-stream";
 }

@@ -11,8 +11,8 @@ use crate::error::BoxError;
 use crate::events::EventBus;
 use crate::http::{HttpHub, Route};
 use crate::profile::NodeSettings;
-use crate::rpc::{MethodEntry, RpcRegistry, RunOn};
-use crate::services::{Later, Service, Services};
+use crate::rpc::{Method, MethodEntry, RpcError, RpcParams, RpcRegistry, RunOn};
+use crate::services::{Later, Service, ServiceDecl, Services};
 use crate::tasks::{TaskOutcome, TaskSpawner};
 use crate::DataDir;
 
@@ -25,9 +25,13 @@ pub(crate) type StopHook = Box<dyn FnOnce() -> Result<(), BoxError> + Send>;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Declared {
     pub(crate) name: &'static str,
-    pub(crate) provides: &'static [&'static str],
-    pub(crate) needs: &'static [&'static str],
-    pub(crate) uses: &'static [&'static str],
+    pub(crate) provides: &'static [ServiceDecl],
+    pub(crate) needs: &'static [ServiceDecl],
+    pub(crate) uses: &'static [ServiceDecl],
+}
+
+fn declares<S: Service + ?Sized>(list: &[ServiceDecl]) -> bool {
+    list.iter().any(ServiceDecl::is::<S>)
 }
 
 /// What a module gets when it starts. It owns what it holds, so a module may keep parts
@@ -62,13 +66,15 @@ impl StartContext {
     }
 
     /// Provides service `S` to the modules that start after this one. `S` must be among
-    /// the services the module's factory declares in `provides`.
+    /// the services the module's factory declares in `provides` (compared by type, so a
+    /// declaration of another type under the same name does not count).
     pub fn provide<S: Service + ?Sized>(&self, handle: Arc<S>) -> Result<(), BoxError> {
-        if !self.factory.provides.contains(&S::NAME) {
+        if !declares::<S>(self.factory.provides) {
             return Err(format!(
-                "module {:?} provides service {:?} without declaring it in `provides`",
+                "module {:?} provides service {:?} ({}) without declaring it in `provides`",
                 self.module(),
-                S::NAME
+                S::NAME,
+                std::any::type_name::<S>()
             )
             .into());
         }
@@ -80,7 +86,7 @@ impl StartContext {
     /// Service `S`, which the module's factory declares in `needs`. The profile check
     /// already made sure a listed module provides it and starts first.
     pub fn require<S: Service + ?Sized>(&self) -> Result<Arc<S>, BoxError> {
-        if !self.factory.needs.contains(&S::NAME) {
+        if !declares::<S>(self.factory.needs) {
             return Err(self.undeclared::<S>("needs"));
         }
         self.services.get::<S>().ok_or_else(|| {
@@ -95,7 +101,7 @@ impl StartContext {
 
     /// Service `S` if a running module provides it; the factory declares it in `uses`.
     pub fn get<S: Service + ?Sized>(&self) -> Result<Option<Arc<S>>, BoxError> {
-        if !self.factory.uses.contains(&S::NAME) && !self.factory.needs.contains(&S::NAME) {
+        if !declares::<S>(self.factory.uses) && !declares::<S>(self.factory.needs) {
             return Err(self.undeclared::<S>("uses"));
         }
         Ok(self.services.get::<S>())
@@ -105,7 +111,7 @@ impl StartContext {
     /// provider starts after this module because it needs this module (a `uses` that
     /// closes a cycle yields, see the start order).
     pub fn get_later<S: Service + ?Sized>(&self) -> Result<Later<S>, BoxError> {
-        if !self.factory.uses.contains(&S::NAME) {
+        if !declares::<S>(self.factory.uses) {
             return Err(self.undeclared::<S>("uses"));
         }
         Ok(Later::new(self.services.clone()))
@@ -113,9 +119,10 @@ impl StartContext {
 
     fn undeclared<S: Service + ?Sized>(&self, list: &str) -> BoxError {
         format!(
-            "module {:?} asks for service {:?} without declaring it in `{list}`, so it may start before its provider",
+            "module {:?} asks for service {:?} ({}) without declaring it in `{list}`, so it may start before its provider",
             self.module(),
-            S::NAME
+            S::NAME,
+            std::any::type_name::<S>()
         )
         .into()
     }
@@ -141,6 +148,24 @@ impl StartContext {
     ) -> Result<(), BoxError> {
         self.rpc
             .register_table(self.module(), state, run, methods)
+            .map_err(Into::into)
+    }
+
+    /// Registers one method with an async handler, under this module's name; the factory
+    /// lists the same constant in `methods`.
+    pub fn register_method<F, Fut>(&self, method: &Method, handler: F) -> Result<(), BoxError>
+    where
+        F: Fn(RpcParams) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<serde_json::Value, RpcError>> + Send + 'static,
+    {
+        self.rpc
+            .register(
+                self.module(),
+                method.name,
+                method.params,
+                method.help,
+                handler,
+            )
             .map_err(Into::into)
     }
 

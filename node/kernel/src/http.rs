@@ -192,6 +192,19 @@ impl HttpHub {
         Ok(bound)
     }
 
+    /// The address of the listener serving `path` (`/metrics`), if a module serves it:
+    /// how a test in the same process finds a route bound on port 0.
+    pub async fn address_of(&self, path: &str) -> Option<SocketAddr> {
+        let listeners = self.listeners.lock().await;
+        listeners.values().find_map(|(bound, table)| {
+            let routes = table.routes.read().unwrap_or_else(|e| e.into_inner());
+            routes
+                .iter()
+                .any(|r| r.route.path == path)
+                .then_some(*bound)
+        })
+    }
+
     /// Removes a module's routes (when it stops).
     pub(crate) fn remove_module(&self, module: &str) {
         for table in self.tables.lock().unwrap_or_else(|e| e.into_inner()).iter() {

@@ -31,6 +31,7 @@ mod layers;
 mod lifecycle;
 mod logging;
 mod memory;
+pub mod metrics;
 mod module;
 mod overrides;
 mod profile;
@@ -51,8 +52,8 @@ pub use logging::LogControl;
 pub use module::{registered_modules, Module, ModuleConfig, ModuleFactory};
 pub use profile::{NodeSettings, Profile, ProfileSource};
 pub use reference::config_reference;
-pub use rpc::{MethodEntry, RpcError, RpcParams, RpcRegistry, RunOn};
-pub use services::{Later, Service};
+pub use rpc::{Method, MethodEntry, MethodList, RpcError, RpcParams, RpcRegistry, RunOn};
+pub use services::{service, Later, Service, ServiceDecl};
 pub use strategy::{
     registered_strategies, without_settings, Behaviour, BuiltStrategy, StrategyConfig,
     StrategyFactory,

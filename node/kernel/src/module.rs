@@ -13,6 +13,8 @@ use crate::context::StartContext;
 use crate::error::{BoxError, ConfigError};
 use crate::profile::NodeSettings;
 use crate::registry::{self, Registered};
+use crate::rpc::MethodList;
+use crate::services::ServiceDecl;
 use crate::strategy::{self, Behaviour, StrategyConfig};
 
 /// A part of the node that the profile can switch on.
@@ -38,20 +40,34 @@ pub struct ModuleFactory {
     /// The crate that submitted it (`env!("CARGO_PKG_NAME")`), named when two crates
     /// register the same name.
     pub registered_by: &'static str,
-    /// Services this module provides when it starts.
-    pub provides: &'static [&'static str],
-    /// Services that must be provided by another listed module; it starts first.
-    pub needs: &'static [&'static str],
-    /// Services used when present: their providers, when listed, start first.
-    pub uses: &'static [&'static str],
-    /// The JSON-RPC methods it registers when it runs (checked at start), so that a node
-    /// that does not run it answers "getnewaddress belongs to the wallet module".
-    pub methods: &'static [&'static str],
+    /// Services this module provides when it starts (`provides: &[service::<dyn
+    /// ChainView>()]`); [`StartContext::provide`](crate::StartContext::provide) refuses
+    /// any other.
+    pub provides: &'static [ServiceDecl],
+    /// Services that must be provided by another listed module; it starts first. The
+    /// only services [`StartContext::require`](crate::StartContext::require) hands out.
+    pub needs: &'static [ServiceDecl],
+    /// Services used when present: their providers, when listed, start first. With
+    /// `needs`, the only services `get` and `get_later` hand out.
+    pub uses: &'static [ServiceDecl],
+    /// The JSON-RPC methods it registers when it runs, as the constants it registers
+    /// (`methods: &[&rpc::METHODS, &rpc::SETGENERATE]`: tables of
+    /// [`MethodEntry`](crate::rpc::MethodEntry) and single [`Method`](crate::rpc::Method)s),
+    /// so that a node that does not run it answers "getnewaddress belongs to the wallet
+    /// module". The start checks that the module registers exactly these.
+    pub methods: &'static [&'static dyn MethodList],
     /// Parses the module's table and builds the module, without starting anything.
     pub build: fn(&ModuleConfig) -> Result<Box<dyn Module>, ConfigError>,
 }
 
 inventory::collect!(ModuleFactory);
+
+impl ModuleFactory {
+    /// The names of the RPC methods the factory declares in `methods`.
+    pub fn method_names(&self) -> Vec<&'static str> {
+        self.methods.iter().flat_map(|list| list.names()).collect()
+    }
+}
 
 impl Registered for ModuleFactory {
     fn key(&self) -> String {

@@ -386,13 +386,47 @@ impl RpcParams {
 }
 
 /// One row of a method table: name, parameters, help, and a plain function of the
-/// module's shared state.
+/// module's shared state. A table is a constant (`const METHODS: &[MethodEntry<S>]`),
+/// registered with [`crate::StartContext::register_methods`] and listed as it is in the
+/// factory's `methods` (`methods: &[&METHODS]`), so each name is written once.
 pub type MethodEntry<S> = (
     &'static str,
     &'static [Param],
     &'static str,
     fn(&S, RpcParams) -> Result<Value, RpcError>,
 );
+
+/// A method registered on its own, with an async handler over captured state: its name,
+/// parameters and help, written once as a constant that
+/// [`crate::StartContext::register_method`] registers and the factory lists in `methods`.
+#[derive(Debug, Clone, Copy)]
+pub struct Method {
+    /// The method's name.
+    pub name: &'static str,
+    /// Its parameters, for `help` and `node rpc`.
+    pub params: &'static [Param],
+    /// Its help text, in Core's layout (ending with its `Result:` section).
+    pub help: &'static str,
+}
+
+/// What a factory lists in `methods`: a table of [`MethodEntry`] rows (`&METHODS`) or
+/// one [`Method`] (`&GETINFO`), the same constants the module registers.
+pub trait MethodList: Sync {
+    /// The names of the methods it holds.
+    fn names(&self) -> Vec<&'static str>;
+}
+
+impl MethodList for Method {
+    fn names(&self) -> Vec<&'static str> {
+        vec![self.name]
+    }
+}
+
+impl<S: 'static> MethodList for &'static [MethodEntry<S>] {
+    fn names(&self) -> Vec<&'static str> {
+        self.iter().map(|entry| entry.0).collect()
+    }
+}
 
 /// Where a table's methods run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,10 +1,12 @@
 //! Typed services: the handles modules provide to each other.
 //!
 //! A service is a type, usually a trait object from the API crate (`dyn ChainView`), with
-//! a name modules declare in their factory (`needs: &["chain"]`). Providing and requiring
-//! go by type, so no module writes a string key or a downcast; the name exists for the
-//! profile check, which orders modules and reports a missing provider before anything
-//! starts.
+//! a name. A module's factory declares the services it provides, needs and uses by type
+//! (`needs: &[service::<dyn ChainView>()]`), and at start the context hands out and
+//! accepts only what was declared, compared by type: the declaration and the use cannot
+//! drift apart. Providing and requiring go by type, so no module writes a string key or
+//! a downcast; the name is for people and for the profile check, which orders modules
+//! and reports a missing provider before anything starts.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -13,8 +15,58 @@ use std::sync::{Arc, RwLock};
 /// A type that modules exchange as a service. Implemented in the API crate for each
 /// contract, e.g. `impl Service for dyn ChainView { const NAME: &'static str = "chain"; }`.
 pub trait Service: Send + Sync + 'static {
-    /// The name modules declare in `provides`, `needs` and `uses`.
+    /// The name the profile check, `node modules` and errors show.
     const NAME: &'static str;
+}
+
+/// A service as a factory declares it in `provides`, `needs` or `uses`: its name and its
+/// type, made only by [`service`] from the type, so the two always agree.
+#[derive(Clone, Copy)]
+pub struct ServiceDecl {
+    name: &'static str,
+    // A function rather than the `TypeId` itself: `TypeId::of` is not const on stable.
+    type_id: fn() -> TypeId,
+}
+
+/// The declaration of service `S`, for a factory's `provides`, `needs` and `uses`:
+/// `needs: &[service::<dyn ChainView>()]`.
+pub const fn service<S: Service + ?Sized>() -> ServiceDecl {
+    ServiceDecl {
+        name: S::NAME,
+        type_id: TypeId::of::<S>,
+    }
+}
+
+impl ServiceDecl {
+    /// The service's name ([`Service::NAME`]).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Whether this declares service `S`.
+    pub fn is<S: Service + ?Sized>(&self) -> bool {
+        (self.type_id)() == TypeId::of::<S>()
+    }
+}
+
+impl PartialEq for ServiceDecl {
+    fn eq(&self, other: &ServiceDecl) -> bool {
+        (self.type_id)() == (other.type_id)()
+    }
+}
+
+impl Eq for ServiceDecl {}
+
+impl std::fmt::Debug for ServiceDecl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl std::fmt::Display for ServiceDecl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
 }
 
 struct Entry {
@@ -127,6 +179,22 @@ mod tests {
             again.contains("already provided by module \"english\""),
             "{again}"
         );
+    }
+
+    trait Other: Send + Sync {}
+    impl Service for dyn Other {
+        // The same name on purpose: a declaration is told apart by type.
+        const NAME: &'static str = "greeter";
+    }
+
+    #[test]
+    fn a_declaration_names_its_type_and_is_told_apart_by_it() {
+        const GREETER: ServiceDecl = service::<dyn Greeter>();
+        assert_eq!(GREETER.name(), "greeter");
+        assert!(GREETER.is::<dyn Greeter>());
+        assert!(!GREETER.is::<dyn Other>());
+        assert_ne!(GREETER, service::<dyn Other>());
+        assert_eq!(GREETER, service::<dyn Greeter>());
     }
 
     #[test]

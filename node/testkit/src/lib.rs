@@ -26,6 +26,7 @@
 
 mod chain;
 mod fakes;
+mod metrics;
 mod mine;
 mod node;
 mod peers;
@@ -38,6 +39,7 @@ use std::time::Duration;
 
 pub use chain::TempChain;
 pub use fakes::{MemoryPool, NoBroadcast, NoWallet, RecordingMiner};
+pub use metrics::metric_value;
 pub use mine::{mine_block, MineError};
 pub use node::{TestNode, TestNodeBuilder};
 pub use peers::RecordingPeers;

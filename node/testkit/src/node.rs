@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use node_api::chain::{Block, Transaction};
 use node_api::{
-    async_trait, inventory, services, Accepted, BoxError, ChainStream, ChainView, ChainWriter,
+    async_trait, inventory, service, Accepted, BoxError, ChainStream, ChainView, ChainWriter,
     EventBus, MempoolError, MempoolService, MinerService, Module, ModuleFactory, PeerService,
     RpcError, RpcRegistry, StartContext, StreamStart, WalletService,
 };
+use node_kernel::http::HttpHub;
 use node_kernel::{plan, run, KernelError, Profile, ProfileSource};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -30,6 +31,7 @@ struct Probe {
     wallet: Option<Arc<dyn WalletService>>,
     miner: Option<Arc<dyn MinerService>>,
     rpc: Arc<RpcRegistry>,
+    http: Arc<HttpHub>,
     events: EventBus,
     shutdown: CancellationToken,
 }
@@ -63,6 +65,7 @@ impl Module for ProbeModule {
             wallet: ctx.get::<dyn WalletService>()?,
             miner: ctx.get::<dyn MinerService>()?,
             rpc: ctx.rpc().clone(),
+            http: ctx.http().clone(),
             events: ctx.events().clone(),
             shutdown: ctx.shutdown_token(),
         };
@@ -84,8 +87,8 @@ inventory::submit! {
         description: "hands a test the services of an in-process node (node-testkit)",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &[services::CHAIN, services::CHAIN_WRITER, services::CHAIN_STREAM],
-        uses: &[services::MEMPOOL, services::PEERS, services::WALLET, services::MINER],
+        needs: &[service::<dyn ChainView>(), service::<dyn ChainWriter>(), service::<dyn ChainStream>()],
+        uses: &[service::<dyn MempoolService>(), service::<dyn PeerService>(), service::<dyn WalletService>(), service::<dyn MinerService>()],
         methods: &[],
         build: |_| Ok(Box::new(ProbeModule)),
     }
@@ -109,7 +112,7 @@ inventory::submit! {
         name: "testkit-peers",
         description: "a recording peers service with no network (node-testkit)",
         registered_by: env!("CARGO_PKG_NAME"),
-        provides: &[services::PEERS],
+        provides: &[service::<dyn PeerService>()],
         needs: &[],
         uses: &[],
         methods: &[],
@@ -317,6 +320,27 @@ impl TestNode {
             .subscribe(start)
             .expect("a start at or below the tip");
         StreamFollower::new(self.probe.chain.clone(), subscription)
+    }
+
+    /// What the node exports at `/metrics` now (its profile runs the `metrics` module:
+    /// `.module("metrics").profile("[metrics]\nlisten = \"127.0.0.1:0\"")`). Read a
+    /// series with [`crate::metric_value`] or [`TestNode::metric`].
+    pub async fn scrape_metrics(&self) -> Result<String, String> {
+        let addr = self
+            .probe
+            .http
+            .address_of("/metrics")
+            .await
+            .ok_or("no module serves /metrics: add the metrics module to the node")?;
+        crate::metrics::http_get(addr, "/metrics").await
+    }
+
+    /// The value of one series at `/metrics` now (see [`crate::metric_value`]); `Err`
+    /// when the scrape fails or the series is absent.
+    pub async fn metric(&self, series: &str) -> Result<f64, String> {
+        let text = self.scrape_metrics().await?;
+        crate::metric_value(&text, series)
+            .ok_or_else(|| format!("no series {series} at /metrics:\n{text}"))
     }
 
     /// Stops the node as SIGTERM would, and waits until every task has ended.

@@ -18,8 +18,8 @@
 use std::time::Duration;
 
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainStream, ChainSubscription, ConfigError,
-    Module, ModuleConfig, ModuleFactory, StartContext, StreamStart,
+    async_trait, inventory, service, BoxError, ChainStream, ChainSubscription, ConfigError, Module,
+    ModuleConfig, ModuleFactory, StartContext, StreamStart,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -66,7 +66,7 @@ inventory::submit! {
         description: "runs a command with the block hash whenever the best block changes (plugin)",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &[services::CHAIN_STREAM],
+        needs: &[service::<dyn ChainStream>()],
         uses: &[],
         methods: &[],
         build,

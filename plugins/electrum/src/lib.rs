@@ -45,7 +45,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, RwLock};
 
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainView, ConfigError, MempoolEvent,
+    async_trait, inventory, service, BoxError, ChainView, ConfigError, MempoolEvent,
     MempoolService, Module, ModuleConfig, ModuleFactory, ScriptHistory, StartContext,
 };
 use schemars::JsonSchema;
@@ -159,9 +159,9 @@ inventory::submit! {
         name: "electrum",
         description: "an Electrum protocol server over a scripthash index on disk (plugin)",
         registered_by: env!("CARGO_PKG_NAME"),
-        provides: &[services::SCRIPT_HISTORY],
-        needs: &[services::CHAIN],
-        uses: &[services::MEMPOOL],
+        provides: &[service::<dyn ScriptHistory>()],
+        needs: &[service::<dyn ChainView>()],
+        uses: &[service::<dyn MempoolService>()],
         methods: &[],
         build,
     }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use node_api::chain::{ChainSpec, Hash256, Transaction, TxOut};
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainView, EventBus, MempoolEvent, Module,
+    async_trait, inventory, service, BoxError, ChainView, EventBus, MempoolEvent, Module,
     ModuleFactory, StartContext,
 };
 use node_chain_state::{ChainOptions, LocalChain};
@@ -55,7 +55,7 @@ inventory::submit! {
         name: "chain",
         description: "the chain service over a LocalChain (bench stand-in)",
         registered_by: env!("CARGO_PKG_NAME"),
-        provides: &[services::CHAIN],
+        provides: &[service::<dyn ChainView>()],
         needs: &[],
         uses: &[],
         methods: &[],

@@ -44,9 +44,9 @@ use std::time::Duration;
 use hyper::StatusCode;
 use node_api::http::response;
 use node_api::{
-    async_trait, inventory, services, Access, BoxError, ChainStep, ChainStream, ChainSubscription,
-    ConfigError, MempoolEvent, Module, ModuleConfig, ModuleFactory, Route, StartContext,
-    StreamStart,
+    async_trait, inventory, service, Access, BoxError, ChainStep, ChainStream, ChainSubscription,
+    ConfigError, MempoolEvent, MempoolService, Module, ModuleConfig, ModuleFactory, Route,
+    StartContext, StreamStart,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -113,8 +113,8 @@ inventory::submit! {
         description: "a resumable Server-Sent Events stream of blocks and transactions at /events (plugin)",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &[services::CHAIN_STREAM],
-        uses: &[services::MEMPOOL],
+        needs: &[service::<dyn ChainStream>()],
+        uses: &[service::<dyn MempoolService>()],
         methods: &[],
         build,
     }

@@ -36,7 +36,7 @@ use hyper::header::{HeaderValue, CACHE_CONTROL};
 use hyper::StatusCode;
 use node_api::http::response;
 use node_api::{
-    async_trait, inventory, services, Access, BoxError, ChainStream, ChainView, ConfigError,
+    async_trait, inventory, service, Access, BoxError, ChainStream, ChainView, ConfigError,
     HttpResponse, MempoolService, Module, ModuleConfig, ModuleFactory, PeerService, Route,
     ScriptHistory, StartContext, StreamError,
 };
@@ -83,8 +83,8 @@ inventory::submit! {
         description: "a single-page block explorer at /explorer/ with a read-only JSON API (plugin)",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &[services::CHAIN, services::CHAIN_STREAM],
-        uses: &[services::MEMPOOL, services::PEERS, services::SCRIPT_HISTORY],
+        needs: &[service::<dyn ChainView>(), service::<dyn ChainStream>()],
+        uses: &[service::<dyn MempoolService>(), service::<dyn PeerService>(), service::<dyn ScriptHistory>()],
         methods: &[],
         build,
     }

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use node_api::http::{response, StatusCode};
 use node_api::metrics::{describe_gauge, gauge};
 use node_api::{
-    async_trait, inventory, monitoring_listen, services, Access, BoxError, ChainView, ConfigError,
+    async_trait, inventory, monitoring_listen, service, Access, BoxError, ChainView, ConfigError,
     HttpResponse, Module, ModuleConfig, ModuleFactory, PeerService, Route, StartContext,
 };
 use schemars::JsonSchema;
@@ -76,8 +76,8 @@ inventory::submit! {
         description: "/healthy while the node runs, /ready when synced, fresh and connected (plugin)",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &[services::CHAIN],
-        uses: &[services::PEERS],
+        needs: &[service::<dyn ChainView>()],
+        uses: &[service::<dyn PeerService>()],
         methods: &[],
         build,
     }

@@ -9,13 +9,15 @@
 //! on the kernel's module HTTP, shared with the `health` plugin when it names the same
 //! address.
 //!
-//! Invariants: one recorder per process, installed when the module is built, before any
-//! module starts, so no count is lost (see [`recorder`]). Label values are bounded by the
+//! Invariants: one recorder per process, installed by the kernel before it builds any
+//! module of a profile that lists `metrics`, so no count is lost, whatever the order of
+//! `[node] modules` (see [`recorder`]). Label values are bounded by the
 //! recording modules: nothing a peer sends becomes a label value.
 //!
 //! Costs: recording is a relaxed atomic add on a handle resolved once (P2P, chain) or a
 //! sharded map lookup; a scrape renders every series (a few hundred) in well under a
-//! millisecond. Histograms are kept as buckets ([`recorder::BUCKETS`]), drained every
+//! millisecond. Histograms are kept as the buckets their modules declare
+//! (`node_api::metrics::HistogramBuckets`), drained every
 //! [`recorder::UPKEEP`] even when nobody scrapes, so their memory stays bounded.
 
 mod module;

@@ -35,7 +35,8 @@ fn build(config: &ModuleConfig) -> Result<Box<dyn Module>, ConfigError> {
         &config.node().chain,
         &config.node().chain_base,
     )?;
-    // Here rather than in `start`: `build` runs for every module before any starts.
+    // Installed already by the kernel before any module was built (`MetricsRecorder`):
+    // this takes its handle.
     let handle = recorder::install().map_err(|reason| ConfigError::Invalid {
         key: "metrics".to_string(),
         reason,

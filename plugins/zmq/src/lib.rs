@@ -49,8 +49,8 @@ use std::sync::Arc;
 
 use node_api::rpc::{Param, RpcError, RpcParams};
 use node_api::{
-    async_trait, inventory, services, BoxError, ChainStream, ConfigError, MethodEntry, Module,
-    ModuleConfig, ModuleFactory, RunOn, StartContext, StreamStart,
+    async_trait, inventory, service, BoxError, ChainStream, ConfigError, MempoolService,
+    MethodEntry, Module, ModuleConfig, ModuleFactory, RunOn, StartContext, StreamStart,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -125,9 +125,9 @@ inventory::submit! {
         description: "publishes hashblock, hashtx, rawblock, rawtx and sequence over ZeroMQ as bitcoind does (plugin)",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[],
-        needs: &[services::CHAIN_STREAM],
-        uses: &[services::MEMPOOL],
-        methods: &["getzmqnotifications"],
+        needs: &[service::<dyn ChainStream>()],
+        uses: &[service::<dyn MempoolService>()],
+        methods: &[&METHODS],
         build,
     }
 }
@@ -142,6 +142,23 @@ const NONE: &[Param] = &[];
 fn getzmqnotifications(listing: &Listing, _: RpcParams) -> Result<Value, RpcError> {
     Ok(Value::Array(listing.rows.clone()))
 }
+
+/// Registered at start, and listed as they are in the factory's `methods`.
+const METHODS: &[MethodEntry<Listing>] = &[(
+    "getzmqnotifications",
+    NONE,
+    "Returns information about the active ZeroMQ notifications.\n\n\
+     Result:\n\
+     [                         (json array)\n  \
+       {                       (json object)\n    \
+         \"type\" : \"str\",       (string) Type of notification (pubhashblock, pubrawtx, ...)\n    \
+         \"address\" : \"str\",    (string) Address of the publisher\n    \
+         \"hwm\" : n             (numeric) Outbound message high water mark\n  \
+       },\n  \
+       ...\n\
+     ]",
+    getzmqnotifications,
+)];
 
 #[async_trait]
 impl Module for Zmq {
@@ -182,22 +199,7 @@ impl Module for Zmq {
                 })
                 .collect(),
         });
-        let methods: &[MethodEntry<Listing>] = &[(
-            "getzmqnotifications",
-            NONE,
-            "Returns information about the active ZeroMQ notifications.\n\n\
-             Result:\n\
-             [                         (json array)\n  \
-               {                       (json object)\n    \
-                 \"type\" : \"str\",       (string) Type of notification (pubhashblock, pubrawtx, ...)\n    \
-                 \"address\" : \"str\",    (string) Address of the publisher\n    \
-                 \"hwm\" : n             (numeric) Outbound message high water mark\n  \
-               },\n  \
-               ...\n\
-             ]",
-            getzmqnotifications,
-        )];
-        ctx.register_methods(&listing, RunOn::Inline, methods)?;
+        ctx.register_methods(&listing, RunOn::Inline, METHODS)?;
 
         // Subscribed before start returns: nothing after the node is up is missed.
         let steps = stream.subscribe(StreamStart::Tip)?;

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::error::ProfileError;
 
 use crate::module::ModuleFactory;
+use crate::services::ServiceDecl;
 
 /// Orders modules so each starts after the providers of what it needs or uses; among
 /// modules free to start, profile order decides (see [`next_to_start`] for a `uses`
@@ -25,10 +26,10 @@ pub(super) fn start_order(
             .map(|&i| {
                 let m = modules[i];
                 let name = m.name;
-                let edges = |services: &[&str]| -> Vec<String> {
+                let edges = |services: &[ServiceDecl]| -> Vec<String> {
                     services
                         .iter()
-                        .filter_map(|s| providers.get(s))
+                        .filter_map(|s| providers.get(s.name()))
                         .filter(|p| **p != name && !started.contains(**p))
                         .map(|p| p.to_string())
                         .collect()

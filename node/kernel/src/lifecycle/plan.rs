@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use config::{Value, ValueKind};
 
-use crate::error::ProfileError;
+use crate::error::{ConfigError, ProfileError};
 use crate::layers::table_error;
 use crate::logging::LogControl;
 use crate::module::{registered_modules, Module, ModuleConfig, ModuleFactory};
@@ -64,6 +64,23 @@ pub fn plan(mut profile: Profile) -> Result<Plan, ProfileError> {
         }
     }
 
+    // A metric handle resolved while no recorder is installed records nothing, ever:
+    // the recorder of a listed exporter is installed before any module is built.
+    let recorders =
+        crate::metrics::recorders_of(&profile.node.modules).map_err(ProfileError::Registry)?;
+    for (module, recorder) in recorders {
+        (recorder.install)().map_err(|reason| {
+            table_error(
+                &profile,
+                &module,
+                ConfigError::Invalid {
+                    key: module.clone(),
+                    reason,
+                },
+            )
+        })?;
+    }
+
     let mut seen = BTreeSet::new();
     let mut built = Vec::new();
     for name in &profile.node.modules {
@@ -99,7 +116,7 @@ pub fn plan(mut profile: Profile) -> Result<Plan, ProfileError> {
     let mut providers: BTreeMap<&str, &str> = BTreeMap::new();
     for m in &built {
         for service in m.factory.provides {
-            if let Some(first) = providers.insert(service, m.factory.name) {
+            if let Some(first) = providers.insert(service.name(), m.factory.name) {
                 return Err(ProfileError::DuplicateService {
                     file,
                     service: service.to_string(),
@@ -111,7 +128,7 @@ pub fn plan(mut profile: Profile) -> Result<Plan, ProfileError> {
     }
     for m in &built {
         for service in m.factory.needs {
-            if !providers.contains_key(service) {
+            if !providers.contains_key(service.name()) {
                 return Err(ProfileError::MissingService {
                     file,
                     module: m.factory.name.to_string(),
@@ -159,8 +176,8 @@ pub fn plan(mut profile: Profile) -> Result<Plan, ProfileError> {
         .values()
         .filter(|f| !listed.contains(f.name))
         .flat_map(|f| {
-            f.methods
-                .iter()
+            f.method_names()
+                .into_iter()
                 .map(|m| (m.to_string(), f.name.to_string()))
         })
         .collect();

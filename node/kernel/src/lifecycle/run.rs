@@ -1,6 +1,7 @@
 //! Running a plan: start in order, wait for a signal, a shutdown request or a failed
 //! task, stop in reverse, joining every task.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,9 +12,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::context::{StartContext, StopHook};
-use crate::error::KernelError;
+use crate::error::{BoxError, KernelError};
 use crate::events::EventBus;
 use crate::http::HttpHub;
+use crate::module::ModuleFactory;
 use crate::rpc::RpcRegistry;
 use crate::services::Services;
 use crate::tasks::TaskSpawner;
@@ -119,27 +121,7 @@ pub async fn run(plan: Plan) -> Result<(), KernelError> {
             tasks,
             stop_hooks,
         });
-        let started = started.and_then(|()| {
-            let undeclared: Vec<String> = rpc
-                .methods()
-                .into_iter()
-                .filter(|(method, m)| {
-                    m.module == name && !planned.factory.methods.contains(&method.as_str())
-                })
-                .map(|(method, _)| method)
-                .collect();
-            if undeclared.is_empty() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "registered RPC methods its factory does not declare in `methods`: {} \
-                     (the kernel names a method's module from that list when the module \
-                     does not run)",
-                    undeclared.join(", ")
-                )
-                .into())
-            }
-        });
+        let started = started.and_then(|()| registers_what_it_declares(&rpc, planned.factory));
         if let Err(e) = started {
             tracing::error!(module = name, "failed to start: {e}");
             // The failed module may have spawned tasks before failing: stop it too.
@@ -227,5 +209,54 @@ fn signal_error(e: std::io::Error) -> KernelError {
     KernelError::Start {
         module: "kernel".to_string(),
         reason: format!("cannot install signal handlers: {e}"),
+    }
+}
+
+/// Whether module `factory` registered exactly the RPC methods its factory declares in
+/// `methods`: the kernel names a method's module from that list when the module does not
+/// run, so one left out would answer "Method not found", and one listed but never
+/// registered would blame a module that does not serve it.
+fn registers_what_it_declares(
+    rpc: &RpcRegistry,
+    factory: &'static ModuleFactory,
+) -> Result<(), BoxError> {
+    let declared: BTreeSet<&str> = factory.method_names().into_iter().collect();
+    let registered: BTreeSet<String> = rpc
+        .methods()
+        .into_iter()
+        .filter(|(_, m)| m.module == factory.name)
+        .map(|(method, _)| method)
+        .collect();
+    let undeclared: Vec<&str> = registered
+        .iter()
+        .map(String::as_str)
+        .filter(|m| !declared.contains(m))
+        .collect();
+    let unregistered: Vec<&str> = declared
+        .iter()
+        .copied()
+        .filter(|m| !registered.contains(*m))
+        .collect();
+    let mut problems = Vec::new();
+    if !undeclared.is_empty() {
+        problems.push(format!(
+            "registered RPC methods its factory does not declare in `methods`: {}",
+            undeclared.join(", ")
+        ));
+    }
+    if !unregistered.is_empty() {
+        problems.push(format!(
+            "did not register RPC methods its factory declares in `methods`: {}",
+            unregistered.join(", ")
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} (declare them with the constants it registers, `methods: &[&METHODS]`)",
+            problems.join("; ")
+        )
+        .into())
     }
 }

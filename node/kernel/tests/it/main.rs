@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use node_kernel::http::{response, Access, Route};
 use node_kernel::{
-    async_trait, inventory, plan, run, without_settings, Behaviour, BoxError, ConfigError,
-    KernelError, Module, ModuleConfig, ModuleFactory, Profile, ProfileSource, Service,
-    StartContext, StrategyFactory,
+    async_trait, inventory, plan, run, service, without_settings, Behaviour, BoxError, ConfigError,
+    KernelError, Method, MethodEntry, Module, ModuleConfig, ModuleFactory, Profile, ProfileSource,
+    RunOn, Service, StartContext, StrategyFactory,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,12 @@ trait Net: Send + Sync {
 }
 impl Service for dyn Net {
     const NAME: &'static str = "net";
+}
+
+/// A different type under the name of [`Store`]: a declaration of it is not one of `Store`.
+trait Impostor: Send + Sync {}
+impl Service for dyn Impostor {
+    const NAME: &'static str = "store";
 }
 
 struct Owned(&'static str);
@@ -144,6 +150,14 @@ impl Module for TestModule {
             "rogue" => {
                 ctx.require::<dyn Store>()?;
             }
+            // Declares `talk` but registers `chat` (and a table holding `talk` only when
+            // configured with level 1, which is then all it registers).
+            "talker" if self.config.level == 1 => {
+                ctx.register_methods(&Arc::new(()), RunOn::Inline, TALK_TABLE)?;
+            }
+            "talker" => ctx.register_method(&CHAT, |_| async { Ok(serde_json::json!("hi")) })?,
+            // Declares a service of the same name but another type.
+            "impostor" => ctx.provide::<dyn Store>(Arc::new(Owned(name)))?,
             _ => {}
         }
         match self.config.failing_task.as_str() {
@@ -178,24 +192,45 @@ fn build(name: &'static str, config: &ModuleConfig) -> Result<Box<dyn Module>, C
 
 inventory::submit! {
     ModuleFactory { name: "store", description: "provides storage", registered_by: env!("CARGO_PKG_NAME"),
-        provides: &["store"], needs: &[], uses: &[], methods: &[], build: |c| build("store", c) }
+        provides: &[service::<dyn Store>()], needs: &[], uses: &[], methods: &[], build: |c| build("store", c) }
 }
 inventory::submit! {
     ModuleFactory { name: "net", description: "needs storage", registered_by: env!("CARGO_PKG_NAME"),
-        provides: &["net"], needs: &["store"], uses: &[], methods: &[], build: |c| build("net", c) }
+        provides: &[service::<dyn Net>()], needs: &[service::<dyn Store>()], uses: &[], methods: &[], build: |c| build("net", c) }
 }
 inventory::submit! {
     ModuleFactory { name: "api", description: "needs net, uses store", registered_by: env!("CARGO_PKG_NAME"),
-        provides: &[], needs: &["net"], uses: &["store"], methods: &[], build: |c| build("api", c) }
+        provides: &[], needs: &[service::<dyn Net>()], uses: &[service::<dyn Store>()], methods: &[], build: |c| build("api", c) }
 }
 inventory::submit! {
     ModuleFactory { name: "store2", description: "provides storage too", registered_by: env!("CARGO_PKG_NAME"),
-        provides: &["store"], needs: &[], uses: &[], methods: &[], build: |c| build("store2", c) }
+        provides: &[service::<dyn Store>()], needs: &[], uses: &[], methods: &[], build: |c| build("store2", c) }
 }
 inventory::submit! {
     ModuleFactory { name: "rogue", description: "asks for storage without declaring it",
         registered_by: env!("CARGO_PKG_NAME"),
         provides: &[], needs: &[], uses: &[], methods: &[], build: |c| build("rogue", c) }
+}
+const TALK: Method = Method {
+    name: "talk",
+    params: &[],
+    help: "",
+};
+const CHAT: Method = Method {
+    name: "chat",
+    params: &[],
+    help: "",
+};
+const TALK_TABLE: &[MethodEntry<()>] = &[("talk", &[], "", |_, _| Ok(serde_json::json!("hi")))];
+inventory::submit! {
+    ModuleFactory { name: "talker", description: "declares one RPC method, registers another",
+        registered_by: env!("CARGO_PKG_NAME"),
+        provides: &[], needs: &[], uses: &[], methods: &[&TALK], build: |c| build("talker", c) }
+}
+inventory::submit! {
+    ModuleFactory { name: "impostor", description: "provides storage under another type's declaration",
+        registered_by: env!("CARGO_PKG_NAME"),
+        provides: &[service::<dyn Impostor>()], needs: &[], uses: &[], methods: &[], build: |c| build("impostor", c) }
 }
 
 fn load(text: &str, env: &[(&str, &str)], sets: &[&str]) -> Result<node_kernel::Plan, String> {
@@ -227,7 +262,7 @@ fn unknown_module_lists_registered_ones() {
         "{e}"
     );
     assert!(
-        e.contains("registered: api, net, rogue, store, store2, web"),
+        e.contains("registered: api, impostor, net, rogue, store, store2, talker, web"),
         "{e}"
     );
 }
@@ -479,7 +514,36 @@ async fn asking_for_an_undeclared_service_fails_the_start_clearly() {
     assert_eq!(
         err.to_string(),
         "module \"rogue\" failed to start: module \"rogue\" asks for service \"store\" \
-         without declaring it in `needs`, so it may start before its provider"
+         (dyn it::Store) without declaring it in `needs`, so it may start before its provider"
+    );
+}
+
+#[tokio::test]
+async fn a_module_registers_exactly_the_rpc_methods_it_declares() {
+    let _serial = SERIAL.lock().await;
+    take_journal();
+    let err = run_profile("\"talker\"", "").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "module \"talker\" failed to start: registered RPC methods its factory does not \
+         declare in `methods`: chat; did not register RPC methods its factory declares in \
+         `methods`: talk (declare them with the constants it registers, `methods: &[&METHODS]`)"
+    );
+    // Registering what it declares, from a table, starts.
+    run_profile("\"talker\"", "[talker]\nlevel = 1\nshutdown = true\n")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_declaration_is_held_to_its_type_not_its_name() {
+    let _serial = SERIAL.lock().await;
+    take_journal();
+    let err = run_profile("\"impostor\"", "").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "module \"impostor\" failed to start: module \"impostor\" provides service \"store\" \
+         (dyn it::Store) without declaring it in `provides`"
     );
 }
 
