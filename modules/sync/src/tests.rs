@@ -1,18 +1,15 @@
-//! The driver with each strategy against one fake peer that serves a source chain: the
+//! The driver with each strategy against one recorded peer that serves a source chain: the
 //! whole download path (headers, `getdata`, blocks into the chain) without sockets.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use node_api::chain::{ChainEvent, ChainSpec, Hash256};
-use node_api::p2p::{ConnectionType, Message, PeerId, PeerInfo, Topic, MAX_HEADERS, NODE_NETWORK};
-use node_api::{
-    ChainView, ChainWriter, EventBus, MakeAnnouncement, PeerAdmin, PeerInventory, PeerMessaging,
-};
+use node_api::chain::{ChainEvent, ChainSpec};
+use node_api::p2p::{ConnectionType, Message, PeerId, PeerInfo, Topic, MAX_HEADERS};
+use node_api::{ChainView, ChainWriter, EventBus};
 use node_chain_state::testing::{Builder, Wallet};
 use node_chain_state::{ChainOptions, LocalChain};
+use node_testkit::RecordingPeers;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -24,101 +21,13 @@ const PEER: PeerId = PeerId(7);
 const BLOCKS: u32 = 40;
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// Where the driver hears one topic.
-type Inbound = mpsc::Sender<(PeerId, Arc<Message>)>;
-
-/// One connected peer: what the driver sends it is queued for the test, and the test
-/// delivers its answers to the driver's subscriptions.
-struct FakePeers {
-    info: PeerInfo,
-    inboxes: Mutex<HashMap<Topic, Inbound>>,
-    sent: mpsc::UnboundedSender<Message>,
-}
-
-impl FakePeers {
-    fn deliver(&self, topic: Topic, message: Message) -> Option<()> {
-        let inbox = self.inboxes.lock().unwrap().get(&topic).cloned()?;
-        inbox.try_send((PEER, Arc::new(message))).ok()
-    }
-}
-
-impl PeerMessaging for FakePeers {
-    fn subscribe(&self, topic: Topic) -> mpsc::Receiver<(PeerId, Arc<Message>)> {
-        let (tx, rx) = mpsc::channel(1024);
-        self.inboxes.lock().unwrap().insert(topic, tx);
-        rx
-    }
-    fn has_subscribers(&self, topic: Topic) -> bool {
-        self.inboxes.lock().unwrap().contains_key(&topic)
-    }
-    fn send(&self, peer: PeerId, message: Message) -> Result<(), String> {
-        assert_eq!(peer, PEER);
-        self.sent.send(message).map_err(|e| e.to_string())
-    }
-    fn broadcast(&self, _message: Message) -> usize {
-        unimplemented!("sync never broadcasts")
-    }
-    fn peers(&self) -> Vec<PeerInfo> {
-        vec![self.info.clone()]
-    }
-    fn peer(&self, id: PeerId) -> Option<PeerInfo> {
-        (id == PEER).then(|| self.info.clone())
-    }
-}
-
-impl PeerInventory for FakePeers {
-    fn announce(&self, _hashes: &[Hash256], _make: &mut MakeAnnouncement<'_>) -> usize {
-        unimplemented!("sync never announces")
-    }
-    fn knows(&self, _peer: PeerId, _hash: &Hash256) -> bool {
-        false
-    }
-    fn mark_known(&self, _peer: PeerId, _hashes: &[Hash256]) {}
-}
-
-impl PeerAdmin for FakePeers {
-    fn connection_count(&self) -> usize {
-        1
-    }
-    fn misbehaving(&self, peer: PeerId, reason: &str) {
-        panic!("peer {peer} judged misbehaving: {reason}");
-    }
-    fn disconnect(&self, _peer: PeerId) -> bool {
-        false
-    }
-    fn add_candidate(&self, _addr: SocketAddr) -> bool {
-        false
-    }
-    fn local_addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], 0))
-    }
-}
-
+/// The one peer: outbound, at the source's height.
 fn peer_info(height: u32) -> PeerInfo {
-    let addr = SocketAddr::from(([127, 0, 0, 1], 18444));
     PeerInfo {
-        id: PEER,
-        addr,
-        local_addr: addr,
         connection_type: ConnectionType::Outbound,
         inbound: false,
-        version: node_api::p2p::PROTOCOL_VERSION,
-        services: NODE_NETWORK,
-        user_agent: "/fake/".to_string(),
         start_height: height as i32,
-        relay: true,
-        sendheaders: true,
-        connected_at: 0,
-        time_offset: 0,
-        bytes_sent: 0,
-        bytes_received: 0,
-        messages_sent: 0,
-        messages_received: 0,
-        last_send: 0,
-        last_recv: 0,
-        ping_time: None,
-        min_ping: None,
-        ping_wait: None,
+        ..RecordingPeers::peer(PEER.0, true, true)
     }
 }
 
@@ -126,16 +35,17 @@ fn peer_info(height: u32) -> PeerInfo {
 /// except the first `getdata`, which it leaves unanswered as a slow peer would.
 async fn serve(
     source: Arc<LocalChain>,
-    peers: Arc<FakePeers>,
-    mut sent: mpsc::UnboundedReceiver<Message>,
+    peers: Arc<RecordingPeers>,
+    mut sent: mpsc::UnboundedReceiver<(PeerId, Arc<Message>)>,
     mut stall_once: bool,
 ) {
-    while let Some(message) = sent.recv().await {
-        match message {
+    while let Some((peer, message)) = sent.recv().await {
+        assert_eq!(peer, PEER);
+        match &*message {
             Message::GetData(_) if stall_once => stall_once = false,
             Message::GetHeaders(request) => {
                 let headers = source.headers_after(&request.locator, &request.stop, MAX_HEADERS);
-                peers.deliver(Topic::Headers, Message::Headers(headers));
+                peers.deliver(PEER, Topic::Headers, Message::Headers(headers));
             }
             Message::GetData(items) => {
                 for item in items {
@@ -143,7 +53,7 @@ async fn serve(
                         .block(&item.hash)
                         .unwrap()
                         .expect("a block of the source");
-                    peers.deliver(Topic::Block, Message::Block(block.into()));
+                    peers.deliver(PEER, Topic::Block, Message::Block(block.into()));
                 }
             }
             other => panic!("unexpected message to the peer: {other:?}"),
@@ -186,12 +96,8 @@ async fn syncs_from_one_peer(strategy: &str, built: Box<dyn SyncStrategy>, stall
     )
     .unwrap();
 
-    let (sent_tx, sent_rx) = mpsc::unbounded_channel();
-    let peers = Arc::new(FakePeers {
-        info: peer_info(BLOCKS),
-        inboxes: Mutex::default(),
-        sent: sent_tx,
-    });
+    let peers = Arc::new(RecordingPeers::with_peers(vec![peer_info(BLOCKS)]));
+    let sent_rx = peers.outbox();
     // Kept to the end: the driver treats a closed bus as a failure.
     let bus = EventBus::default();
     let inbox = Inbox::subscribe(&*peers, &bus);
@@ -214,6 +120,7 @@ async fn syncs_from_one_peer(strategy: &str, built: Box<dyn SyncStrategy>, stall
     assert_eq!(running.await.unwrap(), Ok(()));
     server.abort();
     drop(bus);
+    assert_eq!(peers.misbehaving_reports(), Vec::new(), "{strategy}");
 }
 
 #[tokio::test]

@@ -32,6 +32,16 @@ struct Inner {
     misbehaving: Vec<(PeerId, String)>,
     disconnected: Vec<PeerId>,
     candidates: Vec<SocketAddr>,
+    /// Where each sent message is also copied, for tests that answer as they go.
+    outboxes: Vec<mpsc::UnboundedSender<Delivery>>,
+}
+
+impl Inner {
+    fn record(&mut self, peer: PeerId, message: Arc<Message>) {
+        self.outboxes
+            .retain(|outbox| outbox.send((peer, message.clone())).is_ok());
+        self.sent.push((peer, message));
+    }
 }
 
 impl RecordingPeers {
@@ -54,6 +64,14 @@ impl RecordingPeers {
     /// Marks `hash` as known to `peer` (it will not be announced to it).
     pub fn set_known(&self, peer: PeerId, hash: Hash256) {
         self.lock().known.insert((peer, hash));
+    }
+
+    /// Every message sent or announced from now on, as it is sent: what a test reads to
+    /// answer as the peer would (a `getheaders` with `headers`, through [`Self::deliver`]).
+    pub fn outbox(&self) -> mpsc::UnboundedReceiver<(PeerId, Arc<Message>)> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.lock().outboxes.push(sender);
+        receiver
     }
 
     /// Everything sent or announced so far, in order, and forgets it.
@@ -142,7 +160,7 @@ impl PeerMessaging for RecordingPeers {
         if !inner.peers.iter().any(|p| p.id == peer) {
             return Err(format!("peer {peer} is not connected"));
         }
-        inner.sent.push((peer, Arc::new(message)));
+        inner.record(peer, Arc::new(message));
         Ok(())
     }
     fn broadcast(&self, message: Message) -> usize {
@@ -150,7 +168,7 @@ impl PeerMessaging for RecordingPeers {
         let message = Arc::new(message);
         let ids: Vec<PeerId> = inner.peers.iter().map(|p| p.id).collect();
         for id in &ids {
-            inner.sent.push((*id, message.clone()));
+            inner.record(*id, message.clone());
         }
         ids.len()
     }
@@ -181,7 +199,7 @@ impl PeerInventory for RecordingPeers {
                 for hash in &missing {
                     inner.known.insert((peer.id, *hash));
                 }
-                inner.sent.push((peer.id, message));
+                inner.record(peer.id, message);
                 count += 1;
             }
         }
