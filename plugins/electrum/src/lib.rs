@@ -157,20 +157,18 @@ impl ElectrumConfig {
             };
         };
         let address = parse_address("tls_listen", listen, 50002)?;
-        let file = |key: &str, value: &Option<String>| {
-            match value.as_deref() {
+        let file = |key: &str, value: &Option<String>, what: &str| match value.as_deref() {
             Some(file) if !file.is_empty() => Ok(tls::resolve(datadir, file)),
             _ => Err(ConfigError::Invalid {
                 key: key.to_string(),
                 reason: format!(
-                    "tls_listen is set: give the PEM file of the {} (relative to the data directory, or absolute)",
-                    if key == "tls_cert" { "certificate chain" } else { "certificate's private key" }
+                    "tls_listen is set: give the PEM file of the {what} \
+                     (relative to the data directory, or absolute)"
                 ),
             }),
-        }
         };
-        let cert = file("tls_cert", &self.tls_cert)?;
-        let key = file("tls_key", &self.tls_key)?;
+        let cert = file("tls_cert", &self.tls_cert, "certificate chain")?;
+        let key = file("tls_key", &self.tls_key, "certificate's private key")?;
         let timeout = Duration::from_secs(self.tls_handshake_timeout_secs);
         Ok(Some((address, tls::load(&cert, &key, timeout)?)))
     }
