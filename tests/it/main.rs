@@ -12,6 +12,7 @@ mod datadir_faults;
 mod disk_full;
 mod docs;
 mod electrum;
+mod electrum_tls;
 mod events;
 mod explorer;
 mod fat_blocks;

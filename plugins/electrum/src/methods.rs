@@ -92,8 +92,10 @@ pub(crate) struct Server {
     pub(crate) rpc: Arc<RpcRegistry>,
     pub(crate) banner: String,
     pub(crate) max_subscriptions: usize,
-    /// The address served, for `server.features`.
-    pub(crate) addr: std::net::SocketAddr,
+    /// The plain listener's address, for `server.features`.
+    pub(crate) tcp_addr: Option<std::net::SocketAddr>,
+    /// The TLS listener's address, for `server.features`.
+    pub(crate) ssl_addr: Option<std::net::SocketAddr>,
 }
 
 fn param<T: serde::de::DeserializeOwned>(params: &[Value], i: usize) -> Result<T, CallError> {
@@ -242,9 +244,19 @@ impl Server {
 
     fn features(&self) -> Answer {
         let genesis = self.shared.chain.hash_at(0).unwrap_or_default();
+        // The protocol's `hosts`: per host, its `tcp_port` and `ssl_port` (null when not
+        // served there).
+        let mut hosts = serde_json::Map::new();
+        for (addr, port_key) in [(self.tcp_addr, "tcp_port"), (self.ssl_addr, "ssl_port")] {
+            let Some(addr) = addr else { continue };
+            let host = hosts
+                .entry(addr.ip().to_string())
+                .or_insert_with(|| json!({"tcp_port": null, "ssl_port": null}));
+            host[port_key] = json!(addr.port());
+        }
         Ok(json!({
             "genesis_hash": genesis.to_string(),
-            "hosts": { self.addr.ip().to_string(): { "tcp_port": self.addr.port() } },
+            "hosts": hosts,
             "protocol_max": PROTOCOL_VERSION,
             "protocol_min": PROTOCOL_VERSION,
             "pruning": null,

@@ -1,7 +1,11 @@
-//! The TCP side: newline-delimited JSON-RPC, single requests or batches, with the
-//! bounds of the profile: connections (a semaphore; one over the limit is told why and
-//! closed), request line bytes (a longer line is answered and the connection closed),
-//! requests per batch, subscriptions per connection (refused past the limit).
+//! The connection side: newline-delimited JSON-RPC, single requests or batches, over
+//! plain TCP or TLS (one code path: a connection is any byte stream), with the bounds of
+//! the profile: connections (one semaphore for both listeners; one over the limit is
+//! told why and closed, or on TLS just closed: telling it would take the handshake the
+//! limit is there to save), request line bytes (a longer line is answered and the
+//! connection closed), requests per batch, subscriptions per connection (refused past
+//! the limit). A TLS handshake holds its connection's permit and is bounded in time; a
+//! failed or late one drops the connection.
 //!
 //! Each connection is one task; its calls run on blocking threads (LMDB reads), one
 //! line at a time, in order. Notifications come from the index's update channel: the
@@ -12,8 +16,8 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::Semaphore;
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
@@ -21,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::methods::{header_notification, CallError, Server, Session};
 use crate::status::script_hash_hex;
+use crate::tls::Tls;
 
 /// How long one answer or notification may wait for the client to read it.
 const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -45,15 +50,29 @@ fn notification(method: &str, params: Value) -> String {
     json!({"jsonrpc": "2.0", "method": method, "params": params}).to_string()
 }
 
+/// What one listener serves its connections with.
+pub(crate) struct Accept {
+    pub(crate) server: Arc<Server>,
+    pub(crate) limits: Limits,
+    /// Shared by every listener of the server.
+    pub(crate) permits: Arc<Semaphore>,
+    /// Set on the TLS listener: each connection's handshake first.
+    pub(crate) tls: Option<Tls>,
+}
+
 /// Accepts connections until `cancel`.
 pub(crate) async fn serve(
     listener: TcpListener,
-    server: Arc<Server>,
-    limits: Limits,
+    accept: Accept,
     spawner: node_api::TaskSpawner,
     cancel: CancellationToken,
 ) {
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let Accept {
+        server,
+        limits,
+        permits,
+        tls,
+    } = accept;
     loop {
         let accepted = tokio::select! {
             () = cancel.cancelled() => return,
@@ -67,7 +86,10 @@ pub(crate) async fn serve(
             }
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            tracing::debug!(%peer, limit = limits.max_connections, "electrum connection refused: limit reached");
+            tracing::debug!(%peer, limit = limits.max_connections, tls = tls.is_some(), "electrum connection refused: limit reached");
+            if tls.is_some() {
+                continue;
+            }
             let line = error_msg(
                 &Value::Null,
                 &CallError::bad(format!(
@@ -80,21 +102,45 @@ pub(crate) async fn serve(
         };
         let server = server.clone();
         let cancel = cancel.clone();
+        let tls = tls.clone();
         spawner.spawn("connection", async move {
-            tracing::debug!(%peer, "electrum connection");
-            connection(stream, server, limits, cancel).await;
+            match tls {
+                None => {
+                    tracing::debug!(%peer, "electrum connection");
+                    connection(stream, server, limits, cancel).await;
+                }
+                Some(tls) => {
+                    let handshake = tokio::select! {
+                        () = cancel.cancelled() => return,
+                        done = tokio::time::timeout(tls.handshake_timeout, tls.acceptor.accept(stream)) => done,
+                    };
+                    match handshake {
+                        Ok(Ok(stream)) => {
+                            tracing::debug!(%peer, "electrum TLS connection");
+                            connection(stream, server, limits, cancel).await;
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "electrum TLS handshake failed; dropped")
+                        }
+                        Err(_) => tracing::debug!(
+                            %peer,
+                            timeout_secs = tls.handshake_timeout.as_secs(),
+                            "electrum TLS handshake timed out; dropped"
+                        ),
+                    }
+                }
+            }
             drop(permit);
         });
     }
 }
 
-async fn connection(
-    stream: TcpStream,
-    server: Arc<Server>,
-    limits: Limits,
-    cancel: CancellationToken,
-) {
-    let (read, mut write) = stream.into_split();
+/// Serves one connection, plain or TLS, until it closes, breaks a bound or `cancel`.
+async fn connection<S>(stream: S, server: Arc<Server>, limits: Limits, cancel: CancellationToken)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (read, mut write) = tokio::io::split(stream);
     let mut lines = FramedRead::new(read, LinesCodec::new_with_max_length(limits.max_line_bytes));
     let mut updates = server.shared.updates.subscribe();
     let mut session = Session::default();
@@ -165,8 +211,13 @@ async fn connection(
             let mut bytes = line.into_bytes();
             bytes.push(b'\n');
             // A client that leaves its answers unread holds a connection slot; past the
-            // bound it loses the connection.
-            match tokio::time::timeout(WRITE_TIMEOUT, write.write_all(&bytes)).await {
+            // bound it loses the connection. The flush sends what TLS holds back as a
+            // record (a no-op on TCP).
+            let sent = async {
+                write.write_all(&bytes).await?;
+                write.flush().await
+            };
+            match tokio::time::timeout(WRITE_TIMEOUT, sent).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return,
                 Err(_) => {
