@@ -11,22 +11,22 @@ use crate::wire::{MsgId, StoredValue};
 const DEADLINE: Duration = Duration::from_secs(5);
 
 /// A peer driven by hand over a plain UDP socket.
-struct FakePeer {
+struct RawPeer {
     socket: UdpSocket,
     id: NodeId,
 }
 
-impl FakePeer {
-    async fn bind(ip: &str, id: u8) -> FakePeer {
-        let socket = UdpSocket::bind((ip, 0)).await.expect("bind fake peer");
-        FakePeer {
+impl RawPeer {
+    async fn bind(ip: &str, id: u8) -> RawPeer {
+        let socket = UdpSocket::bind((ip, 0)).await.expect("bind raw peer");
+        RawPeer {
             socket,
             id: NodeId([id; 20]),
         }
     }
 
     fn addr(&self) -> SocketAddr {
-        self.socket.local_addr().expect("fake peer address")
+        self.socket.local_addr().expect("raw peer address")
     }
 
     async fn send(&self, to: SocketAddr, kind: Kind, id: MsgId, payload: Value) {
@@ -109,7 +109,7 @@ async fn stop(task: JoinHandle<()>, cancel: CancellationToken) {
 async fn a_caller_enters_the_table_only_after_answering_our_ping() {
     let (node, task, cancel) = start(config()).await;
     let mut announced = node.subscribe();
-    let peer = FakePeer::bind("127.0.0.1", 0x42).await;
+    let peer = RawPeer::bind("127.0.0.1", 0x42).await;
     let to = node.local_addr();
     peer.request(
         to,
@@ -175,7 +175,7 @@ async fn a_silent_caller_never_enters_the_table() {
     let mut config = config();
     config.request_timeout = Duration::from_millis(300);
     let (node, task, cancel) = start(config).await;
-    let peer = FakePeer::bind("127.0.0.1", 0x42).await;
+    let peer = RawPeer::bind("127.0.0.1", 0x42).await;
     peer.request(node.local_addr(), 1, Request::Ping { sender: peer.id })
         .await;
     let (_, body) = peer.response(node.local_addr(), false).await;
@@ -192,7 +192,7 @@ async fn a_silent_caller_never_enters_the_table() {
 #[tokio::test]
 async fn only_listed_procedures_are_answered() {
     let (node, task, cancel) = start(config()).await;
-    let peer = FakePeer::bind("127.0.0.1", 0x42).await;
+    let peer = RawPeer::bind("127.0.0.1", 0x42).await;
     let to = node.local_addr();
     let id = Value::Binary(vec![0x42; 20]);
     for (msg, name) in [
@@ -221,7 +221,7 @@ async fn stored_values_are_bounded_and_served() {
     let mut config = config();
     config.limits.max_value_bytes = 8;
     let (node, task, cancel) = start(config).await;
-    let peer = FakePeer::bind("127.0.0.1", 0x42).await;
+    let peer = RawPeer::bind("127.0.0.1", 0x42).await;
     let to = node.local_addr();
     let key = NodeId([0x33; 20]);
     let value = |s: &str| StoredValue::new(Value::from(s)).expect("scalar");
@@ -272,8 +272,8 @@ async fn requests_are_rate_limited_per_source_ip() {
     config.limits.request_burst = 3;
     let (node, task, cancel) = start(config).await;
     let to = node.local_addr();
-    let noisy = FakePeer::bind("127.0.0.1", 0x42).await;
-    let other = FakePeer::bind("127.0.0.2", 0x43).await;
+    let noisy = RawPeer::bind("127.0.0.1", 0x42).await;
+    let other = RawPeer::bind("127.0.0.2", 0x43).await;
     for msg in 1..=5 {
         noisy.request(to, msg, Request::Stun).await;
     }
@@ -298,7 +298,7 @@ async fn cancellation_ends_every_task() {
     let mut config = config();
     config.request_timeout = Duration::from_secs(60);
     // A bootstrap node that never answers keeps a task waiting.
-    let silent = FakePeer::bind("127.0.0.1", 0x42).await;
+    let silent = RawPeer::bind("127.0.0.1", 0x42).await;
     config.bootstrap = vec![silent.addr()];
     let (node, task, cancel) = start(config).await;
     let (kind, ..) = silent.recv().await;
@@ -315,7 +315,7 @@ async fn cancellation_ends_every_task() {
 }
 
 /// Answers the node's pings until it sends a `find_node`; returns that request's key.
-async fn answer_pings_until_find_node(peer: &FakePeer, to: SocketAddr) -> NodeId {
+async fn answer_pings_until_find_node(peer: &RawPeer, to: SocketAddr) -> NodeId {
     loop {
         let (kind, id, body) = peer.recv().await;
         if kind == Kind::Response {
@@ -346,7 +346,7 @@ async fn stale_buckets_are_refreshed_by_a_lookup_in_their_range() {
     let mut config = config();
     config.refresh_interval = Duration::from_millis(200);
     let (node, task, cancel) = start(config).await;
-    let peer = FakePeer::bind("127.0.0.1", 0x42).await;
+    let peer = RawPeer::bind("127.0.0.1", 0x42).await;
     let to = node.local_addr();
     peer.request(to, 1, Request::Ping { sender: peer.id }).await;
     let key = answer_pings_until_find_node(&peer, to).await;
@@ -363,7 +363,7 @@ async fn stale_buckets_are_refreshed_by_a_lookup_in_their_range() {
 async fn an_empty_table_bootstraps_again_on_refresh() {
     let mut config = config();
     config.refresh_interval = Duration::from_millis(200);
-    let late = FakePeer::bind("127.0.0.1", 0x42).await;
+    let late = RawPeer::bind("127.0.0.1", 0x42).await;
     config.bootstrap = vec![late.addr()];
     let (node, task, cancel) = start(config).await;
     // The bootstrap node misses the first ping, as if not yet up.
