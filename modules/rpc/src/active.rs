@@ -23,10 +23,9 @@ pub(crate) struct Active {
 }
 
 impl ActiveCommands {
-    /// Enters a call of `method`.
-    pub(crate) fn enter(self: &Arc<Self>, method: &str) -> Active {
+    /// Enters a call of `method`, which started at `started`.
+    pub(crate) fn enter(self: &Arc<Self>, method: &str, started: Instant) -> Active {
         let method = method.to_string();
-        let started = Instant::now();
         let mut running = self.lock();
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         running.push((id, method, started));
@@ -66,8 +65,8 @@ mod tests {
     #[test]
     fn calls_leave_the_list_when_they_end() {
         let commands = Arc::new(ActiveCommands::default());
-        let first = commands.enter("getblocktemplate");
-        let second = commands.enter("getrpcinfo");
+        let first = commands.enter("getblocktemplate", Instant::now());
+        let second = commands.enter("getrpcinfo", Instant::now());
         let names: Vec<String> = commands.list().into_iter().map(|(m, _)| m).collect();
         assert_eq!(names, ["getblocktemplate", "getrpcinfo"]);
         drop(first);

@@ -388,7 +388,8 @@ async fn execute(
     params: Value,
 ) -> Result<Value, RpcError> {
     let started = Instant::now();
-    let _active = active.enter(method);
+    // One clock read for both: the active list's age and the metric's duration.
+    let _active = active.enter(method, started);
     let outcome = match AssertUnwindSafe(registry.call(method, params))
         .catch_unwind()
         .await
