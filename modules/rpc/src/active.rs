@@ -2,7 +2,6 @@
 //! is entered when it starts and leaves when its guard drops (answered, failed, or its
 //! connection gone), so the list is exact whatever ends a call.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,7 +10,10 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Default)]
 pub(crate) struct ActiveCommands {
     next: AtomicU64,
-    running: Mutex<BTreeMap<u64, (String, Instant)>>,
+    /// Oldest first: numbers are taken and entered under the lock. A few entries (one
+    /// per call in progress) in a vector that keeps its room; a map allocated and freed
+    /// a node each time it went from empty to one call and back.
+    running: Mutex<Vec<(u64, String, Instant)>>,
 }
 
 /// Keeps a call in the list until dropped.
@@ -21,10 +23,13 @@ pub(crate) struct Active {
 }
 
 impl ActiveCommands {
-    /// Enters a call of `method`.
-    pub(crate) fn enter(self: &Arc<Self>, method: &str) -> Active {
+    /// Enters a call of `method`, which started at `started`.
+    pub(crate) fn enter(self: &Arc<Self>, method: &str, started: Instant) -> Active {
+        let method = method.to_string();
+        let mut running = self.lock();
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        self.lock().insert(id, (method.to_string(), Instant::now()));
+        running.push((id, method, started));
+        drop(running);
         Active {
             commands: self.clone(),
             id,
@@ -34,19 +39,22 @@ impl ActiveCommands {
     /// Every call in progress, oldest first, with how long it has run.
     pub(crate) fn list(&self) -> Vec<(String, Duration)> {
         self.lock()
-            .values()
-            .map(|(method, started)| (method.clone(), started.elapsed()))
+            .iter()
+            .map(|(_, method, started)| (method.clone(), started.elapsed()))
             .collect()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, (String, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(u64, String, Instant)>> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 impl Drop for Active {
     fn drop(&mut self) {
-        self.commands.lock().remove(&self.id);
+        let mut running = self.commands.lock();
+        if let Some(at) = running.iter().position(|(id, _, _)| *id == self.id) {
+            running.remove(at);
+        }
     }
 }
 
@@ -57,8 +65,8 @@ mod tests {
     #[test]
     fn calls_leave_the_list_when_they_end() {
         let commands = Arc::new(ActiveCommands::default());
-        let first = commands.enter("getblocktemplate");
-        let second = commands.enter("getrpcinfo");
+        let first = commands.enter("getblocktemplate", Instant::now());
+        let second = commands.enter("getrpcinfo", Instant::now());
         let names: Vec<String> = commands.list().into_iter().map(|(m, _)| m).collect();
         assert_eq!(names, ["getblocktemplate", "getrpcinfo"]);
         drop(first);

@@ -124,7 +124,7 @@ pub fn basic_authorization(user: &str, password: &str) -> String {
 
 /// Compares without returning at the first difference; only the length may leak, as in
 /// bitcoind's `TimingResistantEqual`.
-fn timing_resistant_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn timing_resistant_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

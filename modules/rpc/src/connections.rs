@@ -148,11 +148,19 @@ pub(crate) struct Busy {
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        if let Some(entry) = self.connections.table().open.get_mut(&self.id) {
+        let mut table = self.connections.table();
+        if let Some(entry) = table.open.get_mut(&self.id) {
             entry.busy = entry.busy.saturating_sub(1);
             entry.idle_since = Instant::now();
         }
-        self.connections.changed.notify_waiters();
+        // A client waits in `admit` only while every slot is taken, and slots are freed
+        // only by `Slot`'s drop, which always wakes it: below the limit nobody waits, and
+        // waking nobody still took the notifier's lock once per request.
+        let full = table.open.len() >= self.connections.max;
+        drop(table);
+        if full {
+            self.connections.changed.notify_waiters();
+        }
     }
 }
 

@@ -19,7 +19,9 @@
 //! (they have nothing to remember), and while it is still full new addresses share one
 //! overflow bucket, so an attacker spreading over many addresses gains at most that
 //! bucket's rate. Per connection, a connection whose login failed is closed after its
-//! 401 (see the server), so a guess costs a new connection.
+//! 401 (see the server), so a guess costs a new connection; and a connection that logged
+//! in is not checked here again while it sends the same credentials (it proved them, so
+//! answering it at once tells a guesser nothing).
 //! A client that gives up while waiting costs nothing and learns nothing: its
 //! credentials were not checked.
 

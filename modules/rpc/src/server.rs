@@ -10,10 +10,13 @@
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::Either;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Body;
 use hyper::header::{HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_TYPE, WWW_AUTHENTICATE};
@@ -140,15 +143,38 @@ impl RpcService {
     /// The user `authorization` logs in as, when accepted. A refused request has waited
     /// `auth_failure_delay`; a request with credentials has first passed the server's
     /// bound on failed logins (one without any is not counted: it guesses nothing).
-    async fn authenticate(&self, authorization: Option<&[u8]>, peer: IpAddr) -> Option<String> {
+    async fn authenticate(&self, authorization: Option<&[u8]>, peer: IpAddr) -> Option<Arc<str>> {
         if authorization.is_some() {
             if let Some(user) = self.gate.check(&self.auth, authorization, peer).await {
-                return Some(user);
+                return Some(user.into());
             }
         }
         // Only this request waits: other connections are served meanwhile.
         tokio::time::sleep(self.limits.auth_failure_delay).await;
         None
+    }
+
+    /// [`RpcService::authenticate`], unless `authorization` is the value this connection
+    /// logged in with: then its user at once. The connection proved those credentials
+    /// already (a refused one is closed), so checking them again per call would only cost
+    /// the gate's lock and the comparisons, and would keep an operator's connection
+    /// waiting behind guessers from its address, which learn nothing from it.
+    async fn authenticate_on(
+        &self,
+        authorization: Option<&[u8]>,
+        peer: IpAddr,
+        session: &Session,
+    ) -> Option<Arc<str>> {
+        if let Some(header) = authorization {
+            if let Some(user) = session.logged_in_with(header) {
+                return Some(user);
+            }
+        }
+        let user = self.authenticate(authorization, peer).await?;
+        if let Some(header) = authorization {
+            session.remember(header, &user);
+        }
+        Some(user)
     }
 
     /// The first method of a request body that `user`'s whitelist leaves out, every call
@@ -176,6 +202,20 @@ impl RpcService {
         B: Body<Data = Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        self.handle_on(request, peer, &Session::default()).await
+    }
+
+    /// Answers one HTTP request of a connection whose login `session` remembers.
+    async fn handle_on<B>(
+        &self,
+        request: Request<B>,
+        peer: SocketAddr,
+        session: &Session,
+    ) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let path = request.uri().path();
         // Core also serves its wallet endpoints; we have one wallet, so they are the same.
         if path != "/" && !path.starts_with("/wallet/") {
@@ -192,7 +232,7 @@ impl RpcService {
         }
         let credentials = request.headers().get(AUTHORIZATION);
         let Some(user) = self
-            .authenticate(credentials.map(HeaderValue::as_bytes), peer.ip())
+            .authenticate_on(credentials.map(HeaderValue::as_bytes), peer.ip(), session)
             .await
         else {
             // Closed after the 401: a guesser pays a new connection per guess, and its
@@ -270,6 +310,29 @@ impl Authenticator for RpcService {
         RpcService::authenticate(self, authorization, peer.ip())
             .await
             .is_some()
+    }
+}
+
+/// What a connection remembers between its requests: the `Authorization` value it
+/// logged in with, and its user. HTTP/1.1 answers a connection's requests one at a
+/// time, so the lock is never contended.
+#[derive(Default)]
+struct Session {
+    login: Mutex<Option<(Vec<u8>, Arc<str>)>>,
+}
+
+impl Session {
+    /// The user, when `header` is the value this connection logged in with; compared
+    /// without an early exit, as every credential check.
+    fn logged_in_with(&self, header: &[u8]) -> Option<Arc<str>> {
+        let login = self.login.lock().unwrap_or_else(|e| e.into_inner());
+        let (known, user) = login.as_ref()?;
+        crate::auth::timing_resistant_eq(known, header).then(|| user.clone())
+    }
+
+    fn remember(&self, header: &[u8], user: &Arc<str>) {
+        *self.login.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((header.to_vec(), user.clone()));
     }
 }
 
@@ -355,27 +418,36 @@ pub async fn serve(listener: TcpListener, service: Arc<RpcService>, spawner: Tas
         let service = service.clone();
         let cancel = cancel.clone();
         spawner.spawn("connection", async move {
-            serve_connection(stream, peer, service, Arc::new(slot), cancel).await;
+            serve_connection(stream, peer, service, slot, cancel).await;
         });
     }
     tracing::debug!("RPC: listener closed");
+}
+
+/// Why a connection stops before its client closes it.
+enum Stop {
+    /// Its slot was given to another client.
+    Evicted,
+    /// The node is stopping.
+    Shutdown,
 }
 
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     service: Arc<RpcService>,
-    slot: Arc<Slot>,
+    slot: Slot,
     cancel: CancellationToken,
 ) {
     // Replies are small and written at once; waiting for more to coalesce only adds
     // latency to every call.
     let _ = stream.set_nodelay(true);
     let evicted = slot.evicted().clone();
+    let state = Arc::new((service, slot, Session::default()));
     let handler = service_fn(move |request| {
-        let service = service.clone();
-        let slot = slot.clone();
+        let state = state.clone();
         async move {
+            let (service, slot, session) = &*state;
             // A request read just as the connection was chosen to close is not run.
             let Some(_busy) = slot.busy() else {
                 return Ok::<_, Infallible>(closing(text(
@@ -383,7 +455,7 @@ async fn serve_connection(
                     "connection closed to serve another client",
                 )));
             };
-            Ok::<_, Infallible>(service.handle(request, peer).await)
+            Ok::<_, Infallible>(service.handle_on(request, peer, session).await)
         }
     });
     let connection = http1::Builder::new()
@@ -392,14 +464,26 @@ async fn serve_connection(
         .keep_alive(true)
         .serve_connection(TokioIo::new(stream), handler);
     let mut connection = std::pin::pin!(connection);
+    // The two reasons to stop are polled only when one of them fires: polled with the
+    // connection at each of its wake-ups, as a `select!` branch is, each token took two
+    // locks a time, several times a request.
+    let mut stops: FuturesUnordered<_> = [
+        Either::Left(evicted.cancelled_owned().map(|()| Stop::Evicted)),
+        Either::Right(cancel.cancelled_owned().map(|()| Stop::Shutdown)),
+    ]
+    .into_iter()
+    .collect();
     let ended = tokio::select! {
+        biased;
         ended = connection.as_mut() => ended,
-        // Only an idle connection is chosen: no request is cut short.
-        () = evicted.cancelled() => Ok(()),
-        () = cancel.cancelled() => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
+        Some(stop) = stops.next() => match stop {
+            // Only an idle connection is chosen: no request is cut short.
+            Stop::Evicted => Ok(()),
+            Stop::Shutdown => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        },
     };
     if let Err(e) = ended {
         tracing::debug!(%peer, "RPC: connection ended: {e}");

@@ -235,6 +235,55 @@ async fn a_failing_login_does_not_hold_up_other_clients() {
 }
 
 #[tokio::test]
+async fn a_logged_in_connection_is_not_held_up_by_its_address_spent_bound() {
+    // One failed login a second: after one guess, a new login from this address waits
+    // about a second for the next token.
+    let server = start(Limits {
+        auth_failure_delay: Duration::ZERO,
+        max_failed_logins_per_second: 1,
+        ..Limits::default()
+    })
+    .await;
+    let addr = server.addr;
+    let body = r#"{"method":"getblockcount","id":1}"#;
+    let mut logged_in = connect(addr).await;
+    let reply = send_with(&mut logged_in, Method::POST, "/", good_auth(), body).await;
+    assert_eq!(reply.status, 200);
+
+    let guess = post_as(addr, Some(basic_authorization(USER, "guess")), body).await;
+    assert_eq!(guess.status, 401);
+    let fresh = tokio::spawn(async move { post(addr, body).await });
+    // The connection that logged in sends the same credentials: answered at once.
+    let reply = send_with(&mut logged_in, Method::POST, "/", good_auth(), body).await;
+    assert_eq!(reply.status, 200);
+    assert!(
+        !fresh.is_finished(),
+        "a new login waits for the address's next token"
+    );
+    assert_eq!(fresh.await.unwrap().status, 200);
+
+    // Other credentials on that connection are checked as any: a wrong one is refused
+    // and closes it.
+    let wrong = Some(basic_authorization(USER, "other"));
+    let reply = send_with(&mut logged_in, Method::POST, "/", wrong, body).await;
+    assert_eq!(reply.status, 401);
+    let request = Request::post("/")
+        .header("host", "test")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let closed = tokio::time::timeout(DEADLINE, logged_in.send_request(request)).await;
+    assert!(
+        matches!(closed, Ok(Err(_))),
+        "the connection is closed after a failed login: {closed:?}"
+    );
+}
+
+async fn post_as(addr: SocketAddr, auth: Option<String>, body: &str) -> Reply {
+    let mut sender = connect(addr).await;
+    send_with(&mut sender, Method::POST, "/", auth, body).await
+}
+
+#[tokio::test]
 async fn cookie_credentials_work_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let cookie = Cookie::generate(dir.path()).unwrap();
