@@ -140,6 +140,12 @@ fn a_node_built_outside_the_repository_runs_its_own_module_strategy_and_method()
         mempool["strategies"]["mempool policy"]["config"]["max_outputs"],
         1
     );
+    // It wraps the stock policy, built with its own (empty) settings.
+    assert_eq!(
+        mempool["strategies"]["mempool policy"]["wraps"],
+        serde_json::json!([{ "name": "standard", "config": {} }]),
+        "{mempool}"
+    );
 
     // The module's method, fed by the chain's events.
     let stats = node.rpc("gettipstats", &[]);
@@ -165,6 +171,28 @@ fn a_node_built_outside_the_repository_runs_its_own_module_strategy_and_method()
         failure.text.contains("too-many-outputs (2 > 1)"),
         "refused by the custom policy: {failure:?}"
     );
+
+    // The wrapped policy is named like a chosen one: an unknown name lists the choices.
+    let out = bin_output(
+        bin,
+        &[
+            "--profile",
+            &profile.display().to_string(),
+            "--set",
+            "mempool.maxoutputs.wraps=standrd",
+            "check",
+        ],
+        &[],
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    for needle in ["wraps", "standrd", "standard", "free", "maxoutputs"] {
+        assert!(text.contains(needle), "{needle} in: {text}");
+    }
 }
 
 #[test]

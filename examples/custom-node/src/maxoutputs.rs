@@ -1,5 +1,7 @@
-//! The `maxoutputs` mempool policy: relays any consensus-valid transaction that pays the
-//! minimum relay fee and has at most `[mempool.maxoutputs] max_outputs` outputs.
+//! The `maxoutputs` mempool policy: another registered policy (`standard` unless
+//! `[mempool.maxoutputs] wraps` names another), plus at most `max_outputs` outputs per
+//! transaction. The wrapped policy is built with its own settings from the profile
+//! (`[mempool.standard]`, say), as if it had been chosen, and answers every fee question.
 
 use node_api::chain::Transaction;
 use node_api::{
@@ -14,17 +16,23 @@ use serde::{Deserialize, Serialize};
 struct MaxOutputsConfig {
     /// Most outputs a relayed transaction may have.
     max_outputs: usize,
+    /// The registered mempool policy whose rules and fees apply besides.
+    wraps: String,
 }
 
 impl Default for MaxOutputsConfig {
     fn default() -> Self {
-        // A payment and its change.
-        MaxOutputsConfig { max_outputs: 2 }
+        MaxOutputsConfig {
+            // A payment and its change.
+            max_outputs: 2,
+            wraps: "standard".to_string(),
+        }
     }
 }
 
 struct MaxOutputs {
     max_outputs: usize,
+    inner: Box<dyn MempoolPolicy>,
 }
 
 impl MempoolPolicy for MaxOutputs {
@@ -36,24 +44,44 @@ impl MempoolPolicy for MaxOutputs {
                 self.max_outputs
             )));
         }
-        Ok(())
+        self.inner.check_standard(tx)
     }
 
     fn min_fee(&self, size: usize, min_relay_fee_per_kb: u64) -> u64 {
-        (size as u64 * min_relay_fee_per_kb).div_ceil(1000)
+        self.inner.min_fee(size, min_relay_fee_per_kb)
+    }
+
+    fn mempool_min_fee(&self, size: usize, pool_min_fee_per_kb: u64) -> u64 {
+        self.inner.mempool_min_fee(size, pool_min_fee_per_kb)
+    }
+
+    fn min_fee_rate_per_kb(&self, min_relay_fee_per_kb: u64) -> u64 {
+        self.inner.min_fee_rate_per_kb(min_relay_fee_per_kb)
+    }
+
+    fn mempool_min_fee_rate_per_kb(&self, pool_min_fee_per_kb: u64) -> u64 {
+        self.inner.mempool_min_fee_rate_per_kb(pool_min_fee_per_kb)
     }
 }
 
-fn build(config: &StrategyConfig) -> Result<node_api::BuiltStrategy, ConfigError> {
-    let config: MaxOutputsConfig = config.parse()?;
+fn build(settings: &StrategyConfig) -> Result<node_api::BuiltStrategy, ConfigError> {
+    let config: MaxOutputsConfig = settings.parse()?;
     if config.max_outputs == 0 {
         return Err(ConfigError::Invalid {
             key: "max_outputs".to_string(),
             reason: "0 would refuse every transaction".to_string(),
         });
     }
+    if config.wraps == "maxoutputs" {
+        return Err(ConfigError::Invalid {
+            key: "wraps".to_string(),
+            reason: "maxoutputs cannot wrap itself".to_string(),
+        });
+    }
+    let inner = settings.wrap("wraps", &POLICY, &config.wraps)?;
     Ok(POLICY.erase(Box::new(MaxOutputs {
         max_outputs: config.max_outputs,
+        inner,
     })))
 }
 
@@ -61,7 +89,7 @@ inventory::submit! {
     StrategyFactory {
         behaviour: POLICY.name,
         name: "maxoutputs",
-        description: "relay fee rules, and at most max_outputs outputs per transaction (custom-node example)",
+        description: "another policy (wraps, standard by default) and at most max_outputs outputs per transaction (custom-node example)",
         registered_by: env!("CARGO_PKG_NAME"),
         build,
     }

@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -15,7 +16,7 @@ use crate::profile::NodeSettings;
 use crate::registry::{self, Registered};
 use crate::rpc::MethodList;
 use crate::services::ServiceDecl;
-use crate::strategy::{self, Behaviour, StrategyConfig};
+use crate::strategy::{self, Behaviour, StrategyConfig, StrategyTables};
 
 /// A part of the node that the profile can switch on.
 ///
@@ -90,7 +91,7 @@ pub struct ModuleConfig {
     pub(crate) table: config::Value,
     pub(crate) node: NodeSettings,
     /// Sub-tables named after a registered strategy: that strategy's settings.
-    strategy_tables: RefCell<BTreeMap<String, config::Value>>,
+    strategy_tables: StrategyTables,
     effective: RefCell<Option<serde_json::Value>>,
     /// Makes the JSON schema of the config struct `parse` read, for the configuration
     /// reference.
@@ -120,7 +121,7 @@ impl ModuleConfig {
         ModuleConfig {
             table,
             node,
-            strategy_tables: RefCell::new(strategy_tables),
+            strategy_tables: Rc::new(RefCell::new(strategy_tables)),
             effective: RefCell::new(None),
             schema: std::cell::Cell::new(None),
             strategies: RefCell::new(BTreeMap::new()),
@@ -154,12 +155,6 @@ impl ModuleConfig {
         self.strategy_keys
             .borrow_mut()
             .insert(behaviour.name, key.to_string());
-        let factory =
-            strategy::find(behaviour.name, name).ok_or_else(|| ConfigError::InvalidValue {
-                key: key.to_string(),
-                value: name.to_string(),
-                choices: strategy::names(behaviour.name),
-            })?;
         let table = self
             .strategy_tables
             .borrow_mut()
@@ -167,20 +162,12 @@ impl ModuleConfig {
             .unwrap_or_else(|| {
                 config::Value::new(None, config::ValueKind::Table(Default::default()))
             });
-        let config = StrategyConfig::new(table);
-        let built = (factory.build)(&config).map_err(|e| e.within(name))?;
-        let value = built.0.downcast::<T>().map_err(|_| ConfigError::Invalid {
-            key: key.to_string(),
-            reason: format!(
-                "strategy {name:?} of crate {} does not build a {}",
-                factory.registered_by, behaviour.name
-            ),
-        })?;
-        self.strategies.borrow_mut().insert(
-            behaviour.name.to_string(),
-            serde_json::json!({ "name": name, "config": config.effective() }),
-        );
-        Ok(*value)
+        let config = StrategyConfig::within(table, self.strategy_tables.clone());
+        let built = behaviour.build(key, name, &config)?;
+        self.strategies
+            .borrow_mut()
+            .insert(behaviour.name.to_string(), config.report(name));
+        Ok(built)
     }
 
     /// Checks what the module left unread: a strategy sub-table for a strategy it did not

@@ -6,7 +6,9 @@
 
 use std::any::Any;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
+use std::rc::Rc;
 
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -42,25 +44,39 @@ impl<T: Any + Send> Behaviour<T> {
     /// Builds the registered strategy `name` with its default settings (no sub-table):
     /// for tests of a module that receives a strategy, outside a profile.
     pub fn build_default(&self, name: &str) -> Result<T, ConfigError> {
+        self.build(self.name, name, &StrategyConfig::new(empty_table()))
+    }
+
+    /// Builds the registered strategy `name` (chosen by the setting `key`) with
+    /// `settings`, as its factory reads them.
+    pub(crate) fn build(
+        &self,
+        key: &str,
+        name: &str,
+        settings: &StrategyConfig,
+    ) -> Result<T, ConfigError> {
         let factory = find(self.name, name).ok_or_else(|| ConfigError::InvalidValue {
-            key: self.name.to_string(),
+            key: key.to_string(),
             value: name.to_string(),
             choices: names(self.name),
         })?;
-        let empty = config::Value::new(None, config::ValueKind::Table(Default::default()));
-        let built = (factory.build)(&StrategyConfig::new(empty))?;
+        let built = (factory.build)(settings).map_err(|e| e.within(name))?;
         built
             .0
             .downcast::<T>()
             .map(|value| *value)
             .map_err(|_| ConfigError::Invalid {
-                key: self.name.to_string(),
+                key: key.to_string(),
                 reason: format!(
                     "strategy {name:?} of crate {} does not build a {}",
                     factory.registered_by, self.name
                 ),
             })
     }
+}
+
+fn empty_table() -> config::Value {
+    config::Value::new(None, config::ValueKind::Table(Default::default()))
 }
 
 /// What a strategy's `build` returns: a value of its behaviour's type, erased by
@@ -126,20 +142,69 @@ pub(crate) fn is_strategy_name(name: &str) -> bool {
         .any(|s| s.name == name)
 }
 
+/// The settings of strategies named in a module's table, by strategy name, not yet taken.
+pub(crate) type StrategyTables = Rc<RefCell<BTreeMap<String, config::Value>>>;
+
 /// A strategy's own sub-table of its module's table, at build time.
 pub struct StrategyConfig {
     table: config::Value,
     effective: RefCell<Option<serde_json::Value>>,
     schema: std::cell::Cell<Option<fn() -> serde_json::Value>>,
+    /// The module's other strategy sub-tables: where a strategy this one wraps finds its
+    /// settings ([`StrategyConfig::wrap`]).
+    siblings: StrategyTables,
+    /// What [`StrategyConfig::wrap`] built, with its effective settings.
+    wrapped: RefCell<Vec<serde_json::Value>>,
 }
 
 impl StrategyConfig {
     pub(crate) fn new(table: config::Value) -> Self {
+        StrategyConfig::within(table, StrategyTables::default())
+    }
+
+    /// A strategy's sub-table, beside the module's other strategy sub-tables.
+    pub(crate) fn within(table: config::Value, siblings: StrategyTables) -> Self {
         StrategyConfig {
             table,
             effective: RefCell::new(None),
             schema: std::cell::Cell::new(None),
+            siblings,
+            wrapped: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Builds the registered strategy `name` of `behaviour` with the settings the profile
+    /// gives it, for a strategy that wraps another: `maxoutputs` adds its own rule to the
+    /// `standard` policy it wraps (a setting of its own, `key`, names which), and
+    /// `standard`'s settings come from `[mempool.standard]` beside `[mempool.maxoutputs]`,
+    /// as if `standard` had been chosen. Its effective settings are reported under the
+    /// wrapper's (`wraps` in `listmodules` and `node check`).
+    pub fn wrap<T: Any + Send>(
+        &self,
+        key: &str,
+        behaviour: &Behaviour<T>,
+        name: &str,
+    ) -> Result<T, ConfigError> {
+        let table = self
+            .siblings
+            .borrow_mut()
+            .remove(name)
+            .unwrap_or_else(empty_table);
+        let settings = StrategyConfig::within(table, self.siblings.clone());
+        let built = behaviour.build(key, name, &settings)?;
+        self.wrapped.borrow_mut().push(settings.report(name));
+        Ok(built)
+    }
+
+    /// The strategy's name, effective settings and what it wraps, as `listmodules`
+    /// shows them.
+    pub(crate) fn report(&self, name: &str) -> serde_json::Value {
+        let mut report = serde_json::json!({ "name": name, "config": self.effective() });
+        let wrapped = self.wrapped.borrow();
+        if !wrapped.is_empty() {
+            report["wraps"] = serde_json::Value::Array(wrapped.clone());
+        }
+        report
     }
 
     /// Deserializes the sub-table into the strategy's config struct (which should use

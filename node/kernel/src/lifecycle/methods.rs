@@ -69,7 +69,8 @@ pub(super) fn register_kernel_methods(
              \"strategies\" : {         (json object) The strategy chosen for each behaviour\n      \
                \"behaviour\" : {        (json object)\n        \
                  \"name\" : \"str\",      (string) The strategy's name\n        \
-                 \"config\" : {...}     (json object) Its settings\n      \
+                 \"config\" : {...},    (json object) Its settings\n        \
+                 \"wraps\" : [...]      (json array, optional) The strategies it wraps, each as this object\n      \
                },\n      \
                ...\n    \
              },\n    \

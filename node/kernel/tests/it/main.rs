@@ -95,6 +95,31 @@ inventory::submit! {
         build: |c| { without_settings(c)?; Ok(SPEED.erase(2)) } }
 }
 
+/// `double` wraps another strategy of `SPEED` (`of`, `fast` by default) and doubles it.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+struct DoubleConfig {
+    of: String,
+}
+
+impl Default for DoubleConfig {
+    fn default() -> Self {
+        DoubleConfig {
+            of: "fast".to_string(),
+        }
+    }
+}
+
+inventory::submit! {
+    StrategyFactory { behaviour: SPEED.name, name: "double", description: "double",
+        registered_by: env!("CARGO_PKG_NAME"),
+        build: |c| {
+            let config: DoubleConfig = c.parse()?;
+            let inner = c.wrap("of", &SPEED, &config.of)?;
+            Ok(SPEED.erase(inner * 2))
+        } }
+}
+
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 struct TestConfig {
@@ -287,7 +312,7 @@ fn wrong_type_names_the_key_and_value() {
 fn unknown_strategy_lists_registered_ones() {
     let e = error_of("[node]\nmodules = [\"store\"]\n[store]\nstrategy = \"quick\"\n");
     assert!(
-        e.contains("strategy = \"quick\" is not valid; valid choices: fast, slow"),
+        e.contains("strategy = \"quick\" is not valid; valid choices: double, fast, slow"),
         "{e}"
     );
 }
@@ -311,6 +336,35 @@ fn a_strategy_reads_its_settings_from_its_sub_table() {
     // Its settings stay out of the module's own table.
     let plan = load(&format!("{base}[store.fast]\nx = 1\n"), &[], &[]).unwrap();
     assert!(plan.modules[0].config.get("fast").is_none());
+}
+
+#[test]
+fn a_strategy_wraps_another_built_with_that_ones_settings() {
+    let strategy = |text: &str| {
+        let plan = load(text, &[], &[]).unwrap();
+        plan.modules[0].strategies["test behaviour"].clone()
+    };
+    let base = "[node]\nmodules = [\"store\"]\n[store]\nstrategy = \"double\"\n";
+    // The wrapped strategy's settings are its own table, beside the wrapper's.
+    assert_eq!(
+        strategy(&format!("{base}[store.fast]\nx = 1\n")),
+        serde_json::json!({"name": "double", "config": {"of": "fast"},
+            "wraps": [{"name": "fast", "config": {"x": 1}}]})
+    );
+    assert_eq!(
+        strategy(&format!("{base}[store.double]\nof = \"slow\"\n")),
+        serde_json::json!({"name": "double", "config": {"of": "slow"},
+            "wraps": [{"name": "slow", "config": {}}]})
+    );
+    // A wrapped strategy's wrong setting, and an unknown name, are named as a chosen
+    // one's would be.
+    let e = error_of(&format!("{base}[store.fast]\ny = 1\n"));
+    assert!(e.contains("in the settings of strategy \"fast\""), "{e}");
+    let e = error_of(&format!("{base}[store.double]\nof = \"quick\"\n"));
+    assert!(
+        e.contains("of = \"quick\" is not valid; valid choices: double, fast, slow"),
+        "{e}"
+    );
 }
 
 #[test]
