@@ -649,3 +649,71 @@ fn a_bdk_wallet_syncs_and_pays_through_the_electrum_server() {
             .is_some_and(|t| t.chain_position.is_confirmed())
     });
 }
+
+/// The value of one series (`name{labels}`) in a Prometheus text page.
+fn series(page: &str, name: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+#[test]
+fn the_electrum_server_counts_connections_calls_subscriptions_and_notifications() {
+    let mut node = TestNode::start_text(
+        &crate::common::modules_profile(
+            &["chain", "mempool", "miner", "rpc", "electrum", "metrics"],
+            "[miner]\nautostart = false\n\n[electrum]\nlisten = \"127.0.0.1:0\"\nmax_connections = 1\n",
+        ),
+        &["metrics.listen=127.0.0.1:0".to_string()],
+    );
+    let metrics = node.http_addr("metrics");
+    let datadir = node.datadir().to_path_buf();
+    // Waits until every series reads as wanted, and answers the page.
+    let expect = |wanted: &[(&str, f64)]| {
+        wait_for("the electrum series", WAIT, || {
+            let (_, page) = crate::observability::http_get(&metrics, "/metrics")?;
+            wanted
+                .iter()
+                .all(|(name, value)| series(&page, name) == Some(*value))
+                .then_some(page)
+        })
+    };
+
+    let mut client = Raw::connect(&datadir);
+    assert_eq!(
+        client.call(r#"{"id":1,"method":"server.ping"}"#)["result"],
+        Value::Null
+    );
+    for n in 1..=2 {
+        assert_eq!(client.call(&subscribe(n))["result"], Value::Null);
+    }
+    assert_eq!(client.call("{not json")["error"]["code"], -32700);
+    let tip = client.call(r#"{"id":5,"method":"blockchain.headers.subscribe"}"#);
+    assert!(tip["result"]["height"].is_number(), "{tip}");
+    // Over the bound of one connection: refused and counted.
+    let mut refused = Raw::connect(&datadir);
+    assert_eq!(refused.read().expect("an error line")["error"]["code"], 1);
+    expect(&[
+        ("node_electrum_connections{transport=\"tcp\"}", 1.0),
+        (
+            "node_electrum_connections_refused_total{transport=\"tcp\"}",
+            1.0,
+        ),
+        ("node_electrum_subscriptions", 2.0),
+        ("node_electrum_calls_total{result=\"ok\"}", 4.0),
+        ("node_electrum_calls_total{result=\"error\"}", 1.0),
+    ]);
+
+    // A new tip reaches the headers subscriber: one notification.
+    node.generate(1, &address(&Wallet::new(12)));
+    let note = client.read().expect("a notification");
+    assert_eq!(note["method"], "blockchain.headers.subscribe", "{note}");
+    expect(&[("node_electrum_notifications_total", 1.0)]);
+
+    // The connection closed: its subscriptions leave the gauge with it.
+    drop(client);
+    expect(&[
+        ("node_electrum_connections{transport=\"tcp\"}", 0.0),
+        ("node_electrum_subscriptions", 0.0),
+    ]);
+}

@@ -38,6 +38,7 @@
 mod index;
 mod mempool;
 pub mod methods;
+mod metrics;
 mod server;
 mod status;
 pub mod store;
@@ -340,6 +341,7 @@ impl Module for ElectrumModule {
                 limits,
                 permits: permits.clone(),
                 tls: None,
+                metrics: metrics::Metrics::new("tcp"),
             };
             ctx.spawn(
                 "server",
@@ -352,6 +354,7 @@ impl Module for ElectrumModule {
                 limits,
                 permits,
                 tls: Some(tls),
+                metrics: metrics::Metrics::new("tls"),
             };
             ctx.spawn(
                 "tls-server",

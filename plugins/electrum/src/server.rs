@@ -24,6 +24,7 @@ use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use tokio_util::sync::CancellationToken;
 
 use crate::methods::{header_notification, CallError, Server, Session};
+use crate::metrics::Metrics;
 use crate::status::script_hash_hex;
 use crate::tls::Tls;
 
@@ -58,6 +59,8 @@ pub(crate) struct Accept {
     pub(crate) permits: Arc<Semaphore>,
     /// Set on the TLS listener: each connection's handshake first.
     pub(crate) tls: Option<Tls>,
+    /// This listener's handles (its transport's label).
+    pub(crate) metrics: Metrics,
 }
 
 /// Accepts connections until `cancel`.
@@ -72,6 +75,7 @@ pub(crate) async fn serve(
         limits,
         permits,
         tls,
+        metrics,
     } = accept;
     loop {
         let accepted = tokio::select! {
@@ -86,6 +90,7 @@ pub(crate) async fn serve(
             }
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
+            metrics.refused.increment(1);
             tracing::debug!(%peer, limit = limits.max_connections, tls = tls.is_some(), "electrum connection refused: limit reached");
             if tls.is_some() {
                 continue;
@@ -103,11 +108,12 @@ pub(crate) async fn serve(
         let server = server.clone();
         let cancel = cancel.clone();
         let tls = tls.clone();
+        let metrics = metrics.clone();
         spawner.spawn("connection", async move {
             match tls {
                 None => {
                     tracing::debug!(%peer, "electrum connection");
-                    connection(stream, server, limits, cancel).await;
+                    connection(stream, server, limits, &metrics, cancel).await;
                 }
                 Some(tls) => {
                     let handshake = tokio::select! {
@@ -117,16 +123,20 @@ pub(crate) async fn serve(
                     match handshake {
                         Ok(Ok(stream)) => {
                             tracing::debug!(%peer, "electrum TLS connection");
-                            connection(stream, server, limits, cancel).await;
+                            connection(stream, server, limits, &metrics, cancel).await;
                         }
                         Ok(Err(e)) => {
+                            metrics.handshake_failures.increment(1);
                             tracing::debug!(%peer, error = %e, "electrum TLS handshake failed; dropped")
                         }
-                        Err(_) => tracing::debug!(
-                            %peer,
-                            timeout_secs = tls.handshake_timeout.as_secs(),
-                            "electrum TLS handshake timed out; dropped"
-                        ),
+                        Err(_) => {
+                            metrics.handshake_failures.increment(1);
+                            tracing::debug!(
+                                %peer,
+                                timeout_secs = tls.handshake_timeout.as_secs(),
+                                "electrum TLS handshake timed out; dropped"
+                            )
+                        }
                     }
                 }
             }
@@ -135,9 +145,34 @@ pub(crate) async fn serve(
     }
 }
 
-/// Serves one connection, plain or TLS, until it closes, breaks a bound or `cancel`.
-async fn connection<S>(stream: S, server: Arc<Server>, limits: Limits, cancel: CancellationToken)
-where
+/// Serves one connection, plain or TLS, until it closes, breaks a bound or `cancel`,
+/// counted in the gauges while it is open.
+async fn connection<S>(
+    stream: S,
+    server: Arc<Server>,
+    limits: Limits,
+    metrics: &Metrics,
+    cancel: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    metrics.connections.increment(1.0);
+    // The subscriptions this connection added to the gauge: kept apart from the session,
+    // which a failed blocking call loses.
+    let mut subscriptions = 0usize;
+    serve_lines(stream, server, limits, metrics, &mut subscriptions, cancel).await;
+    metrics.subscriptions.decrement(subscriptions as f64);
+    metrics.connections.decrement(1.0);
+}
+
+async fn serve_lines<S>(
+    stream: S,
+    server: Arc<Server>,
+    limits: Limits,
+    metrics: &Metrics,
+    subscriptions: &mut usize,
+    cancel: CancellationToken,
+) where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (read, mut write) = tokio::io::split(stream);
@@ -174,9 +209,10 @@ where
                     }
                     let server = server.clone();
                     let max_batch = limits.max_batch;
+                    let calls = metrics.clone();
                     let mut moved = std::mem::take(&mut session);
                     let Ok((back, answer)) = tokio::task::spawn_blocking(move || {
-                        let answer = answer_line(&server, &mut moved, &line, max_batch);
+                        let answer = answer_line(&server, &mut moved, &line, max_batch, &calls);
                         (moved, answer)
                     })
                     .await
@@ -184,6 +220,9 @@ where
                         return;
                     };
                     session = back;
+                    let held = session.scripts.len();
+                    metrics.subscriptions.increment(held as f64 - *subscriptions as f64);
+                    *subscriptions = held;
                     vec![answer]
                 }
             },
@@ -204,6 +243,7 @@ where
                     return;
                 };
                 session = back;
+                metrics.notifications.increment(lines.len() as u64);
                 lines
             }
         };
@@ -235,61 +275,76 @@ pub(crate) fn answer_line(
     session: &mut Session,
     line: &str,
     max_batch: usize,
+    metrics: &Metrics,
 ) -> String {
     let value: Value = match serde_json::from_str(line) {
         Ok(value) => value,
-        Err(_) => return error_msg(&Value::Null, &CallError::parse()).to_string(),
+        Err(_) => {
+            metrics.calls_failed.increment(1);
+            return error_msg(&Value::Null, &CallError::parse()).to_string();
+        }
     };
     match value {
         Value::Array(calls) if calls.is_empty() => {
+            metrics.calls_failed.increment(1);
             error_msg(&Value::Null, &CallError::invalid_request()).to_string()
         }
-        Value::Array(calls) if calls.len() > max_batch => error_msg(
-            &Value::Null,
-            &CallError {
-                code: -32600,
-                message: format!(
-                    "batch of {} requests exceeds the limit of {max_batch}",
-                    calls.len()
-                ),
-            },
-        )
-        .to_string(),
+        Value::Array(calls) if calls.len() > max_batch => {
+            metrics.calls_failed.increment(1);
+            error_msg(
+                &Value::Null,
+                &CallError {
+                    code: -32600,
+                    message: format!(
+                        "batch of {} requests exceeds the limit of {max_batch}",
+                        calls.len()
+                    ),
+                },
+            )
+            .to_string()
+        }
         Value::Array(calls) => Value::Array(
             calls
                 .iter()
-                .map(|call| answer_call(server, session, call))
+                .map(|call| answer_call(server, session, call, metrics))
                 .collect(),
         )
         .to_string(),
-        call => answer_call(server, session, &call).to_string(),
+        call => answer_call(server, session, &call, metrics).to_string(),
     }
 }
 
-fn answer_call(server: &Server, session: &mut Session, call: &Value) -> Value {
+fn answer_call(server: &Server, session: &mut Session, call: &Value, metrics: &Metrics) -> Value {
     let Value::Object(fields) = call else {
+        metrics.calls_failed.increment(1);
         return error_msg(&Value::Null, &CallError::invalid_request());
     };
     let id = fields.get("id").cloned().unwrap_or(Value::Null);
     let Some(method) = fields.get("method").and_then(Value::as_str) else {
+        metrics.calls_failed.increment(1);
         return error_msg(&id, &CallError::invalid_request());
     };
     let params: &[Value] = match fields.get("params") {
         None | Some(Value::Null) => &[],
         Some(Value::Array(params)) => params,
         Some(_) => {
+            metrics.calls_failed.increment(1);
             return error_msg(
                 &id,
                 &CallError {
                     code: -32602,
                     message: "invalid params".into(),
                 },
-            )
+            );
         }
     };
     match server.call(session, method, params) {
-        Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+        Ok(result) => {
+            metrics.calls_ok.increment(1);
+            json!({"jsonrpc": "2.0", "id": id, "result": result})
+        }
         Err(error) => {
+            metrics.calls_failed.increment(1);
             tracing::debug!(method, code = error.code, message = %error.message, "electrum call failed");
             error_msg(&id, &error)
         }
