@@ -38,17 +38,21 @@ fn connect(datadir: &Path) -> Client {
     Client::new(&format!("tcp://{addr}")).expect("connect to the electrum server")
 }
 
-fn address(wallet: &Wallet) -> String {
+pub(crate) fn address(wallet: &Wallet) -> String {
     wallet.key().address(regtest().address_version).to_string()
 }
 
-fn script(wallet: &Wallet) -> ScriptBuf {
+pub(crate) fn script(wallet: &Wallet) -> ScriptBuf {
     ScriptBuf::from_bytes(wallet.script())
 }
 
 /// Calls until `check` holds, reading notifications meanwhile (a ping makes the client
 /// read the socket).
-fn until<T>(client: &Client, what: &str, mut check: impl FnMut(&Client) -> Option<T>) -> T {
+pub(crate) fn until<T>(
+    client: &Client,
+    what: &str,
+    mut check: impl FnMut(&Client) -> Option<T>,
+) -> T {
     let deadline = Instant::now() + WAIT;
     loop {
         if let Some(value) = check(client) {

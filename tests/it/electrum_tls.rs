@@ -11,15 +11,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use electrum_client::bitcoin::ScriptBuf;
 use electrum_client::{Client, ConfigBuilder, ElectrumApi, Param};
 use node_chain_state::testing::Wallet;
 use serde_json::{json, Value};
 use tokio_rustls::rustls;
 
-use crate::common::{
-    node_output, published_addr, regtest, wait_for, write_profile, NodeProcess, TestNode,
-};
+use crate::common::{node_output, published_addr, wait_for, write_profile, NodeProcess, TestNode};
+use crate::electrum::{address, script, until};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -61,28 +59,6 @@ fn ssl_client(addr: SocketAddr) -> Result<Client, electrum_client::Error> {
         .timeout(Some(WAIT))
         .build();
     Client::from_config(&format!("ssl://{addr}"), config)
-}
-
-fn address(wallet: &Wallet) -> String {
-    wallet.key().address(regtest().address_version).to_string()
-}
-
-fn script(wallet: &Wallet) -> ScriptBuf {
-    ScriptBuf::from_bytes(wallet.script())
-}
-
-/// Calls until `check` holds, reading notifications meanwhile (a ping makes the client
-/// read the socket).
-fn until<T>(client: &Client, what: &str, mut check: impl FnMut(&Client) -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(value) = check(client) {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        client.ping().expect("ping");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// One request over a rustls client that trusts only `trusted` (PEM) and checks the
