@@ -1,25 +1,15 @@
 //! The block filter index (`[chain] block_filter_index`, Bitcoin Core's
-//! `-blockfilterindex`): its background build over a chain stored before it was turned
-//! on, and `getblockfilter`.
-//!
-//! The build is a supervised blocking task that indexes batch after batch while the node
-//! serves, with a progress line every 10 s and one when it is done; `getindexinfo` reports
-//! `synced: false` until then. Stopping the node stops it between batches; the next start
-//! resumes where the last batch ended. Once synced, every block's filter is written in the
-//! write that connects it (see `filter_index.rs` in `node-chain-state`).
-
-use std::time::{Duration, Instant};
+//! `-blockfilterindex`): `getblockfilter` and its `getindexinfo` entry. Its build over a
+//! chain stored before it was turned on is `index_build.rs`'s; once synced, every block's
+//! filter is written in the write that connects it (see `filter_index.rs` in
+//! `node-chain-state`).
 
 use node_api::chain::ChainError;
 use node_api::rpc::{codes, Param, RpcError, RpcParams};
-use node_api::StartContext;
 use node_chain_state::ChainState;
 use serde_json::{json, Value};
 
 use crate::rpc_params::parse_hash;
-
-/// At most one progress line this often.
-const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 /// The one filter type there is, as Core names it.
 const BASIC: &str = "basic";
@@ -33,49 +23,6 @@ pub(crate) const GETBLOCKFILTER_PARAMS: &[Param] = &[
         .string("The type name of the filter")
         .default("basic"),
 ];
-
-/// Starts the build when the index is on and not synced yet.
-pub(crate) fn start_build(ctx: &StartContext, state: &std::sync::Arc<ChainState>) {
-    let Some(info) = state.filter_index_info().filter(|info| !info.synced) else {
-        return;
-    };
-    tracing::info!(
-        from = info.best_block_height,
-        tip_height = state.tip().height,
-        "building the block filter index in the background"
-    );
-    let state = state.clone();
-    let cancel = ctx.cancel_token();
-    ctx.spawn_blocking(
-        "block filter index build",
-        move || -> Result<(), ChainError> {
-            let started = Instant::now();
-            let mut logged = Instant::now();
-            while !cancel.is_cancelled() {
-                let Some(info) = state.build_filter_index_batch()? else {
-                    return Ok(());
-                };
-                if info.synced {
-                    tracing::info!(
-                        height = info.best_block_height,
-                        secs = started.elapsed().as_secs(),
-                        "block filter index built"
-                    );
-                    return Ok(());
-                }
-                if logged.elapsed() >= PROGRESS_EVERY {
-                    logged = Instant::now();
-                    tracing::info!(
-                        height = info.best_block_height,
-                        tip_height = state.tip().height,
-                        "building the block filter index"
-                    );
-                }
-            }
-            Ok(())
-        },
-    );
-}
 
 /// `getindexinfo`'s entry for this index, when it is on.
 pub(crate) fn index_info(s: &ChainState) -> Option<Value> {

@@ -20,6 +20,7 @@
 
 mod block_stats;
 mod filter_index;
+mod index_build;
 mod maintenance;
 mod metrics;
 mod module;
@@ -27,7 +28,6 @@ mod rpc;
 mod rpc_help;
 mod rpc_params;
 mod stream;
-mod tx_index;
 mod unclean;
 
 pub use module::ChainConfig;

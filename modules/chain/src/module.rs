@@ -166,8 +166,8 @@ impl Module for ChainModule {
         );
         crate::rpc::register(&ctx, chain.state())?;
         crate::maintenance::register(&ctx, chain.state())?;
-        crate::tx_index::start_build(&ctx, chain.state());
-        crate::filter_index::start_build(&ctx, chain.state());
+        crate::index_build::start_build(&ctx, chain.state(), &crate::index_build::TX_INDEX);
+        crate::index_build::start_build(&ctx, chain.state(), &crate::index_build::FILTER_INDEX);
         let metrics = ChainMetrics::new(&chain);
         chain.listen(metrics.clone());
         // Listening before the writer is provided: no block connects before the stream
