@@ -9,6 +9,28 @@ use std::process::Command;
 
 use crate::common::{bin_output, repo_root, TestNode};
 
+/// What `node check` of `profile` with the override `set` prints, asserting it failed.
+fn refused_check(bin: &Path, profile: &Path, set: &str) -> String {
+    let out = bin_output(
+        bin,
+        &[
+            "--profile",
+            &profile.display().to_string(),
+            "--set",
+            set,
+            "check",
+        ],
+        &[],
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    text
+}
+
 /// Copies `from` into `to`, recursively.
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create dir");
@@ -173,23 +195,7 @@ fn a_node_built_outside_the_repository_runs_its_own_module_strategy_and_method()
     );
 
     // The wrapped policy is named like a chosen one: an unknown name lists the choices.
-    let out = bin_output(
-        bin,
-        &[
-            "--profile",
-            &profile.display().to_string(),
-            "--set",
-            "mempool.maxoutputs.wraps=standrd",
-            "check",
-        ],
-        &[],
-    );
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!out.status.success(), "{text}");
+    let text = refused_check(bin, &profile, "mempool.maxoutputs.wraps=standrd");
     for needle in ["wraps", "standrd", "standard", "free", "maxoutputs"] {
         assert!(text.contains(needle), "{needle} in: {text}");
     }
@@ -235,23 +241,11 @@ fn a_third_party_sync_strategy_syncs_a_node_from_another() {
     synced(75);
 
     // An unknown strategy name is refused with the registered ones listed.
-    let out = bin_output(
+    let text = refused_check(
         bin,
-        &[
-            "--profile",
-            &project.join("follower.toml").display().to_string(),
-            "--set",
-            "sync.strategy=one-peeer",
-            "check",
-        ],
-        &[],
+        &project.join("follower.toml"),
+        "sync.strategy=one-peeer",
     );
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!out.status.success(), "{text}");
     for name in ["one-peer", "headers-first", "poll"] {
         assert!(text.contains(name), "the choices are listed: {text}");
     }

@@ -414,13 +414,7 @@ mod tests {
         let alice = Wallet::new(1);
         let bob = Wallet::new(2);
         let mut main = Builder::new(&state);
-        let first = main.next_block(&alice, vec![]);
-        state.accept_block(&first).unwrap();
-        for _ in 0..100 {
-            state
-                .accept_block(&main.next_block(&alice, vec![]))
-                .unwrap();
-        }
+        let first = main.mature_coinbase(&state, &alice);
         let fork = main.clone();
         let pay = alice.pay(&first.txs[0], 0, &bob, 100_000_000, 500);
         let a1 = main.next_block(&alice, vec![pay.clone()]);

@@ -197,6 +197,19 @@ impl Builder {
         fees
     }
 
+    /// Accepts into `state` a block paying `to`, then as many more as the chain's coinbase
+    /// maturity asks, and returns the first: its coinbase is spendable in the next block.
+    pub fn mature_coinbase(&mut self, state: &ChainState, to: &Wallet) -> Block {
+        let first = self.next_block(to, vec![]);
+        state.accept_block(&first).expect("a built block is valid");
+        for _ in 0..state.spec().coinbase_maturity {
+            state
+                .accept_block(&self.next_block(to, vec![]))
+                .expect("a built block is valid");
+        }
+        first
+    }
+
     /// The next block, its coinbase paying the subsidy plus the fees of `txs`.
     pub fn next_block(&mut self, to: &Wallet, txs: Vec<Transaction>) -> Block {
         let value = self.subsidy() + self.fees(&txs);

@@ -203,11 +203,7 @@ mod tests {
         let state = ChainState::open(dir, spec, ChainOptions::default(), |_| {}).unwrap();
         let alice = Wallet::new(1);
         let mut b = Builder::new(&state);
-        let first = b.next_block(&alice, vec![]);
-        state.accept_block(&first).unwrap();
-        for _ in 0..100 {
-            state.accept_block(&b.next_block(&alice, vec![])).unwrap();
-        }
+        let first = b.mature_coinbase(&state, &alice);
         let pay = alice.pay(&first.txs[0], 0, &Wallet::new(2), 100_000_000, 500);
         let paid = b.next_block(&alice, vec![pay]);
         state.accept_block(&paid).unwrap();

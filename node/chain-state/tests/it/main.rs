@@ -150,11 +150,7 @@ fn spends_move_coins_and_the_address_index_follows() {
     let alice = Wallet::new(1);
     let bob = Wallet::new(2);
     let mut b = Builder::new(&state);
-    let first = b.next_block(&alice, vec![]);
-    state.accept_block(&first).unwrap();
-    for _ in 0..100 {
-        state.accept_block(&b.next_block(&alice, vec![])).unwrap();
-    }
+    let first = b.mature_coinbase(&state, &alice);
     // The first coinbase is now mature: pay bob 10 coins with a 1,000 sat fee.
     let coinbase = &first.txs[0];
     let pay = alice.pay(coinbase, 0, &bob, 10 * 100_000_000, 1_000);
@@ -183,13 +179,7 @@ fn the_most_work_branch_wins_and_a_reorg_undoes_the_losing_blocks() {
     let alice = Wallet::new(1);
     let bob = Wallet::new(2);
     let mut main = Builder::new(&state);
-    let first = main.next_block(&alice, vec![]);
-    state.accept_block(&first).unwrap();
-    for _ in 0..100 {
-        state
-            .accept_block(&main.next_block(&alice, vec![]))
-            .unwrap();
-    }
+    let first = main.mature_coinbase(&state, &alice);
     let fork = main.clone();
     // Branch A: two blocks, the first spending alice's mature coinbase to bob.
     let pay = alice.pay(&first.txs[0], 0, &bob, 100_000_000, 500);
